@@ -1,0 +1,14 @@
+//! isocheck: a conformance suite for the Linux kernel features that
+//! container isolation rests on.
+//!
+//! A table row becomes a [`runtime::spec::SandboxSpec`]; a single-threaded
+//! helper process builds the sandbox and runs a [`probe`] inside it; the
+//! [`suite`] judges the observation against the row's expectations and its
+//! negative control; every [`report`]er renders the same results.
+
+pub mod host;
+pub mod probe;
+pub mod report;
+pub mod runtime;
+pub mod suite;
+pub mod sys;

@@ -1,0 +1,1 @@
+//! Observations taken inside the sandbox.

@@ -1,0 +1,307 @@
+//! The one result model every reporter renders.
+//!
+//! A run is a stream of [`Event`]s; the JSON report is the [`Report`] those
+//! events add up to. Everything here is plain data: reporters, the matrix and
+//! the diff read it, none of them runs anything.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::host::HostFacts;
+
+/// Version of the JSON report layout. Readers refuse any other.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What became of one case.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The promise held (test) or the leak was seen (control).
+    Pass,
+    /// The kernel broke the promise.
+    Fail,
+    /// The case could not run here; the reason says why.
+    Skip,
+    /// The harness or the environment broke, or the probe proved blind.
+    Error,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [Outcome::Pass, Outcome::Fail, Outcome::Skip, Outcome::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Skip => "skip",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The closed set of reasons a case did not pass. Skip kinds say why a case
+/// could not run; error kinds say what broke; `promise-broken` is the one
+/// reason of a `fail`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReasonKind {
+    // skip
+    /// The case needs uid 0 with full capabilities.
+    NeedsRoot,
+    /// The kernel was built without an option the case needs.
+    MissingKconfig,
+    /// A sysctl or other distro policy knob forbids what the case needs.
+    SysctlPolicy,
+    /// A Linux security module denied what the case needs.
+    LsmDenied,
+    /// The cgroup controller the case needs is not on this host.
+    ControllerAbsent,
+    /// The controller exists but is not delegated to isocheck's cgroup.
+    NotDelegated,
+    /// The kernel does not offer a feature the case needs.
+    KernelLacksFeature,
+    /// The case was filtered out or not selected for this run.
+    NotSelected,
+    // fail
+    /// The kernel broke the isolation promise.
+    PromiseBroken,
+    // error
+    /// The sandbox outlived its timeout and was killed.
+    Timeout,
+    /// The probe died before it reported.
+    ProbeCrashed,
+    /// Building the sandbox failed (a mount, a map, a cgroup write ...).
+    SetupFailed,
+    /// The control did not see the leak: the probe cannot see a violation.
+    BlindProbe,
+    /// The test's control could not be run, so the test proves nothing.
+    ControlErrored,
+    /// isocheck itself failed (the helper could not start, bad protocol).
+    HarnessFailed,
+}
+
+impl ReasonKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonKind::NeedsRoot => "needs-root",
+            ReasonKind::MissingKconfig => "missing-kconfig",
+            ReasonKind::SysctlPolicy => "sysctl-policy",
+            ReasonKind::LsmDenied => "lsm-denied",
+            ReasonKind::ControllerAbsent => "controller-absent",
+            ReasonKind::NotDelegated => "not-delegated",
+            ReasonKind::KernelLacksFeature => "kernel-lacks-feature",
+            ReasonKind::NotSelected => "not-selected",
+            ReasonKind::PromiseBroken => "promise-broken",
+            ReasonKind::Timeout => "timeout",
+            ReasonKind::ProbeCrashed => "probe-crashed",
+            ReasonKind::SetupFailed => "setup-failed",
+            ReasonKind::BlindProbe => "blind-probe",
+            ReasonKind::ControlErrored => "control-errored",
+            ReasonKind::HarnessFailed => "harness-failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ReasonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed reason with the detail that makes it actionable.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Reason {
+    pub kind: ReasonKind,
+    pub detail: String,
+    /// One line on how to lift a skip, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Reason {
+    pub fn new(kind: ReasonKind, detail: impl Into<String>) -> Self {
+        Reason {
+            kind,
+            detail: detail.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+/// `rootful`: the runner is root. `rootless`: an unprivileged uid that gets
+/// its powers only from a user namespace.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Rootful,
+    Rootless,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Rootful => "rootful",
+            Mode::Rootless => "rootless",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `test`: isolation on, the promise must hold. `control`: the one knob
+/// under test off, the probe must see the leak.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    Test,
+    Control,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Test => "test",
+            Variant::Control => "control",
+        }
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How one requirement was decided on this host.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RequirementCheck {
+    /// The requirement as the table wrote it, e.g. `kconfig CONFIG_USER_NS`.
+    pub requirement: String,
+    pub met: bool,
+    /// The probe that decided it and what it saw.
+    pub probe: String,
+    pub observed: String,
+}
+
+/// One finished case.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CaseResult {
+    /// `<property>/<mode>/<variant>`.
+    pub id: String,
+    pub property: String,
+    /// The area a property belongs to: the part of its id before the dot.
+    pub area: String,
+    pub mode: Mode,
+    pub variant: Variant,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// The table's one-line statement of the promise.
+    #[serde(default)]
+    pub description: String,
+    /// The expectations, as the table wrote them.
+    pub expected: serde_json::Value,
+    /// What was observed; null when the case did not run.
+    pub observed: serde_json::Value,
+    #[serde(default)]
+    pub requirements: Vec<RequirementCheck>,
+    pub duration_ms: f64,
+}
+
+/// Counts by outcome.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub total: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub skip: usize,
+    pub error: usize,
+}
+
+impl Summary {
+    pub fn add(&mut self, outcome: Outcome) {
+        self.total += 1;
+        match outcome {
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Skip => self.skip += 1,
+            Outcome::Error => self.error += 1,
+        }
+    }
+
+    pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseResult>) -> Self {
+        let mut s = Summary::default();
+        for c in cases {
+            s.add(c.outcome);
+        }
+        s
+    }
+}
+
+/// The tool that wrote a report.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// The JSON report: one run on one kernel.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub host: HostFacts,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_ms: f64,
+    pub summary: Summary,
+    pub cases: Vec<CaseResult>,
+    /// Free-form labels of the run, e.g. the matrix leg it belongs to.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a runner tells its reporters, in order.
+#[derive(Debug)]
+pub enum Event<'a> {
+    RunStarted {
+        host: &'a HostFacts,
+        started_at: &'a str,
+        planned: usize,
+    },
+    CaseFinished(&'a CaseResult),
+    RunFinished {
+        summary: &'a Summary,
+        duration_ms: f64,
+    },
+}

@@ -1,0 +1,309 @@
+//! cgroups: detect the layout and give each sandbox a cgroup of its own
+//! under one parent named for isocheck, removed afterwards.
+//!
+//! The layout is decided by statfs magic, never by a version string:
+//! /sys/fs/cgroup is cgroup2 -> unified; tmpfs with cgroup2 at `unified/`
+//! -> hybrid; tmpfs without -> legacy.
+
+pub mod v1;
+pub mod v2;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use crate::runtime::spec::CgroupLimits;
+
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// The name of isocheck's parent cgroup in every hierarchy.
+pub const PARENT_NAME: &str = "isocheck";
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// cgroup2 only, at /sys/fs/cgroup.
+    Unified,
+    /// v1 hierarchies with a cgroup2 mount at /sys/fs/cgroup/unified.
+    Hybrid,
+    /// v1 hierarchies only.
+    Legacy,
+    /// No cgroup file system found.
+    #[default]
+    None,
+}
+
+impl Layout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Unified => "unified",
+            Layout::Hybrid => "hybrid",
+            Layout::Legacy => "legacy",
+            Layout::None => "none",
+        }
+    }
+}
+
+fn magic(path: &Path) -> Option<i64> {
+    nix::sys::statfs::statfs(path)
+        .ok()
+        .map(|s| s.filesystem_type().0 as i64)
+}
+
+/// Detects the cgroup layout of `root` (normally /sys/fs/cgroup).
+pub fn detect_layout_at(root: &Path) -> Layout {
+    match magic(root) {
+        Some(CGROUP2_SUPER_MAGIC) => Layout::Unified,
+        Some(TMPFS_MAGIC) => {
+            if magic(&root.join("unified")) == Some(CGROUP2_SUPER_MAGIC) {
+                Layout::Hybrid
+            } else {
+                Layout::Legacy
+            }
+        }
+        _ => Layout::None,
+    }
+}
+
+pub fn detect_layout() -> Layout {
+    detect_layout_at(Path::new(CGROUP_ROOT))
+}
+
+/// The cgroup2 mount point for a layout, if it has one.
+pub fn v2_mount(layout: Layout) -> Option<PathBuf> {
+    match layout {
+        Layout::Unified => Some(PathBuf::from(CGROUP_ROOT)),
+        Layout::Hybrid => Some(Path::new(CGROUP_ROOT).join("unified")),
+        _ => None,
+    }
+}
+
+/// Controllers listed in the cgroup2 root's `cgroup.controllers`.
+pub fn v2_root_controllers(layout: Layout) -> Vec<String> {
+    v2_mount(layout)
+        .and_then(|m| std::fs::read_to_string(m.join("cgroup.controllers")).ok())
+        .map(|s| s.split_whitespace().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// Controllers of mounted v1 hierarchies, from /proc/self/mountinfo.
+pub fn v1_controllers() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    v1::controllers_from_mountinfo(&text)
+}
+
+/// Where a controller lives on this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControllerHome {
+    /// A v1 hierarchy mounted at this path.
+    V1(PathBuf),
+    /// The cgroup2 hierarchy mounted at this path.
+    V2(PathBuf),
+}
+
+/// Finds the hierarchy a controller is usable in. On a hybrid host a
+/// controller bound to v1 is not available on v2, so v1 wins.
+pub fn controller_home(layout: Layout, controller: &str) -> Option<ControllerHome> {
+    if matches!(layout, Layout::Hybrid | Layout::Legacy) {
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        if let Some(p) = v1::mount_of(&text, controller) {
+            return Some(ControllerHome::V1(p));
+        }
+    }
+    let m = v2_mount(layout)?;
+    v2_root_controllers(layout)
+        .iter()
+        .any(|c| c == controller)
+        .then_some(ControllerHome::V2(m))
+}
+
+/// Counters read from a sandbox's cgroup after it ended.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct CgroupStats {
+    /// "v1" or "v2".
+    pub backend: String,
+    /// OOM kills in the cgroup (v2 memory.events, v1 memory.oom_control).
+    pub oom_kill: Option<u64>,
+    /// Times the memory limit was hit (v1 memory.failcnt, v2 memory.events max).
+    pub memory_limit_hits: Option<u64>,
+    /// The memory limit as the kernel reports it back.
+    pub memory_max: Option<u64>,
+    /// The pids limit as the kernel reports it back.
+    pub pids_max: Option<u64>,
+    /// Forks refused by the pids limit (v2 pids.events max).
+    pub pids_limit_hits: Option<u64>,
+}
+
+/// Errors name the file and the value.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("controller `{0}` is not available on this host")]
+    ControllerAbsent(String),
+    #[error("failed to write {data:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        data: String,
+        source: std::io::Error,
+    },
+    #[error("failed to read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to create {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to remove {path}: {source}")]
+    Remove {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn write(path: &Path, data: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, data).map_err(|source| CgroupError::Write {
+        path: path.into(),
+        data: data.into(),
+        source,
+    })
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.into(),
+        source,
+    })
+}
+
+/// A sandbox's cgroup: one directory per hierarchy that carries a limit.
+/// Dropping it kills whatever is left inside and removes the directories.
+pub trait SandboxCgroup: Send {
+    /// The `cgroup.procs` files the sandbox's pid must be written into.
+    fn procs_files(&self) -> Vec<PathBuf>;
+    /// Reads the counters after the sandbox ended.
+    fn stats(&self) -> CgroupStats;
+    /// Kills every process left inside and removes the cgroup. Idempotent.
+    fn remove(&mut self) -> Result<(), CgroupError>;
+}
+
+/// Creates a cgroup for one sandbox named `name` with `limits`, in
+/// whichever backend holds the controllers the limits need.
+pub fn create(
+    root: &Path,
+    layout: Layout,
+    name: &str,
+    limits: &CgroupLimits,
+) -> Result<Box<dyn SandboxCgroup>, CgroupError> {
+    let needs: Vec<&str> = [
+        limits.memory_max.map(|_| "memory"),
+        limits.pids_max.map(|_| "pids"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut homes = Vec::new();
+    for c in &needs {
+        let home = if root == Path::new(CGROUP_ROOT) {
+            controller_home(layout, c)
+        } else {
+            // A fake tree (tests): unified at `root`.
+            Some(ControllerHome::V2(root.to_path_buf()))
+        };
+        homes.push((
+            *c,
+            home.ok_or_else(|| CgroupError::ControllerAbsent(c.to_string()))?,
+        ));
+    }
+    if homes
+        .iter()
+        .all(|(_, h)| matches!(h, ControllerHome::V2(_)))
+    {
+        let ControllerHome::V2(mount) = &homes[0].1 else {
+            unreachable!()
+        };
+        Ok(Box::new(v2::V2Cgroup::create(mount, name, limits)?))
+    } else {
+        let mut dirs = Vec::new();
+        for (c, h) in homes {
+            match h {
+                ControllerHome::V1(m) => dirs.push((c.to_string(), m)),
+                ControllerHome::V2(_) => {
+                    return Err(CgroupError::ControllerAbsent(format!(
+                        "{c} (on v2 while others are on v1)"
+                    )))
+                }
+            }
+        }
+        Ok(Box::new(v1::V1Cgroup::create(&dirs, name, limits)?))
+    }
+}
+
+/// Kills every pid listed in a `cgroup.procs` file, until it is empty.
+pub(crate) fn kill_all(procs: &Path) {
+    for _ in 0..100 {
+        let Ok(text) = std::fs::read_to_string(procs) else {
+            return;
+        };
+        let pids: Vec<i32> = text
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if pids.is_empty() {
+            return;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Removes a cgroup directory, retrying while the kernel finishes tearing
+/// down its last tasks (rmdir answers EBUSY until then).
+pub(crate) fn remove_dir(path: &Path) -> Result<(), CgroupError> {
+    let mut last = None;
+    for _ in 0..200 {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => last = Some(e),
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: path.into(),
+                    source,
+                })
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Err(CgroupError::Remove {
+        path: path.into(),
+        source: last.unwrap(),
+    })
+}
+
+/// Parses `key value` lines (memory.events, memory.oom_control, pids.events).
+pub fn flat_keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next()? == key)
+            .then(|| it.next()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// Parses a limit file: a number, or `max` (no limit).
+pub fn parse_limit(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if t == "max" {
+        Some(u64::MAX)
+    } else {
+        t.parse().ok()
+    }
+}

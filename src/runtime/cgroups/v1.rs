@@ -1,0 +1,227 @@
+//! cgroup v1 backend: one directory per controller hierarchy.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
+    SandboxCgroup, PARENT_NAME,
+};
+use crate::runtime::spec::CgroupLimits;
+
+/// v1 controllers named in a mountinfo text's `cgroup` super options.
+pub fn controllers_from_mountinfo(mountinfo: &str) -> Vec<String> {
+    let mut out: Vec<String> = mountinfo
+        .lines()
+        .filter_map(v1_mount)
+        .flat_map(|(_, ctrls)| ctrls)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The mount point of the v1 hierarchy that carries `controller`.
+pub fn mount_of(mountinfo: &str, controller: &str) -> Option<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(v1_mount)
+        .find(|(_, ctrls)| ctrls.iter().any(|c| c == controller))
+        .map(|(p, _)| p)
+}
+
+/// Parses one mountinfo line; `Some` for a v1 cgroup mount.
+fn v1_mount(line: &str) -> Option<(PathBuf, Vec<String>)> {
+    let (left, right) = line.split_once(" - ")?;
+    let mount_point = left.split_whitespace().nth(4)?;
+    let mut r = right.split_whitespace();
+    if r.next()? != "cgroup" {
+        return None;
+    }
+    let _source = r.next()?;
+    let opts = r.next()?;
+    let ctrls = opts
+        .split(',')
+        .filter(|o| {
+            !matches!(
+                *o,
+                "rw" | "ro"
+                    | "relatime"
+                    | "noatime"
+                    | "nosuid"
+                    | "nodev"
+                    | "noexec"
+                    | "clone_children"
+                    | "noprefix"
+                    | "xattr"
+            ) && !o.contains('=')
+        })
+        .map(String::from)
+        .collect::<Vec<_>>();
+    (!ctrls.is_empty()).then(|| (PathBuf::from(mount_point.replace("\\040", " ")), ctrls))
+}
+
+pub struct V1Cgroup {
+    /// (controller, directory of this sandbox in that hierarchy)
+    dirs: Vec<(String, PathBuf)>,
+    removed: bool,
+}
+
+impl V1Cgroup {
+    /// `homes` pairs each controller with its hierarchy's mount point.
+    pub fn create(
+        homes: &[(String, PathBuf)],
+        name: &str,
+        limits: &CgroupLimits,
+    ) -> Result<V1Cgroup, CgroupError> {
+        let mut cg = V1Cgroup {
+            dirs: Vec::new(),
+            removed: false,
+        };
+        for (ctrl, mount) in homes {
+            let dir = mount.join(PARENT_NAME).join(name);
+            make_dir(&dir)?;
+            cg.dirs.push((ctrl.clone(), dir));
+        }
+        for (ctrl, dir) in &cg.dirs {
+            match ctrl.as_str() {
+                "memory" => {
+                    if let Some(max) = limits.memory_max {
+                        write(&dir.join("memory.limit_in_bytes"), &max.to_string())?;
+                        let memsw = dir.join("memory.memsw.limit_in_bytes");
+                        if memsw.exists() {
+                            write(&memsw, &max.to_string())?;
+                        }
+                    }
+                }
+                "pids" => {
+                    if let Some(max) = limits.pids_max {
+                        write(&dir.join("pids.max"), &max.to_string())?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(cg)
+    }
+
+    fn dir_of(&self, ctrl: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|(c, _)| c == ctrl)
+            .map(|(_, d)| d.as_path())
+    }
+}
+
+/// mkdir -p of a sandbox cgroup; retried because a finishing sibling may
+/// remove the shared parent in between.
+fn make_dir(dir: &Path) -> Result<(), CgroupError> {
+    let mut last = None;
+    for _ in 0..5 {
+        match std::fs::create_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(CgroupError::Create {
+        path: dir.into(),
+        source: last.unwrap(),
+    })
+}
+
+impl SandboxCgroup for V1Cgroup {
+    fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs
+            .iter()
+            .map(|(_, d)| d.join("cgroup.procs"))
+            .collect()
+    }
+
+    fn stats(&self) -> CgroupStats {
+        let mut s = CgroupStats {
+            backend: "v1".into(),
+            ..Default::default()
+        };
+        if let Some(d) = self.dir_of("memory") {
+            let oom = read(&d.join("memory.oom_control")).ok();
+            s.oom_kill = oom.as_deref().and_then(|t| flat_keyed(t, "oom_kill"));
+            s.memory_limit_hits = read(&d.join("memory.failcnt"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            s.memory_max = read(&d.join("memory.limit_in_bytes"))
+                .ok()
+                .and_then(|t| parse_limit(&t));
+        }
+        if let Some(d) = self.dir_of("pids") {
+            s.pids_max = read(&d.join("pids.max")).ok().and_then(|t| parse_limit(&t));
+            s.pids_limit_hits = read(&d.join("pids.events"))
+                .ok()
+                .and_then(|t| flat_keyed(&t, "max"));
+        }
+        s
+    }
+
+    fn remove(&mut self) -> Result<(), CgroupError> {
+        if self.removed {
+            return Ok(());
+        }
+        let mut first_err = None;
+        for (_, d) in &self.dirs {
+            kill_all(&d.join("cgroup.procs"));
+            if let Err(e) = remove_dir(d) {
+                first_err.get_or_insert(e);
+            }
+            if let Some(parent) = d.parent() {
+                // Fails while a sibling sandbox still lives there: fine.
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        self.removed = true;
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for V1Cgroup {
+    fn drop(&mut self) {
+        let _ = self.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const HYBRID: &str = "\
+35 25 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec - tmpfs tmpfs ro,mode=755
+36 35 0:31 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw
+40 35 0:35 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+41 35 0:36 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+42 35 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+43 35 0:38 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+";
+
+    #[rstest]
+    #[case::memory("memory", Some("/sys/fs/cgroup/memory"))]
+    #[case::comounted("cpuacct", Some("/sys/fs/cgroup/cpu,cpuacct"))]
+    #[case::named_hierarchy_is_no_controller("systemd", None)]
+    #[case::absent("hugetlb", None)]
+    fn finds_v1_mounts(#[case] ctrl: &str, #[case] want: Option<&str>) {
+        assert_eq!(mount_of(HYBRID, ctrl), want.map(PathBuf::from));
+    }
+
+    #[test]
+    fn lists_controllers_sorted_without_options() {
+        assert_eq!(
+            controllers_from_mountinfo(HYBRID),
+            vec!["cpu", "cpuacct", "memory", "pids"]
+        );
+    }
+
+    #[rstest]
+    #[case::empty("")]
+    #[case::truncated("40 35 0:35 / /sys/fs/cgroup/memory rw - cgroup")]
+    #[case::no_separator("garbage line with no dash")]
+    fn malformed_mountinfo_yields_nothing(#[case] text: &str) {
+        assert!(controllers_from_mountinfo(text).is_empty());
+    }
+}

@@ -1,0 +1,222 @@
+//! cgroup v2 backend: one directory under `<mount>/isocheck`, the
+//! controllers enabled through isocheck's own parent's subtree_control.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
+    SandboxCgroup, PARENT_NAME,
+};
+use crate::runtime::spec::CgroupLimits;
+
+pub struct V2Cgroup {
+    dir: PathBuf,
+    removed: bool,
+}
+
+impl V2Cgroup {
+    pub fn create(
+        mount: &Path,
+        name: &str,
+        limits: &CgroupLimits,
+    ) -> Result<V2Cgroup, CgroupError> {
+        let parent = mount.join(PARENT_NAME);
+        let wanted: Vec<&str> = [
+            limits.memory_max.map(|_| "memory"),
+            limits.pids_max.map(|_| "pids"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        // The controllers must be enabled in the root for isocheck's parent
+        // to have them; isocheck does not change the root.
+        let root_enabled = read(&mount.join("cgroup.subtree_control")).unwrap_or_default();
+        for c in &wanted {
+            if !root_enabled.split_whitespace().any(|e| e == *c) {
+                return Err(CgroupError::ControllerAbsent(format!(
+                    "{c} (not in {}/cgroup.subtree_control)",
+                    mount.display()
+                )));
+            }
+        }
+        let dir = parent.join(name);
+        let mut last = None;
+        for _ in 0..5 {
+            match std::fs::create_dir_all(&dir) {
+                Ok(()) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(source) = last {
+            return Err(CgroupError::Create { path: dir, source });
+        }
+        let cg = V2Cgroup {
+            dir,
+            removed: false,
+        };
+        if !wanted.is_empty() {
+            let enable: Vec<String> = wanted.iter().map(|c| format!("+{c}")).collect();
+            write(&parent.join("cgroup.subtree_control"), &enable.join(" "))?;
+        }
+        if let Some(max) = limits.memory_max {
+            write(&cg.dir.join("memory.max"), &max.to_string())?;
+            let swap = cg.dir.join("memory.swap.max");
+            if swap.exists() {
+                write(&swap, "0")?;
+            }
+        }
+        if let Some(max) = limits.pids_max {
+            write(&cg.dir.join("pids.max"), &max.to_string())?;
+        }
+        Ok(cg)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl SandboxCgroup for V2Cgroup {
+    fn procs_files(&self) -> Vec<PathBuf> {
+        vec![self.dir.join("cgroup.procs")]
+    }
+
+    fn stats(&self) -> CgroupStats {
+        let events = read(&self.dir.join("memory.events")).ok();
+        let pids_events = read(&self.dir.join("pids.events")).ok();
+        CgroupStats {
+            backend: "v2".into(),
+            oom_kill: events.as_deref().and_then(|t| flat_keyed(t, "oom_kill")),
+            memory_limit_hits: events.as_deref().and_then(|t| flat_keyed(t, "max")),
+            memory_max: read(&self.dir.join("memory.max"))
+                .ok()
+                .and_then(|t| parse_limit(&t)),
+            pids_max: read(&self.dir.join("pids.max"))
+                .ok()
+                .and_then(|t| parse_limit(&t)),
+            pids_limit_hits: pids_events.as_deref().and_then(|t| flat_keyed(t, "max")),
+        }
+    }
+
+    fn remove(&mut self) -> Result<(), CgroupError> {
+        if self.removed {
+            return Ok(());
+        }
+        let kill = self.dir.join("cgroup.kill");
+        if kill.exists() {
+            let _ = write(&kill, "1");
+        }
+        kill_all(&self.dir.join("cgroup.procs"));
+        remove_dir(&self.dir)?;
+        if let Some(parent) = self.dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+        self.removed = true;
+        Ok(())
+    }
+}
+
+impl Drop for V2Cgroup {
+    fn drop(&mut self) {
+        let _ = self.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_root(enabled: &str) -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("cgroup.controllers"), "cpu memory pids io").unwrap();
+        std::fs::write(t.path().join("cgroup.subtree_control"), enabled).unwrap();
+        t
+    }
+
+    fn limits(memory: Option<u64>, pids: Option<u64>) -> CgroupLimits {
+        CgroupLimits {
+            memory_max: memory,
+            pids_max: pids,
+        }
+    }
+
+    #[test]
+    fn writes_limits_and_enables_controllers_in_own_parent() {
+        let root = fake_root("memory pids");
+        let cg = V2Cgroup::create(root.path(), "case-1", &limits(Some(32 << 20), Some(8))).unwrap();
+        let dir = root.path().join("isocheck/case-1");
+        assert_eq!(cg.dir(), dir);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("memory.max")).unwrap(),
+            "33554432"
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap(), "8");
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("isocheck/cgroup.subtree_control")).unwrap(),
+            "+memory +pids"
+        );
+        // The root's own subtree_control is left as it was.
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("cgroup.subtree_control")).unwrap(),
+            "memory pids"
+        );
+        assert_eq!(cg.procs_files(), vec![dir.join("cgroup.procs")]);
+        std::mem::forget(cg); // a plain directory cannot be rmdir'd with files in it
+    }
+
+    #[test]
+    fn refuses_a_controller_the_root_does_not_delegate() {
+        let root = fake_root("pids");
+        let err = V2Cgroup::create(root.path(), "case-2", &limits(Some(1 << 20), None))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, CgroupError::ControllerAbsent(ref c) if c.starts_with("memory")),
+            "{err}"
+        );
+        assert!(
+            !root.path().join("isocheck/case-2").exists(),
+            "nothing is created on refusal"
+        );
+    }
+
+    #[test]
+    fn reads_oom_kills_and_limit_hits_from_memory_events() {
+        let root = fake_root("memory");
+        let cg = V2Cgroup::create(root.path(), "case-3", &limits(Some(1 << 20), None)).unwrap();
+        std::fs::write(
+            cg.dir().join("memory.events"),
+            "low 0\nhigh 0\nmax 17\noom 1\noom_kill 1\noom_group_kill 0\n",
+        )
+        .unwrap();
+        let s = cg.stats();
+        assert_eq!(
+            (
+                s.backend.as_str(),
+                s.oom_kill,
+                s.memory_limit_hits,
+                s.memory_max
+            ),
+            ("v2", Some(1), Some(17), Some(1 << 20))
+        );
+        std::mem::forget(cg);
+    }
+
+    #[test]
+    fn write_errors_name_the_file_and_value() {
+        let root = fake_root("memory");
+        // A directory where memory.max should be makes the write fail.
+        std::fs::create_dir_all(root.path().join("isocheck/case-4/memory.max")).unwrap();
+        let err = V2Cgroup::create(root.path(), "case-4", &limits(Some(4096), None))
+            .err()
+            .unwrap();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("memory.max") && msg.contains("\"4096\""),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! What a sandbox is. A [`SandboxSpec`] is plain data: the suite builds it
+//! from a table row, the helper receives it as JSON, the sandbox init
+//! carries it out.
+
+use caps::Capability;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// A namespace kind.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Namespace {
+    User,
+    Pid,
+    Mount,
+    Uts,
+    Ipc,
+    Net,
+    Cgroup,
+    Time,
+}
+
+impl Namespace {
+    pub const ALL: [Namespace; 8] = [
+        Namespace::User,
+        Namespace::Pid,
+        Namespace::Mount,
+        Namespace::Uts,
+        Namespace::Ipc,
+        Namespace::Net,
+        Namespace::Cgroup,
+        Namespace::Time,
+    ];
+
+    /// The clone/unshare flag for this namespace.
+    pub fn clone_flag(self) -> nix::sched::CloneFlags {
+        use nix::sched::CloneFlags as F;
+        match self {
+            Namespace::User => F::CLONE_NEWUSER,
+            Namespace::Pid => F::CLONE_NEWPID,
+            Namespace::Mount => F::CLONE_NEWNS,
+            Namespace::Uts => F::CLONE_NEWUTS,
+            Namespace::Ipc => F::CLONE_NEWIPC,
+            Namespace::Net => F::CLONE_NEWNET,
+            Namespace::Cgroup => F::CLONE_NEWCGROUP,
+            // CLONE_NEWTIME shares its bit with CSIGNAL's range in clone(2)
+            // but is valid for unshare(2).
+            Namespace::Time => F::from_bits_retain(0x80),
+        }
+    }
+
+    /// The name under /proc/<pid>/ns/.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            Namespace::User => "user",
+            Namespace::Pid => "pid",
+            Namespace::Mount => "mnt",
+            Namespace::Uts => "uts",
+            Namespace::Ipc => "ipc",
+            Namespace::Net => "net",
+            Namespace::Cgroup => "cgroup",
+            Namespace::Time => "time",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Namespace::User => "user",
+            Namespace::Pid => "pid",
+            Namespace::Mount => "mount",
+            Namespace::Uts => "uts",
+            Namespace::Ipc => "ipc",
+            Namespace::Net => "net",
+            Namespace::Cgroup => "cgroup",
+            Namespace::Time => "time",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Namespace> {
+        Namespace::ALL
+            .into_iter()
+            .find(|n| n.as_str() == s || n.proc_name() == s)
+    }
+}
+
+impl std::fmt::Display for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of a uid_map or gid_map: `inside outside count`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdMap {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// The ids the probe runs as, inside the sandbox.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The root the sandbox pivots into.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Rootfs {
+    /// Stay in the helper's root (no pivot_root). Only for controls that
+    /// must see the host's file system.
+    Host,
+    /// A tmpfs made on the fly with the host's /usr, /bin, /lib ... bound
+    /// read-only into it: no network, nothing downloaded.
+    #[default]
+    Skeleton,
+    /// A directory tree (an Alpine minirootfs, a debootstrap tree).
+    Dir { path: PathBuf },
+}
+
+/// Where a bind mount's source comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BindSource {
+    /// The case's scratch directory: made by the runner for this case,
+    /// owned by the sandbox's root, inspected after the run and removed.
+    Scratch,
+    /// A host path.
+    Host(PathBuf),
+}
+
+/// One mount inside the sandbox. Targets are paths inside the new root.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum Mount {
+    /// A fresh proc of the sandbox's PID namespace.
+    Proc { target: PathBuf },
+    /// A bind mount, read-only unless `readonly = false`.
+    Bind {
+        source: BindSource,
+        target: PathBuf,
+        #[serde(default = "yes")]
+        readonly: bool,
+    },
+    /// A tmpfs, optionally size-capped in bytes.
+    Tmpfs {
+        target: PathBuf,
+        #[serde(default)]
+        size: Option<u64>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Mount {
+    pub fn target(&self) -> &std::path::Path {
+        match self {
+            Mount::Proc { target } | Mount::Bind { target, .. } | Mount::Tmpfs { target, .. } => {
+                target
+            }
+        }
+    }
+}
+
+/// Cgroup limits; a sandbox with any gets a cgroup of its own.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupLimits {
+    /// Memory cap in bytes (v2 memory.max, v1 memory.limit_in_bytes).
+    pub memory_max: Option<u64>,
+    /// Task cap (v2 and v1 pids.max).
+    pub pids_max: Option<u64>,
+}
+
+impl CgroupLimits {
+    pub fn is_empty(&self) -> bool {
+        self.memory_max.is_none() && self.pids_max.is_none()
+    }
+}
+
+/// Capabilities the sandbox keeps. Each set left `None` keeps what it has
+/// after `drop`; one given as a list is reduced to exactly that list.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapsSpec {
+    /// Dropped from every set: bounding, ambient, inheritable, effective, permitted.
+    pub drop: Vec<Capability>,
+    pub bounding: Option<Vec<Capability>>,
+    pub permitted: Option<Vec<Capability>>,
+    pub effective: Option<Vec<Capability>>,
+    pub inheritable: Option<Vec<Capability>>,
+    pub ambient: Option<Vec<Capability>>,
+}
+
+impl CapsSpec {
+    pub fn is_empty(&self) -> bool {
+        *self == CapsSpec::default()
+    }
+}
+
+/// Everything a sandbox is.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxSpec {
+    /// New namespaces for the sandbox.
+    pub namespaces: BTreeSet<Namespace>,
+    /// Throwaway namespaces the helper enters before it starts the
+    /// sandbox: they stand in for the host, so a control that leaks (a
+    /// hostname, a mount) leaks into them and never into the real host.
+    pub outer: BTreeSet<Namespace>,
+    pub uid_map: Vec<IdMap>,
+    pub gid_map: Vec<IdMap>,
+    /// The ids the probe runs as inside the sandbox (after the id maps).
+    pub user: Option<Ids>,
+    pub rootfs: Rootfs,
+    pub mounts: Vec<Mount>,
+    pub hostname: Option<String>,
+    pub cgroup: CgroupLimits,
+    pub caps: CapsSpec,
+    pub no_new_privs: bool,
+    /// Wall time the sandbox may take before it is killed as a whole.
+    pub timeout_ms: u64,
+}
+
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+impl Default for SandboxSpec {
+    fn default() -> Self {
+        SandboxSpec {
+            namespaces: BTreeSet::new(),
+            outer: BTreeSet::new(),
+            uid_map: Vec::new(),
+            gid_map: Vec::new(),
+            user: None,
+            rootfs: Rootfs::Skeleton,
+            mounts: Vec::new(),
+            hostname: None,
+            cgroup: CgroupLimits::default(),
+            caps: CapsSpec::default(),
+            no_new_privs: false,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
+}
+
+impl SandboxSpec {
+    pub fn has(&self, ns: Namespace) -> bool {
+        self.namespaces.contains(&ns)
+    }
+
+    /// The clone flags of the sandbox's new namespaces (time excluded: it
+    /// is entered with unshare, see `runtime::helper`).
+    pub fn clone_flags(&self) -> nix::sched::CloneFlags {
+        self.namespaces
+            .iter()
+            .filter(|n| **n != Namespace::Time)
+            .fold(nix::sched::CloneFlags::empty(), |f, n| f | n.clone_flag())
+    }
+
+    /// Checks what the type system cannot; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let needs_mount_ns = !matches!(self.rootfs, Rootfs::Host) || !self.mounts.is_empty();
+        if needs_mount_ns && !self.has(Namespace::Mount) {
+            return Err(
+                "rootfs/mounts: a pivoted root or mounts need namespaces to include \"mount\""
+                    .into(),
+            );
+        }
+        if self.hostname.is_some()
+            && !self.has(Namespace::Uts)
+            && !self.outer.contains(&Namespace::Uts)
+        {
+            return Err("hostname: setting a hostname needs a new UTS namespace, in `namespaces` or `outer`".into());
+        }
+        if (!self.uid_map.is_empty() || !self.gid_map.is_empty()) && !self.has(Namespace::User) {
+            return Err("uid_map/gid_map: id maps need namespaces to include \"user\"".into());
+        }
+        for m in &self.mounts {
+            if !m.target().is_absolute() {
+                return Err(format!(
+                    "mounts: target {:?} must be an absolute path",
+                    m.target()
+                ));
+            }
+        }
+        if let Rootfs::Dir { path } = &self.rootfs {
+            if !path.is_absolute() {
+                return Err(format!("rootfs: path {path:?} must be absolute"));
+            }
+        }
+        if self.timeout_ms == 0 {
+            return Err("timeout_ms: must be more than 0".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+//! The case model, requirements, tables, expectations and controls.

@@ -1,0 +1,79 @@
+//! The only unsafe code in isocheck: thin wrappers over the system calls
+//! nix does not cover, each with the condition that makes it sound.
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// What [`clone_fork`] returned in each process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneResult {
+    Parent { child: Pid },
+    Child,
+}
+
+/// Number of threads of this process, from /proc/self/status.
+pub fn thread_count() -> std::io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no Threads: line in /proc/self/status"))
+}
+
+/// `clone(2)` with fork semantics (no new stack, SIGCHLD on exit) and the
+/// given namespace flags.
+///
+/// Refuses with `EDEADLK` unless this process has exactly one thread: after
+/// a fork of a threaded process only async-signal-safe code may run in the
+/// child, and a new user namespace cannot be made at all.
+pub fn clone_fork(flags: CloneFlags) -> Result<CloneResult, Errno> {
+    if thread_count().map_err(|_| Errno::EIO)? != 1 {
+        return Err(Errno::EDEADLK);
+    }
+    let raw_flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: with a null stack pointer clone(2) behaves as fork(2): the
+    // child runs on a copy-on-write copy of this stack. The process has one
+    // thread (checked above), so no lock held by another thread is copied
+    // into the child in a held state, and the child may run ordinary Rust.
+    // glibc caches no pid since 2.25, so getpid() is right in the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            raw_flags,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(CloneResult::Child),
+        pid => Ok(CloneResult::Parent {
+            child: Pid::from_raw(pid as i32),
+        }),
+    }
+}
+
+/// `pidfd_open(2)`: a descriptor that becomes readable when `pid` exits.
+pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes a pid and flags by value and returns a new
+    // descriptor or -1; it touches no memory of ours.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0 as libc::c_uint) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just returned this descriptor to us and nothing
+    // else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
+}
+
+/// `_exit(2)`: ends the process at once, running no destructors or atexit
+/// handlers (used by the sandbox child, which shares the parent's buffers).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
