@@ -1,5 +1,15 @@
-//! The runtime core: a [`spec::SandboxSpec`] in, an observation and an exit
-//! status out.
+//! The runtime core: a [`spec::SandboxSpec`] in, an [`spawn::Observation`]
+//! and an exit status out.
+//!
+//! - `spawn`: the runner side (scratch, cgroup, helper process, timeout, clean-up)
+//! - `helper`: the single-threaded helper process (clone, id maps, wait, sweep)
+//! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps)
 
 pub mod cgroups;
+pub mod helper;
+pub mod idmap;
+pub mod init;
+pub mod mounts;
+pub mod spawn;
 pub mod spec;
+pub mod syscall;

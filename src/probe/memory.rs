@@ -1,0 +1,25 @@
+//! A memory hog: allocates and touches memory so a cgroup cap must act.
+
+use serde::Serialize;
+
+#[derive(Serialize, Debug)]
+pub struct HogReport {
+    /// MiB allocated and touched; only reported when the hog survived.
+    pub allocated_mib: u64,
+}
+
+pub fn hog(mib: u64) -> HogReport {
+    const MIB: usize = 1 << 20;
+    let mut held: Vec<Vec<u8>> = Vec::with_capacity(mib as usize);
+    for _ in 0..mib {
+        let mut chunk = vec![0u8; MIB];
+        // Touch every page so the memory is really charged.
+        for i in (0..MIB).step_by(4096) {
+            chunk[i] = 1;
+        }
+        held.push(std::hint::black_box(chunk));
+    }
+    HogReport {
+        allocated_mib: held.len() as u64,
+    }
+}

@@ -1,0 +1,42 @@
+//! What the PID namespace lets the sandbox see.
+
+use serde::Serialize;
+
+#[derive(Serialize, Debug)]
+pub struct PidView {
+    /// getpid() inside.
+    pub self_pid: i32,
+    /// Numeric entries of /proc, sorted, at most [`LIST_MAX`].
+    pub visible_pids: Vec<i32>,
+    pub visible_count: usize,
+    /// /proc/1 exists and is not this process: a PID 1 of another
+    /// namespace (the host's init) is visible.
+    pub foreign_pid1_visible: bool,
+    /// /proc/1/comm, for the reader of the report.
+    pub pid1_comm: Option<String>,
+}
+
+pub const LIST_MAX: usize = 32;
+
+pub fn view() -> PidView {
+    let self_pid = nix::unistd::getpid().as_raw();
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    let visible_count = pids.len();
+    pids.truncate(LIST_MAX);
+    let pid1_comm = std::fs::read_to_string("/proc/1/comm")
+        .ok()
+        .map(|s| s.trim().to_string());
+    PidView {
+        self_pid,
+        visible_pids: pids,
+        visible_count,
+        foreign_pid1_visible: std::path::Path::new("/proc/1").exists() && self_pid != 1,
+        pid1_comm,
+    }
+}

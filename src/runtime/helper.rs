@@ -1,0 +1,382 @@
+//! The helper process: a fresh, single-threaded exec of isocheck's own
+//! binary (`isocheck __sandbox`). It reads a [`HelperRequest`] on stdin,
+//! clones the sandbox, writes its id maps and cgroup membership, releases
+//! it, waits for it with a timeout, sweeps up whatever it left, and writes
+//! a [`HelperReport`] on stdout.
+//!
+//! Being its own process makes it safe under a threaded test harness:
+//! `unshare(CLONE_NEWUSER)` and fork-then-run-Rust both need one thread.
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::idmap;
+use super::init::{self, InitContext, SetupRecord, StepError};
+use super::spec::{Namespace, SandboxSpec};
+use super::syscall::LinuxSyscall;
+use crate::probe::Probe;
+use crate::sys::{self, CloneResult};
+
+/// The argument that turns isocheck's binary into the helper.
+pub const HELPER_ARG: &str = "__sandbox";
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct HelperRequest {
+    pub spec: SandboxSpec,
+    pub probe: Probe,
+    /// An empty directory the new root is mounted on.
+    pub root_dir: PathBuf,
+    pub scratch: Option<PathBuf>,
+    /// `cgroup.procs` files the sandbox is moved into before it is released.
+    pub cgroup_procs: Vec<PathBuf>,
+    /// Write `deny` to setgroups before gid_map (a rootless writer).
+    pub deny_setgroups: bool,
+}
+
+/// How the sandbox ended.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    /// The signal's name, e.g. `SIGKILL`.
+    pub signal: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct HelperReport {
+    /// What the probe reported; `None` when the sandbox died first.
+    pub probe: Option<Value>,
+    pub setup: Option<SetupRecord>,
+    pub setup_error: Option<StepError>,
+    pub exit: Option<ExitInfo>,
+    pub timed_out: bool,
+    /// The hostname outside the sandbox (in the helper's namespace, which
+    /// is a throwaway one when the spec asks for `outer = ["uts"]`).
+    pub hostname_before: String,
+    pub hostname_after: String,
+    /// Processes left behind that the sweep killed.
+    pub swept: usize,
+    /// Microseconds from clone to the sandbox's exit.
+    pub sandbox_us: u64,
+}
+
+/// What the sandbox sends its helper on the report pipe.
+#[derive(Serialize, Deserialize)]
+enum ChildMessage {
+    Done { setup: SetupRecord, probe: Value },
+    SetupFailed(StepError),
+}
+
+/// Entry point of `isocheck __sandbox`. Returns the process exit code.
+pub fn main() -> i32 {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        eprintln!("isocheck helper: reading the request: {e}");
+        return 3;
+    }
+    let req: HelperRequest = match serde_json::from_str(&input) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isocheck helper: bad request: {e}");
+            return 3;
+        }
+    };
+    let report = run(&req);
+    let mut out = std::io::stdout().lock();
+    if serde_json::to_writer(&mut out, &report).is_err() || out.flush().is_err() {
+        return 3;
+    }
+    0
+}
+
+fn step(step: &str, target: &str, e: Errno) -> StepError {
+    StepError::new(step, target, e)
+}
+
+/// Runs one sandbox from this (single-threaded) process.
+pub fn run(req: &HelperRequest) -> HelperReport {
+    let mut rep = HelperReport::default();
+    if let Err(e) = enter_outer(&req.spec) {
+        rep.setup_error = Some(e);
+        return rep;
+    }
+    rep.hostname_before = crate::probe::uts::hostname();
+    // Orphans of the sandbox come back to us, to be swept.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    match start_and_wait(req, &mut rep) {
+        Ok(()) => {}
+        Err(e) => rep.setup_error = Some(e),
+    }
+    rep.swept = sweep();
+    rep.hostname_after = crate::probe::uts::hostname();
+    rep
+}
+
+/// Enters the throwaway namespaces that stand in for the host.
+fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
+    let mut flags = spec
+        .outer
+        .iter()
+        .fold(CloneFlags::empty(), |f, n| f | n.clone_flag());
+    if spec.has(Namespace::Time) {
+        // A time namespace is entered by the children of the unsharer.
+        flags |= Namespace::Time.clone_flag();
+    }
+    if flags.is_empty() {
+        return Ok(());
+    }
+    nix::sched::unshare(flags).map_err(|e| step("unshare-outer", &format!("{flags:?}"), e))?;
+    if spec.outer.contains(&Namespace::Mount) {
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| step("make-private-outer", "/", e))?;
+    }
+    Ok(())
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| step("pipe", "", e))
+}
+
+fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), StepError> {
+    let spec = &req.spec;
+    let (sync_r, sync_w) = pipe()?;
+    let (rep_r, rep_w) = pipe()?;
+    let helper_pid = nix::unistd::getpid();
+    let started = Instant::now();
+    let child = match sys::clone_fork(spec.clone_flags())
+        .map_err(|e| step("clone", &format!("{:?}", spec.clone_flags()), e))?
+    {
+        CloneResult::Child => {
+            drop(sync_w);
+            drop(rep_r);
+            sandbox_child(req, helper_pid, sync_r, rep_w)
+        }
+        CloneResult::Parent { child } => child,
+    };
+    drop(sync_r);
+    drop(rep_w);
+    let pidfd = sys::pidfd_open(child).map_err(|e| {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        step("pidfd_open", &child.to_string(), e)
+    })?;
+    // Release the child only once its maps and cgroup are in place.
+    let prepared = prepare_child(req, child);
+    if let Err(e) = prepared {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(e);
+    }
+    let _ = nix::unistd::write(&sync_w, b"G");
+    drop(sync_w);
+
+    let deadline = started + Duration::from_millis(spec.timeout_ms);
+    let mut buf = Vec::new();
+    let mut rep_open = Some(rep_r);
+    let mut status = None;
+    while status.is_none() {
+        let now = Instant::now();
+        if now >= deadline && !rep.timed_out {
+            rep.timed_out = true;
+            let _ = kill(child, Signal::SIGKILL);
+        }
+        let wait_ms = if rep.timed_out {
+            5_000
+        } else {
+            deadline.saturating_duration_since(now).as_millis().max(1) as u64
+        };
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(r) = &rep_open {
+            fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+        }
+        let timeout = PollTimeout::try_from(wait_ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(step("poll", "", e)),
+        }
+        let pid_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+        let rep_ready = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty());
+        drop(fds);
+        if rep_ready && read_some(rep_open.as_ref().unwrap(), &mut buf) {
+            rep_open = None;
+        }
+        if pid_ready {
+            status =
+                Some(waitpid(child, None).map_err(|e| step("waitpid", &child.to_string(), e))?);
+        } else if rep.timed_out && Instant::now() >= deadline + Duration::from_secs(5) {
+            return Err(step(
+                "kill-on-timeout",
+                &child.to_string(),
+                Errno::ETIMEDOUT,
+            ));
+        }
+    }
+    rep.sandbox_us = started.elapsed().as_micros() as u64;
+    if let Some(r) = rep_open {
+        while !read_some(&r, &mut buf) {}
+    }
+    rep.exit = status.map(exit_info);
+    if !buf.is_empty() {
+        match serde_json::from_slice::<ChildMessage>(&buf) {
+            Ok(ChildMessage::Done { setup, probe }) => {
+                rep.setup = Some(setup);
+                rep.probe = Some(probe);
+            }
+            Ok(ChildMessage::SetupFailed(e)) => rep.setup_error = Some(e),
+            Err(e) => {
+                return Err(StepError {
+                    step: "read-report".into(),
+                    target: String::from_utf8_lossy(&buf).into(),
+                    errno: e.to_string(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads what is there; `true` at end of file.
+fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 16384];
+    loop {
+        match nix::unistd::read(fd, &mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if n < chunk.len() {
+                    return false;
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+fn exit_info(s: WaitStatus) -> ExitInfo {
+    match s {
+        WaitStatus::Exited(_, code) => ExitInfo {
+            code: Some(code),
+            signal: None,
+        },
+        WaitStatus::Signaled(_, sig, _) => ExitInfo {
+            code: None,
+            signal: Some(sig.as_str().to_string()),
+        },
+        other => ExitInfo {
+            code: None,
+            signal: Some(format!("{other:?}")),
+        },
+    }
+}
+
+/// Parent side, before release: id maps, then cgroup membership.
+fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
+    let spec = &req.spec;
+    if spec.has(Namespace::User) {
+        idmap::write(child, &spec.uid_map, &spec.gid_map, req.deny_setgroups)?;
+    }
+    for procs in &req.cgroup_procs {
+        std::fs::write(procs, child.as_raw().to_string()).map_err(|e| StepError {
+            step: "join-cgroup".into(),
+            target: procs.display().to_string(),
+            errno: format!("{:?}", super::syscall::io_errno(e)),
+        })?;
+    }
+    Ok(())
+}
+
+/// The sandbox: waits for release, builds itself, runs the probe, reports.
+fn sandbox_child(req: &HelperRequest, helper: Pid, sync_r: OwnedFd, rep_w: OwnedFd) -> ! {
+    // In a new PID namespace the parent is outside it and getppid() is 0.
+    let die_with_helper = |own_pid_ns: bool| {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        let ppid = nix::unistd::getppid();
+        if ppid != helper && !(own_pid_ns && ppid.as_raw() == 0) {
+            sys::exit_now(120);
+        }
+    };
+    die_with_helper(req.spec.has(Namespace::Pid));
+    if !req.spec.has(Namespace::Pid) {
+        // Its own process group, so whatever it forks can be swept.
+        let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    }
+    let mut go = [0u8; 1];
+    match nix::unistd::read(&sync_r, &mut go) {
+        Ok(1) => {}
+        _ => sys::exit_now(121),
+    }
+    drop(sync_r);
+    let ctx = InitContext {
+        spec: &req.spec,
+        root_dir: &req.root_dir,
+        scratch: req.scratch.as_deref(),
+    };
+    let msg = match init::build(&ctx, &LinuxSyscall) {
+        Ok(setup) => {
+            // Credential changes clear the parent-death signal: set it again.
+            die_with_helper(req.spec.has(Namespace::Pid));
+            ChildMessage::Done {
+                setup,
+                probe: req.probe.run(),
+            }
+        }
+        Err(e) => ChildMessage::SetupFailed(e),
+    };
+    let bytes = serde_json::to_vec(&msg).unwrap_or_default();
+    let mut f = std::fs::File::from(rep_w);
+    let _ = f.write_all(&bytes);
+    drop(f);
+    sys::exit_now(0)
+}
+
+/// Kills and reaps every process left below the helper (orphans of the
+/// sandbox are reparented to it as subreaper). Returns how many there were.
+fn sweep() -> usize {
+    let me = nix::unistd::getpid();
+    let mut swept = 0;
+    for _ in 0..50 {
+        let list =
+            std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap_or_default();
+        let kids: Vec<Pid> = list
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .map(Pid::from_raw)
+            .collect();
+        if kids.is_empty() {
+            // Reap any zombie the children file no longer lists.
+            while let Ok(s) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                if s == WaitStatus::StillAlive {
+                    break;
+                }
+            }
+            return swept;
+        }
+        for k in &kids {
+            let _ = kill(*k, Signal::SIGKILL);
+        }
+        for k in &kids {
+            let _ = waitpid(*k, None);
+            swept += 1;
+        }
+    }
+    swept
+}

@@ -1,0 +1,67 @@
+//! uid_map / gid_map: written once, from outside the new user namespace.
+
+use std::path::PathBuf;
+
+use super::init::StepError;
+use super::spec::IdMap;
+use nix::unistd::Pid;
+
+/// The text of a map file: one `inside outside count` line per entry.
+pub fn render(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.inside, m.outside, m.count))
+        .collect()
+}
+
+/// Writes the child's maps. `deny_setgroups` must be set when the writer
+/// lacks CAP_SETGID over the parent namespace (a rootless runner): the
+/// kernel then refuses gid_map until setgroups is denied.
+pub fn write(
+    child: Pid,
+    uid_map: &[IdMap],
+    gid_map: &[IdMap],
+    deny_setgroups: bool,
+) -> Result<(), StepError> {
+    let dir = PathBuf::from(format!("/proc/{}", child.as_raw()));
+    let put = |file: &str, text: &str| {
+        let p = dir.join(file);
+        std::fs::write(&p, text).map_err(|e| StepError {
+            step: format!("write {file}"),
+            target: format!("{} <- {:?}", p.display(), text.trim_end()),
+            errno: format!("{:?}", super::syscall::io_errno(e)),
+        })
+    };
+    if !uid_map.is_empty() {
+        put("uid_map", &render(uid_map))?;
+    }
+    if deny_setgroups {
+        put("setgroups", "deny")?;
+    }
+    if !gid_map.is_empty() {
+        put("gid_map", &render(gid_map))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_one_line_per_entry() {
+        let maps = [
+            IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 1,
+            },
+            IdMap {
+                inside: 1,
+                outside: 200000,
+                count: 65536,
+            },
+        ];
+        assert_eq!(render(&maps), "0 100000 1\n1 200000 65536\n");
+        assert_eq!(render(&[]), "");
+    }
+}

@@ -1,0 +1,450 @@
+//! The sandbox side: private mounts, the new root, pivot_root, hostname,
+//! ids, capabilities, no_new_privs. Runs in the cloned child, through the
+//! [`Syscall`] seam only.
+
+use caps::{CapSet, Capability};
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use super::mounts;
+use super::spec::{Namespace, Rootfs, SandboxSpec};
+use super::syscall::Syscall;
+
+/// How the sandbox got its root.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RootKind {
+    /// pivot_root, old root detached.
+    PivotRoot,
+    /// pivot_root was impossible (e.g. the host root is an initramfs):
+    /// the new root was moved over / and chroot'ed into.
+    Chroot,
+    /// The sandbox kept the host's root.
+    Host,
+}
+
+/// What the set-up did that a reader of the report should know.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SetupRecord {
+    pub root: RootKind,
+    /// Why pivot_root was not used, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pivot_root_errno: Option<String>,
+}
+
+/// A set-up step that failed: which step, on what, and the errno.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{step} {target}: {errno}")]
+pub struct StepError {
+    pub step: String,
+    pub target: String,
+    pub errno: String,
+}
+
+impl StepError {
+    pub fn new(step: &str, target: impl AsRef<Path>, errno: Errno) -> Self {
+        StepError {
+            step: step.into(),
+            target: target.as_ref().display().to_string(),
+            errno: format!("{errno:?}"),
+        }
+    }
+}
+
+/// Where the sandbox's new root is assembled and what to bind into it.
+pub struct InitContext<'a> {
+    pub spec: &'a SandboxSpec,
+    /// An empty host directory the new root is mounted on (inside the
+    /// sandbox's private mount namespace only).
+    pub root_dir: &'a Path,
+    /// The case's scratch directory, for `BindSource::Scratch`.
+    pub scratch: Option<&'a Path>,
+}
+
+/// Builds the sandbox in the calling process. On return the process is in
+/// its new root, with its hostname, ids and capabilities set.
+pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, StepError> {
+    let spec = ctx.spec;
+    let mut record = SetupRecord {
+        root: RootKind::Host,
+        pivot_root_errno: None,
+    };
+    if spec.has(Namespace::User) {
+        // The clone kept the host's ids, which the new namespace does not
+        // map; become its root so that files made below have a mapped owner.
+        match sys.setgroups(&[]) {
+            Ok(()) | Err(Errno::EPERM) => {}
+            Err(e) => return Err(StepError::new("setgroups", "[]", e)),
+        }
+        sys.setresgid(0)
+            .map_err(|e| StepError::new("setresgid", "0", e))?;
+        sys.setresuid(0)
+            .map_err(|e| StepError::new("setresuid", "0", e))?;
+    }
+    if spec.has(Namespace::Mount) {
+        // Nothing done below may propagate back to the host.
+        sys.mount(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None,
+        )
+        .map_err(|e| StepError::new("make-private", "/", e))?;
+        let new_root: Option<PathBuf> = match &spec.rootfs {
+            Rootfs::Host => None,
+            Rootfs::Skeleton => {
+                mounts::skeleton(ctx.root_dir, sys)?;
+                Some(ctx.root_dir.to_path_buf())
+            }
+            Rootfs::Dir { path } => {
+                sys.mount(
+                    Some(path),
+                    ctx.root_dir,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )
+                .map_err(|e| StepError::new("bind-rootfs", path, e))?;
+                Some(ctx.root_dir.to_path_buf())
+            }
+        };
+        let base = new_root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        // /proc must be mounted before the old root is detached: in a user
+        // namespace a proc mount needs a fully visible proc to exist.
+        for m in &spec.mounts {
+            mounts::apply(m, &base, ctx.scratch, sys)?;
+        }
+        if let Some(root) = new_root {
+            record = enter_root(&root, sys)?;
+        }
+    }
+    if let Some(name) = &spec.hostname {
+        sys.sethostname(name)
+            .map_err(|e| StepError::new("sethostname", name, e))?;
+    }
+    if let Some(ids) = spec.user {
+        // setgroups is refused after `deny` in a user namespace; the
+        // supplementary groups are then already empty.
+        match sys.setgroups(&[ids.gid]) {
+            Ok(()) | Err(Errno::EPERM) => {}
+            Err(e) => return Err(StepError::new("setgroups", ids.gid.to_string(), e)),
+        }
+        sys.keep_caps(true)
+            .map_err(|e| StepError::new("keepcaps", "", e))?;
+        sys.setresgid(ids.gid)
+            .map_err(|e| StepError::new("setresgid", ids.gid.to_string(), e))?;
+        sys.setresuid(ids.uid)
+            .map_err(|e| StepError::new("setresuid", ids.uid.to_string(), e))?;
+        sys.keep_caps(false)
+            .map_err(|e| StepError::new("keepcaps", "", e))?;
+    }
+    if !spec.caps.is_empty() {
+        apply_caps(spec, sys)?;
+    }
+    if spec.no_new_privs {
+        sys.set_no_new_privs()
+            .map_err(|e| StepError::new("no_new_privs", "", e))?;
+    }
+    Ok(record)
+}
+
+/// pivot_root into `root` and detach the old root; where pivot_root is
+/// impossible, move the new root over / and chroot.
+fn enter_root(root: &Path, sys: &dyn Syscall) -> Result<SetupRecord, StepError> {
+    sys.chdir(root)
+        .map_err(|e| StepError::new("chdir", root, e))?;
+    match sys.pivot_root(Path::new("."), Path::new(".")) {
+        Ok(()) => {
+            // The old root is now stacked under the new one at "/".
+            sys.umount2(Path::new("."), MntFlags::MNT_DETACH)
+                .map_err(|e| StepError::new("detach-old-root", "/", e))?;
+            sys.chdir(Path::new("/"))
+                .map_err(|e| StepError::new("chdir", "/", e))?;
+            Ok(SetupRecord {
+                root: RootKind::PivotRoot,
+                pivot_root_errno: None,
+            })
+        }
+        Err(e @ Errno::EINVAL) => {
+            sys.mount(Some(root), Path::new("/"), None, MsFlags::MS_MOVE, None)
+                .map_err(|e| StepError::new("move-root", root, e))?;
+            sys.chroot(Path::new("."))
+                .map_err(|e| StepError::new("chroot", root, e))?;
+            sys.chdir(Path::new("/"))
+                .map_err(|e| StepError::new("chdir", "/", e))?;
+            Ok(SetupRecord {
+                root: RootKind::Chroot,
+                pivot_root_errno: Some(format!("{e:?}")),
+            })
+        }
+        Err(e) => Err(StepError::new("pivot_root", root, e)),
+    }
+}
+
+/// Capabilities are per thread and the order matters: the bounding set
+/// first (dropping needs CAP_SETPCAP), then ambient, inheritable,
+/// effective and last permitted (effective must stay a subset of it).
+fn apply_caps(spec: &SandboxSpec, sys: &dyn Syscall) -> Result<(), StepError> {
+    let c = &spec.caps;
+    let target =
+        |set: CapSet, given: &Option<Vec<Capability>>| -> Result<Vec<Capability>, StepError> {
+            let base = match given {
+                Some(list) => list.clone(),
+                None => sys
+                    .read_caps(set)
+                    .map_err(|e| StepError::new("capget", format!("{set:?}"), e))?,
+            };
+            let mut v: Vec<Capability> = base
+                .into_iter()
+                .filter(|cap| !c.drop.contains(cap))
+                .collect();
+            v.sort_by_key(|cap| cap.index());
+            v.dedup();
+            Ok(v)
+        };
+    let bounding = target(CapSet::Bounding, &c.bounding)?;
+    let current_bounding = sys
+        .read_caps(CapSet::Bounding)
+        .map_err(|e| StepError::new("capget", "Bounding", e))?;
+    let mut to_drop: Vec<Capability> = current_bounding
+        .into_iter()
+        .filter(|cap| !bounding.contains(cap))
+        .collect();
+    to_drop.sort_by_key(|cap| cap.index());
+    for cap in to_drop {
+        sys.drop_bounding(cap)
+            .map_err(|e| StepError::new("drop-bounding", cap.to_string(), e))?;
+    }
+    for (set, given) in [
+        (CapSet::Ambient, &c.ambient),
+        (CapSet::Inheritable, &c.inheritable),
+        (CapSet::Effective, &c.effective),
+        (CapSet::Permitted, &c.permitted),
+    ] {
+        let want = target(set, given)?;
+        sys.set_caps(set, &want)
+            .map_err(|e| StepError::new("capset", format!("{set:?}"), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::spec::{BindSource, CapsSpec, Ids, Mount};
+    use crate::runtime::syscall::RecordingSyscall;
+    use rstest::rstest;
+
+    fn spec() -> SandboxSpec {
+        SandboxSpec {
+            namespaces: [Namespace::Pid, Namespace::Mount, Namespace::Uts]
+                .into_iter()
+                .collect(),
+            mounts: vec![
+                Mount::Proc {
+                    target: "/proc".into(),
+                },
+                Mount::Bind {
+                    source: BindSource::Scratch,
+                    target: "/data".into(),
+                    readonly: true,
+                },
+            ],
+            hostname: Some("sbx".into()),
+            ..SandboxSpec::default()
+        }
+    }
+
+    fn sys() -> RecordingSyscall {
+        let mut s = RecordingSyscall::default();
+        s.host.insert("/usr".into(), (true, None));
+        s.host
+            .insert("/bin".into(), (false, Some("usr/bin".into())));
+        s.host.insert("/dev/null".into(), (false, None));
+        s
+    }
+
+    fn ctx(spec: &SandboxSpec) -> InitContext<'_> {
+        InitContext {
+            spec,
+            root_dir: Path::new("/run/iso/root"),
+            scratch: Some(Path::new("/run/iso/scratch")),
+        }
+    }
+
+    #[test]
+    fn proc_is_mounted_before_the_old_root_is_detached() {
+        let s = sys();
+        let sp = spec();
+        let rec = build(&ctx(&sp), &s).unwrap();
+        assert_eq!(rec.root, RootKind::PivotRoot);
+        let proc_at = s
+            .position("mount proc /run/iso/root/proc proc")
+            .expect("proc mounted");
+        let pivot = s.position("pivot_root . .").unwrap();
+        let detach = s.position("umount2 . ").unwrap();
+        assert!(s.position("mount - / - MS_REC|MS_PRIVATE").unwrap() < proc_at);
+        assert!(proc_at < pivot && pivot < detach, "{:#?}", s.calls());
+    }
+
+    #[test]
+    fn readonly_bind_keeps_the_source_locked_flags() {
+        let s = sys();
+        build(&ctx(&spec()), &s).unwrap();
+        let calls = s.calls();
+        let bind = s
+            .position("mount /run/iso/scratch /run/iso/root/data - MS_BIND")
+            .unwrap();
+        let remount = calls
+            .iter()
+            .position(|c| c.starts_with("mount - /run/iso/root/data") && c.contains("MS_REMOUNT"))
+            .unwrap();
+        assert!(bind < remount);
+        let line = &calls[remount];
+        for f in ["MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_BIND"] {
+            assert!(line.contains(f), "{line} lacks {f}");
+        }
+    }
+
+    #[test]
+    fn skeleton_recreates_symlinks_and_binds_directories_readonly() {
+        let s = sys();
+        build(&ctx(&spec()), &s).unwrap();
+        assert!(
+            s.position("symlink usr/bin /run/iso/root/bin").is_some(),
+            "{:#?}",
+            s.calls()
+        );
+        assert!(s
+            .position("mount /usr /run/iso/root/usr - MS_BIND|MS_REC")
+            .is_some());
+        assert!(s
+            .position("mount /dev/null /run/iso/root/dev/null - MS_BIND")
+            .is_some());
+        assert!(
+            s.position("mount /lib64").is_none(),
+            "absent host dirs are not bound"
+        );
+    }
+
+    #[test]
+    fn pivot_root_einval_falls_back_to_move_and_chroot() {
+        let s = sys().failing("pivot_root", Errno::EINVAL);
+        let rec = build(&ctx(&spec()), &s).unwrap();
+        assert_eq!(
+            rec,
+            SetupRecord {
+                root: RootKind::Chroot,
+                pivot_root_errno: Some("EINVAL".into())
+            }
+        );
+        assert!(
+            s.position("mount /run/iso/root / - MS_MOVE").unwrap()
+                < s.position("chroot .").unwrap()
+        );
+    }
+
+    #[rstest]
+    #[case::private("mount - / -", "make-private")]
+    #[case::tmpfs_root("mount tmpfs /run/iso/root", "mount-skeleton")]
+    #[case::proc("mount proc", "mount-proc")]
+    #[case::bind("mount /run/iso/scratch", "bind")]
+    #[case::pivot("pivot_root", "pivot_root")]
+    #[case::detach("umount2", "detach-old-root")]
+    #[case::hostname("sethostname", "sethostname")]
+    fn each_failing_step_is_named(#[case] prefix: &str, #[case] step: &str) {
+        let s = sys().failing(prefix, Errno::EPERM);
+        let err = build(&ctx(&spec()), &s).unwrap_err();
+        assert_eq!(
+            (err.step.as_str(), err.errno.as_str()),
+            (step, "EPERM"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn caps_drop_bounding_first_then_effective_before_permitted() {
+        let s = sys();
+        let sp = SandboxSpec {
+            caps: CapsSpec {
+                drop: vec![Capability::CAP_CHOWN],
+                ..Default::default()
+            },
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        let drop = s.position("drop Bounding CAP_CHOWN").unwrap();
+        let amb = s.position("set Ambient").unwrap();
+        let inh = s.position("set Inheritable").unwrap();
+        let eff = s.position("set Effective").unwrap();
+        let perm = s.position("set Permitted").unwrap();
+        assert!(drop < amb && amb < inh && inh < eff && eff < perm);
+        let calls = s.calls();
+        assert!(!calls[perm].contains("CAP_CHOWN") && calls[perm].contains("CAP_SETUID"));
+    }
+
+    #[test]
+    fn ids_are_set_with_keepcaps_and_before_caps() {
+        let s = sys();
+        let sp = SandboxSpec {
+            user: Some(Ids {
+                uid: 1000,
+                gid: 1000,
+            }),
+            caps: CapsSpec {
+                drop: vec![Capability::CAP_CHOWN],
+                ..Default::default()
+            },
+            no_new_privs: true,
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        let order: Vec<usize> = [
+            "keepcaps true",
+            "setresgid 1000",
+            "setresuid 1000",
+            "keepcaps false",
+            "drop Bounding",
+            "no_new_privs",
+        ]
+        .iter()
+        .map(|p| s.position(p).unwrap_or_else(|| panic!("{p} missing")))
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{:#?}", s.calls());
+    }
+
+    #[test]
+    fn a_user_namespace_makes_the_child_its_root_before_any_mount() {
+        let s = sys();
+        let sp = SandboxSpec {
+            namespaces: spec()
+                .namespaces
+                .into_iter()
+                .chain([Namespace::User])
+                .collect(),
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        let uid = s.position("setresuid 0").unwrap();
+        assert!(s.position("setresgid 0").unwrap() < uid && uid < s.position("mount").unwrap());
+    }
+
+    #[test]
+    fn host_rootfs_neither_pivots_nor_builds_a_skeleton() {
+        let s = sys();
+        let sp = SandboxSpec {
+            rootfs: Rootfs::Host,
+            mounts: vec![Mount::Proc {
+                target: "/proc".into(),
+            }],
+            ..spec()
+        };
+        let rec = build(&ctx(&sp), &s).unwrap();
+        assert_eq!(rec.root, RootKind::Host);
+        assert!(s.position("pivot_root").is_none() && s.position("mount tmpfs").is_none());
+        assert!(s.position("mount proc /proc proc").is_some());
+    }
+}

@@ -1,0 +1,142 @@
+//! Mounts inside the sandbox's private mount namespace: the skeleton root,
+//! fresh proc, binds (read-only keeps the source's locked flags) and tmpfs.
+
+use nix::mount::MsFlags;
+use std::path::{Path, PathBuf};
+
+use super::init::StepError;
+use super::spec::{BindSource, Mount};
+use super::syscall::Syscall;
+
+/// Host directories bound read-only into the skeleton root, or recreated
+/// as symlinks where the host has symlinks (merged /usr).
+pub const SKELETON_BINDS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
+/// Empty directories of the skeleton root.
+pub const SKELETON_DIRS: &[&str] = &["proc", "sys", "dev", "tmp", "etc", "root", "run"];
+/// Device nodes bound from the host's /dev: the minimal set a container gets.
+pub const SKELETON_DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+fn inside(base: &Path, target: &Path) -> PathBuf {
+    base.join(target.strip_prefix("/").unwrap_or(target))
+}
+
+/// Mounts a tmpfs on `root` and lays out the skeleton in it.
+pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID,
+        Some("mode=0755"),
+    )
+    .map_err(|e| StepError::new("mount-skeleton", root, e))?;
+    for d in SKELETON_DIRS {
+        let p = root.join(d);
+        sys.mkdir_all(&p)
+            .map_err(|e| StepError::new("mkdir", &p, e))?;
+    }
+    for src in SKELETON_BINDS {
+        let src = Path::new(src);
+        let dst = inside(root, src);
+        match sys.lookup(src) {
+            None => {}
+            Some((_, Some(link))) => sys
+                .symlink(&link, &dst)
+                .map_err(|e| StepError::new("symlink", &dst, e))?,
+            Some((true, None)) => {
+                sys.mkdir_all(&dst)
+                    .map_err(|e| StepError::new("mkdir", &dst, e))?;
+                bind(src, &dst, true, sys)?;
+            }
+            Some((false, None)) => {}
+        }
+    }
+    for dev in SKELETON_DEVICES {
+        let src = Path::new("/dev").join(dev);
+        if sys.lookup(&src).is_none() {
+            continue;
+        }
+        let dst = root.join("dev").join(dev);
+        sys.create_file(&dst)
+            .map_err(|e| StepError::new("touch", &dst, e))?;
+        sys.mount(Some(&src), &dst, None, MsFlags::MS_BIND, None)
+            .map_err(|e| StepError::new("bind-device", &dst, e))?;
+    }
+    Ok(())
+}
+
+/// Bind `src` on `dst`; read-only binds are remounted keeping the flags
+/// the kernel locks (a remount that drops nosuid/nodev/noexec is EPERM).
+pub fn bind(src: &Path, dst: &Path, readonly: bool, sys: &dyn Syscall) -> Result<(), StepError> {
+    sys.mount(
+        Some(src),
+        dst,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )
+    .map_err(|e| StepError::new("bind", dst, e))?;
+    if readonly {
+        let locked = sys
+            .locked_flags(src)
+            .map_err(|e| StepError::new("statvfs", src, e))?;
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked;
+        sys.mount(None, dst, None, flags, None)
+            .map_err(|e| StepError::new("remount-ro", dst, e))?;
+    }
+    Ok(())
+}
+
+/// Applies one spec mount below `base` (the new root, or / for a sandbox
+/// that keeps the host root).
+pub fn apply(
+    m: &Mount,
+    base: &Path,
+    scratch: Option<&Path>,
+    sys: &dyn Syscall,
+) -> Result<(), StepError> {
+    let dst = inside(base, m.target());
+    match m {
+        Mount::Proc { .. } => {
+            sys.mkdir_all(&dst)
+                .map_err(|e| StepError::new("mkdir", &dst, e))?;
+            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            sys.mount(Some(Path::new("proc")), &dst, Some("proc"), flags, None)
+                .map_err(|e| StepError::new("mount-proc", &dst, e))
+        }
+        Mount::Bind {
+            source, readonly, ..
+        } => {
+            let src: PathBuf = match source {
+                BindSource::Scratch => scratch
+                    .ok_or_else(|| StepError::new("bind", &dst, nix::errno::Errno::ENOENT))?
+                    .to_path_buf(),
+                BindSource::Host(p) => p.clone(),
+            };
+            match sys.lookup(&src) {
+                Some((false, None)) => sys
+                    .create_file(&dst)
+                    .map_err(|e| StepError::new("touch", &dst, e))?,
+                _ => sys
+                    .mkdir_all(&dst)
+                    .map_err(|e| StepError::new("mkdir", &dst, e))?,
+            }
+            bind(&src, &dst, *readonly, sys)
+        }
+        Mount::Tmpfs { size, .. } => {
+            sys.mkdir_all(&dst)
+                .map_err(|e| StepError::new("mkdir", &dst, e))?;
+            let data = size.map(|s| format!("size={s}"));
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                &dst,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                data.as_deref(),
+            )
+            .map_err(|e| StepError::new("mount-tmpfs", &dst, e))
+        }
+    }
+}

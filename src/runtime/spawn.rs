@@ -1,0 +1,337 @@
+//! The runner side of one sandbox: a scratch directory and a cgroup made
+//! for it, the helper process started and waited for with a timeout that
+//! kills its whole process group, and everything removed afterwards, also
+//! when the probe crashed or hung.
+
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::cgroups::{self, CgroupStats, Layout, SandboxCgroup};
+use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
+use super::spec::{BindSource, Mount, SandboxSpec};
+use crate::probe::Probe;
+
+/// Extra time the runner gives the helper past the sandbox's own timeout
+/// before it kills the helper's whole process group.
+pub const HELPER_GRACE: Duration = Duration::from_secs(5);
+
+/// One owner of one file in the scratch directory, seen from the host.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FileOwner {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What was seen outside the sandbox, after it ended.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Outside {
+    pub hostname_before: String,
+    pub hostname_after: String,
+    /// Files in the scratch directory with their host owners.
+    pub scratch: Vec<FileOwner>,
+    pub cgroup: Option<CgroupStats>,
+}
+
+/// Everything observed about one sandbox run: what expectations read.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Observation {
+    pub probe: Option<serde_json::Value>,
+    pub exit: Option<super::helper::ExitInfo>,
+    pub timed_out: bool,
+    pub setup: Option<super::init::SetupRecord>,
+    pub setup_error: Option<super::init::StepError>,
+    pub outside: Outside,
+    /// Processes left behind by the sandbox that the helper killed.
+    pub swept: usize,
+    pub sandbox_us: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("invalid sandbox spec: {0}")]
+    Spec(String),
+    #[error("failed to prepare {what} at {path}: {source}")]
+    Prepare {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
+    #[error("failed to start the helper {path}: {source}")]
+    Start {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the helper outlived its deadline of {0:?} and was killed")]
+    HelperTimeout(Duration),
+    #[error("the helper failed (status {status}): {stderr}")]
+    Helper { status: String, stderr: String },
+    #[error("the helper's report is not valid: {0}")]
+    Protocol(String),
+}
+
+/// Where sandboxes are run from: the helper binary and a work directory
+/// (the new roots' mount point and the scratch directories) removed on drop.
+pub struct Launcher {
+    pub helper: PathBuf,
+    pub layout: Layout,
+    work: PathBuf,
+    root_dir: PathBuf,
+    counter: AtomicU64,
+    /// Cgroup names are unique per launcher.
+    tag: String,
+}
+
+impl Launcher {
+    pub fn new(helper: impl Into<PathBuf>) -> Result<Launcher, SpawnError> {
+        let tag = format!("{}-{}", std::process::id(), nanos());
+        let work = std::env::temp_dir().join(format!("isocheck-{tag}"));
+        let root_dir = work.join("root");
+        std::fs::create_dir_all(&root_dir).map_err(|source| SpawnError::Prepare {
+            what: "work directory",
+            path: root_dir.clone(),
+            source,
+        })?;
+        // The unprivileged root of a user namespace must be able to reach
+        // the scratch directories below.
+        let _ =
+            std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        Ok(Launcher {
+            helper: helper.into(),
+            layout: cgroups::detect_layout(),
+            work,
+            root_dir,
+            counter: AtomicU64::new(0),
+            tag,
+        })
+    }
+
+    /// Runs `probe` in a sandbox built from `spec`. `name` labels the cgroup.
+    pub fn run(
+        &self,
+        name: &str,
+        spec: &SandboxSpec,
+        probe: &Probe,
+    ) -> Result<Observation, SpawnError> {
+        spec.validate().map_err(SpawnError::Spec)?;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let scratch = uses_scratch(spec).then(|| self.work.join(format!("scratch-{n}")));
+        let _scratch_guard = match &scratch {
+            Some(dir) => Some(ScratchDir::create(dir, spec)?),
+            None => None,
+        };
+        let mut cgroup: Option<Box<dyn SandboxCgroup>> = if spec.cgroup.is_empty() {
+            None
+        } else {
+            let cg_name = format!("{}-{n}-{}", self.tag, sanitize(name));
+            Some(cgroups::create(
+                Path::new(cgroups::CGROUP_ROOT),
+                self.layout,
+                &cg_name,
+                &spec.cgroup,
+            )?)
+        };
+        let req = HelperRequest {
+            spec: spec.clone(),
+            probe: probe.clone(),
+            root_dir: self.root_dir.clone(),
+            scratch: scratch.clone(),
+            cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
+            deny_setgroups: !nix::unistd::geteuid().is_root(),
+        };
+        let deadline = Duration::from_millis(spec.timeout_ms) + HELPER_GRACE;
+        let result = self.call_helper(&req, deadline);
+        let stats = cgroup.as_ref().map(|c| c.stats());
+        if let Some(cg) = cgroup.as_mut() {
+            cg.remove()?;
+        }
+        let rep = result?;
+        Ok(Observation {
+            probe: rep.probe,
+            exit: rep.exit,
+            timed_out: rep.timed_out,
+            setup: rep.setup,
+            setup_error: rep.setup_error,
+            outside: Outside {
+                hostname_before: rep.hostname_before,
+                hostname_after: rep.hostname_after,
+                scratch: scratch.as_deref().map(list_owners).unwrap_or_default(),
+                cgroup: stats,
+            },
+            swept: rep.swept,
+            sandbox_us: rep.sandbox_us,
+        })
+    }
+
+    fn call_helper(
+        &self,
+        req: &HelperRequest,
+        deadline: Duration,
+    ) -> Result<HelperReport, SpawnError> {
+        let mut child = Command::new(&self.helper)
+            .arg(HELPER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so a timeout kills it and all it made.
+            .process_group(0)
+            .spawn()
+            .map_err(|source| SpawnError::Start {
+                path: self.helper.clone(),
+                source,
+            })?;
+        let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let body = serde_json::to_vec(req).map_err(|e| SpawnError::Protocol(e.to_string()))?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let _ = stdin.write_all(&body);
+        drop(stdin);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.read_to_end(&mut out);
+            let _ = tx.send(out);
+        });
+        let out = match rx.recv_timeout(deadline) {
+            Ok(out) => out,
+            Err(_) => {
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait();
+                return Err(SpawnError::HelperTimeout(deadline));
+            }
+        };
+        let status = child.wait().map_err(|source| SpawnError::Start {
+            path: self.helper.clone(),
+            source,
+        })?;
+        // Nothing of this helper's group may outlive it.
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        let stderr = err_reader.join().unwrap_or_default();
+        if !status.success() {
+            return Err(SpawnError::Helper {
+                status: status.to_string(),
+                stderr: stderr.trim().to_string(),
+            });
+        }
+        serde_json::from_slice(&out)
+            .map_err(|e| SpawnError::Protocol(format!("{e}: {:?}", String::from_utf8_lossy(&out))))
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000)
+        .unwrap_or(0)
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn uses_scratch(spec: &SandboxSpec) -> bool {
+    spec.mounts.iter().any(|m| {
+        matches!(
+            m,
+            Mount::Bind {
+                source: BindSource::Scratch,
+                ..
+            }
+        )
+    })
+}
+
+/// The scratch directory: owned by the host id the sandbox's root maps to,
+/// so the sandbox can write into it; removed on drop.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn create(dir: &Path, spec: &SandboxSpec) -> Result<ScratchDir, SpawnError> {
+        std::fs::create_dir(dir).map_err(|source| SpawnError::Prepare {
+            what: "scratch directory",
+            path: dir.into(),
+            source,
+        })?;
+        let guard = ScratchDir(dir.into());
+        let host_of = |maps: &[super::spec::IdMap]| {
+            maps.iter()
+                .find(|m| m.inside == 0 && m.count > 0)
+                .map(|m| m.outside)
+        };
+        let uid = host_of(&spec.uid_map);
+        let gid = host_of(&spec.gid_map);
+        if uid.is_some() || gid.is_some() {
+            nix::unistd::chown(
+                dir,
+                uid.map(nix::unistd::Uid::from_raw),
+                gid.map(nix::unistd::Gid::from_raw),
+            )
+            .map_err(|e| SpawnError::Prepare {
+                what: "scratch directory owner",
+                path: dir.into(),
+                source: e.into(),
+            })?;
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn list_owners(dir: &Path) -> Vec<FileOwner> {
+    let mut v: Vec<FileOwner> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| {
+                let e = e.ok()?;
+                let m = e.metadata().ok()?;
+                Some(FileOwner {
+                    name: e.file_name().to_string_lossy().into_owned(),
+                    uid: m.uid(),
+                    gid: m.gid(),
+                })
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
+
+/// Times a full round trip, for benchmarks.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed())
+}
