@@ -1,1 +1,10 @@
-//! The case model, requirements, tables, expectations and controls.
+//! The case model, requirements, tables, expectations and controls, and
+//! the runner that turns them into results.
+
+pub mod case;
+pub mod catalog;
+pub mod expect;
+pub mod knob;
+pub mod requirements;
+pub mod runner;
+pub mod table;

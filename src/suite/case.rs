@@ -1,0 +1,83 @@
+//! The case model: a property, run in a mode, as a test and a control.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+use super::expect::Expect;
+use super::knob::Knob;
+use super::requirements::Requirement;
+use crate::probe::Probe;
+use crate::report::{Mode, Variant};
+use crate::runtime::spec::SandboxSpec;
+
+/// A validated table row.
+#[derive(Clone, Debug)]
+pub struct Property {
+    pub id: String,
+    pub area: String,
+    pub description: String,
+    pub modes: Vec<Mode>,
+    pub requires: Vec<Requirement>,
+    pub probe: Probe,
+    pub sandbox: SandboxSpec,
+    pub expect: Vec<Expect>,
+    pub control: Control,
+    pub tags: Vec<String>,
+    /// The table it came from.
+    pub source: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub struct Control {
+    pub knob: Knob,
+    pub expect: Vec<Expect>,
+}
+
+/// One runnable case.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseId {
+    pub property: String,
+    pub mode: Mode,
+    pub variant: Variant,
+}
+
+impl CaseId {
+    pub fn new(property: &str, mode: Mode, variant: Variant) -> Self {
+        CaseId {
+            property: property.into(),
+            mode,
+            variant,
+        }
+    }
+}
+
+impl std::fmt::Display for CaseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.property, self.mode, self.variant)
+    }
+}
+
+impl Property {
+    /// The sandbox of a variant: the control turns the knob off.
+    pub fn spec_for(&self, variant: Variant) -> SandboxSpec {
+        match variant {
+            Variant::Test => self.sandbox.clone(),
+            Variant::Control => self.control.knob.turn_off(&self.sandbox),
+        }
+    }
+
+    pub fn expect_for(&self, variant: Variant) -> &[Expect] {
+        match variant {
+            Variant::Test => &self.expect,
+            Variant::Control => &self.control.expect,
+        }
+    }
+
+    /// Every case of this property, test before control, mode by mode.
+    pub fn cases(&self) -> Vec<CaseId> {
+        self.modes
+            .iter()
+            .flat_map(|m| [Variant::Test, Variant::Control].map(|v| CaseId::new(&self.id, *m, v)))
+            .collect()
+    }
+}

@@ -1,0 +1,57 @@
+//! The properties isocheck knows: the ids reports group and compare by.
+//! A table may name these, or its own under `custom.`.
+
+/// (id, area, the promise in one line)
+pub const PROPERTIES: &[(&str, &str, &str)] = &[
+    (
+        "pid.pid1",
+        "pid",
+        "the sandbox init is PID 1 and sees no host process",
+    ),
+    (
+        "uts.hostname",
+        "uts",
+        "a hostname set inside is seen inside and the host's is unchanged",
+    ),
+    (
+        "net.empty",
+        "net",
+        "a new network namespace holds only a down lo and no routes",
+    ),
+    (
+        "mount.ro_bind",
+        "mount",
+        "a read-only bind refuses writes and cannot be remounted read-write without CAP_SYS_ADMIN",
+    ),
+    (
+        "cgroup.memory_oom",
+        "cgroup",
+        "a memory hog under a cgroup memory cap is OOM-killed",
+    ),
+    (
+        "caps.chown_denied",
+        "caps",
+        "chown fails with EPERM once CAP_CHOWN is dropped from every set",
+    ),
+    (
+        "userns.uid_map_ownership",
+        "userns",
+        "a file made by root in a user namespace is owned by the mapped host uid outside",
+    ),
+];
+
+/// Areas in the order reports show them.
+pub const AREAS: &[&str] = &[
+    "pid", "uts", "net", "mount", "ipc", "cgroup", "userns", "caps", "time", "security", "custom",
+];
+
+/// The area and promise of a property id, if known (or `custom.*`).
+pub fn lookup(id: &str) -> Option<(&'static str, &'static str)> {
+    if let Some(rest) = id.strip_prefix("custom.") {
+        return (!rest.is_empty()).then_some(("custom", ""));
+    }
+    PROPERTIES
+        .iter()
+        .find(|(p, _, _)| *p == id)
+        .map(|(_, a, d)| (*a, *d))
+}

@@ -1,0 +1,196 @@
+//! Knobs: the one isolation setting a control turns off.
+
+use caps::Capability;
+use std::str::FromStr;
+
+use crate::runtime::spec::{Mount, Namespace, SandboxSpec};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Knob {
+    /// `namespace <kind>`: the sandbox shares this namespace with its parent.
+    /// For `user` the id maps go too.
+    Namespace(Namespace),
+    /// `memory-limit`: no memory cap.
+    MemoryLimit,
+    /// `pids-limit`: no pids cap.
+    PidsLimit,
+    /// `readonly <target>`: the bind at target is read-write.
+    Readonly(String),
+    /// `drop <CAP>`: the capability is kept.
+    Drop(Capability),
+    /// `no-new-privs`: no_new_privs is left unset.
+    NoNewPrivs,
+}
+
+pub const KNOB_FORMS: &str =
+    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`";
+
+impl FromStr for Knob {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Knob, String> {
+        let mut it = s.split_whitespace();
+        let word = it.next().unwrap_or("");
+        let arg = it.next();
+        if it.next().is_some() {
+            return Err(format!(
+                "`{s}` has too many words; a knob is one of {KNOB_FORMS}"
+            ));
+        }
+        match (word, arg) {
+            ("namespace", Some(ns)) => Namespace::parse(ns)
+                .map(Knob::Namespace)
+                .ok_or_else(|| format!("unknown namespace `{ns}`")),
+            ("memory-limit", None) => Ok(Knob::MemoryLimit),
+            ("pids-limit", None) => Ok(Knob::PidsLimit),
+            ("readonly", Some(t)) => Ok(Knob::Readonly(t.to_string())),
+            ("drop", Some(c)) => Capability::from_str(c)
+                .map(Knob::Drop)
+                .map_err(|_| format!("unknown capability `{c}`")),
+            ("no-new-privs", None) => Ok(Knob::NoNewPrivs),
+            _ => Err(format!("unknown knob `{s}`; a knob is one of {KNOB_FORMS}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Knob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Knob::Namespace(n) => write!(f, "namespace {n}"),
+            Knob::MemoryLimit => f.write_str("memory-limit"),
+            Knob::PidsLimit => f.write_str("pids-limit"),
+            Knob::Readonly(t) => write!(f, "readonly {t}"),
+            Knob::Drop(c) => write!(f, "drop {c}"),
+            Knob::NoNewPrivs => f.write_str("no-new-privs"),
+        }
+    }
+}
+
+impl Knob {
+    /// Checks the knob is on in `spec`: a control that turns off a knob
+    /// the test never turned on would prove nothing.
+    pub fn check_on(&self, spec: &SandboxSpec) -> Result<(), String> {
+        let on = match self {
+            Knob::Namespace(n) => spec.has(*n),
+            Knob::MemoryLimit => spec.cgroup.memory_max.is_some(),
+            Knob::PidsLimit => spec.cgroup.pids_max.is_some(),
+            Knob::Readonly(t) => spec.mounts.iter().any(|m| matches!(m, Mount::Bind { target, readonly: true, .. } if target.as_os_str() == t.as_str())),
+            Knob::Drop(c) => spec.caps.drop.contains(c),
+            Knob::NoNewPrivs => spec.no_new_privs,
+        };
+        if on {
+            Ok(())
+        } else {
+            Err(format!(
+                "the control turns off `{self}`, which the test's sandbox does not turn on"
+            ))
+        }
+    }
+
+    /// The control's sandbox: `spec` with this one knob off.
+    pub fn turn_off(&self, spec: &SandboxSpec) -> SandboxSpec {
+        let mut s = spec.clone();
+        match self {
+            Knob::Namespace(n) => {
+                s.namespaces.remove(n);
+                if *n == Namespace::User {
+                    s.uid_map.clear();
+                    s.gid_map.clear();
+                }
+            }
+            Knob::MemoryLimit => s.cgroup.memory_max = None,
+            Knob::PidsLimit => s.cgroup.pids_max = None,
+            Knob::Readonly(t) => {
+                for m in &mut s.mounts {
+                    if let Mount::Bind {
+                        target, readonly, ..
+                    } = m
+                    {
+                        if target.as_os_str() == t.as_str() {
+                            *readonly = false;
+                        }
+                    }
+                }
+            }
+            Knob::Drop(c) => s.caps.drop.retain(|x| x != c),
+            Knob::NoNewPrivs => s.no_new_privs = false,
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::spec::{BindSource, IdMap};
+    use rstest::rstest;
+
+    fn spec() -> SandboxSpec {
+        SandboxSpec {
+            namespaces: [Namespace::User, Namespace::Pid, Namespace::Mount]
+                .into_iter()
+                .collect(),
+            uid_map: vec![IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 1,
+            }],
+            gid_map: vec![IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 1,
+            }],
+            mounts: vec![Mount::Bind {
+                source: BindSource::Scratch,
+                target: "/data".into(),
+                readonly: true,
+            }],
+            caps: crate::runtime::spec::CapsSpec {
+                drop: vec![Capability::CAP_CHOWN],
+                ..Default::default()
+            },
+            cgroup: crate::runtime::spec::CgroupLimits {
+                memory_max: Some(1 << 25),
+                pids_max: None,
+            },
+            ..Default::default()
+        }
+    }
+
+    #[rstest]
+    #[case::pid("namespace pid")]
+    #[case::user("namespace user")]
+    #[case::memory("memory-limit")]
+    #[case::readonly("readonly /data")]
+    #[case::cap("drop CAP_CHOWN")]
+    fn a_control_differs_from_its_test_in_that_one_knob(#[case] src: &str) {
+        let knob: Knob = src.parse().unwrap();
+        let base = spec();
+        knob.check_on(&base).unwrap();
+        let off = knob.turn_off(&base);
+        assert_ne!(off, base);
+        assert!(knob.check_on(&off).is_err(), "{src} is still on");
+        assert_eq!(knob.to_string(), src);
+    }
+
+    #[test]
+    fn turning_off_the_user_namespace_drops_its_maps() {
+        let off = Knob::Namespace(Namespace::User).turn_off(&spec());
+        assert!(off.uid_map.is_empty() && off.gid_map.is_empty());
+        off.validate().unwrap();
+    }
+
+    #[rstest]
+    #[case::unknown_word("namespaces pid", "unknown knob")]
+    #[case::unknown_ns("namespace cpu", "unknown namespace `cpu`")]
+    #[case::unknown_cap("drop CAP_FLY", "unknown capability")]
+    #[case::extra("memory-limit now please", "too many words")]
+    fn bad_knobs_are_named(#[case] src: &str, #[case] msg: &str) {
+        assert!(src.parse::<Knob>().unwrap_err().contains(msg));
+    }
+
+    #[test]
+    fn a_knob_the_test_does_not_turn_on_is_refused() {
+        let err = Knob::PidsLimit.check_on(&spec()).unwrap_err();
+        assert!(err.contains("pids-limit"));
+    }
+}

@@ -1,0 +1,335 @@
+//! The runner: requirements decided, test and control run, outcomes judged,
+//! events sent to every reporter. It never prints.
+
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::case::{CaseId, Property};
+use super::expect::{check_all, Checked};
+use super::requirements::{decide, Decision};
+use crate::host::HostFacts;
+use crate::report::{
+    CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
+    Variant,
+};
+use crate::runtime::spawn::{Launcher, Observation, SpawnError};
+use crate::runtime::spec::Rootfs;
+
+/// How one variant's run came out, before test and control are combined.
+#[derive(Debug, Clone)]
+enum Verdict {
+    /// Every expectation held.
+    Held,
+    /// Some did not: the failed ones, described.
+    NotHeld(String),
+    /// The run itself broke.
+    Broken(Reason),
+}
+
+/// One variant's run: its verdict, and what the report shows of it.
+#[derive(Debug, Clone)]
+struct Run {
+    verdict: Verdict,
+    checks: Vec<Checked>,
+    observed: Value,
+    duration_ms: f64,
+}
+
+pub struct RunOptions {
+    /// isocheck's own binary, run as the helper.
+    pub helper: PathBuf,
+    /// Run every skeleton-rooted sandbox in this tree instead.
+    pub rootfs: Option<PathBuf>,
+    /// Pairs run at once.
+    pub jobs: usize,
+}
+
+pub struct Runner {
+    launcher: Launcher,
+    pub host: HostFacts,
+    rootfs: Option<PathBuf>,
+    jobs: usize,
+    decisions: Mutex<HashMap<String, Decision>>,
+}
+
+impl Runner {
+    pub fn new(opts: RunOptions, host: HostFacts) -> Result<Runner, SpawnError> {
+        Ok(Runner {
+            launcher: Launcher::new(opts.helper)?,
+            host,
+            rootfs: opts.rootfs,
+            jobs: opts.jobs.max(1),
+            decisions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn decide_all(&self, p: &Property) -> Vec<Decision> {
+        p.requires
+            .iter()
+            .map(|r| {
+                let key = r.to_string();
+                if let Some(d) = self.decisions.lock().unwrap().get(&key) {
+                    return d.clone();
+                }
+                let d = decide(r, &self.host);
+                self.decisions.lock().unwrap().insert(key, d.clone());
+                d
+            })
+            .collect()
+    }
+
+    fn run_variant(&self, p: &Property, mode: Mode, variant: Variant) -> Run {
+        let mut spec = p.spec_for(variant);
+        if let (Some(dir), Rootfs::Skeleton) = (&self.rootfs, &spec.rootfs) {
+            spec.rootfs = Rootfs::Dir { path: dir.clone() };
+        }
+        let name = format!("{}-{}-{}", p.id, mode, variant);
+        let t = Instant::now();
+        let res = self.launcher.run(&name, &spec, &p.probe);
+        let duration_ms = t.elapsed().as_secs_f64() * 1e3;
+        judge(res, p.expect_for(variant), duration_ms)
+    }
+
+    /// Runs one property in one mode: control and test, judged together.
+    pub fn run_pair(&self, p: &Property, mode: Mode) -> [CaseResult; 2] {
+        let decisions = self.decide_all(p);
+        let checks: Vec<_> = decisions.iter().map(|d| d.check.clone()).collect();
+        let base = |variant: Variant| CaseResult {
+            id: CaseId::new(&p.id, mode, variant).to_string(),
+            property: p.id.clone(),
+            area: p.area.clone(),
+            mode,
+            variant,
+            outcome: Outcome::Skip,
+            reason: None,
+            description: p.description.clone(),
+            expected: Value::Array(
+                p.expect_for(variant)
+                    .iter()
+                    .map(|e| json!({ "what": e.describe() }))
+                    .collect(),
+            ),
+            observed: Value::Null,
+            requirements: checks.clone(),
+            duration_ms: 0.0,
+        };
+        let mut test = base(Variant::Test);
+        let mut control = base(Variant::Control);
+        if let Some(reason) = decisions.iter().find_map(|d| d.reason.clone()) {
+            test.reason = Some(reason.clone());
+            control.reason = Some(reason);
+            return [test, control];
+        }
+        let c = self.run_variant(p, mode, Variant::Control);
+        let t = self.run_variant(p, mode, Variant::Test);
+        let (co, cr) = match &c.verdict {
+            Verdict::Held => (Outcome::Pass, None),
+            Verdict::NotHeld(what) => (
+                Outcome::Error,
+                Some(Reason::new(
+                    ReasonKind::BlindProbe,
+                    format!(
+                        "with `{}` off the probe did not see the leak: {what}",
+                        p.control.knob
+                    ),
+                )),
+            ),
+            Verdict::Broken(r) => (Outcome::Error, Some(r.clone())),
+        };
+        let (to, tr) = match (&t.verdict, &c.verdict) {
+            (Verdict::Broken(r), _) => (Outcome::Error, Some(r.clone())),
+            (Verdict::NotHeld(what), _) => (
+                Outcome::Fail,
+                Some(Reason::new(ReasonKind::PromiseBroken, what.clone())),
+            ),
+            (Verdict::Held, Verdict::Held) => (Outcome::Pass, None),
+            (Verdict::Held, Verdict::NotHeld(_)) => (
+                Outcome::Error,
+                Some(Reason::new(
+                    ReasonKind::BlindProbe,
+                    format!(
+                        "the control (`{}` off) did not see the leak, so this pass proves nothing",
+                        p.control.knob
+                    ),
+                )),
+            ),
+            (Verdict::Held, Verdict::Broken(r)) => (
+                Outcome::Error,
+                Some(Reason::new(
+                    ReasonKind::ControlErrored,
+                    format!("the control could not run: {r}"),
+                )),
+            ),
+        };
+        for (case, run, outcome, reason) in [(&mut test, t, to, tr), (&mut control, c, co, cr)] {
+            case.outcome = outcome;
+            case.reason = reason;
+            case.expected = serde_json::to_value(&run.checks).unwrap_or(Value::Null);
+            case.observed = run.observed;
+            case.duration_ms = run.duration_ms;
+        }
+        [test, control]
+    }
+
+    /// Runs every selected case, sending events to `reporters` as cases
+    /// finish, and returns the report they add up to.
+    pub fn run_all(
+        &self,
+        props: &[Property],
+        select: &(dyn Fn(&CaseId) -> bool + Sync),
+        reporters: &mut [&mut dyn Reporter],
+    ) -> std::io::Result<Report> {
+        let started_at =
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let t0 = Instant::now();
+        let pairs: Vec<(&Property, Mode)> = props
+            .iter()
+            .flat_map(|p| p.modes.iter().map(move |m| (p, *m)))
+            .filter(|(p, m)| {
+                [Variant::Test, Variant::Control]
+                    .iter()
+                    .any(|v| select(&CaseId::new(&p.id, *m, *v)))
+            })
+            .collect();
+        let planned = pairs.len() * 2;
+        let mut collector = Collector::default();
+        fn emit(
+            collector: &mut Collector,
+            ev: &Event<'_>,
+            reps: &mut [&mut dyn Reporter],
+        ) -> std::io::Result<()> {
+            collector.event(ev)?;
+            for r in reps.iter_mut() {
+                r.event(ev)?;
+            }
+            Ok(())
+        }
+        emit(
+            &mut collector,
+            &Event::RunStarted {
+                host: &self.host,
+                started_at: &started_at,
+                planned,
+            },
+            reporters,
+        )?;
+        let queue = Mutex::new(pairs.into_iter());
+        let (tx, rx) = std::sync::mpsc::channel::<[CaseResult; 2]>();
+        let mut io_result = Ok(());
+        std::thread::scope(|s| {
+            for _ in 0..self.jobs {
+                let tx = tx.clone();
+                let queue = &queue;
+                s.spawn(move || loop {
+                    let next = queue.lock().unwrap().next();
+                    let Some((p, m)) = next else { break };
+                    if tx.send(self.run_pair(p, m)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for pair in rx {
+                for case in pair
+                    .iter()
+                    .filter(|c| select(&CaseId::new(&c.property, c.mode, c.variant)))
+                {
+                    if let Err(e) = emit(&mut collector, &Event::CaseFinished(case), reporters) {
+                        io_result = Err(e);
+                    }
+                }
+            }
+        });
+        io_result?;
+        let duration_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let summary = collector
+            .report
+            .as_ref()
+            .map(|r| r.summary.clone())
+            .unwrap_or_default();
+        emit(
+            &mut collector,
+            &Event::RunFinished {
+                summary: &summary,
+                duration_ms,
+            },
+            reporters,
+        )?;
+        let mut report = collector.report.take().expect("RunStarted was sent");
+        report.cases.sort_by(|a, b| {
+            (a.property.as_str(), a.mode, a.variant).cmp(&(b.property.as_str(), b.mode, b.variant))
+        });
+        report.summary = Summary::of(&report.cases);
+        Ok(report)
+    }
+}
+
+fn judge(
+    res: Result<Observation, SpawnError>,
+    expects: &[super::expect::Expect],
+    duration_ms: f64,
+) -> Run {
+    let broken = |kind, detail: String, observed: Value| Run {
+        verdict: Verdict::Broken(Reason::new(kind, detail)),
+        checks: Vec::new(),
+        observed,
+        duration_ms,
+    };
+    let obs = match res {
+        Ok(o) => o,
+        Err(SpawnError::HelperTimeout(d)) => {
+            return broken(
+                ReasonKind::Timeout,
+                format!("the helper outlived {d:?} and was killed with its process group"),
+                Value::Null,
+            )
+        }
+        Err(SpawnError::Cgroup(e)) => {
+            return broken(ReasonKind::SetupFailed, format!("cgroup: {e}"), Value::Null)
+        }
+        Err(e) => return broken(ReasonKind::HarnessFailed, e.to_string(), Value::Null),
+    };
+    let observed = serde_json::to_value(&obs).unwrap_or(Value::Null);
+    if obs.timed_out {
+        return broken(
+            ReasonKind::Timeout,
+            "the sandbox outlived its timeout and was killed as a whole".into(),
+            observed,
+        );
+    }
+    if let Some(e) = &obs.setup_error {
+        return broken(ReasonKind::SetupFailed, e.to_string(), observed);
+    }
+    let (checks, ok) = check_all(expects, &observed);
+    let verdict = if ok {
+        Verdict::Held
+    } else if obs.probe.is_none() {
+        let how = match &obs.exit {
+            Some(e) if e.signal.is_some() => {
+                format!("killed by {}", e.signal.as_deref().unwrap_or("?"))
+            }
+            Some(e) => format!("exit code {}", e.code.unwrap_or(-1)),
+            None => "no exit status".into(),
+        };
+        Verdict::Broken(Reason::new(
+            ReasonKind::ProbeCrashed,
+            format!("the sandbox ended before the probe reported ({how})"),
+        ))
+    } else {
+        let failed: Vec<String> = checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}, got {}", c.what, c.got))
+            .collect();
+        Verdict::NotHeld(failed.join("; "))
+    };
+    Run {
+        verdict,
+        checks,
+        observed,
+        duration_ms,
+    }
+}
