@@ -1,6 +1,11 @@
 //! One result model; reporters that consume one event stream.
 
+pub mod console;
+pub mod json;
 pub mod model;
+#[cfg(test)]
+pub(crate) mod testing;
+mod text;
 
 pub use model::*;
 
