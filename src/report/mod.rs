@@ -1,6 +1,7 @@
 //! One result model; reporters that consume one event stream.
 
 pub mod console;
+pub mod html;
 pub mod json;
 pub mod model;
 #[cfg(test)]
