@@ -3,6 +3,7 @@
 pub mod console;
 pub mod html;
 pub mod json;
+pub mod junit;
 pub mod model;
 #[cfg(test)]
 pub(crate) mod testing;
