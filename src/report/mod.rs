@@ -1,6 +1,13 @@
 //! One result model; reporters that consume one event stream.
 
+pub mod console;
+pub mod html;
+pub mod json;
+pub mod junit;
 pub mod model;
+#[cfg(test)]
+pub(crate) mod testing;
+mod text;
 
 pub use model::*;
 

@@ -1,0 +1,429 @@
+//! The HTML report: one self-contained file, inline CSS, no scripts.
+//!
+//! Host facts first, then the summary counts, then the properties grouped
+//! by area (in the order the run met them), one row per property with a
+//! column per mode. Each cell shows the test and the control: outcome
+//! badges, the reason and hint, and the expectations, observation and
+//! requirement checks in a `<details>` one click away.
+//!
+//! Everything that comes from a report goes through maud's escaping; the
+//! only unescaped text is this module's own stylesheet.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use std::collections::HashMap;
+
+use super::console::outcome_word;
+use super::model::{CaseResult, Mode, Outcome, Report, Summary, Variant};
+use super::text::ms;
+use crate::host::HostFacts;
+
+/// The stylesheet shared by the report and the matrix.
+pub(crate) const STYLE: &str = r#"
+:root { --pass: #1a7f37; --fail: #cf222e; --skip: #9a6700; --error: #8250df; --muted: #57606a; --line: #d0d7de; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem; color: #1f2328; }
+h1 { font-size: 1.5rem; margin: 0 0 .5rem; }
+h2 { font-size: 1.2rem; margin: 1.5rem 0 .5rem; border-bottom: 1px solid var(--line); }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+table.cases { table-layout: fixed; }
+table.cases th:first-child { width: 22%; }
+table.facts { width: auto; }
+table.facts th { font-weight: normal; color: var(--muted); }
+code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; }
+pre { background: #f6f8fa; padding: .4rem; margin: .2rem 0; white-space: pre-wrap; word-break: break-all; }
+.badge { display: inline-block; min-width: 3.2rem; text-align: center; border-radius: 3px; padding: 0 .3rem; color: #fff; font-weight: 600; font-size: 12px; }
+.badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); }
+.badge.skip { background: var(--skip); } .badge.error { background: var(--error); }
+.badge.none { background: #fff; color: var(--muted); border: 1px dashed var(--line); font-weight: normal; }
+.counts .badge { min-width: 5rem; margin-right: .3rem; }
+.label { display: inline-block; width: 3.5rem; color: var(--muted); }
+.ms { color: var(--muted); font-size: 12px; margin-left: .3rem; }
+.variant + .variant { margin-top: .4rem; padding-top: .4rem; border-top: 1px dotted var(--line); }
+.reason { margin-left: 3.5rem; }
+.hint { margin-left: 3.5rem; color: var(--muted); }
+.desc { color: var(--muted); font-size: 12px; }
+details { margin-left: 3.5rem; } summary { cursor: pointer; color: var(--muted); }
+tr.bad > td:first-child { border-left: 4px solid var(--fail); }
+td.regression { background: #ffebe9; outline: 2px solid var(--fail); outline-offset: -2px; }
+.regression-mark { color: var(--fail); font-weight: 600; }
+nav a { margin-right: .8rem; }
+"#;
+
+/// The upper-case outcome word in a coloured badge.
+pub(crate) fn badge(outcome: Outcome) -> Markup {
+    html! { span class={ "badge " (outcome.as_str()) } { (outcome_word(outcome)) } }
+}
+
+/// JSON as indented text.
+pub(crate) fn json_pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+/// Flattens a JSON value into `dotted.key = text` rows: scalars as they
+/// are, arrays of scalars joined by commas, other arrays as JSON.
+pub(crate) fn flatten(value: &serde_json::Value) -> Vec<(String, String)> {
+    fn scalar(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::Null => Some(String::new()),
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Bool(_) | serde_json::Value::Number(_) => Some(v.to_string()),
+            _ => None,
+        }
+    }
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                let text = items
+                    .iter()
+                    .map(scalar)
+                    .collect::<Option<Vec<_>>>()
+                    .map(|s| s.join(", "))
+                    .unwrap_or_else(|| v.to_string());
+                out.push((prefix.to_string(), text));
+            }
+            _ => out.push((prefix.to_string(), scalar(v).unwrap_or_default())),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out
+}
+
+/// The headline facts of a host, as (name, value) pairs.
+pub(crate) fn headline_facts(host: &HostFacts) -> Vec<(&'static str, String)> {
+    vec![
+        ("kernel", host.kernel.release.clone()),
+        ("distro", host.distro.pretty_name.clone()),
+        ("arch", host.arch.clone()),
+        ("cgroup layout", host.cgroup.layout.as_str().to_string()),
+    ]
+}
+
+/// Every host fact, flattened, in a table behind a `<details>`.
+pub(crate) fn all_host_facts(host: &HostFacts) -> Markup {
+    let rows = serde_json::to_value(host)
+        .map(|v| flatten(&v))
+        .unwrap_or_default();
+    html! {
+        details.host-facts {
+            summary { "all host facts" }
+            table.facts {
+                @for (k, v) in &rows {
+                    tr { th { code { (k) } } td { code { (v) } } }
+                }
+            }
+        }
+    }
+}
+
+/// The four counts as badges.
+pub(crate) fn counts(summary: &Summary) -> Markup {
+    html! {
+        p.counts {
+            @for outcome in Outcome::ALL {
+                @let n = match outcome {
+                    Outcome::Pass => summary.pass,
+                    Outcome::Fail => summary.fail,
+                    Outcome::Skip => summary.skip,
+                    Outcome::Error => summary.error,
+                };
+                span class={ "badge " (outcome.as_str()) } { (n) " " (outcome.as_str()) }
+            }
+            " of " (summary.total) " cases"
+        }
+    }
+}
+
+/// One variant of a cell: badge, duration, reason and hint, then the
+/// expectations and the observation one click away.
+pub(crate) fn variant_block(variant: Variant, case: Option<&CaseResult>) -> Markup {
+    html! {
+        div.variant {
+            span.label { (variant.as_str()) }
+            @match case {
+                None => { span.badge.none { "not run" } }
+                Some(c) => {
+                    (badge(c.outcome))
+                    span.ms { (ms(c.duration_ms)) }
+                    @if let Some(r) = &c.reason {
+                        div.reason { code { (r.kind.as_str()) } ": " (r.detail) }
+                        @if let Some(h) = &r.hint {
+                            div.hint { "hint: " (h) }
+                        }
+                    }
+                    details {
+                        summary { "expected / observed" }
+                        div { "case " code { (c.id) } }
+                        div { "expected" }
+                        pre { (json_pretty(&c.expected)) }
+                        div { "observed" }
+                        pre { (json_pretty(&c.observed)) }
+                        @if !c.requirements.is_empty() {
+                            table.facts {
+                                tr { th { "requirement" } th { "met" } th { "probe" } th { "observed" } }
+                                @for q in &c.requirements {
+                                    tr {
+                                        td { code { (q.requirement) } }
+                                        td { (if q.met { "yes" } else { "no" }) }
+                                        td { code { (q.probe) } }
+                                        td { code { (q.observed) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One property's cases, by mode and variant.
+pub(crate) struct PropertyRow<'a> {
+    pub property: &'a str,
+    pub description: &'a str,
+    pub cases: HashMap<(Mode, Variant), &'a CaseResult>,
+}
+
+impl PropertyRow<'_> {
+    fn get(&self, mode: Mode, variant: Variant) -> Option<&CaseResult> {
+        self.cases.get(&(mode, variant)).copied()
+    }
+
+    fn bad(&self) -> bool {
+        self.cases
+            .values()
+            .any(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
+    }
+}
+
+/// Groups cases by area, then by property, both in the order first met.
+/// When a report holds one case id twice the first one counts.
+pub(crate) fn group_by_area(cases: &[CaseResult]) -> Vec<(&str, Vec<PropertyRow<'_>>)> {
+    let mut areas: Vec<(&str, Vec<PropertyRow<'_>>)> = Vec::new();
+    let mut area_index: HashMap<&str, usize> = HashMap::new();
+    let mut prop_index: HashMap<&str, (usize, usize)> = HashMap::new();
+    for c in cases {
+        let (a, p) = match prop_index.get(c.property.as_str()) {
+            Some(&ix) => ix,
+            None => {
+                let a = *area_index.entry(&c.area).or_insert_with(|| {
+                    areas.push((&c.area, Vec::new()));
+                    areas.len() - 1
+                });
+                areas[a].1.push(PropertyRow {
+                    property: &c.property,
+                    description: &c.description,
+                    cases: HashMap::new(),
+                });
+                let ix = (a, areas[a].1.len() - 1);
+                prop_index.insert(&c.property, ix);
+                ix
+            }
+        };
+        let row = &mut areas[a].1[p];
+        if row.description.is_empty() {
+            row.description = &c.description;
+        }
+        row.cases.entry((c.mode, c.variant)).or_insert(c);
+    }
+    areas
+}
+
+/// The modes that occur in `cases`, in [`Mode`] order.
+fn modes_of(cases: &[CaseResult]) -> Vec<Mode> {
+    [Mode::Rootful, Mode::Rootless]
+        .into_iter()
+        .filter(|m| cases.iter().any(|c| c.mode == *m))
+        .collect()
+}
+
+/// Renders one report as a self-contained HTML page.
+pub fn render(report: &Report) -> String {
+    let areas = group_by_area(&report.cases);
+    let modes = modes_of(&report.cases);
+    let title = format!("isocheck report: {}", report.host.kernel.release);
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { (title) }
+                    table.facts {
+                        @for (k, v) in headline_facts(&report.host) {
+                            tr { th { (k) } td { (v) } }
+                        }
+                        tr { th { "started" } td { (report.started_at) } }
+                        tr { th { "wall time" } td { (ms(report.duration_ms)) } }
+                        tr { th { "tool" } td { (report.tool.name) " " (report.tool.version) } }
+                        @for (k, v) in &report.labels {
+                            tr { th { "label " (k) } td { (v) } }
+                        }
+                    }
+                    (all_host_facts(&report.host))
+                }
+                section.summary {
+                    h2 { "Summary" }
+                    (counts(&report.summary))
+                    @if areas.len() > 1 {
+                        nav {
+                            @for (area, _) in &areas {
+                                a href={ "#area-" (area) } { (area) }
+                            }
+                        }
+                    }
+                }
+                @if areas.is_empty() {
+                    p { "No cases." }
+                }
+                @for (area, rows) in &areas {
+                    section id={ "area-" (area) } {
+                        h2 { (area) }
+                        table.cases {
+                            thead {
+                                tr {
+                                    th { "property" }
+                                    @for mode in &modes { th { (mode.as_str()) } }
+                                }
+                            }
+                            tbody {
+                                @for row in rows {
+                                    tr class=[row.bad().then_some("bad")] {
+                                        td {
+                                            code { (row.property) }
+                                            @if !row.description.is_empty() {
+                                                div.desc { (row.description) }
+                                            }
+                                        }
+                                        @for mode in &modes {
+                                            td {
+                                                (variant_block(Variant::Test, row.get(*mode, Variant::Test)))
+                                                (variant_block(Variant::Control, row.get(*mode, Variant::Control)))
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page.into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::{sample_report, HOSTILE};
+
+    #[test]
+    fn hostile_strings_are_escaped() {
+        let html = render(&sample_report());
+        assert!(!html.contains(HOSTILE));
+        assert!(!html.contains("<script"), "no script of any kind");
+        assert!(!html.contains("<b>"));
+        // The detail, escaped.
+        assert!(html.contains(
+            "host hostname became &lt;script&gt;alert(&quot;pwned&quot; &amp; 'x')&lt;/script&gt; &amp;amp; &lt;b&gt;"
+        ));
+        // The observation, escaped after JSON encoding.
+        assert!(
+            html.contains(r#"&quot;inside&quot;: &quot;sandbox &amp; \&quot;friends\&quot;&quot;"#)
+        );
+    }
+
+    #[test]
+    fn self_contained() {
+        let html = render(&sample_report());
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        for external in ["src=", "<link", "http://", "https://", "@import", "url("] {
+            assert!(!html.contains(external), "found {external}");
+        }
+    }
+
+    #[test]
+    fn host_facts_summary_and_areas() {
+        let report = sample_report();
+        let html = render(&report);
+        assert!(html.contains("<td>6.1.0-43-amd64</td>"));
+        assert!(html.contains("<td>Debian GNU/Linux 12 (bookworm)</td>"));
+        assert!(html.contains("<td>hybrid</td>"));
+        // Generic facts, including ones HostFacts may grow into.
+        assert!(html.contains("<code>extra.sysctl.kernel.unprivileged_userns_clone</code>"));
+        assert!(html.contains("<code>lockdown, capability, landlock, apparmor</code>"));
+        assert!(html.contains(r#"<span class="badge pass">7 pass</span>"#));
+        assert!(html.contains(r#"<span class="badge error">2 error</span>"#));
+        // Areas in the order the run met them.
+        let at = |s: &str| html.find(s).unwrap();
+        assert!(at(r#"id="area-pid""#) < at(r#"id="area-uts""#));
+        assert!(at(r#"id="area-uts""#) < at(r#"id="area-net""#));
+        assert!(at(r#"id="area-cgroup""#) < at(r#"id="area-mount""#));
+        // Both modes side by side.
+        assert!(html.contains("<th>property</th><th>rootful</th><th>rootless</th>"));
+    }
+
+    #[test]
+    fn cells_show_both_variants_reasons_and_hints() {
+        let html = render(&sample_report());
+        assert!(html.contains("hint: sysctl -w kernel.unprivileged_userns_clone=1"));
+        assert!(html.contains("<code>sysctl-policy</code>: kernel.unprivileged_userns_clone = 0"));
+        // net.empty has no rootful cases and no rootless control.
+        assert!(html.contains(r#"<span class="badge none">not run</span>"#));
+        // A row with a fail or an error is marked.
+        assert_eq!(html.matches(r#"<tr class="bad">"#).count(), 3);
+        // Every case has its details.
+        assert_eq!(
+            html.matches("<summary>expected / observed</summary>")
+                .count(),
+            sample_report().cases.len()
+        );
+    }
+
+    #[test]
+    fn grouping_keeps_the_first_of_a_repeated_case() {
+        let mut report = sample_report();
+        let mut again = report.cases[0].clone();
+        again.outcome = Outcome::Fail;
+        report.cases.push(again);
+        let areas = group_by_area(&report.cases);
+        let row = &areas[0].1[0];
+        assert_eq!(row.property, "pid.pid1");
+        assert_eq!(
+            row.get(Mode::Rootful, Variant::Test).unwrap().outcome,
+            Outcome::Pass
+        );
+    }
+
+    #[test]
+    fn flatten_host_facts() {
+        let v = serde_json::json!({"a": {"b": 1, "c": ["x", "y"], "d": [{"e": 1}]}, "f": null});
+        assert_eq!(
+            flatten(&v),
+            vec![
+                ("a.b".to_string(), "1".to_string()),
+                ("a.c".to_string(), "x, y".to_string()),
+                ("a.d".to_string(), r#"[{"e":1}]"#.to_string()),
+                ("f".to_string(), String::new()),
+            ]
+        );
+    }
+}
