@@ -6,6 +6,7 @@
 //! [`suite`] judges the observation against the row's expectations and its
 //! negative control; every [`report`]er renders the same results.
 
+pub mod cli;
 pub mod host;
 pub mod probe;
 pub mod report;

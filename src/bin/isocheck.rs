@@ -1,16 +1,16 @@
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(isocheck::runtime::helper::HELPER_ARG) {
-        std::process::exit(isocheck::runtime::helper::main());
+//! The isocheck command line.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    // The helper must stay single-threaded and fast: it is dispatched
+    // before anything else runs.
+    if args
+        .nth(1)
+        .is_some_and(|a| a == isocheck::runtime::helper::HELPER_ARG)
+    {
+        return ExitCode::from(isocheck::runtime::helper::main() as u8);
     }
-    let spec: isocheck::runtime::spec::SandboxSpec = serde_json::from_str(&args[1]).unwrap();
-    let probe: isocheck::probe::Probe = serde_json::from_str(&args[2]).unwrap();
-    let l = isocheck::runtime::spawn::Launcher::new(std::env::current_exe().unwrap()).unwrap();
-    let t = std::time::Instant::now();
-    let o = l.run("try", &spec, &probe);
-    println!("{:?}", t.elapsed());
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&o.map_err(|e| e.to_string())).unwrap()
-    );
+    isocheck::cli::main()
 }

@@ -78,6 +78,12 @@ enum ChildMessage {
 
 /// Entry point of `isocheck __sandbox`. Returns the process exit code.
 pub fn main() -> i32 {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    if let [flag, bits] = &args[..] {
+        if flag == "--bare-clone" {
+            return bare_clone(bits);
+        }
+    }
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         eprintln!("isocheck helper: reading the request: {e}");
@@ -96,6 +102,22 @@ pub fn main() -> i32 {
         return 3;
     }
     0
+}
+
+/// The benchmark's floor: clone with these namespace flags, the child
+/// exits at once, the parent waits.
+fn bare_clone(bits: &str) -> i32 {
+    let Some(flags) = bits.parse().ok().map(CloneFlags::from_bits_retain) else {
+        return 2;
+    };
+    match sys::clone_fork(flags) {
+        Ok(CloneResult::Child) => sys::exit_now(0),
+        Ok(CloneResult::Parent { child }) => match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => 0,
+            _ => 1,
+        },
+        Err(_) => 1,
+    }
 }
 
 fn step(step: &str, target: &str, e: Errno) -> StepError {

@@ -1,0 +1,346 @@
+//! The CLI: `run`, `list`, `bench`, and the report tools.
+//!
+//! Exit status of `run`: 0 every promise held (skips allowed), 1 a promise
+//! was broken, 2 bad input or usage, 3 the harness itself failed.
+
+mod bench;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::host::HostFacts;
+use crate::report::{console::ConsoleReporter, Outcome, Report, Reporter};
+use crate::suite::case::{CaseId, Property};
+use crate::suite::runner::{RunOptions, Runner};
+use crate::suite::table;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_BROKEN: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_HARNESS: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "isocheck",
+    version,
+    about = "Conformance suite for the kernel features container isolation rests on"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the suites against this host and write JSON and HTML reports.
+    Run(RunArgs),
+    /// List every case with its requirements, without running anything.
+    List(ListArgs),
+    /// Measure the per-case sandbox overhead against a bare clone.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct SuiteArgs {
+    /// A suite table to run instead of the built-in suites (repeatable).
+    #[arg(long = "suite", value_name = "FILE")]
+    suites: Vec<PathBuf>,
+    /// Only cases whose id (`property/mode/variant`) contains this (repeatable).
+    #[arg(long = "filter", value_name = "TEXT")]
+    filters: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Run the sandboxes in this root file system tree (an Alpine
+    /// minirootfs, a debootstrap tree) instead of the built-in skeleton.
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
+    /// Where reports go: `<out>/<kernel-release>[-<layout label>]/`.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Write no report files.
+    #[arg(long)]
+    no_write: bool,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Label the run, e.g. `layout=v1` (repeatable). A `layout` label is
+    /// appended to the report directory's name.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
+    labels: Vec<(String, String)>,
+    /// Pairs of cases run at once.
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// Colour the outcome words.
+    #[arg(long)]
+    color: bool,
+}
+
+#[derive(clap::Args)]
+struct ListArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!("label key `{k}` must be letters, digits, - or _"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let code = match cli.command {
+        Command::Run(a) => run(a),
+        Command::List(a) => list(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    ExitCode::from(code)
+}
+
+fn load(args: &SuiteArgs) -> Result<Vec<Property>, String> {
+    let props = if args.suites.is_empty() {
+        table::builtin().map_err(|e| e.to_string())?
+    } else {
+        let mut all: Vec<Property> = Vec::new();
+        for f in &args.suites {
+            for p in table::load_file(f).map_err(|e| e.to_string())? {
+                if let Some(prev) = all.iter().find(|q| q.id == p.id) {
+                    return Err(format!(
+                        "{}: property `{}` is also defined in {}",
+                        f.display(),
+                        p.id,
+                        prev.source.display()
+                    ));
+                }
+                all.push(p);
+            }
+        }
+        all
+    };
+    Ok(props)
+}
+
+fn selector(filters: &[String]) -> impl Fn(&CaseId) -> bool + Sync + '_ {
+    move |id: &CaseId| {
+        let s = id.to_string();
+        filters.is_empty() || filters.iter().any(|f| s.contains(f.as_str()))
+    }
+}
+
+/// The report directory of a run: `<release>[-<layout label>]`.
+pub fn leg_dir(out: &Path, report: &Report) -> PathBuf {
+    let mut name = report.host.kernel.release.clone();
+    if name.is_empty() {
+        name = "unknown-kernel".into();
+    }
+    if let Some(layout) = report.labels.get("layout") {
+        name = format!("{name}-{layout}");
+    }
+    out.join(name)
+}
+
+/// The exit status a finished run earns.
+pub fn exit_status(report: &Report) -> u8 {
+    if report.cases.iter().any(|c| c.outcome == Outcome::Fail) {
+        EXIT_BROKEN
+    } else if report.cases.iter().any(|c| c.outcome == Outcome::Error) {
+        EXIT_HARNESS
+    } else {
+        EXIT_OK
+    }
+}
+
+fn run(a: RunArgs) -> u8 {
+    let props = match load(&a.suite) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(dir) = &a.rootfs {
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                eprintln!("isocheck: --rootfs {}: not a directory", dir.display());
+                return EXIT_USAGE;
+            }
+            Err(e) => {
+                eprintln!("isocheck: --rootfs {}: {e}", dir.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let rootfs = match a.rootfs.as_deref().map(std::fs::canonicalize).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isocheck: --rootfs: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let helper = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("isocheck: cannot find its own binary to run as the helper: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let runner = match Runner::new(
+        RunOptions {
+            helper,
+            rootfs,
+            jobs: a.jobs,
+        },
+        HostFacts::probe(),
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let select = selector(&a.suite.filters);
+    let stdout = std::io::stdout();
+    let mut console = ConsoleReporter::new(stdout.lock()).with_color(a.color);
+    let mut reporters: [&mut dyn Reporter; 1] = [&mut console];
+    let mut report = match runner.run_all(&props, &select, &mut reporters) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isocheck: writing to the console: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    drop(console);
+    report.labels = a.labels.into_iter().collect();
+    if report.cases.is_empty() {
+        eprintln!(
+            "isocheck: no case matches the filters {:?}",
+            a.suite.filters
+        );
+        return EXIT_USAGE;
+    }
+    if !a.no_write {
+        let dir = leg_dir(&a.out, &report);
+        let json = dir.join("report.json");
+        let html = dir.join("report.html");
+        if let Err(e) = crate::report::json::write_report(&json, &report) {
+            eprintln!("isocheck: {e}");
+            return EXIT_HARNESS;
+        }
+        if let Err(e) = write_atomic(&html, crate::report::html::render(&report).as_bytes()) {
+            eprintln!("isocheck: writing {}: {e}", html.display());
+            return EXIT_HARNESS;
+        }
+        println!("reports: {} and {}", json.display(), html.display());
+    }
+    if let Some(path) = &a.junit {
+        if let Err(e) = write_atomic(path, crate::report::junit::render(&report).as_bytes()) {
+            eprintln!("isocheck: writing {}: {e}", path.display());
+            return EXIT_HARNESS;
+        }
+    }
+    exit_status(&report)
+}
+
+/// Writes through a temporary file in the same directory, then renames.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn list(a: ListArgs) -> u8 {
+    let props = match load(&a.suite) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let host = HostFacts::probe();
+    let select = selector(&a.suite.filters);
+    let mut rows = Vec::new();
+    for p in &props {
+        let decisions: Vec<_> = p
+            .requires
+            .iter()
+            .map(|r| crate::suite::requirements::decide(r, &host))
+            .collect();
+        for id in p.cases().into_iter().filter(|c| select(c)) {
+            rows.push(serde_json::json!({
+                "id": id.to_string(),
+                "property": p.id,
+                "area": p.area,
+                "mode": id.mode,
+                "variant": id.variant,
+                "description": p.description,
+                "control_off": p.control.knob.to_string(),
+                "runnable": decisions.iter().all(|d| d.check.met),
+                "requirements": decisions.iter().map(|d| serde_json::json!({
+                    "requirement": d.check.requirement,
+                    "met": d.check.met,
+                    "probe": d.check.probe,
+                    "observed": d.check.observed,
+                    "reason": d.reason,
+                })).collect::<Vec<_>>(),
+            }));
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return EXIT_OK;
+    }
+    for r in &rows {
+        let reqs: Vec<String> = r["requirements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|q| {
+                format!(
+                    "{}{}",
+                    q["requirement"].as_str().unwrap_or(""),
+                    if q["met"] == true { "" } else { " (unmet)" }
+                )
+            })
+            .collect();
+        println!(
+            "{:<40} {:<9} {}",
+            r["id"].as_str().unwrap_or(""),
+            if r["runnable"] == true {
+                "runnable"
+            } else {
+                "skip"
+            },
+            reqs.join(", ")
+        );
+    }
+    EXIT_OK
+}
