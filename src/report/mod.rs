@@ -1,9 +1,11 @@
 //! One result model; reporters that consume one event stream.
 
 pub mod console;
+pub mod diff;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod matrix;
 pub mod model;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -284,6 +284,7 @@ pub fn sample_report_newer() -> Report {
                     ReasonKind::PromiseBroken,
                     "saw pid 48213, want 1",
                 ));
+                c.observed = json!({"pid": 48213, "host_pid": 48213});
             }
             "uts.hostname/rootful/test" => {
                 c.outcome = Pass;
