@@ -167,28 +167,8 @@ impl<W: Write> Reporter for ConsoleReporter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::testing::{sample_report, HOSTILE};
+    use crate::report::testing::{replay, sample_report, HOSTILE};
     use crate::report::Report;
-
-    /// Plays a report back as the event stream a run would have sent.
-    fn replay(report: &Report, reporter: &mut dyn Reporter) {
-        reporter
-            .event(&Event::RunStarted {
-                host: &report.host,
-                started_at: &report.started_at,
-                planned: report.cases.len(),
-            })
-            .unwrap();
-        for case in &report.cases {
-            reporter.event(&Event::CaseFinished(case)).unwrap();
-        }
-        reporter
-            .event(&Event::RunFinished {
-                summary: &report.summary,
-                duration_ms: report.duration_ms,
-            })
-            .unwrap();
-    }
 
     fn console_text(report: &Report, color: bool) -> String {
         let mut reporter = ConsoleReporter::new(Vec::new()).with_color(color);

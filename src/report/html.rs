@@ -43,7 +43,9 @@ pre { background: #f6f8fa; padding: .4rem; margin: .2rem 0; white-space: pre-wra
 .reason { margin-left: 3.5rem; }
 .hint { margin-left: 3.5rem; color: var(--muted); }
 .desc { color: var(--muted); font-size: 12px; }
-details { margin-left: 3.5rem; } summary { cursor: pointer; color: var(--muted); }
+.variant details { margin-left: 3.5rem; }
+summary { cursor: pointer; color: var(--muted); }
+.line { display: block; }
 tr.bad > td:first-child { border-left: 4px solid var(--fail); }
 td.regression { background: #ffebe9; outline: 2px solid var(--fail); outline-offset: -2px; }
 .regression-mark { color: var(--fail); font-weight: 600; }
@@ -100,14 +102,22 @@ pub(crate) fn flatten(value: &serde_json::Value) -> Vec<(String, String)> {
     out
 }
 
+/// The names of the headline facts, in the order [`headline_facts`] gives.
+pub(crate) const HEADLINE: [&str; 4] = ["kernel", "distro", "arch", "cgroup layout"];
+
 /// The headline facts of a host, as (name, value) pairs.
-pub(crate) fn headline_facts(host: &HostFacts) -> Vec<(&'static str, String)> {
-    vec![
-        ("kernel", host.kernel.release.clone()),
-        ("distro", host.distro.pretty_name.clone()),
-        ("arch", host.arch.clone()),
-        ("cgroup layout", host.cgroup.layout.as_str().to_string()),
-    ]
+pub(crate) fn headline_facts(host: &HostFacts) -> [(&'static str, String); 4] {
+    let values = [
+        host.kernel.release.clone(),
+        host.distro.pretty_name.clone(),
+        host.arch.clone(),
+        host.cgroup.layout.as_str().to_string(),
+    ];
+    let mut i = 0;
+    values.map(|v| {
+        i += 1;
+        (HEADLINE[i - 1], v)
+    })
 }
 
 /// Every host fact, flattened, in a table behind a `<details>`.
@@ -156,32 +166,46 @@ pub(crate) fn variant_block(variant: Variant, case: Option<&CaseResult>) -> Mark
                 Some(c) => {
                     (badge(c.outcome))
                     span.ms { (ms(c.duration_ms)) }
-                    @if let Some(r) = &c.reason {
-                        div.reason { code { (r.kind.as_str()) } ": " (r.detail) }
-                        @if let Some(h) = &r.hint {
-                            div.hint { "hint: " (h) }
-                        }
-                    }
+                    (reason_lines(c))
                     details {
                         summary { "expected / observed" }
-                        div { "case " code { (c.id) } }
-                        div { "expected" }
-                        pre { (json_pretty(&c.expected)) }
-                        div { "observed" }
-                        pre { (json_pretty(&c.observed)) }
-                        @if !c.requirements.is_empty() {
-                            table.facts {
-                                tr { th { "requirement" } th { "met" } th { "probe" } th { "observed" } }
-                                @for q in &c.requirements {
-                                    tr {
-                                        td { code { (q.requirement) } }
-                                        td { (if q.met { "yes" } else { "no" }) }
-                                        td { code { (q.probe) } }
-                                        td { code { (q.observed) } }
-                                    }
-                                }
-                            }
-                        }
+                        (case_evidence(c))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The reason and hint of a case, if it has them.
+pub(crate) fn reason_lines(c: &CaseResult) -> Markup {
+    html! {
+        @if let Some(r) = &c.reason {
+            div.reason { code { (r.kind.as_str()) } ": " (r.detail) }
+            @if let Some(h) = &r.hint {
+                div.hint { "hint: " (h) }
+            }
+        }
+    }
+}
+
+/// The case id, expectations, observation and requirement checks.
+pub(crate) fn case_evidence(c: &CaseResult) -> Markup {
+    html! {
+        div { "case " code { (c.id) } }
+        div { "expected" }
+        pre { (json_pretty(&c.expected)) }
+        div { "observed" }
+        pre { (json_pretty(&c.observed)) }
+        @if !c.requirements.is_empty() {
+            table.facts {
+                tr { th { "requirement" } th { "met" } th { "probe" } th { "observed" } }
+                @for q in &c.requirements {
+                    tr {
+                        td { code { (q.requirement) } }
+                        td { (if q.met { "yes" } else { "no" }) }
+                        td { code { (q.probe) } }
+                        td { code { (q.observed) } }
                     }
                 }
             }

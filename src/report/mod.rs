@@ -1,14 +1,26 @@
 //! One result model; reporters that consume one event stream.
+//!
+//! [`model`] is the data. [`console`] is the one reporter that prints as a
+//! run goes; the others are pure functions of a finished [`Report`]:
+//! [`json`] (the report file), [`html`] (one self-contained page),
+//! [`junit`] (for CI), and over several reports [`matrix`] (kernels
+//! across, properties down) and [`diff`] (what changed between two runs).
 
 pub mod console;
+pub mod diff;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod matrix;
 pub mod model;
 #[cfg(test)]
 pub(crate) mod testing;
 mod text;
 
+pub use console::ConsoleReporter;
+pub use diff::Diff;
+pub use json::{read_report, write_report, ReportError};
+pub use matrix::Matrix;
 pub use model::*;
 
 /// A consumer of the run's event stream. The runner never prints: the
@@ -53,5 +65,24 @@ impl Reporter for Collector {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::{replay, sample_report};
+
+    #[test]
+    fn collector_adds_the_events_up_to_the_report() {
+        let report = sample_report();
+        let mut collector = Collector::default();
+        replay(&report, &mut collector);
+        let collected = collector.report.unwrap();
+        assert_eq!(collected.summary, report.summary);
+        assert_eq!(collected.cases, report.cases);
+        assert_eq!(collected.host, report.host);
+        assert_eq!(collected.started_at, report.started_at);
+        assert_eq!(collected.duration_ms, report.duration_ms);
     }
 }

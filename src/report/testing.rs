@@ -14,6 +14,7 @@ use crate::host::{CgroupFacts, Distro, HostFacts, Kernel, Runner};
 use crate::runtime::cgroups::Layout;
 
 use super::model::*;
+use super::Reporter;
 
 /// A hostile string: markup, both quote kinds, an ampersand and an entity.
 pub const HOSTILE: &str = r#"<script>alert("pwned" & 'x')</script> &amp; <b>"#;
@@ -284,6 +285,7 @@ pub fn sample_report_newer() -> Report {
                     ReasonKind::PromiseBroken,
                     "saw pid 48213, want 1",
                 ));
+                c.observed = json!({"pid": 48213, "host_pid": 48213});
             }
             "uts.hostname/rootful/test" => {
                 c.outcome = Pass;
@@ -306,4 +308,24 @@ pub fn sample_report_newer() -> Report {
         json!({"offset_s": 86400}),
     ));
     report_of(host, cases)
+}
+
+/// Plays a report back as the event stream its run would have sent.
+pub fn replay(report: &Report, reporter: &mut dyn Reporter) {
+    reporter
+        .event(&Event::RunStarted {
+            host: &report.host,
+            started_at: &report.started_at,
+            planned: report.cases.len(),
+        })
+        .unwrap();
+    for case in &report.cases {
+        reporter.event(&Event::CaseFinished(case)).unwrap();
+    }
+    reporter
+        .event(&Event::RunFinished {
+            summary: &report.summary,
+            duration_ms: report.duration_ms,
+        })
+        .unwrap();
 }
