@@ -125,45 +125,7 @@ impl Runner {
         }
         let c = self.run_variant(p, mode, Variant::Control);
         let t = self.run_variant(p, mode, Variant::Test);
-        let (co, cr) = match &c.verdict {
-            Verdict::Held => (Outcome::Pass, None),
-            Verdict::NotHeld(what) => (
-                Outcome::Error,
-                Some(Reason::new(
-                    ReasonKind::BlindProbe,
-                    format!(
-                        "with `{}` off the probe did not see the leak: {what}",
-                        p.control.knob
-                    ),
-                )),
-            ),
-            Verdict::Broken(r) => (Outcome::Error, Some(r.clone())),
-        };
-        let (to, tr) = match (&t.verdict, &c.verdict) {
-            (Verdict::Broken(r), _) => (Outcome::Error, Some(r.clone())),
-            (Verdict::NotHeld(what), _) => (
-                Outcome::Fail,
-                Some(Reason::new(ReasonKind::PromiseBroken, what.clone())),
-            ),
-            (Verdict::Held, Verdict::Held) => (Outcome::Pass, None),
-            (Verdict::Held, Verdict::NotHeld(_)) => (
-                Outcome::Error,
-                Some(Reason::new(
-                    ReasonKind::BlindProbe,
-                    format!(
-                        "the control (`{}` off) did not see the leak, so this pass proves nothing",
-                        p.control.knob
-                    ),
-                )),
-            ),
-            (Verdict::Held, Verdict::Broken(r)) => (
-                Outcome::Error,
-                Some(Reason::new(
-                    ReasonKind::ControlErrored,
-                    format!("the control could not run: {r}"),
-                )),
-            ),
-        };
+        let ((to, tr), (co, cr)) = combine(&t.verdict, &c.verdict, &p.control.knob.to_string());
         for (case, run, outcome, reason) in [(&mut test, t, to, tr), (&mut control, c, co, cr)] {
             case.outcome = outcome;
             case.reason = reason;
@@ -267,6 +229,50 @@ impl Runner {
     }
 }
 
+type Judged = (Outcome, Option<Reason>);
+
+/// Test and control judged together: a test passes only when its control
+/// saw the leak; a control that did not is a blind probe, never a pass.
+fn combine(test: &Verdict, control: &Verdict, knob: &str) -> (Judged, Judged) {
+    let c = match control {
+        Verdict::Held => (Outcome::Pass, None),
+        Verdict::NotHeld(what) => (
+            Outcome::Error,
+            Some(Reason::new(
+                ReasonKind::BlindProbe,
+                format!("with `{knob}` off the probe did not see the leak: {what}"),
+            )),
+        ),
+        Verdict::Broken(r) => (Outcome::Error, Some(r.clone())),
+    };
+    let t = match (test, control) {
+        (Verdict::Broken(r), _) => (Outcome::Error, Some(r.clone())),
+        // The probe saw the leak with isolation on: that needs no control.
+        (Verdict::NotHeld(what), _) => (
+            Outcome::Fail,
+            Some(Reason::new(ReasonKind::PromiseBroken, what.clone())),
+        ),
+        (Verdict::Held, Verdict::Held) => (Outcome::Pass, None),
+        (Verdict::Held, Verdict::NotHeld(_)) => (
+            Outcome::Error,
+            Some(Reason::new(
+                ReasonKind::BlindProbe,
+                format!(
+                    "the control (`{knob}` off) did not see the leak, so this pass proves nothing"
+                ),
+            )),
+        ),
+        (Verdict::Held, Verdict::Broken(r)) => (
+            Outcome::Error,
+            Some(Reason::new(
+                ReasonKind::ControlErrored,
+                format!("the control could not run: {r}"),
+            )),
+        ),
+    };
+    (t, c)
+}
+
 fn judge(
     res: Result<Observation, SpawnError>,
     expects: &[super::expect::Expect],
@@ -331,5 +337,127 @@ fn judge(
         checks,
         observed,
         duration_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::helper::ExitInfo;
+    use rstest::rstest;
+
+    fn broken() -> Verdict {
+        Verdict::Broken(Reason::new(ReasonKind::Timeout, "killed"))
+    }
+
+    #[rstest]
+    #[case::both_hold(Verdict::Held, Verdict::Held, (Outcome::Pass, None), (Outcome::Pass, None))]
+    #[case::blind_control(Verdict::Held, Verdict::NotHeld("x".into()), (Outcome::Error, Some(ReasonKind::BlindProbe)), (Outcome::Error, Some(ReasonKind::BlindProbe)))]
+    #[case::broken_control(Verdict::Held, broken(), (Outcome::Error, Some(ReasonKind::ControlErrored)), (Outcome::Error, Some(ReasonKind::Timeout)))]
+    #[case::promise_broken(Verdict::NotHeld("x".into()), Verdict::Held, (Outcome::Fail, Some(ReasonKind::PromiseBroken)), (Outcome::Pass, None))]
+    #[case::broken_even_if_blind(Verdict::NotHeld("x".into()), Verdict::NotHeld("y".into()), (Outcome::Fail, Some(ReasonKind::PromiseBroken)), (Outcome::Error, Some(ReasonKind::BlindProbe)))]
+    #[case::test_errored(broken(), Verdict::Held, (Outcome::Error, Some(ReasonKind::Timeout)), (Outcome::Pass, None))]
+    fn test_and_control_are_judged_together(
+        #[case] test: Verdict,
+        #[case] control: Verdict,
+        #[case] want_test: (Outcome, Option<ReasonKind>),
+        #[case] want_control: (Outcome, Option<ReasonKind>),
+    ) {
+        let (t, c) = combine(&test, &control, "namespace pid");
+        assert_eq!((t.0, t.1.map(|r| r.kind)), want_test);
+        assert_eq!((c.0, c.1.map(|r| r.kind)), want_control);
+    }
+
+    fn expects(src: &str) -> Vec<super::super::expect::Expect> {
+        #[derive(serde::Deserialize)]
+        struct E {
+            expect: Vec<super::super::expect::Expect>,
+        }
+        toml::from_str::<E>(src).unwrap().expect
+    }
+
+    fn obs(probe: Option<serde_json::Value>, exit: ExitInfo) -> Observation {
+        Observation {
+            probe,
+            exit: Some(exit),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_sandbox_that_dies_before_reporting_is_a_crash_not_a_failure() {
+        let e = expects("expect = [{ path = \"probe.x\", eq = 1 }]");
+        let run = judge(
+            Ok(obs(
+                None,
+                ExitInfo {
+                    code: None,
+                    signal: Some("SIGABRT".into()),
+                },
+            )),
+            &e,
+            1.0,
+        );
+        assert!(
+            matches!(&run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::ProbeCrashed && r.detail.contains("SIGABRT")),
+            "{:?}",
+            run.verdict
+        );
+    }
+
+    #[test]
+    fn a_probe_that_reports_the_wrong_thing_is_not_held() {
+        let e = expects("expect = [{ path = \"probe.x\", eq = 1 }]");
+        let run = judge(
+            Ok(obs(
+                Some(serde_json::json!({"x": 2})),
+                ExitInfo {
+                    code: Some(0),
+                    signal: None,
+                },
+            )),
+            &e,
+            1.0,
+        );
+        assert!(
+            matches!(&run.verdict, Verdict::NotHeld(w) if w.contains("probe.x eq 1, got 2")),
+            "{:?}",
+            run.verdict
+        );
+    }
+
+    #[test]
+    fn a_death_the_expectations_ask_for_is_held() {
+        let e = expects("expect = [{ path = \"exit.signal\", eq = \"SIGKILL\" }]");
+        let run = judge(
+            Ok(obs(
+                None,
+                ExitInfo {
+                    code: None,
+                    signal: Some("SIGKILL".into()),
+                },
+            )),
+            &e,
+            1.0,
+        );
+        assert!(matches!(run.verdict, Verdict::Held));
+    }
+
+    #[rstest]
+    #[case::timeout(Observation { timed_out: true, ..Default::default() }, ReasonKind::Timeout)]
+    #[case::setup(Observation { setup_error: Some(crate::runtime::init::StepError { step: "pivot_root".into(), target: "/r".into(), errno: "EPERM".into() }), ..Default::default() }, ReasonKind::SetupFailed)]
+    fn broken_runs_are_errors_with_their_kind(#[case] o: Observation, #[case] kind: ReasonKind) {
+        let e = expects("expect = [{ path = \"probe.x\", eq = 1 }]");
+        assert!(matches!(judge(Ok(o), &e, 1.0).verdict, Verdict::Broken(r) if r.kind == kind));
+    }
+
+    #[test]
+    fn a_helper_that_hung_is_a_timeout() {
+        let run = judge(
+            Err(SpawnError::HelperTimeout(std::time::Duration::from_secs(1))),
+            &[],
+            1.0,
+        );
+        assert!(matches!(run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::Timeout));
     }
 }

@@ -98,7 +98,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Property>, TableError> {
     }
     let mut out: Vec<Property> = Vec::new();
     for (i, spanned) in parsed.property.into_iter().enumerate() {
+        // The span covers the `[[property]]` header; the row runs to the next one.
         let span = spanned.span();
+        let row_end = text[span.end.min(text.len())..]
+            .find("[[property]]")
+            .map_or(text.len(), |o| span.end + o);
         let row_line = line_of(text, span.start);
         let table = spanned.into_inner();
         let id = table
@@ -116,7 +120,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Property>, TableError> {
         // The line of the field's first key inside this row, else the row's.
         let field_line = |field: &str| {
             let key = field.split(['.', '[']).next().unwrap_or("");
-            let row_text = &text[span.start.min(text.len())..span.end.min(text.len())];
+            let row_text = &text[span.start.min(text.len())..row_end];
             row_text
                 .lines()
                 .position(|l| {
@@ -232,4 +236,139 @@ pub fn builtin() -> Result<Vec<Property>, TableError> {
         all.extend(parse(name, text)?);
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const GOOD: &str = r#"
+[[property]]
+id = "pid.pid1"
+requires = ["root", "namespace pid"]
+probe = { kind = "pid-view" }
+sandbox = { namespaces = ["pid", "mount"], mounts = [{ kind = "proc", target = "/proc" }] }
+expect = [{ path = "probe.self_pid", eq = 1 }]
+control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }] }
+"#;
+
+    #[test]
+    fn the_builtin_suites_load() {
+        let props = builtin().unwrap();
+        let ids: Vec<&str> = props.iter().map(|p| p.id.as_str()).collect();
+        for (id, _, _) in catalog::PROPERTIES {
+            assert!(ids.contains(id), "{id} has no row in the built-in suites");
+        }
+    }
+
+    #[test]
+    fn a_good_row_loads_with_the_catalogue_promise() {
+        let props = parse("t.toml", GOOD).unwrap();
+        assert_eq!(props.len(), 1);
+        assert_eq!(props[0].area, "pid");
+        assert!(props[0].description.contains("PID 1"));
+        assert_eq!(props[0].cases().len(), 2);
+    }
+
+    /// (what to replace in GOOD, with what, expected line, text the error must hold)
+    #[rstest]
+    #[case::unknown_probe(
+        "kind = \"pid-view\"",
+        "kind = \"pid-veiw\"",
+        5,
+        "field `probe.kind`: unknown variant `pid-veiw`"
+    )]
+    #[case::unknown_property(
+        "id = \"pid.pid1\"",
+        "id = \"pid.pid2\"",
+        3,
+        "unknown property `pid.pid2`"
+    )]
+    #[case::wrong_type(
+        "mounts = [{ kind = \"proc\", target = \"/proc\" }]",
+        "mounts = 3",
+        6,
+        "field `sandbox.mounts`"
+    )]
+    #[case::missing_field(
+        "expect = [{ path = \"probe.self_pid\", eq = 1 }]\n",
+        "",
+        2,
+        "missing field `expect`"
+    )]
+    #[case::unknown_field("requires =", "requirez =", 4, "unknown field `requirez`")]
+    #[case::bad_requirement(
+        "\"namespace pid\"]",
+        "\"namespace pidd\"]",
+        4,
+        "field `requires[1]`: unknown namespace `pidd`"
+    )]
+    #[case::bad_knob(
+        "off = \"namespace pid\"",
+        "off = \"namespace net\"",
+        8,
+        "does not turn on"
+    )]
+    #[case::unknown_knob("off = \"namespace pid\"", "off = \"pid\"", 8, "unknown knob `pid`")]
+    #[case::bad_expectation(
+        "eq = 1 }]\ncontrol",
+        "equals = 1 }]\ncontrol",
+        7,
+        "unknown field `equals`"
+    )]
+    #[case::no_operator("eq = 1 }]\ncontrol", "}]\ncontrol", 7, "no operator")]
+    #[case::bad_sandbox(
+        "mounts = [",
+        "hostname = \"x\", mounts = [",
+        6,
+        "needs a new UTS namespace"
+    )]
+    #[case::rootless("requires =", "modes = [\"rootless\"]\nrequires =", 4, "rootless")]
+    fn bad_rows_name_file_line_row_and_field(
+        #[case] from: &str,
+        #[case] to: &str,
+        #[case] line: usize,
+        #[case] msg: &str,
+    ) {
+        let text = GOOD.replacen(from, to, 1);
+        assert_ne!(text, GOOD, "the case did not change the table");
+        let err = parse("suites/mine.toml", &text).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("suites/mine.toml:{line}: ")),
+            "{shown}"
+        );
+        assert!(shown.contains(msg), "{shown}");
+        if !msg.starts_with("missing") {
+            assert!(shown.contains("property #1 (pid.pid"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn toml_syntax_errors_give_the_line() {
+        let err = parse("x.toml", "[[property]]\nid = \"pid.pid1\nprobe = 1\n").unwrap_err();
+        assert_eq!((err.file.as_str(), err.line), ("x.toml", 2), "{err}");
+    }
+
+    #[test]
+    fn duplicate_and_empty_tables_are_refused() {
+        let twice = format!("{GOOD}\n{GOOD}");
+        assert!(parse("t.toml", &twice)
+            .unwrap_err()
+            .to_string()
+            .contains("appears twice"));
+        assert!(parse("t.toml", "# nothing\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no [[property]] rows"));
+    }
+
+    #[test]
+    fn an_unreadable_file_is_named() {
+        let err = load_file(Path::new("/nonexistent/suite.toml")).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("/nonexistent/suite.toml:0: cannot read the table"));
+    }
 }
