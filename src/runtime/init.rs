@@ -99,17 +99,7 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
                 mounts::skeleton(ctx.root_dir, sys)?;
                 Some(ctx.root_dir.to_path_buf())
             }
-            Rootfs::Dir { path } => {
-                sys.mount(
-                    Some(path),
-                    ctx.root_dir,
-                    None,
-                    MsFlags::MS_BIND | MsFlags::MS_REC,
-                    None,
-                )
-                .map_err(|e| StepError::new("bind-rootfs", path, e))?;
-                Some(ctx.root_dir.to_path_buf())
-            }
+            Rootfs::Dir { path } => Some(mounts::overlay_root(path, ctx.root_dir, sys)?),
         };
         let base = new_root.clone().unwrap_or_else(|| PathBuf::from("/"));
         // /proc must be mounted before the old root is detached: in a user
@@ -430,6 +420,33 @@ mod tests {
         build(&ctx(&sp), &s).unwrap();
         let uid = s.position("setresuid 0").unwrap();
         assert!(s.position("setresgid 0").unwrap() < uid && uid < s.position("mount").unwrap());
+    }
+
+    #[test]
+    fn a_rootfs_tree_is_seen_through_an_overlay_and_never_written() {
+        let s = sys();
+        let sp = SandboxSpec {
+            rootfs: Rootfs::Dir {
+                path: "/srv/alpine".into(),
+            },
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        let ov = s
+            .position("mount overlay /run/iso/root/merged overlay")
+            .unwrap();
+        let line = &s.calls()[ov];
+        assert!(
+            line.contains(
+                "lowerdir=/srv/alpine,upperdir=/run/iso/root/upper,workdir=/run/iso/root/work"
+            ),
+            "{line}"
+        );
+        assert!(s.position("mount proc /run/iso/root/merged/proc").unwrap() > ov);
+        assert!(
+            s.calls().iter().all(|c| !c.contains(" /srv/alpine/")),
+            "nothing is mounted or made inside the tree"
+        );
     }
 
     #[test]

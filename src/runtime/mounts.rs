@@ -67,6 +67,40 @@ pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
     Ok(())
 }
 
+/// A user's root file system tree, seen through an overlay whose upper
+/// layer is a tmpfs: mount points and writes land in the tmpfs, and the
+/// tree on the host is never changed. Returns the new root.
+pub fn overlay_root(lower: &Path, root: &Path, sys: &dyn Syscall) -> Result<PathBuf, StepError> {
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID,
+        Some("mode=0755"),
+    )
+    .map_err(|e| StepError::new("mount-overlay-tmpfs", root, e))?;
+    let (upper, work, merged) = (root.join("upper"), root.join("work"), root.join("merged"));
+    for d in [&upper, &work, &merged] {
+        sys.mkdir_all(d)
+            .map_err(|e| StepError::new("mkdir", d, e))?;
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    sys.mount(
+        Some(Path::new("overlay")),
+        &merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(&data),
+    )
+    .map_err(|e| StepError::new("mount-overlay", lower, e))?;
+    Ok(merged)
+}
+
 /// Bind `src` on `dst`; read-only binds are remounted keeping the flags
 /// the kernel locks (a remount that drops nosuid/nodev/noexec is EPERM).
 pub fn bind(src: &Path, dst: &Path, readonly: bool, sys: &dyn Syscall) -> Result<(), StepError> {

@@ -293,6 +293,12 @@ impl SandboxSpec {
             if !path.is_absolute() {
                 return Err(format!("rootfs: path {path:?} must be absolute"));
             }
+            // The path goes into overlay mount options, where these separate.
+            if path.to_string_lossy().contains([',', ':', '\\']) {
+                return Err(format!(
+                    "rootfs: path {path:?} must not contain ',', ':' or '\\'"
+                ));
+            }
         }
         if self.timeout_ms == 0 {
             return Err("timeout_ms: must be more than 0".into());

@@ -12,6 +12,11 @@ pub struct Expect {
     /// Dotted path into the observation: `probe.write`, `exit.signal`,
     /// `outside.scratch.0.uid`.
     pub path: String,
+    /// A precondition of the probe (it could create its file, it runs as
+    /// root ...), not the promise: when it does not hold the case is an
+    /// `error`, never a `fail`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pre: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eq: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +51,9 @@ pub struct Expect {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Checked {
     pub ok: bool,
+    /// A precondition rather than the promise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pre: bool,
     /// `probe.self_pid eq 1`.
     pub what: String,
     /// The value found at the path (null when absent).
@@ -144,6 +152,7 @@ impl Expect {
         };
         Checked {
             ok,
+            pre: self.pre,
             what: self.describe(),
             got,
         }

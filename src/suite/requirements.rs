@@ -374,7 +374,7 @@ mod tests {
     #[case("namespace cpu", "unknown namespace")]
     #[case("kconfig USER_NS", "must start with CONFIG_")]
     #[case("kernel-feature warp", "unknown kernel feature `warp`")]
-    #[case("root now", "too many words")]
+    #[case("namespace pid now", "too many words")]
     fn refuses_with_the_reason(#[case] src: &str, #[case] msg: &str) {
         assert!(src.parse::<Requirement>().unwrap_err().contains(msg));
     }

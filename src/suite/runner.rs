@@ -310,8 +310,21 @@ fn judge(
         return broken(ReasonKind::SetupFailed, e.to_string(), observed);
     }
     let (checks, ok) = check_all(expects, &observed);
+    let unmet_pre: Vec<String> = checks
+        .iter()
+        .filter(|c| c.pre && !c.ok)
+        .map(|c| format!("{}, got {}", c.what, c.got))
+        .collect();
     let verdict = if ok {
         Verdict::Held
+    } else if !unmet_pre.is_empty() && obs.probe.is_some() {
+        Verdict::Broken(Reason::new(
+            ReasonKind::SetupFailed,
+            format!(
+                "a precondition of the probe did not hold: {}",
+                unmet_pre.join("; ")
+            ),
+        ))
     } else if obs.probe.is_none() {
         let how = match &obs.exit {
             Some(e) if e.signal.is_some() => {
@@ -421,6 +434,27 @@ mod tests {
         );
         assert!(
             matches!(&run.verdict, Verdict::NotHeld(w) if w.contains("probe.x eq 1, got 2")),
+            "{:?}",
+            run.verdict
+        );
+    }
+
+    #[test]
+    fn an_unmet_precondition_is_an_error_not_a_failure() {
+        let e = expects("expect = [{ path = \"probe.create\", eq = \"ok\", pre = true }, { path = \"probe.chown\", eq = \"EPERM\" }]");
+        let run = judge(
+            Ok(obs(
+                Some(serde_json::json!({"create": "ENOENT", "chown": "ENOENT"})),
+                ExitInfo {
+                    code: Some(0),
+                    signal: None,
+                },
+            )),
+            &e,
+            1.0,
+        );
+        assert!(
+            matches!(&run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::SetupFailed && r.detail.contains("probe.create")),
             "{:?}",
             run.verdict
         );
