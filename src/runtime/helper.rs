@@ -29,6 +29,9 @@ use crate::sys::{self, CloneResult};
 
 /// The argument that turns isocheck's binary into the helper.
 pub const HELPER_ARG: &str = "__sandbox";
+/// The runner's pid, so the helper can tell it was orphaned before it
+/// could ask for a parent-death signal.
+pub const RUNNER_PID_ENV: &str = "ISOCHECK_RUNNER_PID";
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct HelperRequest {
@@ -78,6 +81,17 @@ enum ChildMessage {
 
 /// Entry point of `isocheck __sandbox`. Returns the process exit code.
 pub fn main() -> i32 {
+    // Die with the runner: a killed runner must not leave sandboxes behind.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if let Some(runner) = std::env::var(RUNNER_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        if nix::unistd::getppid().as_raw() != runner {
+            eprintln!("isocheck helper: the runner {runner} is gone");
+            return 3;
+        }
+    }
     let args: Vec<String> = std::env::args().skip(2).collect();
     if let [flag, bits] = &args[..] {
         if flag == "--bare-clone" {

@@ -178,6 +178,10 @@ impl Launcher {
     ) -> Result<HelperReport, SpawnError> {
         let mut child = Command::new(&self.helper)
             .arg(HELPER_ARG)
+            .env(
+                super::helper::RUNNER_PID_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,288 @@
+//! End-to-end runs as root: the whole suite passes, the judge sees broken
+//! isolation, crashes and hangs are errors with typed reasons, an
+//! unprivileged runner gets typed skips, and the host is left exactly as
+//! it was found. Run with `cargo test --features privileged`.
+
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// These tests look at host-global state: one at a time.
+static HOST: Mutex<()> = Mutex::new(());
+
+/// Everything isocheck could leak, as seen from the host.
+#[derive(Debug, PartialEq, Eq)]
+struct HostState {
+    mounts: BTreeSet<String>,
+    hostname: String,
+    cgroups: BTreeSet<String>,
+    processes: BTreeSet<String>,
+    temp_dirs: BTreeSet<String>,
+}
+
+fn host_state() -> HostState {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        // mount id, parent, major:minor, root, mount point, options
+        .map(|l| {
+            l.split_whitespace()
+                .skip(3)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let mut cgroups = BTreeSet::new();
+    for top in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for entry in [top.path(), top.path().join("isocheck")] {
+            if entry.file_name().is_some_and(|n| n == "isocheck") && entry.exists() {
+                cgroups.insert(entry.display().to_string());
+            }
+        }
+    }
+    let processes = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read_to_string(e.path().join("cmdline")).ok()?;
+            cmd.contains("__sandbox")
+                .then(|| format!("{pid} {}", cmd.replace('\0', " ")))
+        })
+        .collect();
+    let temp_dirs = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("isocheck-"))
+        .collect();
+    HostState {
+        mounts,
+        hostname: nix::unistd::gethostname()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned(),
+        cgroups,
+        processes,
+        temp_dirs,
+    }
+}
+
+fn cases(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["outcome"].as_str().unwrap().to_string(),
+                c["reason"]["kind"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn run_to(dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
+    let mut args = vec!["run", "--out", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = isocheck(&args);
+    let leg = std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .expect("a report directory")
+        .unwrap()
+        .path();
+    (o, read_json(&leg.join("report.json")))
+}
+
+#[test]
+fn the_default_suite_passes_and_writes_json_and_html() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let before = host_state();
+    let out = tempfile::tempdir().unwrap();
+    let junit = tempfile::tempdir().unwrap();
+    let (o, report) = run_to(
+        out.path(),
+        &["--junit", junit.path().join("junit.xml").to_str().unwrap()],
+    );
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let release = nix::sys::utsname::uname()
+        .unwrap()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let dir = out.path().join(&release);
+    assert!(dir.join("report.html").exists() && junit.path().join("junit.xml").exists());
+    assert!(
+        stdout.contains(&format!("{}/report.json", dir.display())),
+        "the run says where the reports are"
+    );
+    assert_eq!(report["summary"]["pass"], 14, "{stdout}");
+    assert_eq!(report["host"]["kernel"]["release"], release.as_str());
+    for line in stdout.lines().filter(|l| l.contains("rootful")) {
+        assert!(line.contains("PASS") && line.contains(" ms"), "{line}");
+    }
+    assert_eq!(host_state(), before, "a clean run changed the host");
+}
+
+#[test]
+fn the_judge_sees_broken_isolation_and_blind_probes() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let (o, report) = run_to(
+        out.path(),
+        &["--suite", fixture("suites/broken.toml").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "a broken promise exits 1");
+    let got = cases(&report);
+    let want = [
+        ("custom.blind/rootful/test", "error", "blind-probe"),
+        ("custom.blind/rootful/control", "error", "blind-probe"),
+        ("custom.pid_leak/rootful/test", "fail", "promise-broken"),
+        ("custom.pid_leak/rootful/control", "pass", ""),
+    ];
+    assert_eq!(got, want.map(|(a, b, c)| (a.into(), b.into(), c.into())));
+}
+
+#[test]
+fn crashing_and_hanging_probes_are_errors_and_leave_the_host_clean() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let before = host_state();
+    let out = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    let (o, report) = run_to(
+        out.path(),
+        &["--suite", fixture("suites/selftest.toml").to_str().unwrap()],
+    );
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "the hang was cut at its timeout"
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "harness errors exit 3: {}",
+        text(&o).0
+    );
+    let got = cases(&report);
+    for (id, outcome, kind) in &got {
+        assert_eq!(outcome, "error", "{id}");
+        let want = if id.starts_with("custom.crash") {
+            "probe-crashed"
+        } else {
+            "timeout"
+        };
+        assert_eq!(kind, want, "{id}");
+    }
+    assert_eq!(got.len(), 4);
+    assert_eq!(
+        host_state(),
+        before,
+        "a crash or a hang leaked into the host"
+    );
+}
+
+#[test]
+fn a_killed_runner_leaves_no_sandbox_behind() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let before = host_state();
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            "--no-write",
+            "--suite",
+            fixture("suites/selftest.toml").to_str().unwrap(),
+            "--filter",
+            "custom.hang",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // The runner dies without a chance to clean up; its helpers and their
+    // sandboxes must die with it (parent-death signals), and only its
+    // temp directory and cgroup remain for the next run to reap.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let after = host_state();
+    assert_eq!(
+        after.processes, before.processes,
+        "sandbox processes outlived their runner"
+    );
+    assert_eq!(after.mounts, before.mounts);
+    assert_eq!(after.hostname, before.hostname);
+    cleanup_stale();
+}
+
+/// What a killed runner could not remove: its temp dir and empty cgroups.
+fn cleanup_stale() {
+    for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("isocheck-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    for top in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let parent = top.path().join("isocheck");
+        if let Ok(rd) = std::fs::read_dir(&parent) {
+            for c in rd.flatten().filter(|c| c.path().is_dir()) {
+                let _ = std::fs::remove_dir(c.path());
+            }
+            let _ = std::fs::remove_dir(&parent);
+        }
+    }
+}
+
+#[test]
+fn an_unprivileged_runner_gets_typed_skips_never_passes() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let o = Command::new(bin())
+        .args(["run", "--no-write"])
+        .current_dir("/")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "skips are not failures: {stdout}\n{stderr}"
+    );
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.contains("rootful")).collect();
+    assert_eq!(rows.len(), 14, "{stdout}");
+    for r in rows {
+        assert!(r.contains("SKIP") && r.contains("needs-root"), "{r}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let tree = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tree.path().join("usr")).unwrap();
+    let o = isocheck(&[
+        "run",
+        "--no-write",
+        "--rootfs",
+        tree.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).0);
+    let left: Vec<_> = std::fs::read_dir(tree.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("usr")],
+        "the sandbox wrote into the user's tree"
+    );
+}
