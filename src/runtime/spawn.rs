@@ -92,6 +92,7 @@ pub struct Launcher {
 
 impl Launcher {
     pub fn new(helper: impl Into<PathBuf>) -> Result<Launcher, SpawnError> {
+        reap_stale();
         let tag = format!("{}-{}", std::process::id(), nanos());
         let work = std::env::temp_dir().join(format!("isocheck-{tag}"));
         let root_dir = work.join("root");
@@ -239,6 +240,40 @@ impl Launcher {
 impl Drop for Launcher {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+/// The pid a work directory or cgroup name (`<pid>-<nanos>...`) was made by,
+/// if that process is gone.
+fn dead_owner(name: &str) -> bool {
+    name.split('-').next().and_then(|p| p.parse::<i32>().ok()).is_some_and(|pid| {
+        pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH)
+    })
+}
+
+/// Removes what a runner that was killed could not: its work directory and
+/// its empty sandbox cgroups. Only entries whose owning pid is gone.
+pub fn reap_stale() {
+    if let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.strip_prefix("isocheck-").is_some_and(dead_owner) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    if let Ok(rd) = std::fs::read_dir(cgroups::CGROUP_ROOT) {
+        for top in rd.flatten() {
+            let parent = top.path().join(cgroups::PARENT_NAME);
+            let Ok(children) = std::fs::read_dir(&parent) else { continue };
+            for c in children.flatten().filter(|c| c.path().is_dir()) {
+                if dead_owner(&c.file_name().to_string_lossy()) {
+                    cgroups::kill_all(&c.path().join("cgroup.procs"));
+                    let _ = std::fs::remove_dir(c.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&parent);
+        }
     }
 }
 
