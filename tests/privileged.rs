@@ -212,14 +212,21 @@ fn a_killed_runner_leaves_no_sandbox_behind() {
     child.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let after = host_state();
-    assert_eq!(after.processes, before.processes, "sandbox processes outlived their runner");
+    assert_eq!(
+        after.processes, before.processes,
+        "sandbox processes outlived their runner"
+    );
     assert_eq!(after.mounts, before.mounts);
     assert_eq!(after.hostname, before.hostname);
     // What only the runner could remove (its work directory, its empty
     // cgroup) is reaped by the next run.
     let o = isocheck(&["run", "--no-write", "--filter", "pid.pid1"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(host_state(), before, "the next run did not reap what the killed one left");
+    assert_eq!(
+        host_state(),
+        before,
+        "the next run did not reap what the killed one left"
+    );
 }
 
 #[test]

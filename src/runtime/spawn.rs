@@ -246,9 +246,14 @@ impl Drop for Launcher {
 /// The pid a work directory or cgroup name (`<pid>-<nanos>...`) was made by,
 /// if that process is gone.
 fn dead_owner(name: &str) -> bool {
-    name.split('-').next().and_then(|p| p.parse::<i32>().ok()).is_some_and(|pid| {
-        pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH)
-    })
+    name.split('-')
+        .next()
+        .and_then(|p| p.parse::<i32>().ok())
+        .is_some_and(|pid| {
+            pid > 0
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                    == Err(nix::errno::Errno::ESRCH)
+        })
 }
 
 /// Removes what a runner that was killed could not: its work directory and
@@ -265,7 +270,9 @@ pub fn reap_stale() {
     if let Ok(rd) = std::fs::read_dir(cgroups::CGROUP_ROOT) {
         for top in rd.flatten() {
             let parent = top.path().join(cgroups::PARENT_NAME);
-            let Ok(children) = std::fs::read_dir(&parent) else { continue };
+            let Ok(children) = std::fs::read_dir(&parent) else {
+                continue;
+            };
             for c in children.flatten().filter(|c| c.path().is_dir()) {
                 if dead_owner(&c.file_name().to_string_lossy()) {
                     cgroups::kill_all(&c.path().join("cgroup.procs"));
