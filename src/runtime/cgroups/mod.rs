@@ -45,6 +45,8 @@ impl Layout {
     }
 }
 
+// f_type's width differs between targets: the cast is a no-op only on some.
+#[allow(clippy::unnecessary_cast)]
 fn magic(path: &Path) -> Option<i64> {
     nix::sys::statfs::statfs(path)
         .ok()
