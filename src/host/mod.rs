@@ -29,7 +29,7 @@ use crate::runtime::cgroups::Layout;
 pub use cgroup::OwnCgroup;
 pub use kconfig::{KconfigError, KconfigFacts, KernelConfig, Tristate};
 pub use lsm::SecurityFacts;
-pub use nesting::NestingFacts;
+pub use nesting::{NestingFacts, NsState};
 pub use os_release::parse_os_release;
 pub use render::render_text;
 pub use subid::{IdmapTool, SubidEntry, SubidFacts, SubidFile};

@@ -7,6 +7,7 @@
 //! a reader can weigh them.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{read_text, tried, under};
@@ -18,6 +19,9 @@ pub struct NestingFacts {
     /// map `0 0 4294967295`; `None` when it could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_namespace: Option<bool>,
+    /// Whether each of this process's namespaces is the initial one, from
+    /// the fixed inode numbers the kernel gives initial namespaces.
+    pub namespaces: BTreeMap<String, NsState>,
     /// True when any container sign was found.
     pub container: bool,
     /// The container manager the signs name (`docker`, `podman`, `lxc`,
@@ -35,6 +39,59 @@ impl NestingFacts {
     /// Inside a container or a non-initial user namespace.
     pub fn nested(&self) -> bool {
         self.container || self.user_namespace == Some(true)
+    }
+}
+
+/// Whether a namespace is the initial one.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NsState {
+    Initial,
+    NonInitial,
+    /// Could not tell; the reason.
+    Unknown(String),
+}
+
+/// The inode numbers of the initial namespaces (`PROC_*_INIT_INO` of
+/// `<linux/proc_ns.h>`). `strict` kinds have had a fixed number since
+/// they exist, so any other number means non-initial; mnt and net got
+/// theirs only recently (6.18), so on them only a match tells.
+const INIT_INODES: &[(&str, u64, bool)] = &[
+    ("ipc", 0xEFFF_FFFF, true),
+    ("uts", 0xEFFF_FFFE, true),
+    ("user", 0xEFFF_FFFD, true),
+    ("pid", 0xEFFF_FFFC, true),
+    ("cgroup", 0xEFFF_FFFB, true),
+    ("time", 0xEFFF_FFFA, true),
+    ("net", 0xEFFF_FFF9, false),
+    ("mnt", 0xEFFF_FFF8, false),
+];
+
+/// Parses a /proc/<pid>/ns link target, `pid:[4026531836]`, into the
+/// kind and the inode number.
+pub fn parse_ns_link(target: &str) -> Result<(String, u64), String> {
+    let (kind, rest) = target
+        .split_once(":[")
+        .ok_or_else(|| format!("not kind:[inode]: {target:?}"))?;
+    let ino = rest
+        .strip_suffix(']')
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("not kind:[inode]: {target:?}"))?;
+    if kind.is_empty() {
+        return Err(format!("not kind:[inode]: {target:?}"));
+    }
+    Ok((kind.to_string(), ino))
+}
+
+/// Decides whether a namespace of `kind` with inode `ino` is initial.
+pub fn ns_state(kind: &str, ino: u64) -> NsState {
+    match INIT_INODES.iter().find(|(k, _, _)| *k == kind) {
+        Some((_, init, _)) if *init == ino => NsState::Initial,
+        Some((_, _, true)) => NsState::NonInitial,
+        Some((_, _, false)) => NsState::Unknown(format!(
+            "inode {ino}: this kernel may not give the initial {kind} namespace a fixed number"
+        )),
+        None => NsState::Unknown(format!("no fixed initial inode for {kind}")),
     }
 }
 
@@ -143,6 +200,34 @@ pub fn probe(root: &Path) -> NestingFacts {
         Err(reason) => f.unreadable.push(tried(&uid_map, &reason)),
     }
 
+    for (kind, _, _) in INIT_INODES {
+        let link = under(root, &format!("/proc/self/ns/{kind}"));
+        let state = match std::fs::read_link(&link) {
+            Ok(target) => {
+                let target = target.to_string_lossy();
+                match parse_ns_link(&target) {
+                    Ok((k, ino)) if k == *kind => ns_state(kind, ino),
+                    Ok((k, _)) => NsState::Unknown(format!("link names {k}, not {kind}")),
+                    Err(e) => NsState::Unknown(e),
+                }
+            }
+            Err(e) => NsState::Unknown(super::io_reason(&e)),
+        };
+        if state == NsState::NonInitial {
+            f.evidence.push(format!(
+                "{}: not the initial {kind} namespace",
+                link.display()
+            ));
+            if *kind == "pid" || *kind == "cgroup" {
+                f.container = true;
+            }
+            if *kind == "user" {
+                f.user_namespace = Some(true);
+            }
+        }
+        f.namespaces.insert(kind.to_string(), state);
+    }
+
     for (marker, manager) in [("/.dockerenv", "docker"), ("/run/.containerenv", "podman")] {
         let p = under(root, marker);
         if p.exists() {
@@ -208,6 +293,35 @@ mod tests {
     }
 
     #[rstest]
+    #[case::pid("pid:[4026531836]", Ok(("pid", 4026531836)))]
+    #[case::big("mnt:[4026532712]", Ok(("mnt", 4026532712)))]
+    #[case::no_brackets("pid:4026531836", Err(()))]
+    #[case::not_number("pid:[x]", Err(()))]
+    #[case::unclosed("pid:[1", Err(()))]
+    #[case::no_kind(":[1]", Err(()))]
+    #[case::empty("", Err(()))]
+    fn ns_links(#[case] text: &str, #[case] want: Result<(&str, u64), ()>) {
+        assert_eq!(
+            parse_ns_link(text).map_err(|_| ()),
+            want.map(|(k, i)| (k.to_string(), i))
+        );
+    }
+
+    #[rstest]
+    #[case::pid_initial("pid", 4026531836, Some(NsState::Initial))]
+    #[case::pid_other("pid", 4026532712, Some(NsState::NonInitial))]
+    #[case::user_other("user", 4026532000, Some(NsState::NonInitial))]
+    #[case::mnt_initial("mnt", 4026531832, Some(NsState::Initial))]
+    #[case::mnt_other("mnt", 4026532712, None)]
+    #[case::unknown_kind("foo", 1, None)]
+    fn ns_states(#[case] kind: &str, #[case] ino: u64, #[case] want: Option<NsState>) {
+        match (ns_state(kind, ino), want) {
+            (NsState::Unknown(_), None) => {}
+            (got, want) => assert_eq!(Some(got), want),
+        }
+    }
+
+    #[rstest]
     #[case::podman(b"PATH=/bin\0container=podman\0HOME=/".as_slice(), Some("podman"))]
     #[case::none(b"PATH=/bin\0HOME=/\0".as_slice(), None)]
     #[case::empty_value(b"container=\0".as_slice(), None)]
@@ -240,6 +354,41 @@ mod tests {
             std::fs::write(p, b).unwrap();
         }
         dir
+    }
+
+    #[test]
+    fn namespace_links_decide_initial_or_not() {
+        let dir = tree(&[]);
+        let ns = dir.path().join("proc/self/ns");
+        std::fs::create_dir_all(&ns).unwrap();
+        let link = |name: &str, target: &str| {
+            std::os::unix::fs::symlink(target, ns.join(name)).unwrap();
+        };
+        link("pid", "pid:[4026532712]");
+        link("user", "user:[4026531837]");
+        link("uts", "garbage");
+        link("ipc", "uts:[4026531838]");
+        let f = probe(dir.path());
+        assert_eq!(f.namespaces["pid"], NsState::NonInitial);
+        assert_eq!(f.namespaces["user"], NsState::Initial);
+        assert!(matches!(f.namespaces["uts"], NsState::Unknown(ref s) if s.contains("not kind")));
+        assert!(matches!(f.namespaces["ipc"], NsState::Unknown(ref s) if s.contains("names uts")));
+        assert!(matches!(f.namespaces["time"], NsState::Unknown(ref s) if s == "not found"));
+        assert!(f.container);
+        assert_eq!(f.manager, None);
+        assert!(f.evidence[0].contains("not the initial pid namespace"));
+    }
+
+    #[test]
+    fn live_host_namespaces_are_decided() {
+        let f = probe(Path::new("/"));
+        for kind in ["pid", "user", "uts", "ipc", "cgroup"] {
+            assert!(
+                !matches!(f.namespaces[kind], NsState::Unknown(_)),
+                "{kind}: {:?}",
+                f.namespaces[kind]
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::kconfig::Tristate;
 use super::subid::{IdmapTool, SubidFile};
-use super::HostFacts;
+use super::{HostFacts, NsState};
 
 /// Width past which lists wrap.
 const WIDTH: usize = 100;
@@ -224,6 +224,27 @@ pub fn render_text(f: &HostFacts) -> String {
             (false, _) => "no sign found (some checks could not be made)".into(),
         },
     );
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (kind, state) in &n.namespaces {
+        let label = match state {
+            NsState::Initial => "initial".to_string(),
+            NsState::NonInitial => "non-initial".to_string(),
+            NsState::Unknown(why) => format!("unknown ({why})"),
+        };
+        match groups.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, kinds)) => kinds.push(kind.clone()),
+            None => groups.push((label, vec![kind.clone()])),
+        }
+    }
+    if !n.namespaces.is_empty() {
+        s.rows(
+            "namespaces",
+            groups
+                .into_iter()
+                .map(|(label, kinds)| format!("{label}: {}", kinds.join(", ")))
+                .collect(),
+        );
+    }
     s.rows("evidence", n.evidence.clone());
     if !n.unreadable.is_empty() {
         s.rows("not checked", n.unreadable.clone());
@@ -519,7 +540,7 @@ mod tests {
                 container: true,
                 manager: Some("podman".into()),
                 evidence: s(&["/run/.containerenv exists"]),
-                unreadable: vec![],
+                ..NestingFacts::default()
             },
             ..HostFacts::default()
         };

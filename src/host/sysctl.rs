@@ -32,7 +32,6 @@ pub const SYSCTLS: &[&str] = &[
     "kernel.kptr_restrict",
     "kernel.seccomp.actions_avail",
     "kernel.pid_max",
-    "kernel.cap_last_cap",
 ];
 
 /// A knob's state. `Absent` (the file does not exist) is a fact of its
