@@ -31,6 +31,7 @@ pub fn parse_mask(text: &str) -> Result<u64, String> {
 
 /// File capabilities from a `security.capability` attribute.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(default)]
 pub struct FileCaps {
     pub permitted: Vec<String>,
     pub inheritable: Vec<String>,

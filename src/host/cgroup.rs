@@ -10,6 +10,7 @@ use crate::runtime::cgroups::{self, Layout};
 
 /// One line of /proc/self/cgroup: `hierarchy-id:controllers:path`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(default)]
 pub struct OwnCgroup {
     /// 0 for the cgroup2 hierarchy.
     pub hierarchy: u32,

@@ -366,7 +366,8 @@ pub struct KconfigFacts {
 }
 
 impl KconfigFacts {
-    /// Facts from a parsed config read from `path`.
+    /// Facts from a config given explicitly and read from `path`
+    /// ([`KconfigFacts::search`] clears `explicit` for found ones).
     pub fn from_config(cfg: &KernelConfig, path: &Path) -> KconfigFacts {
         KconfigFacts {
             source: Some(path.display().to_string()),

@@ -159,8 +159,9 @@ pub struct ProbeOptions {
     /// uid, LSM and Landlock queries, capabilities when the status file is
     /// unreadable) are taken only when this is `/`.
     pub root: PathBuf,
-    /// A kernel config given explicitly (`--kconfig FILE`); when set, no
-    /// other place is searched and an unreadable or invalid file is an error.
+    /// A kernel config given explicitly (`--kconfig FILE`), used as given
+    /// (not under `root`); when set, no other place is searched and an
+    /// unreadable or invalid file is an error.
     pub kconfig: Option<PathBuf>,
 }
 
@@ -373,6 +374,60 @@ mod tests {
         // The text rendering names what is unknown.
         let text = render_text(&f);
         assert!(text.contains("6.1.0-18-amd64"), "{text}");
+    }
+
+    /// The whole pipeline over a fake Ubuntu-like tree, rendered; the
+    /// tempdir path and the test runner's ids are redacted.
+    #[test]
+    fn render_snapshot_of_a_fake_tree() {
+        let status = "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n\
+                      CapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\n\
+                      CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n";
+        let dir = fake_tree(&[
+            ("/proc/sys/kernel/osrelease", "6.8.0-45-generic\n"),
+            ("/proc/sys/kernel/version", "#45-Ubuntu SMP PREEMPT_DYNAMIC\n"),
+            ("/proc/cmdline", "BOOT_IMAGE=/vmlinuz ro quiet apparmor=1 -- single\n"),
+            (
+                "/etc/os-release",
+                "ID=ubuntu\nVERSION_ID=\"24.04\"\nPRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\n",
+            ),
+            ("/etc/passwd", "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"),
+            ("/etc/subuid", "alice:100000:65536\nbob:x:1\n"),
+            ("/etc/subgid", "alice:100000:65536\n"),
+            (
+                "/boot/config-6.8.0-45-generic",
+                "CONFIG_NAMESPACES=y\nCONFIG_USER_NS=y\nCONFIG_VETH=m\n\
+                 CONFIG_LSM=\"landlock,lockdown,yama,integrity,apparmor\"\n",
+            ),
+            ("/proc/sys/user/max_user_namespaces", "63183\n"),
+            ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1\n"),
+            ("/proc/sys/kernel/yama/ptrace_scope", "1\n"),
+            ("/proc/self/uid_map", "         0          0 4294967295\n"),
+            ("/proc/self/cgroup", "0::/user.slice/user-1000.slice/session-3.scope\n"),
+            (
+                "/proc/self/mountinfo",
+                "35 24 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+            ),
+            ("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"),
+            ("/sys/fs/cgroup/cgroup.subtree_control", "cpu memory pids\n"),
+            ("/proc/thread-self/status", status),
+            ("/sys/kernel/security/lsm", "lockdown,capability,landlock,yama,apparmor"),
+            ("/sys/kernel/security/lockdown", "[none] integrity confidentiality\n"),
+            ("/sys/module/apparmor/parameters/enabled", "Y\n"),
+        ]);
+        let mut f = HostFacts::probe_with(&ProbeOptions {
+            root: dir.path().into(),
+            kconfig: None,
+        })
+        .unwrap();
+        // The layout comes from statfs of the fake tree; fix it and
+        // re-read the cgroup facts as on a unified host.
+        f.cgroup = cgroup::probe_at(dir.path(), Layout::Unified);
+        f.runner.uid = 1000;
+        f.runner.gid = 1000;
+        f.runner.user_name = Some("alice".into());
+        let text = render_text(&f).replace(&dir.path().display().to_string(), "<root>");
+        insta::assert_snapshot!(text);
     }
 
     #[test]

@@ -101,9 +101,10 @@ fn subid_rows(s: &mut Section, key: &str, f: &SubidFile, user: Option<&str>, uid
     let mut lines = match (f.exists, &f.error) {
         (Some(true), _) => {
             let mine = f.ranges_for(user, uid);
+            let n = f.entries.len();
             let mut v = vec![format!(
-                "{path}: {} entries; the runner has {}",
-                f.entries.len(),
+                "{path}: {n} {}; the runner has {}",
+                if n == 1 { "entry" } else { "entries" },
                 if mine.is_empty() {
                     "none".to_string()
                 } else {
