@@ -1,15 +1,45 @@
-//! Host facts: what kernel, distro and cgroup layout a run happened on.
+//! Host facts: what kernel, distro, configuration, policy and cgroup layout
+//! a run happened on, and who ran it.
 //!
-//! Every report carries one [`HostFacts`]; requirements are decided against it.
+//! Every report carries one [`HostFacts`]; requirements are decided against
+//! it, and `isocheck audit` prints it with [`render_text`]. Each mechanism
+//! has its own file: a pure parser over text (tested with tables, malformed
+//! input included) and a probe that reads files under a root path, so tests
+//! can point it at a fake tree. A fact that cannot be read is recorded as
+//! unknown together with the paths tried; it never fails the probe.
+
+pub mod caps;
+pub mod cgroup;
+pub mod cmdline;
+pub mod kconfig;
+pub mod lsm;
+pub mod nesting;
+pub mod os_release;
+mod render;
+pub mod runner;
+pub mod subid;
+pub mod sysctl;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use crate::runtime::cgroups::{self, Layout};
+use crate::runtime::cgroups::Layout;
+
+pub use cgroup::OwnCgroup;
+pub use kconfig::{KconfigError, KconfigFacts, KernelConfig, Tristate};
+pub use lsm::SecurityFacts;
+pub use nesting::{NestingFacts, NsState};
+pub use os_release::parse_os_release;
+pub use render::render_text;
+pub use subid::{IdmapTool, SubidEntry, SubidFacts, SubidFile};
+pub use sysctl::Knob;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Kernel {
+    /// `uname -r`, e.g. `6.1.0-18-amd64`.
     pub release: String,
+    /// `uname -v`, the build string.
     pub version: String,
 }
 
@@ -18,6 +48,12 @@ pub struct Distro {
     pub id: String,
     pub version_id: String,
     pub pretty_name: String,
+    /// The os-release file read; `None` when none was readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The files tried, each with why it was not used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -27,14 +63,55 @@ pub struct CgroupFacts {
     /// those in the cgroup2 root's `cgroup.controllers`.
     pub v1_controllers: Vec<String>,
     pub v2_controllers: Vec<String>,
+    /// Where cgroup2 is mounted, if anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2_mount: Option<String>,
+    /// The cgroup2 root's `cgroup.subtree_control`: controllers its
+    /// children may use.
+    #[serde(default)]
+    pub v2_subtree_control: Vec<String>,
+    /// Super options of the cgroup2 mount (`nsdelegate`,
+    /// `memory_recursiveprot`, ...), from /proc/self/mountinfo.
+    #[serde(default)]
+    pub v2_mount_options: Vec<String>,
+    /// The runner's own cgroups, from /proc/self/cgroup.
+    #[serde(default)]
+    pub own: Vec<OwnCgroup>,
+    /// Files that could not be read, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Runner {
     pub uid: u32,
     pub gid: u32,
+    /// Capability sets as sorted `CAP_*` names (a bit without a known name
+    /// is `CAP_<number>`).
     pub effective_caps: Vec<String>,
     pub bounding_caps: Vec<String>,
+    #[serde(default)]
+    pub permitted_caps: Vec<String>,
+    #[serde(default)]
+    pub inheritable_caps: Vec<String>,
+    #[serde(default)]
+    pub ambient_caps: Vec<String>,
+    /// Where the capability sets were read (`/proc/thread-self/status`, or
+    /// `capget(2)` when that was unreadable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caps_source: Option<String>,
+    /// The runner's user name from the passwd file (read directly, no NSS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// `NoNewPrivs:` of the runner's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_new_privs: Option<bool>,
+    /// `Seccomp:` of the runner's status: `disabled`, `strict` or `filter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<String>,
+    /// /proc/sys/kernel/cap_last_cap: the highest capability this kernel knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_last_cap: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -43,95 +120,394 @@ pub struct HostFacts {
     pub distro: Distro,
     pub arch: String,
     pub cmdline: String,
+    /// Active LSMs in call order; empty when unknown (see `security`).
     pub lsms: Vec<String>,
     pub cgroup: CgroupFacts,
     pub runner: Runner,
+    /// Kernel command-line parameters that bear on isolation (`lsm=`,
+    /// `cgroup_no_v1=`, `user_namespace.enable=` ...), by name.
+    #[serde(default)]
+    pub boot_params: BTreeMap<String, Vec<String>>,
+    /// Whether we run in a container or a non-initial user namespace.
+    #[serde(default)]
+    pub nesting: NestingFacts,
+    /// The kernel's build configuration, or where it was looked for.
+    #[serde(default)]
+    pub kconfig: KconfigFacts,
+    /// Sysctls and policy knobs, by dotted name (`user.max_user_namespaces`).
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, Knob>,
+    /// Where `lsms` came from, lockdown, Landlock.
+    #[serde(default)]
+    pub security: SecurityFacts,
+    /// /etc/subuid and /etc/subgid.
+    #[serde(default)]
+    pub subids: SubidFacts,
+    /// newuidmap and newgidmap.
+    #[serde(default)]
+    pub idmap_tools: Vec<IdmapTool>,
     /// Facts that later probes add, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-fn read_trim(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+/// What [`HostFacts::probe_with`] looks at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeOptions {
+    /// The file system root the probes read under (`/` on a live host, a
+    /// fake tree in tests). Facts that only system calls give (uname,
+    /// uid, LSM and Landlock queries, capabilities when the status file is
+    /// unreadable) are taken only when this is `/`.
+    pub root: PathBuf,
+    /// A kernel config given explicitly (`--kconfig FILE`), used as given
+    /// (not under `root`); when set, no other place is searched and an
+    /// unreadable or invalid file is an error.
+    pub kconfig: Option<PathBuf>,
 }
 
-/// Parses os-release text (`KEY=value`, values optionally quoted).
-pub fn parse_os_release(text: &str) -> Distro {
-    let mut d = Distro::default();
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
-        match k.trim() {
-            "ID" => d.id = v,
-            "VERSION_ID" => d.version_id = v,
-            "PRETTY_NAME" => d.pretty_name = v,
-            _ => {}
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            root: PathBuf::from("/"),
+            kconfig: None,
         }
     }
-    d
+}
+
+/// Why probing failed: only something asked for explicitly can fail it.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Kconfig(#[from] KconfigError),
 }
 
 impl HostFacts {
-    /// Probes this host. Never fails: what cannot be read is left empty.
+    /// Probes this host. Never fails: what cannot be read is recorded as
+    /// unknown, with the paths tried.
     pub fn probe() -> HostFacts {
-        let uts = nix::sys::utsname::uname().ok();
-        let kernel = Kernel {
-            release: uts
-                .as_ref()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            version: uts
-                .as_ref()
-                .map(|u| u.version().to_string_lossy().into_owned())
-                .unwrap_or_default(),
+        match HostFacts::probe_with(&ProbeOptions::default()) {
+            Ok(f) => f,
+            // Unreachable: without an explicit kconfig nothing can fail.
+            Err(e) => {
+                let mut f = HostFacts::default();
+                f.kconfig.tried.push(e.to_string());
+                f
+            }
+        }
+    }
+
+    /// Probes the tree under `opts.root`. Fails only when `opts.kconfig`
+    /// names a file that cannot be read or is not a kernel config.
+    pub fn probe_with(opts: &ProbeOptions) -> Result<HostFacts, HostError> {
+        let root = opts.root.as_path();
+        let live = is_live(root);
+
+        let uts = if live {
+            nix::sys::utsname::uname().ok()
+        } else {
+            None
         };
-        let arch = uts
-            .as_ref()
-            .map(|u| u.machine().to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let distro = std::fs::read_to_string("/etc/os-release")
-            .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
-            .map(|t| parse_os_release(&t))
-            .unwrap_or_default();
-        let lsms = read_trim("/sys/kernel/security/lsm")
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
-        let layout = cgroups::detect_layout();
-        let cgroup = CgroupFacts {
-            layout,
-            v1_controllers: cgroups::v1_controllers(),
-            v2_controllers: cgroups::v2_root_controllers(layout),
-        };
-        let caps_of = |set| {
-            caps::read(None, set)
-                .map(|s| {
-                    let mut v: Vec<String> = s.iter().map(|c| c.to_string()).collect();
-                    v.sort();
-                    v
-                })
+        let uts_field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+            uts.as_ref()
+                .map(|u| f(u).to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
-        let runner = Runner {
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-            effective_caps: caps_of(caps::CapSet::Effective),
-            bounding_caps: caps_of(caps::CapSet::Bounding),
+        let kernel = Kernel {
+            release: read_trimmed(&under(root, "/proc/sys/kernel/osrelease"))
+                .ok()
+                .unwrap_or_else(|| uts_field(|u| u.release())),
+            version: read_trimmed(&under(root, "/proc/sys/kernel/version"))
+                .ok()
+                .unwrap_or_else(|| uts_field(|u| u.version())),
         };
-        HostFacts {
+        let arch = uts_field(|u| u.machine());
+
+        let kconfig = match &opts.kconfig {
+            Some(path) => KconfigFacts::from_config(&KernelConfig::from_file(path)?, path),
+            None => KconfigFacts::search(root, &kernel.release),
+        };
+
+        let cmdline = read_trimmed(&under(root, "/proc/cmdline")).unwrap_or_default();
+        let boot_params = cmdline::isolation_params(&cmdline);
+        let (lsms, security) = lsm::probe(root, live);
+        let runner = runner::probe(root, live);
+        let subids = subid::probe(root);
+        let idmap_tools = subid::probe_tools(root);
+
+        Ok(HostFacts {
             kernel,
-            distro,
+            distro: os_release::probe(root),
             arch,
-            cmdline: read_trim("/proc/cmdline"),
+            cmdline,
             lsms,
-            cgroup,
+            cgroup: cgroup::probe(root),
             runner,
+            boot_params,
+            nesting: nesting::probe(root),
+            kconfig,
+            sysctls: sysctl::probe(root),
+            security,
+            subids,
+            idmap_tools,
             extra: BTreeMap::new(),
+        })
+    }
+
+    /// A sysctl's value, `None` when absent or unreadable.
+    pub fn sysctl(&self, name: &str) -> Option<&str> {
+        self.sysctls.get(name).and_then(Knob::value)
+    }
+}
+
+/// True when `root` is the live root, where system calls describe the
+/// same host as the files.
+fn is_live(root: &Path) -> bool {
+    root == Path::new("/")
+}
+
+/// `abs` (an absolute path on a live host) under `root`.
+pub(crate) fn under(root: &Path, abs: &str) -> PathBuf {
+    root.join(abs.trim_start_matches('/'))
+}
+
+/// A short reason for an I/O error, for `tried` lists.
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "not found".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Reads a text file, with the reason as the error.
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read(path)
+        .map_err(|e| io_reason(&e))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+pub(crate) fn read_trimmed(path: &Path) -> Result<String, String> {
+    read_text(path).map(|s| s.trim().to_string())
+}
+
+/// `path: reason`, the form of every `tried` and `unreadable` entry.
+pub(crate) fn tried(path: &Path, reason: &str) -> String {
+    format!("{}: {reason}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake tree: each (path, contents) pair is written under a tempdir.
+    pub(crate) fn fake_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = under(dir.path(), path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
         }
+        dir
+    }
+
+    #[test]
+    fn probe_live_host_does_not_panic_and_finds_basics() {
+        let f = HostFacts::probe();
+        assert!(!f.kernel.release.is_empty());
+        assert!(!f.arch.is_empty());
+        // Either a config was found or the paths tried are listed.
+        assert!(f.kconfig.source.is_some() || !f.kconfig.tried.is_empty());
+        assert!(f.sysctls.contains_key("user.max_user_namespaces"));
+        assert_eq!(f.idmap_tools.len(), 2);
+    }
+
+    #[test]
+    fn probe_fake_tree() {
+        let dir = fake_tree(&[
+            ("/proc/sys/kernel/osrelease", "6.1.0-18-amd64\n"),
+            ("/proc/sys/kernel/version", "#1 SMP Debian 6.1.76-1\n"),
+            (
+                "/proc/cmdline",
+                "root=/dev/vda ro lsm=landlock,yama cgroup_no_v1=all\n",
+            ),
+            (
+                "/etc/os-release",
+                "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+            ),
+            (
+                "/boot/config-6.1.0-18-amd64",
+                "CONFIG_USER_NS=y\n# CONFIG_TIME_NS is not set\nCONFIG_VETH=m\n",
+            ),
+            ("/proc/sys/user/max_user_namespaces", "0\n"),
+            ("/proc/self/uid_map", "0 100000 65536\n"),
+            ("/etc/subuid", "alice:100000:65536\nbroken line\n"),
+            ("/sys/kernel/security/lsm", "capability,landlock,yama"),
+            (
+                "/sys/kernel/security/lockdown",
+                "[none] integrity confidentiality\n",
+            ),
+        ]);
+        let f = HostFacts::probe_with(&ProbeOptions {
+            root: dir.path().into(),
+            kconfig: None,
+        })
+        .unwrap();
+        assert_eq!(f.kernel.release, "6.1.0-18-amd64");
+        assert_eq!(f.distro.id, "debian");
+        assert_eq!(f.distro.version_id, "12");
+        assert_eq!(f.kconfig.get("CONFIG_USER_NS"), Some(Tristate::Yes));
+        assert_eq!(f.kconfig.get("CONFIG_TIME_NS"), Some(Tristate::No));
+        assert_eq!(f.kconfig.get("CONFIG_VETH"), Some(Tristate::Module));
+        assert_eq!(f.kconfig.get("CONFIG_SECCOMP"), Some(Tristate::No));
+        assert_eq!(f.sysctl("user.max_user_namespaces"), Some("0"));
+        assert_eq!(
+            f.sysctls.get("kernel.unprivileged_userns_clone"),
+            Some(&Knob::Absent)
+        );
+        assert_eq!(f.nesting.user_namespace, Some(true));
+        assert_eq!(f.subids.subuid.entries.len(), 1);
+        assert_eq!(f.subids.subuid.malformed.len(), 1);
+        assert_eq!(f.lsms, vec!["capability", "landlock", "yama"]);
+        assert_eq!(f.security.lockdown, Knob::Value("none".into()));
+        assert_eq!(f.boot_params["lsm"], vec!["landlock,yama"]);
+        assert_eq!(f.boot_params["cgroup_no_v1"], vec!["all"]);
+        // The text rendering names what is unknown.
+        let text = render_text(&f);
+        assert!(text.contains("6.1.0-18-amd64"), "{text}");
+    }
+
+    /// The whole pipeline over a fake Ubuntu-like tree, rendered; the
+    /// tempdir path and the test runner's ids are redacted.
+    #[test]
+    fn render_snapshot_of_a_fake_tree() {
+        let status = "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n\
+                      CapEff:\t0000000000000000\nCapBnd:\t000001ffffffffff\n\
+                      CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n";
+        let dir = fake_tree(&[
+            ("/proc/sys/kernel/osrelease", "6.8.0-45-generic\n"),
+            ("/proc/sys/kernel/version", "#45-Ubuntu SMP PREEMPT_DYNAMIC\n"),
+            ("/proc/cmdline", "BOOT_IMAGE=/vmlinuz ro quiet apparmor=1 -- single\n"),
+            (
+                "/etc/os-release",
+                "ID=ubuntu\nVERSION_ID=\"24.04\"\nPRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\n",
+            ),
+            ("/etc/passwd", "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"),
+            ("/etc/subuid", "alice:100000:65536\nbob:x:1\n"),
+            ("/etc/subgid", "alice:100000:65536\n"),
+            (
+                "/boot/config-6.8.0-45-generic",
+                "CONFIG_NAMESPACES=y\nCONFIG_USER_NS=y\nCONFIG_VETH=m\n\
+                 CONFIG_LSM=\"landlock,lockdown,yama,integrity,apparmor\"\n",
+            ),
+            ("/proc/sys/user/max_user_namespaces", "63183\n"),
+            ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1\n"),
+            ("/proc/sys/kernel/yama/ptrace_scope", "1\n"),
+            ("/proc/self/uid_map", "         0          0 4294967295\n"),
+            ("/proc/self/cgroup", "0::/user.slice/user-1000.slice/session-3.scope\n"),
+            (
+                "/proc/self/mountinfo",
+                "35 24 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+            ),
+            ("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"),
+            ("/sys/fs/cgroup/cgroup.subtree_control", "cpu memory pids\n"),
+            ("/proc/thread-self/status", status),
+            ("/sys/kernel/security/lsm", "lockdown,capability,landlock,yama,apparmor"),
+            ("/sys/kernel/security/lockdown", "[none] integrity confidentiality\n"),
+            ("/sys/module/apparmor/parameters/enabled", "Y\n"),
+        ]);
+        let mut f = HostFacts::probe_with(&ProbeOptions {
+            root: dir.path().into(),
+            kconfig: None,
+        })
+        .unwrap();
+        // The layout comes from statfs of the fake tree; fix it and
+        // re-read the cgroup facts as on a unified host.
+        f.cgroup = cgroup::probe_at(dir.path(), Layout::Unified);
+        f.runner.uid = 1000;
+        f.runner.gid = 1000;
+        f.runner.user_name = Some("alice".into());
+        let text = render_text(&f).replace(&dir.path().display().to_string(), "<root>");
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn probe_fake_tree_without_config_lists_tried_paths() {
+        let dir = fake_tree(&[("/proc/sys/kernel/osrelease", "6.9.0\n")]);
+        let f = HostFacts::probe_with(&ProbeOptions {
+            root: dir.path().into(),
+            kconfig: None,
+        })
+        .unwrap();
+        assert_eq!(f.kconfig.source, None);
+        assert_eq!(f.kconfig.get("CONFIG_USER_NS"), None);
+        assert!(f
+            .kconfig
+            .tried
+            .iter()
+            .any(|t| t.contains("boot/config-6.9.0: not found")));
+        let text = render_text(&f);
+        assert!(text.contains("unknown"), "{text}");
+        assert!(text.contains("config-6.9.0"), "{text}");
+    }
+
+    #[test]
+    fn probe_with_explicit_bad_kconfig_is_an_error_naming_the_file() {
+        let dir = fake_tree(&[("/not-a-config", "hello\nworld\n")]);
+        let path = dir.path().join("not-a-config");
+        let err = HostFacts::probe_with(&ProbeOptions {
+            root: dir.path().into(),
+            kconfig: Some(path.clone()),
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+
+        let missing = dir.path().join("missing");
+        let err = HostFacts::probe_with(&ProbeOptions {
+            root: dir.path().into(),
+            kconfig: Some(missing.clone()),
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn probe_with_explicit_kconfig_records_it() {
+        let dir = fake_tree(&[("/my.config", "CONFIG_USER_NS=y\n")]);
+        let path = dir.path().join("my.config");
+        let f = HostFacts::probe_with(&ProbeOptions {
+            root: dir.path().into(),
+            kconfig: Some(path.clone()),
+        })
+        .unwrap();
+        assert_eq!(f.kconfig.source.as_deref(), Some(&*path.to_string_lossy()));
+        assert!(f.kconfig.explicit);
+    }
+
+    #[test]
+    fn old_reports_without_new_fields_still_parse() {
+        let json = r##"{
+            "kernel": {"release": "6.1.0", "version": "#1"},
+            "distro": {"id": "debian", "version_id": "12", "pretty_name": "Debian"},
+            "arch": "x86_64",
+            "cmdline": "ro",
+            "lsms": ["capability"],
+            "cgroup": {"layout": "hybrid", "v1_controllers": ["memory"], "v2_controllers": []},
+            "runner": {"uid": 0, "gid": 0, "effective_caps": [], "bounding_caps": []}
+        }"##;
+        let f: HostFacts = serde_json::from_str(json).unwrap();
+        assert_eq!(f.kernel.release, "6.1.0");
+        assert_eq!(f.kconfig, KconfigFacts::default());
+        assert_eq!(f.nesting, NestingFacts::default());
+    }
+
+    #[test]
+    fn facts_round_trip_through_json() {
+        let f = HostFacts::probe();
+        let json = serde_json::to_string(&f).unwrap();
+        let back: HostFacts = serde_json::from_str(&json).unwrap();
+        assert_eq!(f, back);
     }
 }

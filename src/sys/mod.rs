@@ -1,6 +1,9 @@
 //! The only unsafe code in isocheck: thin wrappers over the system calls
 //! nix does not cover, each with the condition that makes it sound.
 
+pub mod lsm;
+pub mod xattr;
+
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;

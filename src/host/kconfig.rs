@@ -1,0 +1,630 @@
+//! The kernel's build configuration: found in /proc/config.gz, /boot or
+//! /lib/modules, or given explicitly; parsed; the options isolation rests
+//! on kept in the facts together with the source and a sha256 of the text.
+//!
+//! There is no `CONFIG_CGROUP_NS` or `CONFIG_MNT_NS`: cgroup namespaces come
+//! with `CONFIG_CGROUPS` and mount namespaces are always built.
+
+use flate2::read::GzDecoder;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::{io_reason, tried, under};
+
+/// The options recorded in [`KconfigFacts::options`].
+pub const ISOLATION_OPTIONS: &[&str] = &[
+    // Namespaces.
+    "CONFIG_NAMESPACES",
+    "CONFIG_UTS_NS",
+    "CONFIG_IPC_NS",
+    "CONFIG_PID_NS",
+    "CONFIG_NET_NS",
+    "CONFIG_USER_NS",
+    "CONFIG_TIME_NS",
+    // cgroups (and with them cgroup namespaces).
+    "CONFIG_CGROUPS",
+    "CONFIG_MEMCG",
+    "CONFIG_CGROUP_PIDS",
+    "CONFIG_CGROUP_BPF",
+    "CONFIG_CGROUP_SCHED",
+    "CONFIG_CFS_BANDWIDTH",
+    "CONFIG_CGROUP_FREEZER",
+    "CONFIG_CGROUP_DEVICE",
+    "CONFIG_CPUSETS",
+    "CONFIG_BLK_CGROUP",
+    "CONFIG_CGROUP_HUGETLB",
+    "CONFIG_CGROUP_PERF",
+    "CONFIG_CGROUP_NET_CLASSID",
+    "CONFIG_PSI",
+    "CONFIG_SWAP",
+    // Syscall filtering and LSMs.
+    "CONFIG_SECCOMP",
+    "CONFIG_SECCOMP_FILTER",
+    "CONFIG_BPF_SYSCALL",
+    "CONFIG_SECURITY",
+    "CONFIG_SECURITYFS",
+    "CONFIG_SECURITY_LANDLOCK",
+    "CONFIG_SECURITY_APPARMOR",
+    "CONFIG_SECURITY_SELINUX",
+    "CONFIG_SECURITY_SMACK",
+    "CONFIG_SECURITY_TOMOYO",
+    "CONFIG_SECURITY_YAMA",
+    "CONFIG_SECURITY_LOCKDOWN_LSM",
+    "CONFIG_LSM",
+    // IPC, networking and file systems sandboxes use.
+    "CONFIG_SYSVIPC",
+    "CONFIG_POSIX_MQUEUE",
+    "CONFIG_VETH",
+    "CONFIG_BRIDGE",
+    "CONFIG_MACVLAN",
+    "CONFIG_IPVLAN",
+    "CONFIG_NETFILTER",
+    "CONFIG_OVERLAY_FS",
+    "CONFIG_TMPFS",
+    "CONFIG_DEVTMPFS",
+    "CONFIG_FUSE_FS",
+    // What probes inside a sandbox read.
+    "CONFIG_PROC_FS",
+    "CONFIG_PROC_CHILDREN",
+    "CONFIG_CHECKPOINT_RESTORE",
+    "CONFIG_IKCONFIG_PROC",
+];
+
+/// One option's value. An option absent from the file is `No`, as the
+/// kernel build treats it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum Tristate {
+    #[serde(rename = "y")]
+    Yes,
+    #[serde(rename = "m")]
+    Module,
+    /// `n`, `# CONFIG_X is not set`, or absent.
+    #[serde(rename = "n")]
+    No,
+    /// A string or number, unquoted (`CONFIG_LSM="landlock,yama"`).
+    #[serde(rename = "value")]
+    Value(String),
+}
+
+impl Tristate {
+    /// Built in or as a module.
+    pub fn is_enabled(&self) -> bool {
+        matches!(self, Tristate::Yes | Tristate::Module)
+    }
+}
+
+impl fmt::Display for Tristate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tristate::Yes => f.write_str("y"),
+            Tristate::Module => f.write_str("m"),
+            Tristate::No => f.write_str("n"),
+            Tristate::Value(v) => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// Why a text is not a kernel config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("binary data (NUL byte at offset {0})")]
+    Binary(usize),
+    #[error("not UTF-8 text (invalid byte at offset {0})")]
+    NotUtf8(usize),
+    #[error("no CONFIG_ option lines")]
+    NoOptions,
+}
+
+/// Errors name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum KconfigError {
+    #[error("failed to read kernel config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to decompress kernel config {path}: {source}")]
+    Gunzip {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a kernel config: {reason}")]
+    NotAConfig { path: PathBuf, reason: ParseError },
+}
+
+/// A parsed kernel config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelConfig {
+    options: BTreeMap<String, Tristate>,
+    sha256: String,
+    warnings: Vec<String>,
+}
+
+/// How many odd lines are reported one by one before the rest are counted.
+const MAX_WARNINGS: usize = 20;
+
+impl KernelConfig {
+    /// Parses config text. Comments and blank lines are skipped; other
+    /// lines that are not `CONFIG_X=v` or `# CONFIG_X is not set` become
+    /// warnings. Text with NUL bytes or without a single option is refused.
+    pub fn parse(text: &str) -> Result<KernelConfig, ParseError> {
+        if let Some(at) = text.find('\0') {
+            return Err(ParseError::Binary(at));
+        }
+        let mut options = BTreeMap::new();
+        let mut warnings = Vec::new();
+        let mut odd = 0usize;
+        let mut warn = |n: usize, msg: String| {
+            odd += 1;
+            if odd <= MAX_WARNINGS {
+                warnings.push(format!("line {n}: {msg}"));
+            }
+        };
+        for (i, raw) in text.lines().enumerate() {
+            let n = i + 1;
+            let line = raw.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(comment) = line.strip_prefix('#') {
+                if let Some(name) = comment
+                    .trim()
+                    .strip_suffix("is not set")
+                    .map(str::trim)
+                    .filter(|s| is_option_name(s))
+                {
+                    if options.insert(name.to_string(), Tristate::No).is_some() {
+                        warn(n, format!("{name} set again"));
+                    }
+                }
+                continue;
+            }
+            let Some((name, value)) = line.split_once('=') else {
+                warn(n, format!("not an option line: {}", clip(line)));
+                continue;
+            };
+            let name = name.trim();
+            if !is_option_name(name) {
+                warn(n, format!("not a CONFIG_ option: {}", clip(line)));
+                continue;
+            }
+            let value = match value.trim() {
+                "y" => Tristate::Yes,
+                "m" => Tristate::Module,
+                "n" => Tristate::No,
+                v => match unquote(v) {
+                    Ok(s) => Tristate::Value(s),
+                    Err(e) => {
+                        warn(n, format!("{name}: {e}"));
+                        Tristate::Value(v.to_string())
+                    }
+                },
+            };
+            if options.insert(name.to_string(), value).is_some() {
+                warn(n, format!("{name} set again"));
+            }
+        }
+        if odd > MAX_WARNINGS {
+            warnings.push(format!("... and {} more odd lines", odd - MAX_WARNINGS));
+        }
+        if options.is_empty() {
+            return Err(ParseError::NoOptions);
+        }
+        Ok(KernelConfig {
+            options,
+            sha256: sha256_hex(text.as_bytes()),
+            warnings,
+        })
+    }
+
+    /// Parses file contents: gzip (by its magic) is decompressed first.
+    /// `path` only names the file in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<KernelConfig, KconfigError> {
+        let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            GzDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .map_err(|source| KconfigError::Gunzip {
+                    path: path.into(),
+                    source,
+                })?;
+            out
+        } else {
+            bytes.to_vec()
+        };
+        let not_a_config = |reason| KconfigError::NotAConfig {
+            path: path.into(),
+            reason,
+        };
+        if let Some(at) = text.iter().position(|&b| b == 0) {
+            return Err(not_a_config(ParseError::Binary(at)));
+        }
+        let text = std::str::from_utf8(&text)
+            .map_err(|e| not_a_config(ParseError::NotUtf8(e.valid_up_to())))?;
+        KernelConfig::parse(text).map_err(not_a_config)
+    }
+
+    /// Reads and parses a config file, plain or gzip.
+    pub fn from_file(path: &Path) -> Result<KernelConfig, KconfigError> {
+        let bytes = std::fs::read(path).map_err(|source| KconfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        KernelConfig::from_bytes(&bytes, path)
+    }
+
+    /// An option's value; absent options are `No`.
+    pub fn get(&self, name: &str) -> Tristate {
+        self.options.get(name).cloned().unwrap_or(Tristate::No)
+    }
+
+    /// Lowercase hex sha256 of the (decompressed) text.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Number of options the text sets or marks not set.
+    pub fn len(&self) -> usize {
+        self.options.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.options.is_empty()
+    }
+
+    /// Odd lines, with their numbers.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+fn is_option_name(s: &str) -> bool {
+    s.strip_prefix("CONFIG_").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+/// `"a \"b\""` -> `a "b"`; unquoted values are kept as they are.
+fn unquote(v: &str) -> Result<String, String> {
+    let Some(inner) = v.strip_prefix('"') else {
+        return Ok(v.to_string());
+    };
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) => out.push(n),
+                None => return Err("unterminated string".into()),
+            },
+            '"' => {
+                let rest: String = chars.collect();
+                return if rest.trim().is_empty() {
+                    Ok(out)
+                } else {
+                    Err(format!("text after the closing quote: {}", clip(&rest)))
+                };
+            }
+            c => out.push(c),
+        }
+    }
+    Err("unterminated string".into())
+}
+
+fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Where a config is looked for, for kernel `release`, in order.
+pub fn candidate_paths(release: &str) -> Vec<String> {
+    let mut v = vec!["/proc/config.gz".to_string()];
+    if !release.is_empty() && !release.contains('/') {
+        v.push(format!("/boot/config-{release}"));
+        v.push(format!("/lib/modules/{release}/config"));
+        v.push(format!("/usr/lib/modules/{release}/config"));
+        v.push(format!("/lib/modules/{release}/build/.config"));
+    }
+    v
+}
+
+/// The kernel config as facts: where it came from and the options that
+/// matter. `source: None` means unknown; `tried` then says why.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct KconfigFacts {
+    /// The file the config was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// True when the file was given explicitly (`--kconfig`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub explicit: bool,
+    /// Places looked at before `source` (or all of them, if none served),
+    /// each with why it was not used.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<String>,
+    /// Hex sha256 of the config text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The [`ISOLATION_OPTIONS`], with their values.
+    pub options: BTreeMap<String, Tristate>,
+    /// Odd lines of the source, with their numbers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl KconfigFacts {
+    /// Facts from a config given explicitly and read from `path`
+    /// ([`KconfigFacts::search`] clears `explicit` for found ones).
+    pub fn from_config(cfg: &KernelConfig, path: &Path) -> KconfigFacts {
+        KconfigFacts {
+            source: Some(path.display().to_string()),
+            explicit: true,
+            tried: Vec::new(),
+            sha256: Some(cfg.sha256().to_string()),
+            options: ISOLATION_OPTIONS
+                .iter()
+                .map(|o| (o.to_string(), cfg.get(o)))
+                .collect(),
+            warnings: cfg.warnings().to_vec(),
+        }
+    }
+
+    /// Searches the [`candidate_paths`] under `root`; the first that
+    /// parses wins.
+    pub fn search(root: &Path, release: &str) -> KconfigFacts {
+        let mut tries = Vec::new();
+        for p in candidate_paths(release) {
+            let path = under(root, &p);
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    tries.push(tried(&path, &io_reason(&e)));
+                    continue;
+                }
+            };
+            match KernelConfig::from_bytes(&bytes, &path) {
+                Ok(cfg) => {
+                    let mut f = KconfigFacts::from_config(&cfg, &path);
+                    f.explicit = false;
+                    f.tried = tries;
+                    return f;
+                }
+                Err(e) => tries.push(e.to_string()),
+            }
+        }
+        KconfigFacts {
+            tried: tries,
+            ..KconfigFacts::default()
+        }
+    }
+
+    pub fn is_known(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// An option's value; `None` when the config is unknown or the option
+    /// is not one of the recorded [`ISOLATION_OPTIONS`].
+    pub fn get(&self, name: &str) -> Option<Tristate> {
+        self.options.get(name).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use std::io::Write;
+
+    const SAMPLE: &str = "\
+#
+# Automatically generated file; DO NOT EDIT.
+# Linux/x86 6.1.76 Kernel Configuration
+#
+CONFIG_CC_VERSION_TEXT=\"gcc (Debian 12.2.0-14) 12.2.0\"
+CONFIG_NAMESPACES=y
+CONFIG_USER_NS=y
+# CONFIG_TIME_NS is not set
+CONFIG_VETH=m
+CONFIG_HZ=250
+CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
+";
+
+    #[rstest]
+    #[case::yes("CONFIG_USER_NS", Tristate::Yes)]
+    #[case::module("CONFIG_VETH", Tristate::Module)]
+    #[case::not_set("CONFIG_TIME_NS", Tristate::No)]
+    #[case::absent("CONFIG_SECURITY_SELINUX", Tristate::No)]
+    #[case::number("CONFIG_HZ", Tristate::Value("250".into()))]
+    #[case::string("CONFIG_LSM", Tristate::Value("landlock,lockdown,yama,apparmor".into()))]
+    #[case::string_with_parens(
+        "CONFIG_CC_VERSION_TEXT",
+        Tristate::Value("gcc (Debian 12.2.0-14) 12.2.0".into())
+    )]
+    fn get_values(#[case] name: &str, #[case] want: Tristate) {
+        let cfg = KernelConfig::parse(SAMPLE).unwrap();
+        assert_eq!(cfg.get(name), want);
+        assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    }
+
+    #[rstest]
+    #[case::empty("", ParseError::NoOptions)]
+    #[case::comments_only("# hello\n#\n", ParseError::NoOptions)]
+    #[case::other_ini("[section]\nkey=value\n", ParseError::NoOptions)]
+    #[case::nul("CONFIG_A=y\n\0\0", ParseError::Binary(11))]
+    #[case::lowercase_prefix("config_user_ns=y\n", ParseError::NoOptions)]
+    #[case::bare_prefix("CONFIG_=y\n", ParseError::NoOptions)]
+    fn rejects_non_configs(#[case] text: &str, #[case] want: ParseError) {
+        assert_eq!(KernelConfig::parse(text).unwrap_err(), want);
+    }
+
+    #[rstest]
+    #[case::no_equals("CONFIG_A=y\nCONFIG_B\n", "line 2: not an option line: CONFIG_B")]
+    #[case::bad_name("CONFIG_A=y\nFOO=bar\n", "line 2: not a CONFIG_ option: FOO=bar")]
+    #[case::unterminated(
+        "CONFIG_A=y\nCONFIG_S=\"abc\n",
+        "line 2: CONFIG_S: unterminated string"
+    )]
+    #[case::trailing_text(
+        "CONFIG_A=y\nCONFIG_S=\"abc\" x\n",
+        "line 2: CONFIG_S: text after the closing quote:  x"
+    )]
+    #[case::duplicate("CONFIG_A=y\nCONFIG_A=m\n", "line 2: CONFIG_A set again")]
+    fn odd_lines_are_warnings_with_line_numbers(#[case] text: &str, #[case] want: &str) {
+        let cfg = KernelConfig::parse(text).unwrap();
+        assert_eq!(cfg.warnings(), [want.to_string()]);
+        assert!(cfg.get("CONFIG_A").is_enabled());
+    }
+
+    #[test]
+    fn many_odd_lines_are_counted_not_listed() {
+        let mut text = String::from("CONFIG_A=y\n");
+        for i in 0..50 {
+            text.push_str(&format!("junk {i}\n"));
+        }
+        let cfg = KernelConfig::parse(&text).unwrap();
+        assert_eq!(cfg.warnings().len(), MAX_WARNINGS + 1);
+        assert_eq!(cfg.warnings().last().unwrap(), "... and 30 more odd lines");
+    }
+
+    #[test]
+    fn crlf_and_indentation_are_tolerated() {
+        let cfg = KernelConfig::parse("  CONFIG_A=y\r\n# CONFIG_B is not set\r\n").unwrap();
+        assert_eq!(cfg.get("CONFIG_A"), Tristate::Yes);
+        assert_eq!(cfg.get("CONFIG_B"), Tristate::No);
+        assert_eq!(cfg.len(), 2);
+    }
+
+    #[test]
+    fn sha256_is_of_the_text() {
+        let cfg = KernelConfig::parse("CONFIG_A=y\n").unwrap();
+        assert_eq!(cfg.sha256().len(), 64);
+        assert_eq!(cfg.sha256(), sha256_hex(b"CONFIG_A=y\n"));
+        assert_ne!(
+            cfg.sha256(),
+            KernelConfig::parse("CONFIG_A=m\n").unwrap().sha256()
+        );
+    }
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_and_plain_give_the_same_config() {
+        let p = Path::new("/x");
+        let plain = KernelConfig::from_bytes(SAMPLE.as_bytes(), p).unwrap();
+        let gz = KernelConfig::from_bytes(&gzip(SAMPLE.as_bytes()), p).unwrap();
+        assert_eq!(plain, gz);
+    }
+
+    #[rstest]
+    #[case::binary(vec![0x7f, b'E', b'L', b'F', 0, 1, 2], "not a kernel config: binary data")]
+    #[case::latin1(b"CONFIG_A=\"\xe9\"\n".to_vec(), "not a kernel config: not UTF-8 text (invalid byte at offset 10)")]
+    #[case::truncated_gzip(gzip(SAMPLE.as_bytes())[..20].to_vec(), "failed to decompress kernel config")]
+    #[case::gzip_of_garbage(gzip(b"hello"), "not a kernel config: no CONFIG_ option lines")]
+    fn from_bytes_errors_name_the_file(#[case] bytes: Vec<u8>, #[case] want: &str) {
+        let err = KernelConfig::from_bytes(&bytes, Path::new("/some/file")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/some/file"), "{msg}");
+        assert!(msg.contains(want), "{msg}");
+    }
+
+    #[test]
+    fn from_file_missing_names_the_file() {
+        let err = KernelConfig::from_file(Path::new("/nonexistent/kconfig")).unwrap_err();
+        assert!(matches!(err, KconfigError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/kconfig"));
+    }
+
+    #[test]
+    fn search_prefers_proc_config_gz_and_records_tries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        std::fs::create_dir_all(dir.path().join("boot")).unwrap();
+        std::fs::write(
+            dir.path().join("proc/config.gz"),
+            gzip(b"CONFIG_USER_NS=y\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("boot/config-6.1.0"), "CONFIG_USER_NS=n\n").unwrap();
+        let f = KconfigFacts::search(dir.path(), "6.1.0");
+        assert!(f.source.as_deref().unwrap().ends_with("proc/config.gz"));
+        assert!(!f.explicit);
+        assert!(f.tried.is_empty());
+        assert_eq!(f.get("CONFIG_USER_NS"), Some(Tristate::Yes));
+        assert_eq!(f.options.len(), ISOLATION_OPTIONS.len());
+        assert_eq!(
+            f.sha256.as_deref(),
+            Some(&*sha256_hex(b"CONFIG_USER_NS=y\n"))
+        );
+    }
+
+    #[test]
+    fn search_skips_a_broken_candidate_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        std::fs::create_dir_all(dir.path().join("boot")).unwrap();
+        std::fs::write(dir.path().join("proc/config.gz"), b"\x1f\x8bjunk").unwrap();
+        std::fs::write(dir.path().join("boot/config-6.1.0"), "CONFIG_USER_NS=m\n").unwrap();
+        let f = KconfigFacts::search(dir.path(), "6.1.0");
+        assert!(f.source.as_deref().unwrap().ends_with("boot/config-6.1.0"));
+        assert_eq!(f.tried.len(), 1);
+        assert!(f.tried[0].contains("failed to decompress"), "{:?}", f.tried);
+        assert_eq!(f.get("CONFIG_USER_NS"), Some(Tristate::Module));
+    }
+
+    #[test]
+    fn search_with_nothing_is_unknown_with_every_path_tried() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = KconfigFacts::search(dir.path(), "6.1.0");
+        assert!(!f.is_known());
+        assert_eq!(f.tried.len(), candidate_paths("6.1.0").len());
+        assert_eq!(f.get("CONFIG_USER_NS"), None);
+    }
+
+    #[rstest]
+    #[case::normal("6.1.0", 5)]
+    #[case::empty("", 1)]
+    #[case::slash("../../etc", 1)]
+    fn candidates(#[case] release: &str, #[case] n: usize) {
+        assert_eq!(candidate_paths(release).len(), n);
+    }
+
+    #[test]
+    fn tristate_serializes_compactly() {
+        let m: BTreeMap<&str, Tristate> = [
+            ("a", Tristate::Yes),
+            ("b", Tristate::Module),
+            ("c", Tristate::No),
+            ("d", Tristate::Value("x".into())),
+        ]
+        .into();
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, r#"{"a":"y","b":"m","c":"n","d":{"value":"x"}}"#);
+        let back: BTreeMap<&str, Tristate> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn live_host_config_if_any_parses() {
+        let f = KconfigFacts::search(Path::new("/"), "");
+        if f.is_known() {
+            assert!(f.get("CONFIG_NAMESPACES").is_some());
+        }
+    }
+}
