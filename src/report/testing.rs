@@ -34,6 +34,7 @@ pub fn sample_host() -> HostFacts {
             id: "debian".into(),
             version_id: "12".into(),
             pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
+            ..Default::default()
         },
         arch: "x86_64".into(),
         cmdline: "BOOT_IMAGE=/vmlinuz-6.1.0-43-amd64 root=/dev/vda1 ro quiet".into(),
@@ -47,14 +48,17 @@ pub fn sample_host() -> HostFacts {
             layout: Layout::Hybrid,
             v1_controllers: vec!["cpu".into(), "memory".into(), "pids".into()],
             v2_controllers: vec![],
+            ..Default::default()
         },
         runner: Runner {
             uid: 0,
             gid: 0,
             effective_caps: vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()],
             bounding_caps: vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()],
+            ..Default::default()
         },
         extra,
+        ..Default::default()
     }
 }
 
@@ -274,6 +278,7 @@ pub fn sample_report_newer() -> Report {
         layout: Layout::Unified,
         v1_controllers: vec![],
         v2_controllers: vec!["cpu".into(), "memory".into(), "pids".into()],
+        ..Default::default()
     };
     let mut cases = base_cases();
     cases.retain(|c| c.id != "cgroup.memory_oom/rootful/control");
