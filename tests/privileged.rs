@@ -123,9 +123,12 @@ fn the_default_suite_passes_and_writes_json_and_html() {
         stdout.contains(&format!("{}/report.json", dir.display())),
         "the run says where the reports are"
     );
-    assert_eq!(report["summary"]["pass"], 14, "{stdout}");
+    assert_eq!(report["summary"]["pass"], 28, "{stdout}");
     assert_eq!(report["host"]["kernel"]["release"], release.as_str());
-    for line in stdout.lines().filter(|l| l.contains("rootful")) {
+    for line in stdout
+        .lines()
+        .filter(|l| l.contains("rootful") || l.contains("rootless"))
+    {
         assert!(line.contains("PASS") && line.contains(" ms"), "{line}");
     }
     assert_eq!(host_state(), before, "a clean run changed the host");
@@ -230,7 +233,7 @@ fn a_killed_runner_leaves_no_sandbox_behind() {
 }
 
 #[test]
-fn an_unprivileged_runner_gets_typed_skips_never_passes() {
+fn an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let o = Command::new(bin())
         .args(["run", "--no-write"])
@@ -245,11 +248,32 @@ fn an_unprivileged_runner_gets_typed_skips_never_passes() {
         Some(0),
         "skips are not failures: {stdout}\n{stderr}"
     );
-    let rows: Vec<&str> = stdout.lines().filter(|l| l.contains("rootful")).collect();
-    assert_eq!(rows.len(), 14, "{stdout}");
-    for r in rows {
+    let rootful: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("rootful"))
+        .collect();
+    assert_eq!(rootful.len(), 14, "{stdout}");
+    for r in rootful {
         assert!(r.contains("SKIP") && r.contains("needs-root"), "{r}");
     }
+    // Rootless cases run for real, or skip for a typed reason of their own.
+    let rootless: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("rootless"))
+        .collect();
+    assert_eq!(rootless.len(), 14, "{stdout}");
+    for r in &rootless {
+        assert!(
+            r.contains("PASS") || (r.contains("SKIP") && !r.contains("needs-root")),
+            "{r}"
+        );
+    }
+    assert!(
+        rootless
+            .iter()
+            .any(|r| r.contains("pid.pid1") && r.contains("PASS")),
+        "{stdout}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 

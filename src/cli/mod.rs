@@ -284,14 +284,32 @@ fn list(a: ListArgs) -> u8 {
     };
     let host = HostFacts::probe();
     let select = selector(&a.suite.filters);
+    let launcher = match std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|h| crate::runtime::spawn::Launcher::new(h).map_err(|e| e.to_string()))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    struct Probes<'a>(&'a crate::runtime::spawn::Launcher);
+    impl crate::suite::requirements::Behaviour for Probes<'_> {
+        fn rootless_userns(&self) -> Result<String, (String, String)> {
+            crate::suite::runner::userns_probe(self.0)
+        }
+    }
+    let probes = Probes(&launcher);
     let mut rows = Vec::new();
     for p in &props {
-        let decisions: Vec<_> = p
-            .requires
-            .iter()
-            .map(|r| crate::suite::requirements::decide(r, &host))
-            .collect();
         for id in p.cases().into_iter().filter(|c| select(c)) {
+            let def = p.def(id.mode);
+            let decisions: Vec<_> = def
+                .requires
+                .iter()
+                .map(|r| crate::suite::requirements::decide(r, &host, &probes))
+                .collect();
             rows.push(serde_json::json!({
                 "id": id.to_string(),
                 "property": p.id,
@@ -299,7 +317,7 @@ fn list(a: ListArgs) -> u8 {
                 "mode": id.mode,
                 "variant": id.variant,
                 "description": p.description,
-                "control_off": p.control.knob.to_string(),
+                "control_off": def.control.knob.to_string(),
                 "runnable": decisions.iter().all(|d| d.check.met),
                 "requirements": decisions.iter().map(|d| serde_json::json!({
                     "requirement": d.check.requirement,

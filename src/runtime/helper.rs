@@ -44,6 +44,10 @@ pub struct HelperRequest {
     pub cgroup_procs: Vec<PathBuf>,
     /// Write `deny` to setgroups before gid_map (a rootless writer).
     pub deny_setgroups: bool,
+    /// Build the sandbox from inside a user namespace owned by an
+    /// unprivileged uid (rootless mode).
+    #[serde(default)]
+    pub rootless: Option<super::rootless::RootlessPlan>,
 }
 
 /// How the sandbox ended.
@@ -70,12 +74,19 @@ pub struct HelperReport {
     pub swept: usize,
     /// Microseconds from clone to the sandbox's exit.
     pub sandbox_us: u64,
+    /// The sandbox's /proc/self/uid_map, lines joined by `; `.
+    #[serde(default)]
+    pub uid_map: String,
 }
 
 /// What the sandbox sends its helper on the report pipe.
 #[derive(Serialize, Deserialize)]
 enum ChildMessage {
-    Done { setup: SetupRecord, probe: Value },
+    Done {
+        setup: SetupRecord,
+        probe: Value,
+        uid_map: String,
+    },
     SetupFailed(StepError),
 }
 
@@ -138,8 +149,16 @@ fn step(step: &str, target: &str, e: Errno) -> StepError {
     StepError::new(step, target, e)
 }
 
-/// Runs one sandbox from this (single-threaded) process.
+/// Runs one sandbox from this (single-threaded) process, rootful or from
+/// inside a rootless user namespace.
 pub fn run(req: &HelperRequest) -> HelperReport {
+    match &req.rootless {
+        None => run_sandbox(req),
+        Some(plan) => super::rootless::run(req, plan, run_sandbox),
+    }
+}
+
+fn run_sandbox(req: &HelperRequest) -> HelperReport {
     let mut rep = HelperReport::default();
     if let Err(e) = enter_outer(&req.spec) {
         rep.setup_error = Some(e);
@@ -272,9 +291,14 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     rep.exit = status.map(exit_info);
     if !buf.is_empty() {
         match serde_json::from_slice::<ChildMessage>(&buf) {
-            Ok(ChildMessage::Done { setup, probe }) => {
+            Ok(ChildMessage::Done {
+                setup,
+                probe,
+                uid_map,
+            }) => {
                 rep.setup = Some(setup);
                 rep.probe = Some(probe);
+                rep.uid_map = uid_map;
             }
             Ok(ChildMessage::SetupFailed(e)) => rep.setup_error = Some(e),
             Err(e) => {
@@ -361,6 +385,15 @@ fn sandbox_child(req: &HelperRequest, helper: Pid, sync_r: OwnedFd, rep_w: Owned
         _ => sys::exit_now(121),
     }
     drop(sync_r);
+    // Read before the root changes: the new root may have no /proc.
+    let uid_map = std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| {
+            m.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
     let ctx = InitContext {
         spec: &req.spec,
         root_dir: &req.root_dir,
@@ -373,6 +406,7 @@ fn sandbox_child(req: &HelperRequest, helper: Pid, sync_r: OwnedFd, rep_w: Owned
             ChildMessage::Done {
                 setup,
                 probe: req.probe.run(),
+                uid_map,
             }
         }
         Err(e) => ChildMessage::SetupFailed(e),

@@ -10,6 +10,7 @@ pub mod helper;
 pub mod idmap;
 pub mod init;
 pub mod mounts;
+pub mod rootless;
 pub mod spawn;
 pub mod spec;
 pub mod syscall;

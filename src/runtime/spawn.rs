@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::cgroups::{self, CgroupStats, Layout, SandboxCgroup};
 use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
+use super::rootless::RootlessPlan;
 use super::spec::{BindSource, Mount, SandboxSpec};
 use crate::probe::Probe;
 
@@ -39,6 +40,18 @@ pub struct Outside {
     pub cgroup: Option<CgroupStats>,
 }
 
+/// Whose ids the sandbox's files get on the host.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdView {
+    /// /proc/self/uid_map as the sandbox saw it, lines joined by `; `.
+    pub uid_map: String,
+    /// The host uid and gid the sandbox's root stands for.
+    pub root_uid: u32,
+    pub root_gid: u32,
+    /// In rootless mode, the unprivileged user owning the user namespace.
+    pub rootless_uid: Option<u32>,
+}
+
 /// Everything observed about one sandbox run: what expectations read.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Observation {
@@ -48,6 +61,7 @@ pub struct Observation {
     pub setup: Option<super::init::SetupRecord>,
     pub setup_error: Option<super::init::StepError>,
     pub outside: Outside,
+    pub ids: IdView,
     /// Processes left behind by the sandbox that the helper killed.
     pub swept: usize,
     pub sandbox_us: u64,
@@ -115,18 +129,34 @@ impl Launcher {
         })
     }
 
-    /// Runs `probe` in a sandbox built from `spec`. `name` labels the cgroup.
+    /// Runs `probe` in a sandbox built from `spec` (rootful). `name`
+    /// labels the cgroup.
     pub fn run(
         &self,
         name: &str,
         spec: &SandboxSpec,
         probe: &Probe,
     ) -> Result<Observation, SpawnError> {
+        self.run_as(name, spec, probe, None)
+    }
+
+    /// Runs `probe` in a sandbox built from `spec`; with a rootless plan,
+    /// from inside a user namespace owned by the plan's unprivileged uid.
+    pub fn run_as(
+        &self,
+        name: &str,
+        spec: &SandboxSpec,
+        probe: &Probe,
+        rootless: Option<&RootlessPlan>,
+    ) -> Result<Observation, SpawnError> {
         spec.validate().map_err(SpawnError::Spec)?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let scratch = uses_scratch(spec).then(|| self.work.join(format!("scratch-{n}")));
+        // The scratch directory belongs to whoever is root in the sandbox.
+        let root_ids = sandbox_root(spec, rootless);
+        let owner = (Some(root_ids.0), Some(root_ids.1));
         let _scratch_guard = match &scratch {
-            Some(dir) => Some(ScratchDir::create(dir, spec)?),
+            Some(dir) => Some(ScratchDir::create(dir, owner)?),
             None => None,
         };
         let mut cgroup: Option<Box<dyn SandboxCgroup>> = if spec.cgroup.is_empty() {
@@ -140,6 +170,13 @@ impl Launcher {
                 &spec.cgroup,
             )?)
         };
+        let mut plan = rootless.cloned();
+        if let (Some(p), Some(cg)) = (plan.as_mut(), cgroup.as_ref()) {
+            if nix::unistd::geteuid().is_root() {
+                cg.delegate(p.uid, p.gid)?;
+                p.join_cgroup = cg.procs_files();
+            }
+        }
         let req = HelperRequest {
             spec: spec.clone(),
             probe: probe.clone(),
@@ -147,6 +184,7 @@ impl Launcher {
             scratch: scratch.clone(),
             cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
             deny_setgroups: !nix::unistd::geteuid().is_root(),
+            rootless: plan,
         };
         let deadline = Duration::from_millis(spec.timeout_ms) + HELPER_GRACE;
         let result = self.call_helper(&req, deadline);
@@ -166,6 +204,12 @@ impl Launcher {
                 hostname_after: rep.hostname_after,
                 scratch: scratch.as_deref().map(list_owners).unwrap_or_default(),
                 cgroup: stats,
+            },
+            ids: IdView {
+                uid_map: rep.uid_map,
+                root_uid: root_ids.0,
+                root_gid: root_ids.1,
+                rootless_uid: rootless.map(|p| p.uid),
             },
             swept: rep.swept,
             sandbox_us: rep.sandbox_us,
@@ -320,34 +364,47 @@ fn uses_scratch(spec: &SandboxSpec) -> bool {
 struct ScratchDir(PathBuf);
 
 impl ScratchDir {
-    fn create(dir: &Path, spec: &SandboxSpec) -> Result<ScratchDir, SpawnError> {
+    fn create(
+        dir: &Path,
+        (uid, gid): (Option<u32>, Option<u32>),
+    ) -> Result<ScratchDir, SpawnError> {
         std::fs::create_dir(dir).map_err(|source| SpawnError::Prepare {
             what: "scratch directory",
             path: dir.into(),
             source,
         })?;
         let guard = ScratchDir(dir.into());
-        let host_of = |maps: &[super::spec::IdMap]| {
-            maps.iter()
-                .find(|m| m.inside == 0 && m.count > 0)
-                .map(|m| m.outside)
-        };
-        let uid = host_of(&spec.uid_map);
-        let gid = host_of(&spec.gid_map);
         if uid.is_some() || gid.is_some() {
-            nix::unistd::chown(
-                dir,
-                uid.map(nix::unistd::Uid::from_raw),
-                gid.map(nix::unistd::Gid::from_raw),
-            )
-            .map_err(|e| SpawnError::Prepare {
+            std::os::unix::fs::chown(dir, uid, gid).map_err(|source| SpawnError::Prepare {
                 what: "scratch directory owner",
                 path: dir.into(),
-                source: e.into(),
+                source,
             })?;
         }
         Ok(guard)
     }
+}
+
+/// Where `id` lands one level out through `maps`; ids outside every
+/// range are returned unchanged (no map: the same namespace).
+fn map_out(maps: &[super::spec::IdMap], id: u32) -> u32 {
+    if maps.is_empty() {
+        return id;
+    }
+    maps.iter()
+        .find(|m| id >= m.inside && (id - m.inside) < m.count)
+        .map_or(id, |m| m.outside + (id - m.inside))
+}
+
+/// The host uid and gid the sandbox's root stands for: through the
+/// sandbox's own maps, then through the rootless namespace's.
+pub fn sandbox_root(spec: &SandboxSpec, rootless: Option<&RootlessPlan>) -> (u32, u32) {
+    let (mut uid, mut gid) = (map_out(&spec.uid_map, 0), map_out(&spec.gid_map, 0));
+    if let Some(p) = rootless {
+        uid = map_out(&p.uid_map, uid);
+        gid = map_out(&p.gid_map, gid);
+    }
+    (uid, gid)
 }
 
 impl Drop for ScratchDir {

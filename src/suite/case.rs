@@ -1,6 +1,7 @@
 //! The case model: a property, run in a mode, as a test and a control.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::expect::Expect;
@@ -16,15 +17,22 @@ pub struct Property {
     pub id: String,
     pub area: String,
     pub description: String,
-    pub modes: Vec<Mode>,
+    /// How the property runs in each of its modes.
+    pub defs: BTreeMap<Mode, ModeDef>,
+    pub tags: Vec<String>,
+    /// The table it came from.
+    pub source: PathBuf,
+}
+
+/// A property in one mode: its requirements, probe, test sandbox,
+/// expectations and control.
+#[derive(Clone, Debug)]
+pub struct ModeDef {
     pub requires: Vec<Requirement>,
     pub probe: Probe,
     pub sandbox: SandboxSpec,
     pub expect: Vec<Expect>,
     pub control: Control,
-    pub tags: Vec<String>,
-    /// The table it came from.
-    pub source: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -57,7 +65,7 @@ impl std::fmt::Display for CaseId {
     }
 }
 
-impl Property {
+impl ModeDef {
     /// The sandbox of a variant: the control turns the knob off.
     pub fn spec_for(&self, variant: Variant) -> SandboxSpec {
         match variant {
@@ -72,12 +80,22 @@ impl Property {
             Variant::Control => &self.control.expect,
         }
     }
+}
+
+impl Property {
+    pub fn modes(&self) -> impl Iterator<Item = Mode> + '_ {
+        self.defs.keys().copied()
+    }
+
+    /// The definition of a mode the property runs in.
+    pub fn def(&self, mode: Mode) -> &ModeDef {
+        &self.defs[&mode]
+    }
 
     /// Every case of this property, test before control, mode by mode.
     pub fn cases(&self) -> Vec<CaseId> {
-        self.modes
-            .iter()
-            .flat_map(|m| [Variant::Test, Variant::Control].map(|v| CaseId::new(&self.id, *m, v)))
+        self.modes()
+            .flat_map(|m| [Variant::Test, Variant::Control].map(|v| CaseId::new(&self.id, m, v)))
             .collect()
     }
 }

@@ -3,7 +3,7 @@
 use caps::Capability;
 use std::str::FromStr;
 
-use crate::runtime::spec::{Mount, Namespace, SandboxSpec};
+use crate::runtime::spec::{BindSource, Mount, Namespace, SandboxSpec};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Knob {
@@ -96,6 +96,21 @@ impl Knob {
                     s.uid_map.clear();
                     s.gid_map.clear();
                 }
+                if *n == Namespace::Pid {
+                    // Without a PID namespace of its own a fresh proc would
+                    // show the parent's; that proc is the parent's /proc,
+                    // bound read-only (a proc mount needs privilege over
+                    // the PID namespace, which a rootless sandbox lacks).
+                    for m in &mut s.mounts {
+                        if let Mount::Proc { target } = m {
+                            *m = Mount::Bind {
+                                source: BindSource::Host("/proc".into()),
+                                target: target.clone(),
+                                readonly: true,
+                            };
+                        }
+                    }
+                }
             }
             Knob::MemoryLimit => s.cgroup.memory_max = None,
             Knob::PidsLimit => s.cgroup.pids_max = None,
@@ -121,7 +136,7 @@ impl Knob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::{BindSource, IdMap};
+    use crate::runtime::spec::IdMap;
     use rstest::rstest;
 
     fn spec() -> SandboxSpec {
@@ -170,6 +185,21 @@ mod tests {
         assert_ne!(off, base);
         assert!(knob.check_on(&off).is_err(), "{src} is still on");
         assert_eq!(knob.to_string(), src);
+    }
+
+    #[test]
+    fn turning_off_the_pid_namespace_shows_the_parents_proc() {
+        let mut base = spec();
+        base.mounts.push(Mount::Proc {
+            target: "/proc".into(),
+        });
+        let off = Knob::Namespace(Namespace::Pid).turn_off(&base);
+        assert!(off.mounts.contains(&Mount::Bind {
+            source: BindSource::Host("/proc".into()),
+            target: "/proc".into(),
+            readonly: true
+        }));
+        assert!(!off.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })));
     }
 
     #[test]

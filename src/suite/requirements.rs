@@ -16,8 +16,12 @@ pub enum Requirement {
     Root,
     /// `namespace <kind>`: the kernel offers this namespace kind.
     Namespace(Namespace),
-    /// `userns`: an unprivileged user may create a user namespace.
+    /// `userns`: an unprivileged user may create a user namespace and use
+    /// the capabilities it gets there.
     Userns,
+    /// `id-range`: the rootless user namespace maps a range of ids, not
+    /// only its root.
+    IdRange,
     /// `kconfig CONFIG_X`: the kernel was built with the option (y or m).
     Kconfig(String),
     /// `cgroup-controller <name>`: the controller is usable by isocheck.
@@ -30,7 +34,7 @@ pub enum Requirement {
 pub const FEATURES: &[&str] = &["pidfd", "time-ns"];
 
 pub const REQUIREMENT_FORMS: &str =
-    "`root`, `userns`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`";
+    "`root`, `userns`, `id-range`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`";
 
 impl FromStr for Requirement {
     type Err = String;
@@ -46,6 +50,7 @@ impl FromStr for Requirement {
         match (word, arg) {
             ("root", None) => Ok(Requirement::Root),
             ("userns", None) => Ok(Requirement::Userns),
+            ("id-range", None) => Ok(Requirement::IdRange),
             ("namespace", Some(n)) => Namespace::parse(n)
                 .map(Requirement::Namespace)
                 .ok_or_else(|| format!("unknown namespace `{n}`")),
@@ -71,6 +76,7 @@ impl std::fmt::Display for Requirement {
         match self {
             Requirement::Root => f.write_str("root"),
             Requirement::Userns => f.write_str("userns"),
+            Requirement::IdRange => f.write_str("id-range"),
             Requirement::Namespace(n) => write!(f, "namespace {n}"),
             Requirement::Kconfig(c) => write!(f, "kconfig {c}"),
             Requirement::CgroupController(c) => write!(f, "cgroup-controller {c}"),
@@ -117,43 +123,64 @@ fn sysctl(name: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// Looks an option up in the running kernel's config, if one is readable.
-/// `None` when no config is available (then behaviour decides).
-fn kconfig_value(host: &HostFacts, option: &str) -> Option<(String, String)> {
-    let candidates = [format!("/boot/config-{}", host.kernel.release)];
-    let text = std::fs::read("/proc/config.gz")
-        .ok()
-        .and_then(|gz| {
-            use std::io::Read;
-            let mut s = String::new();
-            flate2::read::GzDecoder::new(&gz[..])
-                .read_to_string(&mut s)
-                .ok()
-                .map(|_| (s, "/proc/config.gz".to_string()))
-        })
-        .or_else(|| {
-            candidates
-                .iter()
-                .find_map(|p| std::fs::read_to_string(p).ok().map(|s| (s, p.clone())))
-        })?;
-    let (text, source) = text;
-    let value = text
-        .lines()
-        .find_map(|l| {
-            if let Some(v) = l.strip_prefix(option).and_then(|r| r.strip_prefix('=')) {
-                Some(v.to_string())
-            } else if l == format!("# {option} is not set") {
-                Some("n".to_string())
-            } else {
-                None
-            }
-        })
-        .unwrap_or_else(|| "n".to_string());
-    Some((value, source))
+/// Probes that decide a requirement by trying the thing.
+pub trait Behaviour {
+    /// Creates a user namespace as the rootless user and, inside it, a
+    /// mount namespace made private (which needs CAP_SYS_ADMIN there).
+    /// `Err` names the step that failed and its errno.
+    fn rootless_userns(&self) -> Result<String, (String, String)>;
+}
+
+/// Decides `userns` by behaviour; the knobs only explain a refusal.
+fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) -> Decision {
+    let probe =
+        "create a user namespace as the rootless uid, then a private mount namespace inside it";
+    let (step, errno) = match behaviour.rootless_userns() {
+        Ok(seen) => return met(req, probe, seen),
+        Err(e) => e,
+    };
+    let seen = format!("{step}: {errno}");
+    let knob = |name: &str| {
+        host.sysctl(name)
+            .map(str::to_string)
+            .or_else(|| sysctl(name))
+    };
+    let reason = if !Path::new("/proc/self/ns/user").exists() {
+        Reason::new(
+            ReasonKind::MissingKconfig,
+            "CONFIG_USER_NS: the kernel offers no user namespaces",
+        )
+    } else if knob("user.max_user_namespaces").as_deref() == Some("0") {
+        Reason::new(
+            ReasonKind::SysctlPolicy,
+            format!("user.max_user_namespaces=0 ({seen})"),
+        )
+        .with_hint("sysctl -w user.max_user_namespaces=15000")
+    } else if knob("kernel.unprivileged_userns_clone").as_deref() == Some("0") {
+        Reason::new(
+            ReasonKind::SysctlPolicy,
+            format!("kernel.unprivileged_userns_clone=0 ({seen})"),
+        )
+        .with_hint("sysctl -w kernel.unprivileged_userns_clone=1")
+    } else if knob("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        Reason::new(ReasonKind::LsmDenied, format!("AppArmor restricts unprivileged user namespaces ({seen})"))
+            .with_hint("sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile with `userns,`")
+    } else if step != "unshare-user" {
+        Reason::new(
+            ReasonKind::LsmDenied,
+            format!("a user namespace was made but its capabilities were refused ({seen})"),
+        )
+    } else {
+        Reason::new(
+            ReasonKind::KernelLacksFeature,
+            format!("creating a user namespace failed ({seen})"),
+        )
+    };
+    unmet(req, probe, seen, reason)
 }
 
 /// Decides a requirement on this host.
-pub fn decide(req: &Requirement, host: &HostFacts) -> Decision {
+pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) -> Decision {
     match req {
         Requirement::Root => {
             let uid = nix::unistd::geteuid().as_raw();
@@ -208,65 +235,84 @@ pub fn decide(req: &Requirement, host: &HostFacts) -> Decision {
                 )
             }
         }
-        Requirement::Userns => {
-            let probe = "sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone";
-            let max = sysctl("user.max_user_namespaces");
-            let clone = sysctl("kernel.unprivileged_userns_clone");
-            let seen = format!(
-                "max_user_namespaces={}, unprivileged_userns_clone={}",
-                max.as_deref().unwrap_or("absent"),
-                clone.as_deref().unwrap_or("absent")
-            );
-            if max.as_deref() == Some("0") {
-                unmet(
+        Requirement::Userns => decide_userns(req, host, behaviour),
+        Requirement::IdRange => {
+            let probe = "geteuid";
+            if nix::unistd::geteuid().is_root() {
+                met(
                     req,
                     probe,
-                    seen,
-                    Reason::new(ReasonKind::SysctlPolicy, "user.max_user_namespaces=0")
-                        .with_hint("sysctl -w user.max_user_namespaces=15000"),
-                )
-            } else if clone.as_deref() == Some("0") {
-                unmet(
-                    req,
-                    probe,
-                    seen,
-                    Reason::new(
-                        ReasonKind::SysctlPolicy,
-                        "kernel.unprivileged_userns_clone=0",
-                    )
-                    .with_hint("sysctl -w kernel.unprivileged_userns_clone=1"),
-                )
-            } else if !Path::new("/proc/self/ns/user").exists() {
-                unmet(
-                    req,
-                    "stat /proc/self/ns/user",
-                    "missing",
-                    Reason::new(ReasonKind::MissingKconfig, "CONFIG_USER_NS"),
+                    "isocheck is root: it writes the subordinate range as newuidmap would",
                 )
             } else {
-                met(req, probe, seen)
+                unmet(
+                    req,
+                    probe,
+                    format!("euid {}", nix::unistd::geteuid()),
+                    Reason::new(
+                        ReasonKind::NotDelegated,
+                        "an unprivileged runner maps only its own uid; ranges from /etc/subuid through newuidmap are not used",
+                    )
+                    .with_hint("run as root, which emulates the rootless user with a subordinate range"),
+                )
             }
         }
-        Requirement::Kconfig(opt) => match kconfig_value(host, opt) {
-            None => met(
-                req,
-                "kernel config",
-                "no kernel config readable: decided by behaviour",
-            ),
-            Some((v, src)) if v == "y" || v == "m" => {
-                met(req, "kernel config", format!("{opt}={v} in {src}"))
+        Requirement::Kconfig(opt) => {
+            let probe = "kernel config";
+            let Some(src) = host.kconfig.source.clone() else {
+                return met(
+                    req,
+                    probe,
+                    "no kernel config readable: decided by behaviour",
+                );
+            };
+            match crate::host::KernelConfig::from_file(std::path::Path::new(&src)) {
+                Err(e) => met(
+                    req,
+                    probe,
+                    format!("config unreadable ({e}): decided by behaviour"),
+                ),
+                Ok(cfg) => match cfg.get(opt) {
+                    crate::host::Tristate::Yes | crate::host::Tristate::Module => {
+                        met(req, probe, format!("{opt} set in {src}"))
+                    }
+                    other => unmet(
+                        req,
+                        probe,
+                        format!("{opt}={other:?} in {src}"),
+                        Reason::new(
+                            ReasonKind::MissingKconfig,
+                            format!("{opt} is not set in {src}"),
+                        ),
+                    ),
+                },
             }
-            Some((v, src)) => unmet(
-                req,
-                "kernel config",
-                format!("{opt}={v} in {src}"),
-                Reason::new(ReasonKind::MissingKconfig, format!("{opt} is {v} in {src}")),
-            ),
-        },
+        }
         Requirement::CgroupController(c) => {
             let layout = host.cgroup.layout;
             let probe = "statfs /sys/fs/cgroup + mountinfo + cgroup.controllers";
-            match (layout, cgroups::controller_home(layout, c)) {
+            let home = cgroups::controller_home(layout, c);
+            // Without root, isocheck can only use a hierarchy delegated to it.
+            if let (false, Some(ControllerHome::V1(p) | ControllerHome::V2(p))) =
+                (nix::unistd::geteuid().is_root(), &home)
+            {
+                let parent = p.join(cgroups::PARENT_NAME);
+                let target = if parent.exists() { parent } else { p.clone() };
+                if let Err(e) = nix::unistd::access(&target, nix::unistd::AccessFlags::W_OK) {
+                    return unmet(
+                        req,
+                        "access(W_OK) on isocheck's cgroup parent",
+                        format!("{}: {e:?} for uid {}", target.display(), nix::unistd::geteuid()),
+                        Reason::new(ReasonKind::NotDelegated, format!("{c}: {} is not delegated to uid {}", target.display(), nix::unistd::geteuid()))
+                            .with_hint(format!(
+                                "delegate a parent to it: mkdir -p {0} && chown {1} {0} {0}/cgroup.procs",
+                                p.join(cgroups::PARENT_NAME).display(),
+                                nix::unistd::geteuid()
+                            )),
+                    );
+                }
+            }
+            match (layout, home) {
                 (Layout::None, _) => unmet(
                     req,
                     probe,
@@ -379,18 +425,86 @@ mod tests {
         assert!(src.parse::<Requirement>().unwrap_err().contains(msg));
     }
 
+    /// A behaviour double: the rootless user namespace fails at `step`.
+    struct Refuses(&'static str, &'static str);
+
+    impl Behaviour for Refuses {
+        fn rootless_userns(&self) -> Result<String, (String, String)> {
+            Err((self.0.into(), self.1.into()))
+        }
+    }
+
+    struct Works;
+
+    impl Behaviour for Works {
+        fn rootless_userns(&self) -> Result<String, (String, String)> {
+            Ok("uid_map 0 100000 1".into())
+        }
+    }
+
+    fn host_with(knobs: &[(&str, &str)]) -> HostFacts {
+        let mut h = HostFacts::default();
+        for (k, v) in knobs {
+            h.sysctls
+                .insert(k.to_string(), crate::host::Knob::Value(v.to_string()));
+        }
+        h
+    }
+
+    #[rstest]
+    #[case::max_zero(&[("user.max_user_namespaces", "0")], "unshare-user", ReasonKind::SysctlPolicy, "user.max_user_namespaces=0")]
+    #[case::debian_knob(&[("user.max_user_namespaces", "63000"), ("kernel.unprivileged_userns_clone", "0")], "unshare-user", ReasonKind::SysctlPolicy, "unprivileged_userns_clone=0")]
+    #[case::apparmor(&[("kernel.apparmor_restrict_unprivileged_userns", "1")], "make-private", ReasonKind::LsmDenied, "AppArmor")]
+    #[case::caps_refused(&[], "make-private", ReasonKind::LsmDenied, "capabilities were refused")]
+    #[case::unexplained(&[], "unshare-user", ReasonKind::KernelLacksFeature, "unshare-user: EPERM")]
+    fn a_refused_user_namespace_is_explained_by_the_knob_that_blocks_it(
+        #[case] knobs: &[(&str, &str)],
+        #[case] step: &'static str,
+        #[case] kind: ReasonKind,
+        #[case] detail: &str,
+    ) {
+        let d = decide(
+            &Requirement::Userns,
+            &host_with(knobs),
+            &Refuses(step, "EPERM"),
+        );
+        assert!(!d.check.met);
+        assert!(d.check.observed.contains(step), "{d:?}");
+        let r = d.reason.unwrap();
+        assert_eq!(r.kind, kind, "{r:?}");
+        assert!(r.detail.contains(detail), "{r:?}");
+    }
+
+    #[test]
+    fn a_user_namespace_that_works_is_met_whatever_the_knobs_say() {
+        let d = decide(
+            &Requirement::Userns,
+            &host_with(&[("kernel.unprivileged_userns_clone", "0")]),
+            &Works,
+        );
+        assert!(
+            d.check.met && d.reason.is_none(),
+            "behaviour decides, not the knob: {d:?}"
+        );
+    }
+
     #[test]
     fn decisions_record_the_probe_and_what_it_saw() {
         let d = decide(
             &Requirement::Namespace(Namespace::Pid),
             &HostFacts::default(),
+            &Refuses("unshare-user", "EPERM"),
         );
         assert!(d.check.met, "{d:?}");
         assert!(
             d.check.probe.contains("/proc/self/ns")
                 && d.check.observed.contains("/proc/self/ns/pid")
         );
-        let d = decide(&Requirement::Root, &HostFacts::default());
+        let d = decide(
+            &Requirement::Root,
+            &HostFacts::default(),
+            &Refuses("unshare-user", "EPERM"),
+        );
         assert_eq!(d.check.met, nix::unistd::geteuid().is_root());
         if !d.check.met {
             assert_eq!(d.reason.unwrap().kind, ReasonKind::NeedsRoot);

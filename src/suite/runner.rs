@@ -9,12 +9,13 @@ use std::time::Instant;
 
 use super::case::{CaseId, Property};
 use super::expect::{check_all, Checked};
-use super::requirements::{decide, Decision};
+use super::requirements::{decide, Behaviour, Decision};
 use crate::host::HostFacts;
 use crate::report::{
     CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
     Variant,
 };
+use crate::runtime::rootless::RootlessPlan;
 use crate::runtime::spawn::{Launcher, Observation, SpawnError};
 use crate::runtime::spec::Rootfs;
 
@@ -66,15 +67,16 @@ impl Runner {
         })
     }
 
-    fn decide_all(&self, p: &Property) -> Vec<Decision> {
-        p.requires
+    fn decide_all(&self, p: &Property, mode: Mode) -> Vec<Decision> {
+        p.def(mode)
+            .requires
             .iter()
             .map(|r| {
                 let key = r.to_string();
                 if let Some(d) = self.decisions.lock().unwrap().get(&key) {
                     return d.clone();
                 }
-                let d = decide(r, &self.host);
+                let d = decide(r, &self.host, self);
                 self.decisions.lock().unwrap().insert(key, d.clone());
                 d
             })
@@ -82,20 +84,25 @@ impl Runner {
     }
 
     fn run_variant(&self, p: &Property, mode: Mode, variant: Variant) -> Run {
-        let mut spec = p.spec_for(variant);
+        let def = p.def(mode);
+        let mut spec = def.spec_for(variant);
         if let (Some(dir), Rootfs::Skeleton) = (&self.rootfs, &spec.rootfs) {
             spec.rootfs = Rootfs::Dir { path: dir.clone() };
         }
         let name = format!("{}-{}-{}", p.id, mode, variant);
         let t = Instant::now();
-        let res = self.launcher.run(&name, &spec, &p.probe);
+        let plan = (mode == Mode::Rootless).then(RootlessPlan::for_runner);
+        let res = self
+            .launcher
+            .run_as(&name, &spec, &def.probe, plan.as_ref());
         let duration_ms = t.elapsed().as_secs_f64() * 1e3;
-        judge(res, p.expect_for(variant), duration_ms)
+        judge(res, def.expect_for(variant), duration_ms)
     }
 
     /// Runs one property in one mode: control and test, judged together.
     pub fn run_pair(&self, p: &Property, mode: Mode) -> [CaseResult; 2] {
-        let decisions = self.decide_all(p);
+        let decisions = self.decide_all(p, mode);
+        let def = p.def(mode);
         let checks: Vec<_> = decisions.iter().map(|d| d.check.clone()).collect();
         let base = |variant: Variant| CaseResult {
             id: CaseId::new(&p.id, mode, variant).to_string(),
@@ -107,7 +114,7 @@ impl Runner {
             reason: None,
             description: p.description.clone(),
             expected: Value::Array(
-                p.expect_for(variant)
+                def.expect_for(variant)
                     .iter()
                     .map(|e| json!({ "what": e.describe() }))
                     .collect(),
@@ -125,7 +132,7 @@ impl Runner {
         }
         let c = self.run_variant(p, mode, Variant::Control);
         let t = self.run_variant(p, mode, Variant::Test);
-        let ((to, tr), (co, cr)) = combine(&t.verdict, &c.verdict, &p.control.knob.to_string());
+        let ((to, tr), (co, cr)) = combine(&t.verdict, &c.verdict, &def.control.knob.to_string());
         for (case, run, outcome, reason) in [(&mut test, t, to, tr), (&mut control, c, co, cr)] {
             case.outcome = outcome;
             case.reason = reason;
@@ -149,7 +156,7 @@ impl Runner {
         let t0 = Instant::now();
         let pairs: Vec<(&Property, Mode)> = props
             .iter()
-            .flat_map(|p| p.modes.iter().map(move |m| (p, *m)))
+            .flat_map(|p| p.modes().map(move |m| (p, m)))
             .filter(|(p, m)| {
                 [Variant::Test, Variant::Control]
                     .iter()
@@ -226,6 +233,40 @@ impl Runner {
         });
         report.summary = Summary::of(&report.cases);
         Ok(report)
+    }
+}
+
+impl Behaviour for Runner {
+    fn rootless_userns(&self) -> Result<String, (String, String)> {
+        userns_probe(&self.launcher)
+    }
+}
+
+/// Tries a rootless user namespace for real: the sandbox `userns`
+/// requirements stand on.
+pub fn userns_probe(launcher: &Launcher) -> Result<String, (String, String)> {
+    use crate::runtime::spec::{Namespace, SandboxSpec};
+    let spec = SandboxSpec {
+        namespaces: [Namespace::Mount].into_iter().collect(),
+        rootfs: Rootfs::Host,
+        ..Default::default()
+    };
+    let plan = RootlessPlan::for_runner();
+    match launcher.run_as(
+        "userns-probe",
+        &spec,
+        &crate::probe::Probe::Noop,
+        Some(&plan),
+    ) {
+        Err(e) => Err(("launch".into(), e.to_string())),
+        Ok(o) => match o.setup_error {
+            Some(e) => Err((e.step, e.errno)),
+            None if o.probe.is_some() => Ok(format!(
+                "user namespace of uid {} with map {}",
+                plan.uid, o.ids.uid_map
+            )),
+            None => Err(("sandbox".into(), format!("{:?}", o.exit))),
+        },
     }
 }
 

@@ -5,14 +5,15 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-use super::case::{Control, Property};
+use super::case::{Control, ModeDef, Property};
 use super::catalog;
 use super::expect::Expect;
 use super::knob::Knob;
 use super::requirements::Requirement;
 use crate::probe::Probe;
 use crate::report::Mode;
-use crate::runtime::spec::SandboxSpec;
+use crate::runtime::spec::{Namespace, SandboxSpec};
+use std::collections::BTreeMap;
 
 /// One row as written.
 #[derive(Deserialize, Debug)]
@@ -32,6 +33,20 @@ struct Row {
     control: RowControl,
     #[serde(default)]
     tags: Vec<String>,
+    /// What differs in rootless mode.
+    #[serde(default)]
+    rootless: Option<RowOverride>,
+}
+
+/// A mode's replacements for the row's fields.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RowOverride {
+    requires: Option<Vec<String>>,
+    probe: Option<Probe>,
+    sandbox: Option<SandboxSpec>,
+    expect: Option<Vec<Expect>>,
+    control: Option<RowControl>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -157,72 +172,149 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Property>, TableError> {
         if row.modes.is_empty() {
             return Err(fail("modes", "must list at least one mode".into()));
         }
-        if row.modes.contains(&Mode::Rootless) {
+        let mut defs = BTreeMap::new();
+        let rootful = ModeInput {
+            requires: &row.requires,
+            probe: &row.probe,
+            sandbox: &row.sandbox,
+            expect: &row.expect,
+            control: &row.control,
+        };
+        if row.rootless.is_some() && !row.modes.contains(&Mode::Rootless) {
             return Err(fail(
-                "modes",
-                "rootless mode is not supported by this version of isocheck".into(),
+                "rootless",
+                "a rootless override needs `modes` to include \"rootless\"".into(),
             ));
         }
-        let requires = row
-            .requires
-            .iter()
-            .enumerate()
-            .map(|(j, r)| {
-                r.parse::<Requirement>()
-                    .map_err(|m| fail(&format!("requires[{j}]"), m))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        row.sandbox.validate().map_err(|m| fail("sandbox", m))?;
-        for (j, e) in row.expect.iter().enumerate() {
-            e.validate().map_err(|m| fail(&format!("expect[{j}]"), m))?;
-        }
-        if row.expect.is_empty() {
-            return Err(fail(
-                "expect",
-                "a test needs at least one expectation".into(),
-            ));
-        }
-        let knob: Knob = row
-            .control
-            .off
-            .parse()
-            .map_err(|m| fail("control.off", m))?;
-        knob.check_on(&row.sandbox)
-            .map_err(|m| fail("control.off", m))?;
-        knob.turn_off(&row.sandbox).validate().map_err(|m| {
-            fail(
-                "control.off",
-                format!("the control's sandbox is invalid: {m}"),
-            )
-        })?;
-        for (j, e) in row.control.expect.iter().enumerate() {
-            e.validate()
-                .map_err(|m| fail(&format!("control.expect[{j}]"), m))?;
-        }
-        if row.control.expect.is_empty() {
-            return Err(fail(
-                "control.expect",
-                "a control needs at least one expectation: what the leak looks like".into(),
-            ));
+        for mode in &row.modes {
+            let def = match mode {
+                Mode::Rootful => build_def(&rootful, "").map_err(|(f, m)| fail(&f, m))?,
+                Mode::Rootless => {
+                    rootless_def(&rootful, row.rootless.as_ref()).map_err(|(f, m)| fail(&f, m))?
+                }
+            };
+            defs.insert(*mode, def);
         }
         out.push(Property {
             id: row.id,
             area: area.to_string(),
             description: row.description.unwrap_or_else(|| promise.to_string()),
-            modes: row.modes,
-            requires,
-            probe: row.probe,
-            sandbox: row.sandbox,
-            expect: row.expect,
-            control: Control {
-                knob,
-                expect: row.control.expect,
-            },
+            defs,
             tags: row.tags,
             source: PathBuf::from(file),
         });
     }
     Ok(out)
+}
+
+/// One mode's definition as written, before validation.
+struct ModeInput<'a> {
+    requires: &'a [String],
+    probe: &'a Probe,
+    sandbox: &'a SandboxSpec,
+    expect: &'a [Expect],
+    control: &'a RowControl,
+}
+
+type FieldError = (String, String);
+
+/// Validates one mode's definition; errors name the field under `prefix`.
+fn build_def(m: &ModeInput<'_>, prefix: &str) -> Result<ModeDef, FieldError> {
+    let f = |field: &str| format!("{prefix}{field}");
+    let requires = m
+        .requires
+        .iter()
+        .enumerate()
+        .map(|(j, r)| {
+            r.parse::<Requirement>()
+                .map_err(|e| (f(&format!("requires[{j}]")), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    m.sandbox.validate().map_err(|e| (f("sandbox"), e))?;
+    if m.expect.is_empty() {
+        return Err((f("expect"), "a test needs at least one expectation".into()));
+    }
+    for (j, e) in m.expect.iter().enumerate() {
+        e.validate().map_err(|e| (f(&format!("expect[{j}]")), e))?;
+    }
+    let knob: Knob = m.control.off.parse().map_err(|e| (f("control.off"), e))?;
+    knob.check_on(m.sandbox)
+        .map_err(|e| (f("control.off"), e))?;
+    knob.turn_off(m.sandbox).validate().map_err(|e| {
+        (
+            f("control.off"),
+            format!("the control's sandbox is invalid: {e}"),
+        )
+    })?;
+    if m.control.expect.is_empty() {
+        return Err((
+            f("control.expect"),
+            "a control needs at least one expectation: what the leak looks like".into(),
+        ));
+    }
+    for (j, e) in m.control.expect.iter().enumerate() {
+        e.validate()
+            .map_err(|e| (f(&format!("control.expect[{j}]")), e))?;
+    }
+    Ok(ModeDef {
+        requires,
+        probe: m.probe.clone(),
+        sandbox: m.sandbox.clone(),
+        expect: m.expect.to_vec(),
+        control: Control {
+            knob,
+            expect: m.control.expect.to_vec(),
+        },
+    })
+}
+
+/// The rootless definition: the row's `rootless` overrides where given,
+/// else the rootful one with the user namespace it would make left to the
+/// rootless namespace the sandbox already lives in, and `root` replaced
+/// by `userns`.
+fn rootless_def(
+    rootful: &ModeInput<'_>,
+    over: Option<&RowOverride>,
+) -> Result<ModeDef, FieldError> {
+    let default_requires: Vec<String> = rootful
+        .requires
+        .iter()
+        .map(|r| {
+            if r == "root" {
+                "userns".to_string()
+            } else {
+                r.clone()
+            }
+        })
+        .collect();
+    let mut default_sandbox = rootful.sandbox.clone();
+    default_sandbox.namespaces.remove(&Namespace::User);
+    default_sandbox.uid_map.clear();
+    default_sandbox.gid_map.clear();
+    let o = over;
+    let input = ModeInput {
+        requires: o
+            .and_then(|o| o.requires.as_deref())
+            .unwrap_or(&default_requires),
+        probe: o.and_then(|o| o.probe.as_ref()).unwrap_or(rootful.probe),
+        sandbox: o
+            .and_then(|o| o.sandbox.as_ref())
+            .unwrap_or(&default_sandbox),
+        expect: o
+            .and_then(|o| o.expect.as_deref())
+            .unwrap_or(rootful.expect),
+        control: o
+            .and_then(|o| o.control.as_ref())
+            .unwrap_or(rootful.control),
+    };
+    build_def(
+        &input,
+        if o.is_some() {
+            "rootless."
+        } else {
+            "(rootless) "
+        },
+    )
 }
 
 /// The suites built into isocheck, by file name.
@@ -324,7 +416,18 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         6,
         "needs a new UTS namespace"
     )]
-    #[case::rootless("requires =", "modes = [\"rootless\"]\nrequires =", 4, "rootless")]
+    #[case::rootless_override_without_the_mode(
+        "requires =",
+        "rootless = { requires = [\"userns\"] }\nrequires =",
+        4,
+        "needs `modes` to include \"rootless\""
+    )]
+    #[case::rootless_override_checked(
+        "requires =",
+        "modes = [\"rootless\"]\nrootless = { requires = [\"rooot\"] }\nrequires =",
+        5,
+        "field `rootless.requires[0]`: unknown requirement"
+    )]
     fn bad_rows_name_file_line_row_and_field(
         #[case] from: &str,
         #[case] to: &str,
@@ -343,6 +446,34 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         if !msg.starts_with("missing") {
             assert!(shown.contains("property #1 (pid.pid"), "{shown}");
         }
+    }
+
+    #[test]
+    fn rootless_mode_leaves_the_user_namespace_to_the_rootless_one() {
+        let text = GOOD.replacen(
+            "requires =",
+            "modes = [\"rootful\", \"rootless\"]\nrequires =",
+            1,
+        );
+        let p = &parse("t.toml", &text).unwrap()[0];
+        let rootless = p.def(Mode::Rootless);
+        assert_eq!(
+            rootless.requires[0],
+            Requirement::Userns,
+            "root becomes userns"
+        );
+        assert_eq!(p.cases().len(), 4);
+        let text = text
+            .replace(
+                "namespaces = [\"pid\", \"mount\"]",
+                "namespaces = [\"user\", \"pid\", \"mount\"]",
+            )
+            .replace("namespace pid\", expect", "namespace user\", expect");
+        let err = parse("t.toml", &text).unwrap_err().to_string();
+        assert!(
+            err.contains("(rootless) control.off") && err.contains("does not turn on"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -189,6 +189,33 @@ pub trait SandboxCgroup: Send {
     fn stats(&self) -> CgroupStats;
     /// Kills every process left inside and removes the cgroup. Idempotent.
     fn remove(&mut self) -> Result<(), CgroupError>;
+    /// The sandbox's directories, one per hierarchy.
+    fn dirs(&self) -> Vec<PathBuf>;
+    /// Delegates the cgroup to an unprivileged owner, as a service manager
+    /// delegates a cgroup to a user: the directory and its `cgroup.procs`
+    /// (and `cgroup.threads`, `cgroup.subtree_control`) change owner.
+    fn delegate(&self, uid: u32, gid: u32) -> Result<(), CgroupError> {
+        for d in self.dirs() {
+            for p in [
+                d.clone(),
+                d.join("cgroup.procs"),
+                d.join("cgroup.threads"),
+                d.join("cgroup.subtree_control"),
+                d.join("tasks"),
+            ] {
+                if p.exists() {
+                    std::os::unix::fs::chown(&p, Some(uid), Some(gid)).map_err(|source| {
+                        CgroupError::Write {
+                            path: p.clone(),
+                            data: format!("owner {uid}:{gid}"),
+                            source,
+                        }
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Creates a cgroup for one sandbox named `name` with `limits`, in

@@ -129,6 +129,10 @@ fn make_dir(dir: &Path) -> Result<(), CgroupError> {
 }
 
 impl SandboxCgroup for V1Cgroup {
+    fn dirs(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+    }
+
     fn procs_files(&self) -> Vec<PathBuf> {
         self.dirs
             .iter()

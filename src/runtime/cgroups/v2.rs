@@ -80,6 +80,10 @@ impl V2Cgroup {
 }
 
 impl SandboxCgroup for V2Cgroup {
+    fn dirs(&self) -> Vec<PathBuf> {
+        vec![self.dir.clone()]
+    }
+
     fn procs_files(&self) -> Vec<PathBuf> {
         vec![self.dir.join("cgroup.procs")]
     }

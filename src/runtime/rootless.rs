@@ -1,0 +1,241 @@
+//! Rootless mode: the sandbox gets its powers only from a user namespace
+//! owned by an unprivileged uid, as in a rootless container runtime.
+//!
+//! When the helper is root it plays the part newuidmap plays for a rootless
+//! runtime: it forks a worker, the worker drops to the unprivileged ids and
+//! creates its user namespace, the helper writes the worker's id maps (a
+//! root line plus a subordinate range), and the worker builds the sandbox
+//! from inside that namespace, exactly as the rootful path does. An
+//! unprivileged helper creates the namespace itself with the one-line map
+//! `0 <uid> 1` (setgroups denied first).
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{Gid, Pid, Uid};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use super::helper::{HelperReport, HelperRequest};
+use super::idmap;
+use super::init::StepError;
+use super::spec::IdMap;
+use crate::sys::{self, CloneResult};
+
+/// The unprivileged ids a rootless sandbox runs as when isocheck is root.
+pub const DEFAULT_UID: u32 = 100_000;
+/// Start of the subordinate range mapped to ids 1.. in the namespace.
+pub const DEFAULT_SUB_START: u32 = 100_001;
+pub const DEFAULT_SUB_COUNT: u32 = 65_536;
+
+/// How the worker's user namespace is made.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RootlessPlan {
+    /// The unprivileged ids that own the user namespace.
+    pub uid: u32,
+    pub gid: u32,
+    /// The namespace's maps: `0 uid 1` and, when a privileged writer is
+    /// there, a subordinate range.
+    pub uid_map: Vec<IdMap>,
+    pub gid_map: Vec<IdMap>,
+    /// `cgroup.procs` files the worker joins before it drops its ids: a
+    /// delegated cgroup it may then move the sandbox from (cgroup v2).
+    pub join_cgroup: Vec<PathBuf>,
+}
+
+impl RootlessPlan {
+    /// The plan for this runner: a root runner emulates a rootless user
+    /// with `DEFAULT_UID` and a subordinate range; an unprivileged runner
+    /// is the rootless user, with the one-line map it may write itself.
+    pub fn for_runner() -> RootlessPlan {
+        let one = |id| IdMap {
+            inside: 0,
+            outside: id,
+            count: 1,
+        };
+        if nix::unistd::geteuid().is_root() {
+            let sub = IdMap {
+                inside: 1,
+                outside: DEFAULT_SUB_START,
+                count: DEFAULT_SUB_COUNT,
+            };
+            RootlessPlan {
+                uid: DEFAULT_UID,
+                gid: DEFAULT_UID,
+                uid_map: vec![one(DEFAULT_UID), sub],
+                gid_map: vec![one(DEFAULT_UID), sub],
+                join_cgroup: Vec::new(),
+            }
+        } else {
+            let (u, g) = (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            );
+            RootlessPlan {
+                uid: u,
+                gid: g,
+                uid_map: vec![one(u)],
+                gid_map: vec![one(g)],
+                join_cgroup: Vec::new(),
+            }
+        }
+    }
+
+    /// Whether ids other than root exist in the namespace.
+    pub fn has_range(&self) -> bool {
+        self.uid_map.iter().map(|m| m.count as u64).sum::<u64>() > 1
+    }
+}
+
+fn step(s: &str, target: impl AsRef<std::path::Path>, e: Errno) -> StepError {
+    StepError::new(s, target, e)
+}
+
+/// Runs `sandbox` (the ordinary helper path) from inside the rootless user
+/// namespace and returns its report.
+pub fn run(
+    req: &HelperRequest,
+    plan: &RootlessPlan,
+    sandbox: fn(&HelperRequest) -> HelperReport,
+) -> HelperReport {
+    let failed = |e: StepError| HelperReport {
+        setup_error: Some(e),
+        ..Default::default()
+    };
+    if !nix::unistd::geteuid().is_root() {
+        if let Err(e) = enter_own_userns(plan) {
+            return failed(e);
+        }
+        return sandbox(req);
+    }
+    match with_worker(req, plan, sandbox) {
+        Ok(r) => r,
+        Err(e) => failed(e),
+    }
+}
+
+/// The unprivileged path: unshare, deny setgroups, write one-line maps.
+fn enter_own_userns(plan: &RootlessPlan) -> Result<(), StepError> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| step("unshare-user", "rootless", e))?;
+    idmap::write(nix::unistd::getpid(), &plan.uid_map, &plan.gid_map, true)
+}
+
+fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), StepError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| step("pipe", "", e))
+}
+
+/// The root path: fork a worker, let it drop and unshare, write its maps.
+fn with_worker(
+    req: &HelperRequest,
+    plan: &RootlessPlan,
+    sandbox: fn(&HelperRequest) -> HelperReport,
+) -> Result<HelperReport, StepError> {
+    let (ready_r, ready_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
+    let (rep_r, rep_w) = pipe()?;
+    let me = nix::unistd::getpid();
+    let worker =
+        match sys::clone_fork(CloneFlags::empty()).map_err(|e| step("fork-worker", "", e))? {
+            CloneResult::Child => {
+                drop((ready_r, go_w, rep_r));
+                let code = match worker_setup(plan, me, ready_w, go_r) {
+                    Ok(()) => {
+                        let report = sandbox(req);
+                        let mut f = std::fs::File::from(rep_w);
+                        let _ = f.write_all(&serde_json::to_vec(&report).unwrap_or_default());
+                        0
+                    }
+                    Err(e) => {
+                        let report = HelperReport {
+                            setup_error: Some(e),
+                            ..Default::default()
+                        };
+                        let mut f = std::fs::File::from(rep_w);
+                        let _ = f.write_all(&serde_json::to_vec(&report).unwrap_or_default());
+                        1
+                    }
+                };
+                sys::exit_now(code);
+            }
+            CloneResult::Parent { child } => child,
+        };
+    drop((ready_w, go_r, rep_w));
+    let kill_worker = |e: StepError| {
+        let _ = nix::sys::signal::kill(worker, Signal::SIGKILL);
+        let _ = waitpid(worker, None);
+        e
+    };
+    let mut byte = [0u8; 1];
+    // The worker says it has unshared (or closes the pipe as it fails).
+    if nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
+        idmap::write(worker, &plan.uid_map, &plan.gid_map, false).map_err(kill_worker)?;
+        let _ = nix::unistd::write(&go_w, b"G");
+    }
+    drop(go_w);
+    let mut out = Vec::new();
+    let _ = std::fs::File::from(rep_r).read_to_end(&mut out);
+    let status = waitpid(worker, None).map_err(|e| step("waitpid", worker.to_string(), e))?;
+    match serde_json::from_slice::<HelperReport>(&out) {
+        Ok(r) => Ok(r),
+        Err(_) => Err(StepError {
+            step: "rootless-worker".into(),
+            target: worker.to_string(),
+            errno: match status {
+                WaitStatus::Signaled(_, s, _) => format!("killed by {}", s.as_str()),
+                WaitStatus::Exited(_, c) => format!("exited {c} without a report"),
+                other => format!("{other:?}"),
+            },
+        }),
+    }
+}
+
+/// In the worker: join the delegated cgroup, drop to the unprivileged ids,
+/// create the user namespace and wait for its maps.
+fn worker_setup(
+    plan: &RootlessPlan,
+    helper: Pid,
+    ready_w: std::os::fd::OwnedFd,
+    go_r: std::os::fd::OwnedFd,
+) -> Result<(), StepError> {
+    let die_with_helper = || {
+        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+        if nix::unistd::getppid() != helper {
+            sys::exit_now(120);
+        }
+    };
+    die_with_helper();
+    for procs in &plan.join_cgroup {
+        std::fs::write(procs, nix::unistd::getpid().as_raw().to_string())
+            .map_err(|e| step("join-delegated-cgroup", procs, super::syscall::io_errno(e)))?;
+    }
+    nix::unistd::setgroups(&[]).map_err(|e| step("setgroups", "[]", e))?;
+    nix::unistd::setresgid(
+        Gid::from_raw(plan.gid),
+        Gid::from_raw(plan.gid),
+        Gid::from_raw(plan.gid),
+    )
+    .map_err(|e| step("setresgid", plan.gid.to_string(), e))?;
+    nix::unistd::setresuid(
+        Uid::from_raw(plan.uid),
+        Uid::from_raw(plan.uid),
+        Uid::from_raw(plan.uid),
+    )
+    .map_err(|e| step("setresuid", plan.uid.to_string(), e))?;
+    // The id change cleared the parent-death signal, and made the process
+    // non-dumpable: its /proc files (and its children's, among them the
+    // uid_map of a nested user namespace) would then belong to root.
+    die_with_helper();
+    nix::sys::prctl::set_dumpable(true).map_err(|e| step("set-dumpable", "", e))?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| step("unshare-user", "rootless", e))?;
+    nix::unistd::write(&ready_w, b"R").map_err(|e| step("notify-helper", "", e))?;
+    drop(ready_w);
+    let mut go = [0u8; 1];
+    match nix::unistd::read(&go_r, &mut go) {
+        Ok(1) => Ok(()),
+        _ => Err(step("wait-for-maps", "", Errno::EPIPE)),
+    }
+}
