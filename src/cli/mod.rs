@@ -39,6 +39,33 @@ enum Command {
     List(ListArgs),
     /// Measure the per-case sandbox overhead against a bare clone.
     Bench(bench::BenchArgs),
+    /// One page (and JSON) of many reports: properties down, legs across,
+    /// regressions highlighted.
+    Matrix(MatrixArgs),
+    /// Compare two reports: regressions, fixes, new and vanished cases.
+    /// Exits 1 on a regression.
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args)]
+struct MatrixArgs {
+    /// isocheck report.json files, from any machines.
+    #[arg(required = true, value_name = "REPORT.json")]
+    reports: Vec<PathBuf>,
+    /// Where matrix.html and matrix.json go.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct DiffArgs {
+    #[arg(value_name = "BASE.json")]
+    base: PathBuf,
+    #[arg(value_name = "NEW.json")]
+    new: PathBuf,
+    /// Print the diff as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -115,6 +142,8 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run(a),
         Command::List(a) => list(a),
         Command::Bench(a) => bench::run(a),
+        Command::Matrix(a) => matrix(a),
+        Command::Diff(a) => diff(a),
     };
     ExitCode::from(code)
 }
@@ -151,14 +180,55 @@ fn selector(filters: &[String]) -> impl Fn(&CaseId) -> bool + Sync + '_ {
 
 /// The report directory of a run: `<release>[-<layout label>]`.
 pub fn leg_dir(out: &Path, report: &Report) -> PathBuf {
-    let mut name = report.host.kernel.release.clone();
-    if name.is_empty() {
-        name = "unknown-kernel".into();
+    out.join(crate::report::matrix::leg_name(report))
+}
+
+fn matrix(a: MatrixArgs) -> u8 {
+    let mut legs = Vec::new();
+    for p in &a.reports {
+        match crate::report::json::read_report(p) {
+            Ok(r) => legs.push((String::new(), r)),
+            Err(e) => {
+                eprintln!("isocheck: {e}");
+                return EXIT_USAGE;
+            }
+        }
     }
-    if let Some(layout) = report.labels.get("layout") {
-        name = format!("{name}-{layout}");
+    let m = crate::report::Matrix::build(&legs);
+    let html = a.out.join("matrix.html");
+    let json = a.out.join("matrix.json");
+    for (path, body) in [(&html, crate::report::matrix::render_html(&m)), (&json, crate::report::matrix::render_json(&m))] {
+        if let Err(e) = write_atomic(path, body.as_bytes()) {
+            eprintln!("isocheck: writing {}: {e}", path.display());
+            return EXIT_HARNESS;
+        }
     }
-    out.join(name)
+    let regressions = m.regressions().count();
+    println!("matrix of {} legs, {} rows, {regressions} regressions: {} and {}", m.legs.len(), m.rows.len(), html.display(), json.display());
+    EXIT_OK
+}
+
+fn diff(a: DiffArgs) -> u8 {
+    let read = |p: &Path| crate::report::json::read_report(p).map_err(|e| e.to_string());
+    let (base, new) = match (read(&a.base), read(&a.new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let d = crate::report::diff::diff(&base, &new);
+    let text = if a.json {
+        serde_json::to_string_pretty(&d).unwrap_or_default() + "\n"
+    } else {
+        crate::report::diff::render_text(&d)
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    if d.has_regressions() {
+        EXIT_BROKEN
+    } else {
+        EXIT_OK
+    }
 }
 
 /// The exit status a finished run earns.
