@@ -94,7 +94,9 @@ fn list_shows_every_case_with_its_requirements_without_running() {
 
 /// A committed reference report, and a copy of it in which one passing
 /// test now fails.
-fn reference_and_regressed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+fn reference_and_regressed(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, String) {
     let base = std::fs::read_dir(root().join("reports"))
         .unwrap()
         .flatten()
@@ -102,9 +104,15 @@ fn reference_and_regressed(dir: &std::path::Path) -> (std::path::PathBuf, std::p
         .find(|p| p.exists())
         .expect("a committed reference report");
     let mut report = read_json(&base);
-    let case = report["cases"].as_array_mut().unwrap().iter_mut().find(|c| c["outcome"] == "pass" && c["variant"] == "test").unwrap();
+    let case = report["cases"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["outcome"] == "pass" && c["variant"] == "test")
+        .unwrap();
     case["outcome"] = "fail".into();
-    case["reason"] = serde_json::json!({"kind": "promise-broken", "detail": "probe.self_pid eq 1, got 4242"});
+    case["reason"] =
+        serde_json::json!({"kind": "promise-broken", "detail": "probe.self_pid eq 1, got 4242"});
     let id = case["id"].as_str().unwrap().to_string();
     let new = dir.join("new.json");
     std::fs::write(&new, serde_json::to_vec(&report).unwrap()).unwrap();
@@ -118,7 +126,12 @@ fn diff_exits_1_on_a_regression_and_names_it() {
     let o = isocheck(&["diff", base.to_str().unwrap(), new.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).0.contains(&id), "{}", text(&o).0);
-    let o = isocheck(&["diff", "--json", base.to_str().unwrap(), new.to_str().unwrap()]);
+    let o = isocheck(&[
+        "diff",
+        "--json",
+        base.to_str().unwrap(),
+        new.to_str().unwrap(),
+    ]);
     let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(d["regressions"].as_array().unwrap().len(), 1, "{d}");
     let same = isocheck(&["diff", base.to_str().unwrap(), base.to_str().unwrap()]);
@@ -134,14 +147,28 @@ fn matrix_highlights_the_regressed_leg_and_refuses_non_reports() {
     r["labels"] = serde_json::json!({"layout": "regressed"});
     std::fs::write(&new, serde_json::to_vec(&r).unwrap()).unwrap();
     let out = t.path().join("m");
-    let o = isocheck(&["matrix", base.to_str().unwrap(), new.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = isocheck(&[
+        "matrix",
+        base.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     assert!(text(&o).0.contains("1 regressions"), "{}", text(&o).0);
     let m = read_json(&out.join("matrix.json"));
-    let flagged: Vec<&serde_json::Value> = m["rows"].as_array().unwrap().iter().flat_map(|r| r["cells"].as_array().unwrap()).filter(|c| c["regression"] == true).collect();
+    let flagged: Vec<&serde_json::Value> = m["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["cells"].as_array().unwrap())
+        .filter(|c| c["regression"] == true)
+        .collect();
     assert_eq!(flagged.len(), 1);
     assert_eq!(flagged[0]["test"]["id"], id.as_str());
-    assert!(std::fs::read_to_string(out.join("matrix.html")).unwrap().contains(&id));
+    assert!(std::fs::read_to_string(out.join("matrix.html"))
+        .unwrap()
+        .contains(&id));
 
     let bad = isocheck(&["matrix", "/etc/hostname", "--out", out.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
@@ -152,5 +179,9 @@ fn matrix_highlights_the_regressed_leg_and_refuses_non_reports() {
     std::fs::write(&f, serde_json::to_vec(&future).unwrap()).unwrap();
     let o = isocheck(&["diff", f.to_str().unwrap(), base.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("future.json") && text(&o).1.contains("99"), "{}", text(&o).1);
+    assert!(
+        text(&o).1.contains("future.json") && text(&o).1.contains("99"),
+        "{}",
+        text(&o).1
+    );
 }

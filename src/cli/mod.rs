@@ -45,6 +45,29 @@ enum Command {
     /// Compare two reports: regressions, fixes, new and vanished cases.
     /// Exits 1 on a regression.
     Diff(DiffArgs),
+    /// Host facts, and the kernel config and policy knobs checked against
+    /// what probes observe.
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// Audit this kernel config instead of the running kernel's (e.g. a
+    /// kernel before it is booted).
+    #[arg(long, value_name = "FILE")]
+    kconfig: Option<PathBuf>,
+    /// Exit 1 when a feature is absent, blocked or contradicted.
+    #[arg(long)]
+    strict: bool,
+    /// Where audit.json goes: `<out>/<kernel-release>/audit.json`.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Write no file.
+    #[arg(long)]
+    no_write: bool,
+    /// Print JSON (facts and audit) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -144,6 +167,7 @@ pub fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Matrix(a) => matrix(a),
         Command::Diff(a) => diff(a),
+        Command::Audit(a) => audit(a),
     };
     ExitCode::from(code)
 }
@@ -183,6 +207,76 @@ pub fn leg_dir(out: &Path, report: &Report) -> PathBuf {
     out.join(crate::report::matrix::leg_name(report))
 }
 
+fn audit(a: AuditArgs) -> u8 {
+    let opts = crate::host::ProbeOptions {
+        kconfig: a.kconfig.clone(),
+        ..Default::default()
+    };
+    let host = match HostFacts::probe_with(&opts) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let helper = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("isocheck: cannot find its own binary to run as the helper: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let runner = match Runner::new(
+        RunOptions {
+            helper,
+            rootfs: None,
+            jobs: 1,
+        },
+        host,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let audit = runner.audit();
+    let text = if a.json {
+        serde_json::to_string_pretty(&serde_json::json!({ "host": runner.host, "audit": audit }))
+            .unwrap_or_default()
+            + "\n"
+    } else {
+        format!(
+            "{}\n== config against behaviour\n\n{}",
+            crate::host::render_text(&runner.host),
+            crate::suite::audit::render_text(&audit)
+        )
+    };
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    if !a.no_write {
+        let release = if runner.host.kernel.release.is_empty() {
+            "unknown-kernel"
+        } else {
+            &runner.host.kernel.release
+        };
+        let path = a.out.join(release).join("audit.json");
+        let body = serde_json::to_string_pretty(
+            &serde_json::json!({ "host": runner.host, "audit": audit }),
+        )
+        .unwrap_or_default();
+        if let Err(e) = write_atomic(&path, body.as_bytes()) {
+            eprintln!("isocheck: writing {}: {e}", path.display());
+            return EXIT_HARNESS;
+        }
+        eprintln!("audit: {}", path.display());
+    }
+    if a.strict && audit.problems().next().is_some() {
+        EXIT_BROKEN
+    } else {
+        EXIT_OK
+    }
+}
+
 fn matrix(a: MatrixArgs) -> u8 {
     let mut legs = Vec::new();
     for p in &a.reports {
@@ -197,14 +291,23 @@ fn matrix(a: MatrixArgs) -> u8 {
     let m = crate::report::Matrix::build(&legs);
     let html = a.out.join("matrix.html");
     let json = a.out.join("matrix.json");
-    for (path, body) in [(&html, crate::report::matrix::render_html(&m)), (&json, crate::report::matrix::render_json(&m))] {
+    for (path, body) in [
+        (&html, crate::report::matrix::render_html(&m)),
+        (&json, crate::report::matrix::render_json(&m)),
+    ] {
         if let Err(e) = write_atomic(path, body.as_bytes()) {
             eprintln!("isocheck: writing {}: {e}", path.display());
             return EXIT_HARNESS;
         }
     }
     let regressions = m.regressions().count();
-    println!("matrix of {} legs, {} rows, {regressions} regressions: {} and {}", m.legs.len(), m.rows.len(), html.display(), json.display());
+    println!(
+        "matrix of {} legs, {} rows, {regressions} regressions: {} and {}",
+        m.legs.len(),
+        m.rows.len(),
+        html.display(),
+        json.display()
+    );
     EXIT_OK
 }
 
@@ -304,6 +407,7 @@ fn run(a: RunArgs) -> u8 {
     };
     drop(console);
     report.labels = a.labels.into_iter().collect();
+    report.audit = Some(runner.audit());
     if report.cases.is_empty() {
         eprintln!(
             "isocheck: no case matches the filters {:?}",

@@ -27,6 +27,7 @@ table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid var(--line); padding: .35rem .5rem; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
 table.cases { table-layout: fixed; }
+table.cases td { overflow-wrap: anywhere; }
 table.cases th:first-child { width: 22%; }
 table.facts { width: auto; }
 table.facts th { font-weight: normal; color: var(--muted); }
@@ -273,6 +274,34 @@ fn modes_of(cases: &[CaseResult]) -> Vec<Mode> {
         .collect()
 }
 
+/// The config-against-behaviour audit: one row per feature.
+pub(crate) fn audit_section(a: &crate::report::Audit) -> Markup {
+    html! {
+        section #audit {
+            h2 { "Audit: kernel config and policy against behaviour" }
+            p { "kernel config: " code { (a.kconfig) } }
+            table.cases {
+                thead { tr { th { "feature" } th { "status" } th { "config" } th { "policy" } th { "what the probe saw" } } }
+                tbody {
+                    @for c in &a.checks {
+                        tr class=[a.problems().any(|p| p == c).then_some("bad")] {
+                            td { (c.feature) }
+                            td { code { (c.status.as_str()) } }
+                            td { (c.config) }
+                            td { (c.policy.join(", ")) }
+                            td {
+                                (c.behaviour)
+                                div.desc { (c.explanation) }
+                                @if let Some(h) = &c.hint { div.desc { "hint: " code { (h) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Renders one report as a self-contained HTML page.
 pub fn render(report: &Report) -> String {
     let areas = group_by_area(&report.cases);
@@ -313,6 +342,9 @@ pub fn render(report: &Report) -> String {
                             }
                         }
                     }
+                }
+                @if let Some(audit) = &report.audit {
+                    (audit_section(audit))
                 }
                 @if areas.is_empty() {
                     p { "No cases." }

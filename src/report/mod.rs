@@ -50,6 +50,7 @@ impl Reporter for Collector {
                     summary: Summary::default(),
                     cases: Vec::new(),
                     labels: Default::default(),
+                    audit: None,
                 });
             }
             Event::CaseFinished(case) => {

@@ -289,6 +289,80 @@ pub struct Report {
     /// Free-form labels of the run, e.g. the matrix leg it belongs to.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// What the kernel config and policy knobs promise, checked against
+    /// what the probes observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Audit>,
+}
+
+/// How a feature's config and its behaviour compare.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditStatus {
+    /// The feature works, and the config (where known) says it is built.
+    Ok,
+    /// The config leaves it out and it does not work.
+    Absent,
+    /// Built, but a policy knob or security module keeps it from working.
+    Blocked,
+    /// The config and the behaviour disagree, and no knob explains it.
+    Disagree,
+    /// Not tried (it needs root), decided by the config alone.
+    Unprobed,
+}
+
+impl AuditStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditStatus::Ok => "ok",
+            AuditStatus::Absent => "absent",
+            AuditStatus::Blocked => "blocked",
+            AuditStatus::Disagree => "disagree",
+            AuditStatus::Unprobed => "unprobed",
+        }
+    }
+}
+
+/// One feature: what the config and the knobs say, what the probe saw.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct AuditCheck {
+    pub feature: String,
+    /// The options that build it, with their values (`CONFIG_USER_NS=y`),
+    /// or `unknown`.
+    pub config: String,
+    /// The knobs that can block it, with their values.
+    pub policy: Vec<String>,
+    /// The probe that tried it.
+    pub probe: String,
+    /// What the probe saw.
+    pub behaviour: String,
+    pub status: AuditStatus,
+    /// Why the status is what it is.
+    pub explanation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// The config-against-behaviour audit of one host.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Audit {
+    /// Where the kernel config came from, or `unknown` with the paths tried.
+    pub kconfig: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kconfig_sha256: Option<String>,
+    pub checks: Vec<AuditCheck>,
+}
+
+impl Audit {
+    /// Checks that show a feature missing, blocked or contradicted.
+    pub fn problems(&self) -> impl Iterator<Item = &AuditCheck> {
+        self.checks.iter().filter(|c| {
+            matches!(
+                c.status,
+                AuditStatus::Absent | AuditStatus::Blocked | AuditStatus::Disagree
+            )
+        })
+    }
 }
 
 /// What a runner tells its reporters, in order.

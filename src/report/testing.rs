@@ -116,6 +116,7 @@ fn report_of(host: HostFacts, cases: Vec<CaseResult>) -> Report {
         summary: Summary::of(&cases),
         cases,
         labels,
+        audit: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The case model, requirements, tables, expectations and controls, and
 //! the runner that turns them into results.
 
+pub mod audit;
 pub mod case;
 pub mod catalog;
 pub mod expect;

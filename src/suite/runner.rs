@@ -228,11 +228,30 @@ impl Runner {
             reporters,
         )?;
         let mut report = collector.report.take().expect("RunStarted was sent");
+        // Areas in the catalogue's order (pid, uts, net, mount ...), then by id.
+        let area_rank = |a: &str| {
+            super::catalog::AREAS
+                .iter()
+                .position(|x| *x == a)
+                .unwrap_or(usize::MAX)
+        };
         report.cases.sort_by(|a, b| {
-            (a.property.as_str(), a.mode, a.variant).cmp(&(b.property.as_str(), b.mode, b.variant))
+            (area_rank(&a.area), a.property.as_str(), a.mode, a.variant).cmp(&(
+                area_rank(&b.area),
+                b.property.as_str(),
+                b.mode,
+                b.variant,
+            ))
         });
         report.summary = Summary::of(&report.cases);
         Ok(report)
+    }
+}
+
+impl Runner {
+    /// The config-against-behaviour audit of this host.
+    pub fn audit(&self) -> crate::report::Audit {
+        super::audit::audit(&self.host, &self.launcher)
     }
 }
 

@@ -1,0 +1,417 @@
+//! `isocheck audit`: what the kernel config and the policy knobs promise,
+//! lined up with what probes that try each feature observe, and every
+//! disagreement explained.
+
+use crate::host::{HostFacts, Tristate};
+use crate::report::{Audit, AuditCheck, AuditStatus};
+use crate::runtime::cgroups::{self, Layout};
+use crate::runtime::spawn::Launcher;
+use crate::runtime::spec::{CgroupLimits, Namespace, Rootfs, SandboxSpec};
+
+/// What a probe of one feature saw: `Ok(detail)` it works, `Err(detail)`
+/// it failed, `None` not tried.
+type Seen = Option<Result<String, String>>;
+
+fn config_of(host: &HostFacts, options: &[&str]) -> (String, Option<bool>) {
+    if !host.kconfig.is_known() {
+        return ("unknown (no kernel config found)".into(), None);
+    }
+    let mut parts = Vec::new();
+    let mut all = true;
+    for o in options {
+        let v = host.kconfig.get(o).unwrap_or(Tristate::No);
+        let on = matches!(v, Tristate::Yes | Tristate::Module);
+        all &= on;
+        parts.push(format!(
+            "{o}={}",
+            if on {
+                if v == Tristate::Module {
+                    "m"
+                } else {
+                    "y"
+                }
+            } else {
+                "n"
+            }
+        ));
+    }
+    (parts.join(", "), Some(all))
+}
+
+/// A knob with its value, and whether that value blocks the feature.
+struct KnobSeen {
+    shown: String,
+    blocks: bool,
+    hint: Option<String>,
+}
+
+fn knob(host: &HostFacts, name: &str, blocking: &str, hint: &str) -> Option<KnobSeen> {
+    let v = host.sysctl(name)?;
+    Some(KnobSeen {
+        shown: format!("{name}={v}"),
+        blocks: v == blocking,
+        hint: Some(hint.to_string()),
+    })
+}
+
+/// Decides the status from config, knobs and behaviour.
+fn judge(
+    feature: &str,
+    config: (String, Option<bool>),
+    knobs: Vec<KnobSeen>,
+    probe: &str,
+    seen: Seen,
+) -> AuditCheck {
+    let (config_text, built) = config;
+    let policy: Vec<String> = knobs.iter().map(|k| k.shown.clone()).collect();
+    let blocker = knobs.iter().find(|k| k.blocks);
+    let (behaviour, status, explanation, hint) = match (&seen, built) {
+        (None, Some(true)) => ("not tried (needs root)".into(), AuditStatus::Unprobed, "built; not tried".into(), None),
+        (None, Some(false)) => ("not tried (needs root)".into(), AuditStatus::Absent, format!("the kernel is built without {feature}"), None),
+        (None, None) => ("not tried (needs root)".into(), AuditStatus::Unprobed, "neither config nor behaviour known".into(), None),
+        (Some(Ok(d)), Some(false)) => (
+            d.clone(),
+            AuditStatus::Disagree,
+            format!("the config says {feature} is not built, yet it works: the config file may not belong to the running kernel"),
+            None,
+        ),
+        (Some(Ok(d)), _) => (d.clone(), AuditStatus::Ok, "works as built".into(), None),
+        (Some(Err(d)), Some(false)) => (d.clone(), AuditStatus::Absent, format!("not built ({})", config_text), None),
+        (Some(Err(d)), _) if blocker.is_some() => {
+            let k = blocker.unwrap();
+            (d.clone(), AuditStatus::Blocked, format!("built, but {} blocks it", k.shown), k.hint.clone())
+        }
+        (Some(Err(d)), Some(true)) => (
+            d.clone(),
+            AuditStatus::Disagree,
+            format!("built ({config_text}) but it fails and no knob explains it: a security module, a seccomp filter or a container around isocheck may refuse it"),
+            None,
+        ),
+        (Some(Err(d)), None) => (d.clone(), AuditStatus::Absent, "it fails, and no kernel config is readable to say why".into(), None),
+    };
+    AuditCheck {
+        feature: feature.into(),
+        config: config_text,
+        policy,
+        probe: probe.into(),
+        behaviour,
+        status,
+        explanation,
+        hint,
+    }
+}
+
+/// Runs every audit check. Behaviour probes that need root are skipped
+/// (status `unprobed`) when isocheck is not root.
+pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
+    let root = nix::unistd::geteuid().is_root();
+    let mut checks = Vec::new();
+
+    // Unprivileged user namespaces, the root of rootless containers.
+    let seen = match super::runner::userns_probe(launcher) {
+        Ok(s) => Ok(s),
+        Err((step, errno)) => Err(format!("{step}: {errno}")),
+    };
+    let mut knobs: Vec<KnobSeen> = [
+        knob(host, "user.max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
+        knob(host, "kernel.unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
+        knob(host, "kernel.apparmor_restrict_unprivileged_userns", "1", "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile allowing `userns,`"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // A user namespace that is made but whose capabilities are refused is
+    // the mark of an LSM policy, even with no knob to show.
+    if let Err(e) = &seen {
+        if !e.starts_with("unshare-user") && !knobs.iter().any(|k| k.blocks) {
+            knobs.push(KnobSeen {
+                shown: "a security module (capabilities refused inside the new user namespace)"
+                    .into(),
+                blocks: true,
+                hint: None,
+            });
+        }
+    }
+    checks.push(judge(
+        "unprivileged user namespaces",
+        config_of(host, &["CONFIG_USER_NS"]),
+        knobs,
+        "create a user namespace as an unprivileged uid, then a private mount namespace in it",
+        Some(seen),
+    ));
+
+    // Each namespace kind, created for real by a rootful sandbox.
+    for (ns, option, max) in [
+        (Namespace::Pid, "CONFIG_PID_NS", "user.max_pid_namespaces"),
+        (Namespace::Net, "CONFIG_NET_NS", "user.max_net_namespaces"),
+        (Namespace::Uts, "CONFIG_UTS_NS", "user.max_uts_namespaces"),
+        (Namespace::Ipc, "CONFIG_IPC_NS", "user.max_ipc_namespaces"),
+        (
+            Namespace::Cgroup,
+            "CONFIG_CGROUPS",
+            "user.max_cgroup_namespaces",
+        ),
+        (
+            Namespace::Time,
+            "CONFIG_TIME_NS",
+            "user.max_time_namespaces",
+        ),
+    ] {
+        let seen = root.then(|| {
+            let spec = SandboxSpec {
+                namespaces: [ns].into_iter().collect(),
+                rootfs: Rootfs::Host,
+                ..Default::default()
+            };
+            match launcher.run("audit", &spec, &crate::probe::Probe::Noop) {
+                Ok(o) => match o.setup_error {
+                    None if o.probe.is_some() => Ok(format!("created a {ns} namespace")),
+                    None => Err(format!("sandbox ended {:?}", o.exit)),
+                    Some(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        let knobs = knob(host, max, "0", &format!("sysctl -w {max}=15000"))
+            .into_iter()
+            .collect();
+        checks.push(judge(
+            &format!("{ns} namespaces"),
+            config_of(host, &[option]),
+            knobs,
+            &format!(
+                "clone a sandbox with CLONE_NEW{}",
+                ns.as_str().to_uppercase()
+            ),
+            seen,
+        ));
+    }
+
+    // cgroup controllers, used through isocheck's own cgroup.
+    for (ctrl, option, limits) in [
+        (
+            "memory",
+            "CONFIG_MEMCG",
+            CgroupLimits {
+                memory_max: Some(64 << 20),
+                pids_max: None,
+            },
+        ),
+        (
+            "pids",
+            "CONFIG_CGROUP_PIDS",
+            CgroupLimits {
+                memory_max: None,
+                pids_max: Some(64),
+            },
+        ),
+    ] {
+        let layout = host.cgroup.layout;
+        let seen = root.then(|| {
+            if layout == Layout::None {
+                return Err("no cgroup file system at /sys/fs/cgroup".to_string());
+            }
+            match cgroups::create(
+                std::path::Path::new(cgroups::CGROUP_ROOT),
+                layout,
+                &format!("{}-audit-{ctrl}", std::process::id()),
+                &limits,
+            ) {
+                Ok(mut cg) => {
+                    let where_ = cg
+                        .dirs()
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let _ = cg.remove();
+                    Ok(format!("made a cgroup with a {ctrl} limit at {where_}"))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        let mut knobs = Vec::new();
+        if let Some(m) = cgroups::v2_mount(layout) {
+            let enabled =
+                std::fs::read_to_string(m.join("cgroup.subtree_control")).unwrap_or_default();
+            let on = enabled.split_whitespace().any(|c| c == ctrl);
+            let in_root = host.cgroup.v2_controllers.iter().any(|c| c == ctrl);
+            if in_root && !host.cgroup.v1_controllers.iter().any(|c| c == ctrl) {
+                knobs.push(KnobSeen {
+                    shown: format!(
+                        "{}/cgroup.subtree_control: {}",
+                        m.display(),
+                        if on {
+                            format!("+{ctrl}")
+                        } else {
+                            format!("no {ctrl}")
+                        }
+                    ),
+                    blocks: !on,
+                    hint: Some(format!(
+                        "echo +{ctrl} > {}/cgroup.subtree_control",
+                        m.display()
+                    )),
+                });
+            }
+        }
+        checks.push(judge(
+            &format!("{ctrl} controller"),
+            config_of(host, &[option]),
+            knobs,
+            &format!("create a cgroup with a {ctrl} limit under isocheck's parent"),
+            seen,
+        ));
+    }
+
+    // seccomp filters: the status file shows the field only when built.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let seen = if status.lines().any(|l| l.starts_with("Seccomp_filters:")) {
+        Ok("/proc/self/status has Seccomp_filters".to_string())
+    } else if status.lines().any(|l| l.starts_with("Seccomp:")) {
+        Ok("/proc/self/status has Seccomp".to_string())
+    } else {
+        Err("/proc/self/status has no Seccomp field".to_string())
+    };
+    checks.push(judge(
+        "seccomp filters",
+        config_of(host, &["CONFIG_SECCOMP", "CONFIG_SECCOMP_FILTER"]),
+        Vec::new(),
+        "read /proc/self/status",
+        Some(seen),
+    ));
+
+    let kconfig = match &host.kconfig.source {
+        Some(s) => s.clone(),
+        None => format!("unknown (tried: {})", host.kconfig.tried.join("; ")),
+    };
+    Audit {
+        kconfig,
+        kconfig_sha256: host.kconfig.sha256.clone(),
+        checks,
+    }
+}
+
+/// The audit as aligned text.
+pub fn render_text(a: &Audit) -> String {
+    let mut out = format!("kernel config: {}\n", a.kconfig);
+    if let Some(h) = &a.kconfig_sha256 {
+        out += &format!("config sha256: {h}\n");
+    }
+    for c in &a.checks {
+        out += &format!("\n{:<9} {}\n", c.status.as_str().to_uppercase(), c.feature);
+        out += &format!("          config:    {}\n", c.config);
+        if !c.policy.is_empty() {
+            out += &format!("          policy:    {}\n", c.policy.join(", "));
+        }
+        out += &format!(
+            "          probe:     {}\n          saw:       {}\n          therefore: {}\n",
+            c.probe, c.behaviour, c.explanation
+        );
+        if let Some(h) = &c.hint {
+            out += &format!("          hint:      {h}\n");
+        }
+    }
+    let problems = a.problems().count();
+    out += &format!(
+        "\n{} checks, {} ok, {problems} problems\n",
+        a.checks.len(),
+        a.checks
+            .iter()
+            .filter(|c| c.status == AuditStatus::Ok)
+            .count()
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn host(config: Option<&[(&str, Tristate)]>, knobs: &[(&str, &str)]) -> HostFacts {
+        let mut h = HostFacts::default();
+        if let Some(opts) = config {
+            h.kconfig.source = Some("/boot/config-test".into());
+            for (k, v) in opts {
+                h.kconfig.options.insert(k.to_string(), v.clone());
+            }
+        }
+        for (k, v) in knobs {
+            h.sysctls
+                .insert(k.to_string(), crate::host::Knob::Value(v.to_string()));
+        }
+        h
+    }
+
+    #[rstest]
+    #[case::works(Some(Tristate::Yes), &[], Some(Ok("made".to_string())), AuditStatus::Ok)]
+    #[case::blocked_by_sysctl(Some(Tristate::Yes), &[("user.max_user_namespaces", "0")], Some(Err("unshare-user: EPERM".to_string())), AuditStatus::Blocked)]
+    #[case::unexplained(Some(Tristate::Yes), &[("user.max_user_namespaces", "100")], Some(Err("unshare-user: EPERM".to_string())), AuditStatus::Disagree)]
+    #[case::not_built(Some(Tristate::No), &[], Some(Err("unshare-user: EINVAL".to_string())), AuditStatus::Absent)]
+    #[case::config_lies(Some(Tristate::No), &[], Some(Ok("made".to_string())), AuditStatus::Disagree)]
+    #[case::unknown_config_works(None, &[], Some(Ok("made".to_string())), AuditStatus::Ok)]
+    #[case::not_tried(Some(Tristate::Yes), &[], None, AuditStatus::Unprobed)]
+    fn config_knobs_and_behaviour_are_lined_up(
+        #[case] built: Option<Tristate>,
+        #[case] knobs: &[(&str, &str)],
+        #[case] seen: Seen,
+        #[case] want: AuditStatus,
+    ) {
+        let opts = built.map(|b| vec![("CONFIG_USER_NS", b)]);
+        let h = host(opts.as_deref(), knobs);
+        let ks = [knob(&h, "user.max_user_namespaces", "0", "raise it")]
+            .into_iter()
+            .flatten()
+            .collect();
+        let c = judge(
+            "user namespaces",
+            config_of(&h, &["CONFIG_USER_NS"]),
+            ks,
+            "try",
+            seen,
+        );
+        assert_eq!(c.status, want, "{c:?}");
+        if want == AuditStatus::Blocked {
+            assert!(
+                c.explanation.contains("user.max_user_namespaces=0") && c.hint.is_some(),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_names_every_problem() {
+        let h = host(
+            Some(&[("CONFIG_USER_NS", Tristate::Yes)]),
+            &[("user.max_user_namespaces", "0")],
+        );
+        let ks = [knob(
+            &h,
+            "user.max_user_namespaces",
+            "0",
+            "sysctl -w user.max_user_namespaces=15000",
+        )]
+        .into_iter()
+        .flatten()
+        .collect();
+        let a = Audit {
+            kconfig: "/boot/config-test".into(),
+            kconfig_sha256: None,
+            checks: vec![judge(
+                "user namespaces",
+                config_of(&h, &["CONFIG_USER_NS"]),
+                ks,
+                "try",
+                Some(Err("unshare-user: ENOSPC".into())),
+            )],
+        };
+        let t = render_text(&a);
+        assert!(
+            t.contains("BLOCKED   user namespaces")
+                && t.contains("hint:      sysctl -w")
+                && t.contains("1 problems"),
+            "{t}"
+        );
+    }
+}
