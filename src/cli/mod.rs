@@ -473,6 +473,12 @@ fn list(a: ListArgs) -> u8 {
         fn rootless_userns(&self) -> Result<String, (String, String)> {
             crate::suite::runner::userns_probe(self.0)
         }
+        fn namespace(
+            &self,
+            ns: crate::runtime::spec::Namespace,
+        ) -> Result<String, (String, String)> {
+            crate::suite::runner::namespace_probe(self.0, ns)
+        }
     }
     let probes = Probes(&launcher);
     let mut rows = Vec::new();

@@ -6,7 +6,7 @@ use crate::host::{HostFacts, Tristate};
 use crate::report::{Audit, AuditCheck, AuditStatus};
 use crate::runtime::cgroups::{self, Layout};
 use crate::runtime::spawn::Launcher;
-use crate::runtime::spec::{CgroupLimits, Namespace, Rootfs, SandboxSpec};
+use crate::runtime::spec::{CgroupLimits, Namespace};
 
 /// What a probe of one feature saw: `Ok(detail)` it works, `Err(detail)`
 /// it failed, `None` not tried.
@@ -158,19 +158,8 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         ),
     ] {
         let seen = root.then(|| {
-            let spec = SandboxSpec {
-                namespaces: [ns].into_iter().collect(),
-                rootfs: Rootfs::Host,
-                ..Default::default()
-            };
-            match launcher.run("audit", &spec, &crate::probe::Probe::Noop) {
-                Ok(o) => match o.setup_error {
-                    None if o.probe.is_some() => Ok(format!("created a {ns} namespace")),
-                    None => Err(format!("sandbox ended {:?}", o.exit)),
-                    Some(e) => Err(e.to_string()),
-                },
-                Err(e) => Err(e.to_string()),
-            }
+            super::runner::namespace_probe(launcher, ns)
+                .map_err(|(step, errno)| format!("{step}: {errno}"))
         });
         let knobs = knob(host, max, "0", &format!("sysctl -w {max}=15000"))
             .into_iter()

@@ -129,6 +129,9 @@ pub trait Behaviour {
     /// mount namespace made private (which needs CAP_SYS_ADMIN there).
     /// `Err` names the step that failed and its errno.
     fn rootless_userns(&self) -> Result<String, (String, String)>;
+    /// Creates a namespace of this kind (as root, or from the rootless user
+    /// namespace when isocheck is not root).
+    fn namespace(&self, ns: Namespace) -> Result<String, (String, String)>;
 }
 
 /// Decides `userns` by behaviour; the knobs only explain a refusal.
@@ -211,9 +214,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::Namespace(ns) => {
             let path = format!("/proc/self/ns/{}", ns.proc_name());
-            if Path::new(&path).exists() {
-                met(req, "stat /proc/self/ns", format!("{path} exists"))
-            } else {
+            if !Path::new(&path).exists() {
                 let opt = match ns {
                     Namespace::User => "CONFIG_USER_NS",
                     Namespace::Pid => "CONFIG_PID_NS",
@@ -224,7 +225,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     Namespace::Cgroup => "CONFIG_CGROUPS",
                     Namespace::Mount => "CONFIG_NAMESPACES",
                 };
-                unmet(
+                return unmet(
                     req,
                     "stat /proc/self/ns",
                     format!("{path} missing"),
@@ -232,7 +233,32 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                         ReasonKind::MissingKconfig,
                         format!("{opt}: the kernel offers no {ns} namespace ({path} missing)"),
                     ),
-                )
+                );
+            }
+            let probe = format!("create a {ns} namespace");
+            match behaviour.namespace(*ns) {
+                Ok(seen) => met(req, &probe, seen),
+                Err((step, errno)) => {
+                    let seen = format!("{step}: {errno}");
+                    let max = format!(
+                        "user.max_{}_namespaces",
+                        ns.as_str().replace("mount", "mnt")
+                    );
+                    let knob = host
+                        .sysctl(&max)
+                        .map(str::to_string)
+                        .or_else(|| sysctl(&max));
+                    let reason = if knob.as_deref() == Some("0") {
+                        Reason::new(ReasonKind::SysctlPolicy, format!("{max}=0 ({seen})"))
+                            .with_hint(format!("sysctl -w {max}=15000"))
+                    } else {
+                        Reason::new(
+                            ReasonKind::KernelLacksFeature,
+                            format!("creating a {ns} namespace failed ({seen})"),
+                        )
+                    };
+                    unmet(req, &probe, seen, reason)
+                }
             }
         }
         Requirement::Userns => decide_userns(req, host, behaviour),
@@ -432,6 +458,9 @@ mod tests {
         fn rootless_userns(&self) -> Result<String, (String, String)> {
             Err((self.0.into(), self.1.into()))
         }
+        fn namespace(&self, _: Namespace) -> Result<String, (String, String)> {
+            Err((self.0.into(), self.1.into()))
+        }
     }
 
     struct Works;
@@ -440,6 +469,36 @@ mod tests {
         fn rootless_userns(&self) -> Result<String, (String, String)> {
             Ok("uid_map 0 100000 1".into())
         }
+        fn namespace(&self, ns: Namespace) -> Result<String, (String, String)> {
+            Ok(format!("created a {ns} namespace"))
+        }
+    }
+
+    #[rstest]
+    #[case::policy(&[("user.max_user_namespaces", "0")], ReasonKind::SysctlPolicy, "user.max_user_namespaces=0")]
+    #[case::unexplained(&[], ReasonKind::KernelLacksFeature, "clone: ENOSPC")]
+    fn a_namespace_that_cannot_be_made_is_a_typed_skip(
+        #[case] knobs: &[(&str, &str)],
+        #[case] kind: ReasonKind,
+        #[case] detail: &str,
+    ) {
+        let d = decide(
+            &Requirement::Namespace(Namespace::User),
+            &host_with(knobs),
+            &Refuses("clone", "ENOSPC"),
+        );
+        let r = d.reason.unwrap();
+        assert_eq!(r.kind, kind);
+        assert!(r.detail.contains(detail), "{r:?}");
+        assert!(
+            decide(
+                &Requirement::Namespace(Namespace::User),
+                &host_with(knobs),
+                &Works
+            )
+            .check
+            .met
+        );
     }
 
     fn host_with(knobs: &[(&str, &str)]) -> HostFacts {
@@ -493,12 +552,12 @@ mod tests {
         let d = decide(
             &Requirement::Namespace(Namespace::Pid),
             &HostFacts::default(),
-            &Refuses("unshare-user", "EPERM"),
+            &Works,
         );
         assert!(d.check.met, "{d:?}");
-        assert!(
-            d.check.probe.contains("/proc/self/ns")
-                && d.check.observed.contains("/proc/self/ns/pid")
+        assert_eq!(
+            (d.check.probe.as_str(), d.check.observed.as_str()),
+            ("create a pid namespace", "created a pid namespace")
         );
         let d = decide(
             &Requirement::Root,

@@ -259,6 +259,48 @@ impl Behaviour for Runner {
     fn rootless_userns(&self) -> Result<String, (String, String)> {
         userns_probe(&self.launcher)
     }
+    fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Result<String, (String, String)> {
+        namespace_probe(&self.launcher, ns)
+    }
+}
+
+/// Creates one namespace for real: as root, or inside the rootless user
+/// namespace when isocheck is not root.
+pub fn namespace_probe(
+    launcher: &Launcher,
+    ns: crate::runtime::spec::Namespace,
+) -> Result<String, (String, String)> {
+    use crate::runtime::spec::{IdMap, Namespace, SandboxSpec};
+    let root = nix::unistd::geteuid().is_root();
+    let mut spec = SandboxSpec {
+        namespaces: [ns].into_iter().collect(),
+        rootfs: Rootfs::Host,
+        ..Default::default()
+    };
+    if ns == Namespace::User {
+        // A user namespace is usable once it has a map: root to an
+        // unprivileged uid (or, nested in the rootless one, to its root).
+        let outside = if root {
+            crate::runtime::rootless::DEFAULT_UID
+        } else {
+            0
+        };
+        spec.uid_map = vec![IdMap {
+            inside: 0,
+            outside,
+            count: 1,
+        }];
+        spec.gid_map = spec.uid_map.clone();
+    }
+    let plan = (!root).then(RootlessPlan::for_runner);
+    match launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref()) {
+        Err(e) => Err(("launch".into(), e.to_string())),
+        Ok(o) => match o.setup_error {
+            Some(e) => Err((e.step, e.errno)),
+            None if o.probe.is_some() => Ok(format!("created a {ns} namespace")),
+            None => Err(("sandbox".into(), format!("{:?}", o.exit))),
+        },
+    }
 }
 
 /// Tries a rootless user namespace for real: the sandbox `userns`
