@@ -38,6 +38,11 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "userns",
         "a file made by root in a user namespace is owned by the mapped host uid outside",
     ),
+    (
+        "pid.proc_mount_needed",
+        "pid",
+        "a new PID namespace hides host processes only once a fresh /proc is mounted",
+    ),
 ];
 
 /// Areas in the order reports show them.

@@ -20,10 +20,12 @@ pub enum Knob {
     Drop(Capability),
     /// `no-new-privs`: no_new_privs is left unset.
     NoNewPrivs,
+    /// `fresh-proc`: no proc of the sandbox's own; its /proc is the
+    /// parent's, bound in.
+    FreshProc,
 }
 
-pub const KNOB_FORMS: &str =
-    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`";
+pub const KNOB_FORMS: &str = "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `fresh-proc`";
 
 impl FromStr for Knob {
     type Err = String;
@@ -47,6 +49,7 @@ impl FromStr for Knob {
                 .map(Knob::Drop)
                 .map_err(|_| format!("unknown capability `{c}`")),
             ("no-new-privs", None) => Ok(Knob::NoNewPrivs),
+            ("fresh-proc", None) => Ok(Knob::FreshProc),
             _ => Err(format!("unknown knob `{s}`; a knob is one of {KNOB_FORMS}")),
         }
     }
@@ -61,6 +64,7 @@ impl std::fmt::Display for Knob {
             Knob::Readonly(t) => write!(f, "readonly {t}"),
             Knob::Drop(c) => write!(f, "drop {c}"),
             Knob::NoNewPrivs => f.write_str("no-new-privs"),
+            Knob::FreshProc => f.write_str("fresh-proc"),
         }
     }
 }
@@ -76,6 +80,7 @@ impl Knob {
             Knob::Readonly(t) => spec.mounts.iter().any(|m| matches!(m, Mount::Bind { target, readonly: true, .. } if target.as_os_str() == t.as_str())),
             Knob::Drop(c) => spec.caps.drop.contains(c),
             Knob::NoNewPrivs => spec.no_new_privs,
+            Knob::FreshProc => spec.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })),
         };
         if on {
             Ok(())
@@ -98,20 +103,13 @@ impl Knob {
                 }
                 if *n == Namespace::Pid {
                     // Without a PID namespace of its own a fresh proc would
-                    // show the parent's; that proc is the parent's /proc,
-                    // bound read-only (a proc mount needs privilege over
-                    // the PID namespace, which a rootless sandbox lacks).
-                    for m in &mut s.mounts {
-                        if let Mount::Proc { target } = m {
-                            *m = Mount::Bind {
-                                source: BindSource::Host("/proc".into()),
-                                target: target.clone(),
-                                readonly: true,
-                            };
-                        }
-                    }
+                    // show the parent's: that is the parent's /proc, bound
+                    // (a proc mount needs privilege over the PID namespace,
+                    // which a rootless sandbox lacks).
+                    parents_proc(&mut s);
                 }
             }
+            Knob::FreshProc => parents_proc(&mut s),
             Knob::MemoryLimit => s.cgroup.memory_max = None,
             Knob::PidsLimit => s.cgroup.pids_max = None,
             Knob::Readonly(t) => {
@@ -130,6 +128,19 @@ impl Knob {
             Knob::NoNewPrivs => s.no_new_privs = false,
         }
         s
+    }
+}
+
+/// Replaces every fresh proc mount with a read-only bind of the parent's /proc.
+fn parents_proc(s: &mut SandboxSpec) {
+    for m in &mut s.mounts {
+        if let Mount::Proc { target } = m {
+            *m = Mount::Bind {
+                source: BindSource::Host("/proc".into()),
+                target: target.clone(),
+                readonly: true,
+            };
+        }
     }
 }
 
@@ -154,11 +165,16 @@ mod tests {
                 outside: 100000,
                 count: 1,
             }],
-            mounts: vec![Mount::Bind {
-                source: BindSource::Scratch,
-                target: "/data".into(),
-                readonly: true,
-            }],
+            mounts: vec![
+                Mount::Bind {
+                    source: BindSource::Scratch,
+                    target: "/data".into(),
+                    readonly: true,
+                },
+                Mount::Proc {
+                    target: "/proc".into(),
+                },
+            ],
             caps: crate::runtime::spec::CapsSpec {
                 drop: vec![Capability::CAP_CHOWN],
                 ..Default::default()
@@ -177,6 +193,7 @@ mod tests {
     #[case::memory("memory-limit")]
     #[case::readonly("readonly /data")]
     #[case::cap("drop CAP_CHOWN")]
+    #[case::fresh_proc("fresh-proc")]
     fn a_control_differs_from_its_test_in_that_one_knob(#[case] src: &str) {
         let knob: Knob = src.parse().unwrap();
         let base = spec();

@@ -318,8 +318,10 @@ fn rootless_def(
 }
 
 /// The suites built into isocheck, by file name.
-pub const BUILTIN: &[(&str, &str)] =
-    &[("suites/core.toml", include_str!("../../suites/core.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("suites/core.toml", include_str!("../../suites/core.toml")),
+    ("suites/pid.toml", include_str!("../../suites/pid.toml")),
+];
 
 /// Loads the built-in suites.
 pub fn builtin() -> Result<Vec<Property>, TableError> {
