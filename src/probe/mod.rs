@@ -6,6 +6,7 @@ pub mod fs;
 pub mod memory;
 pub mod net;
 pub mod pid;
+pub mod tasks;
 pub mod uts;
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,8 @@ pub enum Probe {
     /// Creates `path` as the sandbox's user and reports owners as seen inside,
     /// including that of `unmapped`, a path owned by an id outside the map.
     CreateFile { path: PathBuf, unmapped: PathBuf },
+    /// Starts up to `max` processes at once and counts them.
+    ForkCount { max: u32 },
     /// Does nothing (benchmarks).
     Noop,
     /// Harness self-test: aborts.
@@ -54,6 +57,7 @@ impl Probe {
             Probe::MemoryHog { .. } => "memory-hog",
             Probe::Chown { .. } => "chown",
             Probe::CreateFile { .. } => "create-file",
+            Probe::ForkCount { .. } => "fork-count",
             Probe::Noop => "noop",
             Probe::Crash => "crash",
             Probe::Hang => "hang",
@@ -70,6 +74,7 @@ impl Probe {
             Probe::MemoryHog { mib } => to_value(memory::hog(*mib)),
             Probe::Chown { path, uid, gid } => to_value(fs::chown(path, *uid, *gid)),
             Probe::CreateFile { path, unmapped } => to_value(fs::create_file(path, unmapped)),
+            Probe::ForkCount { max } => to_value(tasks::fork_count(*max)),
             Probe::Noop => Value::Object(Default::default()),
             Probe::Crash => std::process::abort(),
             Probe::Hang => loop {

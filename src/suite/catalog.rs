@@ -43,6 +43,11 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "pid",
         "a new PID namespace hides host processes only once a fresh /proc is mounted",
     ),
+    (
+        "cgroup.pids_max",
+        "cgroup",
+        "with pids.max = N the fork that would make N+1 tasks fails with EAGAIN",
+    ),
 ];
 
 /// Areas in the order reports show them.

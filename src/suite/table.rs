@@ -321,6 +321,10 @@ fn rootless_def(
 pub const BUILTIN: &[(&str, &str)] = &[
     ("suites/core.toml", include_str!("../../suites/core.toml")),
     ("suites/pid.toml", include_str!("../../suites/pid.toml")),
+    (
+        "suites/cgroup.toml",
+        include_str!("../../suites/cgroup.toml"),
+    ),
 ];
 
 /// Loads the built-in suites.
