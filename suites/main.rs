@@ -79,6 +79,9 @@ fn main() {
             std::process::exit(3);
         }
     };
+    if !args.list {
+        runner.prepare(&props.iter().collect::<Vec<_>>());
+    }
     let pairs = Arc::new(Pairs::default());
     let mut trials = Vec::new();
     for p in &props {

@@ -70,7 +70,7 @@ fn list_shows_every_case_with_its_requirements_without_running() {
     assert_eq!(o.status.code(), Some(0));
     let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 14, "7 properties x test and control");
+    assert_eq!(rows.len(), 32, "16 properties x test and control");
     let oom = rows
         .iter()
         .find(|r| r["id"] == "cgroup.memory_oom/rootful/test")

@@ -123,7 +123,7 @@ fn the_default_suite_passes_and_writes_json_and_html() {
         stdout.contains(&format!("{}/report.json", dir.display())),
         "the run says where the reports are"
     );
-    assert_eq!(report["summary"]["pass"], 14, "{stdout}");
+    assert_eq!(report["summary"]["pass"], 32, "{stdout}");
     assert_eq!(report["host"]["kernel"]["release"], release.as_str());
     for line in stdout.lines().filter(|l| l.contains("rootful")) {
         assert!(line.contains("PASS") && line.contains(" ms"), "{line}");
@@ -246,7 +246,7 @@ fn an_unprivileged_runner_gets_typed_skips_never_passes() {
         "skips are not failures: {stdout}\n{stderr}"
     );
     let rows: Vec<&str> = stdout.lines().filter(|l| l.contains("rootful")).collect();
-    assert_eq!(rows.len(), 14, "{stdout}");
+    assert_eq!(rows.len(), 32, "{stdout}");
     for r in rows {
         assert!(r.contains("SKIP") && r.contains("needs-root"), "{r}");
     }
