@@ -21,7 +21,7 @@ pub enum Harmless {
     Uname,
     /// getcwd(2).
     Getcwd,
-    /// openat(2) of /dev/null for reading.
+    /// openat(2) of `/` for reading.
     Openat,
     /// mkdirat(2) of `/`: EEXIST once it reaches the kernel; creates nothing.
     Mkdirat,
@@ -45,8 +45,8 @@ impl Harmless {
             Harmless::Getcwd => outcome(nix::unistd::getcwd()),
             Harmless::Openat => outcome(nix::fcntl::openat(
                 AT_FDCWD,
-                "/dev/null",
-                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                "/",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )),
             Harmless::Mkdirat => outcome(nix::sys::stat::mkdirat(
