@@ -108,11 +108,16 @@ impl Launcher {
         let tag = format!("{}-{}", std::process::id(), nanos());
         let work = std::env::temp_dir().join(format!("isocheck-{tag}"));
         let root_dir = work.join("root");
-        std::fs::create_dir_all(&root_dir).map_err(|source| SpawnError::Prepare {
-            what: "work directory",
-            path: root_dir.clone(),
-            source,
-        })?;
+        // create_dir, not create_dir_all: a directory someone else made at
+        // this name beforehand is refused, since setuid and file-capability
+        // copies of isocheck are made below it.
+        std::fs::create_dir(&work)
+            .and_then(|()| std::fs::create_dir(&root_dir))
+            .map_err(|source| SpawnError::Prepare {
+                what: "work directory",
+                path: root_dir.clone(),
+                source,
+            })?;
         // The unprivileged root of a user namespace must be able to reach
         // the scratch directories below.
         let _ =
