@@ -100,5 +100,9 @@ fn main() {
             );
         }
     }
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // exit() runs no destructors: drop the runner first, so its work
+    // directory (and the exec copies in it) is removed.
+    drop(runner);
+    conclusion.exit();
 }
