@@ -79,6 +79,9 @@ fn main() {
             std::process::exit(3);
         }
     };
+    if !args.list {
+        runner.prepare(&props.iter().collect::<Vec<_>>());
+    }
     let pairs = Arc::new(Pairs::default());
     let mut trials = Vec::new();
     for p in &props {
@@ -97,5 +100,9 @@ fn main() {
             );
         }
     }
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // exit() runs no destructors: drop the runner first, so its work
+    // directory (and the exec copies in it) is removed.
+    drop(runner);
+    conclusion.exit();
 }

@@ -3,13 +3,27 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args_os();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first = args.get(1).and_then(|a| a.to_str());
+    // A setuid or file-capability copy of this binary (made for exec
+    // probes) runs the exec'd sub-probe and nothing else.
+    if first == Some(isocheck::probe::exec::EXEC_PROBE_ARG) {
+        let rest: Vec<String> = args[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return ExitCode::from(isocheck::probe::exec::exec_probe_main(&rest) as u8);
+    }
+    if isocheck::sys::at_secure() {
+        eprintln!(
+            "isocheck: a privileged copy runs only `{}`",
+            isocheck::probe::exec::EXEC_PROBE_ARG
+        );
+        return ExitCode::from(2);
+    }
     // The helper must stay single-threaded and fast: it is dispatched
     // before anything else runs.
-    if args
-        .nth(1)
-        .is_some_and(|a| a == isocheck::runtime::helper::HELPER_ARG)
-    {
+    if first == Some(isocheck::runtime::helper::HELPER_ARG) {
         return ExitCode::from(isocheck::runtime::helper::main() as u8);
     }
     isocheck::cli::main()

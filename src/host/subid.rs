@@ -94,7 +94,7 @@ fn parse_line(line: &str) -> Result<SubidEntry, String> {
     if count == 0 {
         return Err("count is 0".into());
     }
-    if start.checked_add(count).map_or(true, |end| end > ID_LIMIT) {
+    if start.checked_add(count).is_none_or(|end| end > ID_LIMIT) {
         return Err("range passes 2^32".into());
     }
     Ok(SubidEntry {

@@ -2,16 +2,23 @@
 //! one thing) and return what they saw as data. A probe never judges; the
 //! suite's expectations do.
 
+pub mod exec;
 pub mod fs;
 pub mod memory;
+pub mod mount;
 pub mod net;
 pub mod pid;
+pub mod security;
 pub mod tasks;
 pub mod uts;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A probe path that starts with this names the case's scratch directory
+/// on the host; the runner puts in the real path before the sandbox runs.
+pub const SCRATCH_TOKEN: &str = "$SCRATCH";
 
 /// Every probe a table can name, with its arguments.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -39,6 +46,36 @@ pub enum Probe {
     CreateFile { path: PathBuf, unmapped: PathBuf },
     /// Starts up to `max` processes at once and counts them.
     ForkCount { max: u32 },
+    /// Makes `target` and mounts a tmpfs on it.
+    MountTmpfs { target: PathBuf },
+    /// The sandbox's /proc, /sys and /dev: whose they are, read-only or
+    /// not, which devices.
+    MountView,
+    /// Looks for a host file by its host path (`$SCRATCH/...`), as it is
+    /// and below every mount point the sandbox sees.
+    FindHostFile { path: PathBuf },
+    /// Tries harmless system calls and reports each outcome and the
+    /// seccomp mode.
+    Syscalls {
+        #[serde(rename = "try")]
+        tries: Vec<security::Harmless>,
+    },
+    /// Reads the start of each `read` path; asks access(2) whether each
+    /// `write` path could be written (never writes).
+    PathAccess {
+        #[serde(default)]
+        read: Vec<PathBuf>,
+        #[serde(default)]
+        write: Vec<PathBuf>,
+    },
+    /// Execs `path` (the sandbox's exec copy of isocheck) as the sandbox's
+    /// user; the program reports its ids and capabilities and, with
+    /// `bind_port`, the outcome of binding that TCP port.
+    Exec {
+        path: PathBuf,
+        #[serde(default)]
+        bind_port: Option<u16>,
+    },
     /// Does nothing (benchmarks).
     Noop,
     /// Harness self-test: aborts.
@@ -58,6 +95,12 @@ impl Probe {
             Probe::Chown { .. } => "chown",
             Probe::CreateFile { .. } => "create-file",
             Probe::ForkCount { .. } => "fork-count",
+            Probe::MountTmpfs { .. } => "mount-tmpfs",
+            Probe::MountView => "mount-view",
+            Probe::FindHostFile { .. } => "find-host-file",
+            Probe::Syscalls { .. } => "syscalls",
+            Probe::PathAccess { .. } => "path-access",
+            Probe::Exec { .. } => "exec",
             Probe::Noop => "noop",
             Probe::Crash => "crash",
             Probe::Hang => "hang",
@@ -75,12 +118,47 @@ impl Probe {
             Probe::Chown { path, uid, gid } => to_value(fs::chown(path, *uid, *gid)),
             Probe::CreateFile { path, unmapped } => to_value(fs::create_file(path, unmapped)),
             Probe::ForkCount { max } => to_value(tasks::fork_count(*max)),
+            Probe::MountTmpfs { target } => to_value(mount::mount_tmpfs(target)),
+            Probe::MountView => to_value(mount::view()),
+            Probe::FindHostFile { path } => to_value(mount::find_host_file(path)),
+            Probe::Syscalls { tries } => to_value(security::syscalls(tries)),
+            Probe::PathAccess { read, write } => to_value(security::path_access(read, write)),
+            Probe::Exec { path, bind_port } => to_value(exec::exec(path, *bind_port)),
             Probe::Noop => Value::Object(Default::default()),
             Probe::Crash => std::process::abort(),
             Probe::Hang => loop {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
             },
         }
+    }
+}
+
+impl Probe {
+    fn scratch_paths(&mut self) -> Vec<&mut PathBuf> {
+        match self {
+            Probe::MountTmpfs { target } => vec![target],
+            Probe::FindHostFile { path } => vec![path],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The probe names the case's scratch directory (`$SCRATCH/...`).
+    pub fn uses_scratch(&self) -> bool {
+        self.clone()
+            .scratch_paths()
+            .iter()
+            .any(|p| p.starts_with(SCRATCH_TOKEN))
+    }
+
+    /// The probe with `$SCRATCH` replaced by the scratch directory's host path.
+    pub fn with_scratch(&self, scratch: &Path) -> Probe {
+        let mut p = self.clone();
+        for path in p.scratch_paths() {
+            if let Ok(rest) = path.strip_prefix(SCRATCH_TOKEN) {
+                *path = scratch.join(rest);
+            }
+        }
+        p
     }
 }
 
@@ -100,4 +178,28 @@ pub fn outcome<T>(r: Result<T, nix::errno::Errno>) -> String {
 /// Like [`outcome`] for std I/O results.
 pub fn io_outcome<T>(r: std::io::Result<T>) -> String {
     outcome(r.map_err(crate::runtime::syscall::io_errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_paths_are_put_in_by_the_runner() {
+        let p: Probe =
+            toml::from_str("kind = \"find-host-file\"\npath = \"$SCRATCH/isocheck-marker\"")
+                .unwrap();
+        assert!(p.uses_scratch());
+        assert_eq!(
+            p.with_scratch(Path::new("/tmp/w/scratch-3")),
+            Probe::FindHostFile {
+                path: "/tmp/w/scratch-3/isocheck-marker".into()
+            }
+        );
+        let other = Probe::MountTmpfs {
+            target: "/tmp/x".into(),
+        };
+        assert!(!other.uses_scratch());
+        assert_eq!(other.with_scratch(Path::new("/s")), other);
+    }
 }

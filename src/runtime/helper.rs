@@ -77,6 +77,11 @@ pub struct HelperReport {
     /// The sandbox's /proc/self/uid_map, lines joined by `; `.
     #[serde(default)]
     pub uid_map: String,
+    /// Mount points below the scratch directory in the helper's own mount
+    /// table after the sandbox ended (relative paths): mounts the sandbox
+    /// sent out (into a throwaway outer namespace, for `outer = ["mount"]`).
+    #[serde(default)]
+    pub scratch_mounts: Vec<String>,
 }
 
 /// What the sandbox sends its helper on the report pipe.
@@ -173,6 +178,9 @@ fn run_sandbox(req: &HelperRequest) -> HelperReport {
     }
     rep.swept = sweep();
     rep.hostname_after = crate::probe::uts::hostname();
+    if let Some(dir) = &req.scratch {
+        rep.scratch_mounts = crate::probe::mount::mounts_below(dir);
+    }
     rep
 }
 
@@ -191,14 +199,23 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
     }
     nix::sched::unshare(flags).map_err(|e| step("unshare-outer", &format!("{flags:?}"), e))?;
     if spec.outer.contains(&Namespace::Mount) {
-        nix::mount::mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .map_err(|e| step("make-private-outer", "/", e))?;
+        use nix::mount::MsFlags;
+        // Cut every tie to the host's mounts, then make the throwaway
+        // namespace's mounts shared among themselves: a sandbox cloned from
+        // it starts as their peer, and its propagation setting decides.
+        for (flag, name) in [
+            (MsFlags::MS_PRIVATE, "make-private-outer"),
+            (MsFlags::MS_SHARED, "make-shared-outer"),
+        ] {
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | flag,
+                None::<&str>,
+            )
+            .map_err(|e| step(name, "/", e))?;
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! The sandbox side: private mounts, the new root, pivot_root, hostname,
-//! ids, capabilities, no_new_privs. Runs in the cloned child, through the
-//! [`Syscall`] seam only.
+//! The sandbox side: mount propagation, the new root and its mounts,
+//! masked and read-only paths, pivot_root, hostname, the bounding set,
+//! ids, capabilities, no_new_privs and last a seccomp filter. Runs in the
+//! cloned child, through the [`Syscall`] seam only.
 
 use caps::{CapSet, Capability};
 use nix::errno::Errno;
@@ -84,15 +85,18 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
             .map_err(|e| StepError::new("setresuid", "0", e))?;
     }
     if spec.has(Namespace::Mount) {
-        // Nothing done below may propagate back to the host.
+        // Nothing done below may propagate back to the host: private by
+        // default; slave lets mounts come in only; shared is allowed only in
+        // a throwaway outer mount namespace (see `SandboxSpec::validate`).
+        let prop = spec.root_propagation;
         sys.mount(
             None,
             Path::new("/"),
             None,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            MsFlags::MS_REC | prop.flag(),
             None,
         )
-        .map_err(|e| StepError::new("make-private", "/", e))?;
+        .map_err(|e| StepError::new(&format!("make-{}", prop.as_str()), "/", e))?;
         let new_root: Option<PathBuf> = match &spec.rootfs {
             Rootfs::Host => None,
             Rootfs::Skeleton => {
@@ -105,7 +109,15 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         // /proc must be mounted before the old root is detached: in a user
         // namespace a proc mount needs a fully visible proc to exist.
         for m in &spec.mounts {
-            mounts::apply(m, &base, ctx.scratch, sys)?;
+            mounts::apply(m, &base, ctx.scratch, new_root.is_some(), sys)?;
+        }
+        // As runc: read-only paths first, then masked ones (a masked path
+        // may lie below a read-only one).
+        for p in &spec.readonly_paths {
+            mounts::readonly_path(&base, p, sys)?;
+        }
+        for p in &spec.masked_paths {
+            mounts::mask(&base, p, sys)?;
         }
         if let Some(root) = new_root {
             record = enter_root(&root, sys)?;
@@ -115,6 +127,11 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         sys.sethostname(name)
             .map_err(|e| StepError::new("sethostname", name, e))?;
     }
+    // The bounding set is dropped while the process still has CAP_SETPCAP
+    // in its effective set, which a change to a non-root uid clears.
+    if !spec.caps.is_empty() {
+        drop_bounding(spec, sys)?;
+    }
     if let Some(ids) = spec.user {
         // setgroups is refused after `deny` in a user namespace; the
         // supplementary groups are then already empty.
@@ -122,21 +139,38 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
             Ok(()) | Err(Errno::EPERM) => {}
             Err(e) => return Err(StepError::new("setgroups", ids.gid.to_string(), e)),
         }
-        sys.keep_caps(true)
-            .map_err(|e| StepError::new("keepcaps", "", e))?;
+        // With capabilities to set, keep the permitted set across the uid
+        // change; without, a non-root user gets none, as after any setuid.
+        let keep = !spec.caps.is_empty();
+        if keep {
+            sys.keep_caps(true)
+                .map_err(|e| StepError::new("keepcaps", "", e))?;
+        }
         sys.setresgid(ids.gid)
             .map_err(|e| StepError::new("setresgid", ids.gid.to_string(), e))?;
         sys.setresuid(ids.uid)
             .map_err(|e| StepError::new("setresuid", ids.uid.to_string(), e))?;
-        sys.keep_caps(false)
-            .map_err(|e| StepError::new("keepcaps", "", e))?;
+        if keep {
+            sys.keep_caps(false)
+                .map_err(|e| StepError::new("keepcaps", "", e))?;
+        }
     }
     if !spec.caps.is_empty() {
-        apply_caps(spec, sys)?;
+        set_cap_sets(spec, sys)?;
     }
     if spec.no_new_privs {
         sys.set_no_new_privs()
             .map_err(|e| StepError::new("no_new_privs", "", e))?;
+    }
+    // Last: from here on the filter applies to everything, the probe too.
+    if let Some(sc) = &spec.seccomp {
+        let prog = super::seccomp::compile(sc).map_err(|e| StepError {
+            step: "seccomp-compile".into(),
+            target: sc.deny.join(","),
+            errno: e,
+        })?;
+        sys.install_seccomp(&prog)
+            .map_err(|e| StepError::new("seccomp", sc.deny.join(","), e))?;
     }
     Ok(record)
 }
@@ -174,28 +208,34 @@ fn enter_root(root: &Path, sys: &dyn Syscall) -> Result<SetupRecord, StepError> 
     }
 }
 
+/// The capabilities `set` should hold: the spec's list, or what the set
+/// holds now, less `drop`.
+fn cap_target(
+    spec: &SandboxSpec,
+    set: CapSet,
+    given: &Option<Vec<Capability>>,
+    sys: &dyn Syscall,
+) -> Result<Vec<Capability>, StepError> {
+    let base = match given {
+        Some(list) => list.clone(),
+        None => sys
+            .read_caps(set)
+            .map_err(|e| StepError::new("capget", format!("{set:?}"), e))?,
+    };
+    let mut v: Vec<Capability> = base
+        .into_iter()
+        .filter(|cap| !spec.caps.drop.contains(cap))
+        .collect();
+    v.sort_by_key(|cap| cap.index());
+    v.dedup();
+    Ok(v)
+}
+
 /// Capabilities are per thread and the order matters: the bounding set
-/// first (dropping needs CAP_SETPCAP), then ambient, inheritable,
-/// effective and last permitted (effective must stay a subset of it).
-fn apply_caps(spec: &SandboxSpec, sys: &dyn Syscall) -> Result<(), StepError> {
-    let c = &spec.caps;
-    let target =
-        |set: CapSet, given: &Option<Vec<Capability>>| -> Result<Vec<Capability>, StepError> {
-            let base = match given {
-                Some(list) => list.clone(),
-                None => sys
-                    .read_caps(set)
-                    .map_err(|e| StepError::new("capget", format!("{set:?}"), e))?,
-            };
-            let mut v: Vec<Capability> = base
-                .into_iter()
-                .filter(|cap| !c.drop.contains(cap))
-                .collect();
-            v.sort_by_key(|cap| cap.index());
-            v.dedup();
-            Ok(v)
-        };
-    let bounding = target(CapSet::Bounding, &c.bounding)?;
+/// first (dropping needs CAP_SETPCAP, so before the ids change), then,
+/// after the ids, [`set_cap_sets`].
+fn drop_bounding(spec: &SandboxSpec, sys: &dyn Syscall) -> Result<(), StepError> {
+    let bounding = cap_target(spec, CapSet::Bounding, &spec.caps.bounding, sys)?;
     let current_bounding = sys
         .read_caps(CapSet::Bounding)
         .map_err(|e| StepError::new("capget", "Bounding", e))?;
@@ -208,13 +248,20 @@ fn apply_caps(spec: &SandboxSpec, sys: &dyn Syscall) -> Result<(), StepError> {
         sys.drop_bounding(cap)
             .map_err(|e| StepError::new("drop-bounding", cap.to_string(), e))?;
     }
+    Ok(())
+}
+
+/// Ambient, inheritable, effective and last permitted (effective must stay
+/// a subset of it).
+fn set_cap_sets(spec: &SandboxSpec, sys: &dyn Syscall) -> Result<(), StepError> {
+    let c = &spec.caps;
     for (set, given) in [
         (CapSet::Ambient, &c.ambient),
         (CapSet::Inheritable, &c.inheritable),
         (CapSet::Effective, &c.effective),
         (CapSet::Permitted, &c.permitted),
     ] {
-        let want = target(set, given)?;
+        let want = cap_target(spec, set, given, sys)?;
         sys.set_caps(set, &want)
             .map_err(|e| StepError::new("capset", format!("{set:?}"), e))?;
     }
@@ -224,7 +271,7 @@ fn apply_caps(spec: &SandboxSpec, sys: &dyn Syscall) -> Result<(), StepError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::{BindSource, CapsSpec, Ids, Mount};
+    use crate::runtime::spec::{BindSource, CapsSpec, Ids, Mount, Propagation};
     use crate::runtime::syscall::RecordingSyscall;
     use rstest::rstest;
 
@@ -377,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_set_with_keepcaps_and_before_caps() {
+    fn bounding_is_dropped_before_the_ids_change_and_sets_after() {
         let s = sys();
         let sp = SandboxSpec {
             user: Some(Ids {
@@ -392,18 +439,231 @@ mod tests {
             ..spec()
         };
         build(&ctx(&sp), &s).unwrap();
+        // Dropping from the bounding set needs CAP_SETPCAP in the effective
+        // set, which the change to uid 1000 clears.
         let order: Vec<usize> = [
+            "drop Bounding CAP_CHOWN",
             "keepcaps true",
             "setresgid 1000",
             "setresuid 1000",
             "keepcaps false",
-            "drop Bounding",
+            "set Ambient",
+            "set Permitted",
             "no_new_privs",
         ]
         .iter()
         .map(|p| s.position(p).unwrap_or_else(|| panic!("{p} missing")))
         .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{:#?}", s.calls());
+    }
+
+    #[test]
+    fn a_user_without_caps_to_set_keeps_none() {
+        let s = sys();
+        let sp = SandboxSpec {
+            user: Some(Ids {
+                uid: 1000,
+                gid: 1000,
+            }),
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        assert!(s.position("setresuid 1000").is_some());
+        assert!(
+            s.position("keepcaps").is_none() && s.position("set ").is_none(),
+            "{:#?}",
+            s.calls()
+        );
+    }
+
+    #[test]
+    fn seccomp_is_installed_last_after_no_new_privs() {
+        let s = sys();
+        let sp = SandboxSpec {
+            user: Some(Ids {
+                uid: 1000,
+                gid: 1000,
+            }),
+            caps: CapsSpec {
+                drop: vec![Capability::CAP_CHOWN],
+                ..Default::default()
+            },
+            no_new_privs: true,
+            seccomp: Some(crate::runtime::spec::SeccompSpec {
+                deny: vec!["uname".into()],
+                errno: "EPERM".into(),
+            }),
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        let calls = s.calls();
+        let sc = s.position("seccomp ").unwrap();
+        assert_eq!(sc, calls.len() - 1, "{calls:#?}");
+        assert!(s.position("no_new_privs").unwrap() < sc);
+    }
+
+    #[rstest]
+    #[case::seccomp("seccomp ", "seccomp", "EINVAL")]
+    #[case::nnp("no_new_privs", "no_new_privs", "EINVAL")]
+    fn a_failing_seccomp_or_nnp_step_is_named(
+        #[case] prefix: &str,
+        #[case] step: &str,
+        #[case] errno: &str,
+    ) {
+        let s = sys().failing(prefix, Errno::EINVAL);
+        let sp = SandboxSpec {
+            no_new_privs: true,
+            seccomp: Some(crate::runtime::spec::SeccompSpec {
+                deny: vec!["uname".into()],
+                errno: "EPERM".into(),
+            }),
+            ..spec()
+        };
+        let err = build(&ctx(&sp), &s).unwrap_err();
+        assert_eq!((err.step.as_str(), err.errno.as_str()), (step, errno));
+        if step == "no_new_privs" {
+            assert!(s.position("seccomp").is_none(), "no filter after a failure");
+        }
+    }
+
+    #[rstest]
+    #[case::private(Propagation::Private, "MS_REC|MS_PRIVATE")]
+    #[case::slave(Propagation::Slave, "MS_REC|MS_SLAVE")]
+    fn root_propagation_is_set_before_anything_is_mounted(
+        #[case] prop: Propagation,
+        #[case] flags: &str,
+    ) {
+        let s = sys();
+        let sp = SandboxSpec {
+            root_propagation: prop,
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        let calls = s.calls();
+        let first_mount = s.position("mount").unwrap();
+        assert_eq!(calls[first_mount], format!("mount - / - {flags} -"));
+    }
+
+    #[test]
+    fn a_failing_propagation_change_is_named_after_its_kind() {
+        let s = sys().failing("mount - / -", Errno::EINVAL);
+        let sp = SandboxSpec {
+            root_propagation: Propagation::Slave,
+            ..spec()
+        };
+        let err = build(&ctx(&sp), &s).unwrap_err();
+        assert_eq!(err.step, "make-slave");
+    }
+
+    fn masking() -> (RecordingSyscall, SandboxSpec) {
+        let mut s = sys();
+        for (p, dir) in [
+            ("/run/iso/root/proc/kcore", false),
+            ("/run/iso/root/proc/acpi", true),
+            ("/run/iso/root/proc/sys", true),
+        ] {
+            s.host.insert(p.into(), (dir, None));
+        }
+        let sp = SandboxSpec {
+            masked_paths: vec![
+                "/proc/kcore".into(),
+                "/proc/acpi".into(),
+                "/proc/absent".into(),
+            ],
+            readonly_paths: vec!["/proc/sys".into(), "/proc/sysrq-trigger".into()],
+            ..spec()
+        };
+        (s, sp)
+    }
+
+    #[test]
+    fn masked_and_readonly_paths_after_proc_and_before_pivot() {
+        let (s, sp) = masking();
+        build(&ctx(&sp), &s).unwrap();
+        let proc_at = s.position("mount proc /run/iso/root/proc proc").unwrap();
+        let ro_bind = s
+            .position("mount /run/iso/root/proc/sys /run/iso/root/proc/sys - MS_BIND|MS_REC")
+            .unwrap();
+        let ro_remount = s
+            .calls()
+            .iter()
+            .position(|c| {
+                c.starts_with("mount - /run/iso/root/proc/sys") && c.contains("MS_RDONLY")
+            })
+            .unwrap();
+        let file = s
+            .position("mount /dev/null /run/iso/root/proc/kcore - MS_BIND -")
+            .unwrap();
+        let dir = s
+            .position("mount tmpfs /run/iso/root/proc/acpi tmpfs MS_RDONLY")
+            .unwrap();
+        let pivot = s.position("pivot_root").unwrap();
+        assert!(proc_at < ro_bind && ro_bind < ro_remount && ro_remount < file);
+        assert!(file < dir && dir < pivot, "{:#?}", s.calls());
+        let calls = s.calls();
+        assert!(
+            calls
+                .iter()
+                .all(|c| !c.contains("absent") && !c.contains("sysrq")),
+            "absent paths are skipped: {calls:#?}"
+        );
+    }
+
+    #[rstest]
+    #[case::file("mount /dev/null /run/iso/root/proc", "mask-file")]
+    #[case::dir("mount tmpfs /run/iso/root/proc/acpi", "mask-dir")]
+    #[case::readonly("mount /run/iso/root/proc/sys", "bind")]
+    fn a_failing_mask_is_named(#[case] prefix: &str, #[case] step: &str) {
+        let (s, sp) = masking();
+        let s = s.failing(prefix, Errno::EACCES);
+        let err = build(&ctx(&sp), &s).unwrap_err();
+        assert_eq!((err.step.as_str(), err.errno.as_str()), (step, "EACCES"));
+    }
+
+    #[test]
+    fn sysfs_is_mounted_read_only_with_the_safe_flags() {
+        let s = sys();
+        let mut sp = spec();
+        sp.mounts.push(Mount::Sysfs {
+            target: "/sys".into(),
+            readonly: true,
+        });
+        build(&ctx(&sp), &s).unwrap();
+        assert!(
+            s.position(
+                "mount sysfs /run/iso/root/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -"
+            )
+            .is_some(),
+            "{:#?}",
+            s.calls()
+        );
+        let s = sys().failing("mount sysfs", Errno::EPERM);
+        assert_eq!(build(&ctx(&sp), &s).unwrap_err().step, "mount-sysfs");
+    }
+
+    #[test]
+    fn the_host_root_gets_no_new_mount_points() {
+        let s = sys();
+        let sp = SandboxSpec {
+            rootfs: Rootfs::Host,
+            mounts: vec![
+                Mount::Proc {
+                    target: "/proc".into(),
+                },
+                Mount::Tmpfs {
+                    target: "/isocheck-nowhere".into(),
+                    size: None,
+                },
+            ],
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        assert!(
+            s.position("mkdir").is_none() && s.position("touch").is_none(),
+            "{:#?}",
+            s.calls()
+        );
+        assert!(s.position("mount tmpfs /isocheck-nowhere").is_some());
     }
 
     #[test]

@@ -3,14 +3,17 @@
 //!
 //! - `spawn`: the runner side (scratch, cgroup, helper process, timeout, clean-up)
 //! - `helper`: the single-threaded helper process (clone, id maps, wait, sweep)
-//! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps)
+//! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps, seccomp)
+//! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
 
 pub mod cgroups;
+pub mod execcopy;
 pub mod helper;
 pub mod idmap;
 pub mod init;
 pub mod mounts;
 pub mod rootless;
+pub mod seccomp;
 pub mod spawn;
 pub mod spec;
 pub mod syscall;

@@ -1,5 +1,6 @@
 //! Mounts inside the sandbox's private mount namespace: the skeleton root,
-//! fresh proc, binds (read-only keeps the source's locked flags) and tmpfs.
+//! fresh proc and sysfs, binds (read-only keeps the source's locked flags),
+//! tmpfs, and the masked and read-only paths of a container runtime.
 
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
@@ -124,18 +125,28 @@ pub fn bind(src: &Path, dst: &Path, readonly: bool, sys: &dyn Syscall) -> Result
 }
 
 /// Applies one spec mount below `base` (the new root, or / for a sandbox
-/// that keeps the host root).
+/// that keeps the host root). `create` makes missing mount points; it is
+/// off in the host's root, whose file system must never be changed (a
+/// missing target is then an error of the mount).
 pub fn apply(
     m: &Mount,
     base: &Path,
     scratch: Option<&Path>,
+    create: bool,
     sys: &dyn Syscall,
 ) -> Result<(), StepError> {
     let dst = inside(base, m.target());
+    let mkdir = |dst: &Path| {
+        if create {
+            sys.mkdir_all(dst)
+                .map_err(|e| StepError::new("mkdir", dst, e))
+        } else {
+            Ok(())
+        }
+    };
     match m {
         Mount::Proc { .. } => {
-            sys.mkdir_all(&dst)
-                .map_err(|e| StepError::new("mkdir", &dst, e))?;
+            mkdir(&dst)?;
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             sys.mount(Some(Path::new("proc")), &dst, Some("proc"), flags, None)
                 .map_err(|e| StepError::new("mount-proc", &dst, e))
@@ -150,18 +161,15 @@ pub fn apply(
                 BindSource::Host(p) => p.clone(),
             };
             match sys.lookup(&src) {
-                Some((false, None)) => sys
+                Some((false, None)) if create => sys
                     .create_file(&dst)
                     .map_err(|e| StepError::new("touch", &dst, e))?,
-                _ => sys
-                    .mkdir_all(&dst)
-                    .map_err(|e| StepError::new("mkdir", &dst, e))?,
+                _ => mkdir(&dst)?,
             }
             bind(&src, &dst, *readonly, sys)
         }
         Mount::Tmpfs { size, .. } => {
-            sys.mkdir_all(&dst)
-                .map_err(|e| StepError::new("mkdir", &dst, e))?;
+            mkdir(&dst)?;
             let data = size.map(|s| format!("size={s}"));
             sys.mount(
                 Some(Path::new("tmpfs")),
@@ -172,5 +180,52 @@ pub fn apply(
             )
             .map_err(|e| StepError::new("mount-tmpfs", &dst, e))
         }
+        Mount::Sysfs { readonly, .. } => {
+            mkdir(&dst)?;
+            let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            if *readonly {
+                flags |= MsFlags::MS_RDONLY;
+            }
+            sys.mount(Some(Path::new("sysfs")), &dst, Some("sysfs"), flags, None)
+                .map_err(|e| StepError::new("mount-sysfs", &dst, e))
+        }
     }
+}
+
+/// Hides `path` (below `base`) as a container runtime does: a file under a
+/// bind of /dev/null, a directory under an empty read-only tmpfs. A path
+/// that does not exist is left alone.
+pub fn mask(base: &Path, path: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
+    let dst = inside(base, path);
+    match sys.lookup(&dst) {
+        None => Ok(()),
+        Some((true, None)) => sys
+            .mount(
+                Some(Path::new("tmpfs")),
+                &dst,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                None,
+            )
+            .map_err(|e| StepError::new("mask-dir", &dst, e)),
+        Some(_) => sys
+            .mount(
+                Some(Path::new("/dev/null")),
+                &dst,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+            .map_err(|e| StepError::new("mask-file", &dst, e)),
+    }
+}
+
+/// Binds `path` (below `base`) read-only onto itself. A path that does
+/// not exist is left alone.
+pub fn readonly_path(base: &Path, path: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
+    let dst = inside(base, path);
+    if sys.lookup(&dst).is_none() {
+        return Ok(());
+    }
+    bind(&dst, &dst, true, sys)
 }

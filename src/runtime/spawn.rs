@@ -10,12 +10,14 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::cgroups::{self, CgroupStats, Layout, SandboxCgroup};
+use super::execcopy;
 use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
 use super::rootless::RootlessPlan;
-use super::spec::{BindSource, Mount, SandboxSpec};
+use super::spec::{ExecCopy, Namespace, SandboxSpec, EXEC_COPY_NAME, MARKER_NAME};
 use crate::probe::Probe;
 
 /// Extra time the runner gives the helper past the sandbox's own timeout
@@ -38,6 +40,10 @@ pub struct Outside {
     /// Files in the scratch directory with their host owners.
     pub scratch: Vec<FileOwner>,
     pub cgroup: Option<CgroupStats>,
+    /// Mount points below the scratch directory that the helper saw in its
+    /// own mount table after the sandbox ended (relative paths).
+    #[serde(default)]
+    pub scratch_mounts: Vec<String>,
 }
 
 /// Whose ids the sandbox's files get on the host.
@@ -98,10 +104,16 @@ pub struct Launcher {
     pub helper: PathBuf,
     pub layout: Layout,
     work: PathBuf,
+    /// Below `work`, reachable by root only: the exec copies (setuid and
+    /// file-capability copies of isocheck) and the rootful scratch
+    /// directories they are linked into.
+    private: PathBuf,
     root_dir: PathBuf,
     counter: AtomicU64,
     /// Cgroup names are unique per launcher.
     tag: String,
+    /// Exec copies made so far, by [`execcopy::key`].
+    exec_copies: Mutex<std::collections::HashMap<String, PathBuf>>,
 }
 
 impl Launcher {
@@ -110,27 +122,80 @@ impl Launcher {
         let tag = format!("{}-{}", std::process::id(), nanos());
         let work = std::env::temp_dir().join(format!("isocheck-{tag}"));
         let root_dir = work.join("root");
-        std::fs::create_dir_all(&root_dir).map_err(|source| SpawnError::Prepare {
-            what: "work directory",
-            path: root_dir.clone(),
-            source,
-        })?;
+        // create_dir, not create_dir_all: a directory someone else made at
+        // this name beforehand is refused, since setuid and file-capability
+        // copies of isocheck are made below it.
+        std::fs::create_dir(&work)
+            .and_then(|()| std::fs::create_dir(&root_dir))
+            .map_err(|source| SpawnError::Prepare {
+                what: "work directory",
+                path: root_dir.clone(),
+                source,
+            })?;
         // The unprivileged root of a user namespace must be able to reach
         // the scratch directories below.
         let _ =
             std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let private = work.join("private");
+        std::fs::create_dir(&private)
+            .and_then(|()| {
+                std::fs::set_permissions(
+                    &private,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                )
+            })
+            .map_err(|source| SpawnError::Prepare {
+                what: "private work directory",
+                path: private.clone(),
+                source,
+            })?;
         Ok(Launcher {
             helper: helper.into(),
             layout: cgroups::detect_layout(),
             work,
+            private,
             root_dir,
             counter: AtomicU64::new(0),
             tag,
+            exec_copies: Mutex::new(Default::default()),
         })
     }
 
     /// Runs `probe` in a sandbox built from `spec` (rootful). `name`
     /// labels the cgroup.
+    /// The exec copy `copy` asks for, made on first use (a copy of a large
+    /// binary takes tens of milliseconds: [`Launcher::prepare`] makes them
+    /// before the cases run, so no case's time includes it).
+    fn exec_copy(&self, copy: &ExecCopy) -> Result<PathBuf, SpawnError> {
+        let key = execcopy::key(copy);
+        let mut made = self.exec_copies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = made.get(&key) {
+            return Ok(p.clone());
+        }
+        let path = self.private.join(&key);
+        execcopy::make(&self.helper, &path, copy).map_err(|source| SpawnError::Prepare {
+            what: "exec copy of isocheck",
+            path: path.clone(),
+            source,
+        })?;
+        made.insert(key, path.clone());
+        Ok(path)
+    }
+
+    /// Makes what these sandboxes will need ahead of their runs.
+    pub fn prepare<'a>(
+        &self,
+        specs: impl IntoIterator<Item = &'a SandboxSpec>,
+    ) -> Result<(), SpawnError> {
+        for spec in specs {
+            if let Some(copy) = &spec.exec_copy {
+                self.exec_copy(copy)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `probe` in a sandbox built from `spec`. `name` labels the cgroup.
     pub fn run(
         &self,
         name: &str,
@@ -151,13 +216,43 @@ impl Launcher {
     ) -> Result<Observation, SpawnError> {
         spec.validate().map_err(SpawnError::Spec)?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let scratch = uses_scratch(spec).then(|| self.work.join(format!("scratch-{n}")));
+        // A user namespace's root must reach its scratch directory through
+        // the host path; a rootful sandbox binds it as root.
+        let parent = if spec.has(Namespace::User) || rootless.is_some() {
+            &self.work
+        } else {
+            &self.private
+        };
+        let scratch = (spec.uses_scratch() || probe.uses_scratch())
+            .then(|| parent.join(format!("scratch-{n}")));
         // The scratch directory belongs to whoever is root in the sandbox.
         let root_ids = sandbox_root(spec, rootless);
         let owner = (Some(root_ids.0), Some(root_ids.1));
         let _scratch_guard = match &scratch {
             Some(dir) => Some(ScratchDir::create(dir, owner)?),
             None => None,
+        };
+        if let Some(dir) = &scratch {
+            let prepare = |what: &'static str, path: PathBuf, r: std::io::Result<()>| {
+                r.map_err(|source| SpawnError::Prepare { what, path, source })
+            };
+            if spec.scratch_marker {
+                let m = dir.join(MARKER_NAME);
+                prepare("scratch marker", m.clone(), std::fs::write(&m, b"isocheck"))?;
+            }
+            if let Some(copy) = &spec.exec_copy {
+                let src = self.exec_copy(copy)?;
+                let dst = dir.join(EXEC_COPY_NAME);
+                prepare(
+                    "exec copy link",
+                    dst.clone(),
+                    std::fs::hard_link(&src, &dst),
+                )?;
+            }
+        }
+        let probe = match &scratch {
+            Some(dir) => probe.with_scratch(dir),
+            None => probe.clone(),
         };
         let mut cgroup: Option<Box<dyn SandboxCgroup>> = if spec.cgroup.is_empty() {
             None
@@ -179,7 +274,7 @@ impl Launcher {
         }
         let req = HelperRequest {
             spec: spec.clone(),
-            probe: probe.clone(),
+            probe,
             root_dir: self.root_dir.clone(),
             scratch: scratch.clone(),
             cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
@@ -204,6 +299,7 @@ impl Launcher {
                 hostname_after: rep.hostname_after,
                 scratch: scratch.as_deref().map(list_owners).unwrap_or_default(),
                 cgroup: stats,
+                scratch_mounts: rep.scratch_mounts,
             },
             ids: IdView {
                 uid_map: rep.uid_map,
@@ -345,18 +441,6 @@ fn sanitize(name: &str) -> String {
             }
         })
         .collect()
-}
-
-fn uses_scratch(spec: &SandboxSpec) -> bool {
-    spec.mounts.iter().any(|m| {
-        matches!(
-            m,
-            Mount::Bind {
-                source: BindSource::Scratch,
-                ..
-            }
-        )
-    })
 }
 
 /// The scratch directory: owned by the host id the sandbox's root maps to,

@@ -152,6 +152,13 @@ pub enum Mount {
         #[serde(default)]
         size: Option<u64>,
     },
+    /// A sysfs, read-only unless `readonly = false`. It shows the network
+    /// devices of the sandbox's network namespace.
+    Sysfs {
+        target: PathBuf,
+        #[serde(default = "yes")]
+        readonly: bool,
+    },
 }
 
 fn yes() -> bool {
@@ -161,9 +168,10 @@ fn yes() -> bool {
 impl Mount {
     pub fn target(&self) -> &std::path::Path {
         match self {
-            Mount::Proc { target } | Mount::Bind { target, .. } | Mount::Tmpfs { target, .. } => {
-                target
-            }
+            Mount::Proc { target }
+            | Mount::Bind { target, .. }
+            | Mount::Tmpfs { target, .. }
+            | Mount::Sysfs { target, .. } => target,
         }
     }
 }
@@ -204,6 +212,87 @@ impl CapsSpec {
     }
 }
 
+/// A copy of isocheck's own binary that the runner puts into the case's
+/// scratch directory as [`EXEC_COPY_NAME`], for probes that exec it and
+/// report what the kernel gave the new program (`isocheck __exec-probe`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, Hash)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecCopy {
+    /// File capabilities the copy carries in `security.capability`
+    /// (revision 2, permitted with the effective bit: `+ep`).
+    pub file_caps: Vec<Capability>,
+    /// The copy is made without its file capabilities, as by a runtime
+    /// that strips them; the knob `file-caps` turns this off.
+    pub strip_file_caps: bool,
+    /// The copy is owned by root with the setuid bit (mode 4755).
+    pub setuid_root: bool,
+}
+
+impl ExecCopy {
+    /// The file capabilities the copy really carries.
+    pub fn effective_file_caps(&self) -> &[Capability] {
+        if self.strip_file_caps {
+            &[]
+        } else {
+            &self.file_caps
+        }
+    }
+}
+
+/// The file name of the exec copy in the scratch directory.
+pub const EXEC_COPY_NAME: &str = "isocheck-exec";
+/// The file name of the marker the runner makes in the scratch directory.
+pub const MARKER_NAME: &str = "isocheck-marker";
+
+/// A seccomp filter that denies the named system calls with an errno and
+/// allows every other.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SeccompSpec {
+    /// System call names as the kernel's tables spell them (`uname`, `mkdirat`).
+    pub deny: Vec<String>,
+    /// The errno's name the denied calls fail with.
+    #[serde(default = "eperm")]
+    pub errno: String,
+}
+
+fn eperm() -> String {
+    "EPERM".into()
+}
+
+/// How the sandbox's mounts propagate to and from the namespace it was
+/// cloned from (applied recursively to its `/` before anything is mounted).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    /// Nothing propagates either way.
+    #[default]
+    Private,
+    /// Mounts from outside come in; nothing goes back out.
+    Slave,
+    /// Mounts go both ways. Only inside a throwaway outer mount namespace.
+    Shared,
+}
+
+impl Propagation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Propagation::Private => "private",
+            Propagation::Slave => "slave",
+            Propagation::Shared => "shared",
+        }
+    }
+
+    pub fn flag(self) -> nix::mount::MsFlags {
+        use nix::mount::MsFlags as F;
+        match self {
+            Propagation::Private => F::MS_PRIVATE,
+            Propagation::Slave => F::MS_SLAVE,
+            Propagation::Shared => F::MS_SHARED,
+        }
+    }
+}
+
 /// Everything a sandbox is.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -226,6 +315,27 @@ pub struct SandboxSpec {
     pub no_new_privs: bool,
     /// Wall time the sandbox may take before it is killed as a whole.
     pub timeout_ms: u64,
+    /// A copy of isocheck's binary the runner puts into the scratch directory.
+    #[serde(default)]
+    pub exec_copy: Option<ExecCopy>,
+    /// A seccomp filter, installed last, after no_new_privs.
+    #[serde(default)]
+    pub seccomp: Option<SeccompSpec>,
+    /// Paths hidden as a container runtime hides them: a file under a bind
+    /// of /dev/null, a directory under an empty read-only tmpfs. Absent
+    /// paths are skipped.
+    #[serde(default)]
+    pub masked_paths: Vec<PathBuf>,
+    /// Paths bound read-only onto themselves. Absent paths are skipped.
+    #[serde(default)]
+    pub readonly_paths: Vec<PathBuf>,
+    /// Propagation of the sandbox's mounts (recursively from its `/`).
+    #[serde(default)]
+    pub root_propagation: Propagation,
+    /// The runner makes the scratch directory with a marker file
+    /// ([`MARKER_NAME`]) in it, whether or not it is bound into the sandbox.
+    #[serde(default)]
+    pub scratch_marker: bool,
 }
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -245,6 +355,12 @@ impl Default for SandboxSpec {
             caps: CapsSpec::default(),
             no_new_privs: false,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            exec_copy: None,
+            seccomp: None,
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
+            root_propagation: Propagation::Private,
+            scratch_marker: false,
         }
     }
 }
@@ -303,6 +419,145 @@ impl SandboxSpec {
         if self.timeout_ms == 0 {
             return Err("timeout_ms: must be more than 0".into());
         }
+        if self.exec_copy.is_some() {
+            if !self.binds_scratch() {
+                return Err("exec_copy: the copy goes into the scratch directory; mount it with a `bind` of source \"scratch\"".into());
+            }
+            if self.has(Namespace::User) {
+                return Err("exec_copy: file capabilities and setuid copies are made for rootful sandboxes only, without \"user\" in namespaces".into());
+            }
+        }
+        if let Some(sc) = &self.seccomp {
+            super::seccomp::compile(sc).map_err(|e| format!("seccomp: {e}"))?;
+        }
+        for p in self.masked_paths.iter().chain(&self.readonly_paths) {
+            if !p.is_absolute() {
+                return Err(format!(
+                    "masked_paths/readonly_paths: {p:?} must be an absolute path"
+                ));
+            }
+            if !self.has(Namespace::Mount) {
+                return Err(
+                    "masked_paths/readonly_paths: masking needs namespaces to include \"mount\""
+                        .into(),
+                );
+            }
+        }
+        if self.root_propagation != Propagation::Private && !self.has(Namespace::Mount) {
+            return Err("root_propagation: needs namespaces to include \"mount\"".into());
+        }
+        if self.root_propagation == Propagation::Shared {
+            // Shared mounts would reach the namespace the helper runs in.
+            if !self.outer.contains(&Namespace::Mount) {
+                return Err("root_propagation: \"shared\" needs outer = [\"mount\"], a throwaway mount namespace standing in for the host".into());
+            }
+            // pivot_root and MS_MOVE refuse a shared parent.
+            if !matches!(self.rootfs, Rootfs::Host) {
+                return Err(
+                    "root_propagation: \"shared\" needs rootfs = { kind = \"host\" }: pivot_root refuses shared mounts".into(),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// A bind mount of the case's scratch directory is among the mounts.
+    pub fn binds_scratch(&self) -> bool {
+        self.mounts.iter().any(|m| {
+            matches!(
+                m,
+                Mount::Bind {
+                    source: BindSource::Scratch,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// The runner makes a scratch directory for this sandbox.
+    pub fn uses_scratch(&self) -> bool {
+        self.binds_scratch() || self.exec_copy.is_some() || self.scratch_marker
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn from(toml_src: &str) -> SandboxSpec {
+        toml::from_str(toml_src).unwrap()
+    }
+
+    #[rstest]
+    #[case::exec_copy_without_scratch(
+        "namespaces = [\"mount\"]\nexec_copy = { setuid_root = true }",
+        "exec_copy: the copy goes into the scratch directory"
+    )]
+    #[case::exec_copy_in_a_user_namespace(
+        "namespaces = [\"mount\", \"user\"]\nmounts = [{ kind = \"bind\", source = \"scratch\", target = \"/data\" }]\nexec_copy = { setuid_root = true }",
+        "rootful sandboxes only"
+    )]
+    #[case::unknown_syscall(
+        "namespaces = [\"mount\"]\nseccomp = { deny = [\"frobnicate\"] }",
+        "seccomp: deny [\"frobnicate\"]"
+    )]
+    #[case::unknown_errno(
+        "namespaces = [\"mount\"]\nseccomp = { deny = [\"uname\"], errno = \"EWHAT\" }",
+        "seccomp: errno: unknown errno `EWHAT`"
+    )]
+    #[case::relative_mask(
+        "namespaces = [\"mount\"]\nmasked_paths = [\"proc/kcore\"]",
+        "must be an absolute path"
+    )]
+    #[case::mask_without_mount_ns(
+        "namespaces = [\"pid\"]\nrootfs = { kind = \"host\" }\nreadonly_paths = [\"/proc/sys\"]",
+        "masking needs namespaces to include \"mount\""
+    )]
+    #[case::shared_without_outer(
+        "namespaces = [\"mount\"]\nrootfs = { kind = \"host\" }\nroot_propagation = \"shared\"",
+        "needs outer = [\"mount\"]"
+    )]
+    #[case::shared_with_pivot(
+        "namespaces = [\"mount\"]\nouter = [\"mount\"]\nroot_propagation = \"shared\"",
+        "pivot_root refuses shared mounts"
+    )]
+    fn bad_specs_are_refused_naming_the_field(#[case] src: &str, #[case] msg: &str) {
+        let err = from(src).validate().unwrap_err();
+        assert!(err.contains(msg), "{err}");
+    }
+
+    #[test]
+    fn new_fields_default_to_off_and_good_specs_validate() {
+        let s = from("namespaces = [\"mount\"]");
+        assert_eq!(s.exec_copy, None);
+        assert_eq!(s.seccomp, None);
+        assert_eq!(s.root_propagation, Propagation::Private);
+        assert!(!s.scratch_marker && !s.uses_scratch());
+        s.validate().unwrap();
+        let s = from(
+            "namespaces = [\"mount\"]\nouter = [\"mount\"]\nrootfs = { kind = \"host\" }\nroot_propagation = \"shared\"\nseccomp = { deny = [\"uname\", \"mkdirat\"] }\nscratch_marker = true",
+        );
+        s.validate().unwrap();
+        assert_eq!(s.seccomp.as_ref().unwrap().errno, "EPERM");
+        assert!(s.uses_scratch());
+    }
+
+    #[test]
+    fn stripped_file_caps_are_none() {
+        let c = ExecCopy {
+            file_caps: vec![Capability::CAP_NET_BIND_SERVICE],
+            strip_file_caps: true,
+            setuid_root: false,
+        };
+        assert!(c.effective_file_caps().is_empty());
+        let kept = ExecCopy {
+            strip_file_caps: false,
+            ..c
+        };
+        assert_eq!(
+            kept.effective_file_caps(),
+            [Capability::CAP_NET_BIND_SERVICE]
+        );
     }
 }

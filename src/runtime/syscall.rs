@@ -41,6 +41,8 @@ pub trait Syscall {
     fn drop_bounding(&self, cap: Capability) -> Result<(), Errno>;
     fn set_caps(&self, set: CapSet, caps: &[Capability]) -> Result<(), Errno>;
     fn set_no_new_privs(&self) -> Result<(), Errno>;
+    /// Installs a seccomp BPF filter on the calling thread.
+    fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno>;
 }
 
 /// The real kernel.
@@ -156,6 +158,9 @@ impl Syscall for LinuxSyscall {
     }
     fn set_no_new_privs(&self) -> Result<(), Errno> {
         nix::sys::prctl::set_no_new_privs()
+    }
+    fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
+        crate::sys::seccomp_set_filter(prog)
     }
 }
 
@@ -294,5 +299,8 @@ impl Syscall for RecordingSyscall {
     }
     fn set_no_new_privs(&self) -> Result<(), Errno> {
         self.record("no_new_privs".into())
+    }
+    fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
+        self.record(format!("seccomp {} instructions", prog.len()))
     }
 }

@@ -48,6 +48,51 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "cgroup",
         "with pids.max = N the fork that would make N+1 tasks fails with EAGAIN",
     ),
+    (
+        "caps.sys_admin_mount",
+        "caps",
+        "without CAP_SYS_ADMIN a mount fails with EPERM",
+    ),
+    (
+        "caps.bounding",
+        "caps",
+        "a capability dropped from the bounding set does not come back through a file capability on exec",
+    ),
+    (
+        "caps.net_bind_service",
+        "caps",
+        "a non-root user without CAP_NET_BIND_SERVICE cannot bind a port below 1024 (EACCES)",
+    ),
+    (
+        "nnp.blocks_setuid",
+        "security",
+        "with no_new_privs a setuid-root binary runs with the caller's euid",
+    ),
+    (
+        "seccomp.filter",
+        "security",
+        "a seccomp filter makes a denied system call fail with its errno and leaves others working",
+    ),
+    (
+        "masked.proc_paths",
+        "security",
+        "masked /proc paths give nothing to read and read-only ones refuse writes (EROFS)",
+    ),
+    (
+        "mount.proc_sys_dev",
+        "mount",
+        "/proc is the sandbox's own, /sys is a read-only sysfs of its network namespace, /dev holds only the minimal devices",
+    ),
+    (
+        "mount.propagation",
+        "mount",
+        "a mount made inside a slave-propagation sandbox does not reach the namespace outside",
+    ),
+    (
+        "mount.old_root_gone",
+        "mount",
+        "after pivot_root the old root is detached: a host file is reachable by no path",
+    ),
 ];
 
 /// Areas in the order reports show them.

@@ -3,12 +3,15 @@
 use caps::Capability;
 use std::str::FromStr;
 
-use crate::runtime::spec::{BindSource, Mount, Namespace, SandboxSpec};
+use crate::runtime::spec::{BindSource, Mount, Namespace, Propagation, Rootfs, SandboxSpec};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Knob {
     /// `namespace <kind>`: the sandbox shares this namespace with its parent.
-    /// For `user` the id maps go too.
+    /// For `user` the id maps go too. For `mount` everything that lives in a
+    /// mount namespace goes too (the new root, the mounts, masked and
+    /// read-only paths, the propagation setting): without one the sandbox
+    /// sees the host's /, /proc, /sys and /dev, and nothing is mounted.
     Namespace(Namespace),
     /// `memory-limit`: no memory cap.
     MemoryLimit,
@@ -23,9 +26,21 @@ pub enum Knob {
     /// `fresh-proc`: no proc of the sandbox's own; its /proc is the
     /// parent's, bound in.
     FreshProc,
+    /// `seccomp`: no seccomp filter.
+    Seccomp,
+    /// `masked-paths`: nothing is masked and no path is made read-only.
+    MaskedPaths,
+    /// `file-caps`: the exec copy keeps its file capabilities.
+    FileCaps,
+    /// `pivot-root`: no new root; the sandbox stays in the host's root.
+    PivotRoot,
+    /// `propagation`: the sandbox's mounts are shared with the namespace it
+    /// was cloned from (a throwaway outer one), both ways.
+    Propagation,
 }
 
-pub const KNOB_FORMS: &str = "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `fresh-proc`";
+pub const KNOB_FORMS: &str =
+    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`";
 
 impl FromStr for Knob {
     type Err = String;
@@ -50,6 +65,11 @@ impl FromStr for Knob {
                 .map_err(|_| format!("unknown capability `{c}`")),
             ("no-new-privs", None) => Ok(Knob::NoNewPrivs),
             ("fresh-proc", None) => Ok(Knob::FreshProc),
+            ("seccomp", None) => Ok(Knob::Seccomp),
+            ("masked-paths", None) => Ok(Knob::MaskedPaths),
+            ("file-caps", None) => Ok(Knob::FileCaps),
+            ("pivot-root", None) => Ok(Knob::PivotRoot),
+            ("propagation", None) => Ok(Knob::Propagation),
             _ => Err(format!("unknown knob `{s}`; a knob is one of {KNOB_FORMS}")),
         }
     }
@@ -65,6 +85,11 @@ impl std::fmt::Display for Knob {
             Knob::Drop(c) => write!(f, "drop {c}"),
             Knob::NoNewPrivs => f.write_str("no-new-privs"),
             Knob::FreshProc => f.write_str("fresh-proc"),
+            Knob::Seccomp => f.write_str("seccomp"),
+            Knob::MaskedPaths => f.write_str("masked-paths"),
+            Knob::FileCaps => f.write_str("file-caps"),
+            Knob::PivotRoot => f.write_str("pivot-root"),
+            Knob::Propagation => f.write_str("propagation"),
         }
     }
 }
@@ -81,6 +106,16 @@ impl Knob {
             Knob::Drop(c) => spec.caps.drop.contains(c),
             Knob::NoNewPrivs => spec.no_new_privs,
             Knob::FreshProc => spec.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })),
+            Knob::Seccomp => spec.seccomp.is_some(),
+            Knob::MaskedPaths => !spec.masked_paths.is_empty() || !spec.readonly_paths.is_empty(),
+            Knob::FileCaps => spec
+                .exec_copy
+                .as_ref()
+                .is_some_and(|c| c.strip_file_caps && !c.file_caps.is_empty()),
+            Knob::PivotRoot => !matches!(spec.rootfs, Rootfs::Host),
+            Knob::Propagation => {
+                spec.has(Namespace::Mount) && spec.root_propagation != Propagation::Shared
+            }
         };
         if on {
             Ok(())
@@ -108,6 +143,13 @@ impl Knob {
                     // which a rootless sandbox lacks).
                     parents_proc(&mut s);
                 }
+                if *n == Namespace::Mount {
+                    s.rootfs = Rootfs::Host;
+                    s.mounts.clear();
+                    s.masked_paths.clear();
+                    s.readonly_paths.clear();
+                    s.root_propagation = Propagation::Private;
+                }
             }
             Knob::FreshProc => parents_proc(&mut s),
             Knob::MemoryLimit => s.cgroup.memory_max = None,
@@ -126,6 +168,18 @@ impl Knob {
             }
             Knob::Drop(c) => s.caps.drop.retain(|x| x != c),
             Knob::NoNewPrivs => s.no_new_privs = false,
+            Knob::Seccomp => s.seccomp = None,
+            Knob::MaskedPaths => {
+                s.masked_paths.clear();
+                s.readonly_paths.clear();
+            }
+            Knob::FileCaps => {
+                if let Some(c) = &mut s.exec_copy {
+                    c.strip_file_caps = false;
+                }
+            }
+            Knob::PivotRoot => s.rootfs = Rootfs::Host,
+            Knob::Propagation => s.root_propagation = Propagation::Shared,
         }
         s
     }
@@ -147,7 +201,7 @@ fn parents_proc(s: &mut SandboxSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::IdMap;
+    use crate::runtime::spec::{ExecCopy, IdMap, SeccompSpec};
     use rstest::rstest;
 
     fn spec() -> SandboxSpec {
@@ -185,6 +239,90 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    /// A rootful sandbox with every security layer on.
+    fn secure() -> SandboxSpec {
+        SandboxSpec {
+            namespaces: [Namespace::Pid, Namespace::Mount].into_iter().collect(),
+            outer: [Namespace::Mount].into_iter().collect(),
+            mounts: vec![
+                Mount::Proc {
+                    target: "/proc".into(),
+                },
+                Mount::Bind {
+                    source: BindSource::Scratch,
+                    target: "/data".into(),
+                    readonly: true,
+                },
+            ],
+            no_new_privs: true,
+            exec_copy: Some(ExecCopy {
+                file_caps: vec![Capability::CAP_NET_BIND_SERVICE],
+                strip_file_caps: true,
+                setuid_root: false,
+            }),
+            seccomp: Some(SeccompSpec {
+                deny: vec!["uname".into()],
+                errno: "EPERM".into(),
+            }),
+            masked_paths: vec!["/proc/kcore".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            root_propagation: Propagation::Slave,
+            ..Default::default()
+        }
+    }
+
+    #[rstest]
+    #[case::nnp("no-new-privs")]
+    #[case::seccomp("seccomp")]
+    #[case::masked("masked-paths")]
+    #[case::file_caps("file-caps")]
+    #[case::pivot("pivot-root")]
+    #[case::propagation("propagation")]
+    #[case::mount_ns("namespace mount")]
+    fn security_knobs_turn_off_one_layer(#[case] src: &str) {
+        let knob: Knob = src.parse().unwrap();
+        let base = secure();
+        base.validate().unwrap();
+        knob.check_on(&base).unwrap();
+        let off = knob.turn_off(&base);
+        assert_ne!(off, base);
+        assert!(knob.check_on(&off).is_err(), "{src} is still on");
+        assert_eq!(knob.to_string(), src);
+        // At most one of the process-level layers changes.
+        let changed = [
+            base.no_new_privs != off.no_new_privs,
+            base.seccomp != off.seccomp,
+            base.exec_copy != off.exec_copy,
+            base.caps != off.caps,
+            base.user != off.user,
+        ]
+        .into_iter()
+        .filter(|c| *c)
+        .count();
+        assert!(changed <= 1, "{src} changed {changed} process-level layers");
+    }
+
+    #[test]
+    fn turning_off_the_mount_namespace_takes_what_lives_in_it() {
+        let off = Knob::Namespace(Namespace::Mount).turn_off(&secure());
+        assert_eq!(off.rootfs, Rootfs::Host);
+        assert!(off.mounts.is_empty() && off.masked_paths.is_empty());
+        assert!(off.readonly_paths.is_empty());
+        assert_eq!(off.root_propagation, Propagation::Private);
+    }
+
+    #[test]
+    fn file_caps_is_on_only_when_caps_are_stripped_from_a_copy_that_has_some() {
+        let mut s = secure();
+        s.exec_copy = Some(ExecCopy {
+            strip_file_caps: true,
+            ..Default::default()
+        });
+        assert!(Knob::FileCaps.check_on(&s).is_err());
+        s.exec_copy = None;
+        assert!(Knob::FileCaps.check_on(&s).is_err());
     }
 
     #[rstest]

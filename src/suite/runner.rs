@@ -83,10 +83,27 @@ impl Runner {
             .collect()
     }
 
+    /// Makes ahead of time what these properties' sandboxes need (copies of
+    /// isocheck's binary for exec probes), so no case's time includes it.
+    /// A failure here is left for the case that needs the thing to report.
+    pub fn prepare(&self, props: &[&Property]) {
+        let specs: Vec<_> = props
+            .iter()
+            .flat_map(|p| {
+                p.defs
+                    .values()
+                    .flat_map(|d| [d.spec_for(Variant::Test), d.spec_for(Variant::Control)])
+            })
+            .collect();
+        let _ = self.launcher.prepare(&specs);
+    }
+
     fn run_variant(&self, p: &Property, mode: Mode, variant: Variant) -> Run {
         let def = p.def(mode);
         let mut spec = def.spec_for(variant);
-        if let (Some(dir), Rootfs::Skeleton) = (&self.rootfs, &spec.rootfs) {
+        // A sandbox that execs a copy of isocheck keeps the skeleton root:
+        // the copy needs the host's libraries, which the skeleton binds.
+        if let (Some(dir), Rootfs::Skeleton, None) = (&self.rootfs, &spec.rootfs, &spec.exec_copy) {
             spec.rootfs = Rootfs::Dir { path: dir.clone() };
         }
         let name = format!("{}-{}-{}", p.id, mode, variant);
@@ -164,6 +181,8 @@ impl Runner {
             })
             .collect();
         let planned = pairs.len() * 2;
+        let selected: Vec<&Property> = pairs.iter().map(|(p, _)| *p).collect();
+        self.prepare(&selected);
         let mut collector = Collector::default();
         fn emit(
             collector: &mut Collector,

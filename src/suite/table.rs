@@ -325,13 +325,33 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "suites/cgroup.toml",
         include_str!("../../suites/cgroup.toml"),
     ),
+    (
+        "suites/security.toml",
+        include_str!("../../suites/security.toml"),
+    ),
+    ("suites/caps.toml", include_str!("../../suites/caps.toml")),
+    ("suites/mount.toml", include_str!("../../suites/mount.toml")),
 ];
 
 /// Loads the built-in suites.
 pub fn builtin() -> Result<Vec<Property>, TableError> {
-    let mut all = Vec::new();
+    let mut all: Vec<Property> = Vec::new();
     for (name, text) in BUILTIN {
-        all.extend(parse(name, text)?);
+        for p in parse(name, text)? {
+            if let Some(prev) = all.iter().find(|q| q.id == p.id) {
+                return Err(TableError {
+                    file: name.to_string(),
+                    line: 0,
+                    place: String::new(),
+                    message: format!(
+                        "property `{}` is also defined in {}",
+                        p.id,
+                        prev.source.display()
+                    ),
+                });
+            }
+            all.push(p);
+        }
     }
     Ok(all)
 }
@@ -433,6 +453,18 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         "modes = [\"rootless\"]\nrootless = { requires = [\"rooot\"] }\nrequires =",
         5,
         "field `rootless.requires[0]`: unknown requirement"
+    )]
+    #[case::unknown_syscall(
+        "mounts = [",
+        "seccomp = { deny = [\"nosuchcall\"] }, mounts = [",
+        6,
+        "seccomp: deny [\"nosuchcall\"]"
+    )]
+    #[case::knob_off_in_the_test(
+        "off = \"namespace pid\"",
+        "off = \"seccomp\"",
+        8,
+        "the control turns off `seccomp`, which the test's sandbox does not turn on"
     )]
     fn bad_rows_name_file_line_row_and_field(
         #[case] from: &str,

@@ -80,3 +80,48 @@ pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and has no preconditions.
     unsafe { libc::_exit(code) }
 }
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)`: installs a BPF filter on
+/// the calling thread. Needs no_new_privs or CAP_SYS_ADMIN; it does not
+/// set no_new_privs itself (the sandbox spec decides that).
+pub fn seccomp_set_filter(prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
+    if prog.is_empty() || prog.len() > u16::MAX as usize {
+        return Err(Errno::EINVAL);
+    }
+    let filter: Vec<libc::sock_filter> = prog
+        .iter()
+        .map(|f| libc::sock_filter {
+            code: f.code,
+            jt: f.jt,
+            jf: f.jf,
+            k: f.k,
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: filter.len() as libc::c_ushort,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: `fprog` points at `filter`, a live allocation of exactly
+    // `len` instructions in the kernel's `struct sock_filter` layout; the
+    // kernel copies the program before returning and keeps no pointer.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+            0 as libc::c_ulong,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if ret != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Whether this process runs in secure-execution mode (`AT_SECURE`): it was
+/// exec'd setuid, setgid or with file capabilities.
+pub fn at_secure() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel gave the
+    // process; it returns 0 for an absent entry.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}

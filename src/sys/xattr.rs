@@ -1,4 +1,4 @@
-//! `getxattr(2)`: reads one extended attribute of a file (file
+//! `getxattr(2)` and `setxattr(2)`: one extended attribute of a file (file
 //! capabilities live in `security.capability`).
 
 use nix::errno::Errno;
@@ -39,4 +39,26 @@ pub fn getxattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>, Errno> {
             e => return Err(e),
         }
     }
+}
+
+/// Sets attribute `name` of `path` (following symlinks) to `value`.
+pub fn setxattr(path: &Path, name: &str, value: &[u8]) -> Result<(), Errno> {
+    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+    let cname = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: both strings are NUL-terminated and live across the call;
+    // `value` is a readable slice of exactly `value.len()` bytes, which the
+    // kernel copies before returning.
+    let ret = unsafe {
+        libc::setxattr(
+            cpath.as_ptr(),
+            cname.as_ptr(),
+            value.as_ptr().cast::<libc::c_void>(),
+            value.len(),
+            0,
+        )
+    };
+    if ret != 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
 }

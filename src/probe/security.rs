@@ -1,0 +1,232 @@
+//! Probes of the security layers: which harmless system calls a seccomp
+//! filter lets through, and what masked and read-only paths allow.
+//!
+//! Nothing here writes to a kernel interface: write permission is asked
+//! with access(2), which reports a read-only mount (EROFS) without opening
+//! the file, and reads stop after [`READ_MAX`] bytes.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use super::{io_outcome, outcome};
+
+/// A system call the `syscalls` probe can try; each is harmless.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Harmless {
+    /// uname(2).
+    Uname,
+    /// getcwd(2).
+    Getcwd,
+    /// openat(2) of `/` for reading.
+    Openat,
+    /// mkdirat(2) of `/`: EEXIST once it reaches the kernel; creates nothing.
+    Mkdirat,
+}
+
+impl Harmless {
+    pub fn name(self) -> &'static str {
+        match self {
+            Harmless::Uname => "uname",
+            Harmless::Getcwd => "getcwd",
+            Harmless::Openat => "openat",
+            Harmless::Mkdirat => "mkdirat",
+        }
+    }
+
+    fn call(self) -> String {
+        use nix::fcntl::{OFlag, AT_FDCWD};
+        use nix::sys::stat::Mode;
+        match self {
+            Harmless::Uname => outcome(nix::sys::utsname::uname()),
+            Harmless::Getcwd => outcome(nix::unistd::getcwd()),
+            Harmless::Openat => outcome(nix::fcntl::openat(
+                AT_FDCWD,
+                "/",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )),
+            Harmless::Mkdirat => outcome(nix::sys::stat::mkdirat(
+                AT_FDCWD,
+                "/",
+                Mode::from_bits_truncate(0o700),
+            )),
+        }
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct SyscallsReport {
+    /// Each call's name with `"ok"` or its errno.
+    pub calls: BTreeMap<&'static str, String>,
+    /// The `Seccomp:` mode of /proc/self/status (0 none, 1 strict, 2
+    /// filter); absent without a /proc.
+    pub seccomp_mode: Option<u32>,
+}
+
+pub fn syscalls(tries: &[Harmless]) -> SyscallsReport {
+    let calls = tries.iter().map(|t| (t.name(), t.call())).collect();
+    let seccomp_mode = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Seccomp:"))
+                .and_then(|v| v.trim().parse().ok())
+        });
+    SyscallsReport {
+        calls,
+        seccomp_mode,
+    }
+}
+
+/// Bytes read from a file at most.
+pub const READ_MAX: usize = 64;
+
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct ReadAttempt {
+    pub path: PathBuf,
+    /// `file`, `dir`, `char-device`, `other`, or `absent`.
+    pub kind: &'static str,
+    /// `"ok"` or the errno of opening (and reading) it.
+    pub read: String,
+    /// Bytes a read of at most [`READ_MAX`] gave (files), or entries (dirs).
+    pub content: usize,
+}
+
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub struct WriteCheck {
+    pub path: PathBuf,
+    /// `"ok"` or the errno of access(path, W_OK).
+    pub access: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct PathAccessReport {
+    pub reads: Vec<ReadAttempt>,
+    /// Paths of `read` that exist.
+    pub present: Vec<PathBuf>,
+    /// Paths of `read` that gave content: bytes of a file, entries of a directory.
+    pub readable: Vec<PathBuf>,
+    pub writes: Vec<WriteCheck>,
+    /// Paths of `write` that access(2) calls writable.
+    pub writable: Vec<PathBuf>,
+}
+
+fn read_attempt(path: &Path) -> ReadAttempt {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            return ReadAttempt {
+                path: path.into(),
+                kind: "absent",
+                read: io_outcome::<()>(Err(e)),
+                content: 0,
+            }
+        }
+    };
+    let ft = meta.file_type();
+    let kind = if ft.is_dir() {
+        "dir"
+    } else if ft.is_file() {
+        "file"
+    } else if ft.is_char_device() {
+        "char-device"
+    } else {
+        "other"
+    };
+    let (read, content) = if ft.is_dir() {
+        match std::fs::read_dir(path) {
+            Ok(d) => ("ok".into(), d.count()),
+            Err(e) => (io_outcome::<()>(Err(e)), 0),
+        }
+    } else {
+        let mut buf = [0u8; READ_MAX];
+        match std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)) {
+            Ok(n) => ("ok".into(), n),
+            Err(e) => (io_outcome::<()>(Err(e)), 0),
+        }
+    };
+    ReadAttempt {
+        path: path.into(),
+        kind,
+        read,
+        content,
+    }
+}
+
+/// Reads the start of each `read` path and asks access(2) about writing
+/// each `write` path.
+pub fn path_access(read: &[PathBuf], write: &[PathBuf]) -> PathAccessReport {
+    let reads: Vec<ReadAttempt> = read.iter().map(|p| read_attempt(p)).collect();
+    let writes: Vec<WriteCheck> = write
+        .iter()
+        .map(|p| WriteCheck {
+            path: p.clone(),
+            access: outcome(nix::unistd::access(
+                p.as_path(),
+                nix::unistd::AccessFlags::W_OK,
+            )),
+        })
+        .collect();
+    PathAccessReport {
+        present: reads
+            .iter()
+            .filter(|r| r.kind != "absent")
+            .map(|r| r.path.clone())
+            .collect(),
+        readable: reads
+            .iter()
+            .filter(|r| r.content > 0)
+            .map(|r| r.path.clone())
+            .collect(),
+        writable: writes
+            .iter()
+            .filter(|w| w.access == "ok")
+            .map(|w| w.path.clone())
+            .collect(),
+        reads,
+        writes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unprivileged_calls_run_here() {
+        let r = syscalls(&[
+            Harmless::Uname,
+            Harmless::Getcwd,
+            Harmless::Openat,
+            Harmless::Mkdirat,
+        ]);
+        assert_eq!(r.calls["mkdirat"], "EEXIST");
+        assert_eq!(r.calls["uname"], "ok");
+        assert_eq!(r.calls["getcwd"], "ok");
+        assert_eq!(r.calls["openat"], "ok");
+    }
+
+    #[test]
+    fn path_access_tells_content_absence_and_write_permission() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"hello").unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let gone = dir.path().join("gone");
+        let r = path_access(
+            &[f.clone(), empty.clone(), gone.clone(), "/dev/null".into()],
+            &[f.clone(), gone.clone()],
+        );
+        assert_eq!(r.present, [f.clone(), empty, "/dev/null".into()]);
+        assert_eq!(r.readable, std::slice::from_ref(&f));
+        assert_eq!(r.reads[2].read, "ENOENT");
+        assert_eq!(r.reads[3].kind, "char-device");
+        assert_eq!(r.writable, [f]);
+        assert_eq!(r.writes[1].access, "ENOENT");
+    }
+}
