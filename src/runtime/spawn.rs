@@ -120,7 +120,7 @@ impl Launcher {
     pub fn new(helper: impl Into<PathBuf>) -> Result<Launcher, SpawnError> {
         reap_stale();
         let tag = format!("{}-{}", std::process::id(), nanos());
-        let work = std::env::temp_dir().join(format!("isocheck-{tag}"));
+        let work = work_base().join(format!("isocheck-{tag}"));
         let root_dir = work.join("root");
         // create_dir, not create_dir_all: a directory someone else made at
         // this name beforehand is refused, since setuid and file-capability
@@ -396,10 +396,34 @@ fn dead_owner(name: &str) -> bool {
         })
 }
 
+/// Where work directories go: the first of `$ISOCHECK_WORK_DIR`, the temp
+/// directory and /var/tmp that is writable and allows setuid (the exec
+/// probes run setuid and file-capability copies of isocheck from there;
+/// hardened hosts mount /tmp nosuid). Else the temp directory, where those
+/// probes then report the nosuid precondition.
+pub fn work_base() -> PathBuf {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let candidates = std::env::var_os("ISOCHECK_WORK_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([std::env::temp_dir(), PathBuf::from("/var/tmp")]);
+    for c in candidates {
+        let usable = statvfs(&c).is_ok_and(|st| {
+            !st.flags().contains(FsFlags::ST_NOSUID) && !st.flags().contains(FsFlags::ST_RDONLY)
+        }) && nix::unistd::access(&c, nix::unistd::AccessFlags::W_OK).is_ok();
+        if usable {
+            return c;
+        }
+    }
+    std::env::temp_dir()
+}
+
 /// Removes what a runner that was killed could not: its work directory and
 /// its empty sandbox cgroups. Only entries whose owning pid is gone.
 pub fn reap_stale() {
-    if let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) {
+    let mut bases = vec![std::env::temp_dir(), work_base()];
+    bases.dedup();
+    for rd in bases.iter().filter_map(|b| std::fs::read_dir(b).ok()) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.strip_prefix("isocheck-").is_some_and(dead_owner) {
