@@ -7,6 +7,7 @@ pub mod fs;
 pub mod memory;
 pub mod mount;
 pub mod net;
+pub mod ns;
 pub mod pid;
 pub mod security;
 pub mod tasks;
@@ -46,6 +47,16 @@ pub enum Probe {
     CreateFile { path: PathBuf, unmapped: PathBuf },
     /// Starts up to `max` processes at once and counts them.
     ForkCount { max: u32 },
+    /// Looks for the helper's System V segment and POSIX message queue.
+    IpcView,
+    /// CLOCK_MONOTONIC and CLOCK_BOOTTIME as the sandbox reads them.
+    Clocks,
+    /// The sandbox's cgroup paths from /proc/self/cgroup.
+    CgroupView,
+    /// A TCP connect to the helper's listener on 127.0.0.1.
+    ConnectListener,
+    /// The sandbox's ids, and whether setgroups is allowed.
+    Ids,
     /// Makes `target` and mounts a tmpfs on it.
     MountTmpfs { target: PathBuf },
     /// The sandbox's /proc, /sys and /dev: whose they are, read-only or
@@ -95,6 +106,11 @@ impl Probe {
             Probe::Chown { .. } => "chown",
             Probe::CreateFile { .. } => "create-file",
             Probe::ForkCount { .. } => "fork-count",
+            Probe::IpcView => "ipc-view",
+            Probe::Clocks => "clocks",
+            Probe::CgroupView => "cgroup-view",
+            Probe::ConnectListener => "connect-listener",
+            Probe::Ids => "ids",
             Probe::MountTmpfs { .. } => "mount-tmpfs",
             Probe::MountView => "mount-view",
             Probe::FindHostFile { .. } => "find-host-file",
@@ -118,6 +134,11 @@ impl Probe {
             Probe::Chown { path, uid, gid } => to_value(fs::chown(path, *uid, *gid)),
             Probe::CreateFile { path, unmapped } => to_value(fs::create_file(path, unmapped)),
             Probe::ForkCount { max } => to_value(tasks::fork_count(*max)),
+            Probe::IpcView => to_value(ns::ipc_view()),
+            Probe::Clocks => to_value(ns::clocks()),
+            Probe::CgroupView => to_value(ns::cgroup_view()),
+            Probe::ConnectListener => to_value(ns::connect_listener()),
+            Probe::Ids => to_value(ns::ids()),
             Probe::MountTmpfs { target } => to_value(mount::mount_tmpfs(target)),
             Probe::MountView => to_value(mount::view()),
             Probe::FindHostFile { path } => to_value(mount::find_host_file(path)),

@@ -217,7 +217,57 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
             .map_err(|e| step(name, "/", e))?;
         }
     }
+    if let Some(off) = spec.time_offsets {
+        // Offsets are written before any process enters the namespace.
+        let text = format!(
+            "monotonic {} 0\nboottime {} 0\n",
+            off.monotonic_s, off.boottime_s
+        );
+        std::fs::write("/proc/self/timens_offsets", &text)
+            .map_err(|e| step("timens_offsets", text.trim(), super::syscall::io_errno(e)))?;
+    }
     Ok(())
+}
+
+/// What the helper makes in its own namespaces for the sandbox to look
+/// for; held until the sandbox has ended.
+#[derive(Default)]
+struct OuterObjects {
+    _listener: Option<std::net::TcpListener>,
+    _mq: Option<nix::mqueue::MqdT>,
+}
+
+fn make_outer_objects(spec: &SandboxSpec) -> Result<OuterObjects, StepError> {
+    use super::spec::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+    let mut held = OuterObjects::default();
+    if spec.ipc_objects {
+        sys::shm_create(IPC_SHM_KEY)
+            .map_err(|e| step("shmget", &format!("{IPC_SHM_KEY:#x}"), e))?;
+        let flags = nix::mqueue::MQ_OFlag::O_CREAT
+            | nix::mqueue::MQ_OFlag::O_RDWR
+            | nix::mqueue::MQ_OFlag::O_EXCL;
+        let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+        // With O_CREAT the mode and attributes must be passed: explicit,
+        // small ones, within any host's fs.mqueue limits.
+        let attr = nix::mqueue::MqAttr::new(0, 1, 64, 0);
+        held._mq = Some(
+            nix::mqueue::mq_open(IPC_MQ_NAME, flags, mode, Some(&attr))
+                .map_err(|e| step("mq_open", IPC_MQ_NAME, e))?,
+        );
+    }
+    if spec.loopback_listener {
+        if spec.outer.contains(&Namespace::Net) {
+            sys::loopback_up().map_err(|e| step("loopback-up", "lo", e))?;
+        }
+        let l = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| step("listen", "127.0.0.1:0", super::syscall::io_errno(e)))?;
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+        // The sandbox is a clone of this single-threaded process: it
+        // inherits the variable.
+        std::env::set_var(LISTENER_PORT_ENV, port.to_string());
+        held._listener = Some(l);
+    }
+    Ok(held)
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
@@ -226,6 +276,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
 
 fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), StepError> {
     let spec = &req.spec;
+    let _outer_objects = make_outer_objects(spec)?;
     let (sync_r, sync_w) = pipe()?;
     let (rep_r, rep_w) = pipe()?;
     let helper_pid = nix::unistd::getpid();
@@ -369,7 +420,12 @@ fn exit_info(s: WaitStatus) -> ExitInfo {
 fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
     let spec = &req.spec;
     if spec.has(Namespace::User) {
-        idmap::write(child, &spec.uid_map, &spec.gid_map, req.deny_setgroups)?;
+        idmap::write(
+            child,
+            &spec.uid_map,
+            &spec.gid_map,
+            req.deny_setgroups || spec.setgroups_deny,
+        )?;
     }
     for procs in &req.cgroup_procs {
         std::fs::write(procs, child.as_raw().to_string()).map_err(|e| StepError {

@@ -72,9 +72,16 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         root: RootKind::Host,
         pivot_root_errno: None,
     };
-    if spec.has(Namespace::User) {
+    if spec.has(Namespace::Cgroup) {
+        // Now that the sandbox is in its own cgroup, that cgroup becomes
+        // the new namespace's root.
+        sys.unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| StepError::new("unshare-cgroup", "", e))?;
+    }
+    if spec.has(Namespace::User) && !spec.uid_map.is_empty() {
         // The clone kept the host's ids, which the new namespace does not
         // map; become its root so that files made below have a mapped owner.
+        // (Without a map there is no root to become: the ids stay unmapped.)
         match sys.setgroups(&[]) {
             Ok(()) | Err(Errno::EPERM) => {}
             Err(e) => return Err(StepError::new("setgroups", "[]", e)),
@@ -675,6 +682,16 @@ mod tests {
                 .into_iter()
                 .chain([Namespace::User])
                 .collect(),
+            uid_map: vec![crate::runtime::spec::IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 1,
+            }],
+            gid_map: vec![crate::runtime::spec::IdMap {
+                inside: 0,
+                outside: 100000,
+                count: 1,
+            }],
             ..spec()
         };
         build(&ctx(&sp), &s).unwrap();
@@ -707,6 +724,43 @@ mod tests {
             s.calls().iter().all(|c| !c.contains(" /srv/alpine/")),
             "nothing is mounted or made inside the tree"
         );
+    }
+
+    #[test]
+    fn a_cgroup_namespace_is_entered_first_inside_the_sandbox() {
+        let s = sys();
+        let sp = SandboxSpec {
+            namespaces: spec()
+                .namespaces
+                .into_iter()
+                .chain([Namespace::Cgroup])
+                .collect(),
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        assert_eq!(
+            s.position("unshare CLONE_NEWCGROUP"),
+            Some(0),
+            "{:#?}",
+            s.calls()
+        );
+        assert!(
+            !sp.clone_flags()
+                .contains(nix::sched::CloneFlags::CLONE_NEWCGROUP),
+            "not at clone time"
+        );
+    }
+
+    #[test]
+    fn a_user_namespace_without_maps_keeps_its_unmapped_ids() {
+        let s = sys();
+        let sp = SandboxSpec {
+            namespaces: [Namespace::User].into_iter().collect(),
+            rootfs: Rootfs::Host,
+            ..Default::default()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        assert!(s.position("setresuid").is_none(), "{:#?}", s.calls());
     }
 
     #[test]

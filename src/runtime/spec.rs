@@ -336,7 +336,42 @@ pub struct SandboxSpec {
     /// ([`MARKER_NAME`]) in it, whether or not it is bound into the sandbox.
     #[serde(default)]
     pub scratch_marker: bool,
+    /// Clock offsets of the sandbox's time namespace.
+    #[serde(default)]
+    pub time_offsets: Option<TimeOffsets>,
+    /// The helper makes a System V shared memory segment and a POSIX
+    /// message queue (see [`IPC_SHM_KEY`], [`IPC_MQ_NAME`]) in its own IPC
+    /// namespace before it starts the sandbox (with `outer = ["ipc"]`,
+    /// a throwaway one that takes them along when it goes).
+    #[serde(default)]
+    pub ipc_objects: bool,
+    /// The helper listens on 127.0.0.1 (in its own network namespace:
+    /// with `outer = ["net"]` a throwaway one with lo up) and tells the
+    /// sandbox the port in `ISOCHECK_LISTENER_PORT`.
+    #[serde(default)]
+    pub loopback_listener: bool,
+    /// Write `deny` to the sandbox's /proc/<pid>/setgroups before its
+    /// gid_map.
+    #[serde(default)]
+    pub setgroups_deny: bool,
 }
+
+/// Offsets, in seconds, of a time namespace's clocks.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeOffsets {
+    #[serde(default)]
+    pub monotonic_s: i64,
+    #[serde(default)]
+    pub boottime_s: i64,
+}
+
+/// The key of the System V segment `ipc_objects` makes.
+pub const IPC_SHM_KEY: i32 = 0x1500_c4ec;
+/// The name of the POSIX message queue `ipc_objects` makes.
+pub const IPC_MQ_NAME: &str = "/isocheck-probe";
+/// The variable that carries the listener's port into the sandbox.
+pub const LISTENER_PORT_ENV: &str = "ISOCHECK_LISTENER_PORT";
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
@@ -361,6 +396,10 @@ impl Default for SandboxSpec {
             readonly_paths: Vec::new(),
             root_propagation: Propagation::Private,
             scratch_marker: false,
+            time_offsets: None,
+            ipc_objects: false,
+            loopback_listener: false,
+            setgroups_deny: false,
         }
     }
 }
@@ -370,17 +409,31 @@ impl SandboxSpec {
         self.namespaces.contains(&ns)
     }
 
-    /// The clone flags of the sandbox's new namespaces (time excluded: it
-    /// is entered with unshare, see `runtime::helper`).
+    /// The clone flags of the sandbox's new namespaces. Time is excluded
+    /// (the helper unshares it, and its children enter it), and so is
+    /// cgroup (the sandbox unshares it once it is in its own cgroup, which
+    /// then becomes the namespace's root).
     pub fn clone_flags(&self) -> nix::sched::CloneFlags {
         self.namespaces
             .iter()
-            .filter(|n| **n != Namespace::Time)
+            .filter(|n| !matches!(n, Namespace::Time | Namespace::Cgroup))
             .fold(nix::sched::CloneFlags::empty(), |f, n| f | n.clone_flag())
     }
 
     /// Checks what the type system cannot; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
+        if self.time_offsets.is_some() && !self.has(Namespace::Time) {
+            return Err("time_offsets: clock offsets need namespaces to include \"time\"".into());
+        }
+        if self.ipc_objects && !self.outer.contains(&Namespace::Ipc) {
+            return Err("ipc_objects: the objects are made in a throwaway IPC namespace: `outer` must include \"ipc\"".into());
+        }
+        if self.loopback_listener && !self.outer.contains(&Namespace::Net) {
+            return Err("loopback_listener: the listener runs in a throwaway network namespace: `outer` must include \"net\"".into());
+        }
+        if self.setgroups_deny && !self.has(Namespace::User) {
+            return Err("setgroups_deny: needs namespaces to include \"user\"".into());
+        }
         let needs_mount_ns = !matches!(self.rootfs, Rootfs::Host) || !self.mounts.is_empty();
         if needs_mount_ns && !self.has(Namespace::Mount) {
             return Err(

@@ -41,6 +41,8 @@ pub trait Syscall {
     fn drop_bounding(&self, cap: Capability) -> Result<(), Errno>;
     fn set_caps(&self, set: CapSet, caps: &[Capability]) -> Result<(), Errno>;
     fn set_no_new_privs(&self) -> Result<(), Errno>;
+    /// unshare(2) of the calling process.
+    fn unshare(&self, flags: nix::sched::CloneFlags) -> Result<(), Errno>;
     /// Installs a seccomp BPF filter on the calling thread.
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno>;
 }
@@ -158,6 +160,9 @@ impl Syscall for LinuxSyscall {
     }
     fn set_no_new_privs(&self) -> Result<(), Errno> {
         nix::sys::prctl::set_no_new_privs()
+    }
+    fn unshare(&self, flags: nix::sched::CloneFlags) -> Result<(), Errno> {
+        nix::sched::unshare(flags)
     }
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         crate::sys::seccomp_set_filter(prog)
@@ -299,6 +304,10 @@ impl Syscall for RecordingSyscall {
     }
     fn set_no_new_privs(&self) -> Result<(), Errno> {
         self.record("no_new_privs".into())
+    }
+    fn unshare(&self, flags: nix::sched::CloneFlags) -> Result<(), Errno> {
+        let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+        self.record(format!("unshare {}", names.join("|")))
     }
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         self.record(format!("seccomp {} instructions", prog.len()))

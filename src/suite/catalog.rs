@@ -93,6 +93,36 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "mount",
         "after pivot_root the old root is detached: a host file is reachable by no path",
     ),
+    (
+        "ipc.isolated",
+        "ipc",
+        "System V and POSIX IPC objects of the host are invisible in a new IPC namespace",
+    ),
+    (
+        "time.offsets",
+        "time",
+        "a time namespace shifts CLOCK_MONOTONIC and CLOCK_BOOTTIME by its offsets",
+    ),
+    (
+        "userns.unmapped_nobody",
+        "userns",
+        "in a user namespace with no map the process sees itself as the overflow uid and gid",
+    ),
+    (
+        "userns.setgroups_deny",
+        "userns",
+        "after setgroups is denied, setgroups fails with EPERM inside the user namespace",
+    ),
+    (
+        "cgroup.namespace_root",
+        "cgroup",
+        "in a cgroup namespace the sandbox's own cgroup reads as /",
+    ),
+    (
+        "net.loopback_isolated",
+        "net",
+        "a listener on the host's 127.0.0.1 is unreachable from a new network namespace",
+    ),
 ];
 
 /// Areas in the order reports show them.

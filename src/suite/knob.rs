@@ -26,6 +26,8 @@ pub enum Knob {
     /// `fresh-proc`: no proc of the sandbox's own; its /proc is the
     /// parent's, bound in.
     FreshProc,
+    /// `setgroups-deny`: setgroups is left allowed in the user namespace.
+    SetgroupsDeny,
     /// `seccomp`: no seccomp filter.
     Seccomp,
     /// `masked-paths`: nothing is masked and no path is made read-only.
@@ -40,7 +42,7 @@ pub enum Knob {
 }
 
 pub const KNOB_FORMS: &str =
-    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`";
+    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`";
 
 impl FromStr for Knob {
     type Err = String;
@@ -65,6 +67,7 @@ impl FromStr for Knob {
                 .map_err(|_| format!("unknown capability `{c}`")),
             ("no-new-privs", None) => Ok(Knob::NoNewPrivs),
             ("fresh-proc", None) => Ok(Knob::FreshProc),
+            ("setgroups-deny", None) => Ok(Knob::SetgroupsDeny),
             ("seccomp", None) => Ok(Knob::Seccomp),
             ("masked-paths", None) => Ok(Knob::MaskedPaths),
             ("file-caps", None) => Ok(Knob::FileCaps),
@@ -85,6 +88,7 @@ impl std::fmt::Display for Knob {
             Knob::Drop(c) => write!(f, "drop {c}"),
             Knob::NoNewPrivs => f.write_str("no-new-privs"),
             Knob::FreshProc => f.write_str("fresh-proc"),
+            Knob::SetgroupsDeny => f.write_str("setgroups-deny"),
             Knob::Seccomp => f.write_str("seccomp"),
             Knob::MaskedPaths => f.write_str("masked-paths"),
             Knob::FileCaps => f.write_str("file-caps"),
@@ -106,6 +110,7 @@ impl Knob {
             Knob::Drop(c) => spec.caps.drop.contains(c),
             Knob::NoNewPrivs => spec.no_new_privs,
             Knob::FreshProc => spec.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })),
+            Knob::SetgroupsDeny => spec.setgroups_deny,
             Knob::Seccomp => spec.seccomp.is_some(),
             Knob::MaskedPaths => !spec.masked_paths.is_empty() || !spec.readonly_paths.is_empty(),
             Knob::FileCaps => spec
@@ -135,6 +140,10 @@ impl Knob {
                 if *n == Namespace::User {
                     s.uid_map.clear();
                     s.gid_map.clear();
+                    s.setgroups_deny = false;
+                }
+                if *n == Namespace::Time {
+                    s.time_offsets = None;
                 }
                 if *n == Namespace::Pid {
                     // Without a PID namespace of its own a fresh proc would
@@ -152,6 +161,7 @@ impl Knob {
                 }
             }
             Knob::FreshProc => parents_proc(&mut s),
+            Knob::SetgroupsDeny => s.setgroups_deny = false,
             Knob::MemoryLimit => s.cgroup.memory_max = None,
             Knob::PidsLimit => s.cgroup.pids_max = None,
             Knob::Readonly(t) => {

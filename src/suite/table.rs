@@ -331,6 +331,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("suites/caps.toml", include_str!("../../suites/caps.toml")),
     ("suites/mount.toml", include_str!("../../suites/mount.toml")),
+    ("suites/ipc.toml", include_str!("../../suites/ipc.toml")),
+    ("suites/time.toml", include_str!("../../suites/time.toml")),
+    (
+        "suites/userns.toml",
+        include_str!("../../suites/userns.toml"),
+    ),
+    ("suites/net.toml", include_str!("../../suites/net.toml")),
 ];
 
 /// Loads the built-in suites.

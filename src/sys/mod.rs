@@ -125,3 +125,56 @@ pub fn at_secure() -> bool {
     // process; it returns 0 for an absent entry.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
+
+/// `shmget(2)` of an existing System V segment by key (no creation):
+/// `Ok(id)` when this IPC namespace has it.
+pub fn shm_lookup(key: i32) -> Result<i32, Errno> {
+    // SAFETY: shmget takes integers by value and returns an id or -1.
+    let id = unsafe { libc::shmget(key, 0, 0) };
+    if id < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(id)
+    }
+}
+
+/// Creates a small System V segment with `key` in this IPC namespace.
+/// It lives as long as the namespace (the helper makes it only in a
+/// throwaway one).
+pub fn shm_create(key: i32) -> Result<i32, Errno> {
+    // SAFETY: shmget takes integers by value and returns an id or -1.
+    let id = unsafe { libc::shmget(key, 4096, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) };
+    if id < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(id)
+    }
+}
+
+/// Brings the loopback interface of this network namespace up.
+pub fn loopback_up() -> Result<(), Errno> {
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags into `req`,
+    // which lives across the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the union member ifru_flags is the one SIOCGIFFLAGS filled.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the name and flags from `req`.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}

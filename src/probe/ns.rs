@@ -1,0 +1,105 @@
+//! Probes of what the IPC, time, cgroup, network and user namespaces show.
+
+use serde::Serialize;
+
+use super::{io_outcome, outcome};
+use crate::runtime::spec::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+
+#[derive(Serialize, Debug)]
+pub struct IpcView {
+    /// `"ok"` when the helper's System V segment is found by key, else the errno.
+    pub shm: String,
+    /// `"ok"` when the helper's POSIX message queue opens, else the errno.
+    pub mq: String,
+}
+
+pub fn ipc_view() -> IpcView {
+    let mq = nix::mqueue::mq_open(
+        IPC_MQ_NAME,
+        nix::mqueue::MQ_OFlag::O_RDONLY,
+        nix::sys::stat::Mode::empty(),
+        None,
+    );
+    IpcView {
+        shm: outcome(crate::sys::shm_lookup(IPC_SHM_KEY)),
+        mq: outcome(mq),
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct Clocks {
+    /// CLOCK_MONOTONIC and CLOCK_BOOTTIME, in whole seconds.
+    pub monotonic_s: i64,
+    pub boottime_s: i64,
+}
+
+pub fn clocks() -> Clocks {
+    use nix::time::{clock_gettime, ClockId};
+    let secs = |c| clock_gettime(c).map(|t| t.tv_sec()).unwrap_or(-1);
+    Clocks {
+        monotonic_s: secs(ClockId::CLOCK_MONOTONIC),
+        boottime_s: secs(ClockId::CLOCK_BOOTTIME),
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct CgroupView {
+    /// The paths of /proc/self/cgroup, one per hierarchy.
+    pub paths: Vec<String>,
+    /// Every path is `/`: the sandbox sits at its cgroup namespace's root.
+    pub all_root: bool,
+}
+
+pub fn cgroup_view() -> CgroupView {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let paths: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2))
+        .map(String::from)
+        .collect();
+    CgroupView {
+        all_root: !paths.is_empty() && paths.iter().all(|p| p == "/"),
+        paths,
+    }
+}
+
+#[derive(Serialize, Debug)]
+pub struct Connect {
+    /// `"ok"` or the errno of a TCP connect to 127.0.0.1 at the helper's
+    /// listener port.
+    pub connect: String,
+    pub port: Option<u16>,
+}
+
+pub fn connect_listener() -> Connect {
+    let port: Option<u16> = std::env::var(LISTENER_PORT_ENV)
+        .ok()
+        .and_then(|p| p.parse().ok());
+    let connect = match port {
+        None => "no-port".to_string(),
+        Some(p) => io_outcome(std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::from(([127, 0, 0, 1], p)),
+            std::time::Duration::from_millis(500),
+        )),
+    };
+    Connect { connect, port }
+}
+
+#[derive(Serialize, Debug)]
+pub struct Ids {
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    /// `"ok"` or the errno of setgroups([gid]).
+    pub setgroups: String,
+}
+
+pub fn ids() -> Ids {
+    let gid = nix::unistd::getgid();
+    Ids {
+        uid: nix::unistd::getuid().as_raw(),
+        gid: gid.as_raw(),
+        euid: nix::unistd::geteuid().as_raw(),
+        setgroups: outcome(nix::unistd::setgroups(&[gid])),
+    }
+}
