@@ -57,6 +57,10 @@ pub enum Probe {
     ConnectListener,
     /// The sandbox's ids, and whether setgroups is allowed.
     Ids,
+    /// Tries to create `namespaces`, without and with a user namespace.
+    TryUnshare {
+        namespaces: Vec<crate::runtime::spec::Namespace>,
+    },
     /// Makes `target` and mounts a tmpfs on it.
     MountTmpfs { target: PathBuf },
     /// The sandbox's /proc, /sys and /dev: whose they are, read-only or
@@ -111,6 +115,7 @@ impl Probe {
             Probe::CgroupView => "cgroup-view",
             Probe::ConnectListener => "connect-listener",
             Probe::Ids => "ids",
+            Probe::TryUnshare { .. } => "try-unshare",
             Probe::MountTmpfs { .. } => "mount-tmpfs",
             Probe::MountView => "mount-view",
             Probe::FindHostFile { .. } => "find-host-file",
@@ -139,6 +144,7 @@ impl Probe {
             Probe::CgroupView => to_value(ns::cgroup_view()),
             Probe::ConnectListener => to_value(ns::connect_listener()),
             Probe::Ids => to_value(ns::ids()),
+            Probe::TryUnshare { namespaces } => to_value(ns::try_unshare(namespaces)),
             Probe::MountTmpfs { target } => to_value(mount::mount_tmpfs(target)),
             Probe::MountView => to_value(mount::view()),
             Probe::FindHostFile { path } => to_value(mount::find_host_file(path)),

@@ -103,3 +103,31 @@ pub fn ids() -> Ids {
         setgroups: outcome(nix::unistd::setgroups(&[gid])),
     }
 }
+
+#[derive(Serialize, Debug)]
+pub struct UnshareTry {
+    pub uid: u32,
+    /// `"ok"` or the errno of unsharing `namespaces` alone.
+    pub without_userns: String,
+    /// `"ok"` or the errno of unsharing them together with a new user
+    /// namespace.
+    pub with_userns: String,
+}
+
+/// Tries to create namespaces without and then with a user namespace, as
+/// whatever user the sandbox runs as. (Ends the process's use of its
+/// namespaces: a probe's last act.)
+pub fn try_unshare(namespaces: &[crate::runtime::spec::Namespace]) -> UnshareTry {
+    use nix::sched::{unshare, CloneFlags};
+    let flags = namespaces
+        .iter()
+        .fold(CloneFlags::empty(), |f, n| f | n.clone_flag());
+    let uid = nix::unistd::getuid().as_raw();
+    let without_userns = outcome(unshare(flags));
+    let with_userns = outcome(unshare(flags | CloneFlags::CLONE_NEWUSER));
+    UnshareTry {
+        uid,
+        without_userns,
+        with_userns,
+    }
+}

@@ -74,6 +74,9 @@ pub struct HelperReport {
     pub swept: usize,
     /// Microseconds from clone to the sandbox's exit.
     pub sandbox_us: u64,
+    /// What a process that joined the sandbox saw (spec `join`).
+    #[serde(default)]
+    pub joiner: Option<super::join::JoinView>,
     /// The sandbox's /proc/self/uid_map, lines joined by `; `.
     #[serde(default)]
     pub uid_map: String,
@@ -279,6 +282,8 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     let _outer_objects = make_outer_objects(spec)?;
     let (sync_r, sync_w) = pipe()?;
     let (rep_r, rep_w) = pipe()?;
+    // The sandbox says it is built, then waits for the joiner (spec `join`).
+    let (ready_r, ready_w) = pipe()?;
     let helper_pid = nix::unistd::getpid();
     let started = Instant::now();
     let child = match sys::clone_fork(spec.clone_flags())
@@ -287,12 +292,14 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         CloneResult::Child => {
             drop(sync_w);
             drop(rep_r);
-            sandbox_child(req, helper_pid, sync_r, rep_w)
+            drop(ready_r);
+            sandbox_child(req, helper_pid, sync_r, rep_w, ready_w)
         }
         CloneResult::Parent { child } => child,
     };
     drop(sync_r);
     drop(rep_w);
+    drop(ready_w);
     let pidfd = sys::pidfd_open(child).map_err(|e| {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
@@ -306,6 +313,22 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         return Err(e);
     }
     let _ = nix::unistd::write(&sync_w, b"G");
+    if spec.join {
+        let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];
+        let wait =
+            PollTimeout::try_from(spec.timeout_ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        let mut byte = [0u8; 1];
+        if nix::poll::poll(&mut fds, wait).unwrap_or(0) > 0
+            && nix::unistd::read(&ready_r, &mut byte) == Ok(1)
+        {
+            match super::join::join(child) {
+                Ok(v) => rep.joiner = Some(v),
+                Err(e) => rep.setup_error = Some(e),
+            }
+        }
+        let _ = nix::unistd::write(&sync_w, b"J");
+    }
+    drop(ready_r);
     drop(sync_w);
 
     let deadline = started + Duration::from_millis(spec.timeout_ms);
@@ -438,7 +461,13 @@ fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
 }
 
 /// The sandbox: waits for release, builds itself, runs the probe, reports.
-fn sandbox_child(req: &HelperRequest, helper: Pid, sync_r: OwnedFd, rep_w: OwnedFd) -> ! {
+fn sandbox_child(
+    req: &HelperRequest,
+    helper: Pid,
+    sync_r: OwnedFd,
+    rep_w: OwnedFd,
+    ready_w: OwnedFd,
+) -> ! {
     // In a new PID namespace the parent is outside it and getppid() is 0.
     let die_with_helper = |own_pid_ns: bool| {
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
@@ -457,7 +486,6 @@ fn sandbox_child(req: &HelperRequest, helper: Pid, sync_r: OwnedFd, rep_w: Owned
         Ok(1) => {}
         _ => sys::exit_now(121),
     }
-    drop(sync_r);
     // Read before the root changes: the new root may have no /proc.
     let uid_map = std::fs::read_to_string("/proc/self/uid_map")
         .map(|m| {
@@ -476,6 +504,12 @@ fn sandbox_child(req: &HelperRequest, helper: Pid, sync_r: OwnedFd, rep_w: Owned
         Ok(setup) => {
             // Credential changes clear the parent-death signal: set it again.
             die_with_helper(req.spec.has(Namespace::Pid));
+            if req.spec.join {
+                // Built: let the joiner in, and wait until it has looked.
+                let _ = nix::unistd::write(&ready_w, b"R");
+                let _ = nix::unistd::read(&sync_r, &mut go);
+            }
+            drop((sync_r, ready_w));
             ChildMessage::Done {
                 setup,
                 probe: req.probe.run(),

@@ -11,6 +11,7 @@ pub mod execcopy;
 pub mod helper;
 pub mod idmap;
 pub mod init;
+pub mod join;
 pub mod mounts;
 pub mod rootless;
 pub mod seccomp;

@@ -40,6 +40,8 @@ pub struct Outside {
     /// Files in the scratch directory with their host owners.
     pub scratch: Vec<FileOwner>,
     pub cgroup: Option<CgroupStats>,
+    /// What a process that joined the sandbox saw (spec `join`).
+    pub joiner: Option<super::join::JoinView>,
     /// Mount points below the scratch directory that the helper saw in its
     /// own mount table after the sandbox ended (relative paths).
     #[serde(default)]
@@ -300,6 +302,7 @@ impl Launcher {
                 scratch: scratch.as_deref().map(list_owners).unwrap_or_default(),
                 cgroup: stats,
                 scratch_mounts: rep.scratch_mounts,
+                joiner: rep.joiner,
             },
             ids: IdView {
                 uid_map: rep.uid_map,

@@ -354,6 +354,11 @@ pub struct SandboxSpec {
     /// gid_map.
     #[serde(default)]
     pub setgroups_deny: bool,
+    /// Once the sandbox is built, and before its probe runs, a second
+    /// process joins its mount and PID namespaces from outside (as nsenter
+    /// does) and reports what it sees (`outside.joiner`).
+    #[serde(default)]
+    pub join: bool,
 }
 
 /// Offsets, in seconds, of a time namespace's clocks.
@@ -400,6 +405,7 @@ impl Default for SandboxSpec {
             ipc_objects: false,
             loopback_listener: false,
             setgroups_deny: false,
+            join: false,
         }
     }
 }
@@ -430,6 +436,9 @@ impl SandboxSpec {
         }
         if self.loopback_listener && !self.outer.contains(&Namespace::Net) {
             return Err("loopback_listener: the listener runs in a throwaway network namespace: `outer` must include \"net\"".into());
+        }
+        if self.join && !self.has(Namespace::Mount) {
+            return Err("join: a joiner enters the sandbox's mount namespace: namespaces must include \"mount\"".into());
         }
         if self.setgroups_deny && !self.has(Namespace::User) {
             return Err("setgroups_deny: needs namespaces to include \"user\"".into());

@@ -123,6 +123,16 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "net",
         "a listener on the host's 127.0.0.1 is unreachable from a new network namespace",
     ),
+    (
+        "userns.unprivileged_needs_userns",
+        "userns",
+        "an unprivileged user creates PID, mount, UTS and network namespaces only with a user namespace",
+    ),
+    (
+        "pid.join",
+        "pid",
+        "a process that joins the sandbox's PID and mount namespaces from outside sees its init as PID 1, in a namespace that is not the host's",
+    ),
 ];
 
 /// Areas in the order reports show them.

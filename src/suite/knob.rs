@@ -28,6 +28,8 @@ pub enum Knob {
     FreshProc,
     /// `setgroups-deny`: setgroups is left allowed in the user namespace.
     SetgroupsDeny,
+    /// `user`: the probe runs as the sandbox's root, not as `user`.
+    User,
     /// `seccomp`: no seccomp filter.
     Seccomp,
     /// `masked-paths`: nothing is masked and no path is made read-only.
@@ -42,7 +44,7 @@ pub enum Knob {
 }
 
 pub const KNOB_FORMS: &str =
-    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`";
+    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`";
 
 impl FromStr for Knob {
     type Err = String;
@@ -68,6 +70,7 @@ impl FromStr for Knob {
             ("no-new-privs", None) => Ok(Knob::NoNewPrivs),
             ("fresh-proc", None) => Ok(Knob::FreshProc),
             ("setgroups-deny", None) => Ok(Knob::SetgroupsDeny),
+            ("user", None) => Ok(Knob::User),
             ("seccomp", None) => Ok(Knob::Seccomp),
             ("masked-paths", None) => Ok(Knob::MaskedPaths),
             ("file-caps", None) => Ok(Knob::FileCaps),
@@ -89,6 +92,7 @@ impl std::fmt::Display for Knob {
             Knob::NoNewPrivs => f.write_str("no-new-privs"),
             Knob::FreshProc => f.write_str("fresh-proc"),
             Knob::SetgroupsDeny => f.write_str("setgroups-deny"),
+            Knob::User => f.write_str("user"),
             Knob::Seccomp => f.write_str("seccomp"),
             Knob::MaskedPaths => f.write_str("masked-paths"),
             Knob::FileCaps => f.write_str("file-caps"),
@@ -111,6 +115,7 @@ impl Knob {
             Knob::NoNewPrivs => spec.no_new_privs,
             Knob::FreshProc => spec.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })),
             Knob::SetgroupsDeny => spec.setgroups_deny,
+            Knob::User => spec.user.is_some(),
             Knob::Seccomp => spec.seccomp.is_some(),
             Knob::MaskedPaths => !spec.masked_paths.is_empty() || !spec.readonly_paths.is_empty(),
             Knob::FileCaps => spec
@@ -162,6 +167,7 @@ impl Knob {
             }
             Knob::FreshProc => parents_proc(&mut s),
             Knob::SetgroupsDeny => s.setgroups_deny = false,
+            Knob::User => s.user = None,
             Knob::MemoryLimit => s.cgroup.memory_max = None,
             Knob::PidsLimit => s.cgroup.pids_max = None,
             Knob::Readonly(t) => {
@@ -247,6 +253,10 @@ mod tests {
                 memory_max: Some(1 << 25),
                 pids_max: None,
             },
+            user: Some(crate::runtime::spec::Ids {
+                uid: 1000,
+                gid: 1000,
+            }),
             ..Default::default()
         }
     }
@@ -342,6 +352,7 @@ mod tests {
     #[case::readonly("readonly /data")]
     #[case::cap("drop CAP_CHOWN")]
     #[case::fresh_proc("fresh-proc")]
+    #[case::user("user")]
     fn a_control_differs_from_its_test_in_that_one_knob(#[case] src: &str) {
         let knob: Knob = src.parse().unwrap();
         let base = spec();

@@ -33,9 +33,26 @@ pub fn thread_count() -> std::io::Result<usize> {
 /// a fork of a threaded process only async-signal-safe code may run in the
 /// child, and a new user namespace cannot be made at all.
 pub fn clone_fork(flags: CloneFlags) -> Result<CloneResult, Errno> {
+    clone_fork_as(single_threaded()?, flags)
+}
+
+/// Proof that this process was found to have one thread. Threads are never
+/// started by the code that holds it (the helper, its children).
+#[derive(Clone, Copy, Debug)]
+pub struct SingleThreaded(());
+
+/// Checks, through /proc/self/status, that this process has one thread.
+pub fn single_threaded() -> Result<SingleThreaded, Errno> {
     if thread_count().map_err(|_| Errno::EIO)? != 1 {
         return Err(Errno::EDEADLK);
     }
+    Ok(SingleThreaded(()))
+}
+
+/// [`clone_fork`] with the check done beforehand: for a process whose
+/// /proc/self no longer shows it (it entered a mount namespace whose /proc
+/// belongs to another PID namespace).
+pub fn clone_fork_as(_proof: SingleThreaded, flags: CloneFlags) -> Result<CloneResult, Errno> {
     let raw_flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: with a null stack pointer clone(2) behaves as fork(2): the
     // child runs on a copy-on-write copy of this stack. The process has one
