@@ -43,6 +43,67 @@ pub struct RootlessPlan {
     /// `cgroup.procs` files the worker joins before it drops its ids: a
     /// delegated cgroup it may then move the sandbox from (cgroup v2).
     pub join_cgroup: Vec<PathBuf>,
+    /// Write the maps with newuidmap and newgidmap, run as the
+    /// unprivileged user (they check /etc/subuid and /etc/subgid), as a
+    /// rootless runtime does; else the helper writes them itself.
+    #[serde(default)]
+    pub tools: Option<IdmapTools>,
+}
+
+/// Paths of the setuid map writers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct IdmapTools {
+    pub newuidmap: PathBuf,
+    pub newgidmap: PathBuf,
+}
+
+impl IdmapTools {
+    /// Runs `tool pid inside outside count ...` as `uid`:`gid`.
+    fn write(
+        &self,
+        tool: &std::path::Path,
+        pid: Pid,
+        maps: &[IdMap],
+        uid: u32,
+        gid: u32,
+    ) -> Result<(), StepError> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(tool);
+        cmd.arg(pid.as_raw().to_string());
+        for m in maps {
+            cmd.args([
+                m.inside.to_string(),
+                m.outside.to_string(),
+                m.count.to_string(),
+            ]);
+        }
+        if nix::unistd::geteuid().is_root() {
+            cmd.uid(uid).gid(gid);
+        }
+        let out = cmd.output().map_err(|e| {
+            step(
+                &tool.display().to_string(),
+                pid.to_string(),
+                super::syscall::io_errno(e),
+            )
+        })?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(StepError {
+                step: tool.display().to_string(),
+                target: format!(
+                    "{pid} {}",
+                    super::idmap::render(maps).trim().replace('\n', ", ")
+                ),
+                errno: format!(
+                    "{}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            })
+        }
+    }
 }
 
 impl RootlessPlan {
@@ -67,6 +128,7 @@ impl RootlessPlan {
                 uid_map: vec![one(DEFAULT_UID), sub],
                 gid_map: vec![one(DEFAULT_UID), sub],
                 join_cgroup: Vec::new(),
+                tools: None,
             }
         } else {
             let (u, g) = (
@@ -79,8 +141,64 @@ impl RootlessPlan {
                 uid_map: vec![one(u)],
                 gid_map: vec![one(g)],
                 join_cgroup: Vec::new(),
+                tools: None,
             }
         }
+    }
+
+    /// The plan of a rootless runtime on this host: the subordinate ranges
+    /// /etc/subuid and /etc/subgid grant the rootless user, written by
+    /// newuidmap and newgidmap. `None`, with the reason, where the tools or
+    /// the ranges are missing.
+    pub fn through_subids(host: &crate::host::HostFacts) -> Result<RootlessPlan, String> {
+        let base = RootlessPlan::for_runner();
+        let tool = |name: &str| {
+            host.idmap_tools
+                .iter()
+                .find(|t| t.name == name)
+                .filter(|t| t.usable())
+                .and_then(|t| t.path.clone())
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    format!("{name} is missing or not setuid root (install the uidmap package)")
+                })
+        };
+        let tools = IdmapTools {
+            newuidmap: tool("newuidmap")?,
+            newgidmap: tool("newgidmap")?,
+        };
+        // newuidmap looks its caller up by name (in /etc/passwd: no NSS).
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let name = crate::host::runner::passwd_name(&passwd, base.uid).ok_or_else(|| {
+            format!(
+                "uid {} has no /etc/passwd entry, and newuidmap needs its name",
+                base.uid
+            )
+        })?;
+        let range = |file: &crate::host::SubidFile, id: u32, what: &str| {
+            let name = Some(name.clone());
+            file.ranges_for(name.as_deref(), id)
+                .first()
+                .map(|e| IdMap {
+                    inside: 1,
+                    outside: e.start as u32,
+                    count: e.count.min(u32::MAX as u64) as u32,
+                })
+                .ok_or_else(|| format!("{what} grants uid {id} no range"))
+        };
+        let uid_sub = range(&host.subids.subuid, base.uid, "/etc/subuid")?;
+        let gid_sub = range(&host.subids.subgid, base.gid, "/etc/subgid")?;
+        let one = |id| IdMap {
+            inside: 0,
+            outside: id,
+            count: 1,
+        };
+        Ok(RootlessPlan {
+            uid_map: vec![one(base.uid), uid_sub],
+            gid_map: vec![one(base.gid), gid_sub],
+            tools: Some(tools),
+            ..base
+        })
     }
 
     /// Whether ids other than root exist in the namespace.
@@ -104,7 +222,7 @@ pub fn run(
         setup_error: Some(e),
         ..Default::default()
     };
-    if !nix::unistd::geteuid().is_root() {
+    if !nix::unistd::geteuid().is_root() && plan.tools.is_none() {
         if let Err(e) = enter_own_userns(plan) {
             return failed(e);
         }
@@ -171,7 +289,15 @@ fn with_worker(
     let mut byte = [0u8; 1];
     // The worker says it has unshared (or closes the pipe as it fails).
     if nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
-        idmap::write(worker, &plan.uid_map, &plan.gid_map, false).map_err(kill_worker)?;
+        match &plan.tools {
+            Some(t) => t
+                .write(&t.newuidmap, worker, &plan.uid_map, plan.uid, plan.gid)
+                .and_then(|()| t.write(&t.newgidmap, worker, &plan.gid_map, plan.uid, plan.gid))
+                .map_err(kill_worker)?,
+            None => {
+                idmap::write(worker, &plan.uid_map, &plan.gid_map, false).map_err(kill_worker)?
+            }
+        }
         let _ = nix::unistd::write(&go_w, b"G");
     }
     drop(go_w);
@@ -211,7 +337,9 @@ fn worker_setup(
         std::fs::write(procs, nix::unistd::getpid().as_raw().to_string())
             .map_err(|e| step("join-delegated-cgroup", procs, super::syscall::io_errno(e)))?;
     }
-    nix::unistd::setgroups(&[]).map_err(|e| step("setgroups", "[]", e))?;
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::setgroups(&[]).map_err(|e| step("setgroups", "[]", e))?;
+    }
     nix::unistd::setresgid(
         Gid::from_raw(plan.gid),
         Gid::from_raw(plan.gid),

@@ -359,6 +359,10 @@ pub struct SandboxSpec {
     /// does) and reports what it sees (`outside.joiner`).
     #[serde(default)]
     pub join: bool,
+    /// In rootless mode, map the rootless user namespace with newuidmap and
+    /// newgidmap from the ranges /etc/subuid and /etc/subgid grant.
+    #[serde(default)]
+    pub subid_tools: bool,
 }
 
 /// Offsets, in seconds, of a time namespace's clocks.
@@ -406,6 +410,7 @@ impl Default for SandboxSpec {
             loopback_listener: false,
             setgroups_deny: false,
             join: false,
+            subid_tools: false,
         }
     }
 }

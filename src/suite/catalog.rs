@@ -133,6 +133,11 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "pid",
         "a process that joins the sandbox's PID and mount namespaces from outside sees its init as PID 1, in a namespace that is not the host's",
     ),
+    (
+        "userns.subid_range",
+        "userns",
+        "a user namespace mapped by newuidmap from /etc/subuid maps ownership through the subordinate range",
+    ),
 ];
 
 /// Areas in the order reports show them.

@@ -22,6 +22,9 @@ pub enum Requirement {
     /// `id-range`: the rootless user namespace maps a range of ids, not
     /// only its root.
     IdRange,
+    /// `subid-tools`: newuidmap and newgidmap are there, setuid root, and
+    /// /etc/subuid and /etc/subgid grant the rootless user a range.
+    SubidTools,
     /// `kconfig CONFIG_X`: the kernel was built with the option (y or m).
     Kconfig(String),
     /// `cgroup-controller <name>`: the controller is usable by isocheck.
@@ -34,7 +37,7 @@ pub enum Requirement {
 pub const FEATURES: &[&str] = &["pidfd", "time-ns"];
 
 pub const REQUIREMENT_FORMS: &str =
-    "`root`, `userns`, `id-range`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`";
+    "`root`, `userns`, `id-range`, `subid-tools`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`";
 
 impl FromStr for Requirement {
     type Err = String;
@@ -51,6 +54,7 @@ impl FromStr for Requirement {
             ("root", None) => Ok(Requirement::Root),
             ("userns", None) => Ok(Requirement::Userns),
             ("id-range", None) => Ok(Requirement::IdRange),
+            ("subid-tools", None) => Ok(Requirement::SubidTools),
             ("namespace", Some(n)) => Namespace::parse(n)
                 .map(Requirement::Namespace)
                 .ok_or_else(|| format!("unknown namespace `{n}`")),
@@ -77,6 +81,7 @@ impl std::fmt::Display for Requirement {
             Requirement::Root => f.write_str("root"),
             Requirement::Userns => f.write_str("userns"),
             Requirement::IdRange => f.write_str("id-range"),
+            Requirement::SubidTools => f.write_str("subid-tools"),
             Requirement::Namespace(n) => write!(f, "namespace {n}"),
             Requirement::Kconfig(c) => write!(f, "kconfig {c}"),
             Requirement::CgroupController(c) => write!(f, "cgroup-controller {c}"),
@@ -262,6 +267,22 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             }
         }
         Requirement::Userns => decide_userns(req, host, behaviour),
+        Requirement::SubidTools => {
+            let probe = "host facts: newuidmap/newgidmap (setuid), /etc/subuid and /etc/subgid";
+            match crate::runtime::rootless::RootlessPlan::through_subids(host) {
+                Ok(p) => met(req, probe, format!("uid_map {}", crate::runtime::idmap::render(&p.uid_map).trim().replace('\n', ", "))),
+                Err(e) => unmet(
+                    req,
+                    probe,
+                    e.clone(),
+                    Reason::new(ReasonKind::NotDelegated, e).with_hint(format!(
+                        "install uidmap and grant a range, e.g. `usermod --add-subuids 200000-265535 --add-subgids 200000-265535 <user of uid {}>` or a `{}:200000:65536` line in /etc/subuid and /etc/subgid",
+                        crate::runtime::rootless::RootlessPlan::for_runner().uid,
+                        crate::runtime::rootless::RootlessPlan::for_runner().uid
+                    )),
+                ),
+            }
+        }
         Requirement::IdRange => {
             let probe = "geteuid";
             if nix::unistd::geteuid().is_root() {

@@ -108,7 +108,23 @@ impl Runner {
         }
         let name = format!("{}-{}-{}", p.id, mode, variant);
         let t = Instant::now();
-        let plan = (mode == Mode::Rootless).then(RootlessPlan::for_runner);
+        let plan = match (mode, spec.subid_tools) {
+            (Mode::Rootful, _) => None,
+            (Mode::Rootless, false) => Some(RootlessPlan::for_runner()),
+            (Mode::Rootless, true) => match RootlessPlan::through_subids(&self.host) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    let reason =
+                        Reason::new(ReasonKind::HarnessFailed, format!("subordinate ids: {e}"));
+                    return Run {
+                        verdict: Verdict::Broken(reason),
+                        checks: Vec::new(),
+                        observed: Value::Null,
+                        duration_ms: 0.0,
+                    };
+                }
+            },
+        };
         let res = self
             .launcher
             .run_as(&name, &spec, &def.probe, plan.as_ref());

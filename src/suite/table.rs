@@ -189,6 +189,10 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Property>, TableError> {
         for mode in &row.modes {
             let def = match mode {
                 Mode::Rootful => build_def(&rootful, "").map_err(|(f, m)| fail(&f, m))?,
+                // A row for rootless mode alone is written as it runs there.
+                Mode::Rootless if !row.modes.contains(&Mode::Rootful) && row.rootless.is_none() => {
+                    build_def(&rootful, "").map_err(|(f, m)| fail(&f, m))?
+                }
                 Mode::Rootless => {
                     rootless_def(&rootful, row.rootless.as_ref()).map_err(|(f, m)| fail(&f, m))?
                 }
