@@ -2,12 +2,14 @@
 //! one thing) and return what they saw as data. A probe never judges; the
 //! suite's expectations do.
 
+pub mod cpu;
 pub mod exec;
 pub mod fs;
 pub mod memory;
 pub mod mount;
 pub mod net;
 pub mod pid;
+pub mod reach;
 pub mod security;
 pub mod tasks;
 pub mod uts;
@@ -82,6 +84,16 @@ pub enum Probe {
     Crash,
     /// Harness self-test: never returns.
     Hang,
+    /// Spins for `ms` milliseconds of wall time and reports the CPU time
+    /// it got and the ratio of the two.
+    BusyLoop { ms: u64 },
+    /// TCP connects to each named address (`peer = "10.200.0.1:4242"`)
+    /// and reports `"ok"` or the errno, with the interfaces and routes.
+    NetReach {
+        connect: std::collections::BTreeMap<String, std::net::SocketAddr>,
+        #[serde(default = "reach::default_timeout_ms")]
+        timeout_ms: u64,
+    },
 }
 
 impl Probe {
@@ -104,6 +116,8 @@ impl Probe {
             Probe::Noop => "noop",
             Probe::Crash => "crash",
             Probe::Hang => "hang",
+            Probe::BusyLoop { .. } => "busy-loop",
+            Probe::NetReach { .. } => "net-reach",
         }
     }
 
@@ -129,6 +143,11 @@ impl Probe {
             Probe::Hang => loop {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
             },
+            Probe::BusyLoop { ms } => to_value(cpu::busy_loop(*ms)),
+            Probe::NetReach {
+                connect,
+                timeout_ms,
+            } => to_value(reach::reach(connect, *timeout_ms)),
         }
     }
 }

@@ -184,11 +184,48 @@ pub struct CgroupLimits {
     pub memory_max: Option<u64>,
     /// Task cap (v2 and v1 pids.max).
     pub pids_max: Option<u64>,
+    /// CPU bandwidth (v2 cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us).
+    #[serde(default)]
+    pub cpu_max: Option<CpuMax>,
 }
 
 impl CgroupLimits {
     pub fn is_empty(&self) -> bool {
-        self.memory_max.is_none() && self.pids_max.is_none()
+        self.memory_max.is_none() && self.pids_max.is_none() && self.cpu_max.is_none()
+    }
+}
+
+/// CPU bandwidth: at most `quota_us` of CPU time in every `period_us` of
+/// wall time. Without a quota the sandbox still gets a cgroup in the cpu
+/// hierarchy, unlimited (`max`), so a control runs placed as its test.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CpuMax {
+    #[serde(default)]
+    pub quota_us: Option<u64>,
+    #[serde(default = "default_cpu_period_us")]
+    pub period_us: u64,
+}
+
+fn default_cpu_period_us() -> u64 {
+    100_000
+}
+
+impl CpuMax {
+    /// The kernel's bounds: a period of 1 ms to 1 s, a quota of at least 1 ms.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1_000..=1_000_000).contains(&self.period_us) {
+            return Err(format!(
+                "cgroup.cpu_max.period_us: {} is outside 1000..=1000000",
+                self.period_us
+            ));
+        }
+        if let Some(q) = self.quota_us.filter(|q| *q < 1_000) {
+            return Err(format!(
+                "cgroup.cpu_max.quota_us: {q} is below the kernel's minimum of 1000"
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -336,6 +373,10 @@ pub struct SandboxSpec {
     /// ([`MARKER_NAME`]) in it, whether or not it is bound into the sandbox.
     #[serde(default)]
     pub scratch_marker: bool,
+    /// A veth pair from the helper's throwaway outer network namespace
+    /// into the sandbox's (see `runtime::veth`).
+    #[serde(default)]
+    pub veth: Option<super::veth::VethSpec>,
 }
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -361,6 +402,7 @@ impl Default for SandboxSpec {
             readonly_paths: Vec::new(),
             root_propagation: Propagation::Private,
             scratch_marker: false,
+            veth: None,
         }
     }
 }
@@ -445,6 +487,12 @@ impl SandboxSpec {
         }
         if self.root_propagation != Propagation::Private && !self.has(Namespace::Mount) {
             return Err("root_propagation: needs namespaces to include \"mount\"".into());
+        }
+        if let Some(c) = &self.cgroup.cpu_max {
+            c.validate()?;
+        }
+        if let Some(v) = &self.veth {
+            v.validate(self.outer.contains(&Namespace::Net))?;
         }
         if self.root_propagation == Propagation::Shared {
             // Shared mounts would reach the namespace the helper runs in.

@@ -183,15 +183,15 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
             "CONFIG_MEMCG",
             CgroupLimits {
                 memory_max: Some(64 << 20),
-                pids_max: None,
+                ..Default::default()
             },
         ),
         (
             "pids",
             "CONFIG_CGROUP_PIDS",
             CgroupLimits {
-                memory_max: None,
                 pids_max: Some(64),
+                ..Default::default()
             },
         ),
     ] {

@@ -36,6 +36,10 @@ struct Row {
     /// What differs in rootless mode.
     #[serde(default)]
     rootless: Option<RowOverride>,
+    /// Run with no other case at once: the probe measures time (CPU time
+    /// against wall time), which other sandboxes would eat into.
+    #[serde(default)]
+    exclusive: bool,
 }
 
 /// A mode's replacements for the row's fields.
@@ -202,6 +206,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Property>, TableError> {
             defs,
             tags: row.tags,
             source: PathBuf::from(file),
+            exclusive: row.exclusive,
         });
     }
     Ok(out)
@@ -331,6 +336,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("suites/caps.toml", include_str!("../../suites/caps.toml")),
     ("suites/mount.toml", include_str!("../../suites/mount.toml")),
+    ("suites/net.toml", include_str!("../../suites/net.toml")),
 ];
 
 /// Loads the built-in suites.

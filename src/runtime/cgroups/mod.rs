@@ -135,6 +135,22 @@ pub struct CgroupStats {
     pub pids_max: Option<u64>,
     /// Forks refused by the pids limit (v2 pids.events max).
     pub pids_limit_hits: Option<u64>,
+    /// The CPU quota per period as the kernel reports it back, in
+    /// microseconds (`u64::MAX` for no quota).
+    #[serde(default)]
+    pub cpu_quota_us: Option<u64>,
+    #[serde(default)]
+    pub cpu_period_us: Option<u64>,
+    /// Periods in which the cgroup was runnable (v2 and v1 cpu.stat nr_periods).
+    #[serde(default)]
+    pub nr_periods: Option<u64>,
+    /// Periods in which it ran out of quota and was throttled (cpu.stat nr_throttled).
+    #[serde(default)]
+    pub nr_throttled: Option<u64>,
+    /// Time spent throttled, in microseconds (v2 throttled_usec, v1
+    /// throttled_time in nanoseconds).
+    #[serde(default)]
+    pub throttled_usec: Option<u64>,
 }
 
 /// Errors name the file and the value.
@@ -226,13 +242,7 @@ pub fn create(
     name: &str,
     limits: &CgroupLimits,
 ) -> Result<Box<dyn SandboxCgroup>, CgroupError> {
-    let needs: Vec<&str> = [
-        limits.memory_max.map(|_| "memory"),
-        limits.pids_max.map(|_| "pids"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let needs = limits.controllers();
     let mut homes = Vec::new();
     for c in &needs {
         let home = if root == Path::new(CGROUP_ROOT) {
@@ -268,6 +278,32 @@ pub fn create(
         }
         Ok(Box::new(v1::V1Cgroup::create(&dirs, name, limits)?))
     }
+}
+
+impl CgroupLimits {
+    /// The controllers these limits need, in a fixed order.
+    pub fn controllers(&self) -> Vec<&'static str> {
+        [
+            self.memory_max.map(|_| "memory"),
+            self.pids_max.map(|_| "pids"),
+            self.cpu_max.map(|_| "cpu"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// Reads cpu.stat: (nr_periods, nr_throttled, throttled microseconds).
+/// v2 reports `throttled_usec`; v1 `throttled_time` in nanoseconds.
+pub fn cpu_stat(text: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let throttled = flat_keyed(text, "throttled_usec")
+        .or_else(|| flat_keyed(text, "throttled_time").map(|ns| ns / 1_000));
+    (
+        flat_keyed(text, "nr_periods"),
+        flat_keyed(text, "nr_throttled"),
+        throttled,
+    )
 }
 
 /// Kills every pid listed in a `cgroup.procs` file, until it is empty.
