@@ -521,6 +521,19 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
     }
 
     #[test]
+    fn exclusive_rows_are_marked_and_others_are_not() {
+        assert!(!parse("t.toml", GOOD).unwrap()[0].exclusive);
+        let text = GOOD.replacen("requires =", "exclusive = true\nrequires =", 1);
+        assert!(parse("t.toml", &text).unwrap()[0].exclusive);
+        let props = builtin().unwrap();
+        let cpu = props.iter().find(|p| p.id == "cgroup.cpu_max").unwrap();
+        assert!(
+            cpu.exclusive,
+            "the busy loop measures CPU time: it runs alone"
+        );
+    }
+
+    #[test]
     fn toml_syntax_errors_give_the_line() {
         let err = parse("x.toml", "[[property]]\nid = \"pid.pid1\nprobe = 1\n").unwrap_err();
         assert_eq!((err.file.as_str(), err.line), ("x.toml", 2), "{err}");
