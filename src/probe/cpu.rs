@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 pub struct BusyReport {
     /// Wall time spun, in milliseconds.
     pub wall_ms: f64,
-    /// CPU time the process got meanwhile (CLOCK_PROCESS_CPUTIME_ID).
+    /// CPU time the process got meanwhile (CLOCK_PROCESS_CPUTIME_ID; the
+    /// sandbox init is single-threaded, so it is the loop's).
     pub cpu_ms: f64,
     /// `cpu_ms / wall_ms`: 1.0 is a whole CPU, a quota of 20% about 0.2.
     pub ratio: f64,
@@ -79,8 +80,10 @@ mod tests {
 
     #[test]
     fn an_unlimited_loop_spins_for_its_wall_time() {
+        // The process clock counts every thread of the test harness too:
+        // only the sandbox, single-threaded, makes the ratio the loop's own.
         let r = busy_loop(20);
         assert!(r.wall_ms >= 20.0, "{r:?}");
-        assert!(r.cpu_ms > 0.0 && r.ratio <= 1.05, "{r:?}");
+        assert!(r.cpu_ms > 0.0 && r.error.is_none(), "{r:?}");
     }
 }
