@@ -195,39 +195,7 @@ impl CgroupLimits {
     }
 }
 
-/// CPU bandwidth: at most `quota_us` of CPU time in every `period_us` of
-/// wall time. Without a quota the sandbox still gets a cgroup in the cpu
-/// hierarchy, unlimited (`max`), so a control runs placed as its test.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct CpuMax {
-    #[serde(default)]
-    pub quota_us: Option<u64>,
-    #[serde(default = "default_cpu_period_us")]
-    pub period_us: u64,
-}
-
-fn default_cpu_period_us() -> u64 {
-    100_000
-}
-
-impl CpuMax {
-    /// The kernel's bounds: a period of 1 ms to 1 s, a quota of at least 1 ms.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1_000..=1_000_000).contains(&self.period_us) {
-            return Err(format!(
-                "cgroup.cpu_max.period_us: {} is outside 1000..=1000000",
-                self.period_us
-            ));
-        }
-        if let Some(q) = self.quota_us.filter(|q| *q < 1_000) {
-            return Err(format!(
-                "cgroup.cpu_max.quota_us: {q} is below the kernel's minimum of 1000"
-            ));
-        }
-        Ok(())
-    }
-}
+pub use super::cgroups::cpu::CpuMax;
 
 /// Capabilities the sandbox keeps. Each set left `None` keeps what it has
 /// after `drop`; one given as a list is reduced to exactly that list.

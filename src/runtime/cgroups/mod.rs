@@ -5,6 +5,7 @@
 //! /sys/fs/cgroup is cgroup2 -> unified; tmpfs with cgroup2 at `unified/`
 //! -> hybrid; tmpfs without -> legacy.
 
+pub mod cpu;
 pub mod v1;
 pub mod v2;
 
@@ -292,18 +293,6 @@ impl CgroupLimits {
         .flatten()
         .collect()
     }
-}
-
-/// Reads cpu.stat: (nr_periods, nr_throttled, throttled microseconds).
-/// v2 reports `throttled_usec`; v1 `throttled_time` in nanoseconds.
-pub fn cpu_stat(text: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
-    let throttled = flat_keyed(text, "throttled_usec")
-        .or_else(|| flat_keyed(text, "throttled_time").map(|ns| ns / 1_000));
-    (
-        flat_keyed(text, "nr_periods"),
-        flat_keyed(text, "nr_throttled"),
-        throttled,
-    )
 }
 
 /// Kills every pid listed in a `cgroup.procs` file, until it is empty.

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cpu::cpu_stat;
 use super::{
-    cpu_stat, flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
+    flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
 };
 use crate::runtime::spec::CgroupLimits;

@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cpu::{cpu_max_line, cpu_stat, parse_cpu_max};
 use super::{
-    cpu_stat, flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
+    flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
 };
-use crate::runtime::spec::{CgroupLimits, CpuMax};
+use crate::runtime::spec::CgroupLimits;
 
 pub struct V2Cgroup {
     dir: PathBuf,
@@ -76,23 +77,6 @@ impl V2Cgroup {
     }
 }
 
-/// The line written to cpu.max: `<quota> <period>`, `max` for no quota.
-pub fn cpu_max_line(cpu: &CpuMax) -> String {
-    match cpu.quota_us {
-        Some(q) => format!("{q} {}", cpu.period_us),
-        None => format!("max {}", cpu.period_us),
-    }
-}
-
-/// Parses cpu.max back: (quota, period), `u64::MAX` for `max`.
-pub fn parse_cpu_max(text: &str) -> (Option<u64>, Option<u64>) {
-    let mut it = text.split_whitespace();
-    (
-        it.next().and_then(parse_limit),
-        it.next().and_then(|p| p.parse().ok()),
-    )
-}
-
 impl SandboxCgroup for V2Cgroup {
     fn dirs(&self) -> Vec<PathBuf> {
         vec![self.dir.clone()]
@@ -157,6 +141,7 @@ impl Drop for V2Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::spec::CpuMax;
 
     fn fake_root(enabled: &str) -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
