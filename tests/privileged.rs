@@ -21,6 +21,8 @@ struct HostState {
     cgroups: BTreeSet<String>,
     processes: BTreeSet<String>,
     temp_dirs: BTreeSet<String>,
+    /// The host's interfaces, their IPv4 addresses and its routes.
+    net: BTreeSet<String>,
 }
 
 fn host_state() -> HostState {
@@ -60,6 +62,32 @@ fn host_state() -> HostState {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("isocheck-"))
         .collect();
+    let mut net: BTreeSet<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| format!("if {}", e.file_name().to_string_lossy()))
+        .collect();
+    for a in nix::ifaddrs::getifaddrs().unwrap() {
+        if let Some(v4) = a.address.as_ref().and_then(|x| x.as_sockaddr_in()) {
+            net.insert(format!("addr {} {}", a.interface_name, v4.ip()));
+        }
+    }
+    // Routes without their use counters (which move on their own): IPv4
+    // RefCnt and Use, IPv6 refcnt and use.
+    for (f, counters) in [
+        ("/proc/net/route", [4, 5]),
+        ("/proc/net/ipv6_route", [6, 7]),
+    ] {
+        for l in std::fs::read_to_string(f).unwrap_or_default().lines() {
+            let cols: Vec<&str> = l
+                .split_whitespace()
+                .enumerate()
+                .filter(|(i, _)| !counters.contains(i))
+                .map(|(_, c)| c)
+                .collect();
+            net.insert(format!("route {}", cols.join(" ")));
+        }
+    }
     HostState {
         mounts,
         hostname: nix::unistd::gethostname()
@@ -69,6 +97,7 @@ fn host_state() -> HostState {
         cgroups,
         processes,
         temp_dirs,
+        net,
     }
 }
 

@@ -2,6 +2,7 @@
 //! one thing) and return what they saw as data. A probe never judges; the
 //! suite's expectations do.
 
+pub mod cpu;
 pub mod exec;
 pub mod fs;
 pub mod memory;
@@ -9,6 +10,7 @@ pub mod mount;
 pub mod net;
 pub mod ns;
 pub mod pid;
+pub mod reach;
 pub mod security;
 pub mod tasks;
 pub mod uts;
@@ -97,6 +99,16 @@ pub enum Probe {
     Crash,
     /// Harness self-test: never returns.
     Hang,
+    /// Spins for `ms` milliseconds of wall time and reports the CPU time
+    /// it got and the ratio of the two.
+    BusyLoop { ms: u64 },
+    /// TCP connects to each named address (`peer = "10.200.0.1:4242"`)
+    /// and reports `"ok"` or the errno, with the interfaces and routes.
+    NetReach {
+        connect: std::collections::BTreeMap<String, std::net::SocketAddr>,
+        #[serde(default = "reach::default_timeout_ms")]
+        timeout_ms: u64,
+    },
 }
 
 impl Probe {
@@ -125,6 +137,8 @@ impl Probe {
             Probe::Noop => "noop",
             Probe::Crash => "crash",
             Probe::Hang => "hang",
+            Probe::BusyLoop { .. } => "busy-loop",
+            Probe::NetReach { .. } => "net-reach",
         }
     }
 
@@ -156,6 +170,11 @@ impl Probe {
             Probe::Hang => loop {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
             },
+            Probe::BusyLoop { ms } => to_value(cpu::busy_loop(*ms)),
+            Probe::NetReach {
+                connect,
+                timeout_ms,
+            } => to_value(reach::reach(connect, *timeout_ms)),
         }
     }
 }

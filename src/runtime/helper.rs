@@ -307,11 +307,22 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     })?;
     // Release the child only once its maps and cgroup are in place.
     let prepared = prepare_child(req, child);
-    if let Err(e) = prepared {
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        return Err(e);
-    }
+    // A veth pair into its network namespace; what it holds (a listener)
+    // lives until the sandbox has ended.
+    let prepared = prepared.and_then(|()| {
+        spec.veth
+            .as_ref()
+            .map(|v| super::veth::attach(v, child))
+            .transpose()
+    });
+    let _veth = match prepared {
+        Ok(held) => held,
+        Err(e) => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(e);
+        }
+    };
     let _ = nix::unistd::write(&sync_w, b"G");
     if spec.join {
         let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];

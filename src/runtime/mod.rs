@@ -5,6 +5,7 @@
 //! - `helper`: the single-threaded helper process (clone, id maps, wait, sweep)
 //! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps, seccomp)
 //! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
+//! - `veth`: a veth pair from a throwaway outer network namespace into the sandbox
 
 pub mod cgroups;
 pub mod execcopy;
@@ -18,3 +19,4 @@ pub mod seccomp;
 pub mod spawn;
 pub mod spec;
 pub mod syscall;
+pub mod veth;

@@ -184,13 +184,18 @@ pub struct CgroupLimits {
     pub memory_max: Option<u64>,
     /// Task cap (v2 and v1 pids.max).
     pub pids_max: Option<u64>,
+    /// CPU bandwidth (v2 cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us).
+    #[serde(default)]
+    pub cpu_max: Option<CpuMax>,
 }
 
 impl CgroupLimits {
     pub fn is_empty(&self) -> bool {
-        self.memory_max.is_none() && self.pids_max.is_none()
+        self.memory_max.is_none() && self.pids_max.is_none() && self.cpu_max.is_none()
     }
 }
+
+pub use super::cgroups::cpu::CpuMax;
 
 /// Capabilities the sandbox keeps. Each set left `None` keeps what it has
 /// after `drop`; one given as a list is reduced to exactly that list.
@@ -363,6 +368,10 @@ pub struct SandboxSpec {
     /// newgidmap from the ranges /etc/subuid and /etc/subgid grant.
     #[serde(default)]
     pub subid_tools: bool,
+    /// A veth pair from the helper's throwaway outer network namespace
+    /// into the sandbox's (see `runtime::veth`).
+    #[serde(default)]
+    pub veth: Option<super::veth::VethSpec>,
 }
 
 /// Offsets, in seconds, of a time namespace's clocks.
@@ -411,6 +420,7 @@ impl Default for SandboxSpec {
             setgroups_deny: false,
             join: false,
             subid_tools: false,
+            veth: None,
         }
     }
 }
@@ -512,6 +522,12 @@ impl SandboxSpec {
         }
         if self.root_propagation != Propagation::Private && !self.has(Namespace::Mount) {
             return Err("root_propagation: needs namespaces to include \"mount\"".into());
+        }
+        if let Some(c) = &self.cgroup.cpu_max {
+            c.validate()?;
+        }
+        if let Some(v) = &self.veth {
+            v.validate(self.outer.contains(&Namespace::Net))?;
         }
         if self.root_propagation == Propagation::Shared {
             // Shared mounts would reach the namespace the helper runs in.

@@ -177,21 +177,32 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     }
 
     // cgroup controllers, used through isocheck's own cgroup.
-    for (ctrl, option, limits) in [
+    for (ctrl, options, limits) in [
         (
             "memory",
-            "CONFIG_MEMCG",
+            &["CONFIG_MEMCG"][..],
             CgroupLimits {
                 memory_max: Some(64 << 20),
-                pids_max: None,
+                ..Default::default()
             },
         ),
         (
             "pids",
-            "CONFIG_CGROUP_PIDS",
+            &["CONFIG_CGROUP_PIDS"][..],
             CgroupLimits {
-                memory_max: None,
                 pids_max: Some(64),
+                ..Default::default()
+            },
+        ),
+        (
+            "cpu",
+            &["CONFIG_CGROUP_SCHED", "CONFIG_CFS_BANDWIDTH"][..],
+            CgroupLimits {
+                cpu_max: Some(crate::runtime::spec::CpuMax {
+                    quota_us: Some(10_000),
+                    period_us: 100_000,
+                }),
+                ..Default::default()
             },
         ),
     ] {
@@ -246,7 +257,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         }
         checks.push(judge(
             &format!("{ctrl} controller"),
-            config_of(host, &[option]),
+            config_of(host, options),
             knobs,
             &format!("create a cgroup with a {ctrl} limit under isocheck's parent"),
             seen,

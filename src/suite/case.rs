@@ -22,6 +22,8 @@ pub struct Property {
     pub tags: Vec<String>,
     /// The table it came from.
     pub source: PathBuf,
+    /// Its cases run with no other case at once (they measure time).
+    pub exclusive: bool,
 }
 
 /// A property in one mode: its requirements, probe, test sandbox,

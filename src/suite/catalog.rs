@@ -89,6 +89,16 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "a mount made inside a slave-propagation sandbox does not reach the namespace outside",
     ),
     (
+        "cgroup.cpu_max",
+        "cgroup",
+        "a CPU quota holds a busy loop to about its share of a CPU and the cgroup counts the throttled periods",
+    ),
+    (
+        "net.veth",
+        "net",
+        "a veth pair into the sandbox reaches its peer end and nothing else outside",
+    ),
+    (
         "mount.old_root_gone",
         "mount",
         "after pivot_root the old root is detached: a host file is reachable by no path",

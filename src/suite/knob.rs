@@ -41,10 +41,15 @@ pub enum Knob {
     /// `propagation`: the sandbox's mounts are shared with the namespace it
     /// was cloned from (a throwaway outer one), both ways.
     Propagation,
+    /// `cpu-limit`: no CPU quota; the sandbox keeps its cgroup in the cpu
+    /// hierarchy, unlimited (`max`), so it is placed as the test's.
+    CpuLimit,
+    /// `veth`: no veth pair into the sandbox.
+    Veth,
 }
 
 pub const KNOB_FORMS: &str =
-    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`";
+    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `veth`";
 
 impl FromStr for Knob {
     type Err = String;
@@ -76,6 +81,8 @@ impl FromStr for Knob {
             ("file-caps", None) => Ok(Knob::FileCaps),
             ("pivot-root", None) => Ok(Knob::PivotRoot),
             ("propagation", None) => Ok(Knob::Propagation),
+            ("cpu-limit", None) => Ok(Knob::CpuLimit),
+            ("veth", None) => Ok(Knob::Veth),
             _ => Err(format!("unknown knob `{s}`; a knob is one of {KNOB_FORMS}")),
         }
     }
@@ -98,6 +105,8 @@ impl std::fmt::Display for Knob {
             Knob::FileCaps => f.write_str("file-caps"),
             Knob::PivotRoot => f.write_str("pivot-root"),
             Knob::Propagation => f.write_str("propagation"),
+            Knob::CpuLimit => f.write_str("cpu-limit"),
+            Knob::Veth => f.write_str("veth"),
         }
     }
 }
@@ -126,6 +135,11 @@ impl Knob {
             Knob::Propagation => {
                 spec.has(Namespace::Mount) && spec.root_propagation != Propagation::Shared
             }
+            Knob::CpuLimit => spec
+                .cgroup
+                .cpu_max
+                .is_some_and(|c| c.quota_us.is_some()),
+            Knob::Veth => spec.veth.is_some(),
         };
         if on {
             Ok(())
@@ -196,6 +210,12 @@ impl Knob {
             }
             Knob::PivotRoot => s.rootfs = Rootfs::Host,
             Knob::Propagation => s.root_propagation = Propagation::Shared,
+            Knob::CpuLimit => {
+                if let Some(c) = &mut s.cgroup.cpu_max {
+                    c.quota_us = None;
+                }
+            }
+            Knob::Veth => s.veth = None,
         }
         s
     }
@@ -217,7 +237,7 @@ fn parents_proc(s: &mut SandboxSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::{ExecCopy, IdMap, SeccompSpec};
+    use crate::runtime::spec::{CpuMax, ExecCopy, IdMap, SeccompSpec};
     use rstest::rstest;
 
     fn spec() -> SandboxSpec {
@@ -252,6 +272,7 @@ mod tests {
             cgroup: crate::runtime::spec::CgroupLimits {
                 memory_max: Some(1 << 25),
                 pids_max: None,
+                cpu_max: None,
             },
             user: Some(crate::runtime::spec::Ids {
                 uid: 1000,
@@ -392,6 +413,64 @@ mod tests {
     #[case::extra("memory-limit now please", "too many words")]
     fn bad_knobs_are_named(#[case] src: &str, #[case] msg: &str) {
         assert!(src.parse::<Knob>().unwrap_err().contains(msg));
+    }
+
+    /// A sandbox with a CPU quota and a veth pair, as the cpu and veth rows.
+    fn limited() -> SandboxSpec {
+        SandboxSpec {
+            namespaces: [Namespace::Pid, Namespace::Mount, Namespace::Net]
+                .into_iter()
+                .collect(),
+            outer: [Namespace::Net].into_iter().collect(),
+            cgroup: crate::runtime::spec::CgroupLimits {
+                cpu_max: Some(CpuMax {
+                    quota_us: Some(20_000),
+                    period_us: 100_000,
+                }),
+                ..Default::default()
+            },
+            veth: Some(Default::default()),
+            ..Default::default()
+        }
+    }
+
+    #[rstest]
+    #[case::cpu("cpu-limit")]
+    #[case::veth("veth")]
+    #[case::net("namespace net")]
+    fn cpu_and_veth_knobs_turn_off_one_thing(#[case] src: &str) {
+        let knob: Knob = src.parse().unwrap();
+        let base = limited();
+        base.validate().unwrap();
+        knob.check_on(&base).unwrap();
+        let off = knob.turn_off(&base);
+        off.validate().unwrap();
+        assert!(knob.check_on(&off).is_err(), "{src} is still on");
+        assert_eq!(knob.to_string(), src);
+        let changed = [
+            base.cgroup != off.cgroup,
+            base.veth != off.veth,
+            base.namespaces != off.namespaces,
+        ]
+        .into_iter()
+        .filter(|c| *c)
+        .count();
+        assert_eq!(changed, 1, "{src} changed {changed} things");
+    }
+
+    #[test]
+    fn without_its_quota_the_sandbox_keeps_an_unlimited_cpu_cgroup() {
+        let off = Knob::CpuLimit.turn_off(&limited());
+        assert_eq!(
+            off.cgroup.cpu_max,
+            Some(CpuMax {
+                quota_us: None,
+                period_us: 100_000
+            })
+        );
+        assert!(!off.cgroup.is_empty(), "the control still gets a cgroup");
+        // A cgroup in the cpu hierarchy without a quota is no limit to turn off.
+        assert!(Knob::CpuLimit.check_on(&off).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use super::case::{CaseId, Property};
@@ -54,6 +54,9 @@ pub struct Runner {
     rootfs: Option<PathBuf>,
     jobs: usize,
     decisions: Mutex<HashMap<String, Decision>>,
+    /// Shared by every pair as it runs; an exclusive property's pair holds
+    /// it alone.
+    turn: RwLock<()>,
 }
 
 impl Runner {
@@ -64,6 +67,7 @@ impl Runner {
             rootfs: opts.rootfs,
             jobs: opts.jobs.max(1),
             decisions: Mutex::new(HashMap::new()),
+            turn: RwLock::new(()),
         })
     }
 
@@ -163,6 +167,13 @@ impl Runner {
             control.reason = Some(reason);
             return [test, control];
         }
+        // An exclusive pair waits for the pairs running to finish and keeps
+        // others from starting meanwhile.
+        let _shared =
+            (!p.exclusive).then(|| self.turn.read().unwrap_or_else(PoisonError::into_inner));
+        let _alone = p
+            .exclusive
+            .then(|| self.turn.write().unwrap_or_else(PoisonError::into_inner));
         let c = self.run_variant(p, mode, Variant::Control);
         let t = self.run_variant(p, mode, Variant::Test);
         let ((to, tr), (co, cr)) = combine(&t.verdict, &c.verdict, &def.control.knob.to_string());

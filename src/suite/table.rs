@@ -36,6 +36,10 @@ struct Row {
     /// What differs in rootless mode.
     #[serde(default)]
     rootless: Option<RowOverride>,
+    /// Run with no other case at once: the probe measures time (CPU time
+    /// against wall time), which other sandboxes would eat into.
+    #[serde(default)]
+    exclusive: bool,
 }
 
 /// A mode's replacements for the row's fields.
@@ -206,6 +210,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Property>, TableError> {
             defs,
             tags: row.tags,
             source: PathBuf::from(file),
+            exclusive: row.exclusive,
         });
     }
     Ok(out)
@@ -522,6 +527,19 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         assert!(
             err.contains("(rootless) control.off") && err.contains("does not turn on"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn exclusive_rows_are_marked_and_others_are_not() {
+        assert!(!parse("t.toml", GOOD).unwrap()[0].exclusive);
+        let text = GOOD.replacen("requires =", "exclusive = true\nrequires =", 1);
+        assert!(parse("t.toml", &text).unwrap()[0].exclusive);
+        let props = builtin().unwrap();
+        let cpu = props.iter().find(|p| p.id == "cgroup.cpu_max").unwrap();
+        assert!(
+            cpu.exclusive,
+            "the busy loop measures CPU time: it runs alone"
         );
     }
 

@@ -5,6 +5,7 @@
 //! /sys/fs/cgroup is cgroup2 -> unified; tmpfs with cgroup2 at `unified/`
 //! -> hybrid; tmpfs without -> legacy.
 
+pub mod cpu;
 pub mod v1;
 pub mod v2;
 
@@ -135,6 +136,22 @@ pub struct CgroupStats {
     pub pids_max: Option<u64>,
     /// Forks refused by the pids limit (v2 pids.events max).
     pub pids_limit_hits: Option<u64>,
+    /// The CPU quota per period as the kernel reports it back, in
+    /// microseconds (`u64::MAX` for no quota).
+    #[serde(default)]
+    pub cpu_quota_us: Option<u64>,
+    #[serde(default)]
+    pub cpu_period_us: Option<u64>,
+    /// Periods in which the cgroup was runnable (v2 and v1 cpu.stat nr_periods).
+    #[serde(default)]
+    pub nr_periods: Option<u64>,
+    /// Periods in which it ran out of quota and was throttled (cpu.stat nr_throttled).
+    #[serde(default)]
+    pub nr_throttled: Option<u64>,
+    /// Time spent throttled, in microseconds (v2 throttled_usec, v1
+    /// throttled_time in nanoseconds).
+    #[serde(default)]
+    pub throttled_usec: Option<u64>,
 }
 
 /// Errors name the file and the value.
@@ -226,13 +243,7 @@ pub fn create(
     name: &str,
     limits: &CgroupLimits,
 ) -> Result<Box<dyn SandboxCgroup>, CgroupError> {
-    let needs: Vec<&str> = [
-        limits.memory_max.map(|_| "memory"),
-        limits.pids_max.map(|_| "pids"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let needs = limits.controllers();
     let mut homes = Vec::new();
     for c in &needs {
         let home = if root == Path::new(CGROUP_ROOT) {
@@ -267,6 +278,20 @@ pub fn create(
             }
         }
         Ok(Box::new(v1::V1Cgroup::create(&dirs, name, limits)?))
+    }
+}
+
+impl CgroupLimits {
+    /// The controllers these limits need, in a fixed order.
+    pub fn controllers(&self) -> Vec<&'static str> {
+        [
+            self.memory_max.map(|_| "memory"),
+            self.pids_max.map(|_| "pids"),
+            self.cpu_max.map(|_| "cpu"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cpu::cpu_stat;
 use super::{
     flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
@@ -98,6 +99,14 @@ impl V1Cgroup {
                         write(&dir.join("pids.max"), &max.to_string())?;
                     }
                 }
+                "cpu" => {
+                    if let Some(cpu) = limits.cpu_max {
+                        // The period first: a quota is checked against it.
+                        write(&dir.join("cpu.cfs_period_us"), &cpu.period_us.to_string())?;
+                        let quota = cpu.quota_us.map_or("-1".to_string(), |q| q.to_string());
+                        write(&dir.join("cpu.cfs_quota_us"), &quota)?;
+                    }
+                }
                 _ => {}
             }
         }
@@ -155,6 +164,21 @@ impl SandboxCgroup for V1Cgroup {
                 .ok()
                 .and_then(|t| parse_limit(&t));
         }
+        if let Some(d) = self.dir_of("cpu") {
+            // cpu.cfs_quota_us reads -1 for no quota.
+            s.cpu_quota_us = read(&d.join("cpu.cfs_quota_us"))
+                .ok()
+                .and_then(|t| match t.trim() {
+                    "-1" => Some(u64::MAX),
+                    q => q.parse().ok(),
+                });
+            s.cpu_period_us = read(&d.join("cpu.cfs_period_us"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            (s.nr_periods, s.nr_throttled, s.throttled_usec) = read(&d.join("cpu.stat"))
+                .map(|t| cpu_stat(&t))
+                .unwrap_or_default();
+        }
         if let Some(d) = self.dir_of("pids") {
             s.pids_max = read(&d.join("pids.max")).ok().and_then(|t| parse_limit(&t));
             s.pids_limit_hits = read(&d.join("pids.events"))
@@ -207,6 +231,7 @@ mod tests {
     #[rstest]
     #[case::memory("memory", Some("/sys/fs/cgroup/memory"))]
     #[case::comounted("cpuacct", Some("/sys/fs/cgroup/cpu,cpuacct"))]
+    #[case::cpu_comounted("cpu", Some("/sys/fs/cgroup/cpu,cpuacct"))]
     #[case::named_hierarchy_is_no_controller("systemd", None)]
     #[case::absent("hugetlb", None)]
     fn finds_v1_mounts(#[case] ctrl: &str, #[case] want: Option<&str>) {
@@ -219,6 +244,89 @@ mod tests {
             controllers_from_mountinfo(HYBRID),
             vec!["cpu", "cpuacct", "memory", "pids"]
         );
+    }
+
+    /// This host's layout: cpu and cpuacct mounted apart.
+    const SEPARATE: &str = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+";
+
+    #[test]
+    fn finds_cpu_mounted_alone() {
+        assert_eq!(
+            mount_of(SEPARATE, "cpu"),
+            Some(PathBuf::from("/sys/fs/cgroup/cpu"))
+        );
+    }
+
+    fn cpu(quota: Option<u64>) -> CgroupLimits {
+        CgroupLimits {
+            cpu_max: Some(crate::runtime::spec::CpuMax {
+                quota_us: quota,
+                period_us: 50_000,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn writes_the_cfs_period_and_quota_in_the_cpu_hierarchy() {
+        // A fake co-mounted cpu,cpuacct hierarchy.
+        let t = tempfile::tempdir().unwrap();
+        let mount = t.path().join("cpu,cpuacct");
+        let cg = V1Cgroup::create(
+            &[("cpu".into(), mount.clone())],
+            "case-1",
+            &cpu(Some(10_000)),
+        )
+        .unwrap();
+        let dir = mount.join("isocheck/case-1");
+        assert_eq!(cg.dirs(), vec![dir.clone()]);
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(
+            (
+                read("cpu.cfs_period_us").as_str(),
+                read("cpu.cfs_quota_us").as_str()
+            ),
+            ("50000", "10000")
+        );
+        assert_eq!(cg.procs_files(), vec![dir.join("cgroup.procs")]);
+        std::fs::write(
+            dir.join("cpu.stat"),
+            "nr_periods 7\nnr_throttled 5\nthrottled_time 412345678\nnr_bursts 0\nburst_time 0\n",
+        )
+        .unwrap();
+        let s = cg.stats();
+        assert_eq!(
+            (
+                s.backend.as_str(),
+                s.cpu_quota_us,
+                s.cpu_period_us,
+                s.nr_periods,
+                s.nr_throttled,
+                s.throttled_usec
+            ),
+            (
+                "v1",
+                Some(10_000),
+                Some(50_000),
+                Some(7),
+                Some(5),
+                Some(412_345)
+            )
+        );
+        std::mem::forget(cg);
+        // Without a quota the cgroup is made all the same, unlimited.
+        let un = V1Cgroup::create(&[("cpu".into(), mount.clone())], "case-2", &cpu(None)).unwrap();
+        let dir = mount.join("isocheck/case-2");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("cpu.cfs_quota_us")).unwrap(),
+            "-1"
+        );
+        std::fs::write(dir.join("cpu.cfs_quota_us"), "-1\n").unwrap();
+        assert_eq!(un.stats().cpu_quota_us, Some(u64::MAX));
+        std::mem::forget(un);
     }
 
     #[rstest]

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cpu::{cpu_max_line, cpu_stat, parse_cpu_max};
 use super::{
     flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
@@ -21,13 +22,7 @@ impl V2Cgroup {
         limits: &CgroupLimits,
     ) -> Result<V2Cgroup, CgroupError> {
         let parent = mount.join(PARENT_NAME);
-        let wanted: Vec<&str> = [
-            limits.memory_max.map(|_| "memory"),
-            limits.pids_max.map(|_| "pids"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let wanted = limits.controllers();
         // The controllers must be enabled in the root for isocheck's parent
         // to have them; isocheck does not change the root.
         let root_enabled = read(&mount.join("cgroup.subtree_control")).unwrap_or_default();
@@ -71,6 +66,9 @@ impl V2Cgroup {
         if let Some(max) = limits.pids_max {
             write(&cg.dir.join("pids.max"), &max.to_string())?;
         }
+        if let Some(cpu) = limits.cpu_max {
+            write(&cg.dir.join("cpu.max"), &cpu_max_line(&cpu))?;
+        }
         Ok(cg)
     }
 
@@ -91,6 +89,12 @@ impl SandboxCgroup for V2Cgroup {
     fn stats(&self) -> CgroupStats {
         let events = read(&self.dir.join("memory.events")).ok();
         let pids_events = read(&self.dir.join("pids.events")).ok();
+        let (cpu_quota_us, cpu_period_us) = read(&self.dir.join("cpu.max"))
+            .map(|t| parse_cpu_max(&t))
+            .unwrap_or_default();
+        let (nr_periods, nr_throttled, throttled_usec) = read(&self.dir.join("cpu.stat"))
+            .map(|t| cpu_stat(&t))
+            .unwrap_or_default();
         CgroupStats {
             backend: "v2".into(),
             oom_kill: events.as_deref().and_then(|t| flat_keyed(t, "oom_kill")),
@@ -102,6 +106,11 @@ impl SandboxCgroup for V2Cgroup {
                 .ok()
                 .and_then(|t| parse_limit(&t)),
             pids_limit_hits: pids_events.as_deref().and_then(|t| flat_keyed(t, "max")),
+            cpu_quota_us,
+            cpu_period_us,
+            nr_periods,
+            nr_throttled,
+            throttled_usec,
         }
     }
 
@@ -132,6 +141,7 @@ impl Drop for V2Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::spec::CpuMax;
 
     fn fake_root(enabled: &str) -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
@@ -144,6 +154,7 @@ mod tests {
         CgroupLimits {
             memory_max: memory,
             pids_max: pids,
+            cpu_max: None,
         }
     }
 
@@ -205,6 +216,76 @@ mod tests {
                 s.memory_max
             ),
             ("v2", Some(1), Some(17), Some(1 << 20))
+        );
+        std::mem::forget(cg);
+    }
+
+    fn cpu(quota: Option<u64>) -> CgroupLimits {
+        CgroupLimits {
+            cpu_max: Some(CpuMax {
+                quota_us: quota,
+                period_us: 100_000,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn writes_cpu_max_and_enables_cpu_in_own_parent() {
+        let root = fake_root("cpu memory pids");
+        let cg = V2Cgroup::create(root.path(), "case-5", &cpu(Some(20_000))).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(cg.dir().join("cpu.max")).unwrap(),
+            "20000 100000"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("isocheck/cgroup.subtree_control")).unwrap(),
+            "+cpu"
+        );
+        let unlimited = V2Cgroup::create(root.path(), "case-6", &cpu(None)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(unlimited.dir().join("cpu.max")).unwrap(),
+            "max 100000"
+        );
+        std::mem::forget(cg);
+        std::mem::forget(unlimited);
+    }
+
+    #[test]
+    fn refuses_cpu_when_the_root_does_not_delegate_it() {
+        let root = fake_root("memory pids");
+        let err = V2Cgroup::create(root.path(), "case-7", &cpu(Some(20_000)))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, CgroupError::ControllerAbsent(ref c) if c.starts_with("cpu")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reads_throttling_from_cpu_stat() {
+        let root = fake_root("cpu");
+        let cg = V2Cgroup::create(root.path(), "case-8", &cpu(Some(20_000))).unwrap();
+        std::fs::write(
+            cg.dir().join("cpu.stat"),
+            "usage_usec 61234\nuser_usec 61000\nsystem_usec 234\nnr_periods 4\nnr_throttled 3\nthrottled_usec 231000\nnr_bursts 0\nburst_usec 0\n",
+        )
+        .unwrap();
+        let s = cg.stats();
+        assert_eq!(
+            (
+                s.cpu_quota_us,
+                s.cpu_period_us,
+                s.nr_periods,
+                s.nr_throttled,
+                s.throttled_usec
+            ),
+            (Some(20_000), Some(100_000), Some(4), Some(3), Some(231_000))
+        );
+        assert_eq!(
+            parse_cpu_max("max 100000\n"),
+            (Some(u64::MAX), Some(100_000))
         );
         std::mem::forget(cg);
     }

@@ -1,0 +1,474 @@
+//! A veth pair between the helper's throwaway outer network namespace and
+//! the sandbox's, set up over rtnetlink before the sandbox is released.
+//!
+//! The helper has entered its outer network namespace (`outer = ["net"]`,
+//! which [`VethSpec::validate`] demands) before it cloned the sandbox, so
+//! no step here touches the host's interfaces, addresses or routes: the
+//! pair is made in the outer namespace with its peer end created straight
+//! in the sandbox's namespace (by the sandbox's pid), each end gets its
+//! address, and both ends and both loopbacks come up, as a container
+//! runtime's bridge-less network would. No route beyond the pair's prefix
+//! is added. Everything goes away with the namespaces: the sandbox's when
+//! it exits, the outer one when the helper does.
+//!
+//! The helper can also hold a TCP listener on every address of the outer
+//! namespace (the peer end's, its loopback's, and extra loopback addresses
+//! standing in for the host's other addresses): connections complete in
+//! the kernel's backlog, nobody accepts them.
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use nix::errno::Errno;
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+
+use super::init::StepError;
+use super::syscall::io_errno;
+
+/// A veth pair into the sandbox, in a throwaway outer network namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VethSpec {
+    /// The end in the sandbox's network namespace.
+    #[serde(default = "default_inside_name")]
+    pub inside_name: String,
+    /// The end left in the outer namespace.
+    #[serde(default = "default_outside_name")]
+    pub outside_name: String,
+    #[serde(default = "default_inside")]
+    pub inside: Ipv4Addr,
+    #[serde(default = "default_outside")]
+    pub outside: Ipv4Addr,
+    /// The prefix both addresses share; the only route either end gets.
+    #[serde(default = "default_prefix_len")]
+    pub prefix_len: u8,
+    /// The helper listens on this TCP port on every address of the outer
+    /// namespace while the sandbox runs.
+    #[serde(default)]
+    pub listen_port: Option<u16>,
+    /// More addresses (each a /32) on the outer namespace's `lo`: they
+    /// stand in for the host's other addresses.
+    #[serde(default)]
+    pub outside_lo: Vec<Ipv4Addr>,
+}
+
+fn default_inside_name() -> String {
+    "veth0".into()
+}
+fn default_outside_name() -> String {
+    "veth-outer".into()
+}
+fn default_inside() -> Ipv4Addr {
+    Ipv4Addr::new(10, 200, 0, 2)
+}
+fn default_outside() -> Ipv4Addr {
+    Ipv4Addr::new(10, 200, 0, 1)
+}
+fn default_prefix_len() -> u8 {
+    30
+}
+
+impl Default for VethSpec {
+    fn default() -> Self {
+        VethSpec {
+            inside_name: default_inside_name(),
+            outside_name: default_outside_name(),
+            inside: default_inside(),
+            outside: default_outside(),
+            prefix_len: default_prefix_len(),
+            listen_port: None,
+            outside_lo: Vec::new(),
+        }
+    }
+}
+
+/// `addr` with only its first `len` bits kept.
+fn network(addr: Ipv4Addr, len: u8) -> u32 {
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    };
+    u32::from(addr) & mask
+}
+
+impl VethSpec {
+    /// Checks the pair can only ever live in throwaway namespaces and that
+    /// its addresses make sense; the error names the field.
+    pub fn validate(&self, outer_net: bool) -> Result<(), String> {
+        if !outer_net {
+            return Err("veth: a veth pair needs outer = [\"net\"], a throwaway network namespace standing in for the host: isocheck never adds interfaces to the host".into());
+        }
+        for (field, name) in [
+            ("inside_name", &self.inside_name),
+            ("outside_name", &self.outside_name),
+        ] {
+            if name.is_empty() || name.len() > 15 || name == "lo" || name.contains(['/', ' ', ':'])
+            {
+                return Err(format!(
+                    "veth.{field}: {name:?} is not a usable interface name (1 to 15 characters, no '/', ' ' or ':', not lo)"
+                ));
+            }
+        }
+        if self.inside_name == self.outside_name {
+            return Err("veth: inside_name and outside_name must differ".into());
+        }
+        if !(1..=30).contains(&self.prefix_len) {
+            return Err(format!(
+                "veth.prefix_len: {} is outside 1..=30",
+                self.prefix_len
+            ));
+        }
+        for (field, a) in [("inside", self.inside), ("outside", self.outside)] {
+            if a.is_loopback() || a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
+                return Err(format!("veth.{field}: {a} cannot be an interface address"));
+            }
+        }
+        if self.inside == self.outside
+            || network(self.inside, self.prefix_len) != network(self.outside, self.prefix_len)
+        {
+            return Err(format!(
+                "veth: inside {} and outside {} must be two addresses of one /{} prefix",
+                self.inside, self.outside, self.prefix_len
+            ));
+        }
+        for a in &self.outside_lo {
+            if network(*a, self.prefix_len) == network(self.inside, self.prefix_len) {
+                return Err(format!(
+                    "veth.outside_lo: {a} lies in the pair's own prefix /{}",
+                    self.prefix_len
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the helper holds while the sandbox runs.
+pub struct Attached {
+    _listener: Option<TcpListener>,
+}
+
+fn step(s: &str, target: impl AsRef<std::path::Path>, e: Errno) -> StepError {
+    StepError::new(s, target, e)
+}
+
+/// Sets the pair up for the sandbox `child` (cloned, not yet released),
+/// from the helper's outer network namespace.
+pub fn attach(v: &VethSpec, child: Pid) -> Result<Attached, StepError> {
+    let mut rt = Rtnl::open()?;
+    let lo = index_of("lo")?;
+    rt.request("link-up", "lo", set_up(lo), false)?;
+    for a in &v.outside_lo {
+        rt.request(
+            "add-address",
+            &format!("lo {a}/32"),
+            add_address(lo, *a, 32),
+            true,
+        )?;
+    }
+    rt.request(
+        "add-veth",
+        &format!("{} peer {} in pid {child}", v.outside_name, v.inside_name),
+        new_veth(&v.outside_name, &v.inside_name, child.as_raw() as u32),
+        true,
+    )?;
+    let out = index_of(&v.outside_name)?;
+    rt.request(
+        "add-address",
+        &format!("{} {}/{}", v.outside_name, v.outside, v.prefix_len),
+        add_address(out, v.outside, v.prefix_len),
+        true,
+    )?;
+    rt.request("link-up", &v.outside_name, set_up(out), false)?;
+    in_netns_of(child, || {
+        let mut rt = Rtnl::open()?;
+        let lo = index_of("lo")?;
+        rt.request("link-up", "lo (sandbox)", set_up(lo), false)?;
+        let inside = index_of(&v.inside_name)?;
+        rt.request(
+            "add-address",
+            &format!("{} {}/{}", v.inside_name, v.inside, v.prefix_len),
+            add_address(inside, v.inside, v.prefix_len),
+            true,
+        )?;
+        rt.request("link-up", &v.inside_name, set_up(inside), false)
+    })?;
+    let listener = match v.listen_port {
+        Some(port) => Some(
+            TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
+                .map_err(|e| step("listen", format!("0.0.0.0:{port}"), io_errno(e)))?,
+        ),
+        None => None,
+    };
+    Ok(Attached {
+        _listener: listener,
+    })
+}
+
+fn index_of(name: &str) -> Result<u32, StepError> {
+    nix::net::if_::if_nametoindex(name).map_err(|e| step("if_nametoindex", name, e))
+}
+
+/// Runs `f` in the network namespace of `pid`, then returns to this one.
+fn in_netns_of<T>(pid: Pid, f: impl FnOnce() -> Result<T, StepError>) -> Result<T, StepError> {
+    use nix::sched::{setns, CloneFlags};
+    let open = |p: String| std::fs::File::open(&p).map_err(|e| step("open-netns", &p, io_errno(e)));
+    let own = open("/proc/self/ns/net".into())?;
+    let theirs = open(format!("/proc/{pid}/ns/net"))?;
+    setns(&theirs, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| step("setns", format!("/proc/{pid}/ns/net"), e))?;
+    let r = f();
+    // Back home before anything else: the listener belongs outside.
+    setns(&own, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| step("setns-back", "/proc/self/ns/net", e))?;
+    r
+}
+
+/// A veth pair: `outside` here, its peer `inside` made in the network
+/// namespace of `pid`.
+pub fn new_veth(outside: &str, inside: &str, pid: u32) -> RouteNetlinkMessage {
+    let mut peer = LinkMessage::default();
+    peer.attributes = vec![
+        LinkAttribute::IfName(inside.into()),
+        LinkAttribute::NetNsPid(pid),
+    ];
+    let mut m = LinkMessage::default();
+    m.attributes = vec![
+        LinkAttribute::IfName(outside.into()),
+        LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+        ]),
+    ];
+    RouteNetlinkMessage::NewLink(m)
+}
+
+/// Sets IFF_UP on the link `index`.
+pub fn set_up(index: u32) -> RouteNetlinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.header.flags = LinkFlags::Up;
+    m.header.change_mask = LinkFlags::Up;
+    RouteNetlinkMessage::NewLink(m)
+}
+
+/// Adds `addr/prefix_len` to the link `index` (its prefix route comes with it).
+pub fn add_address(index: u32, addr: Ipv4Addr, prefix_len: u8) -> RouteNetlinkMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.prefix_len = prefix_len;
+    m.header.index = index;
+    m.attributes = vec![
+        AddressAttribute::Local(IpAddr::V4(addr)),
+        AddressAttribute::Address(IpAddr::V4(addr)),
+    ];
+    RouteNetlinkMessage::NewAddress(m)
+}
+
+/// A route netlink socket of the calling thread's network namespace.
+struct Rtnl {
+    sock: Socket,
+    seq: u32,
+}
+
+impl Rtnl {
+    fn open() -> Result<Rtnl, StepError> {
+        let err = |e: std::io::Error| step("netlink-socket", "NETLINK_ROUTE", io_errno(e));
+        let mut sock = Socket::new(NETLINK_ROUTE).map_err(err)?;
+        sock.bind_auto().map_err(err)?;
+        sock.connect(&SocketAddr::new(0, 0)).map_err(err)?;
+        Ok(Rtnl { sock, seq: 0 })
+    }
+
+    /// Sends one request and waits for the kernel's acknowledgement.
+    fn request(
+        &mut self,
+        what: &str,
+        target: &str,
+        msg: RouteNetlinkMessage,
+        create: bool,
+    ) -> Result<(), StepError> {
+        self.seq += 1;
+        let buf = encode(msg, self.seq, create);
+        let fail = |e: Errno| step(what, target, e);
+        self.sock.send(&buf, 0).map_err(|e| fail(io_errno(e)))?;
+        loop {
+            let mut rx: Vec<u8> = Vec::with_capacity(16384);
+            self.sock.recv(&mut rx, 0).map_err(|e| fail(io_errno(e)))?;
+            if let Some(answer) = ack_of(&rx, self.seq) {
+                return answer.map_err(fail);
+            }
+        }
+    }
+}
+
+/// One request as bytes: asks for an acknowledgement; `create` also for
+/// a new object that must not exist yet.
+pub fn encode(msg: RouteNetlinkMessage, seq: u32, create: bool) -> Vec<u8> {
+    let mut hdr = NetlinkHeader::default();
+    hdr.flags = NLM_F_REQUEST | NLM_F_ACK;
+    if create {
+        hdr.flags |= NLM_F_CREATE | NLM_F_EXCL;
+    }
+    hdr.sequence_number = seq;
+    let mut nl = NetlinkMessage::new(hdr, NetlinkPayload::from(msg));
+    nl.finalize();
+    let mut buf = vec![0; nl.buffer_len()];
+    nl.serialize(&mut buf);
+    buf
+}
+
+/// The acknowledgement of request `seq` in a datagram, if there is one:
+/// `Ok` for success, else the errno the kernel answered with.
+pub fn ack_of(datagram: &[u8], seq: u32) -> Option<Result<(), Errno>> {
+    let mut off = 0;
+    while off + 16 <= datagram.len() {
+        let len = u32::from_ne_bytes(datagram[off..off + 4].try_into().ok()?) as usize;
+        if len < 16 || off + len > datagram.len() {
+            return Some(Err(Errno::EBADMSG));
+        }
+        let part = &datagram[off..off + len];
+        if let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(part) {
+            if m.header.sequence_number == seq {
+                if let NetlinkPayload::Error(e) = m.payload {
+                    return Some(match e.code {
+                        None => Ok(()),
+                        Some(c) => Err(Errno::from_raw(c.get().abs())),
+                    });
+                }
+            }
+        }
+        off += (len + 3) & !3;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn spec(src: &str) -> VethSpec {
+        toml::from_str(src).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_a_private_slash_30() {
+        let v = spec("");
+        assert_eq!(v, VethSpec::default());
+        assert_eq!(
+            (v.outside.to_string(), v.inside.to_string(), v.prefix_len),
+            ("10.200.0.1".into(), "10.200.0.2".into(), 30)
+        );
+        v.validate(true).unwrap();
+    }
+
+    #[rstest]
+    #[case::host_namespace("", false, "needs outer = [\"net\"]")]
+    #[case::long_name("inside_name = \"a-very-long-name0\"", true, "veth.inside_name")]
+    #[case::lo("outside_name = \"lo\"", true, "veth.outside_name")]
+    #[case::same_names("inside_name = \"veth-outer\"", true, "must differ")]
+    #[case::other_prefix("inside = \"10.200.0.6\"", true, "one /30 prefix")]
+    #[case::same_address("inside = \"10.200.0.1\"", true, "one /30 prefix")]
+    #[case::loopback("inside = \"127.0.0.2\"", true, "veth.inside")]
+    #[case::prefix("prefix_len = 31", true, "veth.prefix_len")]
+    #[case::lo_in_prefix("outside_lo = [\"10.200.0.3\"]", true, "veth.outside_lo")]
+    fn bad_pairs_are_refused_naming_the_field(
+        #[case] src: &str,
+        #[case] outer: bool,
+        #[case] msg: &str,
+    ) {
+        let err = spec(src).validate(outer).unwrap_err();
+        assert!(err.contains(msg), "{err}");
+    }
+
+    #[test]
+    fn the_veth_request_creates_the_peer_in_the_sandboxs_namespace() {
+        let buf = encode(new_veth("veth-outer", "veth0", 4242), 7, true);
+        let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&buf).unwrap();
+        assert_eq!(m.header.sequence_number, 7);
+        assert_eq!(
+            m.header.flags,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+        );
+        let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) = m.payload else {
+            panic!("not a new link: {m:?}")
+        };
+        assert!(link
+            .attributes
+            .contains(&LinkAttribute::IfName("veth-outer".into())));
+        let peer = link
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::LinkInfo(infos) => infos.iter().find_map(|i| match i {
+                    LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))) => Some(p.clone()),
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .expect("a peer");
+        assert_eq!(
+            peer.attributes,
+            vec![
+                LinkAttribute::IfName("veth0".into()),
+                LinkAttribute::NetNsPid(4242)
+            ]
+        );
+    }
+
+    #[test]
+    fn address_and_up_requests_name_the_link() {
+        let RouteNetlinkMessage::NewAddress(a) = add_address(3, Ipv4Addr::new(10, 200, 0, 2), 30)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (a.header.index, a.header.prefix_len, a.header.family),
+            (3, 30, AddressFamily::Inet)
+        );
+        assert!(a
+            .attributes
+            .contains(&AddressAttribute::Local("10.200.0.2".parse().unwrap())));
+        let RouteNetlinkMessage::NewLink(l) = set_up(5) else {
+            panic!()
+        };
+        assert_eq!(
+            (l.header.index, l.header.flags, l.header.change_mask),
+            (5, LinkFlags::Up, LinkFlags::Up)
+        );
+    }
+
+    /// An NLMSG_ERROR message answering `seq` with `code` (0 is an ack).
+    fn answer(seq: u32, code: i32) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&36u32.to_ne_bytes()); // length: header + code + the request's header
+        b.extend_from_slice(&2u16.to_ne_bytes()); // NLMSG_ERROR
+        b.extend_from_slice(&0u16.to_ne_bytes());
+        b.extend_from_slice(&seq.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(&code.to_ne_bytes());
+        b.extend_from_slice(&[0u8; 16]);
+        b
+    }
+
+    #[test]
+    fn acks_and_errors_are_read_for_their_own_request() {
+        assert_eq!(ack_of(&answer(4, 0), 4), Some(Ok(())));
+        assert_eq!(ack_of(&answer(4, -17), 4), Some(Err(Errno::EEXIST)));
+        assert_eq!(ack_of(&answer(3, 0), 4), None, "another request's answer");
+        let two = [answer(3, 0), answer(4, -1)].concat();
+        assert_eq!(ack_of(&two, 4), Some(Err(Errno::EPERM)));
+        assert_eq!(ack_of(&[1, 2, 3], 4), None);
+    }
+}
