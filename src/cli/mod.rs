@@ -202,6 +202,27 @@ fn selector(filters: &[String]) -> impl Fn(&CaseId) -> bool + Sync + '_ {
     }
 }
 
+/// A runner with isocheck's own binary as the helper; the error is the
+/// exit status, already explained on stderr.
+fn make_runner(rootfs: Option<PathBuf>, jobs: usize, host: HostFacts) -> Result<Runner, u8> {
+    let helper = std::env::current_exe().map_err(|e| {
+        eprintln!("isocheck: cannot find its own binary to run as the helper: {e}");
+        EXIT_HARNESS
+    })?;
+    Runner::new(
+        RunOptions {
+            helper,
+            rootfs,
+            jobs,
+        },
+        host,
+    )
+    .map_err(|e| {
+        eprintln!("isocheck: {e}");
+        EXIT_HARNESS
+    })
+}
+
 /// The report directory of a run: `<release>[-<layout label>]`.
 pub fn leg_dir(out: &Path, report: &Report) -> PathBuf {
     out.join(crate::report::matrix::leg_name(report))
@@ -219,26 +240,9 @@ fn audit(a: AuditArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let helper = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("isocheck: cannot find its own binary to run as the helper: {e}");
-            return EXIT_HARNESS;
-        }
-    };
-    let runner = match Runner::new(
-        RunOptions {
-            helper,
-            rootfs: None,
-            jobs: 1,
-        },
-        host,
-    ) {
+    let runner = match make_runner(None, 1, host) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("isocheck: {e}");
-            return EXIT_HARNESS;
-        }
+        Err(code) => return code,
     };
     let audit = runner.audit();
     let text = if a.json {
@@ -373,26 +377,9 @@ fn run(a: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let helper = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("isocheck: cannot find its own binary to run as the helper: {e}");
-            return EXIT_HARNESS;
-        }
-    };
-    let runner = match Runner::new(
-        RunOptions {
-            helper,
-            rootfs,
-            jobs: a.jobs,
-        },
-        HostFacts::probe(),
-    ) {
+    let runner = match make_runner(rootfs, a.jobs, HostFacts::probe()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("isocheck: {e}");
-            return EXIT_HARNESS;
-        }
+        Err(code) => return code,
     };
     let select = selector(&a.suite.filters);
     let stdout = std::io::stdout();
@@ -456,31 +443,12 @@ fn list(a: ListArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let host = HostFacts::probe();
     let select = selector(&a.suite.filters);
-    let launcher = match std::env::current_exe()
-        .map_err(|e| e.to_string())
-        .and_then(|h| crate::runtime::spawn::Launcher::new(h).map_err(|e| e.to_string()))
-    {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("isocheck: {e}");
-            return EXIT_HARNESS;
-        }
+    // The runner decides requirements by trying them, as a run would.
+    let runner = match make_runner(None, 1, HostFacts::probe()) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    struct Probes<'a>(&'a crate::runtime::spawn::Launcher);
-    impl crate::suite::requirements::Behaviour for Probes<'_> {
-        fn rootless_userns(&self) -> Result<String, (String, String)> {
-            crate::suite::runner::userns_probe(self.0)
-        }
-        fn namespace(
-            &self,
-            ns: crate::runtime::spec::Namespace,
-        ) -> Result<String, (String, String)> {
-            crate::suite::runner::namespace_probe(self.0, ns)
-        }
-    }
-    let probes = Probes(&launcher);
     let mut rows = Vec::new();
     for p in &props {
         for id in p.cases().into_iter().filter(|c| select(c)) {
@@ -488,7 +456,7 @@ fn list(a: ListArgs) -> u8 {
             let decisions: Vec<_> = def
                 .requires
                 .iter()
-                .map(|r| crate::suite::requirements::decide(r, &host, &probes))
+                .map(|r| crate::suite::requirements::decide(r, &runner.host, &runner))
                 .collect();
             rows.push(serde_json::json!({
                 "id": id.to_string(),
