@@ -22,6 +22,9 @@ pub enum Requirement {
     /// `id-range`: the rootless user namespace maps a range of ids, not
     /// only its root.
     IdRange,
+    /// `setfcap`: isocheck may write file capabilities (CAP_SETFCAP), as
+    /// rows whose exec copy carries them need.
+    Setfcap,
     /// `subid-tools`: newuidmap and newgidmap are there, setuid root, and
     /// /etc/subuid and /etc/subgid grant the rootless user a range.
     SubidTools,
@@ -37,7 +40,7 @@ pub enum Requirement {
 pub const FEATURES: &[&str] = &["pidfd", "time-ns"];
 
 pub const REQUIREMENT_FORMS: &str =
-    "`root`, `userns`, `id-range`, `subid-tools`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`";
+    "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`";
 
 impl FromStr for Requirement {
     type Err = String;
@@ -55,6 +58,7 @@ impl FromStr for Requirement {
             ("userns", None) => Ok(Requirement::Userns),
             ("id-range", None) => Ok(Requirement::IdRange),
             ("subid-tools", None) => Ok(Requirement::SubidTools),
+            ("setfcap", None) => Ok(Requirement::Setfcap),
             ("namespace", Some(n)) => Namespace::parse(n)
                 .map(Requirement::Namespace)
                 .ok_or_else(|| format!("unknown namespace `{n}`")),
@@ -82,6 +86,7 @@ impl std::fmt::Display for Requirement {
             Requirement::Userns => f.write_str("userns"),
             Requirement::IdRange => f.write_str("id-range"),
             Requirement::SubidTools => f.write_str("subid-tools"),
+            Requirement::Setfcap => f.write_str("setfcap"),
             Requirement::Namespace(n) => write!(f, "namespace {n}"),
             Requirement::Kconfig(c) => write!(f, "kconfig {c}"),
             Requirement::CgroupController(c) => write!(f, "cgroup-controller {c}"),
@@ -267,6 +272,20 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             }
         }
         Requirement::Userns => decide_userns(req, host, behaviour),
+        Requirement::Setfcap => {
+            let has = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETFCAP).unwrap_or(false);
+            if has {
+                met(req, "capget", "CAP_SETFCAP effective")
+            } else {
+                unmet(
+                    req,
+                    "capget",
+                    "CAP_SETFCAP absent",
+                    Reason::new(ReasonKind::NeedsRoot, "writing file capabilities on the exec copy needs CAP_SETFCAP")
+                        .with_hint("run as root, e.g. `sudo isocheck run`"),
+                )
+            }
+        }
         Requirement::SubidTools => {
             let probe = "host facts: newuidmap/newgidmap (setuid), /etc/subuid and /etc/subgid";
             match crate::runtime::rootless::RootlessPlan::through_subids(host) {
