@@ -273,7 +273,8 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::Userns => decide_userns(req, host, behaviour),
         Requirement::Setfcap => {
-            let has = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETFCAP).unwrap_or(false);
+            let has = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETFCAP)
+                .unwrap_or(false);
             if has {
                 met(req, "capget", "CAP_SETFCAP effective")
             } else {
@@ -281,8 +282,11 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     req,
                     "capget",
                     "CAP_SETFCAP absent",
-                    Reason::new(ReasonKind::NeedsRoot, "writing file capabilities on the exec copy needs CAP_SETFCAP")
-                        .with_hint("run as root, e.g. `sudo isocheck run`"),
+                    Reason::new(
+                        ReasonKind::NeedsRoot,
+                        "writing file capabilities on the exec copy needs CAP_SETFCAP",
+                    )
+                    .with_hint("run as root, e.g. `sudo isocheck run`"),
                 )
             }
         }
