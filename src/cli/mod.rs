@@ -453,11 +453,7 @@ fn list(a: ListArgs) -> u8 {
     for p in &props {
         for id in p.cases().into_iter().filter(|c| select(c)) {
             let def = p.def(id.mode);
-            let decisions: Vec<_> = def
-                .requires
-                .iter()
-                .map(|r| crate::suite::requirements::decide(r, &runner.host, &runner))
-                .collect();
+            let decisions = runner.decide_all(p, id.mode);
             rows.push(serde_json::json!({
                 "id": id.to_string(),
                 "property": p.id,

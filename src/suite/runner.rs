@@ -71,7 +71,8 @@ impl Runner {
         })
     }
 
-    fn decide_all(&self, p: &Property, mode: Mode) -> Vec<Decision> {
+    /// Decides a property's requirements in a mode, each once per run.
+    pub fn decide_all(&self, p: &Property, mode: Mode) -> Vec<Decision> {
         p.def(mode)
             .requires
             .iter()
