@@ -23,16 +23,22 @@ fn inside(base: &Path, target: &Path) -> PathBuf {
     base.join(target.strip_prefix("/").unwrap_or(target))
 }
 
-/// Mounts a tmpfs on `root` and lays out the skeleton in it.
-pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
+/// The tmpfs a new root is built on; `step` names it in errors.
+fn root_tmpfs(root: &Path, step: &str, sys: &dyn Syscall) -> Result<(), StepError> {
+    let data = Some("mode=0755");
     sys.mount(
         Some(Path::new("tmpfs")),
         root,
         Some("tmpfs"),
         MsFlags::MS_NOSUID,
-        Some("mode=0755"),
+        data,
     )
-    .map_err(|e| StepError::new("mount-skeleton", root, e))?;
+    .map_err(|e| StepError::new(step, root, e))
+}
+
+/// Mounts a tmpfs on `root` and lays out the skeleton in it.
+pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
+    root_tmpfs(root, "mount-skeleton", sys)?;
     for d in SKELETON_DIRS {
         let p = root.join(d);
         sys.mkdir_all(&p)
@@ -72,14 +78,7 @@ pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
 /// layer is a tmpfs: mount points and writes land in the tmpfs, and the
 /// tree on the host is never changed. Returns the new root.
 pub fn overlay_root(lower: &Path, root: &Path, sys: &dyn Syscall) -> Result<PathBuf, StepError> {
-    sys.mount(
-        Some(Path::new("tmpfs")),
-        root,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID,
-        Some("mode=0755"),
-    )
-    .map_err(|e| StepError::new("mount-overlay-tmpfs", root, e))?;
+    root_tmpfs(root, "mount-overlay-tmpfs", sys)?;
     let (upper, work, merged) = (root.join("upper"), root.join("work"), root.join("merged"));
     for d in [&upper, &work, &merged] {
         sys.mkdir_all(d)

@@ -546,84 +546,70 @@ mod tests {
         }
     }
 
+    /// Judges a sandbox that reported `probe` (or nothing) and ended with
+    /// `code` or `signal`.
+    fn judged(
+        expect: &str,
+        probe: Option<serde_json::Value>,
+        code: Option<i32>,
+        signal: Option<&str>,
+    ) -> Verdict {
+        let exit = ExitInfo {
+            code,
+            signal: signal.map(String::from),
+        };
+        judge(Ok(obs(probe, exit)), &expects(expect), 1.0).verdict
+    }
+
     #[test]
     fn a_sandbox_that_dies_before_reporting_is_a_crash_not_a_failure() {
-        let e = expects("expect = [{ path = \"probe.x\", eq = 1 }]");
-        let run = judge(
-            Ok(obs(
-                None,
-                ExitInfo {
-                    code: None,
-                    signal: Some("SIGABRT".into()),
-                },
-            )),
-            &e,
-            1.0,
+        let verdict = judged(
+            "expect = [{ path = \"probe.x\", eq = 1 }]",
+            None,
+            None,
+            Some("SIGABRT"),
         );
         assert!(
-            matches!(&run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::ProbeCrashed && r.detail.contains("SIGABRT")),
+            matches!(&verdict, Verdict::Broken(r) if r.kind == ReasonKind::ProbeCrashed && r.detail.contains("SIGABRT")),
             "{:?}",
-            run.verdict
+            verdict
         );
     }
 
     #[test]
     fn a_probe_that_reports_the_wrong_thing_is_not_held() {
-        let e = expects("expect = [{ path = \"probe.x\", eq = 1 }]");
-        let run = judge(
-            Ok(obs(
-                Some(serde_json::json!({"x": 2})),
-                ExitInfo {
-                    code: Some(0),
-                    signal: None,
-                },
-            )),
-            &e,
-            1.0,
+        let verdict = judged(
+            "expect = [{ path = \"probe.x\", eq = 1 }]",
+            Some(serde_json::json!({"x": 2})),
+            Some(0),
+            None,
         );
         assert!(
-            matches!(&run.verdict, Verdict::NotHeld(w) if w.contains("probe.x eq 1, got 2")),
+            matches!(&verdict, Verdict::NotHeld(w) if w.contains("probe.x eq 1, got 2")),
             "{:?}",
-            run.verdict
+            verdict
         );
     }
 
     #[test]
     fn an_unmet_precondition_is_an_error_not_a_failure() {
-        let e = expects("expect = [{ path = \"probe.create\", eq = \"ok\", pre = true }, { path = \"probe.chown\", eq = \"EPERM\" }]");
-        let run = judge(
-            Ok(obs(
-                Some(serde_json::json!({"create": "ENOENT", "chown": "ENOENT"})),
-                ExitInfo {
-                    code: Some(0),
-                    signal: None,
-                },
-            )),
-            &e,
-            1.0,
-        );
+        let verdict = judged("expect = [{ path = \"probe.create\", eq = \"ok\", pre = true }, { path = \"probe.chown\", eq = \"EPERM\" }]", Some(serde_json::json!({"create": "ENOENT", "chown": "ENOENT"})), Some(0), None);
         assert!(
-            matches!(&run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::SetupFailed && r.detail.contains("probe.create")),
+            matches!(&verdict, Verdict::Broken(r) if r.kind == ReasonKind::SetupFailed && r.detail.contains("probe.create")),
             "{:?}",
-            run.verdict
+            verdict
         );
     }
 
     #[test]
     fn a_death_the_expectations_ask_for_is_held() {
-        let e = expects("expect = [{ path = \"exit.signal\", eq = \"SIGKILL\" }]");
-        let run = judge(
-            Ok(obs(
-                None,
-                ExitInfo {
-                    code: None,
-                    signal: Some("SIGKILL".into()),
-                },
-            )),
-            &e,
-            1.0,
+        let verdict = judged(
+            "expect = [{ path = \"exit.signal\", eq = \"SIGKILL\" }]",
+            None,
+            None,
+            Some("SIGKILL"),
         );
-        assert!(matches!(run.verdict, Verdict::Held));
+        assert!(matches!(verdict, Verdict::Held));
     }
 
     #[rstest]
