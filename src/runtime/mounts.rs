@@ -23,6 +23,17 @@ fn inside(base: &Path, target: &Path) -> PathBuf {
     base.join(target.strip_prefix("/").unwrap_or(target))
 }
 
+/// Where `target` of the sandbox lies on the host while the sandbox is
+/// built below `base`: in a new root, symlinks are followed inside it
+/// ([`resolve_in_root`]); in the host's root (`/`) the path is taken as it is.
+fn locate(base: &Path, target: &Path, sys: &dyn Syscall) -> Result<PathBuf, StepError> {
+    if base == Path::new("/") {
+        Ok(inside(base, target))
+    } else {
+        resolve_in_root(base, target, sys)
+    }
+}
+
 /// The tmpfs a new root is built on; `step` names it in errors.
 fn root_tmpfs(root: &Path, step: &str, sys: &dyn Syscall) -> Result<(), StepError> {
     let data = Some("mode=0755");
@@ -60,12 +71,18 @@ pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
             Some((false, None)) => {}
         }
     }
-    for dev in SKELETON_DEVICES {
-        let src = Path::new("/dev").join(dev);
+    minimal_devices(&root.join("dev"), sys)
+}
+
+/// Binds the minimal device nodes ([`SKELETON_DEVICES`]) of the host's /dev
+/// into `dev`, an empty directory of the new root's own.
+fn minimal_devices(dev: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
+    for name in SKELETON_DEVICES {
+        let src = Path::new("/dev").join(name);
         if sys.lookup(&src).is_none() {
             continue;
         }
-        let dst = root.join("dev").join(dev);
+        let dst = dev.join(name);
         sys.create_file(&dst)
             .map_err(|e| StepError::new("touch", &dst, e))?;
         sys.mount(Some(&src), &dst, None, MsFlags::MS_BIND, None)
@@ -98,7 +115,77 @@ pub fn overlay_root(lower: &Path, root: &Path, sys: &dyn Syscall) -> Result<Path
         Some(&data),
     )
     .map_err(|e| StepError::new("mount-overlay", lower, e))?;
+    // The tree's own /dev (console, pts, ptmx, shm, fd links, ...) is not
+    // the sandbox's: a fresh tmpfs covers it, holding only the minimal
+    // devices the skeleton gets. A tree without /dev gets one in the upper
+    // layer; a /dev that is a symlink is followed inside the tree.
+    let dev = resolve_in_root(&merged, Path::new("/dev"), sys)?;
+    sys.mkdir_all(&dev)
+        .map_err(|e| StepError::new("mkdir", &dev, e))?;
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=0755"),
+    )
+    .map_err(|e| StepError::new("mount-dev-tmpfs", &dev, e))?;
+    minimal_devices(&dev, sys)?;
     Ok(merged)
+}
+
+/// Symlinks followed in one path before giving up with ELOOP, as the kernel.
+const MAX_SYMLINKS: usize = 40;
+
+/// `target`, a path as the sandbox will see it, as a path below `root` in
+/// which no existing component is a symlink: each symlink on the way is
+/// followed as it will resolve once `root` is `/` (an absolute link starts
+/// again at `root`, `..` never climbs above it), as runc's securejoin does.
+/// A user's tree holds absolute links (`/var/run -> /run`) that, followed
+/// from the host, lead out of the tree into the host's own directories,
+/// where a mkdir or a mount must never land. Components that do not exist
+/// stay as they are: a later mkdir makes them plain directories.
+pub fn resolve_in_root(
+    root: &Path,
+    target: &Path,
+    sys: &dyn Syscall,
+) -> Result<PathBuf, StepError> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+    fn parts(p: &Path) -> impl Iterator<Item = OsString> + '_ {
+        p.components().filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+    }
+    let mut rest: VecDeque<OsString> = parts(target).collect();
+    let mut done: Vec<OsString> = Vec::new();
+    let mut links = 0;
+    while let Some(part) = rest.pop_front() {
+        if part == ".." {
+            done.pop();
+            continue;
+        }
+        let here: PathBuf = root.join(done.iter().collect::<PathBuf>()).join(&part);
+        match sys.lookup(&here) {
+            Some((_, Some(link))) => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(StepError::new("resolve", target, nix::errno::Errno::ELOOP));
+                }
+                if link.is_absolute() {
+                    done.clear();
+                }
+                for p in parts(&link).collect::<Vec<_>>().into_iter().rev() {
+                    rest.push_front(p);
+                }
+            }
+            _ => done.push(part),
+        }
+    }
+    Ok(root.join(done.iter().collect::<PathBuf>()))
 }
 
 /// Bind `src` on `dst`; read-only binds are remounted keeping the flags
@@ -134,7 +221,7 @@ pub fn apply(
     create: bool,
     sys: &dyn Syscall,
 ) -> Result<(), StepError> {
-    let dst = inside(base, m.target());
+    let dst = locate(base, m.target(), sys)?;
     let mkdir = |dst: &Path| {
         if create {
             sys.mkdir_all(dst)
@@ -195,7 +282,7 @@ pub fn apply(
 /// bind of /dev/null, a directory under an empty read-only tmpfs. A path
 /// that does not exist is left alone.
 pub fn mask(base: &Path, path: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
-    let dst = inside(base, path);
+    let dst = locate(base, path, sys)?;
     match sys.lookup(&dst) {
         None => Ok(()),
         Some((true, None)) => sys
@@ -222,9 +309,121 @@ pub fn mask(base: &Path, path: &Path, sys: &dyn Syscall) -> Result<(), StepError
 /// Binds `path` (below `base`) read-only onto itself. A path that does
 /// not exist is left alone.
 pub fn readonly_path(base: &Path, path: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
-    let dst = inside(base, path);
+    let dst = locate(base, path, sys)?;
     if sys.lookup(&dst).is_none() {
         return Ok(());
     }
     bind(&dst, &dst, true, sys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::syscall::RecordingSyscall;
+
+    /// A merged tree at /m: merged /usr (`bin -> usr/bin`), `var/run ->
+    /// /run` (absolute), `etc/mtab -> ../proc/self/mounts`, a loop, and a
+    /// link that climbs above the root.
+    fn tree() -> RecordingSyscall {
+        let mut s = RecordingSyscall::default();
+        for (p, dir, link) in [
+            ("/m/usr", true, None),
+            ("/m/usr/bin", true, None),
+            ("/m/bin", false, Some("usr/bin")),
+            ("/m/var", true, None),
+            ("/m/var/run", false, Some("/run")),
+            ("/m/run", true, None),
+            ("/m/etc", true, None),
+            ("/m/etc/mtab", false, Some("../proc/self/mounts")),
+            ("/m/loop", false, Some("/loop")),
+            ("/m/up", false, Some("../../../../etc")),
+            ("/m/dev", false, Some("/var/run/dev")),
+            ("/dev/null", false, None),
+            ("/dev/zero", false, None),
+        ] {
+            s.host.insert(p.into(), (dir, link.map(PathBuf::from)));
+        }
+        s
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_root() {
+        let s = tree();
+        let r = |t: &str| resolve_in_root(Path::new("/m"), Path::new(t), &s);
+        assert_eq!(r("/bin/sh").unwrap(), Path::new("/m/usr/bin/sh"));
+        assert_eq!(r("/var/run/x/y").unwrap(), Path::new("/m/run/x/y"));
+        assert_eq!(r("/etc/mtab").unwrap(), Path::new("/m/proc/self/mounts"));
+        assert_eq!(r("/up/passwd").unwrap(), Path::new("/m/etc/passwd"));
+        assert_eq!(r("/../../tmp").unwrap(), Path::new("/m/tmp"));
+        assert_eq!(r("/missing/dir").unwrap(), Path::new("/m/missing/dir"));
+        assert_eq!(r("/").unwrap(), Path::new("/m"));
+        let e = r("/loop/x").unwrap_err();
+        assert_eq!((e.step.as_str(), e.errno.as_str()), ("resolve", "ELOOP"));
+    }
+
+    #[test]
+    fn a_tree_gets_a_fresh_dev_with_the_minimal_devices_only() {
+        let s = tree();
+        let merged = overlay_root(Path::new("/srv/t"), Path::new("/m0"), &s).unwrap();
+        assert_eq!(merged, Path::new("/m0/merged"));
+        let calls = s.calls();
+        let ov = s.position("mount overlay /m0/merged overlay").unwrap();
+        let dev = s
+            .position("mount tmpfs /m0/merged/dev tmpfs MS_NOSUID|MS_NOEXEC mode=0755")
+            .unwrap_or_else(|| panic!("{calls:#?}"));
+        let null = s
+            .position("mount /dev/null /m0/merged/dev/null - MS_BIND -")
+            .unwrap();
+        assert!(ov < dev && dev < null, "{calls:#?}");
+        assert!(s.position("mount /dev/zero /m0/merged/dev/zero").is_some());
+        // Devices the host lacks are not made up.
+        assert!(
+            s.position("touch /m0/merged/dev/full").is_none(),
+            "{calls:#?}"
+        );
+    }
+
+    #[test]
+    fn a_symlinked_dev_or_mount_point_never_leads_out_of_the_tree() {
+        let s = tree();
+        // /m/dev -> /var/run/dev -> (/var/run -> /run) /m/run/dev.
+        let dev = Path::new("/m/run/dev");
+        let root = Path::new("/m");
+        apply(
+            &Mount::Tmpfs {
+                target: "/var/run/lock".into(),
+                size: None,
+            },
+            root,
+            None,
+            true,
+            &s,
+        )
+        .unwrap();
+        assert_eq!(resolve_in_root(root, Path::new("/dev"), &s).unwrap(), dev);
+        let calls = s.calls();
+        assert!(
+            calls.contains(&"mkdir /m/run/lock".to_string())
+                && calls
+                    .iter()
+                    .any(|c| c.starts_with("mount tmpfs /m/run/lock ")),
+            "{calls:#?}"
+        );
+        assert!(
+            calls
+                .iter()
+                .all(|c| !c.contains(" /run/") && !c.contains(" /var/run")),
+            "{calls:#?}"
+        );
+    }
+
+    #[test]
+    fn the_host_root_takes_paths_as_they_are() {
+        let s = tree();
+        mask(Path::new("/"), Path::new("/dev/null"), &s).unwrap();
+        assert_eq!(
+            s.calls(),
+            vec!["mount /dev/null /dev/null - MS_BIND -".to_string()]
+        );
+    }
 }
