@@ -2,9 +2,16 @@
 //! isolation, crashes and hangs are errors with typed reasons, an
 //! unprivileged runner gets typed skips, and the host is left exactly as
 //! it was found. Run with `cargo test --features privileged`.
+//!
+//! A libtest-mimic harness (`harness = false`), so that a test needing a
+//! host program this machine lacks reports itself as ignored, naming the
+//! program, where it was looked for and the package that brings it, instead
+//! of failing, or passing without having run. `ci/install-deps` installs
+//! those packages, so in CI every test runs.
 
 mod common;
 use common::*;
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -12,6 +19,113 @@ use std::sync::Mutex;
 
 /// These tests look at host-global state: one at a time.
 static HOST: Mutex<()> = Mutex::new(());
+
+/// A host program a test runs, and the Debian package that brings it.
+#[derive(Clone, Copy)]
+enum Tool {
+    /// A program looked up in PATH, as `Command::new` does.
+    Path {
+        name: &'static str,
+        package: &'static str,
+    },
+    /// newuidmap and newgidmap, found and privileged (setuid root or file
+    /// capabilities) exactly as isocheck itself decides before using them.
+    IdmapTools,
+}
+
+impl Tool {
+    /// Why the tool cannot be used here, or `None` when it can.
+    fn missing(self) -> Option<String> {
+        match self {
+            Tool::Path { name, package } => {
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let found = std::env::split_paths(&path).any(|d| {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::metadata(d.join(name))
+                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                });
+                (!found).then(|| {
+                    format!(
+                        "needs `{name}`, not in PATH ({}): install the {package} package",
+                        path.to_string_lossy()
+                    )
+                })
+            }
+            Tool::IdmapTools => {
+                let tools = isocheck::host::subid::probe_tools(std::path::Path::new("/"));
+                let why: Vec<String> = tools
+                    .iter()
+                    .filter(|t| !t.usable())
+                    .map(|t| match &t.path {
+                        None => t.tried.join(", "),
+                        Some(p) => format!(
+                            "{}: {p} is neither setuid root nor has file capabilities",
+                            t.name
+                        ),
+                    })
+                    .collect();
+                (!why.is_empty()).then(|| {
+                    format!(
+                        "needs newuidmap and newgidmap: {}: install the uidmap package (ci/install-deps does)",
+                        why.join("; ")
+                    )
+                })
+            }
+        }
+    }
+}
+
+/// A test that runs only where every tool in `needs` is usable; elsewhere
+/// it is ignored with the reasons.
+fn trial(name: &str, needs: &[Tool], body: fn()) -> Trial {
+    let needs = needs.to_vec();
+    Trial::ignorable_test(name, move || -> Result<Completion, Failed> {
+        let why: Vec<String> = needs.iter().filter_map(|t| t.missing()).collect();
+        if !why.is_empty() {
+            return Ok(Completion::ignored_with(why.join("; ")));
+        }
+        body();
+        Ok(Completion::Completed)
+    })
+}
+
+const UNSHARE: Tool = Tool::Path {
+    name: "unshare",
+    package: "util-linux",
+};
+const MOUNT: Tool = Tool::Path {
+    name: "mount",
+    package: "mount",
+};
+const SH: Tool = Tool::Path {
+    name: "sh",
+    package: "dash",
+};
+
+fn main() {
+    let args = Arguments::from_args();
+    macro_rules! t {
+        ($f:ident $(, $need:expr)*) => {
+            trial(stringify!($f), &[$($need),*], $f)
+        };
+    }
+    let trials = vec![
+        t!(the_default_suite_passes_and_writes_json_and_html),
+        t!(the_judge_sees_broken_isolation_and_blind_probes),
+        t!(crashing_and_hanging_probes_are_errors_and_leave_the_host_clean),
+        t!(a_killed_runner_leaves_no_sandbox_behind),
+        t!(an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones),
+        t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
+        t!(
+            subordinate_ranges_map_through_newuidmap,
+            Tool::IdmapTools,
+            UNSHARE,
+            MOUNT,
+            SH
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}
 
 /// Everything isocheck could leak, as seen from the host.
 #[derive(Debug, PartialEq, Eq)]
@@ -144,7 +258,6 @@ fn run_to(dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, serde
     (o, read_json(&leg.join("report.json")))
 }
 
-#[test]
 fn the_default_suite_passes_and_writes_json_and_html() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let before = host_state();
@@ -208,7 +321,6 @@ fn the_default_suite_passes_and_writes_json_and_html() {
     assert_eq!(host_state(), before, "a clean run changed the host");
 }
 
-#[test]
 fn the_judge_sees_broken_isolation_and_blind_probes() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let out = tempfile::tempdir().unwrap();
@@ -227,7 +339,6 @@ fn the_judge_sees_broken_isolation_and_blind_probes() {
     assert_eq!(got, want.map(|(a, b, c)| (a.into(), b.into(), c.into())));
 }
 
-#[test]
 fn crashing_and_hanging_probes_are_errors_and_leave_the_host_clean() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let before = host_state();
@@ -265,7 +376,6 @@ fn crashing_and_hanging_probes_are_errors_and_leave_the_host_clean() {
     );
 }
 
-#[test]
 fn a_killed_runner_leaves_no_sandbox_behind() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let before = host_state();
@@ -306,7 +416,6 @@ fn a_killed_runner_leaves_no_sandbox_behind() {
     );
 }
 
-#[test]
 fn an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let o = Command::new(bin())
@@ -351,7 +460,6 @@ fn an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_o
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
-#[test]
 fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let tree = tempfile::tempdir().unwrap();
@@ -375,13 +483,8 @@ fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {
     );
 }
 
-#[test]
 fn subordinate_ranges_map_through_newuidmap() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
-    assert!(
-        std::path::Path::new("/usr/bin/newuidmap").exists(),
-        "newuidmap is missing: install the uidmap package (ci/install-deps does)"
-    );
     // The host's /etc/passwd, /etc/subuid and /etc/subgid stay as they are:
     // copies with an entry for the rootless uid are bound over them in a
     // private mount namespace that only this run sees.
