@@ -104,6 +104,11 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
         "after pivot_root the old root is detached: a host file is reachable by no path",
     ),
     (
+        "mount.host_unwritable",
+        "mount",
+        "no host path is writable from inside unless the sandbox binds it writable",
+    ),
+    (
         "ipc.isolated",
         "ipc",
         "System V and POSIX IPC objects of the host are invisible in a new IPC namespace",
