@@ -156,8 +156,11 @@ pub struct FindReport {
     /// Every place the file was found: the path itself, the path below any
     /// mount point, after `..` from any mount point (`/tmp/../<path>`, as
     /// far up as `..` goes), or below `/proc/<pid>/root` and
-    /// `/proc/<pid>/cwd` of any process the sandbox sees.
+    /// `/proc/<pid>/cwd` of any process the sandbox sees. At most
+    /// [`FOUND_MAX`], sorted.
     pub found_at: Vec<String>,
+    /// How many paths found it.
+    pub found_count: usize,
     /// How many of those paths were tried.
     pub paths_tried: usize,
     /// Mount points searched (from /proc/self/mountinfo).
@@ -174,6 +177,9 @@ pub struct FindReport {
     /// path: a mount stacked there leads out of the tree.
     pub dotdot_escapes: Vec<String>,
 }
+
+/// Paths [`FindReport::found_at`] lists at most.
+pub const FOUND_MAX: usize = 32;
 
 /// Device and inode of what `p` resolves to.
 fn identity(p: &Path) -> Option<(u64, u64)> {
@@ -244,6 +250,8 @@ pub fn find_host_file(path: &Path, mounts: &[PathBuf]) -> FindReport {
         .collect();
     found_at.sort();
     found_at.dedup();
+    let found_count = found_at.len();
+    found_at.truncate(FOUND_MAX);
     let dotdot_escapes = points
         .iter()
         .filter(|m| {
@@ -258,6 +266,7 @@ pub fn find_host_file(path: &Path, mounts: &[PathBuf]) -> FindReport {
     FindReport {
         host_path,
         found_at,
+        found_count,
         paths_tried: candidates.len(),
         mount_points: points.len(),
         mount_targets: points.iter().map(|p| p.display().to_string()).collect(),
