@@ -209,9 +209,7 @@ impl Probe {
             }
             Probe::MountView => to_value(mount::view()),
             Probe::FindHostFile { path, mounts } => to_value(mount::find_host_file(path, mounts)),
-            Probe::HostWritable { own, writable } => {
-                to_value(mount::host_writable(own, writable))
-            }
+            Probe::HostWritable { own, writable } => to_value(mount::host_writable(own, writable)),
             Probe::Syscalls { tries } => to_value(security::syscalls(tries)),
             Probe::PathAccess { read, write } => to_value(security::path_access(read, write)),
             Probe::Exec { path, bind_port } => to_value(exec::exec(path, *bind_port)),
@@ -236,6 +234,24 @@ impl Probe {
             Probe::FindHostFile { path, .. } => vec![path],
             _ => Vec::new(),
         }
+    }
+
+    /// The probe execs isocheck's own binary (`exec_self`), which needs
+    /// the host's libraries in the sandbox's root.
+    pub fn execs_isocheck(&self) -> bool {
+        matches!(
+            self,
+            Probe::Chown {
+                exec_self: true,
+                ..
+            } | Probe::MountTmpfs {
+                exec_self: true,
+                ..
+            } | Probe::TryUnshare {
+                exec_self: true,
+                ..
+            }
+        )
     }
 
     /// The probe names the case's scratch directory (`$SCRATCH/...`).

@@ -298,7 +298,10 @@ pub struct MountEntry {
 impl MountEntry {
     /// Read-only, by the mount's own flag or its super block's.
     pub fn readonly(&self) -> bool {
-        self.options.iter().chain(&self.super_options).any(|o| o == "ro")
+        self.options
+            .iter()
+            .chain(&self.super_options)
+            .any(|o| o == "ro")
     }
 }
 
