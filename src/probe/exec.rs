@@ -26,6 +26,10 @@ pub struct SelfView {
     pub effective: Vec<String>,
     pub permitted: Vec<String>,
     pub bounding: Vec<String>,
+    #[serde(default)]
+    pub inheritable: Vec<String>,
+    #[serde(default)]
+    pub ambient: Vec<String>,
     pub no_new_privs: bool,
     /// `"ok"` or the errno of binding 0.0.0.0:<port>/tcp; absent when not asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +71,8 @@ pub fn self_view(bind_port: Option<u16>) -> SelfView {
         effective: cap_list(CapSet::Effective),
         permitted: cap_list(CapSet::Permitted),
         bounding: cap_list(CapSet::Bounding),
+        inheritable: cap_list(CapSet::Inheritable),
+        ambient: cap_list(CapSet::Ambient),
         no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
         bind: bind_port.map(try_bind),
     }

@@ -38,9 +38,13 @@ pub struct ChownReport {
     pub create: String,
     pub chown: String,
     pub uid: u32,
+    /// The capability sets (`caps`) and what an exec gets (`exec_self`).
+    #[serde(flatten)]
+    pub caps: super::caps::CapsReport,
 }
 
-pub fn chown(path: &Path, uid: u32, gid: u32) -> ChownReport {
+pub fn chown(path: &Path, uid: u32, gid: u32, exec_self: bool) -> ChownReport {
+    let caps = super::caps::report(exec_self);
     let create = io_outcome(std::fs::write(path, b""));
     let chown = outcome(nix::unistd::chown(
         path,
@@ -51,6 +55,7 @@ pub fn chown(path: &Path, uid: u32, gid: u32) -> ChownReport {
         create,
         chown,
         uid: nix::unistd::getuid().as_raw(),
+        caps,
     }
 }
 

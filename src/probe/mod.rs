@@ -2,6 +2,7 @@
 //! one thing) and return what they saw as data. A probe never judges; the
 //! suite's expectations do.
 
+pub mod caps;
 pub mod cpu;
 pub mod exec;
 pub mod fs;
@@ -42,8 +43,16 @@ pub enum Probe {
     },
     /// Allocates and touches `mib` MiB.
     MemoryHog { mib: u64 },
-    /// Creates `path`, then chowns it to `uid`:`gid`.
-    Chown { path: PathBuf, uid: u32, gid: u32 },
+    /// Creates `path`, then chowns it to `uid`:`gid`; reports the five
+    /// capability sets and, with `exec_self`, what an exec of isocheck's
+    /// binary gets.
+    Chown {
+        path: PathBuf,
+        uid: u32,
+        gid: u32,
+        #[serde(default)]
+        exec_self: bool,
+    },
     /// Creates `path` as the sandbox's user and reports owners as seen inside,
     /// including that of `unmapped`, a path owned by an id outside the map.
     CreateFile { path: PathBuf, unmapped: PathBuf },
@@ -59,18 +68,45 @@ pub enum Probe {
     ConnectListener,
     /// The sandbox's ids, and whether setgroups is allowed.
     Ids,
-    /// Tries to create `namespaces`, without and with a user namespace.
+    /// Tries to create `namespaces`, without and with a user namespace;
+    /// reports the capability sets held before (and with `exec_self` what
+    /// an exec gets).
     TryUnshare {
         namespaces: Vec<crate::runtime::spec::Namespace>,
+        #[serde(default)]
+        exec_self: bool,
     },
-    /// Makes `target` and mounts a tmpfs on it.
-    MountTmpfs { target: PathBuf },
+    /// Makes `target` and mounts a tmpfs on it; reports the capability
+    /// sets (and with `exec_self` what an exec gets).
+    MountTmpfs {
+        target: PathBuf,
+        #[serde(default)]
+        exec_self: bool,
+    },
     /// The sandbox's /proc, /sys and /dev: whose they are, read-only or
     /// not, which devices.
     MountView,
-    /// Looks for a host file by its host path (`$SCRATCH/...`), as it is
-    /// and below every mount point the sandbox sees.
-    FindHostFile { path: PathBuf },
+    /// Looks for a host file by its host path (`$SCRATCH/...`) by every
+    /// path that could still reach the old root (as it is, below and `..`
+    /// from every mount point, through /proc/<pid>/root), and checks the
+    /// mount table against the skeleton and `mounts`, the targets the
+    /// row's sandbox mounts.
+    FindHostFile {
+        path: PathBuf,
+        #[serde(default)]
+        mounts: Vec<PathBuf>,
+    },
+    /// Every mount whose source is a host file system, whether it is
+    /// read-only (mountinfo, statvfs) and what access(2) says of writing
+    /// it; skips the sandbox's `own` instances (tmpfs, proc, sysfs and its
+    /// root, by target), character devices and the `writable` binds.
+    /// Writes nothing.
+    HostWritable {
+        #[serde(default)]
+        own: Vec<PathBuf>,
+        #[serde(default)]
+        writable: Vec<PathBuf>,
+    },
     /// Tries harmless system calls and reports each outcome and the
     /// seccomp mode.
     Syscalls {
@@ -131,6 +167,7 @@ impl Probe {
             Probe::MountTmpfs { .. } => "mount-tmpfs",
             Probe::MountView => "mount-view",
             Probe::FindHostFile { .. } => "find-host-file",
+            Probe::HostWritable { .. } => "host-writable",
             Probe::Syscalls { .. } => "syscalls",
             Probe::PathAccess { .. } => "path-access",
             Probe::Exec { .. } => "exec",
@@ -150,7 +187,12 @@ impl Probe {
             Probe::NetView => to_value(net::view()),
             Probe::WriteFile { dir, remount_rw } => to_value(fs::write_file(dir, *remount_rw)),
             Probe::MemoryHog { mib } => to_value(memory::hog(*mib)),
-            Probe::Chown { path, uid, gid } => to_value(fs::chown(path, *uid, *gid)),
+            Probe::Chown {
+                path,
+                uid,
+                gid,
+                exec_self,
+            } => to_value(fs::chown(path, *uid, *gid, *exec_self)),
             Probe::CreateFile { path, unmapped } => to_value(fs::create_file(path, unmapped)),
             Probe::ForkCount { max } => to_value(tasks::fork_count(*max)),
             Probe::IpcView => to_value(ns::ipc_view()),
@@ -158,10 +200,16 @@ impl Probe {
             Probe::CgroupView => to_value(ns::cgroup_view()),
             Probe::ConnectListener => to_value(ns::connect_listener()),
             Probe::Ids => to_value(ns::ids()),
-            Probe::TryUnshare { namespaces } => to_value(ns::try_unshare(namespaces)),
-            Probe::MountTmpfs { target } => to_value(mount::mount_tmpfs(target)),
+            Probe::TryUnshare {
+                namespaces,
+                exec_self,
+            } => to_value(ns::try_unshare(namespaces, *exec_self)),
+            Probe::MountTmpfs { target, exec_self } => {
+                to_value(mount::mount_tmpfs(target, *exec_self))
+            }
             Probe::MountView => to_value(mount::view()),
-            Probe::FindHostFile { path } => to_value(mount::find_host_file(path)),
+            Probe::FindHostFile { path, mounts } => to_value(mount::find_host_file(path, mounts)),
+            Probe::HostWritable { own, writable } => to_value(mount::host_writable(own, writable)),
             Probe::Syscalls { tries } => to_value(security::syscalls(tries)),
             Probe::PathAccess { read, write } => to_value(security::path_access(read, write)),
             Probe::Exec { path, bind_port } => to_value(exec::exec(path, *bind_port)),
@@ -182,10 +230,28 @@ impl Probe {
 impl Probe {
     fn scratch_paths(&mut self) -> Vec<&mut PathBuf> {
         match self {
-            Probe::MountTmpfs { target } => vec![target],
-            Probe::FindHostFile { path } => vec![path],
+            Probe::MountTmpfs { target, .. } => vec![target],
+            Probe::FindHostFile { path, .. } => vec![path],
             _ => Vec::new(),
         }
+    }
+
+    /// The probe execs isocheck's own binary (`exec_self`), which needs
+    /// the host's libraries in the sandbox's root.
+    pub fn execs_isocheck(&self) -> bool {
+        matches!(
+            self,
+            Probe::Chown {
+                exec_self: true,
+                ..
+            } | Probe::MountTmpfs {
+                exec_self: true,
+                ..
+            } | Probe::TryUnshare {
+                exec_self: true,
+                ..
+            }
+        )
     }
 
     /// The probe names the case's scratch directory (`$SCRATCH/...`).
@@ -239,11 +305,13 @@ mod tests {
         assert_eq!(
             p.with_scratch(Path::new("/tmp/w/scratch-3")),
             Probe::FindHostFile {
-                path: "/tmp/w/scratch-3/isocheck-marker".into()
+                path: "/tmp/w/scratch-3/isocheck-marker".into(),
+                mounts: Vec::new(),
             }
         );
         let other = Probe::MountTmpfs {
             target: "/tmp/x".into(),
+            exec_self: false,
         };
         assert!(!other.uses_scratch());
         assert_eq!(other.with_scratch(Path::new("/s")), other);

@@ -59,10 +59,14 @@ pub struct MountTmpfsReport {
     pub mkdir: String,
     /// `"ok"` or the errno of mounting a tmpfs there.
     pub mount: String,
+    /// The capability sets (`caps`) and what an exec gets (`exec_self`).
+    #[serde(flatten)]
+    pub caps: super::caps::CapsReport,
 }
 
 /// Makes `target` and mounts a small tmpfs on it.
-pub fn mount_tmpfs(target: &Path) -> MountTmpfsReport {
+pub fn mount_tmpfs(target: &Path, exec_self: bool) -> MountTmpfsReport {
+    let caps = super::caps::report(exec_self);
     let mkdir = io_outcome(std::fs::create_dir_all(target));
     let mount = outcome(nix::mount::mount(
         Some("tmpfs"),
@@ -71,7 +75,7 @@ pub fn mount_tmpfs(target: &Path) -> MountTmpfsReport {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("size=64k"),
     ));
-    MountTmpfsReport { mkdir, mount }
+    MountTmpfsReport { mkdir, mount, caps }
 }
 
 #[derive(Serialize, Debug)]
@@ -149,34 +153,273 @@ pub fn view() -> MountView {
 pub struct FindReport {
     /// `"ok"` or the errno of looking the host path up as it is.
     pub host_path: String,
-    /// Every place the file was found: the path itself, or the path below
-    /// any mount point the sandbox sees (an old root left mounted anywhere).
+    /// Every place the file was found: the path itself, the path below any
+    /// mount point, after `..` from any mount point (`/tmp/../<path>`, as
+    /// far up as `..` goes), or below `/proc/<pid>/root` and
+    /// `/proc/<pid>/cwd` of any process the sandbox sees. At most
+    /// [`FOUND_MAX`], sorted.
     pub found_at: Vec<String>,
+    /// How many paths found it.
+    pub found_count: usize,
+    /// How many of those paths were tried.
+    pub paths_tried: usize,
     /// Mount points searched (from /proc/self/mountinfo).
     pub mount_points: usize,
+    /// The mount table's targets, in its order.
+    pub mount_targets: Vec<String>,
+    /// Mounts whose target is `/`: one (the new root) unless another root
+    /// is stacked on it.
+    pub root_mounts: usize,
+    /// Targets that neither the skeleton root (its binds and devices) nor
+    /// the row's `mounts` account for.
+    pub unexpected_mounts: Vec<String>,
+    /// Mount points whose `..` is another directory than their parent
+    /// path: a mount stacked there leads out of the tree.
+    pub dotdot_escapes: Vec<String>,
 }
 
-/// Looks for a host file by its host path, in the sandbox's root and below
-/// each of its mount points. Reads only.
-pub fn find_host_file(path: &Path) -> FindReport {
+/// Paths [`FindReport::found_at`] lists at most.
+pub const FOUND_MAX: usize = 32;
+
+/// Device and inode of what `p` resolves to.
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// `target` (of type `fstype`) is one the sandbox's root or the row's
+/// mounts account for: `/`, a skeleton bind or below it (binds are
+/// recursive), a skeleton device, the fresh tmpfs /dev of a tree's root, a
+/// listed mount or below it.
+fn accounted_for(target: &Path, fstype: &str, mounts: &[PathBuf]) -> bool {
+    target == Path::new("/")
+        || (target == Path::new("/dev") && fstype == "tmpfs")
+        || crate::runtime::mounts::SKELETON_BINDS
+            .iter()
+            .any(|b| target.starts_with(b))
+        || SKELETON_DEVICES
+            .iter()
+            .any(|d| target == Path::new("/dev").join(d))
+        || mounts.iter().any(|m| target.starts_with(m))
+}
+
+/// `dir` followed by `..` `ups` times.
+fn up(dir: &Path, ups: usize) -> PathBuf {
+    let mut p = dir.to_path_buf();
+    for _ in 0..ups {
+        p.push("..");
+    }
+    p
+}
+
+/// Looks for a host file by its host path in every way a sandbox could
+/// still reach its old root: as it is, below each mount point, after `..`
+/// from each mount point (a root stacked on the new one is entered by
+/// `..`), and through the `root` and `cwd` links of every process /proc
+/// shows. Also checks the mount table against what the sandbox was given
+/// (`mounts`, besides the skeleton). Reads only.
+pub fn find_host_file(path: &Path, mounts: &[PathBuf]) -> FindReport {
     let host_path = io_outcome(std::fs::symlink_metadata(path));
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let points = mount_points(&text);
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let mut found_at: Vec<String> = points
+    let mut candidates: Vec<PathBuf> = vec![path.to_path_buf()];
+    for m in &points {
+        candidates.push(m.join(rel));
+        // `..` as often as the mount point is deep, and once more.
+        for ups in 1..=m.components().count() + 1 {
+            candidates.push(up(m, ups).join(rel));
+        }
+    }
+    let procs: Vec<String> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.parse::<u32>().is_ok() || n == "self" || n == "thread-self")
+                .collect()
+        })
+        .unwrap_or_default();
+    for p in &procs {
+        for link in ["root", "cwd"] {
+            candidates.push(Path::new("/proc").join(p).join(link).join(rel));
+        }
+    }
+    let mut found_at: Vec<String> = candidates
         .iter()
-        .map(|m| m.join(rel))
-        .chain(std::iter::once(path.to_path_buf()))
         .filter(|p| std::fs::symlink_metadata(p).is_ok())
         .map(|p| p.display().to_string())
         .collect();
     found_at.sort();
     found_at.dedup();
+    let found_count = found_at.len();
+    found_at.truncate(FOUND_MAX);
+    let dotdot_escapes = points
+        .iter()
+        .filter(|m| {
+            let parent = m.parent().unwrap_or(Path::new("/"));
+            match (identity(&m.join("..")), identity(parent)) {
+                (Some(a), Some(b)) => a != b,
+                _ => false,
+            }
+        })
+        .map(|m| m.display().to_string())
+        .collect();
     FindReport {
         host_path,
         found_at,
+        found_count,
+        paths_tried: candidates.len(),
         mount_points: points.len(),
+        mount_targets: points.iter().map(|p| p.display().to_string()).collect(),
+        root_mounts: points.iter().filter(|p| *p == Path::new("/")).count(),
+        unexpected_mounts: parse_mountinfo(&text)
+            .iter()
+            .filter(|e| !accounted_for(&e.target, &e.fstype, mounts))
+            .map(|e| e.target.display().to_string())
+            .collect(),
+        dotdot_escapes,
     }
+}
+
+/// One line of a mountinfo file, the fields the probes use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    /// The directory of the file system mounted (`/` for a whole one,
+    /// the source directory for a bind).
+    pub root: String,
+    pub target: PathBuf,
+    /// Per-mount options (`ro`, `nosuid` ...).
+    pub options: Vec<String>,
+    pub fstype: String,
+    pub source: String,
+    /// Per-super-block options.
+    pub super_options: Vec<String>,
+}
+
+impl MountEntry {
+    /// Read-only, by the mount's own flag or its super block's.
+    pub fn readonly(&self) -> bool {
+        self.options
+            .iter()
+            .chain(&self.super_options)
+            .any(|o| o == "ro")
+    }
+}
+
+/// Parses a mountinfo text; malformed lines are left out.
+pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let sep = f.iter().position(|x| *x == "-")?;
+            let split = |o: &str| o.split(',').map(String::from).collect::<Vec<_>>();
+            Some(MountEntry {
+                root: unescape(f.get(3)?),
+                target: PathBuf::from(unescape(f.get(4)?)),
+                options: split(f.get(5)?),
+                fstype: f.get(sep + 1)?.to_string(),
+                source: unescape(f.get(sep + 2)?),
+                super_options: split(f.get(sep + 3).unwrap_or(&"")),
+            })
+        })
+        .collect()
+}
+
+/// File system types a sandbox makes instances of its own: they hold no
+/// host file.
+pub const OWN_FSTYPES: &[&str] = &[
+    "tmpfs", "proc", "sysfs", "overlay", "devpts", "mqueue", "cgroup", "cgroup2",
+];
+
+/// One mount of the sandbox taken as a host file system.
+#[derive(Serialize, Debug)]
+pub struct HostMount {
+    pub target: String,
+    pub fstype: String,
+    pub source: String,
+    /// The directory of the source file system it shows.
+    pub root: String,
+    /// mountinfo says `ro` for the mount or its super block.
+    pub readonly: bool,
+    /// statvfs(2) of the target says ST_RDONLY (of the topmost mount there).
+    pub statvfs_readonly: Option<bool>,
+    /// `"ok"` or the errno of access(target, W_OK): `EROFS` on a read-only
+    /// mount, `EACCES` where permissions refuse first.
+    pub access: String,
+}
+
+#[derive(Serialize, Debug)]
+pub struct HostWritableReport {
+    /// Targets of mounts taken as host file systems, in mount table order.
+    pub host_mounts: Vec<String>,
+    /// Host mounts that are not read-only (mount or super block).
+    pub rw_host_mounts: Vec<String>,
+    /// Host mounts access(2) calls writable for this process.
+    pub writable: Vec<String>,
+    /// Skipped: the sandbox's own instances (a listed `own` target with a
+    /// file system type of [`OWN_FSTYPES`]).
+    pub own: Vec<String>,
+    /// Skipped: character devices bound in (/dev/null ...).
+    pub devices: Vec<String>,
+    /// Skipped: the targets the row's sandbox binds writable.
+    pub allowed: Vec<String>,
+    pub mounts: Vec<HostMount>,
+}
+
+/// Every mount of the sandbox whose source is a host file system, read-only
+/// or not. Writes nothing: asks mountinfo, statvfs(2) and access(2).
+/// `own` names the targets of the sandbox's own tmpfs, proc and sysfs
+/// instances (and its root), `writable` the binds the spec makes writable.
+pub fn host_writable(own: &[PathBuf], writable: &[PathBuf]) -> HostWritableReport {
+    use std::os::unix::fs::FileTypeExt;
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut r = HostWritableReport {
+        host_mounts: Vec::new(),
+        rw_host_mounts: Vec::new(),
+        writable: Vec::new(),
+        own: Vec::new(),
+        devices: Vec::new(),
+        allowed: Vec::new(),
+        mounts: Vec::new(),
+    };
+    for e in parse_mountinfo(&text) {
+        let target = e.target.display().to_string();
+        if own.contains(&e.target) && OWN_FSTYPES.contains(&e.fstype.as_str()) {
+            r.own.push(target);
+            continue;
+        }
+        if std::fs::symlink_metadata(&e.target).is_ok_and(|m| m.file_type().is_char_device()) {
+            r.devices.push(target);
+            continue;
+        }
+        if writable.contains(&e.target) {
+            r.allowed.push(target);
+            continue;
+        }
+        let access = outcome(nix::unistd::access(
+            &e.target,
+            nix::unistd::AccessFlags::W_OK,
+        ));
+        let m = HostMount {
+            statvfs_readonly: nix::sys::statvfs::statvfs(&e.target)
+                .ok()
+                .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)),
+            readonly: e.readonly(),
+            access,
+            target,
+            fstype: e.fstype,
+            source: e.source,
+            root: e.root,
+        };
+        r.host_mounts.push(m.target.clone());
+        if !m.readonly {
+            r.rw_host_mounts.push(m.target.clone());
+        }
+        if m.access == "ok" {
+            r.writable.push(m.target.clone());
+        }
+        r.mounts.push(m);
+    }
+    r
 }
 
 #[cfg(test)]
@@ -197,6 +440,40 @@ mod tests {
             v,
             ["/proc", "/", "/tmp/a b", "/tmp/a b/inner"].map(PathBuf::from)
         );
+    }
+
+    #[test]
+    fn mountinfo_lines_give_options_type_and_source() {
+        let v = parse_mountinfo(
+            "30 27 254:0 /usr /usr ro,nosuid,relatime master:1 - ext4 /dev/vda rw,discard\n\
+             31 27 0:50 / /tmp/a\\040b rw - tmpfs tmpfs rw\n\
+             garbage\n",
+        );
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!(v[0].root, "/usr");
+        assert_eq!(v[0].fstype, "ext4");
+        assert_eq!(v[0].source, "/dev/vda");
+        assert!(v[0].readonly() && !v[1].readonly());
+        assert_eq!(v[1].target, Path::new("/tmp/a b"));
+    }
+
+    #[test]
+    fn dotdot_paths_climb_past_the_mount_point() {
+        assert_eq!(up(Path::new("/proc"), 2), Path::new("/proc/../.."));
+        let procs = ["/proc".into()];
+        assert!(accounted_for(Path::new("/usr/lib"), "ext4", &[]));
+        assert!(accounted_for(Path::new("/dev/null"), "devtmpfs", &[]));
+        assert!(accounted_for(Path::new("/proc"), "proc", &procs));
+        assert!(accounted_for(Path::new("/dev"), "tmpfs", &procs));
+        assert!(!accounted_for(Path::new("/dev"), "devtmpfs", &procs));
+        assert!(!accounted_for(Path::new("/sys"), "sysfs", &procs));
+    }
+
+    #[test]
+    fn host_mounts_here_are_listed_and_nothing_is_written() {
+        let r = host_writable(&["/proc".into(), "/sys".into()], &[]);
+        assert!(r.own.contains(&"/proc".to_string()), "{r:?}");
+        assert!(r.host_mounts.contains(&"/".to_string()), "{r:?}");
     }
 
     #[test]

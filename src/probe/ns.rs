@@ -112,13 +112,19 @@ pub struct UnshareTry {
     /// `"ok"` or the errno of unsharing them together with a new user
     /// namespace.
     pub with_userns: String,
+    /// The capability sets held before any unshare (`caps`) and what an
+    /// exec got then (`exec_self`).
+    #[serde(flatten)]
+    pub caps: super::caps::CapsReport,
 }
 
 /// Tries to create namespaces without and then with a user namespace, as
 /// whatever user the sandbox runs as. (Ends the process's use of its
 /// namespaces: a probe's last act.)
-pub fn try_unshare(namespaces: &[crate::runtime::spec::Namespace]) -> UnshareTry {
+pub fn try_unshare(namespaces: &[crate::runtime::spec::Namespace], exec_self: bool) -> UnshareTry {
     use nix::sched::{unshare, CloneFlags};
+    // Before the unshares: a new user namespace gives every capability.
+    let caps = super::caps::report(exec_self);
     let flags = namespaces
         .iter()
         .fold(CloneFlags::empty(), |f, n| f | n.clone_flag());
@@ -129,5 +135,6 @@ pub fn try_unshare(namespaces: &[crate::runtime::spec::Namespace]) -> UnshareTry
         uid,
         without_userns,
         with_userns,
+        caps,
     }
 }

@@ -31,12 +31,12 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "caps.chown_denied",
         "caps",
-        "chown fails with EPERM once CAP_CHOWN is dropped from every set",
+        "chown fails with EPERM once CAP_CHOWN is dropped from every set (all five, and an exec does not regain it)",
     ),
     (
         "userns.uid_map_ownership",
         "userns",
-        "a file made by root in a user namespace is owned by the mapped host uid outside",
+        "a file made by root in a user namespace is owned by the mapped host uid outside (rootless: the uid the runner's stated range gives, 101000)",
     ),
     (
         "pid.proc_mount_needed",
@@ -51,7 +51,7 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "caps.sys_admin_mount",
         "caps",
-        "without CAP_SYS_ADMIN a mount fails with EPERM",
+        "without CAP_SYS_ADMIN (gone from all five sets, and not regained by an exec) a mount fails with EPERM",
     ),
     (
         "caps.bounding",
@@ -101,7 +101,12 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "mount.old_root_gone",
         "mount",
-        "after pivot_root the old root is detached: a host file is reachable by no path",
+        "after pivot_root the old root is detached: a host file is reachable by no path (as it is, below or `..` from any mount point, through /proc/<pid>/root) and the mount table holds only what the sandbox was given",
+    ),
+    (
+        "mount.host_unwritable",
+        "mount",
+        "no host path is writable from inside unless the sandbox binds it writable",
     ),
     (
         "ipc.isolated",
@@ -136,7 +141,7 @@ pub const PROPERTIES: &[(&str, &str, &str)] = &[
     (
         "userns.unprivileged_needs_userns",
         "userns",
-        "an unprivileged user creates PID, mount, UTS and network namespaces only with a user namespace",
+        "an unprivileged user holds no capability in any set, and creates PID, mount, UTS and network namespaces only with a user namespace",
     ),
     (
         "pid.join",

@@ -106,9 +106,11 @@ impl Runner {
     fn run_variant(&self, p: &Property, mode: Mode, variant: Variant) -> Run {
         let def = p.def(mode);
         let mut spec = def.spec_for(variant);
-        // A sandbox that execs a copy of isocheck keeps the skeleton root:
-        // the copy needs the host's libraries, which the skeleton binds.
-        if let (Some(dir), Rootfs::Skeleton, None) = (&self.rootfs, &spec.rootfs, &spec.exec_copy) {
+        // A sandbox that execs a copy of isocheck (or its binary, through
+        // /proc/self/exe) keeps the skeleton root: the program needs the
+        // host's libraries, which the skeleton binds.
+        let execs = spec.exec_copy.is_some() || def.probe.execs_isocheck();
+        if let (Some(dir), Rootfs::Skeleton, false) = (&self.rootfs, &spec.rootfs, execs) {
             spec.rootfs = Rootfs::Dir { path: dir.clone() };
         }
         let name = format!("{}-{}-{}", p.id, mode, variant);
