@@ -319,7 +319,11 @@ mod tests {
         );
         assert_eq!(
             CpuStat::parse("nr_periods 7\nnr_throttled 5\nthrottled_time 412345678\n"),
-            Some(CpuStat { nr_periods: 7, nr_throttled: 5, usage_us: None })
+            Some(CpuStat {
+                nr_periods: 7,
+                nr_throttled: 5,
+                usage_us: None
+            })
         );
         // v2 without the cpu controller: usage only, no bandwidth counters.
         assert_eq!(CpuStat::parse("usage_usec 5\nuser_usec 5\n"), None);

@@ -347,9 +347,15 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         let wait =
             PollTimeout::try_from(spec.timeout_ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
         let mut byte = [0u8; 1];
-        if nix::poll::poll(&mut fds, wait).unwrap_or(0) > 0
-            && nix::unistd::read(&ready_r, &mut byte) == Ok(1)
-        {
+        // A signal is no answer: wait again (the sandbox's own deadline
+        // bounds the whole).
+        let polled = loop {
+            match nix::poll::poll(&mut fds, wait) {
+                Err(Errno::EINTR) => continue,
+                other => break other,
+            }
+        };
+        if polled.unwrap_or(0) > 0 && nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
             match super::join::join(child) {
                 Ok(v) => rep.joiner = Some(v),
                 Err(e) => rep.setup_error = Some(e),

@@ -602,10 +602,8 @@ mod tests {
         m.attributes = attrs;
         let mut hdr = NetlinkHeader::default();
         hdr.sequence_number = seq;
-        let mut nl = NetlinkMessage::new(
-            hdr,
-            NetlinkPayload::from(RouteNetlinkMessage::NewLink(m)),
-        );
+        let mut nl =
+            NetlinkMessage::new(hdr, NetlinkPayload::from(RouteNetlinkMessage::NewLink(m)));
         nl.finalize();
         let mut buf = vec![0; nl.buffer_len()];
         nl.serialize(&mut buf);
