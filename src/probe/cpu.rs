@@ -1,9 +1,62 @@
-//! A busy loop: spins for a stretch of wall time and reports how much CPU
-//! time it got, so a cgroup CPU quota must show as a low ratio.
+//! A busy loop: spins and reports how much CPU time it got, judged against
+//! a CPU quota so that a busy host can neither fail nor blind it.
+//!
+//! CPU time over wall time depends on how many other tasks want the CPU;
+//! a quota does not. A task held to `quota` per `period` can never get
+//! more than one quota for every period its run touches, plus the little
+//! the kernel lets run past it (see [`Quota::allows`]), however idle the
+//! host. So the loop spins for at least `ms` and then until one of two
+//! things has happened, for at most `max_ms`:
+//!
+//! - it got more CPU time than the quota allows over its wall time (an
+//!   unlimited loop does as soon as the CPU gives it a small share): the
+//!   quota cannot have held;
+//! - the kernel throttled its cgroup (cpu.stat `nr_throttled`, read through
+//!   a descriptor the helper passes down): the loop ran into the quota, so
+//!   its CPU time measures the quota, not the host's load.
+//!
+//! When neither happened by `max_ms` the loop got too little CPU time to
+//! tell, and says so (`decided: false`) rather than let a ratio guess.
 
 use nix::time::{clock_gettime, ClockId};
 use serde::Serialize;
 use std::time::{Duration, Instant};
+
+use crate::runtime::spec::CPU_STAT_FD_ENV;
+
+/// A CPU quota to judge the loop's CPU time against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub quota_us: u64,
+    pub period_us: u64,
+}
+
+/// Runtime the kernel hands a CPU's run queue ahead of use
+/// (`kernel.sched_cfs_bandwidth_slice_us`, 5 ms by default): what is left
+/// of it on a CPU may be spent in the next period.
+const SLICE: Duration = Duration::from_millis(5);
+/// The longest scheduler tick (HZ=100): an overrun of the quota is noticed
+/// at the latest one tick late.
+const TICK: Duration = Duration::from_millis(10);
+/// Throttled periods that decide the loop ran into its quota.
+const THROTTLES_TO_DECIDE: u64 = 2;
+
+impl Quota {
+    /// The most CPU time a single task held to this quota can get in a
+    /// stretch of `wall` that spans `kernel_periods` of the cgroup's
+    /// periods (0 when unknown): one quota for every period the stretch
+    /// touches (`ceil(wall / period) + 1`, or the kernel's count plus one
+    /// if larger), plus a slice left over on each CPU it may run on (at
+    /// most 16 counted) and one tick.
+    pub fn allows(&self, wall: Duration, kernel_periods: u64, cpus: usize) -> Duration {
+        let period = Duration::from_micros(self.period_us.max(1));
+        let by_wall = wall.as_nanos().div_ceil(period.as_nanos()) as u64 + 1;
+        let periods = by_wall.max(kernel_periods + 1);
+        Duration::from_micros(self.quota_us.saturating_mul(periods))
+            + SLICE * cpus.clamp(1, 16) as u32
+            + TICK
+    }
+}
 
 #[derive(Serialize, Debug, PartialEq)]
 pub struct BusyReport {
@@ -12,9 +65,25 @@ pub struct BusyReport {
     /// CPU time the process got meanwhile (CLOCK_PROCESS_CPUTIME_ID; the
     /// sandbox init is single-threaded, so it is the loop's).
     pub cpu_ms: f64,
-    /// `cpu_ms / wall_ms`: 1.0 is a whole CPU, a quota of 20% about 0.2.
+    /// `cpu_ms / wall_ms`: 1.0 is a whole CPU. Depends on the host's load;
+    /// reported, not judged.
     pub ratio: f64,
-    /// Set when the CPU clock could not be read: the ratio means nothing.
+    /// With a quota: the most CPU time the quota allows over `wall_ms`
+    /// ([`Quota::allows`]).
+    pub quota_allows_ms: Option<f64>,
+    /// With a quota: `cpu_ms` is more than `quota_allows_ms`.
+    pub over_quota: Option<bool>,
+    /// Periods and throttled periods of the sandbox's cgroup while the loop
+    /// ran (cpu.stat; absent without the helper's descriptor).
+    pub nr_periods: Option<u64>,
+    pub nr_throttled: Option<u64>,
+    /// CPU time of the whole cgroup while the loop ran (cpu.stat
+    /// `usage_usec`, cgroup v2 only).
+    pub cgroup_usage_ms: Option<f64>,
+    /// With a quota: the loop either got more than the quota allows or ran
+    /// into it (throttled); false when it got too little CPU time to tell.
+    pub decided: Option<bool>,
+    /// Set when the CPU clock could not be read: nothing above means anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -23,67 +92,258 @@ fn cpu_time() -> Result<Duration, nix::errno::Errno> {
     clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).map(Duration::from)
 }
 
-/// Spins for `ms` milliseconds of wall time.
-pub fn busy_loop(ms: u64) -> BusyReport {
+/// The counters of a cpu.stat text this loop uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuStat {
+    pub nr_periods: u64,
+    pub nr_throttled: u64,
+    /// `usage_usec` (v2 only).
+    pub usage_us: Option<u64>,
+}
+
+impl CpuStat {
+    pub fn parse(text: &str) -> Option<CpuStat> {
+        let key = |k: &str| {
+            text.lines().find_map(|l| {
+                let mut it = l.split_whitespace();
+                (it.next()? == k).then(|| it.next()?.parse::<u64>().ok())?
+            })
+        };
+        Some(CpuStat {
+            nr_periods: key("nr_periods")?,
+            nr_throttled: key("nr_throttled")?,
+            usage_us: key("usage_usec"),
+        })
+    }
+
+    /// Reads the cgroup's cpu.stat through the descriptor the helper
+    /// named in [`CPU_STAT_FD_ENV`]; `None` without one.
+    fn inherited() -> Option<CpuStat> {
+        let fd: i32 = std::env::var(CPU_STAT_FD_ENV).ok()?.parse().ok()?;
+        let mut buf = [0u8; 4096];
+        let n = crate::sys::pread_raw(fd, &mut buf, 0).ok()?;
+        CpuStat::parse(std::str::from_utf8(&buf[..n]).ok()?)
+    }
+}
+
+/// CPUs this process may run on.
+fn cpus() -> usize {
+    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map(|set| {
+            (0..nix::sched::CpuSet::count())
+                .filter(|i| set.is_set(*i).unwrap_or(false))
+                .count()
+        })
+        .unwrap_or(1)
+}
+
+/// Spins for at least `ms` milliseconds of wall time; with a `quota`, on
+/// until the measurement decides (see the module), for at most `max_ms`.
+pub fn busy_loop(ms: u64, max_ms: Option<u64>, quota: Option<Quota>) -> BusyReport {
+    let cpus = cpus();
+    let stat0 = CpuStat::inherited();
     let cpu0 = cpu_time();
     let start = Instant::now();
-    let until = start + Duration::from_millis(ms);
+    let min = Duration::from_millis(ms);
+    let max = Duration::from_millis(max_ms.unwrap_or(ms).max(ms));
+    let mut next_stat = start + min;
     let mut x = 0u64;
-    while Instant::now() < until {
+    loop {
         for _ in 0..1_000 {
             x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let now = Instant::now();
+        let wall = now - start;
+        if wall >= max {
+            break;
+        }
+        if wall < min {
+            continue;
+        }
+        let (Some(q), Ok(c0)) = (quota, cpu0) else {
+            break;
+        };
+        if cpu_time().is_ok_and(|c| c.saturating_sub(c0) > q.allows(wall, 0, cpus)) {
+            break;
+        }
+        if now >= next_stat {
+            next_stat = now + Duration::from_millis(5);
+            if let (Some(a), Some(b)) = (stat0, CpuStat::inherited()) {
+                if b.nr_throttled.saturating_sub(a.nr_throttled) >= THROTTLES_TO_DECIDE {
+                    break;
+                }
+            }
         }
     }
     let wall = start.elapsed();
     let cpu1 = cpu_time();
-    report(wall, cpu0.and_then(|a| cpu1.map(|b| b.saturating_sub(a))))
+    let delta = match (stat0, CpuStat::inherited()) {
+        (Some(a), Some(b)) => Some(CpuStat {
+            nr_periods: b.nr_periods.saturating_sub(a.nr_periods),
+            nr_throttled: b.nr_throttled.saturating_sub(a.nr_throttled),
+            usage_us: b.usage_us.zip(a.usage_us).map(|(b, a)| b.saturating_sub(a)),
+        }),
+        _ => None,
+    };
+    report(
+        wall,
+        cpu0.and_then(|a| cpu1.map(|b| b.saturating_sub(a))),
+        quota,
+        delta,
+        cpus,
+    )
 }
 
-fn report(wall: Duration, cpu: Result<Duration, nix::errno::Errno>) -> BusyReport {
-    let wall_ms = wall.as_secs_f64() * 1e3;
-    let round = |v: f64| (v * 1000.0).round() / 1000.0;
-    match cpu {
-        Ok(cpu) => {
-            let cpu_ms = cpu.as_secs_f64() * 1e3;
-            BusyReport {
-                wall_ms: round(wall_ms),
-                cpu_ms: round(cpu_ms),
-                ratio: if wall_ms > 0.0 {
-                    round(cpu_ms / wall_ms)
-                } else {
-                    0.0
-                },
-                error: None,
-            }
+fn report(
+    wall: Duration,
+    cpu: Result<Duration, nix::errno::Errno>,
+    quota: Option<Quota>,
+    stat: Option<CpuStat>,
+    cpus: usize,
+) -> BusyReport {
+    let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+    let wall_ms = ms(wall);
+    let mut r = BusyReport {
+        wall_ms,
+        cpu_ms: 0.0,
+        ratio: 0.0,
+        quota_allows_ms: None,
+        over_quota: None,
+        nr_periods: stat.map(|s| s.nr_periods),
+        nr_throttled: stat.map(|s| s.nr_throttled),
+        cgroup_usage_ms: stat
+            .and_then(|s| s.usage_us)
+            .map(|u| ms(Duration::from_micros(u))),
+        decided: quota.map(|_| false),
+        error: None,
+    };
+    let cpu = match cpu {
+        Ok(c) => c,
+        Err(e) => {
+            r.error = Some(format!("clock_gettime(CLOCK_PROCESS_CPUTIME_ID): {e:?}"));
+            return r;
         }
-        Err(e) => BusyReport {
-            wall_ms: round(wall_ms),
-            cpu_ms: 0.0,
-            ratio: 0.0,
-            error: Some(format!("clock_gettime(CLOCK_PROCESS_CPUTIME_ID): {e:?}")),
-        },
+    };
+    r.cpu_ms = ms(cpu);
+    if wall_ms > 0.0 {
+        r.ratio = (r.cpu_ms / wall_ms * 1000.0).round() / 1000.0;
     }
+    if let Some(q) = quota {
+        let allows = q.allows(wall, stat.map_or(0, |s| s.nr_periods), cpus);
+        let over = cpu > allows;
+        let throttled = stat.is_some_and(|s| s.nr_throttled >= 1);
+        r.quota_allows_ms = Some(ms(allows));
+        r.over_quota = Some(over);
+        r.decided = Some(over || throttled);
+    }
+    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const Q: Quota = Quota {
+        quota_us: 5_000,
+        period_us: 100_000,
+    };
+
     #[test]
-    fn ratio_is_cpu_over_wall_rounded() {
-        let r = report(Duration::from_millis(300), Ok(Duration::from_millis(61)));
-        assert_eq!((r.wall_ms, r.cpu_ms, r.ratio), (300.0, 61.0, 0.203));
-        let e = report(Duration::from_millis(300), Err(nix::errno::Errno::EINVAL));
-        assert_eq!(e.ratio, 0.0);
+    fn the_quota_allows_one_quota_per_period_touched_plus_slack() {
+        // 300 ms touch at most 4 periods: 20 ms, + 2 slices + a tick.
+        assert_eq!(
+            Q.allows(Duration::from_millis(300), 0, 2),
+            Duration::from_millis(40)
+        );
+        assert_eq!(
+            Q.allows(Duration::from_millis(301), 0, 2),
+            Duration::from_millis(45)
+        );
+        // The kernel's own count wins when it is larger.
+        assert_eq!(
+            Q.allows(Duration::from_millis(300), 9, 2),
+            Duration::from_millis(70)
+        );
+        // Slices are counted for 16 CPUs at most.
+        assert_eq!(
+            Q.allows(Duration::from_millis(300), 0, 256),
+            Duration::from_millis(20 + 80 + 10)
+        );
+    }
+
+    #[test]
+    fn an_unlimited_share_is_over_and_a_throttled_loop_is_decided() {
+        let stat = |t| {
+            Some(CpuStat {
+                nr_periods: 3,
+                nr_throttled: t,
+                usage_us: None,
+            })
+        };
+        let wall = Duration::from_millis(300);
+        // A loaded host's share of an unlimited loop: 0.3 of a CPU.
+        let r = report(wall, Ok(Duration::from_millis(90)), Some(Q), stat(0), 2);
+        assert_eq!(
+            (r.over_quota, r.decided, r.quota_allows_ms),
+            (Some(true), Some(true), Some(40.0))
+        );
+        // Held to the quota and throttled.
+        let r = report(wall, Ok(Duration::from_millis(16)), Some(Q), stat(3), 2);
+        assert_eq!((r.over_quota, r.decided), (Some(false), Some(true)));
+        // Starved: neither throttled nor over, nothing to judge.
+        let r = report(wall, Ok(Duration::from_millis(4)), Some(Q), stat(0), 2);
+        assert_eq!((r.over_quota, r.decided), (Some(false), Some(false)));
+        // Without a quota nothing is judged.
+        let r = report(wall, Ok(Duration::from_millis(61)), None, None, 2);
+        assert_eq!((r.cpu_ms, r.ratio, r.decided), (61.0, 0.203, None));
+    }
+
+    #[test]
+    fn a_clock_error_decides_nothing() {
+        let e = report(
+            Duration::from_millis(300),
+            Err(nix::errno::Errno::EINVAL),
+            Some(Q),
+            None,
+            2,
+        );
+        assert_eq!((e.ratio, e.over_quota, e.decided), (0.0, None, Some(false)));
         assert!(e.error.unwrap().contains("EINVAL"));
+    }
+
+    #[test]
+    fn cpu_stat_of_both_versions() {
+        assert_eq!(
+            CpuStat::parse("usage_usec 61234\nuser_usec 61000\nnr_periods 4\nnr_throttled 3\nthrottled_usec 1\n"),
+            Some(CpuStat { nr_periods: 4, nr_throttled: 3, usage_us: Some(61234) })
+        );
+        assert_eq!(
+            CpuStat::parse("nr_periods 7\nnr_throttled 5\nthrottled_time 412345678\n"),
+            Some(CpuStat {
+                nr_periods: 7,
+                nr_throttled: 5,
+                usage_us: None
+            })
+        );
+        // v2 without the cpu controller: usage only, no bandwidth counters.
+        assert_eq!(CpuStat::parse("usage_usec 5\nuser_usec 5\n"), None);
     }
 
     #[test]
     fn an_unlimited_loop_spins_for_its_wall_time() {
         // The process clock counts every thread of the test harness too:
         // only the sandbox, single-threaded, makes the ratio the loop's own.
-        let r = busy_loop(20);
+        let r = busy_loop(20, None, None);
         assert!(r.wall_ms >= 20.0, "{r:?}");
         assert!(r.cpu_ms > 0.0 && r.error.is_none(), "{r:?}");
+    }
+
+    #[test]
+    fn with_a_quota_the_loop_stops_once_over_it() {
+        // No cgroup here: the process is unlimited, so it is over the quota
+        // as soon as it has had ~40 ms of CPU, long before max_ms.
+        let r = busy_loop(10, Some(20_000), Some(Q));
+        assert_eq!((r.over_quota, r.decided), (Some(true), Some(true)), "{r:?}");
+        assert!(r.wall_ms < 20_000.0, "{r:?}");
     }
 }

@@ -136,8 +136,18 @@ pub enum Probe {
     /// Harness self-test: never returns.
     Hang,
     /// Spins for `ms` milliseconds of wall time and reports the CPU time
-    /// it got and the ratio of the two.
-    BusyLoop { ms: u64 },
+    /// it got and the ratio of the two. With `quota_us` (per `period_us`,
+    /// 100 ms unless given) it judges that CPU time against the quota and
+    /// spins on, up to `max_ms`, until it can (see [`cpu`]).
+    BusyLoop {
+        ms: u64,
+        #[serde(default)]
+        max_ms: Option<u64>,
+        #[serde(default)]
+        quota_us: Option<u64>,
+        #[serde(default)]
+        period_us: Option<u64>,
+    },
     /// TCP connects to each named address (`peer = "10.200.0.1:4242"`)
     /// and reports `"ok"` or the errno, with the interfaces and routes.
     NetReach {
@@ -218,7 +228,19 @@ impl Probe {
             Probe::Hang => loop {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
             },
-            Probe::BusyLoop { ms } => to_value(cpu::busy_loop(*ms)),
+            Probe::BusyLoop {
+                ms,
+                max_ms,
+                quota_us,
+                period_us,
+            } => to_value(cpu::busy_loop(
+                *ms,
+                *max_ms,
+                quota_us.map(|quota_us| cpu::Quota {
+                    quota_us,
+                    period_us: period_us.unwrap_or(100_000),
+                }),
+            )),
             Probe::NetReach {
                 connect,
                 timeout_ms,

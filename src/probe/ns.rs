@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{io_outcome, outcome};
+use super::outcome;
 use crate::runtime::spec::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
 
 #[derive(Serialize, Debug)]
@@ -65,8 +65,8 @@ pub fn cgroup_view() -> CgroupView {
 
 #[derive(Serialize, Debug)]
 pub struct Connect {
-    /// `"ok"` or the errno of a TCP connect to 127.0.0.1 at the helper's
-    /// listener port.
+    /// `"ok"`, the errno of a TCP connect to 127.0.0.1 at the helper's
+    /// listener port, or `"no-answer"` when nothing answered in 5 s.
     pub connect: String,
     pub port: Option<u16>,
 }
@@ -77,10 +77,10 @@ pub fn connect_listener() -> Connect {
         .and_then(|p| p.parse().ok());
     let connect = match port {
         None => "no-port".to_string(),
-        Some(p) => io_outcome(std::net::TcpStream::connect_timeout(
+        Some(p) => super::reach::connect_outcome(
             &std::net::SocketAddr::from(([127, 0, 0, 1], p)),
-            std::time::Duration::from_millis(500),
-        )),
+            std::time::Duration::from_millis(super::reach::CONNECT_TIMEOUT_MS),
+        ),
     };
     Connect { connect, port }
 }

@@ -273,6 +273,23 @@ fn make_outer_objects(spec: &SandboxSpec) -> Result<OuterObjects, StepError> {
     Ok(held)
 }
 
+/// Opens the `cpu.stat` next to the first of the sandbox's `cgroup.procs`
+/// files that has one and names its descriptor in [`CPU_STAT_FD_ENV`]:
+/// the sandbox, a clone of this process, inherits both and can read the
+/// kernel's throttling counters whatever its root and mounts become.
+///
+/// [`CPU_STAT_FD_ENV`]: super::spec::CPU_STAT_FD_ENV
+fn open_cpu_stat(procs: &[std::path::PathBuf]) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = procs
+        .iter()
+        .find_map(|p| std::fs::File::open(p.with_file_name("cpu.stat")).ok())?;
+    // The sandbox is a clone of this single-threaded process: it inherits
+    // the variable.
+    std::env::set_var(super::spec::CPU_STAT_FD_ENV, file.as_raw_fd().to_string());
+    Some(file)
+}
+
 fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| step("pipe", "", e))
 }
@@ -280,6 +297,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
 fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), StepError> {
     let spec = &req.spec;
     let _outer_objects = make_outer_objects(spec)?;
+    let _cpu_stat = open_cpu_stat(&req.cgroup_procs);
     let (sync_r, sync_w) = pipe()?;
     let (rep_r, rep_w) = pipe()?;
     // The sandbox says it is built, then waits for the joiner (spec `join`).
@@ -329,9 +347,15 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         let wait =
             PollTimeout::try_from(spec.timeout_ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
         let mut byte = [0u8; 1];
-        if nix::poll::poll(&mut fds, wait).unwrap_or(0) > 0
-            && nix::unistd::read(&ready_r, &mut byte) == Ok(1)
-        {
+        // A signal is no answer: wait again (the sandbox's own deadline
+        // bounds the whole).
+        let polled = loop {
+            match nix::poll::poll(&mut fds, wait) {
+                Err(Errno::EINTR) => continue,
+                other => break other,
+            }
+        };
+        if polled.unwrap_or(0) > 0 && nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
             match super::join::join(child) {
                 Ok(v) => rep.joiner = Some(v),
                 Err(e) => rep.setup_error = Some(e),

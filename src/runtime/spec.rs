@@ -390,6 +390,9 @@ pub const IPC_SHM_KEY: i32 = 0x1500_c4ec;
 pub const IPC_MQ_NAME: &str = "/isocheck-probe";
 /// The variable that carries the listener's port into the sandbox.
 pub const LISTENER_PORT_ENV: &str = "ISOCHECK_LISTENER_PORT";
+/// The variable that names the descriptor of the sandbox's cgroup
+/// `cpu.stat`, opened by the helper and inherited by the sandbox.
+pub const CPU_STAT_FD_ENV: &str = "ISOCHECK_CPU_STAT_FD";
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 

@@ -7,7 +7,11 @@
 //! pair is made in the outer namespace with its peer end created straight
 //! in the sandbox's namespace (by the sandbox's pid), each end gets its
 //! address, and both ends and both loopbacks come up, as a container
-//! runtime's bridge-less network would. No route beyond the pair's prefix
+//! runtime's bridge-less network would. The sandbox is released only once
+//! the kernel reports both ends up (operstate up, carrier on, a queueing
+//! discipline that transmits): a link-up call returns before that, and a
+//! packet sent in between is dropped, which TCP notices only at its first
+//! retransmit a second later. No route beyond the pair's prefix
 //! is added. Everything goes away with the namespaces: the sandbox's when
 //! it exits, the outer one when the helper does.
 //!
@@ -22,7 +26,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -30,6 +34,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::time::{Duration, Instant};
 
 use super::init::StepError;
 use super::syscall::io_errno;
@@ -201,8 +206,13 @@ pub fn attach(v: &VethSpec, child: Pid) -> Result<Attached, StepError> {
             add_address(inside, v.inside, v.prefix_len),
             true,
         )?;
-        rt.request("link-up", &v.inside_name, set_up(inside), false)
+        rt.request("link-up", &v.inside_name, set_up(inside), false)?;
+        rt.wait_ready(inside, &v.inside_name)
     })?;
+    // The end brought up first gets its carrier only when its peer comes
+    // up, and its queueing discipline later still, from the kernel's
+    // link-watch worker: until then it drops every packet it is given.
+    rt.wait_ready(out, &v.outside_name)?;
     let listener = match v.listen_port {
         Some(port) => Some(
             TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
@@ -213,6 +223,51 @@ pub fn attach(v: &VethSpec, child: Pid) -> Result<Attached, StepError> {
     Ok(Attached {
         _listener: listener,
     })
+}
+
+/// How long a veth end may take to become ready after its link-up call:
+/// far beyond the link-watch worker's usual delay (it runs within a second
+/// even on a loaded host), short of the sandbox's own timeout.
+pub const READY_WAIT: Duration = Duration::from_secs(5);
+
+/// A link's state as the kernel reports it back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkState {
+    /// IFF_UP: the link was set up.
+    pub admin_up: bool,
+    /// IFLA_OPERSTATE is `up` (RFC 2863), set by the link-watch worker.
+    pub oper_up: bool,
+    /// IFLA_CARRIER: for a veth end, its peer is up too.
+    pub carrier: bool,
+    /// IFLA_QDISC: `noop` (drops everything) until the link is activated.
+    pub qdisc: Option<String>,
+}
+
+impl LinkState {
+    /// Up, with carrier, and a queueing discipline that transmits: a
+    /// packet sent now is not dropped by the link itself.
+    pub fn ready(&self) -> bool {
+        self.admin_up
+            && self.oper_up
+            && self.carrier
+            && self.qdisc.as_deref().is_some_and(|q| q != "noop")
+    }
+
+    fn from_message(m: &LinkMessage) -> LinkState {
+        let mut s = LinkState {
+            admin_up: m.header.flags.contains(LinkFlags::Up),
+            ..Default::default()
+        };
+        for a in &m.attributes {
+            match a {
+                LinkAttribute::OperState(st) => s.oper_up = *st == State::Up,
+                LinkAttribute::Carrier(c) => s.carrier = *c != 0,
+                LinkAttribute::Qdisc(q) => s.qdisc = Some(q.clone()),
+                _ => {}
+            }
+        }
+        s
+    }
 }
 
 fn index_of(name: &str) -> Result<u32, StepError> {
@@ -251,6 +306,13 @@ pub fn new_veth(outside: &str, inside: &str, pid: u32) -> RouteNetlinkMessage {
         ]),
     ];
     RouteNetlinkMessage::NewLink(m)
+}
+
+/// Asks for the link `index`.
+pub fn get_link(index: u32) -> RouteNetlinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    RouteNetlinkMessage::GetLink(m)
 }
 
 /// Sets IFF_UP on the link `index`.
@@ -312,6 +374,44 @@ impl Rtnl {
     }
 }
 
+impl Rtnl {
+    /// The state of the link `index`, asked for now.
+    fn link_state(&mut self, index: u32, name: &str) -> Result<LinkState, StepError> {
+        self.seq += 1;
+        let buf = encode(get_link(index), self.seq, false);
+        let fail = |e: Errno| step("get-link", name, e);
+        self.sock.send(&buf, 0).map_err(|e| fail(io_errno(e)))?;
+        loop {
+            let mut rx: Vec<u8> = Vec::with_capacity(16384);
+            self.sock.recv(&mut rx, 0).map_err(|e| fail(io_errno(e)))?;
+            if let Some(answer) = link_of(&rx, self.seq) {
+                return answer.map(|m| LinkState::from_message(&m)).map_err(fail);
+            }
+        }
+    }
+
+    /// Waits until the link `index` is [`LinkState::ready`], asking the
+    /// kernel every millisecond, for at most [`READY_WAIT`]. A link that
+    /// never gets there is a set-up error naming what it lacked.
+    fn wait_ready(&mut self, index: u32, name: &str) -> Result<(), StepError> {
+        let start = Instant::now();
+        loop {
+            let state = self.link_state(index, name)?;
+            if state.ready() {
+                return Ok(());
+            }
+            if start.elapsed() >= READY_WAIT {
+                return Err(step(
+                    "veth-ready",
+                    format!("{name} after {READY_WAIT:?}: {state:?}"),
+                    Errno::ETIMEDOUT,
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
 /// One request as bytes: asks for an acknowledgement; `create` also for
 /// a new object that must not exist yet.
 pub fn encode(msg: RouteNetlinkMessage, seq: u32, create: bool) -> Vec<u8> {
@@ -345,6 +445,36 @@ pub fn ack_of(datagram: &[u8], seq: u32) -> Option<Result<(), Errno>> {
                         None => Ok(()),
                         Some(c) => Err(Errno::from_raw(c.get().abs())),
                     });
+                }
+            }
+        }
+        off += (len + 3) & !3;
+    }
+    None
+}
+
+/// The answer to the link request `seq` in a datagram, if there is one:
+/// the link, or the errno the kernel answered with.
+pub fn link_of(datagram: &[u8], seq: u32) -> Option<Result<LinkMessage, Errno>> {
+    let mut off = 0;
+    while off + 16 <= datagram.len() {
+        let len = u32::from_ne_bytes(datagram[off..off + 4].try_into().ok()?) as usize;
+        if len < 16 || off + len > datagram.len() {
+            return Some(Err(Errno::EBADMSG));
+        }
+        let part = &datagram[off..off + len];
+        if let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(part) {
+            if m.header.sequence_number == seq {
+                match m.payload {
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
+                        return Some(Ok(l))
+                    }
+                    NetlinkPayload::Error(e) => {
+                        if let Some(c) = e.code {
+                            return Some(Err(Errno::from_raw(c.get().abs())));
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -460,6 +590,63 @@ mod tests {
         b.extend_from_slice(&code.to_ne_bytes());
         b.extend_from_slice(&[0u8; 16]);
         b
+    }
+
+    /// A link as the kernel answers a get-link request with `seq`.
+    fn link_answer(seq: u32, up: bool, attrs: Vec<LinkAttribute>) -> Vec<u8> {
+        let mut m = LinkMessage::default();
+        m.header.index = 7;
+        if up {
+            m.header.flags = LinkFlags::Up;
+        }
+        m.attributes = attrs;
+        let mut hdr = NetlinkHeader::default();
+        hdr.sequence_number = seq;
+        let mut nl =
+            NetlinkMessage::new(hdr, NetlinkPayload::from(RouteNetlinkMessage::NewLink(m)));
+        nl.finalize();
+        let mut buf = vec![0; nl.buffer_len()];
+        nl.serialize(&mut buf);
+        buf
+    }
+
+    fn state_of(up: bool, attrs: Vec<LinkAttribute>) -> LinkState {
+        let l = link_of(&link_answer(9, up, attrs), 9).unwrap().unwrap();
+        LinkState::from_message(&l)
+    }
+
+    #[test]
+    fn a_link_is_ready_only_up_with_carrier_and_a_transmitting_qdisc() {
+        let all = || {
+            vec![
+                LinkAttribute::OperState(State::Up),
+                LinkAttribute::Carrier(1),
+                LinkAttribute::Qdisc("noqueue".into()),
+            ]
+        };
+        let ready = state_of(true, all());
+        assert!(ready.ready(), "{ready:?}");
+        assert!(!state_of(false, all()).ready(), "not set up");
+        // Each missing piece alone keeps it unready.
+        let mut lower_down = all();
+        lower_down[0] = LinkAttribute::OperState(State::LowerLayerDown);
+        assert!(!state_of(true, lower_down).ready());
+        let mut no_carrier = all();
+        no_carrier[1] = LinkAttribute::Carrier(0);
+        assert!(!state_of(true, no_carrier).ready());
+        let mut noop = all();
+        noop[2] = LinkAttribute::Qdisc("noop".into());
+        assert!(!state_of(true, noop).ready(), "noop drops every packet");
+        assert!(!state_of(true, all()[..2].to_vec()).ready(), "no qdisc");
+    }
+
+    #[test]
+    fn a_link_answer_is_read_for_its_own_request() {
+        assert!(link_of(&link_answer(3, true, vec![]), 4).is_none());
+        assert_eq!(link_of(&answer(4, -19), 4), Some(Err(Errno::ENODEV)));
+        assert_eq!(link_of(&answer(4, 0), 4), None, "a bare ack is no link");
+        let two = [answer(3, 0), link_answer(4, true, vec![])].concat();
+        assert_eq!(link_of(&two, 4).unwrap().unwrap().header.index, 7);
     }
 
     #[test]

@@ -91,6 +91,22 @@ pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(ret as i32) })
 }
 
+/// `pread(2)` on a descriptor known only by number (one inherited from the
+/// helper, named in an environment variable): reads at `offset` without
+/// moving the file position. A number that is not an open descriptor is
+/// `EBADF`.
+pub fn pread_raw(fd: std::os::fd::RawFd, buf: &mut [u8], offset: i64) -> Result<usize, Errno> {
+    // SAFETY: the pointer and length describe `buf`, which is writable and
+    // lives across the call; the kernel writes at most `buf.len()` bytes
+    // into it. The descriptor is passed by value: a stale or foreign
+    // number makes the call fail (EBADF, EINVAL), it cannot touch memory.
+    let ret = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ret as usize)
+}
+
 /// `_exit(2)`: ends the process at once, running no destructors or atexit
 /// handlers (used by the sandbox child, which shares the parent's buffers).
 pub fn exit_now(code: i32) -> ! {

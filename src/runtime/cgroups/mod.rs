@@ -295,9 +295,16 @@ impl CgroupLimits {
     }
 }
 
+/// How long the clean-up waits for a cgroup's tasks to die and for the
+/// kernel to let its directory go: a killed task exits and a cgroup is
+/// released in milliseconds, but on a loaded host the exit can wait for
+/// the CPU, so the bound is time, not a count of short sleeps.
+const TEARDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Kills every pid listed in a `cgroup.procs` file, until it is empty.
 pub(crate) fn kill_all(procs: &Path) {
-    for _ in 0..100 {
+    let start = std::time::Instant::now();
+    while start.elapsed() < TEARDOWN_WAIT {
         let Ok(text) = std::fs::read_to_string(procs) else {
             return;
         };
@@ -322,7 +329,8 @@ pub(crate) fn kill_all(procs: &Path) {
 /// down its last tasks (rmdir answers EBUSY until then).
 pub(crate) fn remove_dir(path: &Path) -> Result<(), CgroupError> {
     let mut last = None;
-    for _ in 0..200 {
+    let start = std::time::Instant::now();
+    while start.elapsed() < TEARDOWN_WAIT {
         match std::fs::remove_dir(path) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -338,7 +346,7 @@ pub(crate) fn remove_dir(path: &Path) -> Result<(), CgroupError> {
     }
     Err(CgroupError::Remove {
         path: path.into(),
-        source: last.unwrap(),
+        source: last.unwrap_or_else(|| std::io::Error::from_raw_os_error(libc::EBUSY)),
     })
 }
 
