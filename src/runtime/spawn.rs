@@ -4,12 +4,12 @@
 //! when the probe crashed or hung.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -18,8 +18,8 @@ use super::cgroups::{self, CgroupStats, Layout, SandboxCgroup};
 use super::execcopy;
 use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
 use super::rootless::RootlessPlan;
-use super::workdir::WorkDir;
 use super::spec::{ExecCopy, Namespace, SandboxSpec, EXEC_COPY_NAME, MARKER_NAME};
+use super::workdir::WorkDir;
 use crate::probe::Probe;
 
 /// Extra time the runner gives the helper past the sandbox's own timeout

@@ -89,9 +89,7 @@ pub fn check_env() -> Result<(), WorkError> {
     }
     if let Some(v) = std::env::var_os(RUN_ID_ENV) {
         let value = v.to_string_lossy().into_owned();
-        if value.is_empty()
-            || value.len() > 32
-            || !value.chars().all(|c| c.is_ascii_alphanumeric())
+        if value.is_empty() || value.len() > 32 || !value.chars().all(|c| c.is_ascii_alphanumeric())
         {
             return Err(WorkError::Env {
                 var: RUN_ID_ENV,
@@ -129,7 +127,8 @@ pub fn work_base() -> PathBuf {
 fn new_tag() -> Result<String, WorkError> {
     let mut b = [0u8; 8];
     std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").map_err(io_err("reading", Path::new("/dev/urandom")))?,
+        &mut std::fs::File::open("/dev/urandom")
+            .map_err(io_err("reading", Path::new("/dev/urandom")))?,
         &mut b,
     )
     .map_err(io_err("reading", Path::new("/dev/urandom")))?;
@@ -152,7 +151,10 @@ pub fn is_tag(tag: &str) -> bool {
         }
         None => tag,
     };
-    hex.len() == 16 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    hex.len() == 16
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
 /// The run tag a work directory or sandbox cgroup name belongs to.
@@ -247,7 +249,10 @@ impl WorkDir {
             let mp = base.join(format!("isocheck-{tag}"));
             match make_locked_dir(&mp, if root { 0o700 } else { 0o755 }) {
                 Ok(lock) => break (tag, mp, lock),
-                Err(e) if tries < 8 && matches!(e, Errno::EEXIST | Errno::EWOULDBLOCK | Errno::ESTALE) => {
+                Err(e)
+                    if tries < 8
+                        && matches!(e, Errno::EEXIST | Errno::EWOULDBLOCK | Errno::ESTALE) =>
+                {
                     tries += 1;
                 }
                 Err(e) => {
@@ -287,7 +292,12 @@ impl WorkDir {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 // A read-only cgroup file system: no cgroup can be made,
                 // so none can be left behind either.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EROFS | libc::EACCES | libc::EPERM)) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EROFS | libc::EACCES | libc::EPERM)
+                    ) =>
+                {
                     return Ok(None)
                 }
                 Err(e) => return Err(io_err("making the cgroup", parent)(e)),
@@ -512,12 +522,27 @@ mod tests {
     fn tags_have_one_shape_and_other_names_are_left_alone() {
         assert!(is_tag("0123456789abcdef"));
         assert!(is_tag("ci42_0123456789abcdef"));
-        for bad in ["1234", "1234-5678", "0123456789ABCDEF", "_0123456789abcdef", "a-b_0123456789abcdef"] {
+        for bad in [
+            "1234",
+            "1234-5678",
+            "0123456789ABCDEF",
+            "_0123456789abcdef",
+            "a-b_0123456789abcdef",
+        ] {
             assert!(!is_tag(bad), "{bad}");
         }
-        assert_eq!(tag_of("isocheck-0123456789abcdef"), Some("0123456789abcdef"));
-        assert_eq!(tag_of("0123456789abcdef-3-pid.pid1-rootful-test"), Some("0123456789abcdef"));
-        assert_eq!(tag_of("t1_0123456789abcdef.run"), Some("t1_0123456789abcdef"));
+        assert_eq!(
+            tag_of("isocheck-0123456789abcdef"),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(
+            tag_of("0123456789abcdef-3-pid.pid1-rootful-test"),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(
+            tag_of("t1_0123456789abcdef.run"),
+            Some("t1_0123456789abcdef")
+        );
         // An older isocheck's `<pid>-<nanos>` names are not ours to judge.
         assert_eq!(tag_of("isocheck-4242-123456789"), None);
         assert_eq!(tag_of("4242-123456789-0-x"), None);

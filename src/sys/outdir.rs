@@ -138,7 +138,11 @@ impl OutDir {
     /// a non-directory get their own words.
     fn refusal(&self, name: &OsStr, path: &Path, e: Errno) -> io::Error {
         if matches!(e, Errno::ELOOP | Errno::ENOTDIR) {
-            if let Ok(st) = fstatat(self.fd.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            if let Ok(st) = fstatat(
+                self.fd.as_fd(),
+                name,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            ) {
                 let t = file_type(&st);
                 if t == SFlag::S_IFLNK {
                     return io::Error::new(
@@ -202,7 +206,11 @@ impl OutDir {
             match openat(
                 self.fd.as_fd(),
                 tmp.as_os_str(),
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
                 Mode::from_bits_truncate(0o644),
             ) {
                 Ok(fd) => return Ok((tmp, std::fs::File::from(fd))),
@@ -340,7 +348,10 @@ mod tests {
         let real = t.path().join("real");
         std::fs::create_dir(&real).unwrap();
         symlink(&real, t.path().join("leg")).unwrap();
-        for p in [t.path().join("leg/report.json"), t.path().join("leg/x/report.json")] {
+        for p in [
+            t.path().join("leg/report.json"),
+            t.path().join("leg/x/report.json"),
+        ] {
             let e = write_file(&p, b"x").unwrap_err();
             assert!(e.to_string().contains("symbolic link"), "{e}");
         }
