@@ -494,7 +494,9 @@ fn concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes() {
     let lone_scope = Scope::new();
     let lone_out = tempfile::tempdir().unwrap();
     let (o, lone) = lone_scope.run_to(lone_out.path(), &[]);
-    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", text(&o).1);
+    // A finished run: its exit code follows its outcomes, compared below.
+    let finished = |code: Option<i32>| matches!(code, Some(0 | 1 | 3));
+    assert!(finished(o.status.code()), "{}", text(&o).1);
     let lone = signature(&lone);
     assert!(lone.len() > 50, "{lone:?}");
     let scopes: Vec<Scope> = (0..3).map(|_| Scope::new()).collect();
@@ -533,10 +535,7 @@ fn concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes() {
     {
         let o = child.wait_with_output().unwrap();
         let (stdout, stderr) = text(&o);
-        assert!(
-            o.status.code().is_some_and(|c| c <= 1),
-            "{stdout}\n{stderr}"
-        );
+        assert!(finished(o.status.code()), "{stdout}\n{stderr}");
         let leg = std::fs::read_dir(out.path())
             .unwrap()
             .next()

@@ -324,6 +324,7 @@ impl WorkDir {
         let mut child = Command::new(bin)
             .arg(WORKNS_ARG)
             .arg(&self.mount_point)
+            .arg(&self.tag)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -382,7 +383,9 @@ impl Drop for WorkDir {
             // The tmpfs goes with the namespace; emptying it first returns
             // its memory at once.
             let _ = std::fs::remove_dir_all(&self.here);
-            drop(h.stdin.take());
+            if let Some(mut stdin) = h.stdin.take() {
+                let _ = std::io::Write::write_all(&mut stdin, b"done\n");
+            }
             let _ = h.wait();
         }
         self.ns = None;
@@ -397,17 +400,29 @@ impl Drop for WorkDir {
     }
 }
 
-/// Entry point of `isocheck __workns <mount point>`: makes a private mount
-/// namespace with a tmpfs on the mount point, says `ready`, and keeps it
-/// until its stdin closes (the runner exited or died).
+/// Entry point of `isocheck __workns <mount point> <tag>`: makes a private
+/// mount namespace with a tmpfs on the mount point, says `ready`, and keeps
+/// it until its stdin closes (the runner exited or died). When the runner
+/// died (its lock on the mount point is free), it removes what the runner
+/// could not: the run's cgroups, its lock cgroup and the mount point.
 pub fn holder_main(args: &[String]) -> i32 {
-    let [mp] = args else {
-        eprintln!("usage: isocheck {WORKNS_ARG} <mount point>");
+    let [mp, tag] = args else {
+        eprintln!("usage: isocheck {WORKNS_ARG} <mount point> <tag>");
         return 2;
     };
+    if !is_tag(tag) {
+        eprintln!("{tag:?} is not a run tag");
+        return 2;
+    }
     let fail = |what: &str, e: Errno| {
         eprintln!("{what}: {}", e.desc());
         3
+    };
+    // The mount point itself, before the tmpfs hides it: its lock tells
+    // whether the runner is alive.
+    let under = match nix::fcntl::open(mp.as_str(), DIR_FLAGS, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return fail(&format!("opening {mp}"), e),
     };
     if let Err(e) = nix::sched::unshare(CloneFlags::CLONE_NEWNS) {
         return fail("unshare(CLONE_NEWNS)", e);
@@ -440,10 +455,77 @@ pub fn holder_main(args: &[String]) -> i32 {
         }
     }
     println!("ready");
-    // Wait for the runner's end of stdin to close.
-    let mut sink = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    // Wait for the runner's end of stdin to close. A runner that exits
+    // says `done` first: it cleans up itself.
+    let mut said = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut said);
+    if said.starts_with(b"done") {
+        return 0;
+    }
+    // The runner died. Its descriptors close one by one as it exits: its
+    // lock may be let go a moment after its end of the pipe.
+    let mut under = under;
+    let mut lock = None;
+    for _ in 0..250 {
+        match Flock::lock(under, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => {
+                lock = Some(l);
+                break;
+            }
+            Err((fd, _)) => {
+                under = fd;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+    let Some(lock) = lock else {
+        return 0;
+    };
+    remove_run_cgroups(tag);
+    let _ = nix::mount::umount2(mp.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_dir(mp);
+    drop(lock);
     0
+}
+
+/// Kills what is left in the cgroups of run `tag` and removes them, then
+/// its lock cgroup (once its lock is free).
+fn remove_run_cgroups(tag: &str) {
+    let Ok(tops) = std::fs::read_dir(cgroups::CGROUP_ROOT) else {
+        return;
+    };
+    let prefix = format!("{tag}-");
+    let lock_name = format!("{tag}.run");
+    let mut locks = Vec::new();
+    for top in tops.flatten() {
+        let parent = top.path().join(cgroups::PARENT_NAME);
+        for c in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+            let name = c.file_name().to_string_lossy().into_owned();
+            if name == lock_name {
+                locks.push(c.path());
+            } else if name.starts_with(&prefix) {
+                // Helpers die with the runner a moment after it: wait for
+                // the cgroup to empty.
+                for _ in 0..50 {
+                    cgroups::kill_all(&c.path().join("cgroup.procs"));
+                    if std::fs::remove_dir(c.path()).is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(&parent);
+    }
+    for l in locks {
+        if let Some(lock) = take_lock(&l) {
+            let _ = std::fs::remove_dir(&l);
+            drop(lock);
+            if let Some(parent) = l.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+    }
 }
 
 /// Enters the work namespace a helper was handed, if it was handed one.
