@@ -20,11 +20,17 @@ static HOST: Mutex<()> = Mutex::new(());
 /// what this run made, so another isocheck on the machine cannot fail them.
 struct Scope {
     id: String,
-    work: tempfile::TempDir,
+    work: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl Scope {
     fn new() -> Scope {
+        Scope::sharing(std::sync::Arc::new(tempfile::tempdir().unwrap()))
+    }
+
+    /// A run of its own whose work directory goes below `work`, which
+    /// other runs may share.
+    fn sharing(work: std::sync::Arc<tempfile::TempDir>) -> Scope {
         static N: AtomicUsize = AtomicUsize::new(0);
         Scope {
             id: format!(
@@ -32,7 +38,7 @@ impl Scope {
                 std::process::id(),
                 N.fetch_add(1, Ordering::Relaxed)
             ),
-            work: tempfile::tempdir().unwrap(),
+            work,
         }
     }
 
@@ -129,22 +135,20 @@ fn host_state(scope: &Scope) -> HostState {
                 .then(|| format!("{pid} {}", cmd.replace('\0', " ")))
         })
         .collect();
-    let mut temp_dirs: BTreeSet<String> = std::fs::read_dir(scope.work.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().display().to_string())
-        .collect();
-    temp_dirs.extend(
-        std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!("isocheck-{ours}"))
-            })
-            .map(|e| e.path().display().to_string()),
-    );
+    let mut temp_dirs = BTreeSet::new();
+    for dir in [scope.work.path(), &std::env::temp_dir()] {
+        temp_dirs.extend(
+            std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("isocheck-{ours}"))
+                })
+                .map(|e| e.path().display().to_string()),
+        );
+    }
     let privileged_copies = privileged_files(scope.work.path());
     let mut net: BTreeSet<String> = std::fs::read_dir("/sys/class/net")
         .unwrap()
@@ -541,7 +545,10 @@ fn concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes() {
     assert!(finished(o.status.code()), "{}", text(&o).1);
     let lone = signature(&lone);
     assert!(lone.len() > 50, "{lone:?}");
-    let scopes: Vec<Scope> = (0..3).map(|_| Scope::new()).collect();
+    // One work directory for all three: each looks there for leftovers to
+    // reap while the others' live work directories are in it.
+    let shared = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let scopes: Vec<Scope> = (0..3).map(|_| Scope::sharing(shared.clone())).collect();
     let befores: Vec<HostState> = scopes.iter().map(Scope::state).collect();
     let outs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let children: Vec<std::process::Child> = scopes
@@ -564,6 +571,9 @@ fn concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes() {
             } else {
                 scope.command(&args)
             };
+            // Staggered, so that each run starts (and looks for leftovers
+            // to reap) while the ones before it are in the middle of theirs.
+            std::thread::sleep(std::time::Duration::from_millis(400 * i as u64));
             c.stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
