@@ -47,6 +47,100 @@ fn a_rootfs_that_is_not_a_directory_is_refused_before_anything_runs() {
     }
 }
 
+/// Runs isocheck with one environment variable set.
+fn isocheck_env(args: &[&str], var: &str, value: &str) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .env(var, value)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap()
+}
+
+/// Exits 2 before anything runs (no console output), naming `what`.
+fn refused_before_the_run(o: &std::process::Output, what: &str) {
+    let (stdout, stderr) = text(o);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(what), "{what}: {stderr}");
+    assert!(stdout.is_empty(), "ran: {stdout}");
+}
+
+#[test]
+fn bad_arguments_and_environment_are_refused_before_anything_runs() {
+    let empty = tempfile::tempdir().unwrap();
+    let e = empty.path().to_str().unwrap();
+    refused_before_the_run(&isocheck(&["run", "--jobs", "0"]), "--jobs");
+    refused_before_the_run(
+        &isocheck(&["run", "--no-write", "--rootfs", e]),
+        "an empty directory",
+    );
+    refused_before_the_run(
+        &isocheck_env(
+            &["run", "--no-write"],
+            "ISOCHECK_WORK_DIR",
+            "/nonexistent/w",
+        ),
+        "ISOCHECK_WORK_DIR=\"/nonexistent/w\"",
+    );
+    refused_before_the_run(
+        &isocheck_env(&["list"], "ISOCHECK_WORK_DIR", "/nonexistent/w"),
+        "ISOCHECK_WORK_DIR",
+    );
+    refused_before_the_run(
+        &isocheck_env(&["run", "--no-write"], "ISOCHECK_RUN_ID", "../x"),
+        "ISOCHECK_RUN_ID",
+    );
+    refused_before_the_run(&isocheck(&["run", "--out", "/proc/x"]), "--out /proc/x");
+    refused_before_the_run(
+        &isocheck(&["run", "--no-write", "--junit", "/proc/x/junit.xml"]),
+        "--junit /proc/x/junit.xml",
+    );
+    for label in ["layout=/../../../x", "layout=..", "layout=a/b", "k=a\nb"] {
+        refused_before_the_run(&isocheck(&["run", "--out", e, "--label", label]), "--label");
+    }
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn planted_links_in_the_output_are_refused_and_never_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let victim = t.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let out = t.path().join("out");
+    let release = nix::sys::utsname::uname()
+        .unwrap()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    // A link at report.json.
+    std::fs::create_dir_all(out.join(&release)).unwrap();
+    std::os::unix::fs::symlink(&victim, out.join(&release).join("report.json")).unwrap();
+    let o = isocheck(&["run", "--out", out.to_str().unwrap()]);
+    refused_before_the_run(&o, "report.json: exists as a symbolic link");
+    // A link as the leg directory.
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let elsewhere = t.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join(&release)).unwrap();
+    let o = isocheck(&["run", "--out", out.to_str().unwrap()]);
+    refused_before_the_run(&o, "is a symbolic link");
+    // A link as --out itself.
+    let o = isocheck(&["run", "--out", out.join(&release).to_str().unwrap()]);
+    refused_before_the_run(&o, "is a symbolic link");
+    // A link at the JUnit file.
+    std::os::unix::fs::symlink(&victim, t.path().join("junit.xml")).unwrap();
+    let o = isocheck(&[
+        "run",
+        "--no-write",
+        "--junit",
+        t.path().join("junit.xml").to_str().unwrap(),
+    ]);
+    refused_before_the_run(&o, "junit.xml: exists as a symbolic link");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(isocheck(&["frobnicate"]).status.code(), Some(2));

@@ -15,6 +15,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// These tests look at host-global state: one at a time.
@@ -113,7 +114,10 @@ fn main() {
         t!(the_default_suite_passes_and_writes_json_and_html),
         t!(the_judge_sees_broken_isolation_and_blind_probes),
         t!(crashing_and_hanging_probes_are_errors_and_leave_the_host_clean),
-        t!(a_killed_runner_leaves_no_sandbox_behind),
+        t!(a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind),
+        t!(sigterm_stops_the_run_and_writes_a_partial_report),
+        t!(a_closed_stdout_ends_the_console_output_only),
+        t!(concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes, UNSHARE),
         t!(an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(
@@ -127,19 +131,89 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
+/// One isocheck run as these tests start it: a run id of its own (which
+/// prefixes its tag, so its cgroups and work directory are named for it)
+/// and a work directory of its own. The host-state checks look only at
+/// what this run made, so another isocheck on the machine cannot fail them.
+struct Scope {
+    id: String,
+    work: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl Scope {
+    fn new() -> Scope {
+        Scope::sharing(std::sync::Arc::new(tempfile::tempdir().unwrap()))
+    }
+
+    /// A run of its own whose work directory goes below `work`, which
+    /// other runs may share.
+    fn sharing(work: std::sync::Arc<tempfile::TempDir>) -> Scope {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        Scope {
+            id: format!(
+                "t{}n{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ),
+            work,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .current_dir(std::env::temp_dir())
+            .env("ISOCHECK_RUN_ID", &self.id)
+            .env("ISOCHECK_WORK_DIR", self.work.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().expect("isocheck runs")
+    }
+
+    /// Runs `isocheck run --out DIR extra...`; the output and report.json.
+    fn run_to(
+        &self,
+        dir: &std::path::Path,
+        extra: &[&str],
+    ) -> (std::process::Output, serde_json::Value) {
+        let mut args = vec!["run", "--out", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = self.run(&args);
+        let leg = std::fs::read_dir(dir)
+            .unwrap()
+            .next()
+            .expect("a report directory")
+            .unwrap()
+            .path();
+        (o, read_json(&leg.join("report.json")))
+    }
+
+    /// Everything this run could leak, and what nobody may change.
+    fn state(&self) -> HostState {
+        host_state(self)
+    }
+}
+
 /// Everything isocheck could leak, as seen from the host.
 #[derive(Debug, PartialEq, Eq)]
 struct HostState {
     mounts: BTreeSet<String>,
     hostname: String,
+    /// The run's own cgroups (named for its run id), in every hierarchy.
     cgroups: BTreeSet<String>,
+    /// The run's own processes (their environment names its run id).
     processes: BTreeSet<String>,
+    /// The run's work directories.
     temp_dirs: BTreeSet<String>,
+    /// Setuid or file-capability files in the run's work directory.
+    privileged_copies: BTreeSet<String>,
     /// The host's interfaces, their IPv4 addresses and its routes.
     net: BTreeSet<String>,
 }
 
-fn host_state() -> HostState {
+fn host_state(scope: &Scope) -> HostState {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
@@ -152,30 +226,47 @@ fn host_state() -> HostState {
                 .join(" ")
         })
         .collect();
+    let ours = format!("{}_", scope.id);
     let mut cgroups = BTreeSet::new();
     for top in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        for entry in [top.path(), top.path().join("isocheck")] {
-            if entry.file_name().is_some_and(|n| n == "isocheck") && entry.exists() {
-                cgroups.insert(entry.display().to_string());
+        for c in std::fs::read_dir(top.path().join("isocheck"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if c.file_name().to_string_lossy().starts_with(&ours) {
+                cgroups.insert(c.path().display().to_string());
             }
         }
     }
+    let marker = format!("ISOCHECK_RUN_ID={}\0", scope.id);
     let processes = std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let env = std::fs::read(e.path().join("environ")).ok()?;
+            let env = String::from_utf8_lossy(&env);
             let cmd = std::fs::read_to_string(e.path().join("cmdline")).ok()?;
-            cmd.contains("__sandbox")
+            (env.starts_with(&marker) || env.contains(&format!("\0{marker}")))
                 .then(|| format!("{pid} {}", cmd.replace('\0', " ")))
         })
         .collect();
-    let temp_dirs = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("isocheck-"))
-        .collect();
+    let mut temp_dirs = BTreeSet::new();
+    for dir in [scope.work.path(), &std::env::temp_dir()] {
+        temp_dirs.extend(
+            std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("isocheck-{ours}"))
+                })
+                .map(|e| e.path().display().to_string()),
+        );
+    }
+    let privileged_copies = privileged_files(scope.work.path());
     let mut net: BTreeSet<String> = std::fs::read_dir("/sys/class/net")
         .unwrap()
         .flatten()
@@ -211,8 +302,41 @@ fn host_state() -> HostState {
         cgroups,
         processes,
         temp_dirs,
+        privileged_copies,
         net,
     }
+}
+
+/// Files below `dir` (on its file system) that are setuid or carry file
+/// capabilities, as `find -perm -4000` and `getcap -r` would list them.
+fn privileged_files(dir: &std::path::Path) -> BTreeSet<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = BTreeSet::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if m.is_dir() {
+                todo.push(e.path());
+            } else if m.is_file() {
+                let caps = xattr_len(&e.path(), "security.capability");
+                if m.permissions().mode() & 0o6000 != 0 || caps > 0 {
+                    found.insert(e.path().display().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The size of an extended attribute (0 when absent).
+fn xattr_len(path: &std::path::Path, name: &str) -> usize {
+    isocheck::sys::xattr::getxattr(path, name)
+        .ok()
+        .flatten()
+        .map_or(0, |v| v.len())
 }
 
 /// How many cases `isocheck list` plans, in `mode` or in all modes.
@@ -245,25 +369,13 @@ fn cases(report: &serde_json::Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn run_to(dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, serde_json::Value) {
-    let mut args = vec!["run", "--out", dir.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let o = isocheck(&args);
-    let leg = std::fs::read_dir(dir)
-        .unwrap()
-        .next()
-        .expect("a report directory")
-        .unwrap()
-        .path();
-    (o, read_json(&leg.join("report.json")))
-}
-
 fn the_default_suite_passes_and_writes_json_and_html() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
-    let before = host_state();
+    let scope = Scope::new();
+    let before = scope.state();
     let out = tempfile::tempdir().unwrap();
     let junit = tempfile::tempdir().unwrap();
-    let (o, report) = run_to(
+    let (o, report) = scope.run_to(
         out.path(),
         &["--junit", junit.path().join("junit.xml").to_str().unwrap()],
     );
@@ -318,13 +430,13 @@ fn the_default_suite_passes_and_writes_json_and_html() {
             "{line}"
         );
     }
-    assert_eq!(host_state(), before, "a clean run changed the host");
+    assert_eq!(scope.state(), before, "a clean run changed the host");
 }
 
 fn the_judge_sees_broken_isolation_and_blind_probes() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let out = tempfile::tempdir().unwrap();
-    let (o, report) = run_to(
+    let (o, report) = Scope::new().run_to(
         out.path(),
         &["--suite", fixture("suites/broken.toml").to_str().unwrap()],
     );
@@ -341,10 +453,11 @@ fn the_judge_sees_broken_isolation_and_blind_probes() {
 
 fn crashing_and_hanging_probes_are_errors_and_leave_the_host_clean() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
-    let before = host_state();
+    let scope = Scope::new();
+    let before = scope.state();
     let out = tempfile::tempdir().unwrap();
     let t = std::time::Instant::now();
-    let (o, report) = run_to(
+    let (o, report) = scope.run_to(
         out.path(),
         &["--suite", fixture("suites/selftest.toml").to_str().unwrap()],
     );
@@ -370,17 +483,18 @@ fn crashing_and_hanging_probes_are_errors_and_leave_the_host_clean() {
     }
     assert_eq!(got.len(), 4);
     assert_eq!(
-        host_state(),
+        scope.state(),
         before,
         "a crash or a hang leaked into the host"
     );
 }
 
-fn a_killed_runner_leaves_no_sandbox_behind() {
+fn a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
-    let before = host_state();
-    let mut child = Command::new(bin())
-        .args([
+    let scope = Scope::new();
+    let before = scope.state();
+    let mut child = scope
+        .command(&[
             "run",
             "--no-write",
             "--suite",
@@ -393,27 +507,215 @@ fn a_killed_runner_leaves_no_sandbox_behind() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(150));
     // The runner dies without a chance to clean up; its helpers and their
-    // sandboxes must die with it (parent-death signals), and only its
-    // temp directory and cgroup remain for the next run to reap.
+    // sandboxes must die with it (parent-death signals), and its work
+    // directory's tmpfs with its private mount namespace.
     child.kill().unwrap();
     child.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let after = host_state();
+    let after = scope.state();
     assert_eq!(
         after.processes, before.processes,
         "sandbox processes outlived their runner"
     );
     assert_eq!(after.mounts, before.mounts);
     assert_eq!(after.hostname, before.hostname);
-    // What only the runner could remove (its work directory, its empty
-    // cgroup) is reaped by the next run.
-    let o = isocheck(&["run", "--no-write", "--filter", "pid.pid1"]);
+    assert_eq!(
+        after.privileged_copies,
+        BTreeSet::new(),
+        "a setuid or file-capability copy outlived the runner"
+    );
+    // What only the runner could remove (its empty mount point, its lock
+    // cgroup) is reaped by the next run, which knows it by its free lock.
+    let o = scope.run(&["run", "--no-write", "--filter", "pid.pid1"]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
-        host_state(),
+        scope.state(),
         before,
         "the next run did not reap what the killed one left"
     );
+}
+
+fn sigterm_stops_the_run_and_writes_a_partial_report() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let out = tempfile::tempdir().unwrap();
+    let child = scope
+        .command(&[
+            "run",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--suite",
+            fixture("suites/selftest.toml").to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The hanging cases run for seconds; stop the run in the middle.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(1),
+        "stopping took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o).1);
+    let leg = std::fs::read_dir(out.path())
+        .unwrap()
+        .next()
+        .expect("a report directory")
+        .unwrap()
+        .path();
+    let report = read_json(&leg.join("report.json"));
+    assert_eq!(report["interrupted"], "SIGTERM");
+    let got = cases(&report);
+    assert_eq!(got.len(), 4, "every selected case is listed");
+    assert!(
+        got.iter()
+            .any(|(_, outcome, kind)| outcome == "error" && kind == "interrupted"),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().all(|(_, outcome, _)| outcome != "pass"),
+        "{got:?}"
+    );
+    assert_eq!(
+        scope.state(),
+        before,
+        "the stopped run left something behind"
+    );
+}
+
+fn a_closed_stdout_ends_the_console_output_only() {
+    use std::io::BufRead;
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let out = tempfile::tempdir().unwrap();
+    // As `isocheck run | head -1`.
+    let mut child = scope
+        .command(&[
+            "run",
+            "--out",
+            out.path().to_str().unwrap(),
+            "--filter",
+            "pid.",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    drop(reader);
+    let o = child.wait_with_output().unwrap();
+    assert!(first.starts_with("isocheck "), "{first}");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let leg = std::fs::read_dir(out.path())
+        .unwrap()
+        .next()
+        .expect("a report directory")
+        .unwrap()
+        .path();
+    let report = read_json(&leg.join("report.json"));
+    assert!(leg.join("report.html").exists());
+    let n = cases(&report).len();
+    assert!(n >= 4, "{n} cases");
+    assert_eq!(report["summary"]["pass"].as_u64(), Some(n as u64));
+}
+
+/// `id outcome reason-kind` of every case, for comparing runs.
+fn signature(report: &serde_json::Value) -> BTreeSet<String> {
+    cases(report)
+        .into_iter()
+        // Load-sensitive cases, which fail in a lone run on a loaded
+        // machine as well, and concurrent runs are load: CPU shares over
+        // wall time, and the veth pair's first connection (the pair is
+        // used without waiting for its carrier; when the kernel's rtnl lock
+        // is contended the first SYN is lost and the 1 s connect times out).
+        .filter(|(id, _, _)| !id.starts_with("cgroup.cpu_") && !id.starts_with("net.veth/"))
+        .map(|(id, outcome, kind)| format!("{id} {outcome} {kind}"))
+        .collect()
+}
+
+fn concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let lone_scope = Scope::new();
+    let lone_out = tempfile::tempdir().unwrap();
+    let (o, lone) = lone_scope.run_to(lone_out.path(), &[]);
+    // A finished run: its exit code follows its outcomes, compared below.
+    let finished = |code: Option<i32>| matches!(code, Some(0 | 1 | 3));
+    assert!(finished(o.status.code()), "{}", text(&o).1);
+    let lone = signature(&lone);
+    assert!(lone.len() > 50, "{lone:?}");
+    // One work directory for all three: each looks there for leftovers to
+    // reap while the others' live work directories are in it.
+    let shared = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let scopes: Vec<Scope> = (0..3).map(|_| Scope::sharing(shared.clone())).collect();
+    let befores: Vec<HostState> = scopes.iter().map(Scope::state).collect();
+    let outs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let children: Vec<std::process::Child> = scopes
+        .iter()
+        .zip(&outs)
+        .enumerate()
+        .map(|(i, (scope, out))| {
+            let args = ["run", "--out", out.path().to_str().unwrap()];
+            let mut c = if i == 0 {
+                // In a new PID and mount namespace: its pids mean nothing
+                // to the others, and theirs nothing to it.
+                let mut c = Command::new("unshare");
+                c.args(["-pmf", "--mount-proc"])
+                    .arg(bin())
+                    .args(args)
+                    .current_dir(std::env::temp_dir())
+                    .env("ISOCHECK_RUN_ID", &scope.id)
+                    .env("ISOCHECK_WORK_DIR", scope.work.path());
+                c
+            } else {
+                scope.command(&args)
+            };
+            // Staggered, so that each run starts (and looks for leftovers
+            // to reap) while the ones before it are in the middle of theirs.
+            std::thread::sleep(std::time::Duration::from_millis(400 * i as u64));
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for ((child, out), (scope, before)) in children
+        .into_iter()
+        .zip(&outs)
+        .zip(scopes.iter().zip(&befores))
+    {
+        let o = child.wait_with_output().unwrap();
+        let (stdout, stderr) = text(&o);
+        assert!(finished(o.status.code()), "{stdout}\n{stderr}");
+        let leg = std::fs::read_dir(out.path())
+            .unwrap()
+            .next()
+            .expect("a report directory")
+            .unwrap()
+            .path();
+        let got = signature(&read_json(&leg.join("report.json")));
+        assert_eq!(
+            got.symmetric_difference(&lone).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "a concurrent run's outcomes differ from a lone run's"
+        );
+        assert_eq!(
+            &scope.state(),
+            before,
+            "a concurrent run left something behind"
+        );
+    }
 }
 
 fn an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones() {
@@ -464,7 +766,7 @@ fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let tree = tempfile::tempdir().unwrap();
     std::fs::create_dir(tree.path().join("usr")).unwrap();
-    let o = isocheck(&[
+    let o = Scope::new().run(&[
         "run",
         "--no-write",
         "--rootfs",

@@ -26,5 +26,12 @@ fn main() -> ExitCode {
     if first == Some(isocheck::runtime::helper::HELPER_ARG) {
         return ExitCode::from(isocheck::runtime::helper::main() as u8);
     }
+    if first == Some(isocheck::runtime::workdir::WORKNS_ARG) {
+        let rest: Vec<String> = args[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        return ExitCode::from(isocheck::runtime::workdir::holder_main(&rest) as u8);
+    }
     isocheck::cli::main()
 }

@@ -14,6 +14,7 @@ use crate::report::{console::ConsoleReporter, Outcome, Report, Reporter};
 use crate::suite::case::{CaseId, Property};
 use crate::suite::runner::{RunOptions, Runner};
 use crate::suite::table;
+use crate::sys::outdir::OutDir;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_BROKEN: u8 = 1;
@@ -122,8 +123,8 @@ struct RunArgs {
     /// appended to the report directory's name.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<(String, String)>,
-    /// Pairs of cases run at once.
-    #[arg(long, default_value_t = 2)]
+    /// Pairs of cases run at once (1 to 64).
+    #[arg(long, default_value_t = 2, value_parser = parse_jobs)]
     jobs: usize,
     /// Colour the outcome words.
     #[arg(long)]
@@ -150,7 +151,41 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     {
         return Err(format!("label key `{k}` must be letters, digits, - or _"));
     }
+    if k.len() > 64 {
+        return Err(format!("label key `{k}` is longer than 64 bytes"));
+    }
+    if v.len() > 256 || v.chars().any(char::is_control) {
+        return Err(format!(
+            "label `{k}`: the value must be at most 256 bytes without control characters"
+        ));
+    }
+    // The layout label names the report directory: one plain name.
+    if k == "layout"
+        && (v.is_empty()
+            || v.len() > 64
+            || v.starts_with(['.', '-'])
+            || !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')))
+    {
+        return Err(format!(
+            "label `layout={v}`: a layout names the report directory, so it must be 1 to 64 letters, digits, '.', '_', '-' or '+', not starting with '.' or '-'"
+        ));
+    }
     Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err(format!("`{s}`: --jobs takes a number from 1 to 64")),
+    }
+}
+
+/// Prints to stdout, ignoring a reader that went away (`| head`): the run
+/// and its reports do not depend on the console.
+fn say(text: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
 }
 
 pub fn main() -> ExitCode {
@@ -205,6 +240,10 @@ fn selector(filters: &[String]) -> impl Fn(&CaseId) -> bool + Sync + '_ {
 /// A runner with isocheck's own binary as the helper; the error is the
 /// exit status, already explained on stderr.
 fn make_runner(rootfs: Option<PathBuf>, jobs: usize, host: HostFacts) -> Result<Runner, u8> {
+    if let Err(e) = crate::runtime::workdir::check_env() {
+        eprintln!("isocheck: {e}");
+        return Err(EXIT_USAGE);
+    }
     let helper = std::env::current_exe().map_err(|e| {
         eprintln!("isocheck: cannot find its own binary to run as the helper: {e}");
         EXIT_HARNESS
@@ -240,6 +279,29 @@ fn audit(a: AuditArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    // Where audit.json goes, checked before anything is probed.
+    let out = if a.no_write {
+        None
+    } else {
+        let release = if host.kernel.release.is_empty() {
+            "unknown-kernel"
+        } else {
+            &host.kernel.release
+        };
+        let dir = OutDir::open(&a.out, true)
+            .and_then(|d| d.child(std::ffi::OsStr::new(release), true))
+            .and_then(|d| {
+                d.check_writable(std::ffi::OsStr::new(AUDIT_JSON))
+                    .map(|()| d)
+            });
+        match dir {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("isocheck: --out {}: {e}", a.out.display());
+                return EXIT_USAGE;
+            }
+        }
+    };
     let runner = match make_runner(None, 1, host) {
         Ok(r) => r,
         Err(code) => return code,
@@ -256,19 +318,14 @@ fn audit(a: AuditArgs) -> u8 {
             crate::suite::audit::render_text(&audit)
         )
     };
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    if !a.no_write {
-        let release = if runner.host.kernel.release.is_empty() {
-            "unknown-kernel"
-        } else {
-            &runner.host.kernel.release
-        };
-        let path = a.out.join(release).join("audit.json");
+    say(&text);
+    if let Some(dir) = out {
         let body = serde_json::to_string_pretty(
             &serde_json::json!({ "host": runner.host, "audit": audit }),
         )
         .unwrap_or_default();
-        if let Err(e) = write_atomic(&path, body.as_bytes()) {
+        let path = dir.path().join(AUDIT_JSON);
+        if let Err(e) = dir.write(std::ffi::OsStr::new(AUDIT_JSON), body.as_bytes()) {
             eprintln!("isocheck: writing {}: {e}", path.display());
             return EXIT_HARNESS;
         }
@@ -281,7 +338,20 @@ fn audit(a: AuditArgs) -> u8 {
     }
 }
 
+const AUDIT_JSON: &str = "audit.json";
+
 fn matrix(a: MatrixArgs) -> u8 {
+    let out = match OutDir::open(&a.out, true).and_then(|d| {
+        d.check_writable(std::ffi::OsStr::new("matrix.html"))?;
+        d.check_writable(std::ffi::OsStr::new("matrix.json"))?;
+        Ok(d)
+    }) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("isocheck: --out {}: {e}", a.out.display());
+            return EXIT_USAGE;
+        }
+    };
     let mut legs = Vec::new();
     for p in &a.reports {
         match crate::report::json::read_report(p) {
@@ -293,25 +363,23 @@ fn matrix(a: MatrixArgs) -> u8 {
         }
     }
     let m = crate::report::Matrix::build(&legs);
-    let html = a.out.join("matrix.html");
-    let json = a.out.join("matrix.json");
-    for (path, body) in [
-        (&html, crate::report::matrix::render_html(&m)),
-        (&json, crate::report::matrix::render_json(&m)),
+    for (name, body) in [
+        ("matrix.html", crate::report::matrix::render_html(&m)),
+        ("matrix.json", crate::report::matrix::render_json(&m)),
     ] {
-        if let Err(e) = write_atomic(path, body.as_bytes()) {
-            eprintln!("isocheck: writing {}: {e}", path.display());
+        if let Err(e) = out.write(std::ffi::OsStr::new(name), body.as_bytes()) {
+            eprintln!("isocheck: writing {}: {e}", out.path().join(name).display());
             return EXIT_HARNESS;
         }
     }
     let regressions = m.regressions().count();
-    println!(
-        "matrix of {} legs, {} rows, {regressions} regressions: {} and {}",
+    say(&format!(
+        "matrix of {} legs, {} rows, {regressions} regressions: {} and {}\n",
         m.legs.len(),
         m.rows.len(),
-        html.display(),
-        json.display()
-    );
+        out.path().join("matrix.html").display(),
+        out.path().join("matrix.json").display()
+    ));
     EXIT_OK
 }
 
@@ -349,6 +417,59 @@ pub fn exit_status(report: &Report) -> u8 {
     }
 }
 
+/// Where a run's files go, opened and checked before the run starts.
+struct Outputs {
+    /// `<out>/<leg>/`, for report.json and report.html.
+    leg: Option<OutDir>,
+    /// The JUnit file's directory and name.
+    junit: Option<(OutDir, std::ffi::OsString)>,
+}
+
+impl Outputs {
+    fn prepare(
+        a: &RunArgs,
+        host: &HostFacts,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Outputs, String> {
+        let leg = if a.no_write {
+            None
+        } else {
+            let name = crate::report::matrix::leg_name_of(&host.kernel.release, labels);
+            let out = OutDir::open(&a.out, true)
+                .map_err(|e| format!("--out {}: {e}", a.out.display()))?;
+            let leg = out.child(std::ffi::OsStr::new(&name), true).map_err(|e| {
+                format!("--out {}: report directory {name:?}: {e}", a.out.display())
+            })?;
+            for f in ["report.json", "report.html"] {
+                leg.check_writable(std::ffi::OsStr::new(f))
+                    .map_err(|e| format!("--out {}: {e}", a.out.display()))?;
+            }
+            Some(leg)
+        };
+        let junit = match &a.junit {
+            Some(p) => Some(
+                crate::sys::outdir::prepare_file(p)
+                    .map_err(|e| format!("--junit {}: {e}", p.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Outputs { leg, junit })
+    }
+}
+
+/// Exit status of a run stopped by SIGINT (128 + 2).
+pub const EXIT_SIGINT: u8 = 130;
+/// Exit status of a run stopped by SIGTERM (128 + 15).
+pub const EXIT_SIGTERM: u8 = 143;
+
+/// The exit status of a run stopped by `signal`.
+fn interrupted_status(signal: &str) -> u8 {
+    match signal {
+        "SIGINT" => EXIT_SIGINT,
+        _ => EXIT_SIGTERM,
+    }
+}
+
 fn run(a: RunArgs) -> u8 {
     let props = match load(&a.suite) {
         Ok(p) => p,
@@ -357,17 +478,28 @@ fn run(a: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let select = selector(&a.suite.filters);
+    if !props.iter().any(|p| p.cases().iter().any(&select)) {
+        eprintln!(
+            "isocheck: no case matches the filters {:?}",
+            a.suite.filters
+        );
+        return EXIT_USAGE;
+    }
     if let Some(dir) = &a.rootfs {
-        match std::fs::metadata(dir) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                eprintln!("isocheck: --rootfs {}: not a directory", dir.display());
-                return EXIT_USAGE;
+        let why = match std::fs::read_dir(dir) {
+            Ok(mut entries) => entries
+                .next()
+                .is_none()
+                .then(|| "an empty directory: give a root file system tree".to_string()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                Some("not a directory".to_string())
             }
-            Err(e) => {
-                eprintln!("isocheck: --rootfs {}: {e}", dir.display());
-                return EXIT_USAGE;
-            }
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
+            eprintln!("isocheck: --rootfs {}: {why}", dir.display());
+            return EXIT_USAGE;
         }
     }
     let rootfs = match a.rootfs.as_deref().map(std::fs::canonicalize).transpose() {
@@ -377,62 +509,93 @@ fn run(a: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let runner = match make_runner(rootfs, a.jobs, HostFacts::probe()) {
+    if let Err(e) = crate::runtime::workdir::check_env() {
+        eprintln!("isocheck: {e}");
+        return EXIT_USAGE;
+    }
+    let host = HostFacts::probe();
+    let labels: std::collections::BTreeMap<String, String> = a.labels.iter().cloned().collect();
+    let outputs = match Outputs::prepare(&a, &host, &labels) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runner = match make_runner(rootfs, a.jobs, host) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let select = selector(&a.suite.filters);
-    let stdout = std::io::stdout();
-    let mut console = ConsoleReporter::new(stdout.lock()).with_color(a.color);
-    let mut reporters: [&mut dyn Reporter; 1] = [&mut console];
-    let mut report = match runner.run_all(&props, &select, &mut reporters) {
-        Ok(r) => r,
+    let mut signals = match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        Ok(s) => s,
         Err(e) => {
-            eprintln!("isocheck: writing to the console: {e}");
+            eprintln!("isocheck: catching SIGINT and SIGTERM: {e}");
             return EXIT_HARNESS;
         }
     };
+    let signal_handle = signals.handle();
+    let stdout = std::io::stdout();
+    let mut console = ConsoleReporter::new(stdout.lock()).with_color(a.color);
+    let result = std::thread::scope(|s| {
+        let runner = &runner;
+        s.spawn(move || {
+            for sig in signals.forever() {
+                runner.interrupt(sig);
+            }
+        });
+        let mut reporters: [&mut dyn Reporter; 1] = [&mut console];
+        let r = runner.run_all(&props, &select, &mut reporters);
+        signal_handle.close();
+        r
+    });
     drop(console);
-    report.labels = a.labels.into_iter().collect();
-    report.audit = Some(runner.audit());
-    if report.cases.is_empty() {
-        eprintln!(
-            "isocheck: no case matches the filters {:?}",
-            a.suite.filters
-        );
-        return EXIT_USAGE;
-    }
-    if !a.no_write {
-        let dir = leg_dir(&a.out, &report);
-        let json = dir.join("report.json");
-        let html = dir.join("report.html");
-        if let Err(e) = crate::report::json::write_report(&json, &report) {
-            eprintln!("isocheck: {e}");
+    let mut report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isocheck: collecting the results: {e}");
             return EXIT_HARNESS;
         }
-        if let Err(e) = write_atomic(&html, crate::report::html::render(&report).as_bytes()) {
-            eprintln!("isocheck: writing {}: {e}", html.display());
+    };
+    report.labels = labels;
+    match &report.interrupted {
+        None => report.audit = Some(runner.audit()),
+        Some(sig) => eprintln!(
+            "isocheck: stopped by {sig}; the report lists the cases that did not finish as interrupted"
+        ),
+    }
+    // The work directory and the run's cgroups go before the files are
+    // written: nothing of the run is left once the reports are there.
+    drop(runner);
+    if let Some(leg) = &outputs.leg {
+        let html = crate::report::html::render(&report);
+        for (name, body) in [
+            ("report.json", crate::report::json::to_string(&report)),
+            ("report.html", html),
+        ] {
+            if let Err(e) = leg.write(std::ffi::OsStr::new(name), body.as_bytes()) {
+                eprintln!("isocheck: writing {}: {e}", leg.path().join(name).display());
+                return EXIT_HARNESS;
+            }
+        }
+        say(&format!(
+            "reports: {} and {}\n",
+            leg.path().join("report.json").display(),
+            leg.path().join("report.html").display()
+        ));
+    }
+    if let Some((dir, name)) = &outputs.junit {
+        if let Err(e) = dir.write(name, crate::report::junit::render(&report).as_bytes()) {
+            eprintln!("isocheck: writing {}: {e}", dir.path().join(name).display());
             return EXIT_HARNESS;
         }
-        println!("reports: {} and {}", json.display(), html.display());
     }
-    if let Some(path) = &a.junit {
-        if let Err(e) = write_atomic(path, crate::report::junit::render(&report).as_bytes()) {
-            eprintln!("isocheck: writing {}: {e}", path.display());
-            return EXIT_HARNESS;
-        }
+    match &report.interrupted {
+        Some(sig) => interrupted_status(sig),
+        None => exit_status(&report),
     }
-    exit_status(&report)
-}
-
-/// Writes through a temporary file in the same directory, then renames.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 fn list(a: ListArgs) -> u8 {
@@ -474,10 +637,7 @@ fn list(a: ListArgs) -> u8 {
         }
     }
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
+        say(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"));
         return EXIT_OK;
     }
     for r in &rows {
@@ -493,8 +653,8 @@ fn list(a: ListArgs) -> u8 {
                 )
             })
             .collect();
-        println!(
-            "{:<40} {:<9} {}",
+        say(&format!(
+            "{:<40} {:<9} {}\n",
             r["id"].as_str().unwrap_or(""),
             if r["runnable"] == true {
                 "runnable"
@@ -502,7 +662,7 @@ fn list(a: ListArgs) -> u8 {
                 "skip"
             },
             reqs.join(", ")
-        );
+        ));
     }
     EXIT_OK
 }

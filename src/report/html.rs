@@ -334,6 +334,12 @@ pub fn render(report: &Report) -> String {
                 }
                 section.summary {
                     h2 { "Summary" }
+                    @if let Some(sig) = &report.interrupted {
+                        p.interrupted {
+                            strong { "Interrupted by " (sig) }
+                            ": a partial report; the cases that did not finish are errors of kind interrupted."
+                        }
+                    }
                     (counts(&report.summary))
                     @if areas.len() > 1 {
                         nav {
@@ -405,6 +411,14 @@ mod tests {
         assert!(
             html.contains(r#"&quot;inside&quot;: &quot;sandbox &amp; \&quot;friends\&quot;&quot;"#)
         );
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so_on_top() {
+        assert!(!render(&sample_report()).contains("Interrupted by"));
+        let mut r = sample_report();
+        r.interrupted = Some("SIGTERM".into());
+        assert!(render(&r).contains("Interrupted by SIGTERM"));
     }
 
     #[test]

@@ -8,9 +8,8 @@
 //! before it decodes the rest; each refusal names the file.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::model::{Report, SCHEMA_VERSION};
 
@@ -102,45 +101,15 @@ pub fn read_report(path: &Path) -> Result<Report, ReportError> {
 }
 
 /// Writes `report` to `path` as pretty JSON, creating missing parent
-/// directories; atomic by a temporary file and a rename.
+/// directories; atomic, and never through a symbolic link
+/// ([`crate::sys::outdir`]).
 pub fn write_report(path: &Path, report: &Report) -> Result<(), ReportError> {
-    let write_err = |source| ReportError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| write_err(io::Error::other("the path names no file")))?;
-    fs::create_dir_all(dir).map_err(write_err)?;
-
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
-
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(to_string(report).as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(source) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(write_err(source));
-    }
-    Ok(())
+    crate::sys::outdir::write_file(path, to_string(report).as_bytes()).map_err(|source| {
+        ReportError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]

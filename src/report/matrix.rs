@@ -22,11 +22,17 @@ use crate::host::HostFacts;
 
 /// The default name of a leg: `<kernel release>[-<labels.layout>]`.
 pub fn leg_name(report: &Report) -> String {
-    let release = match report.host.kernel.release.as_str() {
+    leg_name_of(&report.host.kernel.release, &report.labels)
+}
+
+/// The leg name of a run on kernel `release` with these labels, known
+/// before the run (the report directory is checked before it starts).
+pub fn leg_name_of(release: &str, labels: &BTreeMap<String, String>) -> String {
+    let release = match release {
         "" => "unknown-kernel",
         r => r,
     };
-    match report.labels.get("layout").map(String::as_str) {
+    match labels.get("layout").map(String::as_str) {
         Some(layout) if !layout.is_empty() => format!("{release}-{layout}"),
         _ => release.to_string(),
     }

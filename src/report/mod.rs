@@ -51,6 +51,7 @@ impl Reporter for Collector {
                     cases: Vec::new(),
                     labels: Default::default(),
                     audit: None,
+                    interrupted: None,
                 });
             }
             Event::CaseFinished(case) => {

@@ -84,6 +84,9 @@ pub enum ReasonKind {
     ControlErrored,
     /// isocheck itself failed (the helper could not start, bad protocol).
     HarnessFailed,
+    /// The run was stopped by a signal before or while this case ran: it
+    /// proves nothing either way.
+    Interrupted,
 }
 
 impl ReasonKind {
@@ -104,6 +107,7 @@ impl ReasonKind {
             ReasonKind::BlindProbe => "blind-probe",
             ReasonKind::ControlErrored => "control-errored",
             ReasonKind::HarnessFailed => "harness-failed",
+            ReasonKind::Interrupted => "interrupted",
         }
     }
 }
@@ -293,6 +297,10 @@ pub struct Report {
     /// what the probes observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<Audit>,
+    /// The signal that stopped the run (`SIGINT`, `SIGTERM`), when one did:
+    /// the report is partial, and the cases not run say `interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 /// How a feature's config and its behaviour compare.

@@ -117,6 +117,7 @@ fn report_of(host: HostFacts, cases: Vec<CaseResult>) -> Report {
         cases,
         labels,
         audit: None,
+        interrupted: None,
     }
 }
 

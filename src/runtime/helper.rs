@@ -111,6 +111,11 @@ pub fn main() -> i32 {
             return 3;
         }
     }
+    // The run's work directory lives in its own mount namespace.
+    if let Err(e) = super::workdir::enter_work_ns() {
+        eprintln!("isocheck helper: {e}");
+        return 3;
+    }
     let args: Vec<String> = std::env::args().skip(2).collect();
     if let [flag, bits] = &args[..] {
         if flag == "--bare-clone" {

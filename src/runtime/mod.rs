@@ -20,3 +20,4 @@ pub mod spawn;
 pub mod spec;
 pub mod syscall;
 pub mod veth;
+pub mod workdir;

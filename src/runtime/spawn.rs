@@ -4,12 +4,13 @@
 //! when the probe crashed or hung.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use super::execcopy;
 use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
 use super::rootless::RootlessPlan;
 use super::spec::{ExecCopy, Namespace, SandboxSpec, EXEC_COPY_NAME, MARKER_NAME};
+use super::workdir::WorkDir;
 use crate::probe::Probe;
 
 /// Extra time the runner gives the helper past the sandbox's own timeout
@@ -98,69 +100,96 @@ pub enum SpawnError {
     Helper { status: String, stderr: String },
     #[error("the helper's report is not valid: {0}")]
     Protocol(String),
+    #[error(transparent)]
+    Work(#[from] super::workdir::WorkError),
+    #[error("the run was interrupted")]
+    Interrupted,
 }
 
-/// Where sandboxes are run from: the helper binary and a work directory
-/// (the new roots' mount point and the scratch directories) removed on drop.
+/// Where sandboxes are run from: the helper binary and the run's work
+/// directory (the new roots' mount point and the scratch directories; a
+/// private tmpfs as root, see [`super::workdir`]), removed on drop.
 pub struct Launcher {
     pub helper: PathBuf,
     pub layout: Layout,
+    /// The work directory as the runner reaches it.
     work: PathBuf,
     /// Below `work`, reachable by root only: the exec copies (setuid and
     /// file-capability copies of isocheck) and the rootful scratch
     /// directories they are linked into.
     private: PathBuf,
-    root_dir: PathBuf,
     counter: AtomicU64,
-    /// Cgroup names are unique per launcher.
-    tag: String,
     /// Exec copies made so far, by [`execcopy::key`].
     exec_copies: Mutex<std::collections::HashMap<String, PathBuf>>,
+    /// The signal that interrupted the run, 0 while none did.
+    interrupted: AtomicI32,
+    /// Process groups of the helpers running now.
+    live: Mutex<HashSet<i32>>,
+    /// Dropped last: the work directory and the run's identity.
+    dir: WorkDir,
 }
 
 impl Launcher {
     pub fn new(helper: impl Into<PathBuf>) -> Result<Launcher, SpawnError> {
-        reap_stale();
-        let tag = format!("{}-{}", std::process::id(), nanos());
-        let work = work_base().join(format!("isocheck-{tag}"));
-        let root_dir = work.join("root");
-        // create_dir, not create_dir_all: a directory someone else made at
-        // this name beforehand is refused, since setuid and file-capability
-        // copies of isocheck are made below it.
-        std::fs::create_dir(&work)
-            .and_then(|()| std::fs::create_dir(&root_dir))
-            .map_err(|source| SpawnError::Prepare {
-                what: "work directory",
-                path: root_dir.clone(),
-                source,
-            })?;
-        // The unprivileged root of a user namespace must be able to reach
-        // the scratch directories below.
-        let _ =
-            std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let helper = helper.into();
+        let layout = cgroups::detect_layout();
+        let dir = WorkDir::new(&helper, layout)?;
+        let work = dir.here.clone();
         let private = work.join("private");
-        std::fs::create_dir(&private)
-            .and_then(|()| {
-                std::fs::set_permissions(
-                    &private,
-                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
-                )
-            })
-            .map_err(|source| SpawnError::Prepare {
-                what: "private work directory",
-                path: private.clone(),
-                source,
-            })?;
+        if !private.exists() {
+            // A plain work directory (no root): made here.
+            std::fs::create_dir(work.join("root"))
+                .and_then(|()| std::fs::create_dir(&private))
+                .and_then(|()| {
+                    std::fs::set_permissions(
+                        &private,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                    )
+                })
+                .map_err(|source| SpawnError::Prepare {
+                    what: "private work directory",
+                    path: private.clone(),
+                    source,
+                })?;
+        }
         Ok(Launcher {
-            helper: helper.into(),
-            layout: cgroups::detect_layout(),
+            helper,
+            layout,
             work,
             private,
-            root_dir,
             counter: AtomicU64::new(0),
-            tag,
             exec_copies: Mutex::new(Default::default()),
+            interrupted: AtomicI32::new(0),
+            live: Mutex::new(HashSet::new()),
+            dir,
         })
+    }
+
+    /// The run's tag: it names the work directory and every cgroup made.
+    pub fn tag(&self) -> &str {
+        &self.dir.tag
+    }
+
+    /// Stops the run: every helper running now is killed with its process
+    /// group (the sandboxes die with it), and no helper starts from now on
+    /// ([`SpawnError::Interrupted`]). `signal` is the one that asked.
+    pub fn interrupt(&self, signal: i32) {
+        self.interrupted.store(signal.max(1), Ordering::SeqCst);
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for pgid in live.iter() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(*pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+
+    /// The signal that interrupted the run, if one did.
+    pub fn interrupted(&self) -> Option<i32> {
+        match self.interrupted.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
     }
 
     /// Runs `probe` in a sandbox built from `spec` (rootful). `name`
@@ -217,6 +246,9 @@ impl Launcher {
         rootless: Option<&RootlessPlan>,
     ) -> Result<Observation, SpawnError> {
         spec.validate().map_err(SpawnError::Spec)?;
+        if self.interrupted().is_some() {
+            return Err(SpawnError::Interrupted);
+        }
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         // A user namespace's root must reach its scratch directory through
         // the host path; a rootful sandbox binds it as root.
@@ -253,13 +285,13 @@ impl Launcher {
             }
         }
         let probe = match &scratch {
-            Some(dir) => probe.with_scratch(dir),
+            Some(dir) => probe.with_scratch(&self.dir.there_of(dir)),
             None => probe.clone(),
         };
         let mut cgroup: Option<Box<dyn SandboxCgroup>> = if spec.cgroup.is_empty() {
             None
         } else {
-            let cg_name = format!("{}-{n}-{}", self.tag, sanitize(name));
+            let cg_name = format!("{}-{n}-{}", self.dir.tag, sanitize(name));
             Some(cgroups::create(
                 Path::new(cgroups::CGROUP_ROOT),
                 self.layout,
@@ -277,8 +309,8 @@ impl Launcher {
         let req = HelperRequest {
             spec: spec.clone(),
             probe,
-            root_dir: self.root_dir.clone(),
-            scratch: scratch.clone(),
+            root_dir: self.dir.there.join("root"),
+            scratch: scratch.as_deref().map(|d| self.dir.there_of(d)),
             cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
             deny_setgroups: !nix::unistd::geteuid().is_root(),
             rootless: plan,
@@ -320,7 +352,9 @@ impl Launcher {
         req: &HelperRequest,
         deadline: Duration,
     ) -> Result<HelperReport, SpawnError> {
-        let mut child = Command::new(&self.helper)
+        let mut cmd = Command::new(&self.helper);
+        self.dir.pass_to(&mut cmd);
+        let mut child = cmd
             .arg(HELPER_ARG)
             .env(
                 super::helper::RUNNER_PID_ENV,
@@ -337,6 +371,7 @@ impl Launcher {
                 source,
             })?;
         let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _live = LiveGroup::new(self, pgid.as_raw());
         let body = serde_json::to_vec(req).map_err(|e| SpawnError::Protocol(e.to_string()))?;
         let mut stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = child.stdout.take().expect("piped stdout");
@@ -369,6 +404,9 @@ impl Launcher {
         // Nothing of this helper's group may outlive it.
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         let stderr = err_reader.join().unwrap_or_default();
+        if self.interrupted().is_some() {
+            return Err(SpawnError::Interrupted);
+        }
         if !status.success() {
             return Err(SpawnError::Helper {
                 status: status.to_string(),
@@ -380,83 +418,43 @@ impl Launcher {
     }
 }
 
-impl Drop for Launcher {
+/// A helper's process group, listed while it runs so that an interrupt
+/// can kill it; a helper started after the interrupt kills itself here.
+struct LiveGroup<'a> {
+    launcher: &'a Launcher,
+    pgid: i32,
+}
+
+impl<'a> LiveGroup<'a> {
+    fn new(launcher: &'a Launcher, pgid: i32) -> LiveGroup<'a> {
+        launcher
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pgid);
+        // Listed before the flag is read: either the interrupt's kill saw
+        // this group, or this sees the flag.
+        if launcher.interrupted().is_some() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        LiveGroup { launcher, pgid }
+    }
+}
+
+impl Drop for LiveGroup<'_> {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.work);
+        self.launcher
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.pgid);
     }
 }
 
-/// The pid a work directory or cgroup name (`<pid>-<nanos>...`) was made by,
-/// if that process is gone.
-fn dead_owner(name: &str) -> bool {
-    name.split('-')
-        .next()
-        .and_then(|p| p.parse::<i32>().ok())
-        .is_some_and(|pid| {
-            pid > 0
-                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-                    == Err(nix::errno::Errno::ESRCH)
-        })
-}
-
-/// Where work directories go: the first of `$ISOCHECK_WORK_DIR`, the temp
-/// directory and /var/tmp that is writable and allows setuid (the exec
-/// probes run setuid and file-capability copies of isocheck from there;
-/// hardened hosts mount /tmp nosuid). Else the temp directory, where those
-/// probes then report the nosuid precondition.
-pub fn work_base() -> PathBuf {
-    use nix::sys::statvfs::{statvfs, FsFlags};
-    let candidates = std::env::var_os("ISOCHECK_WORK_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([std::env::temp_dir(), PathBuf::from("/var/tmp")]);
-    for c in candidates {
-        let usable = statvfs(&c).is_ok_and(|st| {
-            !st.flags().contains(FsFlags::ST_NOSUID) && !st.flags().contains(FsFlags::ST_RDONLY)
-        }) && nix::unistd::access(&c, nix::unistd::AccessFlags::W_OK).is_ok();
-        if usable {
-            return c;
-        }
-    }
-    std::env::temp_dir()
-}
-
-/// Removes what a runner that was killed could not: its work directory and
-/// its empty sandbox cgroups. Only entries whose owning pid is gone.
-pub fn reap_stale() {
-    let mut bases = vec![std::env::temp_dir(), work_base()];
-    bases.dedup();
-    for rd in bases.iter().filter_map(|b| std::fs::read_dir(b).ok()) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.strip_prefix("isocheck-").is_some_and(dead_owner) {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    if let Ok(rd) = std::fs::read_dir(cgroups::CGROUP_ROOT) {
-        for top in rd.flatten() {
-            let parent = top.path().join(cgroups::PARENT_NAME);
-            let Ok(children) = std::fs::read_dir(&parent) else {
-                continue;
-            };
-            for c in children.flatten().filter(|c| c.path().is_dir()) {
-                if dead_owner(&c.file_name().to_string_lossy()) {
-                    cgroups::kill_all(&c.path().join("cgroup.procs"));
-                    let _ = std::fs::remove_dir(c.path());
-                }
-            }
-            let _ = std::fs::remove_dir(&parent);
-        }
-    }
-}
-
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1_000_000_000)
-        .unwrap_or(0)
-}
+pub use super::workdir::work_base;
 
 fn sanitize(name: &str) -> String {
     name.chars()

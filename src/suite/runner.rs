@@ -190,8 +190,24 @@ impl Runner {
         [test, control]
     }
 
+    /// Stops the run at once: helpers running now are killed with their
+    /// sandboxes, nothing new starts, and [`Runner::run_all`] returns a
+    /// partial report marked with `signal`.
+    pub fn interrupt(&self, signal: i32) {
+        self.launcher.interrupt(signal);
+    }
+
+    /// The run's tag, which names its work directory and cgroups.
+    pub fn tag(&self) -> &str {
+        self.launcher.tag()
+    }
+
     /// Runs every selected case, sending events to `reporters` as cases
     /// finish, and returns the report they add up to.
+    ///
+    /// A reporter that fails (a console whose reader went away) gets no
+    /// more events; the run goes on. After [`Runner::interrupt`] the cases
+    /// that did not finish are reported as errors of kind `interrupted`.
     pub fn run_all(
         &self,
         props: &[Property],
@@ -214,17 +230,20 @@ impl Runner {
         let selected: Vec<&Property> = pairs.iter().map(|(p, _)| *p).collect();
         self.prepare(&selected);
         let mut collector = Collector::default();
-        fn emit(
-            collector: &mut Collector,
-            ev: &Event<'_>,
-            reps: &mut [&mut dyn Reporter],
-        ) -> std::io::Result<()> {
+        let mut alive = vec![true; reporters.len()];
+        // The collector's errors end the run; a reporter's only its output.
+        let mut emit = |collector: &mut Collector,
+                        ev: &Event<'_>,
+                        reps: &mut [&mut dyn Reporter]|
+         -> std::io::Result<()> {
             collector.event(ev)?;
-            for r in reps.iter_mut() {
-                r.event(ev)?;
+            for (r, ok) in reps.iter_mut().zip(alive.iter_mut()) {
+                if *ok && r.event(ev).is_err() {
+                    *ok = false;
+                }
             }
             Ok(())
-        }
+        };
         emit(
             &mut collector,
             &Event::RunStarted {
@@ -237,14 +256,35 @@ impl Runner {
         let queue = Mutex::new(pairs.into_iter());
         let (tx, rx) = std::sync::mpsc::channel::<[CaseResult; 2]>();
         let mut io_result = Ok(());
+        let interrupted_case = |c: &mut CaseResult, sig: i32| {
+            c.outcome = Outcome::Error;
+            c.reason = Some(Reason::new(
+                ReasonKind::Interrupted,
+                format!(
+                    "the run was stopped by {} before this case finished",
+                    signal_name(sig)
+                ),
+            ));
+        };
         std::thread::scope(|s| {
             for _ in 0..self.jobs {
                 let tx = tx.clone();
                 let queue = &queue;
                 s.spawn(move || loop {
-                    let next = queue.lock().unwrap().next();
+                    if self.launcher.interrupted().is_some() {
+                        break;
+                    }
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
                     let Some((p, m)) = next else { break };
-                    if tx.send(self.run_pair(p, m)).is_err() {
+                    let mut pair = self.run_pair(p, m);
+                    // A pair that ends after the interrupt may have had its
+                    // sandboxes killed: its outcome proves nothing.
+                    if let Some(sig) = self.launcher.interrupted() {
+                        for c in pair.iter_mut() {
+                            interrupted_case(c, sig);
+                        }
+                    }
+                    if tx.send(pair).is_err() {
                         break;
                     }
                 });
@@ -262,6 +302,25 @@ impl Runner {
             }
         });
         io_result?;
+        let interrupted = self.launcher.interrupted();
+        if let Some(sig) = interrupted {
+            // The pairs never started.
+            let rest: Vec<_> = queue
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .collect();
+            for (p, mode) in rest {
+                for variant in [Variant::Test, Variant::Control] {
+                    let id = CaseId::new(&p.id, mode, variant);
+                    if !select(&id) {
+                        continue;
+                    }
+                    let mut case = not_run(p, mode, variant);
+                    interrupted_case(&mut case, sig);
+                    emit(&mut collector, &Event::CaseFinished(&case), reporters)?;
+                }
+            }
+        }
         let duration_ms = t0.elapsed().as_secs_f64() * 1e3;
         let summary = collector
             .report
@@ -277,6 +336,7 @@ impl Runner {
             reporters,
         )?;
         let mut report = collector.report.take().expect("RunStarted was sent");
+        report.interrupted = interrupted.map(signal_name);
         // Areas in the catalogue's order (pid, uts, net, mount ...), then by id.
         let area_rank = |a: &str| {
             super::catalog::AREAS
@@ -295,6 +355,37 @@ impl Runner {
         report.summary = Summary::of(&report.cases);
         Ok(report)
     }
+}
+
+/// A case as the report lists it before it ran.
+fn not_run(p: &Property, mode: Mode, variant: Variant) -> CaseResult {
+    let def = p.def(mode);
+    CaseResult {
+        id: CaseId::new(&p.id, mode, variant).to_string(),
+        property: p.id.clone(),
+        area: p.area.clone(),
+        mode,
+        variant,
+        outcome: Outcome::Skip,
+        reason: None,
+        description: p.description.clone(),
+        expected: Value::Array(
+            def.expect_for(variant)
+                .iter()
+                .map(|e| json!({ "what": e.describe() }))
+                .collect(),
+        ),
+        observed: Value::Null,
+        requirements: Vec::new(),
+        duration_ms: 0.0,
+    }
+}
+
+/// `SIGINT`, `SIGTERM` ... for a signal number.
+pub fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {sig}"))
 }
 
 impl Runner {

@@ -2,6 +2,7 @@
 //! nix does not cover, each with the condition that makes it sound.
 
 pub mod lsm;
+pub mod outdir;
 pub mod xattr;
 
 use nix::errno::Errno;
@@ -210,4 +211,39 @@ pub fn loopback_up() -> Result<(), Errno> {
         return Err(Errno::last());
     }
     Ok(())
+}
+
+/// Lets `fd` survive into the program `cmd` runs, at the same number, in
+/// that child only (it stays close-on-exec here and in every other child).
+pub fn keep_fd_on_exec(cmd: &mut std::process::Command, fd: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec. It makes
+    // one fcntl(2) call, which is async-signal-safe, allocates nothing and
+    // touches no memory another thread could hold a lock on.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        });
+    }
+}
+
+/// Takes ownership of a descriptor this process inherited at exec (named
+/// by its parent, see [`keep_fd_on_exec`]), after checking it is open.
+pub fn own_inherited_fd(fd: std::os::fd::RawFd) -> Result<OwnedFd, Errno> {
+    if fd < 3 {
+        return Err(Errno::EBADF);
+    }
+    nix::fcntl::fcntl(
+        // SAFETY: only borrowed for this one F_GETFD call, which fails
+        // with EBADF on a number that is not open.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+        nix::fcntl::FcntlArg::F_GETFD,
+    )?;
+    // SAFETY: the descriptor is open (checked above), was handed to this
+    // process for this purpose alone, and nothing else in it owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
