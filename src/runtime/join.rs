@@ -80,7 +80,9 @@ fn enter(target: Pid) -> Result<(), nix::errno::Errno> {
     if pid_ns.metadata().map(|m| m.ino()).ok() != Some(ino("/proc/self/ns/pid")) {
         setns(&pid_ns, CloneFlags::CLONE_NEWPID)?;
     }
-    setns(&mnt_ns, CloneFlags::CLONE_NEWNS)?;
+    if !super::sabotage::hit(super::sabotage::Sabotage::JoinerMountNsSkipped) {
+        setns(&mnt_ns, CloneFlags::CLONE_NEWNS)?;
+    }
     Ok(())
 }
 

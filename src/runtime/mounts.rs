@@ -6,6 +6,7 @@ use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
 use super::init::StepError;
+use super::sabotage::{self, Sabotage};
 use super::spec::{BindSource, Mount};
 use super::syscall::Syscall;
 
@@ -55,10 +56,13 @@ pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
             Some((true, None)) => {
                 sys.mkdir_all(&dst)
                     .map_err(|e| StepError::new("mkdir", &dst, e))?;
-                bind(src, &dst, true, sys)?;
+                bind(src, &dst, !sabotage::hit(Sabotage::SkeletonBindsWritable), sys)?;
             }
             Some((false, None)) => {}
         }
+    }
+    if sabotage::hit(Sabotage::DevHostBound) {
+        return bind(Path::new("/dev"), &root.join("dev"), false, sys);
     }
     for dev in SKELETON_DEVICES {
         let src = Path::new("/dev").join(dev);
@@ -112,7 +116,7 @@ pub fn bind(src: &Path, dst: &Path, readonly: bool, sys: &dyn Syscall) -> Result
         None,
     )
     .map_err(|e| StepError::new("bind", dst, e))?;
-    if readonly {
+    if readonly && !sabotage::hit(Sabotage::RoRemountSkipped) {
         let locked = sys
             .locked_flags(src)
             .map_err(|e| StepError::new("statvfs", src, e))?;
@@ -147,6 +151,9 @@ pub fn apply(
         Mount::Proc { .. } => {
             mkdir(&dst)?;
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            if sabotage::hit(Sabotage::ProcNotFresh) {
+                return bind(Path::new("/proc"), &dst, false, sys);
+            }
             sys.mount(Some(Path::new("proc")), &dst, Some("proc"), flags, None)
                 .map_err(|e| StepError::new("mount-proc", &dst, e))
         }
@@ -182,7 +189,7 @@ pub fn apply(
         Mount::Sysfs { readonly, .. } => {
             mkdir(&dst)?;
             let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            if *readonly {
+            if *readonly && !sabotage::hit(Sabotage::SysfsWritable) {
                 flags |= MsFlags::MS_RDONLY;
             }
             sys.mount(Some(Path::new("sysfs")), &dst, Some("sysfs"), flags, None)

@@ -73,6 +73,10 @@ pub struct Observation {
     /// Processes left behind by the sandbox that the helper killed.
     pub swept: usize,
     pub sandbox_us: u64,
+    /// Sabotages whose steps ran with their bug for this sandbox (feature
+    /// `sabotage`): in the runner, the helper, the worker and the sandbox.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sabotage_fired: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,7 +293,8 @@ impl Launcher {
         if let Some(cg) = cgroup.as_mut() {
             cg.remove()?;
         }
-        let rep = result?;
+        let mut rep = result?;
+        super::sabotage::merge(&mut rep.sabotage_fired, super::sabotage::take_fired());
         Ok(Observation {
             probe: rep.probe,
             exit: rep.exit,
@@ -312,6 +317,7 @@ impl Launcher {
             },
             swept: rep.swept,
             sandbox_us: rep.sandbox_us,
+            sabotage_fired: rep.sabotage_fired,
         })
     }
 
