@@ -135,7 +135,7 @@ fn reason(case: &CaseResult) -> String {
 /// Judges one listed case: `base` from the baseline run, `run` from the
 /// sabotaged one; `fired_anywhere` whether the step ran anywhere in it.
 pub fn judge_case(
-    name: &str,
+    entry: &Entry,
     expected: Expected,
     base: Option<&CaseResult>,
     run: Option<&CaseResult>,
@@ -160,20 +160,22 @@ pub fn judge_case(
     }
     // Null when the case did not get as far as a sandbox: then the run as
     // a whole tells whether the step ran.
-    let fired = fired_in(run, name).unwrap_or(fired_anywhere);
+    let fired = fired_in(run, entry.name).unwrap_or(fired_anywhere);
     if run.outcome == Outcome::Skip {
         return CaseVerdict::NotCaught {
             outcome: "skip".into(),
-            why: format!(
-                "the sabotage turned a pass into a skip ({})",
-                reason(run)
-            ),
+            why: format!("the sabotage turned a pass into a skip ({})", reason(run)),
         };
     }
     if !fired {
         return not_exercised(format!(
-            "the step did not run with the bug in this case (outcome {})",
-            run.outcome.as_str()
+            "the step did not run with the bug in this case (outcome {}){}",
+            run.outcome.as_str(),
+            if entry.runs_only.is_empty() {
+                String::new()
+            } else {
+                format!(" (catalogue: the step matters {})", entry.runs_only)
+            }
         ));
     }
     if test_held(run) {
@@ -230,7 +232,7 @@ pub fn judge(entry: &Entry, baseline: &Report, run: &Report, report: PathBuf) ->
             case: case.to_string(),
             expected: *expected,
             verdict: judge_case(
-                entry.name,
+                entry,
                 *expected,
                 test_case(baseline, case).as_ref(),
                 test_case(run, case).as_ref(),
@@ -251,18 +253,17 @@ pub fn judge(entry: &Entry, baseline: &Report, run: &Report, report: PathBuf) ->
     } else {
         Status::NotExercised
     };
-    let listed: Vec<String> = entry.breaks.iter().map(|(c, _)| format!("{c}/test")).collect();
+    let listed: Vec<String> = entry
+        .breaks
+        .iter()
+        .map(|(c, _)| format!("{c}/test"))
+        .collect();
     let also_broke = run
         .cases
         .iter()
         .filter(|c| c.id.ends_with("/test") && !listed.contains(&c.id))
-        .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
-        .filter(|c| {
-            baseline
-                .cases
-                .iter()
-                .any(|b| b.id == c.id && test_held(b))
-        })
+        .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error) && !test_held(c))
+        .filter(|c| baseline.cases.iter().any(|b| b.id == c.id && test_held(b)))
         .map(|c| format!("{} {}", c.id.trim_end_matches("/test"), c.outcome.as_str()))
         .collect();
     SabotageResult {
@@ -336,7 +337,8 @@ fn run_once(name: Option<&str>, dir: &Path, jobs: usize) -> Result<(Report, Path
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let log_path = dir.join("run.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log2 = log
         .try_clone()
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
@@ -480,7 +482,7 @@ pub fn run(a: SabotageArgs) -> u8 {
     let unproven: Vec<&String> = props.iter().filter(|p| !proven.contains_key(*p)).collect();
     let count = |s: Status| results.iter().filter(|r| r.status == s).count();
     println!();
-    println!("{:<26} {}", "sabotage", "outcome");
+    println!("{:<26} outcome", "sabotage");
     for r in &results {
         println!("{:<26} {}", r.name, r.status.as_str());
     }
@@ -504,7 +506,10 @@ pub fn run(a: SabotageArgs) -> u8 {
     }
     if !unproven.is_empty() && chosen.len() == CATALOGUE.len() {
         let u: Vec<&str> = unproven.iter().map(|s| s.as_str()).collect();
-        println!("properties no caught sabotage proved here: {}", u.join(", "));
+        println!(
+            "properties no caught sabotage proved here: {}",
+            u.join(", ")
+        );
     }
     let summary = serde_json::json!({
         "baseline": base_path,
@@ -560,11 +565,12 @@ mod tests {
     }
 
     const N: &str = "ns-pid-dropped";
+    const P: &Entry = &CATALOGUE[0];
 
     #[test]
     fn a_fail_where_the_step_ran_is_caught() {
         let v = judge_case(
-            N,
+            P,
             Expected::Fail,
             Some(&case(Outcome::Pass, Some(&[]))),
             Some(&case(Outcome::Fail, Some(&[N]))),
@@ -576,7 +582,7 @@ mod tests {
     #[test]
     fn a_pass_with_the_bug_in_place_is_not_caught() {
         let v = judge_case(
-            N,
+            P,
             Expected::Fail,
             Some(&case(Outcome::Pass, Some(&[]))),
             Some(&case(Outcome::Pass, Some(&[N]))),
@@ -589,7 +595,7 @@ mod tests {
     fn a_step_that_never_ran_is_not_exercised_whatever_the_outcome() {
         for o in [Outcome::Pass, Outcome::Fail] {
             let v = judge_case(
-                N,
+                P,
                 Expected::Fail,
                 Some(&case(Outcome::Pass, Some(&[]))),
                 Some(&case(o, Some(&["other"]))),
@@ -602,7 +608,7 @@ mod tests {
     #[test]
     fn skips_are_not_exercised_only_when_the_baseline_skips_too() {
         let v = judge_case(
-            N,
+            P,
             Expected::Fail,
             Some(&case(Outcome::Skip, None)),
             Some(&case(Outcome::Skip, None)),
@@ -610,13 +616,16 @@ mod tests {
         );
         assert!(matches!(v, CaseVerdict::NotExercised { .. }), "{v:?}");
         let v = judge_case(
-            N,
+            P,
             Expected::Fail,
             Some(&case(Outcome::Pass, Some(&[]))),
             Some(&case(Outcome::Skip, None)),
             true,
         );
-        assert!(matches!(v, CaseVerdict::NotCaught { ref outcome, .. } if outcome == "skip"), "{v:?}");
+        assert!(
+            matches!(v, CaseVerdict::NotCaught { ref outcome, .. } if outcome == "skip"),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -624,16 +633,16 @@ mod tests {
         let base = case(Outcome::Pass, Some(&[]));
         let err = case(Outcome::Error, Some(&[N]));
         assert!(matches!(
-            judge_case(N, Expected::Error, Some(&base), Some(&err), true),
+            judge_case(P, Expected::Error, Some(&base), Some(&err), true),
             CaseVerdict::Caught { .. }
         ));
         assert!(matches!(
-            judge_case(N, Expected::Fail, Some(&base), Some(&err), true),
+            judge_case(P, Expected::Fail, Some(&base), Some(&err), true),
             CaseVerdict::NotCaught { .. }
         ));
         let fail = case(Outcome::Fail, Some(&[N]));
         assert!(matches!(
-            judge_case(N, Expected::Error, Some(&base), Some(&fail), true),
+            judge_case(P, Expected::Error, Some(&base), Some(&fail), true),
             CaseVerdict::Caught { .. }
         ));
     }
@@ -645,13 +654,13 @@ mod tests {
         let base = case(Outcome::Pass, Some(&[]));
         // Under the sabotage: the test held, so the bug went unseen.
         assert!(matches!(
-            judge_case(N, Expected::Error, Some(&base), Some(&blind), true),
+            judge_case(P, Expected::Error, Some(&base), Some(&blind), true),
             CaseVerdict::NotCaught { .. }
         ));
         // In the baseline: the test held, so a fail under the bug counts.
         let fail = case(Outcome::Fail, Some(&[N]));
         assert!(matches!(
-            judge_case(N, Expected::Fail, Some(&blind), Some(&fail), true),
+            judge_case(P, Expected::Fail, Some(&blind), Some(&fail), true),
             CaseVerdict::Caught { .. }
         ));
     }
@@ -659,13 +668,16 @@ mod tests {
     #[test]
     fn a_baseline_that_does_not_pass_makes_the_case_inconclusive() {
         let v = judge_case(
-            N,
+            P,
             Expected::Fail,
             Some(&case(Outcome::Fail, Some(&[]))),
             Some(&case(Outcome::Fail, Some(&[N]))),
             true,
         );
-        assert!(matches!(v, CaseVerdict::NotCaught { ref why, .. } if why.contains("inconclusive")), "{v:?}");
+        assert!(
+            matches!(v, CaseVerdict::NotCaught { ref why, .. } if why.contains("inconclusive")),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -676,6 +688,9 @@ mod tests {
             .map(|p| p.id)
             .collect();
         assert_eq!(uncovered(&props), Vec::<String>::new());
-        assert_eq!(uncovered(&["no.such".to_string()]), vec!["no.such".to_string()]);
+        assert_eq!(
+            uncovered(&["no.such".to_string()]),
+            vec!["no.such".to_string()]
+        );
     }
 }

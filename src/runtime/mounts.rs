@@ -56,7 +56,12 @@ pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
             Some((true, None)) => {
                 sys.mkdir_all(&dst)
                     .map_err(|e| StepError::new("mkdir", &dst, e))?;
-                bind(src, &dst, !sabotage::hit(Sabotage::SkeletonBindsWritable), sys)?;
+                bind(
+                    src,
+                    &dst,
+                    !sabotage::hit(Sabotage::SkeletonBindsWritable),
+                    sys,
+                )?;
             }
             Some((false, None)) => {}
         }

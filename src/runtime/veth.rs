@@ -362,7 +362,12 @@ fn default_route_via_peer(v: &VethSpec) -> Result<(), StepError> {
     let mut rt = Rtnl::open()?;
     let inside = index_of(&v.inside_name)?;
     let route = super::sabotage::default_route(inside, v.outside);
-    rt.request("add-route", &format!("default via {}", v.outside), route, true)
+    rt.request(
+        "add-route",
+        &format!("default via {}", v.outside),
+        route,
+        true,
+    )
 }
 
 #[cfg(test)]

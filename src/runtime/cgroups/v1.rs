@@ -104,7 +104,10 @@ impl V1Cgroup {
                     if let Some(cpu) = limits.cpu_max {
                         // The period first: a quota is checked against it.
                         write(&dir.join("cpu.cfs_period_us"), &cpu.period_us.to_string())?;
-                        let quota = cpu.quota_us.filter(|_| !hit(V1CpuQuotaSkipped)).map_or("-1".to_string(), |q| q.to_string());
+                        let quota = cpu
+                            .quota_us
+                            .filter(|_| !hit(V1CpuQuotaSkipped))
+                            .map_or("-1".to_string(), |q| q.to_string());
                         write(&dir.join("cpu.cfs_quota_us"), &quota)?;
                     }
                 }
