@@ -220,6 +220,22 @@ impl Launcher {
         probe: &Probe,
         rootless: Option<&RootlessPlan>,
     ) -> Result<Observation, SpawnError> {
+        let result = self.run_as_inner(name, spec, probe, rootless);
+        if result.is_err() {
+            // Sabotage records of a run that produced no observation must
+            // not be counted for the next one on this thread.
+            super::sabotage::take_fired();
+        }
+        result
+    }
+
+    fn run_as_inner(
+        &self,
+        name: &str,
+        spec: &SandboxSpec,
+        probe: &Probe,
+        rootless: Option<&RootlessPlan>,
+    ) -> Result<Observation, SpawnError> {
         spec.validate().map_err(SpawnError::Spec)?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         // A user namespace's root must reach its scratch directory through
