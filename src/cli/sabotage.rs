@@ -466,9 +466,9 @@ pub fn run(a: SabotageArgs) -> u8 {
             }
         }
     }
-    // A property is proven here when a sabotage breaking it was caught.
+    // A property is proven here when a case of it caught a sabotage.
     let mut proven: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.status == Status::Caught) {
+    for r in &results {
         for c in &r.cases {
             if matches!(c.verdict, CaseVerdict::Caught { .. }) {
                 let p = c.case.split('/').next().unwrap_or(&c.case).to_string();
