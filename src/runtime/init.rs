@@ -319,9 +319,10 @@ fn sabotaged_set(
     Ok(match set {
         // Only a bug when the inherited ambient set holds a dropped capability.
         CapSet::Ambient
-            if read(CapSet::Ambient)?
-                .iter()
-                .any(|c| spec.caps.drop.contains(c))
+            if sabotage::active(Sabotage::AmbientNotCleared)
+                && read(CapSet::Ambient)?
+                    .iter()
+                    .any(|c| spec.caps.drop.contains(c))
                 && sabotage::hit(Sabotage::AmbientNotCleared) =>
         {
             Some(SetBug::Skip)

@@ -175,7 +175,8 @@ pub const CATALOGUE: &[Entry] = &[
         "/proc is a recursive bind of the helper's /proc instead of a fresh proc of the sandbox's PID namespace",
         ["pid.pid1/rootful" => F, "pid.pid1/rootless" => F,
          "pid.proc_mount_needed/rootful" => F, "pid.proc_mount_needed/rootless" => F,
-         "mount.proc_sys_dev/rootful" => F, "mount.proc_sys_dev/rootless" => F]),
+         "mount.proc_sys_dev/rootful" => F, "mount.proc_sys_dev/rootless" => F,
+         "pid.join/rootful" => F, "pid.join/rootless" => F]),
     entry!(RoRemountSkipped, "ro-remount-skipped", "mounts.rs: remount-ro",
         "a read-only bind is never remounted read-only (every bind: the spec's, the skeleton's, the read-only paths)",
         ["mount.ro_bind/rootful" => F, "mount.ro_bind/rootless" => F,
@@ -201,7 +202,8 @@ pub const CATALOGUE: &[Entry] = &[
         ["mount.propagation/rootful" => F, "mount.propagation/rootless" => F]),
     entry!(OldRootAttached, "old-root-attached", "init.rs: detach-old-root",
         "after pivot_root the old root is never detached",
-        ["mount.old_root_gone/rootful" => F, "mount.old_root_gone/rootless" => F]),
+        ["mount.old_root_gone/rootful" => F, "mount.old_root_gone/rootless" => F,
+         "pid.join/rootful" => F, "pid.join/rootless" => F]),
     entry!(BoundingDropSkipped, "bounding-drop-skipped", "init.rs: drop_bounding",
         "the bounding set is never reduced: an exec can regain a dropped capability",
         ["caps.bounding/rootful" => F, "caps.chown_denied/rootful" => F, "caps.chown_denied/rootless" => F]),
@@ -212,11 +214,13 @@ pub const CATALOGUE: &[Entry] = &[
     entry!(InheritableFull, "inheritable-full", "init.rs: capset Inheritable",
         "the inheritable set is written with every permitted capability, the drop not applied (root would regain it on exec); the kernel refuses a capability the bounding set lacks",
         ["caps.chown_denied/rootful" => E, "caps.chown_denied/rootless" => E,
-         "caps.sys_admin_mount/rootful" => E, "caps.sys_admin_mount/rootless" => E]),
+         "caps.sys_admin_mount/rootful" => E, "caps.sys_admin_mount/rootless" => E,
+         "mount.ro_bind/rootful" => E, "mount.ro_bind/rootless" => E, "caps.bounding/rootful" => E]),
     entry!(EffectiveNotReduced, "effective-not-reduced", "init.rs: capset Effective",
         "the effective set is written without the drop; the kernel then refuses the smaller permitted set",
         ["caps.chown_denied/rootful" => E, "caps.chown_denied/rootless" => E,
-         "caps.sys_admin_mount/rootful" => E, "caps.sys_admin_mount/rootless" => E]),
+         "caps.sys_admin_mount/rootful" => E, "caps.sys_admin_mount/rootless" => E,
+         "mount.ro_bind/rootful" => E, "mount.ro_bind/rootless" => E]),
     entry!(PermittedNotReduced, "permitted-not-reduced", "init.rs: capset Permitted",
         "the permitted set is never reduced: the sandbox can raise a dropped capability again",
         ["caps.chown_denied/rootful" => F, "caps.chown_denied/rootless" => F,
@@ -277,7 +281,7 @@ pub const CATALOGUE: &[Entry] = &[
         ["seccomp.filter/rootful" => F, "seccomp.filter/rootless" => F]),
     entry!(FileCapsNotStripped, "file-caps-not-stripped", "spec.rs/execcopy.rs: effective_file_caps",
         "an exec copy that should lose its file capabilities keeps them",
-        ["caps.net_bind_service/rootful" => F]),
+        ["caps.net_bind_service/rootful" => F, "caps.net_bind_service/rootless" => F]),
     entry!(VethDefaultRoute, "veth-default-route", "veth.rs: attach (sandbox end)",
         "the sandbox's end of the veth pair gets a default route through the peer: addresses beyond the pair are reachable",
         ["net.veth/rootful" => F, "net.veth/rootless" => F]),
@@ -399,6 +403,19 @@ pub fn hit(s: Sabotage) -> bool {
 #[cfg(not(feature = "sabotage"))]
 #[inline(always)]
 pub const fn hit(_: Sabotage) -> bool {
+    false
+}
+
+/// Whether the sabotage `s` is active, without recording that its step
+/// ran: for a hook that must look before it knows the bug changes anything.
+#[cfg(feature = "sabotage")]
+pub fn active(s: Sabotage) -> bool {
+    hooks::active() == Some(s)
+}
+
+#[cfg(not(feature = "sabotage"))]
+#[inline(always)]
+pub const fn active(_: Sabotage) -> bool {
     false
 }
 
