@@ -317,15 +317,10 @@ fn sabotaged_set(
             .map_err(|e| StepError::new("capget", format!("{s:?}"), e))
     };
     Ok(match set {
-        // Only a bug when the inherited ambient set holds a dropped capability.
-        CapSet::Ambient
-            if sabotage::active(Sabotage::AmbientNotCleared)
-                && read(CapSet::Ambient)?
-                    .iter()
-                    .any(|c| spec.caps.drop.contains(c))
-                && sabotage::hit(Sabotage::AmbientNotCleared) =>
-        {
-            Some(SetBug::Skip)
+        CapSet::Ambient if sabotage::hit(Sabotage::AmbientRaised) => {
+            let mut v = read(CapSet::Ambient)?;
+            v.extend(spec.caps.drop.iter().copied());
+            Some(SetBug::Write(v))
         }
         CapSet::Inheritable if sabotage::hit(Sabotage::InheritableFull) => {
             Some(SetBug::Write(read(CapSet::Permitted)?))

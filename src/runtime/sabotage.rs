@@ -50,7 +50,7 @@ pub enum Sabotage {
     PropagationShared,
     OldRootAttached,
     BoundingDropSkipped,
-    AmbientNotCleared,
+    AmbientRaised,
     InheritableFull,
     EffectiveNotReduced,
     PermittedNotReduced,
@@ -207,10 +207,11 @@ pub const CATALOGUE: &[Entry] = &[
     entry!(BoundingDropSkipped, "bounding-drop-skipped", "init.rs: drop_bounding",
         "the bounding set is never reduced: an exec can regain a dropped capability",
         ["caps.bounding/rootful" => F, "caps.chown_denied/rootful" => F, "caps.chown_denied/rootless" => F]),
-    entry!(AmbientNotCleared, "ambient-not-cleared", "init.rs: capset Ambient",
-        "the ambient set is left as the sandbox inherited it",
-        ["caps.chown_denied/rootful" => F, "caps.chown_denied/rootless" => F],
-        "only where the sandbox inherits a non-empty ambient set holding a dropped capability (a runner started with ambient capabilities)"),
+    entry!(AmbientRaised, "ambient-raised", "init.rs: capset Ambient",
+        "the ambient set is written with the dropped capabilities added instead of removed; the kernel refuses an ambient capability outside permitted and inheritable (an ambient step merely skipped leaks nothing: the kernel lowers ambient capabilities with the inheritable and permitted drops)",
+        ["caps.chown_denied/rootful" => E, "caps.chown_denied/rootless" => E,
+         "caps.sys_admin_mount/rootful" => E, "caps.sys_admin_mount/rootless" => E,
+         "mount.ro_bind/rootful" => E, "mount.ro_bind/rootless" => E, "caps.bounding/rootful" => E]),
     entry!(InheritableFull, "inheritable-full", "init.rs: capset Inheritable",
         "the inheritable set is written with every permitted capability, the drop not applied (root would regain it on exec); the kernel refuses a capability the bounding set lacks",
         ["caps.chown_denied/rootful" => E, "caps.chown_denied/rootless" => E,
@@ -403,19 +404,6 @@ pub fn hit(s: Sabotage) -> bool {
 #[cfg(not(feature = "sabotage"))]
 #[inline(always)]
 pub const fn hit(_: Sabotage) -> bool {
-    false
-}
-
-/// Whether the sabotage `s` is active, without recording that its step
-/// ran: for a hook that must look before it knows the bug changes anything.
-#[cfg(feature = "sabotage")]
-pub fn active(s: Sabotage) -> bool {
-    hooks::active() == Some(s)
-}
-
-#[cfg(not(feature = "sabotage"))]
-#[inline(always)]
-pub const fn active(_: Sabotage) -> bool {
     false
 }
 
