@@ -282,3 +282,43 @@ fn matrix_highlights_the_regressed_leg_and_refuses_non_reports() {
         text(&o).1
     );
 }
+
+/// The sabotage catalogue lives only in builds with the feature `sabotage`;
+/// elsewhere the command and the variable are refused, never ignored.
+#[test]
+fn the_sabotage_command_needs_its_feature_and_knows_its_names() {
+    let o = isocheck(&["sabotage", "--list"]);
+    let (stdout, stderr) = text(&o);
+    if !cfg!(feature = "sabotage") {
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("built without the feature `sabotage`"),
+            "{stderr}"
+        );
+        let o = std::process::Command::new(bin())
+            .args(["list"])
+            .env("ISOCHECK_SABOTAGE", "ns-pid-dropped")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+        return;
+    }
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() >= 30, "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ns-pid-dropped") && l.contains("pid.pid1 (rootful")),
+        "{stdout}"
+    );
+    let o = isocheck(&["sabotage", "no-such-sabotage"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    let o = std::process::Command::new(bin())
+        .args(["list"])
+        .env("ISOCHECK_SABOTAGE", "no-such-sabotage")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    assert!(text(&o).1.contains("no such sabotage"));
+}

@@ -117,7 +117,10 @@ fn main() {
         t!(a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind),
         t!(sigterm_stops_the_run_and_writes_a_partial_report),
         t!(a_closed_stdout_ends_the_console_output_only),
-        t!(concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes, UNSHARE),
+        t!(
+            concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes,
+            UNSHARE
+        ),
         t!(an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(

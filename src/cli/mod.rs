@@ -4,6 +4,7 @@
 //! was broken, 2 bad input or usage, 3 the harness itself failed.
 
 mod bench;
+mod sabotage;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -49,6 +50,9 @@ enum Command {
     /// Host facts, and the kernel config and policy knobs checked against
     /// what probes observe.
     Audit(AuditArgs),
+    /// The sabotage catalogue (builds with the feature `sabotage` only):
+    /// the suite once per injected runtime bug, each must be caught.
+    Sabotage(sabotage::SabotageArgs),
 }
 
 #[derive(clap::Args)]
@@ -196,6 +200,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
+    match crate::runtime::sabotage::check_env() {
+        Ok(None) => {}
+        Ok(Some(e)) => eprintln!("isocheck: sabotage `{}` is active: {}", e.name, e.bug),
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let code = match cli.command {
         Command::Run(a) => run(a),
         Command::List(a) => list(a),
@@ -203,6 +215,7 @@ pub fn main() -> ExitCode {
         Command::Matrix(a) => matrix(a),
         Command::Diff(a) => diff(a),
         Command::Audit(a) => audit(a),
+        Command::Sabotage(a) => sabotage::run(a),
     };
     ExitCode::from(code)
 }

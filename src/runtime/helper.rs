@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord, StepError};
+use super::sabotage::{self, Sabotage};
 use super::spec::{Namespace, SandboxSpec};
 use super::syscall::LinuxSyscall;
 use crate::probe::Probe;
@@ -85,6 +86,10 @@ pub struct HelperReport {
     /// sent out (into a throwaway outer namespace, for `outer = ["mount"]`).
     #[serde(default)]
     pub scratch_mounts: Vec<String>,
+    /// Sabotages whose steps ran with their bug (feature `sabotage`), in
+    /// the helper, the rootless worker and the sandbox.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sabotage_fired: Vec<String>,
 }
 
 /// What the sandbox sends its helper on the report pipe.
@@ -94,8 +99,12 @@ enum ChildMessage {
         setup: SetupRecord,
         probe: Value,
         uid_map: String,
+        sabotage_fired: Vec<String>,
     },
-    SetupFailed(StepError),
+    SetupFailed {
+        error: StepError,
+        sabotage_fired: Vec<String>,
+    },
 }
 
 /// Entry point of `isocheck __sandbox`. Returns the process exit code.
@@ -165,10 +174,12 @@ fn step(step: &str, target: &str, e: Errno) -> StepError {
 /// Runs one sandbox from this (single-threaded) process, rootful or from
 /// inside a rootless user namespace.
 pub fn run(req: &HelperRequest) -> HelperReport {
-    match &req.rootless {
+    let mut rep = match &req.rootless {
         None => run_sandbox(req),
         Some(plan) => super::rootless::run(req, plan, run_sandbox),
-    }
+    };
+    sabotage::merge(&mut rep.sabotage_fired, sabotage::take_fired());
+    rep
 }
 
 fn run_sandbox(req: &HelperRequest) -> HelperReport {
@@ -189,6 +200,7 @@ fn run_sandbox(req: &HelperRequest) -> HelperReport {
     if let Some(dir) = &req.scratch {
         rep.scratch_mounts = crate::probe::mount::mounts_below(dir);
     }
+    sabotage::merge(&mut rep.sabotage_fired, sabotage::take_fired());
     rep
 }
 
@@ -198,7 +210,8 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
         .outer
         .iter()
         .fold(CloneFlags::empty(), |f, n| f | n.clone_flag());
-    if spec.has(Namespace::Time) {
+    let new_time = spec.has(Namespace::Time) && !sabotage::hit(Sabotage::NsTimeDropped);
+    if new_time {
         // A time namespace is entered by the children of the unsharer.
         flags |= Namespace::Time.clone_flag();
     }
@@ -225,7 +238,8 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
             .map_err(|e| step(name, "/", e))?;
         }
     }
-    if let Some(off) = spec.time_offsets {
+    let offsets = spec.time_offsets.filter(|_| new_time);
+    if let Some(off) = offsets.filter(|_| !sabotage::hit(Sabotage::TimeOffsetsNotWritten)) {
         // Offsets are written before any process enters the namespace.
         let text = format!(
             "monotonic {} 0\nboottime {} 0\n",
@@ -309,9 +323,8 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     let (ready_r, ready_w) = pipe()?;
     let helper_pid = nix::unistd::getpid();
     let started = Instant::now();
-    let child = match sys::clone_fork(spec.clone_flags())
-        .map_err(|e| step("clone", &format!("{:?}", spec.clone_flags()), e))?
-    {
+    let flags = sabotage::clone_flags(spec)?;
+    let child = match sys::clone_fork(flags).map_err(|e| step("clone", &format!("{flags:?}"), e))? {
         CloneResult::Child => {
             drop(sync_w);
             drop(rep_r);
@@ -426,12 +439,20 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
                 setup,
                 probe,
                 uid_map,
+                sabotage_fired,
             }) => {
                 rep.setup = Some(setup);
                 rep.probe = Some(probe);
                 rep.uid_map = uid_map;
+                sabotage::merge(&mut rep.sabotage_fired, sabotage_fired);
             }
-            Ok(ChildMessage::SetupFailed(e)) => rep.setup_error = Some(e),
+            Ok(ChildMessage::SetupFailed {
+                error,
+                sabotage_fired,
+            }) => {
+                rep.setup_error = Some(error);
+                sabotage::merge(&mut rep.sabotage_fired, sabotage_fired);
+            }
             Err(e) => {
                 return Err(StepError {
                     step: "read-report".into(),
@@ -483,14 +504,19 @@ fn exit_info(s: WaitStatus) -> ExitInfo {
 fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
     let spec = &req.spec;
     if spec.has(Namespace::User) {
+        let (uid_map, gid_map) = (identity(&spec.uid_map), identity(&spec.gid_map));
         idmap::write(
             child,
-            &spec.uid_map,
-            &spec.gid_map,
+            uid_map.as_deref().unwrap_or(&spec.uid_map),
+            gid_map.as_deref().unwrap_or(&spec.gid_map),
             req.deny_setgroups || spec.setgroups_deny,
         )?;
     }
-    for procs in &req.cgroup_procs {
+    for procs in req
+        .cgroup_procs
+        .iter()
+        .filter(|_| !sabotage::hit(Sabotage::CgroupJoinSkipped))
+    {
         std::fs::write(procs, child.as_raw().to_string()).map_err(|e| StepError {
             step: "join-cgroup".into(),
             target: procs.display().to_string(),
@@ -498,6 +524,19 @@ fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
         })?;
     }
     Ok(())
+}
+
+/// The maps the `idmap-identity` sabotage writes instead of `maps`: each
+/// line's outside id made equal to its inside id.
+fn identity(maps: &[super::spec::IdMap]) -> Option<Vec<super::spec::IdMap>> {
+    (!maps.is_empty() && sabotage::hit(Sabotage::IdmapIdentity)).then(|| {
+        maps.iter()
+            .map(|m| super::spec::IdMap {
+                outside: m.inside,
+                ..*m
+            })
+            .collect()
+    })
 }
 
 /// The sandbox: waits for release, builds itself, runs the probe, reports.
@@ -550,13 +589,18 @@ fn sandbox_child(
                 let _ = nix::unistd::read(&sync_r, &mut go);
             }
             drop((sync_r, ready_w));
+            let probe = req.probe.run();
             ChildMessage::Done {
                 setup,
-                probe: req.probe.run(),
+                probe,
                 uid_map,
+                sabotage_fired: sabotage::take_fired(),
             }
         }
-        Err(e) => ChildMessage::SetupFailed(e),
+        Err(error) => ChildMessage::SetupFailed {
+            error,
+            sabotage_fired: sabotage::take_fired(),
+        },
     };
     let bytes = serde_json::to_vec(&msg).unwrap_or_default();
     let mut f = std::fs::File::from(rep_w);

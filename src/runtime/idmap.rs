@@ -34,7 +34,7 @@ pub fn write(
     if !uid_map.is_empty() {
         put("uid_map", &render(uid_map))?;
     }
-    if deny_setgroups {
+    if deny_setgroups && !super::sabotage::hit(super::sabotage::Sabotage::SetgroupsDenySkipped) {
         put("setgroups", "deny")?;
     }
     if !gid_map.is_empty() {

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use super::mounts;
-use super::spec::{Namespace, Rootfs, SandboxSpec};
+use super::sabotage::{self, Sabotage};
+use super::spec::{Namespace, Propagation, Rootfs, SandboxSpec};
 use super::syscall::Syscall;
 
 /// How the sandbox got its root.
@@ -72,7 +73,10 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         root: RootKind::Host,
         pivot_root_errno: None,
     };
-    if spec.has(Namespace::Cgroup) {
+    if spec.has(Namespace::Cgroup)
+        && !sabotage::hit(Sabotage::NsCgroupDropped)
+        && !sabotage::hit(Sabotage::CgroupNsBeforeJoin)
+    {
         // Now that the sandbox is in its own cgroup, that cgroup becomes
         // the new namespace's root.
         sys.unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
@@ -95,7 +99,10 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         // Nothing done below may propagate back to the host: private by
         // default; slave lets mounts come in only; shared is allowed only in
         // a throwaway outer mount namespace (see `SandboxSpec::validate`).
-        let prop = spec.root_propagation;
+        let mut prop = spec.root_propagation;
+        if prop == Propagation::Slave && sabotage::hit(Sabotage::PropagationShared) {
+            prop = Propagation::Shared;
+        }
         sys.mount(
             None,
             Path::new("/"),
@@ -121,22 +128,30 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         // As runc: read-only paths first, then masked ones (a masked path
         // may lie below a read-only one).
         for p in &spec.readonly_paths {
-            mounts::readonly_path(&base, p, sys)?;
+            if !sabotage::hit(Sabotage::ReadonlyPathsSkipped) {
+                mounts::readonly_path(&base, p, sys)?;
+            }
         }
         for p in &spec.masked_paths {
-            mounts::mask(&base, p, sys)?;
+            if !sabotage::hit(Sabotage::MaskedPathsSkipped) {
+                mounts::mask(&base, p, sys)?;
+            }
         }
         if let Some(root) = new_root {
             record = enter_root(&root, sys)?;
         }
     }
-    if let Some(name) = &spec.hostname {
+    if let Some(name) = spec
+        .hostname
+        .as_ref()
+        .filter(|_| !sabotage::hit(Sabotage::HostnameNotSet))
+    {
         sys.sethostname(name)
             .map_err(|e| StepError::new("sethostname", name, e))?;
     }
     // The bounding set is dropped while the process still has CAP_SETPCAP
     // in its effective set, which a change to a non-root uid clears.
-    if !spec.caps.is_empty() {
+    if !spec.caps.is_empty() && !sabotage::hit(Sabotage::BoundingDropSkipped) {
         drop_bounding(spec, sys)?;
     }
     if let Some(ids) = spec.user {
@@ -149,7 +164,7 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         // With capabilities to set, keep the permitted set across the uid
         // change; without, a non-root user gets none, as after any setuid.
         let keep = !spec.caps.is_empty();
-        if keep {
+        if keep || sabotage::hit(Sabotage::KeepCapsAlways) {
             sys.keep_caps(true)
                 .map_err(|e| StepError::new("keepcaps", "", e))?;
         }
@@ -157,15 +172,15 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
             .map_err(|e| StepError::new("setresgid", ids.gid.to_string(), e))?;
         sys.setresuid(ids.uid)
             .map_err(|e| StepError::new("setresuid", ids.uid.to_string(), e))?;
-        if keep {
+        if keep && !sabotage::hit(Sabotage::KeepCapsAlways) {
             sys.keep_caps(false)
                 .map_err(|e| StepError::new("keepcaps", "", e))?;
         }
     }
-    if !spec.caps.is_empty() {
+    if !spec.caps.is_empty() && !sabotage::hit(Sabotage::CapSetsNotApplied) {
         set_cap_sets(spec, sys)?;
     }
-    if spec.no_new_privs {
+    if spec.no_new_privs && !sabotage::hit(Sabotage::NoNewPrivsSkipped) {
         sys.set_no_new_privs()
             .map_err(|e| StepError::new("no_new_privs", "", e))?;
     }
@@ -176,8 +191,10 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
             target: sc.deny.join(","),
             errno: e,
         })?;
-        sys.install_seccomp(&prog)
-            .map_err(|e| StepError::new("seccomp", sc.deny.join(","), e))?;
+        if !sabotage::hit(Sabotage::SeccompNotInstalled) {
+            sys.install_seccomp(&prog)
+                .map_err(|e| StepError::new("seccomp", sc.deny.join(","), e))?;
+        }
     }
     Ok(record)
 }
@@ -190,8 +207,10 @@ fn enter_root(root: &Path, sys: &dyn Syscall) -> Result<SetupRecord, StepError> 
     match sys.pivot_root(Path::new("."), Path::new(".")) {
         Ok(()) => {
             // The old root is now stacked under the new one at "/".
-            sys.umount2(Path::new("."), MntFlags::MNT_DETACH)
-                .map_err(|e| StepError::new("detach-old-root", "/", e))?;
+            if !sabotage::hit(Sabotage::OldRootAttached) {
+                sys.umount2(Path::new("."), MntFlags::MNT_DETACH)
+                    .map_err(|e| StepError::new("detach-old-root", "/", e))?;
+            }
             sys.chdir(Path::new("/"))
                 .map_err(|e| StepError::new("chdir", "/", e))?;
             Ok(SetupRecord {
@@ -268,11 +287,50 @@ fn set_cap_sets(spec: &SandboxSpec, sys: &dyn Syscall) -> Result<(), StepError> 
         (CapSet::Effective, &c.effective),
         (CapSet::Permitted, &c.permitted),
     ] {
-        let want = cap_target(spec, set, given, sys)?;
+        let want = match sabotaged_set(spec, set, sys)? {
+            Some(SetBug::Skip) => continue,
+            Some(SetBug::Write(v)) => v,
+            None => cap_target(spec, set, given, sys)?,
+        };
         sys.set_caps(set, &want)
             .map_err(|e| StepError::new("capset", format!("{set:?}"), e))?;
     }
     Ok(())
+}
+
+/// What a capability-set sabotage does to one set's step.
+enum SetBug {
+    /// The step is left out.
+    Skip,
+    /// The set is written with this list instead.
+    Write(Vec<Capability>),
+}
+
+/// The capability-set sabotages: the bug for `set`, if one is active there.
+fn sabotaged_set(
+    spec: &SandboxSpec,
+    set: CapSet,
+    sys: &dyn Syscall,
+) -> Result<Option<SetBug>, StepError> {
+    let read = |s: CapSet| {
+        sys.read_caps(s)
+            .map_err(|e| StepError::new("capget", format!("{s:?}"), e))
+    };
+    Ok(match set {
+        CapSet::Ambient if sabotage::hit(Sabotage::AmbientRaised) => {
+            let mut v = read(CapSet::Ambient)?;
+            v.extend(spec.caps.drop.iter().copied());
+            Some(SetBug::Write(v))
+        }
+        CapSet::Inheritable if sabotage::hit(Sabotage::InheritableFull) => {
+            Some(SetBug::Write(read(CapSet::Permitted)?))
+        }
+        CapSet::Effective if sabotage::hit(Sabotage::EffectiveNotReduced) => {
+            Some(SetBug::Write(read(CapSet::Effective)?))
+        }
+        CapSet::Permitted if sabotage::hit(Sabotage::PermittedNotReduced) => Some(SetBug::Skip),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

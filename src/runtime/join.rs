@@ -38,13 +38,15 @@ pub fn join(target: Pid) -> Result<JoinView, StepError> {
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| StepError::new("pipe", "", e))?;
     let host_pid_ns = ino("/proc/self/ns/pid");
+    let enter_mnt = !super::sabotage::hit(super::sabotage::Sabotage::JoinerMountNsSkipped);
     match sys::clone_fork(CloneFlags::empty()).map_err(|e| StepError::new("fork-joiner", "", e))? {
         CloneResult::Child => {
             drop(r);
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
             // Checked before setns: afterwards this process's /proc/self is
             // in a /proc of another PID namespace, which does not list it.
-            let code = match sys::single_threaded().and_then(|proof| enter(target).map(|()| proof))
+            let code = match sys::single_threaded()
+                .and_then(|proof| enter(target, enter_mnt).map(|()| proof))
             {
                 Ok(proof) => born_inside(proof, w),
                 Err(_) => 2,
@@ -69,7 +71,7 @@ pub fn join(target: Pid) -> Result<JoinView, StepError> {
 
 /// setns into the target's PID namespace (for the children) and its mount
 /// namespace (root and cwd move to its root).
-fn enter(target: Pid) -> Result<(), nix::errno::Errno> {
+fn enter(target: Pid, enter_mnt: bool) -> Result<(), nix::errno::Errno> {
     let open = |ns: &str| {
         std::fs::File::open(format!("/proc/{target}/ns/{ns}"))
             .map_err(crate::runtime::syscall::io_errno)
@@ -80,7 +82,9 @@ fn enter(target: Pid) -> Result<(), nix::errno::Errno> {
     if pid_ns.metadata().map(|m| m.ino()).ok() != Some(ino("/proc/self/ns/pid")) {
         setns(&pid_ns, CloneFlags::CLONE_NEWPID)?;
     }
-    setns(&mnt_ns, CloneFlags::CLONE_NEWNS)?;
+    if enter_mnt {
+        setns(&mnt_ns, CloneFlags::CLONE_NEWNS)?;
+    }
     Ok(())
 }
 

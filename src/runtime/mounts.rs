@@ -6,6 +6,7 @@ use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
 use super::init::StepError;
+use super::sabotage::{self, Sabotage};
 use super::spec::{BindSource, Mount};
 use super::syscall::Syscall;
 
@@ -66,7 +67,12 @@ pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
             Some((true, None)) => {
                 sys.mkdir_all(&dst)
                     .map_err(|e| StepError::new("mkdir", &dst, e))?;
-                bind(src, &dst, true, sys)?;
+                bind(
+                    src,
+                    &dst,
+                    !sabotage::hit(Sabotage::SkeletonBindsWritable),
+                    sys,
+                )?;
             }
             Some((false, None)) => {}
         }
@@ -77,6 +83,9 @@ pub fn skeleton(root: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
 /// Binds the minimal device nodes ([`SKELETON_DEVICES`]) of the host's /dev
 /// into `dev`, an empty directory of the new root's own.
 fn minimal_devices(dev: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
+    if sabotage::hit(Sabotage::DevHostBound) {
+        return bind(Path::new("/dev"), dev, false, sys);
+    }
     for name in SKELETON_DEVICES {
         let src = Path::new("/dev").join(name);
         if sys.lookup(&src).is_none() {
@@ -199,7 +208,7 @@ pub fn bind(src: &Path, dst: &Path, readonly: bool, sys: &dyn Syscall) -> Result
         None,
     )
     .map_err(|e| StepError::new("bind", dst, e))?;
-    if readonly {
+    if readonly && !sabotage::hit(Sabotage::RoRemountSkipped) {
         let locked = sys
             .locked_flags(src)
             .map_err(|e| StepError::new("statvfs", src, e))?;
@@ -234,6 +243,9 @@ pub fn apply(
         Mount::Proc { .. } => {
             mkdir(&dst)?;
             let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            if sabotage::hit(Sabotage::ProcNotFresh) {
+                return bind(Path::new("/proc"), &dst, false, sys);
+            }
             sys.mount(Some(Path::new("proc")), &dst, Some("proc"), flags, None)
                 .map_err(|e| StepError::new("mount-proc", &dst, e))
         }
@@ -269,7 +281,7 @@ pub fn apply(
         Mount::Sysfs { readonly, .. } => {
             mkdir(&dst)?;
             let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            if *readonly {
+            if *readonly && !sabotage::hit(Sabotage::SysfsWritable) {
                 flags |= MsFlags::MS_RDONLY;
             }
             sys.mount(Some(Path::new("sysfs")), &dst, Some("sysfs"), flags, None)

@@ -119,7 +119,11 @@ impl RootlessPlan {
         if nix::unistd::geteuid().is_root() {
             let sub = IdMap {
                 inside: 1,
-                outside: DEFAULT_SUB_START,
+                outside: if super::sabotage::hit(super::sabotage::Sabotage::SubidRangeFromOne) {
+                    1
+                } else {
+                    DEFAULT_SUB_START
+                },
                 count: DEFAULT_SUB_COUNT,
             };
             RootlessPlan {
@@ -333,7 +337,8 @@ fn worker_setup(
         }
     };
     die_with_helper();
-    for procs in &plan.join_cgroup {
+    let join = !super::sabotage::hit(super::sabotage::Sabotage::CgroupJoinSkipped);
+    for procs in plan.join_cgroup.iter().filter(|_| join) {
         std::fs::write(procs, nix::unistd::getpid().as_raw().to_string())
             .map_err(|e| step("join-delegated-cgroup", procs, super::syscall::io_errno(e)))?;
     }

@@ -75,6 +75,10 @@ pub struct Observation {
     /// Processes left behind by the sandbox that the helper killed.
     pub swept: usize,
     pub sandbox_us: u64,
+    /// Sabotages whose steps ran with their bug for this sandbox (feature
+    /// `sabotage`): in the runner, the helper, the worker and the sandbox.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sabotage_fired: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +249,22 @@ impl Launcher {
         probe: &Probe,
         rootless: Option<&RootlessPlan>,
     ) -> Result<Observation, SpawnError> {
+        let result = self.run_as_inner(name, spec, probe, rootless);
+        if result.is_err() {
+            // Sabotage records of a run that produced no observation must
+            // not be counted for the next one on this thread.
+            super::sabotage::take_fired();
+        }
+        result
+    }
+
+    fn run_as_inner(
+        &self,
+        name: &str,
+        spec: &SandboxSpec,
+        probe: &Probe,
+        rootless: Option<&RootlessPlan>,
+    ) -> Result<Observation, SpawnError> {
         spec.validate().map_err(SpawnError::Spec)?;
         if self.interrupted().is_some() {
             return Err(SpawnError::Interrupted);
@@ -321,7 +341,8 @@ impl Launcher {
         if let Some(cg) = cgroup.as_mut() {
             cg.remove()?;
         }
-        let rep = result?;
+        let mut rep = result?;
+        super::sabotage::merge(&mut rep.sabotage_fired, super::sabotage::take_fired());
         Ok(Observation {
             probe: rep.probe,
             exit: rep.exit,
@@ -344,6 +365,7 @@ impl Launcher {
             },
             swept: rep.swept,
             sandbox_us: rep.sandbox_us,
+            sabotage_fired: rep.sabotage_fired,
         })
     }
 

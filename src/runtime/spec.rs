@@ -236,7 +236,9 @@ pub struct ExecCopy {
 impl ExecCopy {
     /// The file capabilities the copy really carries.
     pub fn effective_file_caps(&self) -> &[Capability] {
-        if self.strip_file_caps {
+        if self.strip_file_caps
+            && !super::sabotage::hit(super::sabotage::Sabotage::FileCapsNotStripped)
+        {
             &[]
         } else {
             &self.file_caps

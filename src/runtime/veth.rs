@@ -213,6 +213,9 @@ pub fn attach(v: &VethSpec, child: Pid) -> Result<Attached, StepError> {
     // up, and its queueing discipline later still, from the kernel's
     // link-watch worker: until then it drops every packet it is given.
     rt.wait_ready(out, &v.outside_name)?;
+    if super::sabotage::hit(super::sabotage::Sabotage::VethDefaultRoute) {
+        in_netns_of(child, || default_route_via_peer(v))?;
+    }
     let listener = match v.listen_port {
         Some(port) => Some(
             TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
@@ -481,6 +484,20 @@ pub fn link_of(datagram: &[u8], seq: u32) -> Option<Result<LinkMessage, Errno>> 
         off += (len + 3) & !3;
     }
     None
+}
+
+/// The `veth-default-route` sabotage: a default route in the sandbox
+/// through the pair's outer end.
+fn default_route_via_peer(v: &VethSpec) -> Result<(), StepError> {
+    let mut rt = Rtnl::open()?;
+    let inside = index_of(&v.inside_name)?;
+    let route = super::sabotage::default_route(inside, v.outside);
+    rt.request(
+        "add-route",
+        &format!("default via {}", v.outside),
+        route,
+        true,
+    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::{
     flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
 };
+use crate::runtime::sabotage::{hit, Sabotage::*};
 use crate::runtime::spec::CgroupLimits;
 
 /// v1 controllers named in a mountinfo text's `cgroup` super options.
@@ -86,7 +87,7 @@ impl V1Cgroup {
         for (ctrl, dir) in &cg.dirs {
             match ctrl.as_str() {
                 "memory" => {
-                    if let Some(max) = limits.memory_max {
+                    if let Some(max) = limits.memory_max.filter(|_| !hit(V1MemoryLimitSkipped)) {
                         write(&dir.join("memory.limit_in_bytes"), &max.to_string())?;
                         let memsw = dir.join("memory.memsw.limit_in_bytes");
                         if memsw.exists() {
@@ -95,7 +96,7 @@ impl V1Cgroup {
                     }
                 }
                 "pids" => {
-                    if let Some(max) = limits.pids_max {
+                    if let Some(max) = limits.pids_max.filter(|_| !hit(V1PidsLimitSkipped)) {
                         write(&dir.join("pids.max"), &max.to_string())?;
                     }
                 }
@@ -103,7 +104,10 @@ impl V1Cgroup {
                     if let Some(cpu) = limits.cpu_max {
                         // The period first: a quota is checked against it.
                         write(&dir.join("cpu.cfs_period_us"), &cpu.period_us.to_string())?;
-                        let quota = cpu.quota_us.map_or("-1".to_string(), |q| q.to_string());
+                        let quota = cpu
+                            .quota_us
+                            .filter(|_| !hit(V1CpuQuotaSkipped))
+                            .map_or("-1".to_string(), |q| q.to_string());
                         write(&dir.join("cpu.cfs_quota_us"), &quota)?;
                     }
                 }

@@ -8,6 +8,7 @@ use super::{
     flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
 };
+use crate::runtime::sabotage::{hit, Sabotage::*};
 use crate::runtime::spec::CgroupLimits;
 
 pub struct V2Cgroup {
@@ -56,17 +57,17 @@ impl V2Cgroup {
             let enable: Vec<String> = wanted.iter().map(|c| format!("+{c}")).collect();
             write(&parent.join("cgroup.subtree_control"), &enable.join(" "))?;
         }
-        if let Some(max) = limits.memory_max {
+        if let Some(max) = limits.memory_max.filter(|_| !hit(V2MemoryLimitSkipped)) {
             write(&cg.dir.join("memory.max"), &max.to_string())?;
             let swap = cg.dir.join("memory.swap.max");
             if swap.exists() {
                 write(&swap, "0")?;
             }
         }
-        if let Some(max) = limits.pids_max {
+        if let Some(max) = limits.pids_max.filter(|_| !hit(V2PidsLimitSkipped)) {
             write(&cg.dir.join("pids.max"), &max.to_string())?;
         }
-        if let Some(cpu) = limits.cpu_max {
+        if let Some(cpu) = limits.cpu_max.filter(|_| !hit(V2CpuQuotaSkipped)) {
             write(&cg.dir.join("cpu.max"), &cpu_max_line(&cpu))?;
         }
         Ok(cg)
