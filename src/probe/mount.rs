@@ -173,6 +173,8 @@ pub struct FindReport {
     /// Targets that neither the skeleton root (its binds and devices) nor
     /// the row's `mounts` account for.
     pub unexpected_mounts: Vec<String>,
+    /// The row's `mounts` the table lacks.
+    pub missing_mounts: Vec<String>,
     /// Mount points whose `..` is another directory than their parent
     /// path: a mount stacked there leads out of the tree.
     pub dotdot_escapes: Vec<String>,
@@ -275,6 +277,11 @@ pub fn find_host_file(path: &Path, mounts: &[PathBuf]) -> FindReport {
             .iter()
             .filter(|e| !accounted_for(&e.target, &e.fstype, mounts))
             .map(|e| e.target.display().to_string())
+            .collect(),
+        missing_mounts: mounts
+            .iter()
+            .filter(|m| !points.contains(m))
+            .map(|m| m.display().to_string())
             .collect(),
         dotdot_escapes,
     }

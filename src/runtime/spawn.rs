@@ -32,6 +32,15 @@ pub struct FileOwner {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    /// Rootless with subordinate ids only: the id of the rootless user
+    /// namespace the owner stands for by /etc/subuid as read after the run
+    /// (0: the rootless user itself), not by the map the runtime wrote;
+    /// absent when the owner is neither that user nor in its first range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subuid_id: Option<u32>,
+    /// The same for the group owner, by /etc/subgid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgid_id: Option<u32>,
 }
 
 /// What was seen outside the sandbox, after it ended.
@@ -352,7 +361,16 @@ impl Launcher {
             outside: Outside {
                 hostname_before: rep.hostname_before,
                 hostname_after: rep.hostname_after,
-                scratch: scratch.as_deref().map(list_owners).unwrap_or_default(),
+                scratch: scratch
+                    .as_deref()
+                    .map(|d| {
+                        let mut owners = list_owners(d);
+                        if let Some(p) = rootless.filter(|p| p.tools.is_some()) {
+                            subid_ids(&mut owners, p.uid, p.gid);
+                        }
+                        owners
+                    })
+                    .unwrap_or_default(),
                 cgroup: stats,
                 scratch_mounts: rep.scratch_mounts,
                 joiner: rep.joiner,
@@ -554,6 +572,8 @@ fn list_owners(dir: &Path) -> Vec<FileOwner> {
                     name: e.file_name().to_string_lossy().into_owned(),
                     uid: m.uid(),
                     gid: m.gid(),
+                    subuid_id: None,
+                    subgid_id: None,
                 })
             })
             .collect()
@@ -563,9 +583,63 @@ fn list_owners(dir: &Path) -> Vec<FileOwner> {
     v
 }
 
+/// The first range of a subordinate id file (`name:start:count` lines)
+/// granted to the user `name` or `id`.
+fn first_subid_range(text: &str, name: Option<&str>, id: u32) -> Option<(u64, u64)> {
+    text.lines().find_map(|l| {
+        let mut f = l.trim().split(':');
+        let who = f.next()?;
+        let start: u64 = f.next()?.trim().parse().ok()?;
+        let count: u64 = f.next()?.trim().parse().ok()?;
+        (Some(who) == name || who == id.to_string()).then_some((start, count))
+    })
+}
+
+/// Fills in which id of the rootless namespace each owner stands for, read
+/// from /etc/passwd, /etc/subuid and /etc/subgid as they are now: the
+/// rootless user is 0, its first subordinate range begins at 1.
+fn subid_ids(owners: &mut [FileOwner], uid: u32, gid: u32) {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let name = crate::host::runner::passwd_name(&read("/etc/passwd"), uid);
+    let (subuid, subgid) = (read("/etc/subuid"), read("/etc/subgid"));
+    let uid_range = first_subid_range(&subuid, name.as_deref(), uid);
+    let gid_range = first_subid_range(&subgid, name.as_deref(), gid);
+    let stands_for = |host: u32, own: u32, range: Option<(u64, u64)>| -> Option<u32> {
+        if host == own {
+            return Some(0);
+        }
+        let (start, count) = range?;
+        let h = u64::from(host);
+        (h >= start && h - start < count).then(|| (h - start + 1) as u32)
+    };
+    for o in owners {
+        o.subuid_id = stands_for(o.uid, uid, uid_range);
+        o.subgid_id = stands_for(o.gid, gid, gid_range);
+    }
+}
+
 /// Times a full round trip, for benchmarks.
 pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let t = Instant::now();
     let r = f();
     (r, t.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_range_of_the_user_by_name_or_id() {
+        let text = "# c\nother:100000:10\nrl:200000:65536\nrl:300000:5\n";
+        assert_eq!(
+            first_subid_range(text, Some("rl"), 7),
+            Some((200000, 65536))
+        );
+        assert_eq!(
+            first_subid_range("7:400000:2\n", Some("rl"), 7),
+            Some((400000, 2))
+        );
+        assert_eq!(first_subid_range(text, Some("nobody"), 8), None);
+    }
 }
