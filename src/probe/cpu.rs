@@ -11,9 +11,10 @@
 //! - it got more CPU time than the quota allows over its wall time (an
 //!   unlimited loop does as soon as the CPU gives it a small share): the
 //!   quota cannot have held;
-//! - the kernel throttled its cgroup (cpu.stat `nr_throttled`, read through
-//!   a descriptor the helper passes down): the loop ran into the quota, so
-//!   its CPU time measures the quota, not the host's load.
+//! - the kernel throttled its cgroup in several periods (cpu.stat
+//!   `nr_throttled`, read through a descriptor the helper passes down): the
+//!   loop ran into the quota, so its CPU time measures the quota, not the
+//!   host's load.
 //!
 //! When neither happened by `max_ms` the loop got too little CPU time to
 //! tell, and says so (`decided: false`) rather than let a ratio guess.
@@ -38,8 +39,10 @@ const SLICE: Duration = Duration::from_millis(5);
 /// The longest scheduler tick (HZ=100): an overrun of the quota is noticed
 /// at the latest one tick late.
 const TICK: Duration = Duration::from_millis(10);
-/// Throttled periods that decide the loop ran into its quota.
-const THROTTLES_TO_DECIDE: u64 = 2;
+/// Throttled periods that end the loop once it has run into its quota:
+/// enough periods that a quota twice the promised one gets the loop over
+/// the allowance first (its slack weighs less the longer the run).
+const THROTTLES_TO_DECIDE: u64 = 8;
 
 impl Quota {
     /// The most CPU time a single task held to this quota can get in a
