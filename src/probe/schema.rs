@@ -8,6 +8,8 @@
 //! test runs the built-in cases and compares every path they produce with
 //! this declaration both ways, so it cannot drift from the probes.
 
+use std::borrow::Cow;
+
 use super::Probe;
 use crate::runtime::spec::SandboxSpec;
 
@@ -52,7 +54,7 @@ impl Ty {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
     /// Dotted, with `#` standing for any array index: `outside.scratch.#.uid`.
-    pub path: String,
+    pub path: Cow<'static, str>,
     pub ty: Ty,
     /// The value may be null or absent (an `Option` of the probe's report).
     pub nullable: bool,
@@ -61,7 +63,7 @@ pub struct Field {
     pub rare: bool,
 }
 
-fn f(path: impl Into<String>, ty: Ty) -> Field {
+fn f(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
     Field {
         path: path.into(),
         ty,
@@ -70,14 +72,14 @@ fn f(path: impl Into<String>, ty: Ty) -> Field {
     }
 }
 
-fn opt(path: impl Into<String>, ty: Ty) -> Field {
+fn opt(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
     Field {
         nullable: true,
         ..f(path, ty)
     }
 }
 
-fn rare(path: impl Into<String>, ty: Ty) -> Field {
+fn rare(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
     Field {
         nullable: true,
         rare: true,
@@ -86,157 +88,163 @@ fn rare(path: impl Into<String>, ty: Ty) -> Field {
 }
 
 /// A list of `elem` at `path`.
-fn list(path: &str, elem: Ty) -> [Field; 2] {
-    [f(path, Ty::Array), f(format!("{path}.#"), elem)]
+macro_rules! list {
+    ($path:literal, $elem:expr) => {
+        [f($path, Ty::Array), f(concat!($path, ".#"), $elem)]
+    };
 }
 
 /// The paths a probe reports under `probe.`, for its arguments.
 pub fn probe_fields(probe: &Probe) -> Vec<Field> {
-    let p = |s: &str| format!("probe.{s}");
     let mut v = vec![opt("probe", Ty::Object)];
     let net_view = |v: &mut Vec<Field>| {
-        v.extend(list(&p("interfaces"), Ty::Str));
-        v.extend(list(&p("up"), Ty::Str));
-        v.push(f(p("routes_v4"), Ty::UINT));
-        v.push(f(p("routes_v6"), Ty::UINT));
+        v.extend(list!("probe.interfaces", Ty::Str));
+        v.extend(list!("probe.up", Ty::Str));
+        v.push(f("probe.routes_v4", Ty::UINT));
+        v.push(f("probe.routes_v6", Ty::UINT));
     };
     match probe {
         Probe::PidView => {
-            v.push(f(p("self_pid"), Ty::SINT));
-            v.extend(list(&p("visible_pids"), Ty::SINT));
-            v.push(f(p("visible_count"), Ty::UINT));
-            v.push(opt(p("self_in_proc"), Ty::SINT));
-            v.push(f(p("foreign_pid1_visible"), Ty::Bool));
-            v.push(opt(p("pid1_comm"), Ty::Str));
+            v.push(f("probe.self_pid", Ty::SINT));
+            v.extend(list!("probe.visible_pids", Ty::SINT));
+            v.push(f("probe.visible_count", Ty::UINT));
+            v.push(opt("probe.self_in_proc", Ty::SINT));
+            v.push(f("probe.foreign_pid1_visible", Ty::Bool));
+            v.push(opt("probe.pid1_comm", Ty::Str));
         }
-        Probe::Hostname => v.push(f(p("hostname"), Ty::Str)),
+        Probe::Hostname => v.push(f("probe.hostname", Ty::Str)),
         Probe::NetView => net_view(&mut v),
         Probe::WriteFile { remount_rw, .. } => {
-            v.push(f(p("write"), Ty::Outcome));
+            v.push(f("probe.write", Ty::Outcome));
             if *remount_rw {
-                v.push(f(p("remount_rw"), Ty::Outcome));
+                v.push(f("probe.remount_rw", Ty::Outcome));
             }
         }
-        Probe::MemoryHog { .. } => v.push(f(p("allocated_mib"), Ty::UINT)),
+        Probe::MemoryHog { .. } => v.push(f("probe.allocated_mib", Ty::UINT)),
         Probe::Chown { .. } => {
-            v.push(f(p("create"), Ty::Outcome));
-            v.push(f(p("chown"), Ty::Outcome));
-            v.push(f(p("uid"), Ty::UINT));
+            v.push(f("probe.create", Ty::Outcome));
+            v.push(f("probe.chown", Ty::Outcome));
+            v.push(f("probe.uid", Ty::UINT));
         }
         Probe::CreateFile { .. } => {
-            v.push(f(p("create"), Ty::Outcome));
-            v.push(f(p("uid"), Ty::UINT));
-            v.push(opt(p("owner_inside"), Ty::UINT));
-            v.push(opt(p("unmapped_owner"), Ty::UINT));
+            v.push(f("probe.create", Ty::Outcome));
+            v.push(f("probe.uid", Ty::UINT));
+            v.push(opt("probe.owner_inside", Ty::UINT));
+            v.push(opt("probe.unmapped_owner", Ty::UINT));
         }
         Probe::ForkCount { .. } => {
-            v.push(f(p("forked"), Ty::UINT));
-            v.push(opt(p("error"), Ty::Outcome));
+            v.push(f("probe.forked", Ty::UINT));
+            v.push(opt("probe.error", Ty::Outcome));
         }
         Probe::IpcView => {
-            v.push(f(p("shm"), Ty::Outcome));
-            v.push(f(p("mq"), Ty::Outcome));
+            v.push(f("probe.shm", Ty::Outcome));
+            v.push(f("probe.mq", Ty::Outcome));
         }
         Probe::Clocks => {
-            v.push(f(p("monotonic_s"), Ty::SINT));
-            v.push(f(p("boottime_s"), Ty::SINT));
+            v.push(f("probe.monotonic_s", Ty::SINT));
+            v.push(f("probe.boottime_s", Ty::SINT));
         }
         Probe::CgroupView => {
-            v.extend(list(&p("paths"), Ty::Str));
-            v.push(f(p("all_root"), Ty::Bool));
+            v.extend(list!("probe.paths", Ty::Str));
+            v.push(f("probe.all_root", Ty::Bool));
         }
         Probe::ConnectListener => {
-            v.push(f(p("connect"), Ty::Outcome));
-            v.push(opt(p("port"), Ty::UINT));
+            v.push(f("probe.connect", Ty::Outcome));
+            v.push(opt("probe.port", Ty::UINT));
         }
         Probe::Ids => {
-            v.push(f(p("uid"), Ty::UINT));
-            v.push(f(p("gid"), Ty::UINT));
-            v.push(f(p("euid"), Ty::UINT));
-            v.push(f(p("setgroups"), Ty::Outcome));
+            v.push(f("probe.uid", Ty::UINT));
+            v.push(f("probe.gid", Ty::UINT));
+            v.push(f("probe.euid", Ty::UINT));
+            v.push(f("probe.setgroups", Ty::Outcome));
         }
         Probe::TryUnshare { .. } => {
-            v.push(f(p("uid"), Ty::UINT));
-            v.push(f(p("without_userns"), Ty::Outcome));
-            v.push(f(p("with_userns"), Ty::Outcome));
+            v.push(f("probe.uid", Ty::UINT));
+            v.push(f("probe.without_userns", Ty::Outcome));
+            v.push(f("probe.with_userns", Ty::Outcome));
         }
         Probe::MountTmpfs { .. } => {
-            v.push(f(p("mkdir"), Ty::Outcome));
-            v.push(f(p("mount"), Ty::Outcome));
+            v.push(f("probe.mkdir", Ty::Outcome));
+            v.push(f("probe.mount", Ty::Outcome));
         }
         Probe::MountView => {
-            v.push(f(p("pid"), Ty::SINT));
-            v.push(f(p("proc_self"), Ty::Str));
-            v.push(f(p("proc_is_own"), Ty::Bool));
-            v.push(f(p("proc_pids"), Ty::UINT));
-            v.push(f(p("sys_is_sysfs"), Ty::Bool));
-            v.push(f(p("sys_readonly"), Ty::Bool));
-            v.extend(list(&p("sys_net"), Ty::Str));
-            v.extend(list(&p("dev"), Ty::Str));
-            v.extend(list(&p("dev_extra"), Ty::Str));
+            v.push(f("probe.pid", Ty::SINT));
+            v.push(f("probe.proc_self", Ty::Str));
+            v.push(f("probe.proc_is_own", Ty::Bool));
+            v.push(f("probe.proc_pids", Ty::UINT));
+            v.push(f("probe.sys_is_sysfs", Ty::Bool));
+            v.push(f("probe.sys_readonly", Ty::Bool));
+            v.extend(list!("probe.sys_net", Ty::Str));
+            v.extend(list!("probe.dev", Ty::Str));
+            v.extend(list!("probe.dev_extra", Ty::Str));
         }
         Probe::FindHostFile { .. } => {
-            v.push(f(p("host_path"), Ty::Outcome));
-            v.extend(list(&p("found_at"), Ty::Str));
-            v.push(f(p("mount_points"), Ty::UINT));
+            v.push(f("probe.host_path", Ty::Outcome));
+            v.extend(list!("probe.found_at", Ty::Str));
+            v.push(f("probe.mount_points", Ty::UINT));
         }
         Probe::Syscalls { tries } => {
-            v.push(f(p("calls"), Ty::Object));
+            v.push(f("probe.calls", Ty::Object));
             v.extend(
                 tries
                     .iter()
-                    .map(|t| f(p(&format!("calls.{}", t.name())), Ty::Outcome)),
+                    .map(|t| f(format!("probe.calls.{}", t.name()), Ty::Outcome)),
             );
-            v.push(opt(p("seccomp_mode"), Ty::UINT));
+            v.push(opt("probe.seccomp_mode", Ty::UINT));
         }
         Probe::PathAccess { .. } => {
-            v.extend(list(&p("reads"), Ty::Object));
-            v.push(f(p("reads.#.path"), Ty::Str));
-            v.push(f(p("reads.#.kind"), Ty::Str));
-            v.push(f(p("reads.#.read"), Ty::Outcome));
-            v.push(f(p("reads.#.content"), Ty::UINT));
-            v.extend(list(&p("present"), Ty::Str));
-            v.extend(list(&p("readable"), Ty::Str));
-            v.extend(list(&p("writes"), Ty::Object));
-            v.push(f(p("writes.#.path"), Ty::Str));
-            v.push(f(p("writes.#.access"), Ty::Outcome));
-            v.extend(list(&p("writable"), Ty::Str));
+            v.extend(list!("probe.reads", Ty::Object));
+            v.push(f("probe.reads.#.path", Ty::Str));
+            v.push(f("probe.reads.#.kind", Ty::Str));
+            v.push(f("probe.reads.#.read", Ty::Outcome));
+            v.push(f("probe.reads.#.content", Ty::UINT));
+            v.extend(list!("probe.present", Ty::Str));
+            v.extend(list!("probe.readable", Ty::Str));
+            v.extend(list!("probe.writes", Ty::Object));
+            v.push(f("probe.writes.#.path", Ty::Str));
+            v.push(f("probe.writes.#.access", Ty::Outcome));
+            v.extend(list!("probe.writable", Ty::Str));
         }
         Probe::Exec { bind_port, .. } => {
-            v.push(f(p("uid"), Ty::UINT));
-            v.push(opt(p("file_uid"), Ty::UINT));
-            v.push(opt(p("file_mode"), Ty::Str));
-            v.push(opt(p("nosuid"), Ty::Bool));
-            v.push(f(p("exec"), Ty::Outcome));
-            v.push(opt(p("status"), Ty::SINT));
-            v.push(opt(p("child"), Ty::Object));
-            for id in ["uid", "euid", "gid", "egid"] {
-                v.push(f(p(&format!("child.{id}")), Ty::UINT));
+            v.push(f("probe.uid", Ty::UINT));
+            v.push(opt("probe.file_uid", Ty::UINT));
+            v.push(opt("probe.file_mode", Ty::Str));
+            v.push(opt("probe.nosuid", Ty::Bool));
+            v.push(f("probe.exec", Ty::Outcome));
+            v.push(opt("probe.status", Ty::SINT));
+            v.push(opt("probe.child", Ty::Object));
+            for id in [
+                "probe.child.uid",
+                "probe.child.euid",
+                "probe.child.gid",
+                "probe.child.egid",
+            ] {
+                v.push(f(id, Ty::UINT));
             }
-            for set in ["effective", "permitted", "bounding"] {
-                v.extend(list(&p(&format!("child.{set}")), Ty::Str));
-            }
-            v.push(f(p("child.no_new_privs"), Ty::Bool));
+            v.extend(list!("probe.child.effective", Ty::Str));
+            v.extend(list!("probe.child.permitted", Ty::Str));
+            v.extend(list!("probe.child.bounding", Ty::Str));
+            v.push(f("probe.child.no_new_privs", Ty::Bool));
             if bind_port.is_some() {
-                v.push(f(p("child.bind"), Ty::Outcome));
+                v.push(f("probe.child.bind", Ty::Outcome));
             }
-            v.extend(list(&p("caps_after_exec"), Ty::Str));
+            v.extend(list!("probe.caps_after_exec", Ty::Str));
         }
         Probe::Noop => {}
         // Neither reports: the one dies, the other is killed.
         Probe::Crash | Probe::Hang => {}
         Probe::BusyLoop { .. } => {
-            v.push(f(p("wall_ms"), Ty::Number));
-            v.push(f(p("cpu_ms"), Ty::Number));
-            v.push(f(p("ratio"), Ty::Number));
-            v.push(rare(p("error"), Ty::Str));
+            v.push(f("probe.wall_ms", Ty::Number));
+            v.push(f("probe.cpu_ms", Ty::Number));
+            v.push(f("probe.ratio", Ty::Number));
+            v.push(rare("probe.error", Ty::Str));
         }
         Probe::NetReach { connect, .. } => {
-            v.push(f(p("connect"), Ty::Object));
+            v.push(f("probe.connect", Ty::Object));
             v.extend(
                 connect
                     .keys()
-                    .map(|k| f(p(&format!("connect.{k}")), Ty::Outcome)),
+                    .map(|k| f(format!("probe.connect.{k}"), Ty::Outcome)),
             );
             net_view(&mut v);
         }
@@ -274,37 +282,37 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
         f("swept", Ty::UINT),
         f("sandbox_us", Ty::UINT),
     ];
-    v.extend(list("outside.scratch_mounts", Ty::Str));
+    v.extend(list!("outside.scratch_mounts", Ty::Str));
     // The sandbox's own cgroup, made only for limits.
     if !spec.cgroup.is_empty() {
         v.push(f("outside.cgroup", Ty::Object));
         v.push(f("outside.cgroup.backend", Ty::Str));
         for k in [
-            "oom_kill",
-            "memory_limit_hits",
-            "memory_max",
-            "pids_max",
-            "pids_limit_hits",
-            "cpu_quota_us",
-            "cpu_period_us",
-            "nr_periods",
-            "nr_throttled",
-            "throttled_usec",
+            "outside.cgroup.oom_kill",
+            "outside.cgroup.memory_limit_hits",
+            "outside.cgroup.memory_max",
+            "outside.cgroup.pids_max",
+            "outside.cgroup.pids_limit_hits",
+            "outside.cgroup.cpu_quota_us",
+            "outside.cgroup.cpu_period_us",
+            "outside.cgroup.nr_periods",
+            "outside.cgroup.nr_throttled",
+            "outside.cgroup.throttled_usec",
         ] {
-            v.push(opt(format!("outside.cgroup.{k}"), Ty::UINT));
+            v.push(opt(k, Ty::UINT));
         }
     }
     if spec.join {
         v.push(opt("outside.joiner", Ty::Object));
         v.push(f("outside.joiner.pid", Ty::SINT));
         for k in [
-            "pid_ns",
-            "pid1_pid_ns",
-            "mnt_ns",
-            "pid1_mnt_ns",
-            "host_pid_ns",
+            "outside.joiner.pid_ns",
+            "outside.joiner.pid1_pid_ns",
+            "outside.joiner.mnt_ns",
+            "outside.joiner.pid1_mnt_ns",
+            "outside.joiner.host_pid_ns",
         ] {
-            v.push(f(format!("outside.joiner.{k}"), Ty::UINT));
+            v.push(f(k, Ty::UINT));
         }
         v.push(f("outside.joiner.pid1_comm", Ty::Str));
     }

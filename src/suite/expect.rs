@@ -310,7 +310,7 @@ fn find_field<'a>(fields: &'a [Field], path: &str) -> Result<&'a Field, String> 
     schema::find(fields, path).ok_or_else(|| {
         let mut known: Vec<&str> = fields
             .iter()
-            .map(|f| f.path.as_str())
+            .map(|f| f.path.as_ref())
             .filter(|p| !p.contains('#') && p.starts_with("probe."))
             .collect();
         known.dedup();

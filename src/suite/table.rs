@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use super::case::{Control, ModeDef, Property};
 use super::catalog;
 use super::expect::{contradiction, Expect};
-use super::policy;
-use crate::probe::schema;
 use super::knob::Knob;
+use super::policy;
 use super::requirements::Requirement;
+use crate::probe::schema;
 use crate::probe::Probe;
 use crate::report::Mode;
 use crate::runtime::spec::{Namespace, SandboxSpec};
@@ -156,7 +156,11 @@ fn place_of_syntax_error(text: &str, lines: &Lines, offset: usize) -> String {
     let id = text[row_start..]
         .lines()
         .find_map(|l| {
-            let l = l.trim_start().strip_prefix("id")?.trim_start().strip_prefix('=')?;
+            let l = l
+                .trim_start()
+                .strip_prefix("id")?
+                .trim_start()
+                .strip_prefix('=')?;
             Some(l.trim().trim_matches('"').to_string())
         })
         .unwrap_or_else(|| "?".into());
@@ -205,7 +209,11 @@ fn place_of_syntax_error(text: &str, lines: &Lines, offset: usize) -> String {
         }
         i += 1;
     }
-    let line_starts_a_key = here.trim_start().chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    let line_starts_a_key = here
+        .trim_start()
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic());
     if !line_starts_a_key {
         keys.extend(top);
     }
@@ -224,7 +232,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Property>, TableError> {
 }
 
 /// Parses a table's text under the policy for `host`.
-pub fn parse_with(file: &str, text: &str, host: &policy::Host) -> Result<Vec<Property>, TableError> {
+pub fn parse_with(
+    file: &str,
+    text: &str,
+    host: &policy::Host,
+) -> Result<Vec<Property>, TableError> {
     let err = |line: usize, place: String, message: String| TableError {
         file: file.into(),
         line,
@@ -232,30 +244,49 @@ pub fn parse_with(file: &str, text: &str, host: &policy::Host) -> Result<Vec<Pro
         message,
     };
     let lines = Lines::new(text);
-    let parsed: File = toml::from_str(text).map_err(|e| {
-        let (line, place) = e.span().map_or((0, String::new()), |s| {
-            (
-                lines.line_of(s.start),
-                place_of_syntax_error(text, &lines, s.start),
-            )
-        });
-        err(line, place, e.message().trim().to_string())
-    })?;
-    if parsed.property.is_empty() {
-        return Err(err(1, String::new(), "no [[property]] rows".into()));
-    }
+    // Each row is parsed on its own, from its `[[property]]` header (at
+    // the start of a line) to the next: memory stays that of one row, and
+    // every offset is the chunk's plus the chunk's start.
+    let headers: Vec<usize> = text
+        .match_indices("[[property]]")
+        .map(|(i, _)| i)
+        .filter(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n')
+        .collect();
+    let mut bounds: Vec<usize> = vec![0];
+    bounds.extend(headers.iter().copied().filter(|&h| h > 0));
+    bounds.push(text.len());
+    let rows = bounds.windows(2).flat_map(|w| {
+        let base = w[0];
+        match toml::from_str::<File>(&text[base..w[1]]) {
+            Ok(f) => f
+                .property
+                .into_iter()
+                .map(|r| {
+                    let span = r.span();
+                    Ok((base + span.start..base + span.end, r.into_inner()))
+                })
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                let (line, place) = e.span().map_or((0, String::new()), |s| {
+                    (
+                        lines.line_of(base + s.start),
+                        place_of_syntax_error(text, &lines, base + s.start),
+                    )
+                });
+                vec![Err(err(line, place, e.message().trim().to_string()))]
+            }
+        }
+    });
     let mut out: Vec<Property> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let headers: Vec<usize> = text.match_indices("[[property]]").map(|(i, _)| i).collect();
-    for (i, spanned) in parsed.property.into_iter().enumerate() {
+    for (i, row) in rows.enumerate() {
+        let (span, table) = row?;
         // The span covers the `[[property]]` header; the row runs to the next one.
-        let span = spanned.span();
         let row_end = headers
             .get(headers.partition_point(|&h| h < span.end))
             .copied()
             .unwrap_or(text.len());
         let row_line = lines.line_of(span.start);
-        let table = spanned.into_inner();
         let id = table
             .get("id")
             .and_then(|v| v.as_str())
@@ -294,7 +325,9 @@ pub fn parse_with(file: &str, text: &str, host: &policy::Host) -> Result<Vec<Pro
             };
             for k in &keys[1..] {
                 let inline = |l: &str| {
-                    l.contains(&format!("{k} =")) || l.contains(&format!("{k}=")) || is_key(l, k)
+                    l.contains(&format!("{k} ="))
+                        || l.contains(&format!("{k}="))
+                        || is_key(l, k)
                         || l.contains(&format!(".{k}]"))
                 };
                 match row_lines[at..].iter().position(|l| inline(l)) {
@@ -364,6 +397,9 @@ pub fn parse_with(file: &str, text: &str, host: &policy::Host) -> Result<Vec<Pro
             exclusive: row.exclusive,
         });
     }
+    if out.is_empty() {
+        return Err(err(1, String::new(), "no [[property]] rows".into()));
+    }
     Ok(out)
 }
 
@@ -379,11 +415,7 @@ struct ModeInput<'a> {
 type FieldError = (String, String);
 
 /// Validates one mode's definition; errors name the field under `prefix`.
-fn build_def(
-    m: &ModeInput<'_>,
-    prefix: &str,
-    host: &policy::Host,
-) -> Result<ModeDef, FieldError> {
+fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<ModeDef, FieldError> {
     let f = |field: &str| format!("{prefix}{field}");
     let requires = m
         .requires
@@ -768,7 +800,11 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
     #[test]
     fn a_control_whose_leak_would_reach_the_host_is_refused() {
         let text = GOOD
-            .replacen("probe = { kind = \"pid-view\" }", "probe = { kind = \"write-file\", dir = \"/etc\" }", 1)
+            .replacen(
+                "probe = { kind = \"pid-view\" }",
+                "probe = { kind = \"write-file\", dir = \"/etc\" }",
+                1,
+            )
             .replacen("off = \"namespace pid\"", "off = \"namespace mount\"", 1);
         let shown = parse("t.toml", &text).unwrap_err().to_string();
         assert!(
@@ -782,8 +818,16 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         // The test's own sandbox keeps the host's root: the probe's field
         // is named (the control, with the PID namespace off, would be too).
         let text = GOOD
-            .replacen("probe = { kind = \"pid-view\" }", "probe = { kind = \"write-file\", dir = \"/etc\" }", 1)
-            .replacen("sandbox = { namespaces", "sandbox = { rootfs = { kind = \"host\" }, namespaces", 1);
+            .replacen(
+                "probe = { kind = \"pid-view\" }",
+                "probe = { kind = \"write-file\", dir = \"/etc\" }",
+                1,
+            )
+            .replacen(
+                "sandbox = { namespaces",
+                "sandbox = { rootfs = { kind = \"host\" }, namespaces",
+                1,
+            );
         let shown = parse("t.toml", &text).unwrap_err().to_string();
         assert!(
             shown.starts_with("t.toml:5: property #1 (pid.pid1), field `probe.dir`: probe `write-file` writes \"/etc\""),
@@ -800,7 +844,9 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         );
         let shown = parse("t.toml", &text).unwrap_err().to_string();
         assert!(
-            shown.starts_with("t.toml:6: property #1 (pid.pid1), field `sandbox.cgroup.memory_max`: "),
+            shown.starts_with(
+                "t.toml:6: property #1 (pid.pid1), field `sandbox.cgroup.memory_max`: "
+            ),
             "{shown}"
         );
         // In a multi-line array, the key the array opens with.
@@ -849,14 +895,20 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         let props = parse("b.toml", &big).unwrap();
         let t_big = t.elapsed();
         assert_eq!(props.len(), 20_000);
-        assert!(t_big < std::time::Duration::from_secs(20), "20,000 rows took {t_big:?}");
+        assert!(
+            t_big < std::time::Duration::from_secs(20),
+            "20,000 rows took {t_big:?}"
+        );
         // Ten times the rows in well under a hundred times the time.
         assert!(
             t_big < t_small * 30 + std::time::Duration::from_millis(500),
             "2,000 rows {t_small:?}, 20,000 rows {t_big:?}: not linear"
         );
         // Errors deep in a big table still find their line.
-        let bad = format!("{big}{}", GOOD.replacen("eq = 1 }]\ncontrol", "eq = \"x\" }]\ncontrol", 1));
+        let bad = format!(
+            "{big}{}",
+            GOOD.replacen("eq = 1 }]\ncontrol", "eq = \"x\" }]\ncontrol", 1)
+        );
         let err = parse("b.toml", &bad).unwrap_err();
         assert_eq!(err.line, 20_000 * 8 + 7, "{err}");
     }
