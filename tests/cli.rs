@@ -84,7 +84,12 @@ const REFUSED: &[(&str, usize, &str, &str)] = &[
         "must not contain a NUL byte",
     ),
     ("memory_zero", 7, "sandbox.cgroup.memory_max", "under 1 MiB"),
-    ("memory_2_63", 7, "sandbox.cgroup.memory_max", "too large"),
+    (
+        "memory_2_63",
+        7,
+        "sandbox.cgroup.memory_max",
+        "bytes is over this host's RAM",
+    ),
     (
         "pids_zero",
         7,

@@ -73,6 +73,21 @@ struct File {
     property: Vec<toml::Spanned<toml::Table>>,
 }
 
+/// A chunk of a table read straight into rows.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypedFile {
+    #[serde(default)]
+    property: Vec<toml::Spanned<Row>>,
+}
+
+/// A row as parsed: typed, or (when it did not deserialize) plain TOML
+/// to be read again for the field at fault.
+enum Parsed {
+    Typed(Box<Row>),
+    Raw(toml::Table),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}: {place}{message}")]
 pub struct TableError {
@@ -257,13 +272,32 @@ pub fn parse_with(
     bounds.push(text.len());
     let rows = bounds.windows(2).flat_map(|w| {
         let base = w[0];
-        match toml::from_str::<File>(&text[base..w[1]]) {
+        let chunk = &text[base..w[1]];
+        // The rows straight into their types; only a chunk that does not
+        // deserialize is read again as plain TOML, to find the field at fault.
+        if let Ok(f) = toml::from_str::<TypedFile>(chunk) {
+            return f
+                .property
+                .into_iter()
+                .map(|r| {
+                    let span = r.span();
+                    Ok((
+                        base + span.start..base + span.end,
+                        Parsed::Typed(Box::new(r.into_inner())),
+                    ))
+                })
+                .collect::<Vec<_>>();
+        }
+        match toml::from_str::<File>(chunk) {
             Ok(f) => f
                 .property
                 .into_iter()
                 .map(|r| {
                     let span = r.span();
-                    Ok((base + span.start..base + span.end, r.into_inner()))
+                    Ok((
+                        base + span.start..base + span.end,
+                        Parsed::Raw(r.into_inner()),
+                    ))
                 })
                 .collect::<Vec<_>>(),
             Err(e) => {
@@ -280,18 +314,21 @@ pub fn parse_with(
     let mut out: Vec<Property> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (i, row) in rows.enumerate() {
-        let (span, table) = row?;
+        let (span, parsed) = row?;
         // The span covers the `[[property]]` header; the row runs to the next one.
         let row_end = headers
             .get(headers.partition_point(|&h| h < span.end))
             .copied()
             .unwrap_or(text.len());
         let row_line = lines.line_of(span.start);
-        let id = table
-            .get("id")
-            .and_then(|v| v.as_str())
-            .unwrap_or("?")
-            .to_string();
+        let id = match &parsed {
+            Parsed::Typed(row) => row.id.clone(),
+            Parsed::Raw(table) => table
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+                .to_string(),
+        };
         let here = |field: &str| {
             if field.is_empty() {
                 format!("property #{} ({id}): ", i + 1)
@@ -337,12 +374,15 @@ pub fn parse_with(
             }
             row_line + at
         };
-        let row: Row =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                let field = e.path().to_string();
-                let field = if field == "." { String::new() } else { field };
-                err(field_line(&field), here(&field), e.into_inner().to_string())
-            })?;
+        let row: Row = match parsed {
+            Parsed::Typed(row) => *row,
+            Parsed::Raw(table) => serde_path_to_error::deserialize(toml::Value::Table(table))
+                .map_err(|e| {
+                    let field = e.path().to_string();
+                    let field = if field == "." { String::new() } else { field };
+                    err(field_line(&field), here(&field), e.into_inner().to_string())
+                })?,
+        };
         let fail = |field: &str, msg: String| err(field_line(field), here(field), msg);
         let (area, promise) = catalog::lookup(&row.id).ok_or_else(|| {
             let known: Vec<&str> = catalog::PROPERTIES.iter().map(|p| p.0).collect();
