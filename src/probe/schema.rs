@@ -283,9 +283,11 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
         f("sandbox_us", Ty::UINT),
     ];
     v.extend(list!("outside.scratch_mounts", Ty::Str));
-    // The sandbox's own cgroup, made only for limits.
+    // The sandbox's own cgroup, made only for limits (null without), and
+    // what a joiner saw (null without one).
+    v.push(opt("outside.cgroup", Ty::Object));
+    v.push(opt("outside.joiner", Ty::Object));
     if !spec.cgroup.is_empty() {
-        v.push(f("outside.cgroup", Ty::Object));
         v.push(f("outside.cgroup.backend", Ty::Str));
         for k in [
             "outside.cgroup.oom_kill",
@@ -303,7 +305,6 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
         }
     }
     if spec.join {
-        v.push(opt("outside.joiner", Ty::Object));
         v.push(f("outside.joiner.pid", Ty::SINT));
         for k in [
             "outside.joiner.pid_ns",
