@@ -95,20 +95,28 @@ pub(crate) fn combine(test: &Verdict, control: &Verdict, knob: &str) -> (Judged,
 /// failed on a value the observation has (not null, not missing) and that
 /// looks like the leak: where the control expects something at the same
 /// path, the value meets the control's expectation (an errno that only
-/// follows from a failed precondition is not the leak).
-fn leaks(checks: &[Checked], expects: &[Expect], leak: &[Expect], obs: &Value) -> Vec<String> {
+/// follows from a failed precondition is not the leak); where it does not,
+/// only a value the probe reported counts (a sandbox that died before
+/// reporting shows a crash, not a leak, unless the control's own
+/// expectations recognise it).
+fn leaks(
+    checks: &[Checked],
+    expects: &[Expect],
+    leak: &[Expect],
+    obs: &Value,
+    reported: bool,
+) -> Vec<String> {
     checks
         .iter()
         .zip(expects)
         .filter(|(c, e)| {
-            !c.ok
-                && !c.pre
-                && c.missing.is_none()
-                && !c.got.is_null()
-                && leak
-                    .iter()
-                    .filter(|l| l.path == e.path)
-                    .all(|l| l.check(obs).ok)
+            let mut said = leak.iter().filter(|l| l.path == e.path).peekable();
+            let recognised = if said.peek().is_some() {
+                said.all(|l| l.check(obs).ok)
+            } else {
+                reported
+            };
+            !c.ok && !c.pre && c.missing.is_none() && !c.got.is_null() && recognised
         })
         .map(|(c, _)| format!("{}, got {}", c.what, c.got))
         .collect()
@@ -155,7 +163,10 @@ pub(crate) fn judge(
         observed: observed.clone(),
         duration_ms,
     };
-    let shown = leak.map_or_else(Vec::new, |l| leaks(&checks, expects, l, &observed));
+    let reported = obs.probe.is_some();
+    let shown = leak.map_or_else(Vec::new, |l| {
+        leaks(&checks, expects, l, &observed, reported)
+    });
     let failed = |c: &&Checked| !c.ok;
     let describe = |c: &Checked| match &c.missing {
         Some(p) => format!("{}: the observation has no `{p}`", c.what),
@@ -446,5 +457,37 @@ mod tests {
             matches!(&verdict, Verdict::NotHeld(w) if w.contains("probe.x eq 1, got 2")),
             "{verdict:?}"
         );
+    }
+
+    #[test]
+    fn a_sandbox_that_died_before_reporting_shows_a_crash_not_a_leak() {
+        // The hog died of SIGSEGV: not the OOM kill the test expects, but
+        // nothing the control recognises as the leak either.
+        let o = Observation {
+            probe: None,
+            exit: Some(ExitInfo {
+                code: None,
+                signal: Some("SIGSEGV".into()),
+            }),
+            ..Default::default()
+        };
+        let leak = expects("expect = [{ path = \"probe.allocated_mib\", eq = 64 }, { path = \"exit.code\", eq = 0 }]");
+        let e = expects("expect = [{ path = \"exit.signal\", eq = \"SIGKILL\" }]");
+        let verdict = judge(Ok(o.clone()), &e, Some(&leak), 1.0).verdict;
+        assert!(
+            matches!(&verdict, Verdict::Broken(r) if r.kind == ReasonKind::ProbeCrashed),
+            "{verdict:?}"
+        );
+        // One the control does recognise is the leak, reported or not.
+        let o = Observation {
+            exit: Some(ExitInfo {
+                code: Some(0),
+                signal: None,
+            }),
+            ..o
+        };
+        let e = expects("expect = [{ path = \"exit.code\", eq = 137 }]");
+        let verdict = judge(Ok(o), &e, Some(&leak), 1.0).verdict;
+        assert!(matches!(&verdict, Verdict::NotHeld(_)), "{verdict:?}");
     }
 }
