@@ -218,7 +218,7 @@ fn spec_rules(s: &SandboxSpec, host: &Host) -> Result<(), Refusal> {
         }
     }
     if let Some(p) = s.cgroup.pids_max {
-        if p < 1 || p > MAX_PIDS {
+        if !(1..=MAX_PIDS).contains(&p) {
             return Err((
                 "cgroup.pids_max".into(),
                 format!("{p} is outside 1..={MAX_PIDS} (the kernel's PID_MAX_LIMIT)"),
