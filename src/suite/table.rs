@@ -81,6 +81,46 @@ struct TypedFile {
     property: Vec<toml::Spanned<Row>>,
 }
 
+/// One row's span in the text and its parse, or the chunk's syntax error.
+type ParsedRow = Result<(std::ops::Range<usize>, Parsed), TableError>;
+
+/// One row checked: its id once the catalogue knows it (with the error a
+/// second row of that id gets), and the property or the row's error.
+struct Built {
+    named: Option<(String, TableError)>,
+    result: Result<Property, TableError>,
+}
+
+/// `f` over `items` on every CPU, results in order; small inputs stay on
+/// the calling thread.
+fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads == 1 || items.len() < 1024 {
+        return items.into_iter().map(f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    let mut it = items.into_iter();
+    loop {
+        let g: Vec<T> = it.by_ref().take(per).collect();
+        if g.is_empty() {
+            break;
+        }
+        groups.push(g);
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|g| s.spawn(move || g.into_iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// A row as parsed: typed, or (when it did not deserialize) plain TOML
 /// to be read again for the field at fault.
 enum Parsed {
@@ -270,9 +310,9 @@ pub fn parse_with(
     let mut bounds: Vec<usize> = vec![0];
     bounds.extend(headers.iter().copied().filter(|&h| h > 0));
     bounds.push(text.len());
-    let rows = bounds.windows(2).flat_map(|w| {
-        let base = w[0];
-        let chunk = &text[base..w[1]];
+    let windows: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let parse_chunk = |(base, end): (usize, usize)| {
+        let chunk = &text[base..end];
         // The rows straight into their types; only a chunk that does not
         // deserialize is read again as plain TOML, to find the field at fault.
         if let Ok(f) = toml::from_str::<TypedFile>(chunk) {
@@ -310,132 +350,155 @@ pub fn parse_with(
                 vec![Err(err(line, place, e.message().trim().to_string()))]
             }
         }
-    });
-    let mut out: Vec<Property> = Vec::new();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for (i, row) in rows.enumerate() {
-        let (span, parsed) = row?;
-        // The span covers the `[[property]]` header; the row runs to the next one.
-        let row_end = headers
-            .get(headers.partition_point(|&h| h < span.end))
-            .copied()
-            .unwrap_or(text.len());
-        let row_line = lines.line_of(span.start);
-        let id = match &parsed {
-            Parsed::Typed(row) => row.id.clone(),
-            Parsed::Raw(table) => table
-                .get("id")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?")
-                .to_string(),
-        };
-        let here = |field: &str| {
-            if field.is_empty() {
-                format!("property #{} ({id}): ", i + 1)
-            } else {
-                format!("property #{} ({id}), field `{field}`: ", i + 1)
-            }
-        };
-        let row_text = &text[span.start.min(text.len())..row_end.max(span.start).min(text.len())];
-        // The line of the field inside this row: its first key's line (or
-        // its `[property.key]` table's), then each further key found at or
-        // below that; else the row's line.
-        let field_line = |field: &str| {
-            let field = field.strip_prefix("(rootless) ").unwrap_or(field);
-            let keys: Vec<&str> = field
-                .split('.')
-                .map(|k| k.split('[').next().unwrap_or(""))
-                .filter(|k| !k.is_empty())
-                .collect();
-            let Some(first) = keys.first() else {
-                return row_line;
+    };
+    // Rows are independent until their ids are compared: parsed and
+    // checked on every CPU, then taken in order.
+    let rows: Vec<(usize, ParsedRow)> = par_map(windows, parse_chunk)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .collect();
+    let build = |(i, row): (usize, ParsedRow)| -> Built {
+        let mut named: Option<(String, TableError)> = None;
+        let result = (|| -> Result<Property, TableError> {
+            let (span, parsed) = row?;
+            // The span covers the `[[property]]` header; the row runs to the next one.
+            let row_end = headers
+                .get(headers.partition_point(|&h| h < span.end))
+                .copied()
+                .unwrap_or(text.len());
+            let row_line = lines.line_of(span.start);
+            let id = match &parsed {
+                Parsed::Typed(row) => row.id.clone(),
+                Parsed::Raw(table) => table
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string(),
             };
-            let row_lines: Vec<&str> = row_text.lines().collect();
-            let is_key = |l: &str, k: &str| {
-                let t = l.trim_start();
-                t.starts_with(&format!("{k} "))
-                    || t.starts_with(&format!("{k}="))
-                    || t.starts_with(&format!("[property.{k}"))
-            };
-            let Some(mut at) = row_lines.iter().position(|l| is_key(l, first)) else {
-                return row_line;
-            };
-            for k in &keys[1..] {
-                let inline = |l: &str| {
-                    l.contains(&format!("{k} ="))
-                        || l.contains(&format!("{k}="))
-                        || is_key(l, k)
-                        || l.contains(&format!(".{k}]"))
-                };
-                match row_lines[at..].iter().position(|l| inline(l)) {
-                    Some(p) => at += p,
-                    None => break,
+            let here = |field: &str| {
+                if field.is_empty() {
+                    format!("property #{} ({id}): ", i + 1)
+                } else {
+                    format!("property #{} ({id}), field `{field}`: ", i + 1)
                 }
-            }
-            row_line + at
-        };
-        let row: Row = match parsed {
-            Parsed::Typed(row) => *row,
-            Parsed::Raw(table) => serde_path_to_error::deserialize(toml::Value::Table(table))
-                .map_err(|e| {
+            };
+            let row_text =
+                &text[span.start.min(text.len())..row_end.max(span.start).min(text.len())];
+            // The line of the field inside this row: its first key's line (or
+            // its `[property.key]` table's), then each further key found at or
+            // below that; else the row's line.
+            let field_line = |field: &str| {
+                let field = field.strip_prefix("(rootless) ").unwrap_or(field);
+                let keys: Vec<&str> = field
+                    .split('.')
+                    .map(|k| k.split('[').next().unwrap_or(""))
+                    .filter(|k| !k.is_empty())
+                    .collect();
+                let Some(first) = keys.first() else {
+                    return row_line;
+                };
+                let row_lines: Vec<&str> = row_text.lines().collect();
+                let is_key = |l: &str, k: &str| {
+                    let t = l.trim_start();
+                    t.starts_with(&format!("{k} "))
+                        || t.starts_with(&format!("{k}="))
+                        || t.starts_with(&format!("[property.{k}"))
+                };
+                let Some(mut at) = row_lines.iter().position(|l| is_key(l, first)) else {
+                    return row_line;
+                };
+                for k in &keys[1..] {
+                    let inline = |l: &str| {
+                        l.contains(&format!("{k} ="))
+                            || l.contains(&format!("{k}="))
+                            || is_key(l, k)
+                            || l.contains(&format!(".{k}]"))
+                    };
+                    match row_lines[at..].iter().position(|l| inline(l)) {
+                        Some(p) => at += p,
+                        None => break,
+                    }
+                }
+                row_line + at
+            };
+            let row: Row = match parsed {
+                Parsed::Typed(row) => *row,
+                Parsed::Raw(table) => serde_path_to_error::deserialize(toml::Value::Table(table))
+                    .map_err(|e| {
                     let field = e.path().to_string();
                     let field = if field == "." { String::new() } else { field };
                     err(field_line(&field), here(&field), e.into_inner().to_string())
                 })?,
-        };
-        let fail = |field: &str, msg: String| err(field_line(field), here(field), msg);
-        let (area, promise) = catalog::lookup(&row.id).ok_or_else(|| {
-            let known: Vec<&str> = catalog::PROPERTIES.iter().map(|p| p.0).collect();
-            fail(
-                "id",
-                format!(
-                    "unknown property `{}`; known: {}, or your own as `custom.<name>`",
-                    row.id,
-                    known.join(", ")
-                ),
-            )
-        })?;
-        if !seen.insert(row.id.clone()) {
-            return Err(fail("id", format!("property `{}` appears twice", row.id)));
-        }
-        if row.modes.is_empty() {
-            return Err(fail("modes", "must list at least one mode".into()));
-        }
-        let mut defs = BTreeMap::new();
-        let rootful = ModeInput {
-            requires: &row.requires,
-            probe: &row.probe,
-            sandbox: &row.sandbox,
-            expect: &row.expect,
-            control: &row.control,
-        };
-        if row.rootless.is_some() && !row.modes.contains(&Mode::Rootless) {
-            return Err(fail(
-                "rootless",
-                "a rootless override needs `modes` to include \"rootless\"".into(),
-            ));
-        }
-        for mode in &row.modes {
-            let def = match mode {
-                Mode::Rootful => build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?,
-                // A row for rootless mode alone is written as it runs there.
-                Mode::Rootless if !row.modes.contains(&Mode::Rootful) && row.rootless.is_none() => {
-                    build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?
-                }
-                Mode::Rootless => rootless_def(&rootful, row.rootless.as_ref(), host)
-                    .map_err(|(f, m)| fail(&f, m))?,
             };
-            defs.insert(*mode, def);
+            let fail = |field: &str, msg: String| err(field_line(field), here(field), msg);
+            let (area, promise) = catalog::lookup(&row.id).ok_or_else(|| {
+                let known: Vec<&str> = catalog::PROPERTIES.iter().map(|p| p.0).collect();
+                fail(
+                    "id",
+                    format!(
+                        "unknown property `{}`; known: {}, or your own as `custom.<name>`",
+                        row.id,
+                        known.join(", ")
+                    ),
+                )
+            })?;
+            named = Some((
+                row.id.clone(),
+                fail("id", format!("property `{}` appears twice", row.id)),
+            ));
+            if row.modes.is_empty() {
+                return Err(fail("modes", "must list at least one mode".into()));
+            }
+            let mut defs = BTreeMap::new();
+            let rootful = ModeInput {
+                requires: &row.requires,
+                probe: &row.probe,
+                sandbox: &row.sandbox,
+                expect: &row.expect,
+                control: &row.control,
+            };
+            if row.rootless.is_some() && !row.modes.contains(&Mode::Rootless) {
+                return Err(fail(
+                    "rootless",
+                    "a rootless override needs `modes` to include \"rootless\"".into(),
+                ));
+            }
+            for mode in &row.modes {
+                let def = match mode {
+                    Mode::Rootful => build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?,
+                    // A row for rootless mode alone is written as it runs there.
+                    Mode::Rootless
+                        if !row.modes.contains(&Mode::Rootful) && row.rootless.is_none() =>
+                    {
+                        build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?
+                    }
+                    Mode::Rootless => rootless_def(&rootful, row.rootless.as_ref(), host)
+                        .map_err(|(f, m)| fail(&f, m))?,
+                };
+                defs.insert(*mode, def);
+            }
+            Ok(Property {
+                id: row.id,
+                area: area.to_string(),
+                description: row.description.unwrap_or_else(|| promise.to_string()),
+                defs,
+                tags: row.tags,
+                source: PathBuf::from(file),
+                exclusive: row.exclusive,
+            })
+        })();
+        Built { named, result }
+    };
+    let mut out: Vec<Property> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for built in par_map(rows, build) {
+        if let Some((id, twice)) = built.named {
+            if !seen.insert(id) {
+                return Err(twice);
+            }
         }
-        out.push(Property {
-            id: row.id,
-            area: area.to_string(),
-            description: row.description.unwrap_or_else(|| promise.to_string()),
-            defs,
-            tags: row.tags,
-            source: PathBuf::from(file),
-            exclusive: row.exclusive,
-        });
+        out.push(built.result?);
     }
     if out.is_empty() {
         return Err(err(1, String::new(), "no [[property]] rows".into()));
@@ -952,6 +1015,17 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         );
         let err = parse("b.toml", &bad).unwrap_err();
         assert_eq!(err.line, 10_000 * 8 + 7, "{err}");
+        // Rows are checked on several threads; a second row of an id is
+        // still the one refused, at its line.
+        let twice = format!("{big}{}", many_rows(1));
+        let err = parse("b.toml", &twice).unwrap_err();
+        assert_eq!(err.line, 10_000 * 8 + 3, "{err}");
+        assert!(
+            err.to_string().contains(
+                "property #10001 (custom.row0), field `id`: property `custom.row0` appears twice"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
