@@ -26,6 +26,165 @@ fn a_malformed_table_names_file_line_row_and_field_and_runs_nothing() {
     );
 }
 
+/// Each fixture under fixtures/suites/refused/ holds one row the table
+/// policy or the expectation checks refuse: (file, line, field, why).
+const REFUSED: &[(&str, usize, &str, &str)] = &[
+    (
+        "rw_bind_etc",
+        7,
+        "sandbox.mounts[0].readonly",
+        "host path \"/etc\" bound writable: only the case's scratch directory",
+    ),
+    (
+        "rw_bind_root",
+        7,
+        "sandbox.mounts[0].readonly",
+        "host path \"/\" bound writable",
+    ),
+    (
+        "relative_bind_source",
+        7,
+        "sandbox.mounts[0].source",
+        "\"../../etc\" must be an absolute path",
+    ),
+    (
+        "host_root_write",
+        6,
+        "probe.dir",
+        "lies on the host's root file system (rootfs = host)",
+    ),
+    (
+        "host_root_chown",
+        6,
+        "probe.path",
+        "probe `chown` writes \"/etc/passwd\"",
+    ),
+    (
+        "control_no_pivot_root",
+        9,
+        "control.off",
+        "the control's sandbox (`pivot-root` off) is refused: `probe.dir`",
+    ),
+    (
+        "mount_without_mount_ns",
+        7,
+        "sandbox.namespaces",
+        "its mounts land in the runner's",
+    ),
+    (
+        "long_hostname",
+        7,
+        "sandbox.hostname",
+        "300 bytes is over the kernel's 64",
+    ),
+    (
+        "nul_hostname",
+        7,
+        "sandbox.hostname",
+        "must not contain a NUL byte",
+    ),
+    ("memory_zero", 7, "sandbox.cgroup.memory_max", "under 1 MiB"),
+    (
+        "memory_2_63",
+        7,
+        "sandbox.cgroup.memory_max",
+        "bytes is over this host's RAM",
+    ),
+    (
+        "pids_zero",
+        7,
+        "sandbox.cgroup.pids_max",
+        "outside 1..=4194304",
+    ),
+    (
+        "timeout_long",
+        7,
+        "sandbox.timeout_ms",
+        "outside 1..=600000",
+    ),
+    (
+        "uid_map_overlap",
+        7,
+        "sandbox.uid_map[1]",
+        "overlaps that of line 0",
+    ),
+    ("uid_map_wrap", 7, "sandbox.uid_map[0]", "ids are 32 bits"),
+    (
+        "unknown_path",
+        8,
+        "expect[0]",
+        "no observation of this probe and sandbox has `probe.pid`",
+    ),
+    (
+        "ne_impossible",
+        9,
+        "control.expect[0]",
+        "is always true, so it proves nothing",
+    ),
+    (
+        "control_same_as_test",
+        9,
+        "control.expect",
+        "the control expects only what the test expects",
+    ),
+    ("contradiction", 8, "expect[1]", "can never all hold"),
+];
+
+#[test]
+fn hostile_and_unsound_rows_are_refused_before_anything_runs() {
+    let listed: Vec<String> = std::fs::read_dir(fixture("suites/refused"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        listed.len(),
+        REFUSED.len() + 1,
+        "every fixture is checked: {listed:?}"
+    );
+    let check = |name: &str, line: usize, wants: &[&str]| {
+        let table = fixture(&format!("suites/refused/{name}.toml"));
+        let out = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let o = std::process::Command::new(bin())
+            .args([
+                "run",
+                "--suite",
+                table.to_str().unwrap(),
+                "--out",
+                out.path().to_str().unwrap(),
+            ])
+            .env("ISOCHECK_WORK_DIR", work.path())
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        let at = format!("{}:{line}: ", table.display());
+        for want in wants {
+            assert!(
+                stderr.contains(&format!("{at}property #1 (custom.{name})")) || wants.len() == 1,
+                "{name}: {stderr}"
+            );
+            assert!(
+                stderr.contains(&at) && stderr.contains(want),
+                "{name}: want {at}...{want}\n{stderr}"
+            );
+        }
+        assert!(stdout.is_empty(), "{name}: nothing may run: {stdout}");
+        for (dir, what) in [
+            (out.path(), "no report is written"),
+            (work.path(), "no sandbox is made"),
+        ] {
+            let left: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+            assert!(left.is_empty(), "{name}: {what}: {left:?}");
+        }
+    };
+    for (name, line, field, why) in REFUSED {
+        check(name, *line, &[&format!("field `{field}`: "), why]);
+    }
+    check("not_utf8", 7, &["not UTF-8: byte 0xe9"]);
+}
+
 #[test]
 fn a_missing_table_file_is_named() {
     let o = isocheck(&["list", "--suite", "/nonexistent/t.toml"]);

@@ -225,14 +225,16 @@ fn load(args: &SuiteArgs) -> Result<Vec<Property>, String> {
         table::builtin().map_err(|e| e.to_string())?
     } else {
         let mut all: Vec<Property> = Vec::new();
+        // Each id's table, to refuse a second definition (in linear time).
+        let mut seen: std::collections::HashMap<String, PathBuf> = Default::default();
         for f in &args.suites {
             for p in table::load_file(f).map_err(|e| e.to_string())? {
-                if let Some(prev) = all.iter().find(|q| q.id == p.id) {
+                if let Some(prev) = seen.insert(p.id.clone(), p.source.clone()) {
                     return Err(format!(
                         "{}: property `{}` is also defined in {}",
                         f.display(),
                         p.id,
-                        prev.source.display()
+                        prev.display()
                     ));
                 }
                 all.push(p);

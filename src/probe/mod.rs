@@ -12,6 +12,7 @@ pub mod net;
 pub mod ns;
 pub mod pid;
 pub mod reach;
+pub mod schema;
 pub mod security;
 pub mod tasks;
 pub mod uts;

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::probe::schema::{self, Field, Ty};
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
@@ -58,6 +60,10 @@ pub struct Checked {
     pub what: String,
     /// The value found at the path (null when absent).
     pub got: Value,
+    /// A path the observation did not have: the expectation could not be
+    /// judged, which makes the case an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
 }
 
 impl Expect {
@@ -118,26 +124,80 @@ impl Expect {
         format!("{} {op} {arg}", self.path)
     }
 
+    /// The single operator's argument as a JSON value (for comparisons
+    /// between expectations).
+    fn arg(&self) -> Value {
+        let num = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+        self.eq
+            .clone()
+            .or_else(|| self.ne.clone())
+            .or_else(|| self.eq_path.clone().map(Value::String))
+            .or_else(|| self.ne_path.clone().map(Value::String))
+            .or_else(|| self.ge.map(num))
+            .or_else(|| self.le.map(num))
+            .or_else(|| self.contains.clone())
+            .or_else(|| self.excludes.clone())
+            .or_else(|| self.len_ge.map(Value::from))
+            .or_else(|| self.any.clone().map(Value::Object))
+            .unwrap_or(Value::Null)
+    }
+
+    /// The operator's name.
+    fn op(&self) -> &'static str {
+        self.ops().first().map_or("?", |o| o.0)
+    }
+
+    /// The same assertion (path, operator, argument), whatever `pre` says.
+    pub fn same_as(&self, other: &Expect) -> bool {
+        self.path == other.path && self.op() == other.op() && self.arg() == other.arg()
+    }
+
+    /// Checks the observation. A path the observation does not have is
+    /// never a match, for any operator: the check is not `ok` and names
+    /// the path in `missing`.
     pub fn check(&self, obs: &Value) -> Checked {
-        let got = lookup(obs, &self.path).cloned().unwrap_or(Value::Null);
-        let ok = if let Some(want) = &self.eq {
-            &got == want
+        let found = lookup(obs, &self.path);
+        let got = found.cloned().unwrap_or(Value::Null);
+        let other = self.eq_path.as_ref().or(self.ne_path.as_ref());
+        let other_found = other.map(|p| lookup(obs, p));
+        let missing = if found.is_none() {
+            Some(self.path.clone())
+        } else if let (Some(p), Some(None)) = (other, other_found) {
+            Some(p.clone())
+        } else {
+            None
+        };
+        let ok = missing.is_none() && self.holds(&got, other_found.flatten());
+        Checked {
+            ok,
+            pre: self.pre,
+            what: self.describe(),
+            got,
+            missing,
+        }
+    }
+
+    /// The operator applied to a value that is there (`other`: the value
+    /// at `eq_path` or `ne_path`).
+    fn holds(&self, got: &Value, other: Option<&Value>) -> bool {
+        if let Some(want) = &self.eq {
+            got == want
         } else if let Some(want) = &self.ne {
-            &got != want
-        } else if let Some(p) = &self.eq_path {
-            lookup(obs, p).is_some_and(|other| *other == got) && !got.is_null()
-        } else if let Some(p) = &self.ne_path {
-            lookup(obs, p).is_some_and(|other| *other != got) && !got.is_null()
+            got != want
+        } else if self.eq_path.is_some() {
+            other.is_some_and(|o| o == got) && !got.is_null()
+        } else if self.ne_path.is_some() {
+            other.is_some_and(|o| o != got) && !got.is_null()
         } else if let Some(min) = self.ge {
             got.as_f64().is_some_and(|g| g >= min)
         } else if let Some(max) = self.le {
             got.as_f64().is_some_and(|g| g <= max)
         } else if let Some(x) = &self.contains {
-            contains(&got, x)
+            contains(got, x)
         } else if let Some(x) = &self.excludes {
-            !got.is_null() && !contains(&got, x)
+            !got.is_null() && !contains(got, x)
         } else if let Some(n) = self.len_ge {
-            match &got {
+            match got {
                 Value::Array(a) => a.len() >= n,
                 Value::String(s) => s.len() >= n,
                 _ => false,
@@ -149,14 +209,198 @@ impl Expect {
             })
         } else {
             false
-        };
-        Checked {
-            ok,
-            pre: self.pre,
-            what: self.describe(),
-            got,
         }
     }
+
+    /// Checks the expectation against the paths an observation has: the
+    /// path is declared, and the operator can both hold and fail for the
+    /// value's type. The error says why.
+    pub fn check_against(&self, fields: &[Field]) -> Result<(), String> {
+        let field = find_field(fields, &self.path)?;
+        let what = self.describe();
+        let never = |why: String| Err(format!("`{what}` can never hold: {why}"));
+        let always = |why: String| {
+            Err(format!(
+                "`{what}` is always true, so it proves nothing: {why}"
+            ))
+        };
+        let numeric = matches!(field.ty, Ty::Int { .. } | Ty::Number);
+        let is_a = |ty: Ty| format!("`{}` is {}", self.path, ty.name());
+        if let Some(v) = &self.eq {
+            if !fits_deep(fields, &self.path, v) {
+                return never(format!("{}, never {v}", is_a(field.ty)));
+            }
+        } else if let Some(v) = &self.ne {
+            if !fits_deep(fields, &self.path, v) {
+                return always(format!("{}, never {v}", is_a(field.ty)));
+            }
+        } else if let Some(p) = self.eq_path.as_ref().or(self.ne_path.as_ref()) {
+            let other = find_field(fields, p)?;
+            let comparable = field.ty == other.ty
+                || matches!((field.ty, other.ty), (Ty::Int { .. }, Ty::Int { .. }))
+                || matches!(
+                    (field.ty, other.ty),
+                    (Ty::Str | Ty::Outcome, Ty::Str | Ty::Outcome)
+                );
+            let eq = self.eq_path.is_some();
+            if !comparable {
+                let why = format!("{} and `{p}` is {}", is_a(field.ty), other.ty.name());
+                return if eq { never(why) } else { always(why) };
+            }
+            if *p == self.path {
+                let why = "a path compared with itself".to_string();
+                return if eq { always(why) } else { never(why) };
+            }
+        } else if let Some(x) = self.ge {
+            if !numeric {
+                return never(format!("{}, not a number", is_a(field.ty)));
+            }
+            if let Ty::Int { min } = field.ty {
+                if x <= min as f64 && !field.nullable {
+                    return always(format!("{} (at least {min})", is_a(field.ty)));
+                }
+            }
+        } else if let Some(x) = self.le {
+            if !numeric {
+                return never(format!("{}, not a number", is_a(field.ty)));
+            }
+            if let Ty::Int { min } = field.ty {
+                if x < min as f64 {
+                    return never(format!("{} (at least {min})", is_a(field.ty)));
+                }
+            }
+        } else if let Some(x) = self.contains.as_ref().or(self.excludes.as_ref()) {
+            let ok = match field.ty {
+                Ty::Array => fits_deep(fields, &format!("{}.#", self.path), x),
+                Ty::Str | Ty::Outcome => x.is_string(),
+                _ => false,
+            };
+            if !ok {
+                let why = format!("{}, which cannot hold {x}", is_a(field.ty));
+                return if self.contains.is_some() {
+                    never(why)
+                } else {
+                    always(why)
+                };
+            }
+        } else if let Some(n) = self.len_ge {
+            if !matches!(field.ty, Ty::Array | Ty::Str | Ty::Outcome) {
+                return never(format!("{}, which has no length", is_a(field.ty)));
+            }
+            if n == 0 && !field.nullable {
+                return always("every length is at least 0".into());
+            }
+        } else if let Some(m) = &self.any {
+            if field.ty != Ty::Array {
+                return never(is_a(field.ty));
+            }
+            for (k, v) in m {
+                let p = format!("{}.#.{k}", self.path);
+                if !fits_deep(fields, &p, v) {
+                    return never(format!("no element has `{k}` = {v}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The declared field at a path, or an error that lists the paths there are.
+fn find_field<'a>(fields: &'a [Field], path: &str) -> Result<&'a Field, String> {
+    schema::find(fields, path).ok_or_else(|| {
+        let mut known: Vec<&str> = fields
+            .iter()
+            .map(|f| f.path.as_ref())
+            .filter(|p| !p.contains('#') && p.starts_with("probe."))
+            .collect();
+        known.dedup();
+        format!(
+            "no observation of this probe and sandbox has `{path}`; the probe reports {}, and the runner adds exit.*, outside.*, ids.*, setup.*",
+            if known.is_empty() {
+                "nothing".to_string()
+            } else {
+                known.join(", ")
+            }
+        )
+    })
+}
+
+/// A value can be found at `path`: its type is declared there, and so is
+/// every element and key it holds.
+fn fits_deep(fields: &[Field], path: &str, v: &Value) -> bool {
+    let Some(field) = schema::find(fields, path) else {
+        return false;
+    };
+    if !schema::fits(field, v) {
+        return false;
+    }
+    match v {
+        Value::Array(a) => a.iter().all(|x| fits_deep(fields, &format!("{path}.#"), x)),
+        Value::Object(m) => m
+            .iter()
+            .all(|(k, x)| fits_deep(fields, &format!("{path}.{k}"), x)),
+        _ => true,
+    }
+}
+
+/// Two expectations of one list on the same path that cannot both hold:
+/// the list can never pass. Returns the later one's index and why.
+pub fn contradiction(expects: &[Expect]) -> Option<(usize, String)> {
+    for (j, b) in expects.iter().enumerate() {
+        for a in &expects[..j] {
+            if a.path != b.path {
+                continue;
+            }
+            if let Some(why) = clash(a, b).or_else(|| clash(b, a)) {
+                return Some((
+                    j,
+                    format!(
+                        "`{}` contradicts `{}`: {why}; the expectations can never all hold",
+                        b.describe(),
+                        a.describe()
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Why `a` and `b` (on one path) cannot both hold, if they cannot.
+fn clash(a: &Expect, b: &Expect) -> Option<&'static str> {
+    let num = |v: &Value| v.as_f64();
+    if let Some(x) = &a.eq {
+        if let Some(y) = &b.eq {
+            return (x != y).then_some("one value cannot equal two");
+        }
+        if b.ne.as_ref() == Some(x) {
+            return Some("equal and not equal");
+        }
+        if let (Some(x), Some(min)) = (num(x), b.ge) {
+            return (x < min).then_some("the value it must equal is below the bound");
+        }
+        if let (Some(x), Some(max)) = (num(x), b.le) {
+            return (x > max).then_some("the value it must equal is above the bound");
+        }
+        if let (Value::Array(arr), Some(n)) = (x, b.len_ge) {
+            return (arr.len() < n).then_some("the array it must equal is shorter");
+        }
+        if let (Value::Array(arr), Some(y)) = (x, &b.contains) {
+            return (!arr.contains(y)).then_some("the array it must equal lacks the element");
+        }
+        if let (Value::Array(arr), Some(y)) = (x, &b.excludes) {
+            return arr
+                .contains(y)
+                .then_some("the array it must equal holds the element");
+        }
+    }
+    if let (Some(min), Some(max)) = (a.ge, b.le) {
+        return (min > max).then_some("the lower bound is above the upper bound");
+    }
+    if let (Some(x), Some(y)) = (&a.contains, &b.excludes) {
+        return (x == y).then_some("it must both hold and lack the element");
+    }
+    None
 }
 
 fn contains(hay: &Value, needle: &Value) -> bool {
@@ -209,7 +453,12 @@ mod tests {
     #[case::eq_string("path = \"probe.write\"\neq = \"EROFS\"", true)]
     #[case::ne("path = \"exit.signal\"\nne = \"SIGABRT\"", true)]
     #[case::null_is_a_value("path = \"exit.code\"\neq = \"0\"", false)]
-    #[case::missing_path_is_null("path = \"probe.nothing\"\nne = 1", true)]
+    #[case::missing_path_never_matches_ne("path = \"probe.nothing\"\nne = 1", false)]
+    #[case::missing_path_never_matches_excludes("path = \"probe.nothing\"\nexcludes = 1", false)]
+    #[case::missing_other_path_never_matches_ne_path(
+        "path = \"probe.self_pid\"\nne_path = \"probe.none\"",
+        false
+    )]
     #[case::eq_path("path = \"outside.after\"\neq_path = \"outside.before\"", true)]
     #[case::ne_path("path = \"outside.after\"\nne_path = \"outside.before\"", false)]
     #[case::eq_path_absent_is_false("path = \"probe.nothing\"\neq_path = \"probe.none\"", false)]
@@ -239,6 +488,101 @@ mod tests {
     fn malformed(#[case] src: &str, #[case] msg: &str) {
         let e: Expect = toml::from_str(src).unwrap();
         assert!(e.validate().unwrap_err().contains(msg));
+    }
+
+    #[rstest]
+    #[case::ne("path = \"probe.nothing\"\nne = 1", "probe.nothing")]
+    #[case::ne_path("path = \"probe.self_pid\"\nne_path = \"probe.none\"", "probe.none")]
+    #[case::le("path = \"exit.nothing\"\nle = 1", "exit.nothing")]
+    fn a_missing_value_is_named_and_never_a_match(#[case] src: &str, #[case] path: &str) {
+        let c = e(src).check(&obs());
+        assert!(!c.ok);
+        assert_eq!(c.missing.as_deref(), Some(path));
+        let present = e("path = \"exit.code\"\neq = 1").check(&obs());
+        assert_eq!(present.missing, None, "null is a value, not a missing one");
+    }
+
+    fn fields() -> Vec<Field> {
+        let probe: crate::probe::Probe =
+            toml::from_str("kind = \"chown\"\npath = \"/tmp/x\"\nuid = 1\ngid = 1").unwrap();
+        let spec = crate::runtime::spec::SandboxSpec::default();
+        schema::fields(&probe, &spec)
+    }
+
+    #[rstest]
+    #[case::fine("path = \"probe.chown\"\neq = \"EPERM\"", None)]
+    #[case::fine_index("path = \"outside.scratch.0.uid\"\neq = 1", None)]
+    #[case::fine_any("path = \"outside.scratch\"\nany = { name = \"f\", uid = 0 }", None)]
+    #[case::unknown_path("path = \"probe.chwon\"\neq = \"EPERM\"", Some("no observation of this probe and sandbox has `probe.chwon`; the probe reports probe.create, probe.chown, probe.uid"))]
+    #[case::unknown_other_path(
+        "path = \"probe.uid\"\neq_path = \"ids.root\"",
+        Some("has `ids.root`")
+    )]
+    #[case::no_cgroup_without_limits(
+        "path = \"outside.cgroup.oom_kill\"\nge = 1",
+        Some("has `outside.cgroup.oom_kill`")
+    )]
+    #[case::ne_wrong_type("path = \"probe.uid\"\nne = \"root\"", Some("is always true"))]
+    #[case::ne_negative_uid("path = \"probe.uid\"\nne = -1", Some("is always true"))]
+    #[case::ne_not_an_errno("path = \"probe.chown\"\nne = \"denied\"", Some("is always true"))]
+    #[case::eq_wrong_type("path = \"probe.chown\"\neq = 1", Some("can never hold"))]
+    #[case::ge_zero_uint("path = \"probe.uid\"\nge = 0", Some("is always true"))]
+    #[case::ge_a_string("path = \"probe.chown\"\nge = 1", Some("can never hold"))]
+    #[case::le_negative_uint("path = \"probe.uid\"\nle = -1", Some("can never hold"))]
+    #[case::len_ge_zero("path = \"outside.scratch\"\nlen_ge = 0", Some("is always true"))]
+    #[case::len_ge_a_number("path = \"probe.uid\"\nlen_ge = 1", Some("can never hold"))]
+    #[case::excludes_wrong_element(
+        "path = \"outside.scratch_mounts\"\nexcludes = 3",
+        Some("is always true")
+    )]
+    #[case::contains_wrong_element(
+        "path = \"outside.scratch_mounts\"\ncontains = 3",
+        Some("can never hold")
+    )]
+    #[case::any_unknown_field(
+        "path = \"outside.scratch\"\nany = { owner = 0 }",
+        Some("no element has `owner`")
+    )]
+    #[case::eq_path_itself(
+        "path = \"probe.uid\"\neq_path = \"probe.uid\"",
+        Some("is always true")
+    )]
+    #[case::ne_path_across_types(
+        "path = \"probe.uid\"\nne_path = \"probe.chown\"",
+        Some("is always true")
+    )]
+    fn expectations_are_checked_against_the_schema(#[case] src: &str, #[case] err: Option<&str>) {
+        let got = e(src).check_against(&fields());
+        match err {
+            None => assert_eq!(got, Ok(()), "{src}"),
+            Some(msg) => {
+                let got = got.unwrap_err();
+                assert!(got.contains(msg), "{src}: {got}");
+            }
+        }
+    }
+
+    #[rstest]
+    #[case::two_values("eq = 1", "eq = 2", true)]
+    #[case::eq_ne("eq = 1", "ne = 1", true)]
+    #[case::eq_below("eq = 1", "ge = 2", true)]
+    #[case::bounds("ge = 5", "le = 4", true)]
+    #[case::contains_excludes("contains = 1", "excludes = 1", true)]
+    #[case::short_array("eq = [1]", "len_ge = 2", true)]
+    #[case::compatible_bounds("ge = 1", "le = 4", false)]
+    #[case::same_twice("eq = 1", "eq = 1", false)]
+    fn contradictions_are_found(#[case] a: &str, #[case] b: &str, #[case] clash: bool) {
+        let list = [
+            e(&format!("path = \"probe.x\"\n{a}")),
+            e("path = \"probe.y\"\neq = 2"),
+            e(&format!("path = \"probe.x\"\n{b}")),
+        ];
+        let found = contradiction(&list);
+        assert_eq!(found.is_some(), clash, "{found:?}");
+        if let Some((j, why)) = found {
+            assert_eq!(j, 2);
+            assert!(why.contains("can never all hold"), "{why}");
+        }
     }
 
     #[test]

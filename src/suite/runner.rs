@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use super::case::{CaseId, Property};
-use super::expect::{check_all, Checked};
+use super::judge::{combine, judge, Run};
 use super::requirements::{decide, Behaviour, Decision};
 use crate::host::HostFacts;
 use crate::report::{
@@ -16,28 +16,8 @@ use crate::report::{
     Variant,
 };
 use crate::runtime::rootless::RootlessPlan;
-use crate::runtime::spawn::{Launcher, Observation, SpawnError};
+use crate::runtime::spawn::{Launcher, SpawnError};
 use crate::runtime::spec::Rootfs;
-
-/// How one variant's run came out, before test and control are combined.
-#[derive(Debug, Clone)]
-enum Verdict {
-    /// Every expectation held.
-    Held,
-    /// Some did not: the failed ones, described.
-    NotHeld(String),
-    /// The run itself broke.
-    Broken(Reason),
-}
-
-/// One variant's run: its verdict, and what the report shows of it.
-#[derive(Debug, Clone)]
-struct Run {
-    verdict: Verdict,
-    checks: Vec<Checked>,
-    observed: Value,
-    duration_ms: f64,
-}
 
 pub struct RunOptions {
     /// isocheck's own binary, run as the helper.
@@ -123,12 +103,7 @@ impl Runner {
                 Err(e) => {
                     let reason =
                         Reason::new(ReasonKind::HarnessFailed, format!("subordinate ids: {e}"));
-                    return Run {
-                        verdict: Verdict::Broken(reason),
-                        checks: Vec::new(),
-                        observed: Value::Null,
-                        duration_ms: 0.0,
-                    };
+                    return Run::broken(reason, Value::Null, 0.0);
                 }
             },
         };
@@ -136,7 +111,11 @@ impl Runner {
             .launcher
             .run_as(&name, &spec, &def.probe, plan.as_ref());
         let duration_ms = t.elapsed().as_secs_f64() * 1e3;
-        judge(res, def.expect_for(variant), duration_ms)
+        // The test is judged knowing what the leak looks like (the
+        // control's expectations): a promise that shows it is broken,
+        // whatever its preconditions say.
+        let leak = (variant == Variant::Test).then_some(def.control.expect.as_slice());
+        judge(res, def.expect_for(variant), leak, duration_ms)
     }
 
     /// Runs one property in one mode: control and test, judged together.
@@ -468,258 +447,5 @@ pub fn userns_probe(launcher: &Launcher) -> Result<String, (String, String)> {
             )),
             None => Err(("sandbox".into(), format!("{:?}", o.exit))),
         },
-    }
-}
-
-type Judged = (Outcome, Option<Reason>);
-
-/// Test and control judged together: a test passes only when its control
-/// saw the leak; a control that did not is a blind probe, never a pass.
-fn combine(test: &Verdict, control: &Verdict, knob: &str) -> (Judged, Judged) {
-    let c = match control {
-        Verdict::Held => (Outcome::Pass, None),
-        Verdict::NotHeld(what) => (
-            Outcome::Error,
-            Some(Reason::new(
-                ReasonKind::BlindProbe,
-                format!("with `{knob}` off the probe did not see the leak: {what}"),
-            )),
-        ),
-        Verdict::Broken(r) => (Outcome::Error, Some(r.clone())),
-    };
-    let t = match (test, control) {
-        (Verdict::Broken(r), _) => (Outcome::Error, Some(r.clone())),
-        // The probe saw the leak with isolation on: that needs no control.
-        (Verdict::NotHeld(what), _) => (
-            Outcome::Fail,
-            Some(Reason::new(ReasonKind::PromiseBroken, what.clone())),
-        ),
-        (Verdict::Held, Verdict::Held) => (Outcome::Pass, None),
-        (Verdict::Held, Verdict::NotHeld(_)) => (
-            Outcome::Error,
-            Some(Reason::new(
-                ReasonKind::BlindProbe,
-                format!(
-                    "the control (`{knob}` off) did not see the leak, so this pass proves nothing"
-                ),
-            )),
-        ),
-        (Verdict::Held, Verdict::Broken(r)) => (
-            Outcome::Error,
-            Some(Reason::new(
-                ReasonKind::ControlErrored,
-                format!("the control could not run: {r}"),
-            )),
-        ),
-    };
-    (t, c)
-}
-
-fn judge(
-    res: Result<Observation, SpawnError>,
-    expects: &[super::expect::Expect],
-    duration_ms: f64,
-) -> Run {
-    let broken = |kind, detail: String, observed: Value| Run {
-        verdict: Verdict::Broken(Reason::new(kind, detail)),
-        checks: Vec::new(),
-        observed,
-        duration_ms,
-    };
-    let obs = match res {
-        Ok(o) => o,
-        Err(SpawnError::HelperTimeout(d)) => {
-            return broken(
-                ReasonKind::Timeout,
-                format!("the helper outlived {d:?} and was killed with its process group"),
-                Value::Null,
-            )
-        }
-        Err(SpawnError::Cgroup(e)) => {
-            return broken(ReasonKind::SetupFailed, format!("cgroup: {e}"), Value::Null)
-        }
-        Err(e) => return broken(ReasonKind::HarnessFailed, e.to_string(), Value::Null),
-    };
-    let observed = serde_json::to_value(&obs).unwrap_or(Value::Null);
-    if obs.timed_out {
-        return broken(
-            ReasonKind::Timeout,
-            "the sandbox outlived its timeout and was killed as a whole".into(),
-            observed,
-        );
-    }
-    if let Some(e) = &obs.setup_error {
-        return broken(ReasonKind::SetupFailed, e.to_string(), observed);
-    }
-    let (checks, ok) = check_all(expects, &observed);
-    let unmet_pre: Vec<String> = checks
-        .iter()
-        .filter(|c| c.pre && !c.ok)
-        .map(|c| format!("{}, got {}", c.what, c.got))
-        .collect();
-    let verdict = if ok {
-        Verdict::Held
-    } else if !unmet_pre.is_empty() && obs.probe.is_some() {
-        Verdict::Broken(Reason::new(
-            ReasonKind::SetupFailed,
-            format!(
-                "a precondition of the probe did not hold: {}",
-                unmet_pre.join("; ")
-            ),
-        ))
-    } else if obs.probe.is_none() {
-        let how = match &obs.exit {
-            Some(e) if e.signal.is_some() => {
-                format!("killed by {}", e.signal.as_deref().unwrap_or("?"))
-            }
-            Some(e) => format!("exit code {}", e.code.unwrap_or(-1)),
-            None => "no exit status".into(),
-        };
-        Verdict::Broken(Reason::new(
-            ReasonKind::ProbeCrashed,
-            format!("the sandbox ended before the probe reported ({how})"),
-        ))
-    } else {
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}, got {}", c.what, c.got))
-            .collect();
-        Verdict::NotHeld(failed.join("; "))
-    };
-    Run {
-        verdict,
-        checks,
-        observed,
-        duration_ms,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::helper::ExitInfo;
-    use rstest::rstest;
-
-    fn broken() -> Verdict {
-        Verdict::Broken(Reason::new(ReasonKind::Timeout, "killed"))
-    }
-
-    #[rstest]
-    #[case::both_hold(Verdict::Held, Verdict::Held, (Outcome::Pass, None), (Outcome::Pass, None))]
-    #[case::blind_control(Verdict::Held, Verdict::NotHeld("x".into()), (Outcome::Error, Some(ReasonKind::BlindProbe)), (Outcome::Error, Some(ReasonKind::BlindProbe)))]
-    #[case::broken_control(Verdict::Held, broken(), (Outcome::Error, Some(ReasonKind::ControlErrored)), (Outcome::Error, Some(ReasonKind::Timeout)))]
-    #[case::promise_broken(Verdict::NotHeld("x".into()), Verdict::Held, (Outcome::Fail, Some(ReasonKind::PromiseBroken)), (Outcome::Pass, None))]
-    #[case::broken_even_if_blind(Verdict::NotHeld("x".into()), Verdict::NotHeld("y".into()), (Outcome::Fail, Some(ReasonKind::PromiseBroken)), (Outcome::Error, Some(ReasonKind::BlindProbe)))]
-    #[case::test_errored(broken(), Verdict::Held, (Outcome::Error, Some(ReasonKind::Timeout)), (Outcome::Pass, None))]
-    fn test_and_control_are_judged_together(
-        #[case] test: Verdict,
-        #[case] control: Verdict,
-        #[case] want_test: (Outcome, Option<ReasonKind>),
-        #[case] want_control: (Outcome, Option<ReasonKind>),
-    ) {
-        let (t, c) = combine(&test, &control, "namespace pid");
-        assert_eq!((t.0, t.1.map(|r| r.kind)), want_test);
-        assert_eq!((c.0, c.1.map(|r| r.kind)), want_control);
-    }
-
-    fn expects(src: &str) -> Vec<super::super::expect::Expect> {
-        #[derive(serde::Deserialize)]
-        struct E {
-            expect: Vec<super::super::expect::Expect>,
-        }
-        toml::from_str::<E>(src).unwrap().expect
-    }
-
-    fn obs(probe: Option<serde_json::Value>, exit: ExitInfo) -> Observation {
-        Observation {
-            probe,
-            exit: Some(exit),
-            ..Default::default()
-        }
-    }
-
-    /// Judges a sandbox that reported `probe` (or nothing) and ended with
-    /// `code` or `signal`.
-    fn judged(
-        expect: &str,
-        probe: Option<serde_json::Value>,
-        code: Option<i32>,
-        signal: Option<&str>,
-    ) -> Verdict {
-        let exit = ExitInfo {
-            code,
-            signal: signal.map(String::from),
-        };
-        judge(Ok(obs(probe, exit)), &expects(expect), 1.0).verdict
-    }
-
-    #[test]
-    fn a_sandbox_that_dies_before_reporting_is_a_crash_not_a_failure() {
-        let verdict = judged(
-            "expect = [{ path = \"probe.x\", eq = 1 }]",
-            None,
-            None,
-            Some("SIGABRT"),
-        );
-        assert!(
-            matches!(&verdict, Verdict::Broken(r) if r.kind == ReasonKind::ProbeCrashed && r.detail.contains("SIGABRT")),
-            "{:?}",
-            verdict
-        );
-    }
-
-    #[test]
-    fn a_probe_that_reports_the_wrong_thing_is_not_held() {
-        let verdict = judged(
-            "expect = [{ path = \"probe.x\", eq = 1 }]",
-            Some(serde_json::json!({"x": 2})),
-            Some(0),
-            None,
-        );
-        assert!(
-            matches!(&verdict, Verdict::NotHeld(w) if w.contains("probe.x eq 1, got 2")),
-            "{:?}",
-            verdict
-        );
-    }
-
-    #[test]
-    fn an_unmet_precondition_is_an_error_not_a_failure() {
-        let verdict = judged("expect = [{ path = \"probe.create\", eq = \"ok\", pre = true }, { path = \"probe.chown\", eq = \"EPERM\" }]", Some(serde_json::json!({"create": "ENOENT", "chown": "ENOENT"})), Some(0), None);
-        assert!(
-            matches!(&verdict, Verdict::Broken(r) if r.kind == ReasonKind::SetupFailed && r.detail.contains("probe.create")),
-            "{:?}",
-            verdict
-        );
-    }
-
-    #[test]
-    fn a_death_the_expectations_ask_for_is_held() {
-        let verdict = judged(
-            "expect = [{ path = \"exit.signal\", eq = \"SIGKILL\" }]",
-            None,
-            None,
-            Some("SIGKILL"),
-        );
-        assert!(matches!(verdict, Verdict::Held));
-    }
-
-    #[rstest]
-    #[case::timeout(Observation { timed_out: true, ..Default::default() }, ReasonKind::Timeout)]
-    #[case::setup(Observation { setup_error: Some(crate::runtime::init::StepError { step: "pivot_root".into(), target: "/r".into(), errno: "EPERM".into() }), ..Default::default() }, ReasonKind::SetupFailed)]
-    fn broken_runs_are_errors_with_their_kind(#[case] o: Observation, #[case] kind: ReasonKind) {
-        let e = expects("expect = [{ path = \"probe.x\", eq = 1 }]");
-        assert!(matches!(judge(Ok(o), &e, 1.0).verdict, Verdict::Broken(r) if r.kind == kind));
-    }
-
-    #[test]
-    fn a_helper_that_hung_is_a_timeout() {
-        let run = judge(
-            Err(SpawnError::HelperTimeout(std::time::Duration::from_secs(1))),
-            &[],
-            1.0,
-        );
-        assert!(matches!(run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::Timeout));
     }
 }
