@@ -103,6 +103,27 @@ pub fn probe_fields(probe: &Probe) -> Vec<Field> {
         v.push(f("probe.routes_v4", Ty::UINT));
         v.push(f("probe.routes_v6", Ty::UINT));
     };
+    // The five capability sets, and with `exec_self` what an exec of
+    // isocheck's own binary got.
+    let caps = |v: &mut Vec<Field>, exec_self: bool| {
+        v.push(f("probe.caps", Ty::Object));
+        v.push(f("probe.caps.source", Ty::Str));
+        for set in CAP_SETS {
+            v.extend(caps_list(format!("probe.caps.{set}")));
+        }
+        if exec_self {
+            v.push(f("probe.exec_self", Ty::Object));
+            v.push(f("probe.exec_self.exec", Ty::Outcome));
+            v.push(opt("probe.exec_self.child", Ty::Object));
+            for id in ["uid", "euid", "gid", "egid"] {
+                v.push(f(format!("probe.exec_self.child.{id}"), Ty::UINT));
+            }
+            for set in CAP_SETS {
+                v.extend(caps_list(format!("probe.exec_self.child.{set}")));
+            }
+            v.push(f("probe.exec_self.child.no_new_privs", Ty::Bool));
+        }
+    };
     match probe {
         Probe::PidView => {
             v.push(f("probe.self_pid", Ty::SINT));
@@ -121,10 +142,11 @@ pub fn probe_fields(probe: &Probe) -> Vec<Field> {
             }
         }
         Probe::MemoryHog { .. } => v.push(f("probe.allocated_mib", Ty::UINT)),
-        Probe::Chown { .. } => {
+        Probe::Chown { exec_self, .. } => {
             v.push(f("probe.create", Ty::Outcome));
             v.push(f("probe.chown", Ty::Outcome));
             v.push(f("probe.uid", Ty::UINT));
+            caps(&mut v, *exec_self);
         }
         Probe::CreateFile { .. } => {
             v.push(f("probe.create", Ty::Outcome));
@@ -158,14 +180,16 @@ pub fn probe_fields(probe: &Probe) -> Vec<Field> {
             v.push(f("probe.euid", Ty::UINT));
             v.push(f("probe.setgroups", Ty::Outcome));
         }
-        Probe::TryUnshare { .. } => {
+        Probe::TryUnshare { exec_self, .. } => {
             v.push(f("probe.uid", Ty::UINT));
             v.push(f("probe.without_userns", Ty::Outcome));
             v.push(f("probe.with_userns", Ty::Outcome));
+            caps(&mut v, *exec_self);
         }
-        Probe::MountTmpfs { .. } => {
+        Probe::MountTmpfs { exec_self, .. } => {
             v.push(f("probe.mkdir", Ty::Outcome));
             v.push(f("probe.mount", Ty::Outcome));
+            caps(&mut v, *exec_self);
         }
         Probe::MountView => {
             v.push(f("probe.pid", Ty::SINT));
@@ -181,7 +205,34 @@ pub fn probe_fields(probe: &Probe) -> Vec<Field> {
         Probe::FindHostFile { .. } => {
             v.push(f("probe.host_path", Ty::Outcome));
             v.extend(list!("probe.found_at", Ty::Str));
+            v.push(f("probe.found_count", Ty::UINT));
+            v.push(f("probe.paths_tried", Ty::UINT));
             v.push(f("probe.mount_points", Ty::UINT));
+            v.extend(list!("probe.mount_targets", Ty::Str));
+            v.push(f("probe.root_mounts", Ty::UINT));
+            v.extend(list!("probe.unexpected_mounts", Ty::Str));
+            // Empty unless the old root or a mount leaked.
+            v.extend(rare_list_at("probe.missing_mounts".into(), Ty::Str));
+            v.extend(rare_list_at("probe.dotdot_escapes".into(), Ty::Str));
+        }
+        Probe::HostWritable { .. } => {
+            for l in [
+                "host_mounts",
+                "rw_host_mounts",
+                "writable",
+                "own",
+                "devices",
+                "allowed",
+            ] {
+                v.extend(list_at(format!("probe.{l}"), Ty::Str));
+            }
+            v.extend(list!("probe.mounts", Ty::Object));
+            for k in ["target", "fstype", "source", "root"] {
+                v.push(f(format!("probe.mounts.#.{k}"), Ty::Str));
+            }
+            v.push(f("probe.mounts.#.readonly", Ty::Bool));
+            v.push(opt("probe.mounts.#.statvfs_readonly", Ty::Bool));
+            v.push(f("probe.mounts.#.access", Ty::Outcome));
         }
         Probe::Syscalls { tries } => {
             v.push(f("probe.calls", Ty::Object));
@@ -224,6 +275,8 @@ pub fn probe_fields(probe: &Probe) -> Vec<Field> {
             v.extend(list!("probe.child.effective", Ty::Str));
             v.extend(list!("probe.child.permitted", Ty::Str));
             v.extend(list!("probe.child.bounding", Ty::Str));
+            v.extend(caps_list("probe.child.inheritable".into()));
+            v.extend(caps_list("probe.child.ambient".into()));
             v.push(f("probe.child.no_new_privs", Ty::Bool));
             if bind_port.is_some() {
                 v.push(f("probe.child.bind", Ty::Outcome));
@@ -237,6 +290,12 @@ pub fn probe_fields(probe: &Probe) -> Vec<Field> {
             v.push(f("probe.wall_ms", Ty::Number));
             v.push(f("probe.cpu_ms", Ty::Number));
             v.push(f("probe.ratio", Ty::Number));
+            v.push(opt("probe.quota_allows_ms", Ty::Number));
+            v.push(opt("probe.over_quota", Ty::Bool));
+            v.push(opt("probe.nr_periods", Ty::UINT));
+            v.push(opt("probe.nr_throttled", Ty::UINT));
+            v.push(opt("probe.cgroup_usage_ms", Ty::Number));
+            v.push(opt("probe.decided", Ty::Bool));
             v.push(rare("probe.error", Ty::Str));
         }
         Probe::NetReach { connect, .. } => {
@@ -246,10 +305,40 @@ pub fn probe_fields(probe: &Probe) -> Vec<Field> {
                     .keys()
                     .map(|k| f(format!("probe.connect.{k}"), Ty::Outcome)),
             );
+            v.extend(rare_list_at("probe.no_answer".into(), Ty::Str));
             net_view(&mut v);
         }
     }
     v
+}
+
+/// The capability sets a caps report lists.
+const CAP_SETS: [&str; 5] = [
+    "inheritable",
+    "permitted",
+    "effective",
+    "bounding",
+    "ambient",
+];
+
+/// A list of `elem` at a computed `path`.
+fn list_at(path: String, elem: Ty) -> [Field; 2] {
+    [f(path.clone(), Ty::Array), f(path + ".#", elem)]
+}
+
+/// A list at `path` that a healthy run leaves empty.
+fn rare_list_at(path: String, elem: Ty) -> [Field; 2] {
+    [f(path.clone(), Ty::Array), rare(path + ".#", elem)]
+}
+
+/// A capability set as a list of names: the inheritable and ambient sets
+/// are empty in every healthy sandbox.
+fn caps_list(path: String) -> [Field; 2] {
+    if path.ends_with(".inheritable") || path.ends_with(".ambient") {
+        rare_list_at(path, Ty::Str)
+    } else {
+        list_at(path, Ty::Str)
+    }
 }
 
 /// The paths the runner adds around the probe's report, for a sandbox.
@@ -274,6 +363,9 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
         f("outside.scratch.#.name", Ty::Str),
         f("outside.scratch.#.uid", Ty::UINT),
         f("outside.scratch.#.gid", Ty::UINT),
+        // Only where newuidmap mapped the sandbox from /etc/subuid.
+        rare("outside.scratch.#.subuid_id", Ty::UINT),
+        rare("outside.scratch.#.subgid_id", Ty::UINT),
         f("ids", Ty::Object),
         f("ids.uid_map", Ty::Str),
         f("ids.root_uid", Ty::UINT),

@@ -97,7 +97,7 @@ fn probe_bounds(probe: &Probe, host: &Host) -> Result<(), Refusal> {
             "max".into(),
             format!("{max} is over {MAX_FORKS}; the control runs it without a pids cap"),
         )),
-        Probe::BusyLoop { ms } if *ms == 0 || *ms > MAX_TIMEOUT_MS => Err((
+        Probe::BusyLoop { ms, .. } if *ms == 0 || *ms > MAX_TIMEOUT_MS => Err((
             "ms".into(),
             format!("{ms} is outside 1..={MAX_TIMEOUT_MS} (10 minutes)"),
         )),
@@ -116,7 +116,7 @@ fn written_paths(probe: &Probe) -> Vec<(&'static str, &Path)> {
     match probe {
         Probe::WriteFile { dir, .. } => vec![("dir", dir)],
         Probe::Chown { path, .. } | Probe::CreateFile { path, .. } => vec![("path", path)],
-        Probe::MountTmpfs { target } => vec![("target", target)],
+        Probe::MountTmpfs { target, .. } => vec![("target", target)],
         _ => Vec::new(),
     }
 }
