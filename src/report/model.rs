@@ -309,6 +309,10 @@ pub enum AuditStatus {
     Disagree,
     /// Not tried (it needs root), decided by the config alone.
     Unprobed,
+    /// The probe itself broke (the helper did not start or was killed, a
+    /// descriptor limit ...): the behaviour is unknown, and no knob or
+    /// security module is blamed for it.
+    Error,
 }
 
 impl AuditStatus {
@@ -319,6 +323,7 @@ impl AuditStatus {
             AuditStatus::Blocked => "blocked",
             AuditStatus::Disagree => "disagree",
             AuditStatus::Unprobed => "unprobed",
+            AuditStatus::Error => "error",
         }
     }
 }
@@ -359,7 +364,10 @@ impl Audit {
         self.checks.iter().filter(|c| {
             matches!(
                 c.status,
-                AuditStatus::Absent | AuditStatus::Blocked | AuditStatus::Disagree
+                AuditStatus::Absent
+                    | AuditStatus::Blocked
+                    | AuditStatus::Disagree
+                    | AuditStatus::Error
             )
         })
     }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::case::{CaseId, Property};
 use super::expect::{check_all, Checked};
-use super::requirements::{decide, Behaviour, Decision};
+use super::requirements::{decide, tried_sandbox, Behaviour, Decision, Tried};
 use crate::host::HostFacts;
 use crate::report::{
     CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
@@ -163,9 +163,20 @@ impl Runner {
         };
         let mut test = base(Variant::Test);
         let mut control = base(Variant::Control);
-        if let Some(reason) = decisions.iter().find_map(|d| d.reason.clone()) {
-            test.reason = Some(reason.clone());
-            control.reason = Some(reason);
+        // A requirement the harness could not decide makes both cases
+        // errors, whatever the other requirements say; else the first
+        // unmet one is the skip reason.
+        let undecided = decisions.iter().find(|d| d.harness_failed());
+        if let Some(d) = undecided.or_else(|| decisions.iter().find(|d| d.reason.is_some())) {
+            let outcome = if d.harness_failed() {
+                Outcome::Error
+            } else {
+                Outcome::Skip
+            };
+            for case in [&mut test, &mut control] {
+                case.outcome = outcome;
+                case.reason = d.reason.clone();
+            }
             return [test, control];
         }
         // An exclusive pair waits for the pairs running to finish and keeps
@@ -303,20 +314,18 @@ impl Runner {
 }
 
 impl Behaviour for Runner {
-    fn rootless_userns(&self) -> Result<String, (String, String)> {
+    fn rootless_userns(&self) -> Tried {
         userns_probe(&self.launcher)
     }
-    fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Result<String, (String, String)> {
+    fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Tried {
         namespace_probe(&self.launcher, ns)
     }
 }
 
 /// Creates one namespace for real: as root, or inside the rootless user
-/// namespace when isocheck is not root.
-pub fn namespace_probe(
-    launcher: &Launcher,
-    ns: crate::runtime::spec::Namespace,
-) -> Result<String, (String, String)> {
+/// namespace when isocheck is not root. A refusal is the kernel's only when
+/// the namespace operation itself failed (see [`tried_sandbox`]).
+pub fn namespace_probe(launcher: &Launcher, ns: crate::runtime::spec::Namespace) -> Tried {
     use crate::runtime::spec::{IdMap, Namespace, SandboxSpec};
     let root = nix::unistd::geteuid().is_root();
     let mut spec = SandboxSpec {
@@ -340,19 +349,13 @@ pub fn namespace_probe(
         spec.gid_map = spec.uid_map.clone();
     }
     let plan = (!root).then(RootlessPlan::for_runner);
-    match launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref()) {
-        Err(e) => Err(("launch".into(), e.to_string())),
-        Ok(o) => match o.setup_error {
-            Some(e) => Err((e.step, e.errno)),
-            None if o.probe.is_some() => Ok(format!("created a {ns} namespace")),
-            None => Err(("sandbox".into(), format!("{:?}", o.exit))),
-        },
-    }
+    let run = launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref());
+    tried_sandbox(run).map(|_| format!("created a {ns} namespace"))
 }
 
 /// Tries a rootless user namespace for real: the sandbox `userns`
 /// requirements stand on.
-pub fn userns_probe(launcher: &Launcher) -> Result<String, (String, String)> {
+pub fn userns_probe(launcher: &Launcher) -> Tried {
     use crate::runtime::spec::{Namespace, SandboxSpec};
     let spec = SandboxSpec {
         namespaces: [Namespace::Mount].into_iter().collect(),
@@ -360,22 +363,18 @@ pub fn userns_probe(launcher: &Launcher) -> Result<String, (String, String)> {
         ..Default::default()
     };
     let plan = RootlessPlan::for_runner();
-    match launcher.run_as(
+    let run = launcher.run_as(
         "userns-probe",
         &spec,
         &crate::probe::Probe::Noop,
         Some(&plan),
-    ) {
-        Err(e) => Err(("launch".into(), e.to_string())),
-        Ok(o) => match o.setup_error {
-            Some(e) => Err((e.step, e.errno)),
-            None if o.probe.is_some() => Ok(format!(
-                "user namespace of uid {} with map {}",
-                plan.uid, o.ids.uid_map
-            )),
-            None => Err(("sandbox".into(), format!("{:?}", o.exit))),
-        },
-    }
+    );
+    tried_sandbox(run).map(|o| {
+        format!(
+            "user namespace of uid {} with map {}",
+            plan.uid, o.ids.uid_map
+        )
+    })
 }
 
 type Judged = (Outcome, Option<Reason>);
