@@ -89,6 +89,10 @@ struct DiffArgs {
     /// Print the diff as JSON.
     #[arg(long)]
     json: bool,
+    /// A skip reason kind the new report may introduce without it counting
+    /// as lost coverage, e.g. `sysctl-policy` (repeatable).
+    #[arg(long = "allow-skip", value_name = "KIND")]
+    allow_skip: Vec<crate::report::ReasonKind>,
 }
 
 #[derive(clap::Args)]
@@ -284,7 +288,7 @@ fn audit(a: AuditArgs) -> u8 {
 fn matrix(a: MatrixArgs) -> u8 {
     let mut legs = Vec::new();
     for p in &a.reports {
-        match crate::report::json::read_report(p) {
+        match crate::report::json::read_report_with(p, crate::report::json::Detail::Outcomes) {
             Ok(r) => legs.push((String::new(), r)),
             Err(e) => {
                 eprintln!("isocheck: {e}");
@@ -316,7 +320,10 @@ fn matrix(a: MatrixArgs) -> u8 {
 }
 
 fn diff(a: DiffArgs) -> u8 {
-    let read = |p: &Path| crate::report::json::read_report(p).map_err(|e| e.to_string());
+    let read = |p: &Path| {
+        crate::report::json::read_report_with(p, crate::report::json::Detail::Outcomes)
+            .map_err(|e| e.to_string())
+    };
     let (base, new) = match (read(&a.base), read(&a.new)) {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => {
@@ -324,14 +331,23 @@ fn diff(a: DiffArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let d = crate::report::diff::diff(&base, &new);
+    let opts = crate::report::diff::DiffOptions {
+        allowed_skips: a.allow_skip.clone(),
+    };
+    let d = match crate::report::diff::diff_with(&base, &new, &opts) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let text = if a.json {
         serde_json::to_string_pretty(&d).unwrap_or_default() + "\n"
     } else {
         crate::report::diff::render_text(&d)
     };
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    if d.has_regressions() {
+    if d.is_worse() {
         EXIT_BROKEN
     } else {
         EXIT_OK

@@ -108,6 +108,15 @@ impl ReasonKind {
     }
 }
 
+impl std::str::FromStr for ReasonKind {
+    type Err = String;
+    /// Parses the kebab-case name a report uses, e.g. `sysctl-policy`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| format!("unknown reason kind `{s}`"))
+    }
+}
+
 impl std::fmt::Display for ReasonKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
