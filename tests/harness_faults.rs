@@ -205,3 +205,45 @@ fn a_descriptor_limit_makes_errors_not_skips() {
     assert_eq!(code, Some(3));
     check_against(&healthy, &faulty, "Too many open files", 2);
 }
+
+#[test]
+fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let helper = script(dir.path(), "helper", "kill -KILL $$");
+    let runner = Runner::new(
+        RunOptions {
+            helper,
+            rootfs: None,
+            jobs: 1,
+        },
+        HostFacts::probe(),
+    )
+    .unwrap();
+    let audit = runner.audit();
+    let userns = audit
+        .checks
+        .iter()
+        .find(|c| c.feature == "unprivileged user namespaces")
+        .unwrap();
+    assert_eq!(
+        userns.status,
+        isocheck::report::AuditStatus::Error,
+        "{userns:?}"
+    );
+    assert!(userns.behaviour.contains("SIGKILL"), "{userns:?}");
+    assert!(
+        !userns.policy.iter().any(|p| p.contains("security module")),
+        "{userns:?}"
+    );
+    // Every check a helper decides (tried as root only) says the probe
+    // broke.
+    use isocheck::report::AuditStatus::{Error, Unprobed};
+    for c in audit
+        .checks
+        .iter()
+        .filter(|c| c.feature.ends_with(" namespaces"))
+    {
+        assert!(matches!(c.status, Error | Unprobed), "{c:?}");
+    }
+}
