@@ -479,6 +479,9 @@ fn list(a: ListArgs) -> u8 {
                 "description": p.description,
                 "control_off": def.control.knob.to_string(),
                 "runnable": decisions.iter().all(|d| d.check.met),
+                // A requirement the harness could not decide is an error,
+                // never a skip.
+                "undecided": decisions.iter().any(|d| d.harness_failed()),
                 "requirements": decisions.iter().map(|d| serde_json::json!({
                     "requirement": d.check.requirement,
                     "met": d.check.met,
@@ -514,6 +517,8 @@ fn list(a: ListArgs) -> u8 {
             r["id"].as_str().unwrap_or(""),
             if r["runnable"] == true {
                 "runnable"
+            } else if r["undecided"] == true {
+                "error"
             } else {
                 "skip"
             },
