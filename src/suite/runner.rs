@@ -628,4 +628,79 @@ mod tests {
         );
         assert!(matches!(run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::Timeout));
     }
+
+    /// A runner whose helper is a script that fakes a sandbox ending with
+    /// the helper's own failure status before its probe reports.
+    fn runner_with_a_broken_helper(dir: &std::path::Path) -> Runner {
+        use std::os::unix::fs::PermissionsExt;
+        let report = crate::runtime::helper::HelperReport {
+            exit: Some(ExitInfo {
+                code: Some(121),
+                signal: None,
+            }),
+            ..Default::default()
+        };
+        let helper = dir.join("helper");
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\ncat >/dev/null\nprintf '%s' '{}'\n",
+                serde_json::to_string(&report).unwrap()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Runner::new(
+            RunOptions {
+                helper,
+                rootfs: None,
+                jobs: 1,
+            },
+            HostFacts::default(),
+        )
+        .unwrap()
+    }
+
+    fn net_loopback() -> Property {
+        super::super::table::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.id == "net.loopback_isolated")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_requirement_the_helper_could_not_decide_makes_both_cases_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        let p = net_loopback();
+        let decisions = runner.decide_all(&p, Mode::Rootful);
+        let ns = decisions
+            .iter()
+            .find(|d| d.check.requirement == "namespace net")
+            .unwrap();
+        assert!(ns.harness_failed(), "{ns:?}");
+        // Whatever `root` says, the harness failure decides the outcome.
+        runner.decisions.lock().unwrap().insert(
+            "root".into(),
+            Decision {
+                check: crate::report::RequirementCheck {
+                    requirement: "root".into(),
+                    met: false,
+                    probe: "geteuid+capget".into(),
+                    observed: "euid 1000".into(),
+                },
+                reason: Some(Reason::new(ReasonKind::NeedsRoot, "not root")),
+            },
+        );
+        for case in runner.run_pair(&p, Mode::Rootful) {
+            let r = case.reason.as_ref().unwrap();
+            assert_eq!(
+                (case.outcome, r.kind),
+                (Outcome::Error, ReasonKind::HarnessFailed),
+                "{case:?}"
+            );
+            assert!(r.detail.contains("exit status 121"), "{r:?}");
+        }
+    }
 }
