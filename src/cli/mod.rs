@@ -94,6 +94,10 @@ struct DiffArgs {
     /// Print the diff as JSON.
     #[arg(long)]
     json: bool,
+    /// A skip reason kind the new report may introduce without it counting
+    /// as lost coverage, e.g. `sysctl-policy` (repeatable).
+    #[arg(long = "allow-skip", value_name = "KIND")]
+    allow_skip: Vec<crate::report::ReasonKind>,
 }
 
 #[derive(clap::Args)]
@@ -369,7 +373,7 @@ fn matrix(a: MatrixArgs) -> u8 {
     };
     let mut legs = Vec::new();
     for p in &a.reports {
-        match crate::report::json::read_report(p) {
+        match crate::report::json::read_report_with(p, crate::report::json::Detail::Outcomes) {
             Ok(r) => legs.push((String::new(), r)),
             Err(e) => {
                 eprintln!("isocheck: {e}");
@@ -399,7 +403,10 @@ fn matrix(a: MatrixArgs) -> u8 {
 }
 
 fn diff(a: DiffArgs) -> u8 {
-    let read = |p: &Path| crate::report::json::read_report(p).map_err(|e| e.to_string());
+    let read = |p: &Path| {
+        crate::report::json::read_report_with(p, crate::report::json::Detail::Outcomes)
+            .map_err(|e| e.to_string())
+    };
     let (base, new) = match (read(&a.base), read(&a.new)) {
         (Ok(b), Ok(n)) => (b, n),
         (Err(e), _) | (_, Err(e)) => {
@@ -407,14 +414,23 @@ fn diff(a: DiffArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let d = crate::report::diff::diff(&base, &new);
+    let opts = crate::report::diff::DiffOptions {
+        allowed_skips: a.allow_skip.clone(),
+    };
+    let d = match crate::report::diff::diff_with(&base, &new, &opts) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let text = if a.json {
         serde_json::to_string_pretty(&d).unwrap_or_default() + "\n"
     } else {
         crate::report::diff::render_text(&d)
     };
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    if d.has_regressions() {
+    if d.is_worse() {
         EXIT_BROKEN
     } else {
         EXIT_OK
@@ -641,6 +657,9 @@ fn list(a: ListArgs) -> u8 {
                 "description": p.description,
                 "control_off": def.control.knob.to_string(),
                 "runnable": decisions.iter().all(|d| d.check.met),
+                // A requirement the harness could not decide is an error,
+                // never a skip.
+                "undecided": decisions.iter().any(|d| d.harness_failed()),
                 "requirements": decisions.iter().map(|d| serde_json::json!({
                     "requirement": d.check.requirement,
                     "met": d.check.met,
@@ -673,6 +692,8 @@ fn list(a: ListArgs) -> u8 {
             r["id"].as_str().unwrap_or(""),
             if r["runnable"] == true {
                 "runnable"
+            } else if r["undecided"] == true {
+                "error"
             } else {
                 "skip"
             },

@@ -2,15 +2,19 @@
 //!
 //! Cases are matched by id. A change is classed as:
 //! - **regression**: passed before, fails or errors now;
+//! - **lost coverage**: passed or failed before, skipped now: what was
+//!   tested is not any more (a skip reason the caller allows, such as a
+//!   leg that takes a feature away on purpose, makes it a skip change);
 //! - **fix**: failed or errored before, passes now;
-//! - **skip change**: the outcome changed to or from `skip`, or both are
+//! - **skip change**: any other change to or from `skip`, or both are
 //!   skips with different reason kinds;
 //! - **other change**: `fail` and `error` swapped, or a fail or error kept
 //!   its outcome with another reason kind;
 //!
 //! and cases only in the new report are **new**, only in the base
-//! **vanished**. Every list is sorted by case id. When a report holds one
-//! case id twice, the first one counts.
+//! **vanished**. Every list is sorted by case id. Summaries are counted
+//! from the cases, never taken from the files; a report that holds one
+//! case id twice is refused.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -18,7 +22,7 @@ use std::fmt::Write as _;
 
 use super::console::summary_line;
 use super::matrix::leg_name;
-use super::model::{CaseResult, Outcome, Reason, Report, Summary};
+use super::model::{CaseResult, Outcome, Reason, ReasonKind, Report, Summary};
 use super::text::one_line;
 
 /// One side of a diff.
@@ -39,7 +43,7 @@ impl Side {
             kernel_release: report.host.kernel.release.clone(),
             started_at: report.started_at.clone(),
             duration_ms: report.duration_ms,
-            summary: report.summary.clone(),
+            summary: Summary::of(&report.cases),
         }
     }
 }
@@ -85,6 +89,9 @@ pub struct Diff {
     pub base: Side,
     pub new: Side,
     pub regressions: Vec<Change>,
+    /// Cases that ran before and skip now, for a reason not allowed.
+    #[serde(default)]
+    pub lost_coverage: Vec<Change>,
     pub fixes: Vec<Change>,
     pub skip_changes: Vec<Change>,
     pub other_changes: Vec<Change>,
@@ -97,9 +104,15 @@ impl Diff {
         !self.regressions.is_empty()
     }
 
+    /// A regression or lost coverage: what makes `isocheck diff` exit 1.
+    pub fn is_worse(&self) -> bool {
+        self.has_regressions() || !self.lost_coverage.is_empty()
+    }
+
     /// No case changed, appeared or vanished.
     pub fn is_empty(&self) -> bool {
         self.regressions.is_empty()
+            && self.lost_coverage.is_empty()
             && self.fixes.is_empty()
             && self.skip_changes.is_empty()
             && self.other_changes.is_empty()
@@ -110,6 +123,7 @@ impl Diff {
 
 enum Class {
     Regression,
+    LostCoverage,
     Fix,
     Skip,
     Other,
@@ -119,6 +133,7 @@ fn classify(before: &State, after: &State) -> Option<Class> {
     use Outcome::*;
     match (before.outcome, after.outcome) {
         (Pass, Fail | Error) => Some(Class::Regression),
+        (Pass | Fail, Skip) => Some(Class::LostCoverage),
         (Fail | Error, Pass) => Some(Class::Fix),
         (Skip, Skip) => (before.kind() != after.kind()).then_some(Class::Skip),
         (Skip, _) | (_, Skip) => Some(Class::Skip),
@@ -128,21 +143,59 @@ fn classify(before: &State, after: &State) -> Option<Class> {
     }
 }
 
+/// A report a diff cannot be made of.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DiffError {
+    #[error("the {side} report: cases[{again}].id: case `{id}` is there twice (first at cases[{first}]); a report holds each case once")]
+    DuplicateCase {
+        side: &'static str,
+        id: String,
+        first: usize,
+        again: usize,
+    },
+}
+
+/// What a diff lets pass.
+#[derive(Clone, Debug, Default)]
+pub struct DiffOptions {
+    /// Skip reasons the new report may introduce: a case that ran before
+    /// and skips now for one of these is a skip change, not lost coverage
+    /// (a leg that takes a feature away on purpose).
+    pub allowed_skips: Vec<ReasonKind>,
+}
+
+/// Compares `new` against `base`, allowing nothing.
+pub fn diff(base: &Report, new: &Report) -> Result<Diff, DiffError> {
+    diff_with(base, new, &DiffOptions::default())
+}
+
 /// Compares `new` against `base`.
-pub fn diff(base: &Report, new: &Report) -> Diff {
-    fn by_id(report: &Report) -> HashMap<&str, &CaseResult> {
-        let mut map = HashMap::new();
-        for c in &report.cases {
-            map.entry(c.id.as_str()).or_insert(c);
+pub fn diff_with(base: &Report, new: &Report, opts: &DiffOptions) -> Result<Diff, DiffError> {
+    fn by_id<'a>(
+        report: &'a Report,
+        side: &'static str,
+    ) -> Result<HashMap<&'a str, &'a CaseResult>, DiffError> {
+        let mut map: HashMap<&str, (usize, &CaseResult)> =
+            HashMap::with_capacity(report.cases.len());
+        for (i, c) in report.cases.iter().enumerate() {
+            if let Some((first, _)) = map.insert(c.id.as_str(), (i, c)) {
+                return Err(DiffError::DuplicateCase {
+                    side,
+                    id: c.id.clone(),
+                    first,
+                    again: i,
+                });
+            }
         }
-        map
+        Ok(map.into_iter().map(|(k, (_, c))| (k, c)).collect())
     }
-    let before = by_id(base);
-    let after = by_id(new);
+    let before = by_id(base, "base")?;
+    let after = by_id(new, "new")?;
     let mut d = Diff {
         base: Side::of(base),
         new: Side::of(new),
         regressions: Vec::new(),
+        lost_coverage: Vec::new(),
         fixes: Vec::new(),
         skip_changes: Vec::new(),
         other_changes: Vec::new(),
@@ -164,6 +217,15 @@ pub fn diff(base: &Report, new: &Report) -> Diff {
         };
         match classify(&change.before, &change.after) {
             Some(Class::Regression) => d.regressions.push(change),
+            Some(Class::LostCoverage)
+                if change
+                    .after
+                    .kind()
+                    .is_some_and(|k| opts.allowed_skips.contains(&k)) =>
+            {
+                d.skip_changes.push(change)
+            }
+            Some(Class::LostCoverage) => d.lost_coverage.push(change),
             Some(Class::Fix) => d.fixes.push(change),
             Some(Class::Skip) => d.skip_changes.push(change),
             Some(Class::Other) => d.other_changes.push(change),
@@ -180,6 +242,7 @@ pub fn diff(base: &Report, new: &Report) -> Diff {
     }
     for list in [
         &mut d.regressions,
+        &mut d.lost_coverage,
         &mut d.fixes,
         &mut d.skip_changes,
         &mut d.other_changes,
@@ -188,7 +251,7 @@ pub fn diff(base: &Report, new: &Report) -> Diff {
     }
     d.new_cases.sort_by(|x, y| x.id.cmp(&y.id));
     d.vanished.sort_by(|x, y| x.id.cmp(&y.id));
-    d
+    Ok(d)
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -234,8 +297,9 @@ pub fn render_text(d: &Diff) -> String {
     );
     let _ = writeln!(
         out,
-        "{}, {}, {}, {}, {}, {}",
+        "{}, {} of lost coverage, {}, {}, {}, {}, {}",
         plural(d.regressions.len(), "regression", "regressions"),
+        plural(d.lost_coverage.len(), "case", "cases"),
         plural(d.fixes.len(), "fix", "fixes"),
         plural(d.skip_changes.len(), "skip change", "skip changes"),
         plural(d.other_changes.len(), "other change", "other changes"),
@@ -247,6 +311,7 @@ pub fn render_text(d: &Diff) -> String {
     let width = d
         .regressions
         .iter()
+        .chain(&d.lost_coverage)
         .chain(&d.fixes)
         .chain(&d.skip_changes)
         .chain(&d.other_changes)
@@ -266,6 +331,7 @@ pub fn render_text(d: &Diff) -> String {
     };
     let changes = [
         ("regressions", &d.regressions),
+        ("lost coverage (ran before, skipped now)", &d.lost_coverage),
         ("fixes", &d.fixes),
         ("skip changes", &d.skip_changes),
         ("other changes", &d.other_changes),
@@ -319,7 +385,7 @@ mod tests {
 
     #[test]
     fn sample_diff_has_one_of_everything() {
-        let d = diff(&sample_report(), &sample_report_newer());
+        let d = diff(&sample_report(), &sample_report_newer()).unwrap();
         assert!(d.has_regressions());
         assert_eq!(ids(&d.regressions), ["pid.pid1/rootful/test"]);
         assert_eq!(ids(&d.fixes), ["uts.hostname/rootful/test"]);
@@ -334,7 +400,7 @@ mod tests {
     #[test]
     fn a_report_against_itself_is_empty() {
         let r = sample_report();
-        let d = diff(&r, &r);
+        let d = diff(&r, &r).unwrap();
         assert!(d.is_empty());
         assert!(!d.has_regressions());
     }
@@ -348,6 +414,7 @@ mod tests {
         };
         let class = |b: State, a: State| match classify(&b, &a) {
             Some(Class::Regression) => "regression",
+            Some(Class::LostCoverage) => "lost",
             Some(Class::Fix) => "fix",
             Some(Class::Skip) => "skip",
             Some(Class::Other) => "other",
@@ -361,7 +428,9 @@ mod tests {
         assert_eq!(class(st(Pass, None), st(Error, timeout)), "regression");
         assert_eq!(class(st(Fail, promise), st(Pass, None)), "fix");
         assert_eq!(class(st(Error, timeout), st(Pass, None)), "fix");
-        assert_eq!(class(st(Pass, None), st(Skip, root)), "skip");
+        assert_eq!(class(st(Pass, None), st(Skip, root)), "lost");
+        assert_eq!(class(st(Fail, promise), st(Skip, policy)), "lost");
+        assert_eq!(class(st(Error, timeout), st(Skip, root)), "skip");
         assert_eq!(class(st(Skip, root), st(Fail, promise)), "skip");
         assert_eq!(class(st(Skip, root), st(Skip, policy)), "skip");
         assert_eq!(class(st(Skip, root), st(Skip, root)), "none");
@@ -373,7 +442,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_of_a_repeated_case_counts() {
+    fn a_repeated_case_id_is_refused_with_where() {
         let base = sample_report();
         let mut new = base.clone();
         new.cases.push(case(
@@ -383,7 +452,69 @@ mod tests {
             Outcome::Fail,
             None,
         ));
-        assert!(diff(&base, &new).is_empty());
+        let again = new.cases.len() - 1;
+        let first = new
+            .cases
+            .iter()
+            .position(|c| c.id == "pid.pid1/rootful/test")
+            .unwrap();
+        let err = diff(&base, &new).unwrap_err();
+        assert_eq!(
+            err,
+            DiffError::DuplicateCase {
+                side: "new",
+                id: "pid.pid1/rootful/test".into(),
+                first,
+                again
+            }
+        );
+        assert!(err
+            .to_string()
+            .contains(&format!("cases[{again}].id: case `pid.pid1/rootful/test`")));
+        assert!(diff(&new, &base).is_err());
+    }
+
+    #[test]
+    fn summaries_are_counted_from_the_cases() {
+        let mut base = sample_report();
+        let truth = Summary::of(&base.cases);
+        base.summary = Summary {
+            total: 1,
+            pass: 1,
+            ..Default::default()
+        };
+        let d = diff(&base, &base).unwrap();
+        assert_eq!((&d.base.summary, &d.new.summary), (&truth, &truth));
+    }
+
+    #[test]
+    fn a_pass_that_became_a_skip_is_lost_coverage_unless_allowed() {
+        let base = sample_report();
+        let mut new = base.clone();
+        let i = new
+            .cases
+            .iter()
+            .position(|c| c.outcome == Outcome::Pass)
+            .unwrap();
+        new.cases[i].outcome = Outcome::Skip;
+        new.cases[i].reason = Some(Reason::new(
+            ReasonKind::SysctlPolicy,
+            "user.max_user_namespaces=0",
+        ));
+        let id = new.cases[i].id.clone();
+        let d = diff(&base, &new).unwrap();
+        assert_eq!(ids(&d.lost_coverage), [id.as_str()]);
+        assert!(d.is_worse() && !d.has_regressions());
+        assert!(render_text(&d).contains("lost coverage (ran before, skipped now):"));
+        let allowed = DiffOptions {
+            allowed_skips: vec![ReasonKind::SysctlPolicy],
+        };
+        let d = diff_with(&base, &new, &allowed).unwrap();
+        assert!(d.lost_coverage.is_empty() && !d.is_worse(), "{d:?}");
+        assert_eq!(ids(&d.skip_changes), [id.as_str()]);
+        // Another reason is not allowed by it.
+        new.cases[i].reason = Some(Reason::new(ReasonKind::KernelLacksFeature, "x"));
+        assert!(diff_with(&base, &new, &allowed).unwrap().is_worse());
     }
 
     fn snapshot_filters() -> Vec<(&'static str, &'static str)> {
@@ -395,7 +526,7 @@ mod tests {
 
     #[test]
     fn diff_text_snapshot() {
-        let text = render_text(&diff(&sample_report(), &sample_report_newer()));
+        let text = render_text(&diff(&sample_report(), &sample_report_newer()).unwrap());
         insta::with_settings!({filters => snapshot_filters()}, {
             insta::assert_snapshot!(text);
         });
@@ -404,7 +535,7 @@ mod tests {
     #[test]
     fn empty_diff_text() {
         let r = sample_report();
-        let text = render_text(&diff(&r, &r));
+        let text = render_text(&diff(&r, &r).unwrap());
         insta::with_settings!({filters => snapshot_filters()}, {
             insta::assert_snapshot!(text);
         });
@@ -412,7 +543,7 @@ mod tests {
 
     #[test]
     fn diff_json_snapshot() {
-        insta::assert_json_snapshot!(diff(&sample_report(), &sample_report_newer()), {
+        insta::assert_json_snapshot!(diff(&sample_report(), &sample_report_newer()).unwrap(), {
             ".*.name" => "[leg]",
             ".*.kernel_release" => "[release]",
             ".*.started_at" => "[started_at]",

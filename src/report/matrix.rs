@@ -8,15 +8,18 @@
 //!
 //! Rows come in the order first met, leg by leg; when a report holds one
 //! case id twice the first one counts.
+//!
+//! The matrix keeps of each case its outcome, reason and unmet
+//! requirements, never its expectations and observation (those stay in the
+//! leg's own report): the page and the JSON stay small for any number of
+//! cases, and a row that passes on every leg is one line.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-use super::html::{
-    all_host_facts, badge, case_evidence, counts, headline_facts, reason_lines, HEADLINE, STYLE,
-};
-use super::model::{CaseResult, Mode, Outcome, Report, Summary, Variant};
+use super::html::{all_host_facts, badge, counts, headline_facts, HEADLINE, STYLE};
+use super::model::{CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, Summary, Variant};
 use super::text::ms;
 use crate::host::HostFacts;
 
@@ -50,13 +53,38 @@ pub struct Leg {
     pub labels: BTreeMap<String, String>,
 }
 
+/// What a cell shows of one case: its outcome and why, not its evidence.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CellCase {
+    pub id: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    pub duration_ms: f64,
+    /// The requirements this leg did not meet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmet: Vec<RequirementCheck>,
+}
+
+impl CellCase {
+    fn of(c: &CaseResult) -> CellCase {
+        CellCase {
+            id: c.id.clone(),
+            outcome: c.outcome,
+            reason: c.reason.clone(),
+            duration_ms: c.duration_ms,
+            unmet: c.requirements.iter().filter(|r| !r.met).cloned().collect(),
+        }
+    }
+}
+
 /// The test and the control of one property and mode on one leg.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Cell {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test: Option<CaseResult>,
+    pub test: Option<CellCase>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub control: Option<CaseResult>,
+    pub control: Option<CellCase>,
     /// The test fails or errors here and passes on another leg.
     #[serde(default)]
     pub regression: bool,
@@ -69,6 +97,13 @@ impl Cell {
 
     fn test_outcome(&self) -> Option<Outcome> {
         self.test.as_ref().map(|c| c.outcome)
+    }
+
+    /// Test and control both ran and passed.
+    fn passes(&self) -> bool {
+        [&self.test, &self.control]
+            .iter()
+            .all(|c| c.as_ref().is_some_and(|c| c.outcome == Outcome::Pass))
     }
 }
 
@@ -118,7 +153,7 @@ impl Matrix {
                 host: report.host.clone(),
                 started_at: report.started_at.clone(),
                 duration_ms: report.duration_ms,
-                summary: report.summary.clone(),
+                summary: Summary::of(&report.cases),
                 labels: report.labels.clone(),
             });
             for case in &report.cases {
@@ -143,7 +178,7 @@ impl Matrix {
                     Variant::Control => &mut row.cells[leg].control,
                 };
                 if slot.is_none() {
-                    *slot = Some(case.clone());
+                    *slot = Some(CellCase::of(case));
                 }
             }
         }
@@ -188,8 +223,26 @@ fn row_anchor(row: &Row) -> String {
     format!("row-{}-{}", row.property, row.mode.as_str())
 }
 
+/// Reason details longer than this are cut on the page (the JSON and the
+/// leg's report keep them whole).
+const DETAIL_MAX: usize = 600;
+
+fn clipped(text: &str) -> String {
+    match text.char_indices().nth(DETAIL_MAX) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{} [...]", &text[..at]),
+    }
+}
+
+impl Row {
+    /// Every leg ran test and control, and all passed.
+    fn passes_everywhere(&self) -> bool {
+        self.cells.iter().all(Cell::passes)
+    }
+}
+
 /// The short form of one variant in a cell: label, badge, reason kind.
-fn variant_summary(variant: Variant, case: Option<&CaseResult>) -> Markup {
+fn variant_summary(variant: Variant, case: Option<&CellCase>) -> Markup {
     html! {
         span.line {
             span.label { (variant.as_str()) }
@@ -226,8 +279,16 @@ fn cell_markup(cell: &Cell) -> Markup {
                                 span.label { (variant.as_str()) }
                                 (badge(c.outcome))
                                 span.ms { (ms(c.duration_ms)) }
-                                (reason_lines(c))
-                                (case_evidence(c))
+                                @if let Some(r) = &c.reason {
+                                    div.reason { code { (r.kind.as_str()) } ": " (clipped(&r.detail)) }
+                                    @if let Some(h) = &r.hint {
+                                        div.hint { "hint: " (clipped(h)) }
+                                    }
+                                }
+                                @for q in &c.unmet {
+                                    div { "unmet: " code { (q.requirement) } " (" (clipped(&q.observed)) ")" }
+                                }
+                                div { "case " code { (c.id) } }
                             }
                         }
                     }
@@ -352,7 +413,13 @@ pub fn render_html(m: &Matrix) -> String {
                                             }
                                         }
                                         td { (row.mode.as_str()) }
-                                        @for cell in &row.cells { (cell_markup(cell)) }
+                                        @if row.passes_everywhere() {
+                                            td.allpass colspan=(m.legs.len()) {
+                                                (badge(Outcome::Pass)) " test and control on every leg"
+                                            }
+                                        } @else {
+                                            @for cell in &row.cells { (cell_markup(cell)) }
+                                        }
                                     }
                                 }
                             }
@@ -465,6 +532,28 @@ mod tests {
     }
 
     #[test]
+    fn observations_stay_in_the_legs_reports() {
+        let m = sample_matrix();
+        let html = render_html(&m);
+        let json = render_json(&m);
+        // The sample's observation of uts.hostname holds this text; its
+        // reason does not.
+        for page in [&html, &json] {
+            assert!(!page.contains("friends"), "an observation was embedded");
+        }
+        let cell = &row(&m, "uts.hostname", Mode::Rootful).cells[0];
+        assert!(cell.test.as_ref().unwrap().reason.is_some());
+    }
+
+    #[test]
+    fn long_reasons_are_cut_on_the_page() {
+        let long = "x".repeat(5 * DETAIL_MAX);
+        let cut = clipped(&long);
+        assert!(cut.len() < DETAIL_MAX + 10 && cut.ends_with("[...]"));
+        assert_eq!(clipped("short"), "short");
+    }
+
+    #[test]
     fn json_round_trips() {
         let m = sample_matrix();
         let back: Matrix = serde_json::from_str(&render_json(&m)).unwrap();
@@ -491,13 +580,21 @@ mod tests {
         // Host facts per leg in the header.
         assert!(html.contains("<th>6.1.0-43-amd64-hybrid</th><th>6.12.57+deb12-amd64-unified</th>"));
         assert!(html.contains("<td>hybrid</td><td>unified</td>"));
-        // Every non-empty cell opens with one click.
-        let cells: usize = sample_matrix()
+        // Every non-empty cell of a row that does not pass everywhere
+        // opens with one click; a row that does is one line.
+        let m = sample_matrix();
+        let cells: usize = m
             .rows
             .iter()
+            .filter(|r| !r.passes_everywhere())
             .flat_map(|r| &r.cells)
             .filter(|c| !c.is_empty())
             .count();
+        let all_pass = m.rows.iter().filter(|r| r.passes_everywhere()).count();
+        assert_eq!(
+            html.matches(r#"<td class="allpass" colspan="2">"#).count(),
+            all_pass
+        );
         assert_eq!(
             html.matches(r#"<details><summary><span class="line">"#)
                 .count(),

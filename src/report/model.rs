@@ -112,6 +112,15 @@ impl ReasonKind {
     }
 }
 
+impl std::str::FromStr for ReasonKind {
+    type Err = String;
+    /// Parses the kebab-case name a report uses, e.g. `sysctl-policy`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| format!("unknown reason kind `{s}`"))
+    }
+}
+
 impl std::fmt::Display for ReasonKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -317,6 +326,10 @@ pub enum AuditStatus {
     Disagree,
     /// Not tried (it needs root), decided by the config alone.
     Unprobed,
+    /// The probe itself broke (the helper did not start or was killed, a
+    /// descriptor limit ...): the behaviour is unknown, and no knob or
+    /// security module is blamed for it.
+    Error,
 }
 
 impl AuditStatus {
@@ -327,6 +340,7 @@ impl AuditStatus {
             AuditStatus::Blocked => "blocked",
             AuditStatus::Disagree => "disagree",
             AuditStatus::Unprobed => "unprobed",
+            AuditStatus::Error => "error",
         }
     }
 }
@@ -367,7 +381,10 @@ impl Audit {
         self.checks.iter().filter(|c| {
             matches!(
                 c.status,
-                AuditStatus::Absent | AuditStatus::Blocked | AuditStatus::Disagree
+                AuditStatus::Absent
+                    | AuditStatus::Blocked
+                    | AuditStatus::Disagree
+                    | AuditStatus::Error
             )
         })
     }

@@ -2,15 +2,25 @@
 //! lined up with what probes that try each feature observe, and every
 //! disagreement explained.
 
+use super::requirements::{is_harness_errno, Refusal, Tried};
 use crate::host::{HostFacts, Tristate};
 use crate::report::{Audit, AuditCheck, AuditStatus};
 use crate::runtime::cgroups::{self, Layout};
 use crate::runtime::spawn::Launcher;
 use crate::runtime::spec::{CgroupLimits, Namespace};
 
-/// What a probe of one feature saw: `Ok(detail)` it works, `Err(detail)`
-/// it failed, `None` not tried.
-type Seen = Option<Result<String, String>>;
+/// What a probe of one feature saw: `Ok(detail)` it works, a refusal
+/// (the kernel's answer, or the harness's failure to ask), `None` not
+/// tried.
+type Seen = Option<Tried>;
+
+/// A refusal as the audit shows it.
+fn refused(step: &str, errno: &str) -> Refusal {
+    Refusal::Kernel {
+        step: step.into(),
+        errno: errno.into(),
+    }
+}
 
 fn config_of(host: &HostFacts, options: &[&str]) -> (String, Option<bool>) {
     if !host.kconfig.is_known() {
@@ -66,6 +76,14 @@ fn judge(
     let policy: Vec<String> = knobs.iter().map(|k| k.shown.clone()).collect();
     let blocker = knobs.iter().find(|k| k.blocks);
     let (behaviour, status, explanation, hint) = match (&seen, built) {
+        // Checked first: a probe that broke tells nothing, and no knob or
+        // security module is blamed for it.
+        (Some(Err(Refusal::Harness(cause))), _) => (
+            format!("the probe broke: {cause}"),
+            AuditStatus::Error,
+            "isocheck could not ask the kernel (a harness or environment failure, not the kernel's answer)".into(),
+            None,
+        ),
         (None, Some(true)) => ("not tried (needs root)".into(), AuditStatus::Unprobed, "built; not tried".into(), None),
         (None, Some(false)) => ("not tried (needs root)".into(), AuditStatus::Absent, format!("the kernel is built without {feature}"), None),
         (None, None) => ("not tried (needs root)".into(), AuditStatus::Unprobed, "neither config nor behaviour known".into(), None),
@@ -76,18 +94,18 @@ fn judge(
             None,
         ),
         (Some(Ok(d)), _) => (d.clone(), AuditStatus::Ok, "works as built".into(), None),
-        (Some(Err(d)), Some(false)) => (d.clone(), AuditStatus::Absent, format!("not built ({})", config_text), None),
+        (Some(Err(d)), Some(false)) => (d.to_string(), AuditStatus::Absent, format!("not built ({})", config_text), None),
         (Some(Err(d)), _) if blocker.is_some() => {
             let k = blocker.unwrap();
-            (d.clone(), AuditStatus::Blocked, format!("built, but {} blocks it", k.shown), k.hint.clone())
+            (d.to_string(), AuditStatus::Blocked, format!("built, but {} blocks it", k.shown), k.hint.clone())
         }
         (Some(Err(d)), Some(true)) => (
-            d.clone(),
+            d.to_string(),
             AuditStatus::Disagree,
             format!("built ({config_text}) but it fails and no knob explains it: a security module, a seccomp filter or a container around isocheck may refuse it"),
             None,
         ),
-        (Some(Err(d)), None) => (d.clone(), AuditStatus::Absent, "it fails, and no kernel config is readable to say why".into(), None),
+        (Some(Err(d)), None) => (d.to_string(), AuditStatus::Absent, "it fails, and no kernel config is readable to say why".into(), None),
     };
     AuditCheck {
         feature: feature.into(),
@@ -108,10 +126,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     let mut checks = Vec::new();
 
     // Unprivileged user namespaces, the root of rootless containers.
-    let seen = match super::runner::userns_probe(launcher) {
-        Ok(s) => Ok(s),
-        Err((step, errno)) => Err(format!("{step}: {errno}")),
-    };
+    let seen = super::runner::userns_probe(launcher);
     let mut knobs: Vec<KnobSeen> = [
         knob(host, "user.max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
         knob(host, "kernel.unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
@@ -122,8 +137,8 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     .collect();
     // A user namespace that is made but whose capabilities are refused is
     // the mark of an LSM policy, even with no knob to show.
-    if let Err(e) = &seen {
-        if !e.starts_with("unshare-user") && !knobs.iter().any(|k| k.blocks) {
+    if let Err(Refusal::Kernel { step, .. }) = &seen {
+        if step != "unshare-user" && !knobs.iter().any(|k| k.blocks) {
             knobs.push(KnobSeen {
                 shown: "a security module (capabilities refused inside the new user namespace)"
                     .into(),
@@ -157,10 +172,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
             "user.max_time_namespaces",
         ),
     ] {
-        let seen = root.then(|| {
-            super::runner::namespace_probe(launcher, ns)
-                .map_err(|(step, errno)| format!("{step}: {errno}"))
-        });
+        let seen = root.then(|| super::runner::namespace_probe(launcher, ns));
         let knobs = knob(host, max, "0", &format!("sysctl -w {max}=15000"))
             .into_iter()
             .collect();
@@ -209,7 +221,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         let layout = host.cgroup.layout;
         let seen = root.then(|| {
             if layout == Layout::None {
-                return Err("no cgroup file system at /sys/fs/cgroup".to_string());
+                return Err(refused("statfs", "no cgroup file system at /sys/fs/cgroup"));
             }
             match cgroups::create(
                 std::path::Path::new(cgroups::CGROUP_ROOT),
@@ -227,7 +239,24 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
                     let _ = cg.remove();
                     Ok(format!("made a cgroup with a {ctrl} limit at {where_}"))
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => {
+                    // The errno of the cgroup operation is the kernel's
+                    // answer, unless it speaks of the environment.
+                    let errno = match &e {
+                        cgroups::CgroupError::Write { source, .. }
+                        | cgroups::CgroupError::Read { source, .. }
+                        | cgroups::CgroupError::Create { source, .. }
+                        | cgroups::CgroupError::Remove { source, .. } => source
+                            .raw_os_error()
+                            .map(|n| format!("{:?}", nix::errno::Errno::from_raw(n))),
+                        cgroups::CgroupError::ControllerAbsent(_) => None,
+                    };
+                    if errno.as_deref().is_some_and(is_harness_errno) {
+                        Err(Refusal::Harness(e.to_string()))
+                    } else {
+                        Err(refused("create-cgroup", &e.to_string()))
+                    }
+                }
             }
         });
         let mut knobs = Vec::new();
@@ -265,13 +294,15 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     }
 
     // seccomp filters: the status file shows the field only when built.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let seen = if status.lines().any(|l| l.starts_with("Seccomp_filters:")) {
-        Ok("/proc/self/status has Seccomp_filters".to_string())
-    } else if status.lines().any(|l| l.starts_with("Seccomp:")) {
-        Ok("/proc/self/status has Seccomp".to_string())
-    } else {
-        Err("/proc/self/status has no Seccomp field".to_string())
+    let seen = match std::fs::read_to_string("/proc/self/status") {
+        Err(e) => Err(Refusal::Harness(format!("reading /proc/self/status: {e}"))),
+        Ok(status) if status.lines().any(|l| l.starts_with("Seccomp_filters:")) => {
+            Ok("/proc/self/status has Seccomp_filters".to_string())
+        }
+        Ok(status) if status.lines().any(|l| l.starts_with("Seccomp:")) => {
+            Ok("/proc/self/status has Seccomp".to_string())
+        }
+        Ok(_) => Err(refused("read /proc/self/status", "no Seccomp field")),
     };
     checks.push(judge(
         "seccomp filters",
@@ -346,12 +377,15 @@ mod tests {
 
     #[rstest]
     #[case::works(Some(Tristate::Yes), &[], Some(Ok("made".to_string())), AuditStatus::Ok)]
-    #[case::blocked_by_sysctl(Some(Tristate::Yes), &[("user.max_user_namespaces", "0")], Some(Err("unshare-user: EPERM".to_string())), AuditStatus::Blocked)]
-    #[case::unexplained(Some(Tristate::Yes), &[("user.max_user_namespaces", "100")], Some(Err("unshare-user: EPERM".to_string())), AuditStatus::Disagree)]
-    #[case::not_built(Some(Tristate::No), &[], Some(Err("unshare-user: EINVAL".to_string())), AuditStatus::Absent)]
+    #[case::blocked_by_sysctl(Some(Tristate::Yes), &[("user.max_user_namespaces", "0")], Some(Err(refused("unshare-user", "EPERM"))), AuditStatus::Blocked)]
+    #[case::unexplained(Some(Tristate::Yes), &[("user.max_user_namespaces", "100")], Some(Err(refused("unshare-user", "EPERM"))), AuditStatus::Disagree)]
+    #[case::not_built(Some(Tristate::No), &[], Some(Err(refused("unshare-user", "EINVAL"))), AuditStatus::Absent)]
     #[case::config_lies(Some(Tristate::No), &[], Some(Ok("made".to_string())), AuditStatus::Disagree)]
     #[case::unknown_config_works(None, &[], Some(Ok("made".to_string())), AuditStatus::Ok)]
     #[case::not_tried(Some(Tristate::Yes), &[], None, AuditStatus::Unprobed)]
+    #[case::probe_broke(Some(Tristate::Yes), &[], Some(Err(Refusal::Harness("the helper failed (status signal: 9 (SIGKILL))".into()))), AuditStatus::Error)]
+    #[case::probe_broke_while_a_knob_blocks(Some(Tristate::Yes), &[("user.max_user_namespaces", "0")], Some(Err(Refusal::Harness("the helper failed (status signal: 9 (SIGKILL))".into()))), AuditStatus::Error)]
+    #[case::probe_broke_not_built(Some(Tristate::No), &[], Some(Err(Refusal::Harness("step pipe : EMFILE".into()))), AuditStatus::Error)]
     fn config_knobs_and_behaviour_are_lined_up(
         #[case] built: Option<Tristate>,
         #[case] knobs: &[(&str, &str)],
@@ -403,7 +437,7 @@ mod tests {
                 config_of(&h, &["CONFIG_USER_NS"]),
                 ks,
                 "try",
-                Some(Err("unshare-user: ENOSPC".into())),
+                Some(Err(refused("unshare-user", "ENOSPC"))),
             )],
         };
         let t = render_text(&a);

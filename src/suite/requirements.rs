@@ -1,6 +1,13 @@
 //! Requirements as data, each decided by a probe of this host (never by a
 //! version string). An unmet one turns a case into a skip whose reason says
 //! which probe decided it and what it saw.
+//!
+//! Only the host's own answer makes a skip: the errno of the namespace or
+//! cgroup operation itself, a sysctl, a security module. A probe that could
+//! not get that answer (the helper did not start or was killed, a
+//! descriptor limit, a protocol error, a sandbox that died before it
+//! reported) decides nothing: the requirement is `harness-failed` and the
+//! cases that need it are errors.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -8,6 +15,8 @@ use std::str::FromStr;
 use crate::host::HostFacts;
 use crate::report::{Reason, ReasonKind, RequirementCheck};
 use crate::runtime::cgroups::{self, ControllerHome, Layout};
+use crate::runtime::init::StepError;
+use crate::runtime::spawn::{Observation, SpawnError};
 use crate::runtime::spec::Namespace;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,15 +142,146 @@ fn sysctl(name: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Why a probe that tries a feature did not get it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The kernel or a policy answered: the step of the operation itself
+    /// and its errno. Only this can make a skip.
+    Kernel { step: String, errno: String },
+    /// The harness broke before the kernel could answer; the cause.
+    Harness(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Kernel { step, errno } => write!(f, "{step}: {errno}"),
+            Refusal::Harness(cause) => write!(f, "harness: {cause}"),
+        }
+    }
+}
+
+/// What trying a feature gave: what was seen when it worked, or why not.
+pub type Tried = Result<String, Refusal>;
+
+/// Steps whose errno is the kernel's or a policy's answer about the
+/// feature a requirement sandbox tries: creating the namespace, writing the
+/// user namespace's maps and dropping to its ids, making its mounts
+/// private. Any other step (pipes, pidfds, waiting, the rootless worker's
+/// plumbing) failing is the harness's problem.
+const KERNEL_STEPS: &[&str] = &[
+    "clone",
+    "unshare-user",
+    "unshare-outer",
+    "unshare-cgroup",
+    "timens_offsets",
+    "write uid_map",
+    "write gid_map",
+    "write setgroups",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "make-private",
+    "make-slave",
+    "make-shared",
+];
+
+/// Errnos that speak of the environment, not of the feature: descriptor
+/// and memory exhaustion, process limits, interrupted or broken plumbing.
+/// The kernel never answers a question about a namespace with these.
+const HARNESS_ERRNOS: &[&str] = &[
+    "EMFILE",
+    "ENFILE",
+    "ENOMEM",
+    "EAGAIN",
+    "ENOBUFS",
+    "EINTR",
+    "EBADF",
+    "EPIPE",
+    "EFAULT",
+    "ETIMEDOUT",
+];
+
+/// Whether an errno (as `EMFILE`) speaks of the environment.
+pub fn is_harness_errno(errno: &str) -> bool {
+    HARNESS_ERRNOS.contains(&errno.trim())
+}
+
+/// Classes a failed set-up step of a requirement sandbox.
+pub fn refusal_of_step(e: &StepError) -> Refusal {
+    if KERNEL_STEPS.contains(&e.step.as_str()) && !is_harness_errno(&e.errno) {
+        Refusal::Kernel {
+            step: e.step.clone(),
+            errno: e.errno.clone(),
+        }
+    } else {
+        Refusal::Harness(format!("step {e}"))
+    }
+}
+
+/// What a requirement sandbox's run says: its observation when the probe
+/// reported, else the kernel's refusal (a set-up step the kernel answered)
+/// or the harness failure that kept the question from being asked.
+pub fn tried_sandbox(run: Result<Observation, SpawnError>) -> Result<Observation, Refusal> {
+    let o = run.map_err(|e| Refusal::Harness(e.to_string()))?;
+    if o.timed_out {
+        return Err(Refusal::Harness(
+            "the requirement sandbox outlived its timeout".into(),
+        ));
+    }
+    if let Some(e) = &o.setup_error {
+        return Err(refusal_of_step(e));
+    }
+    if o.probe.is_none() {
+        let how = match &o.exit {
+            Some(e) => match (&e.signal, e.code) {
+                (Some(s), _) => format!("killed by {s}"),
+                (None, Some(c)) => format!("exit status {c}"),
+                (None, None) => "no exit status".into(),
+            },
+            None => "no exit status".into(),
+        };
+        return Err(Refusal::Harness(format!(
+            "the requirement sandbox ended before its probe reported ({how})"
+        )));
+    }
+    Ok(o)
+}
+
 /// Probes that decide a requirement by trying the thing.
 pub trait Behaviour {
     /// Creates a user namespace as the rootless user and, inside it, a
     /// mount namespace made private (which needs CAP_SYS_ADMIN there).
-    /// `Err` names the step that failed and its errno.
-    fn rootless_userns(&self) -> Result<String, (String, String)>;
+    fn rootless_userns(&self) -> Tried;
     /// Creates a namespace of this kind (as root, or from the rootless user
     /// namespace when isocheck is not root).
-    fn namespace(&self, ns: Namespace) -> Result<String, (String, String)>;
+    fn namespace(&self, ns: Namespace) -> Tried;
+}
+
+/// A requirement the harness could not decide: never a skip.
+fn undecided(req: &Requirement, probe: &str, cause: impl Into<String>) -> Decision {
+    let cause = cause.into();
+    Decision {
+        check: RequirementCheck {
+            requirement: req.to_string(),
+            met: false,
+            probe: probe.into(),
+            observed: cause.clone(),
+        },
+        reason: Some(Reason::new(
+            ReasonKind::HarnessFailed,
+            format!("`{req}` could not be decided: {cause}"),
+        )),
+    }
+}
+
+impl Decision {
+    /// Whether the harness failed to decide it (the cases are errors).
+    pub fn harness_failed(&self) -> bool {
+        self.reason
+            .as_ref()
+            .is_some_and(|r| r.kind == ReasonKind::HarnessFailed)
+    }
 }
 
 /// Decides `userns` by behaviour; the knobs only explain a refusal.
@@ -150,7 +290,8 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
         "create a user namespace as the rootless uid, then a private mount namespace inside it";
     let (step, errno) = match behaviour.rootless_userns() {
         Ok(seen) => return met(req, probe, seen),
-        Err(e) => e,
+        Err(Refusal::Harness(cause)) => return undecided(req, probe, cause),
+        Err(Refusal::Kernel { step, errno }) => (step, errno),
     };
     let seen = format!("{step}: {errno}");
     let knob = |name: &str| {
@@ -197,12 +338,14 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
     match req {
         Requirement::Root => {
             let uid = nix::unistd::geteuid().as_raw();
-            let admin = caps::has_cap(
+            let admin = match caps::has_cap(
                 None,
                 caps::CapSet::Effective,
                 caps::Capability::CAP_SYS_ADMIN,
-            )
-            .unwrap_or(false);
+            ) {
+                Ok(a) => a,
+                Err(e) => return undecided(req, "geteuid+capget", format!("capget: {e}")),
+            };
             let seen = format!(
                 "euid {uid}, CAP_SYS_ADMIN {}",
                 if admin { "effective" } else { "absent" }
@@ -224,7 +367,12 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::Namespace(ns) => {
             let path = format!("/proc/self/ns/{}", ns.proc_name());
-            if !Path::new(&path).exists() {
+            let missing = match std::fs::symlink_metadata(&path) {
+                Ok(_) => false,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+                Err(e) => return undecided(req, "stat /proc/self/ns", format!("{path}: {e}")),
+            };
+            if missing {
                 let opt = match ns {
                     Namespace::User => "CONFIG_USER_NS",
                     Namespace::Pid => "CONFIG_PID_NS",
@@ -248,7 +396,8 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             let probe = format!("create a {ns} namespace");
             match behaviour.namespace(*ns) {
                 Ok(seen) => met(req, &probe, seen),
-                Err((step, errno)) => {
+                Err(Refusal::Harness(cause)) => undecided(req, &probe, cause),
+                Err(Refusal::Kernel { step, errno }) => {
                     let seen = format!("{step}: {errno}");
                     let max = format!(
                         "user.max_{}_namespaces",
@@ -273,8 +422,11 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::Userns => decide_userns(req, host, behaviour),
         Requirement::Setfcap => {
-            let has = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETFCAP)
-                .unwrap_or(false);
+            let has =
+                match caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETFCAP) {
+                    Ok(h) => h,
+                    Err(e) => return undecided(req, "capget", format!("capget: {e}")),
+                };
             if has {
                 met(req, "capget", "CAP_SETFCAP effective")
             } else {
@@ -361,6 +513,11 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         Requirement::CgroupController(c) => {
             let layout = host.cgroup.layout;
             let probe = "statfs /sys/fs/cgroup + mountinfo + cgroup.controllers";
+            // Where a controller lives is read from the mount table: a table
+            // that cannot be read says nothing about the controller.
+            if let Err(e) = std::fs::read("/proc/self/mountinfo") {
+                return undecided(req, probe, format!("reading /proc/self/mountinfo: {e}"));
+            }
             let home = cgroups::controller_home(layout, c);
             // Without root, isocheck can only use a hierarchy delegated to it.
             if let (false, Some(ControllerHome::V1(p) | ControllerHome::V2(p))) =
@@ -396,8 +553,17 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     met(req, probe, format!("v1 hierarchy at {}", p.display()))
                 }
                 (_, Some(ControllerHome::V2(m))) => {
-                    let enabled = std::fs::read_to_string(m.join("cgroup.subtree_control"))
-                        .unwrap_or_default();
+                    let file = m.join("cgroup.subtree_control");
+                    let enabled = match std::fs::read_to_string(&file) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            return undecided(
+                                req,
+                                probe,
+                                format!("reading {}: {e}", file.display()),
+                            )
+                        }
+                    };
                     if enabled.split_whitespace().any(|e| e == c) {
                         met(
                             req,
@@ -448,6 +614,9 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             }
             "pidfd" => match crate::sys::pidfd_open(nix::unistd::getpid()) {
                 Ok(_) => met(req, "pidfd_open(self)", "ok"),
+                Err(e) if is_harness_errno(&format!("{e:?}")) => {
+                    undecided(req, "pidfd_open(self)", format!("pidfd_open: {e:?}"))
+                }
                 Err(e) => unmet(
                     req,
                     "pidfd_open(self)",
@@ -498,22 +667,43 @@ mod tests {
     /// A behaviour double: the rootless user namespace fails at `step`.
     struct Refuses(&'static str, &'static str);
 
-    impl Behaviour for Refuses {
-        fn rootless_userns(&self) -> Result<String, (String, String)> {
-            Err((self.0.into(), self.1.into()))
+    impl Refuses {
+        fn refusal(&self) -> Refusal {
+            Refusal::Kernel {
+                step: self.0.into(),
+                errno: self.1.into(),
+            }
         }
-        fn namespace(&self, _: Namespace) -> Result<String, (String, String)> {
-            Err((self.0.into(), self.1.into()))
+    }
+
+    impl Behaviour for Refuses {
+        fn rootless_userns(&self) -> Tried {
+            Err(self.refusal())
+        }
+        fn namespace(&self, _: Namespace) -> Tried {
+            Err(self.refusal())
+        }
+    }
+
+    /// A behaviour double whose probes broke for a harness reason.
+    struct Breaks(&'static str);
+
+    impl Behaviour for Breaks {
+        fn rootless_userns(&self) -> Tried {
+            Err(Refusal::Harness(self.0.into()))
+        }
+        fn namespace(&self, _: Namespace) -> Tried {
+            Err(Refusal::Harness(self.0.into()))
         }
     }
 
     struct Works;
 
     impl Behaviour for Works {
-        fn rootless_userns(&self) -> Result<String, (String, String)> {
+        fn rootless_userns(&self) -> Tried {
             Ok("uid_map 0 100000 1".into())
         }
-        fn namespace(&self, ns: Namespace) -> Result<String, (String, String)> {
+        fn namespace(&self, ns: Namespace) -> Tried {
             Ok(format!("created a {ns} namespace"))
         }
     }
@@ -612,5 +802,115 @@ mod tests {
         if !d.check.met {
             assert_eq!(d.reason.unwrap().kind, ReasonKind::NeedsRoot);
         }
+    }
+
+    /// Whatever the knobs say, a probe that broke decides nothing: the
+    /// requirement is `harness-failed`, never a skip reason.
+    #[rstest]
+    #[case::userns_no_knob(Requirement::Userns, &[])]
+    #[case::userns_knob_says_blocked(Requirement::Userns, &[("user.max_user_namespaces", "0"), ("kernel.apparmor_restrict_unprivileged_userns", "1")])]
+    #[case::namespace(Requirement::Namespace(Namespace::Net), &[])]
+    #[case::namespace_knob_says_blocked(Requirement::Namespace(Namespace::Net), &[("user.max_net_namespaces", "0")])]
+    fn a_probe_that_broke_is_a_harness_failure_not_a_skip(
+        #[case] req: Requirement,
+        #[case] knobs: &[(&str, &str)],
+    ) {
+        let d = decide(
+            &req,
+            &host_with(knobs),
+            &Breaks("the helper failed (status signal: 9 (SIGKILL))"),
+        );
+        assert!(!d.check.met && d.harness_failed(), "{d:?}");
+        let r = d.reason.unwrap();
+        assert!(
+            r.detail.contains("SIGKILL") && r.detail.contains(&req.to_string()),
+            "{r:?}"
+        );
+    }
+
+    fn step(step: &str, errno: &str) -> StepError {
+        StepError {
+            step: step.into(),
+            target: "t".into(),
+            errno: errno.into(),
+        }
+    }
+
+    #[rstest]
+    #[case::clone_refused("clone", "EPERM", true)]
+    #[case::clone_limit("clone", "ENOSPC", true)]
+    #[case::userns_refused("unshare-user", "EPERM", true)]
+    #[case::map_refused("write uid_map", "EPERM", true)]
+    #[case::mount_refused("make-private", "EACCES", true)]
+    #[case::fd_limit_at_clone("clone", "EMFILE", false)]
+    #[case::process_limit("clone", "EAGAIN", false)]
+    #[case::no_memory("unshare-user", "ENOMEM", false)]
+    #[case::pipe("pipe", "EMFILE", false)]
+    #[case::pidfd("pidfd_open", "EINVAL", false)]
+    #[case::worker_killed("rootless-worker", "killed by SIGKILL", false)]
+    #[case::maps_never_came("wait-for-maps", "EPIPE", false)]
+    #[case::bad_report("read-report", "EOF while parsing", false)]
+    fn only_the_namespace_operation_itself_answers_for_the_kernel(
+        #[case] name: &str,
+        #[case] errno: &str,
+        #[case] kernel: bool,
+    ) {
+        let r = refusal_of_step(&step(name, errno));
+        assert_eq!(matches!(r, Refusal::Kernel { .. }), kernel, "{r:?}");
+        if let Refusal::Harness(cause) = r {
+            assert!(cause.contains(name) && cause.contains(errno), "{cause}");
+        }
+    }
+
+    fn exited(code: Option<i32>, signal: Option<&str>) -> Observation {
+        Observation {
+            exit: Some(crate::runtime::helper::ExitInfo {
+                code,
+                signal: signal.map(String::from),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[rstest]
+    #[case::start(Err(SpawnError::Start { path: "/x/isocheck".into(), source: std::io::Error::from_raw_os_error(libc::EMFILE) }), "Too many open files")]
+    #[case::helper_killed(Err(SpawnError::Helper { status: "signal: 9 (SIGKILL)".into(), stderr: String::new() }), "SIGKILL")]
+    #[case::helper_own_status(Err(SpawnError::Helper { status: "exit status: 3".into(), stderr: "isocheck helper: bad request".into() }), "exit status: 3")]
+    #[case::protocol(Err(SpawnError::Protocol("expected value at line 1 column 1".into())), "not valid")]
+    #[case::hung(
+        Err(SpawnError::HelperTimeout(std::time::Duration::from_secs(5))),
+        "deadline"
+    )]
+    #[case::sandbox_own_status(Ok(exited(Some(121), None)), "exit status 121")]
+    #[case::sandbox_killed(Ok(exited(None, Some("SIGKILL"))), "killed by SIGKILL")]
+    #[case::sandbox_timed_out(Ok(Observation { timed_out: true, ..Default::default() }), "timeout")]
+    fn a_requirement_sandbox_that_never_answered_is_a_harness_failure(
+        #[case] run: Result<Observation, SpawnError>,
+        #[case] cause: &str,
+    ) {
+        match tried_sandbox(run) {
+            Err(Refusal::Harness(c)) => assert!(c.contains(cause), "{c}"),
+            other => panic!("want a harness failure with {cause:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_requirement_sandbox_the_kernel_refused_or_that_reported_is_an_answer() {
+        let refused = Observation {
+            setup_error: Some(step("clone", "EINVAL")),
+            ..Default::default()
+        };
+        assert_eq!(
+            tried_sandbox(Ok(refused)).unwrap_err(),
+            Refusal::Kernel {
+                step: "clone".into(),
+                errno: "EINVAL".into()
+            }
+        );
+        let reported = Observation {
+            probe: Some(serde_json::json!({})),
+            ..exited(Some(0), None)
+        };
+        assert!(tried_sandbox(Ok(reported)).is_ok());
     }
 }

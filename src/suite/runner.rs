@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
-use super::requirements::{decide, Behaviour, Decision};
+use super::requirements::{decide, tried_sandbox, Behaviour, Decision, Tried};
 use crate::host::HostFacts;
 use crate::report::{
     CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
@@ -144,9 +144,20 @@ impl Runner {
         };
         let mut test = base(Variant::Test);
         let mut control = base(Variant::Control);
-        if let Some(reason) = decisions.iter().find_map(|d| d.reason.clone()) {
-            test.reason = Some(reason.clone());
-            control.reason = Some(reason);
+        // A requirement the harness could not decide makes both cases
+        // errors, whatever the other requirements say; else the first
+        // unmet one is the skip reason.
+        let undecided = decisions.iter().find(|d| d.harness_failed());
+        if let Some(d) = undecided.or_else(|| decisions.iter().find(|d| d.reason.is_some())) {
+            let outcome = if d.harness_failed() {
+                Outcome::Error
+            } else {
+                Outcome::Skip
+            };
+            for case in [&mut test, &mut control] {
+                case.outcome = outcome;
+                case.reason = d.reason.clone();
+            }
             return [test, control];
         }
         // An exclusive pair waits for the pairs running to finish and keeps
@@ -375,20 +386,18 @@ impl Runner {
 }
 
 impl Behaviour for Runner {
-    fn rootless_userns(&self) -> Result<String, (String, String)> {
+    fn rootless_userns(&self) -> Tried {
         userns_probe(&self.launcher)
     }
-    fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Result<String, (String, String)> {
+    fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Tried {
         namespace_probe(&self.launcher, ns)
     }
 }
 
 /// Creates one namespace for real: as root, or inside the rootless user
-/// namespace when isocheck is not root.
-pub fn namespace_probe(
-    launcher: &Launcher,
-    ns: crate::runtime::spec::Namespace,
-) -> Result<String, (String, String)> {
+/// namespace when isocheck is not root. A refusal is the kernel's only when
+/// the namespace operation itself failed (see [`tried_sandbox`]).
+pub fn namespace_probe(launcher: &Launcher, ns: crate::runtime::spec::Namespace) -> Tried {
     use crate::runtime::spec::{IdMap, Namespace, SandboxSpec};
     let root = nix::unistd::geteuid().is_root();
     let mut spec = SandboxSpec {
@@ -412,19 +421,13 @@ pub fn namespace_probe(
         spec.gid_map = spec.uid_map.clone();
     }
     let plan = (!root).then(RootlessPlan::for_runner);
-    match launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref()) {
-        Err(e) => Err(("launch".into(), e.to_string())),
-        Ok(o) => match o.setup_error {
-            Some(e) => Err((e.step, e.errno)),
-            None if o.probe.is_some() => Ok(format!("created a {ns} namespace")),
-            None => Err(("sandbox".into(), format!("{:?}", o.exit))),
-        },
-    }
+    let run = launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref());
+    tried_sandbox(run).map(|_| format!("created a {ns} namespace"))
 }
 
 /// Tries a rootless user namespace for real: the sandbox `userns`
 /// requirements stand on.
-pub fn userns_probe(launcher: &Launcher) -> Result<String, (String, String)> {
+pub fn userns_probe(launcher: &Launcher) -> Tried {
     use crate::runtime::spec::{Namespace, SandboxSpec};
     let spec = SandboxSpec {
         namespaces: [Namespace::Mount].into_iter().collect(),
@@ -432,20 +435,97 @@ pub fn userns_probe(launcher: &Launcher) -> Result<String, (String, String)> {
         ..Default::default()
     };
     let plan = RootlessPlan::for_runner();
-    match launcher.run_as(
+    let run = launcher.run_as(
         "userns-probe",
         &spec,
         &crate::probe::Probe::Noop,
         Some(&plan),
-    ) {
-        Err(e) => Err(("launch".into(), e.to_string())),
-        Ok(o) => match o.setup_error {
-            Some(e) => Err((e.step, e.errno)),
-            None if o.probe.is_some() => Ok(format!(
-                "user namespace of uid {} with map {}",
-                plan.uid, o.ids.uid_map
-            )),
-            None => Err(("sandbox".into(), format!("{:?}", o.exit))),
-        },
+    );
+    tried_sandbox(run).map(|o| {
+        format!(
+            "user namespace of uid {} with map {}",
+            plan.uid, o.ids.uid_map
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::helper::ExitInfo;
+
+    /// A runner whose helper is a script that fakes a sandbox ending with
+    /// the helper's own failure status before its probe reports.
+    fn runner_with_a_broken_helper(dir: &std::path::Path) -> Runner {
+        use std::os::unix::fs::PermissionsExt;
+        let report = crate::runtime::helper::HelperReport {
+            exit: Some(ExitInfo {
+                code: Some(121),
+                signal: None,
+            }),
+            ..Default::default()
+        };
+        let helper = dir.join("helper");
+        std::fs::write(
+            &helper,
+            format!(
+                "#!/bin/sh\ncat >/dev/null\nprintf '%s' '{}'\n",
+                serde_json::to_string(&report).unwrap()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Runner::new(
+            RunOptions {
+                helper,
+                rootfs: None,
+                jobs: 1,
+            },
+            HostFacts::default(),
+        )
+        .unwrap()
+    }
+
+    fn net_loopback() -> Property {
+        super::super::table::builtin()
+            .unwrap()
+            .into_iter()
+            .find(|p| p.id == "net.loopback_isolated")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_requirement_the_helper_could_not_decide_makes_both_cases_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        let p = net_loopback();
+        let decisions = runner.decide_all(&p, Mode::Rootful);
+        let ns = decisions
+            .iter()
+            .find(|d| d.check.requirement == "namespace net")
+            .unwrap();
+        assert!(ns.harness_failed(), "{ns:?}");
+        // Whatever `root` says, the harness failure decides the outcome.
+        runner.decisions.lock().unwrap().insert(
+            "root".into(),
+            Decision {
+                check: crate::report::RequirementCheck {
+                    requirement: "root".into(),
+                    met: false,
+                    probe: "geteuid+capget".into(),
+                    observed: "euid 1000".into(),
+                },
+                reason: Some(Reason::new(ReasonKind::NeedsRoot, "not root")),
+            },
+        );
+        for case in runner.run_pair(&p, Mode::Rootful) {
+            let r = case.reason.as_ref().unwrap();
+            assert_eq!(
+                (case.outcome, r.kind),
+                (Outcome::Error, ReasonKind::HarnessFailed),
+                "{case:?}"
+            );
+            assert!(r.detail.contains("exit status 121"), "{r:?}");
+        }
     }
 }

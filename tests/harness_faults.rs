@@ -1,0 +1,249 @@
+//! A harness problem is never a skip. Faults are injected where the runner
+//! meets the runtime, through the helper binary it is given (a script that
+//! stands in for it, kills itself or fakes a report), and by a descriptor
+//! limit on the real binary: every case whose requirement could not be
+//! decided is `error(harness-failed)` with the cause, no case becomes a
+//! skip it is not on a healthy run, and the run earns exit 3.
+//! Run with `cargo test --features privileged`.
+
+#![cfg(feature = "privileged")]
+
+mod common;
+use common::*;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use isocheck::host::HostFacts;
+use isocheck::report::{Outcome, ReasonKind, Report, Variant};
+use isocheck::runtime::helper::{ExitInfo, HelperReport};
+use isocheck::suite::case::{CaseId, Property};
+use isocheck::suite::runner::{RunOptions, Runner};
+
+/// Runs share the host's cgroups and namespaces: one at a time.
+static ONE: Mutex<()> = Mutex::new(());
+
+/// Writes an executable shell script standing in for the helper.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Properties whose sandboxes exec no copy of the helper (a copy of a
+/// stand-in script would not be isocheck).
+fn plain_properties() -> Vec<Property> {
+    isocheck::suite::table::builtin()
+        .unwrap()
+        .into_iter()
+        .filter(|p| {
+            p.defs.values().all(|d| {
+                d.spec_for(Variant::Test).exec_copy.is_none()
+                    && d.spec_for(Variant::Control).exec_copy.is_none()
+            })
+        })
+        .collect()
+}
+
+fn run_with(helper: PathBuf, props: &[Property]) -> Report {
+    let runner = Runner::new(
+        RunOptions {
+            helper,
+            rootfs: None,
+            jobs: 1,
+        },
+        HostFacts::probe(),
+    )
+    .unwrap();
+    let all = |_: &CaseId| true;
+    runner.run_all(props, &all, &mut []).unwrap()
+}
+
+/// What each case came to: outcome and reason kind.
+fn outcomes(r: &Report) -> BTreeMap<String, (Outcome, Option<ReasonKind>)> {
+    r.cases
+        .iter()
+        .map(|c| (c.id.clone(), (c.outcome, c.reason.as_ref().map(|r| r.kind))))
+        .collect()
+}
+
+/// The rule: against a healthy run of the same cases, a faulty run may
+/// turn cases into errors, never into skips; every harness-failed case
+/// names one of `causes`; at least `min_errors` cases are harness-failed.
+fn check_against(healthy: &Report, faulty: &Report, causes: &[&str], min_errors: usize) {
+    let good = outcomes(healthy);
+    let mut harness = 0;
+    for c in &faulty.cases {
+        let r = c.reason.as_ref();
+        if c.outcome == Outcome::Skip {
+            assert_eq!(
+                good.get(&c.id),
+                Some(&(Outcome::Skip, r.map(|r| r.kind))),
+                "{} became a skip that a healthy run does not give: {r:?}",
+                c.id
+            );
+        }
+        if let Some(r) = r.filter(|r| r.kind == ReasonKind::HarnessFailed) {
+            harness += 1;
+            assert!(
+                causes.iter().any(|cause| r.detail.contains(cause)),
+                "{}: the cause is missing: {r:?}",
+                c.id
+            );
+            assert_eq!(c.outcome, Outcome::Error, "{}", c.id);
+        }
+    }
+    assert!(
+        harness >= min_errors,
+        "{harness} harness-failed cases, want at least {min_errors}: {:#?}",
+        outcomes(faulty)
+    );
+    assert_eq!(isocheck::cli::exit_status(faulty), 3);
+}
+
+#[test]
+fn the_first_requirement_helper_killed_makes_errors_not_skips() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let props = plain_properties();
+    let healthy = run_with(bin(), &props);
+    let dir = tempfile::tempdir().unwrap();
+    let helper = script(
+        dir.path(),
+        "helper",
+        &format!(
+            "if mkdir '{}/first' 2>/dev/null; then kill -KILL $$; fi\nexec '{}' \"$@\"",
+            dir.path().display(),
+            bin().display()
+        ),
+    );
+    let faulty = run_with(helper, &props);
+    assert!(dir.path().join("first").exists(), "the helper never ran");
+    check_against(&healthy, &faulty, &["SIGKILL"], 2);
+}
+
+#[test]
+fn a_requirement_sandbox_that_exits_with_the_helpers_failure_status_makes_errors() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let props = isocheck::suite::table::builtin().unwrap();
+    let healthy = run_with(bin(), &props);
+    // Every sandbox ends with the status the sandbox side of the helper
+    // uses for its own failures, before its probe reports.
+    let report = HelperReport {
+        exit: Some(ExitInfo {
+            code: Some(121),
+            signal: None,
+        }),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::to_string(&report).unwrap();
+    let helper = script(
+        dir.path(),
+        "helper",
+        &format!("cat >/dev/null\nprintf '%s' '{json}'"),
+    );
+    let faulty = run_with(helper, &props);
+    check_against(&healthy, &faulty, &["exit status 121"], 10);
+}
+
+#[test]
+fn helpers_that_cannot_start_or_speak_make_errors() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let props = isocheck::suite::table::builtin().unwrap();
+    let healthy = run_with(bin(), &props);
+    let dir = tempfile::tempdir().unwrap();
+    for (helper, cause) in [
+        (dir.path().join("missing"), "failed to start the helper"),
+        (
+            script(
+                dir.path(),
+                "own-status",
+                "cat >/dev/null\necho 'isocheck helper: bad request' >&2\nexit 3",
+            ),
+            "exit status: 3",
+        ),
+        (
+            script(dir.path(), "garbage", "cat >/dev/null\necho 'not json'"),
+            "not valid",
+        ),
+    ] {
+        let faulty = run_with(helper, &props);
+        check_against(&healthy, &faulty, &[cause], 10);
+    }
+}
+
+#[test]
+fn a_descriptor_limit_makes_errors_not_skips() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = tempfile::tempdir().unwrap();
+    let run = |limit: Option<u32>, dir: &Path| {
+        let ulimit = limit
+            .map(|n| format!("ulimit -n {n} && "))
+            .unwrap_or_default();
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{ulimit}exec \"$0\" run --out \"$1\""))
+            .arg(bin())
+            .arg(dir)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        let leg = std::fs::read_dir(dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let report = isocheck::report::json::read_report(&leg.join("report.json")).unwrap();
+        (o.status.code(), report)
+    };
+    let (_, healthy) = run(None, &out.path().join("healthy"));
+    let (code, faulty) = run(Some(12), &out.path().join("limited"));
+    assert_eq!(code, Some(3));
+    check_against(&healthy, &faulty, &["Too many open files", "EMFILE"], 2);
+}
+
+#[test]
+fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let helper = script(dir.path(), "helper", "kill -KILL $$");
+    let runner = Runner::new(
+        RunOptions {
+            helper,
+            rootfs: None,
+            jobs: 1,
+        },
+        HostFacts::probe(),
+    )
+    .unwrap();
+    let audit = runner.audit();
+    let userns = audit
+        .checks
+        .iter()
+        .find(|c| c.feature == "unprivileged user namespaces")
+        .unwrap();
+    assert_eq!(
+        userns.status,
+        isocheck::report::AuditStatus::Error,
+        "{userns:?}"
+    );
+    assert!(userns.behaviour.contains("SIGKILL"), "{userns:?}");
+    assert!(
+        !userns.policy.iter().any(|p| p.contains("security module")),
+        "{userns:?}"
+    );
+    // Every check a helper decides (tried as root only) says the probe
+    // broke.
+    use isocheck::report::AuditStatus::{Error, Unprobed};
+    for c in audit
+        .checks
+        .iter()
+        .filter(|c| c.feature.ends_with(" namespaces"))
+    {
+        assert!(matches!(c.status, Error | Unprobed), "{c:?}");
+    }
+}
