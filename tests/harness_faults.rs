@@ -25,10 +25,19 @@ use isocheck::suite::runner::{RunOptions, Runner};
 /// Runs share the host's cgroups and namespaces: one at a time.
 static ONE: Mutex<()> = Mutex::new(());
 
-/// Writes an executable shell script standing in for the helper.
+/// Writes an executable shell script standing in for the helper. The
+/// runner starts its work-namespace holder from the same binary: that part
+/// is left to the real isocheck, so only the helper's work is faulty.
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = __workns ] && exec '{}' \"$@\"\n{body}\n",
+            bin().display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }

@@ -469,7 +469,9 @@ mod tests {
         std::fs::write(
             &helper,
             format!(
-                "#!/bin/sh\ncat >/dev/null\nprintf '%s' '{}'\n",
+                // As the work-namespace holder (started from the same
+                // binary) it says ready and leaves when told.
+                "#!/bin/sh\n[ \"$1\" = __workns ] && {{ echo ready; read x; exit 0; }}\ncat >/dev/null\nprintf '%s' '{}'\n",
                 serde_json::to_string(&report).unwrap()
             ),
         )
