@@ -164,8 +164,18 @@ fn helpers_that_cannot_start_or_speak_make_errors() {
     let props = isocheck::suite::table::builtin().unwrap();
     let healthy = run_with(bin(), &props);
     let dir = tempfile::tempdir().unwrap();
+    // A helper that does not exist cannot start the run's work-namespace
+    // holder either: the runner refuses to start, no case is judged.
+    let missing = Runner::new(
+        RunOptions {
+            helper: dir.path().join("missing"),
+            rootfs: None,
+            jobs: 1,
+        },
+        HostFacts::probe(),
+    );
+    assert!(missing.is_err());
     for (helper, cause) in [
-        (dir.path().join("missing"), "failed to start the helper"),
         (
             script(
                 dir.path(),
@@ -210,7 +220,24 @@ fn a_descriptor_limit_makes_errors_not_skips() {
         (o.status.code(), report)
     };
     let (_, healthy) = run(None, &out.path().join("healthy"));
-    let (code, faulty) = run(Some(12), &out.path().join("limited"));
+    // 12 descriptors: too few for the work namespace holder itself, so
+    // the run stops before any case with exit 3 and says why.
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 12 && exec \"$0\" run --out \"$1\"")
+        .arg(bin())
+        .arg(out.path().join("starved"))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Too many open files"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // 13: the holder starts, the requirement probes run out.
+    let (code, faulty) = run(Some(13), &out.path().join("limited"));
     assert_eq!(code, Some(3));
     check_against(&healthy, &faulty, &["Too many open files", "EMFILE"], 2);
 }
