@@ -31,6 +31,9 @@ pub fn write(
             errno: format!("{:?}", super::syscall::io_errno(e)),
         })
     };
+    if !uid_map.is_empty() || !gid_map.is_empty() {
+        own_user_namespace(&dir)?;
+    }
     if !uid_map.is_empty() {
         put("uid_map", &render(uid_map))?;
     }
@@ -39,6 +42,33 @@ pub fn write(
     }
     if !gid_map.is_empty() {
         put("gid_map", &render(gid_map))?;
+    }
+    Ok(())
+}
+
+/// The process at `dir` (a /proc/<pid> directory) is in a user namespace
+/// other than the caller's. A map written to a process that shares the
+/// caller's namespace fails with EPERM, which would read as the kernel
+/// refusing user namespaces; a child that is not in the namespace it was
+/// cloned into is the runtime's own failure, and says so.
+fn own_user_namespace(dir: &std::path::Path) -> Result<(), StepError> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |p: PathBuf| {
+        std::fs::metadata(&p)
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(|e| StepError {
+                step: "check-userns".into(),
+                target: p.display().to_string(),
+                errno: format!("{:?}", super::syscall::io_errno(e)),
+            })
+    };
+    let child = ns(dir.join("ns/user"))?;
+    if child == ns(PathBuf::from("/proc/self/ns/user"))? {
+        return Err(StepError {
+            step: "check-userns".into(),
+            target: dir.join("ns/user").display().to_string(),
+            errno: "the child shares the helper's user namespace: none was created for it".into(),
+        });
     }
     Ok(())
 }
