@@ -159,8 +159,18 @@ pub fn judge_case(
         };
     }
     // Null when the case did not get as far as a sandbox: then the run as
-    // a whole tells whether the step ran.
-    let fired = fired_in(run, entry.name).unwrap_or(fired_anywhere);
+    // a whole tells whether the step ran, or a requirement that the
+    // baseline met and the sabotaged run could not decide: its probe
+    // sandbox went through the broken step (requirement probes run the
+    // same runtime core) and the case is an error, never a skip.
+    let requirement_broke = run.outcome == Outcome::Error
+        && run
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.kind == ReasonKind::HarnessFailed)
+        && base.requirements.iter().all(|r| r.met)
+        && run.requirements.iter().any(|r| !r.met);
+    let fired = fired_in(run, entry.name).unwrap_or(fired_anywhere || requirement_broke);
     if run.outcome == Outcome::Skip {
         return CaseVerdict::NotCaught {
             outcome: "skip".into(),
