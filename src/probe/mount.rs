@@ -194,15 +194,52 @@ fn identity(p: &Path) -> Option<(u64, u64)> {
 /// recursive), a skeleton device, the fresh tmpfs /dev of a tree's root, a
 /// listed mount or below it.
 fn accounted_for(target: &Path, fstype: &str, mounts: &[PathBuf]) -> bool {
+    // A tree's /dev (or any mount point) may be a symbolic link that the
+    // runtime followed inside the new root: the mount sits where it leads.
+    let dev = resolved(Path::new("/dev"));
     target == Path::new("/")
-        || (target == Path::new("/dev") && fstype == "tmpfs")
+        || ((target == Path::new("/dev") || target == dev) && fstype == "tmpfs")
         || crate::runtime::mounts::SKELETON_BINDS
             .iter()
             .any(|b| target.starts_with(b))
         || SKELETON_DEVICES
             .iter()
-            .any(|d| target == Path::new("/dev").join(d))
-        || mounts.iter().any(|m| target.starts_with(m))
+            .any(|d| target == Path::new("/dev").join(d) || target == dev.join(d))
+        || mounts
+            .iter()
+            .any(|m| target.starts_with(m) || target.starts_with(resolved(m)))
+}
+
+/// `p` with its symbolic links followed (as the runtime follows a mount
+/// point's links inside the new root), or as it is when it does not exist.
+fn resolved(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The symbolic links directly below / and where they lead.
+fn root_links() -> Vec<(PathBuf, PathBuf)> {
+    std::fs::read_dir("/")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_symlink()))
+                .filter_map(|e| {
+                    let at = Path::new("/").join(e.file_name());
+                    std::fs::canonicalize(&at).ok().map(|to| (at, to))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `m` (as given or where its links lead) is one of `points`.
+fn named_in(m: &Path, points: &[PathBuf]) -> bool {
+    let r = resolved(m);
+    points.iter().any(|p| p == m || *p == r)
+}
+
+/// `target` is one of `list`, as given or where its links lead.
+fn named(target: &Path, list: &[PathBuf]) -> bool {
+    list.iter().any(|m| target == m || target == resolved(m))
 }
 
 /// `dir` followed by `..` `ups` times.
@@ -280,7 +317,7 @@ pub fn find_host_file(path: &Path, mounts: &[PathBuf]) -> FindReport {
             .collect(),
         missing_mounts: mounts
             .iter()
-            .filter(|m| !points.contains(m))
+            .filter(|m| !named_in(m, &points))
             .map(|m| m.display().to_string())
             .collect(),
         dotdot_escapes,
@@ -388,9 +425,16 @@ pub fn host_writable(own: &[PathBuf], writable: &[PathBuf]) -> HostWritableRepor
         allowed: Vec::new(),
         mounts: Vec::new(),
     };
+    let links = root_links();
     for e in parse_mountinfo(&text) {
-        let target = e.target.display().to_string();
-        if own.contains(&e.target) && OWN_FSTYPES.contains(&e.fstype.as_str()) {
+        // Named as the sandbox names it: a mount reached through a link
+        // at the root (a tree's `/data -> ...`) by that link.
+        let target = links
+            .iter()
+            .find(|(_, to)| *to == e.target)
+            .map(|(name, _)| name.display().to_string())
+            .unwrap_or_else(|| e.target.display().to_string());
+        if named(&e.target, own) && OWN_FSTYPES.contains(&e.fstype.as_str()) {
             r.own.push(target);
             continue;
         }
@@ -398,7 +442,7 @@ pub fn host_writable(own: &[PathBuf], writable: &[PathBuf]) -> HostWritableRepor
             r.devices.push(target);
             continue;
         }
-        if writable.contains(&e.target) {
+        if named(&e.target, writable) {
             r.allowed.push(target);
             continue;
         }
