@@ -31,7 +31,10 @@ pub fn write(
             errno: format!("{:?}", super::syscall::io_errno(e)),
         })
     };
-    if !uid_map.is_empty() || !gid_map.is_empty() {
+    // (A process mapping itself, as an unprivileged runner does after its
+    // own unshare, is in the namespace it made by then.)
+    let itself = child == nix::unistd::getpid();
+    if !itself && (!uid_map.is_empty() || !gid_map.is_empty()) {
         own_user_namespace(&dir)?;
     }
     if !uid_map.is_empty() {
