@@ -3,21 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The names of the bits set in a capability mask, sorted. A bit without
-/// a known name becomes `CAP_<number>`.
-pub fn cap_names(mask: u64) -> Vec<String> {
-    let mut v: Vec<String> = (0..64u8)
-        .filter(|bit| mask & (1u64 << bit) != 0)
-        .map(|bit| {
-            caps::all()
-                .into_iter()
-                .find(|c| c.index() == bit)
-                .map_or_else(|| format!("CAP_{bit}"), |c| c.to_string())
-        })
-        .collect();
-    v.sort();
-    v
-}
+/// The names of the bits set in a capability mask, sorted; a bit without
+/// a known name becomes `CAP_<number>` (the probes' own decoder).
+pub use crate::probe::caps::names as cap_names;
 
 /// Parses a hex capability mask as the status file prints it
 /// (`000001ffffffffff`).

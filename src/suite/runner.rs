@@ -124,23 +124,8 @@ impl Runner {
         let def = p.def(mode);
         let checks: Vec<_> = decisions.iter().map(|d| d.check.clone()).collect();
         let base = |variant: Variant| CaseResult {
-            id: CaseId::new(&p.id, mode, variant).to_string(),
-            property: p.id.clone(),
-            area: p.area.clone(),
-            mode,
-            variant,
-            outcome: Outcome::Skip,
-            reason: None,
-            description: p.description.clone(),
-            expected: Value::Array(
-                def.expect_for(variant)
-                    .iter()
-                    .map(|e| json!({ "what": e.describe() }))
-                    .collect(),
-            ),
-            observed: Value::Null,
             requirements: checks.clone(),
-            duration_ms: 0.0,
+            ..not_run(p, mode, variant)
         };
         let mut test = base(Variant::Test);
         let mut control = base(Variant::Control);
