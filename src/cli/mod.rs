@@ -281,6 +281,17 @@ fn make_runner(rootfs: Option<PathBuf>, jobs: usize, host: HostFacts) -> Result<
     })
 }
 
+/// The exit status for an output path that cannot be used: the operator's
+/// mistake (usage), unless the machine ran out of something, which is the
+/// environment's fault and never the command line's.
+fn out_status(e: &std::io::Error) -> u8 {
+    if crate::sys::outdir::exhausted(e) {
+        EXIT_HARNESS
+    } else {
+        EXIT_USAGE
+    }
+}
+
 /// The report directory of a run: `<release>[-<layout label>]`.
 pub fn leg_dir(out: &Path, report: &Report) -> PathBuf {
     out.join(crate::report::matrix::leg_name(report))
@@ -317,7 +328,7 @@ fn audit(a: AuditArgs) -> u8 {
             Ok(d) => Some(d),
             Err(e) => {
                 eprintln!("isocheck: --out {}: {e}", a.out.display());
-                return EXIT_USAGE;
+                return out_status(&e);
             }
         }
     };
@@ -368,7 +379,7 @@ fn matrix(a: MatrixArgs) -> u8 {
         Ok(d) => d,
         Err(e) => {
             eprintln!("isocheck: --out {}: {e}", a.out.display());
-            return EXIT_USAGE;
+            return out_status(&e);
         }
     };
     let mut legs = Vec::new();
@@ -461,26 +472,29 @@ impl Outputs {
         a: &RunArgs,
         host: &HostFacts,
         labels: &std::collections::BTreeMap<String, String>,
-    ) -> Result<Outputs, String> {
+    ) -> Result<Outputs, (String, u8)> {
         let leg = if a.no_write {
             None
         } else {
             let name = crate::report::matrix::leg_name_of(&host.kernel.release, labels);
             let out = OutDir::open(&a.out, true)
-                .map_err(|e| format!("--out {}: {e}", a.out.display()))?;
+                .map_err(|e| (format!("--out {}: {e}", a.out.display()), out_status(&e)))?;
             let leg = out.child(std::ffi::OsStr::new(&name), true).map_err(|e| {
-                format!("--out {}: report directory {name:?}: {e}", a.out.display())
+                (
+                    format!("--out {}: report directory {name:?}: {e}", a.out.display()),
+                    out_status(&e),
+                )
             })?;
             for f in ["report.json", "report.html"] {
                 leg.check_writable(std::ffi::OsStr::new(f))
-                    .map_err(|e| format!("--out {}: {e}", a.out.display()))?;
+                    .map_err(|e| (format!("--out {}: {e}", a.out.display()), out_status(&e)))?;
             }
             Some(leg)
         };
         let junit = match &a.junit {
             Some(p) => Some(
                 crate::sys::outdir::prepare_file(p)
-                    .map_err(|e| format!("--junit {}: {e}", p.display()))?,
+                    .map_err(|e| (format!("--junit {}: {e}", p.display()), out_status(&e)))?,
             ),
             None => None,
         };
@@ -548,9 +562,9 @@ fn run(a: RunArgs) -> u8 {
     let labels: std::collections::BTreeMap<String, String> = a.labels.iter().cloned().collect();
     let outputs = match Outputs::prepare(&a, &host, &labels) {
         Ok(o) => o,
-        Err(e) => {
+        Err((e, code)) => {
             eprintln!("isocheck: {e}");
-            return EXIT_USAGE;
+            return code;
         }
     };
     let runner = match make_runner(rootfs, a.jobs, host) {

@@ -29,10 +29,56 @@ pub struct OutDir {
     path: PathBuf,
 }
 
+/// A system call that failed on a named path: the message a person reads
+/// and the errno a caller decides by (the machine ran out of something, or
+/// the path is wrong).
+#[derive(Debug)]
+struct Failure {
+    errno: Errno,
+    message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
 fn err(path: &Path, what: &str, e: Errno) -> io::Error {
     io::Error::new(
         io::Error::from(e).kind(),
-        format!("{}: {what}: {}", path.display(), e.desc()),
+        Failure {
+            errno: e,
+            message: format!("{}: {what}: {}", path.display(), e.desc()),
+        },
+    )
+}
+
+/// The errno behind an error of this module, if a system call failed.
+pub fn errno_of(e: &io::Error) -> Option<Errno> {
+    e.raw_os_error().map(Errno::from_raw).or_else(|| {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<Failure>())
+            .map(|f| f.errno)
+    })
+}
+
+/// Whether an output path failed because the machine ran out of something
+/// (descriptors, memory, space) or its storage failed: the environment's
+/// fault, never the caller's choice of path.
+pub fn exhausted(e: &io::Error) -> bool {
+    matches!(
+        errno_of(e),
+        Some(
+            Errno::EMFILE
+                | Errno::ENFILE
+                | Errno::ENOMEM
+                | Errno::ENOSPC
+                | Errno::EDQUOT
+                | Errno::EIO
+        )
     )
 }
 
@@ -241,10 +287,12 @@ impl OutDir {
         let (tmp, mut file) = self.create_temp(name)?;
         let tmp_path = self.path.join(&tmp);
         let result = (|| {
-            file.write_all(bytes)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tmp_path.display())))?;
-            file.sync_all()
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", tmp_path.display())))?;
+            let located = |e: io::Error| match e.raw_os_error() {
+                Some(n) => err(&tmp_path, "writing", Errno::from_raw(n)),
+                None => io::Error::new(e.kind(), format!("{}: {e}", tmp_path.display())),
+            };
+            file.write_all(bytes).map_err(located)?;
+            file.sync_all().map_err(located)?;
             drop(file);
             self.check_target(name)?;
             renameat(self.fd.as_fd(), tmp.as_os_str(), self.fd.as_fd(), name)
@@ -295,6 +343,24 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn the_errno_survives_the_message_so_callers_can_tell_exhaustion_from_a_wrong_path() {
+        let t = tempfile::tempdir().unwrap();
+        let e = OutDir::open(&t.path().join("missing"), false).unwrap_err();
+        assert_eq!(errno_of(&e), Some(Errno::ENOENT));
+        assert!(!exhausted(&e));
+        assert!(e.to_string().contains("missing"), "{e}");
+        let e = err(t.path(), "creating", Errno::EMFILE);
+        assert!(exhausted(&e));
+        assert!(e.to_string().contains("creating"), "{e}");
+        assert!(exhausted(&io::Error::from_raw_os_error(libc::ENOSPC)));
+        let named = OutDir::open(t.path(), false)
+            .unwrap()
+            .check_writable(OsStr::new("a/b"))
+            .unwrap_err();
+        assert_eq!(errno_of(&named), None);
+    }
 
     #[test]
     fn writes_and_replaces_leaving_no_temporary_file() {
