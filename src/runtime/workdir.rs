@@ -24,7 +24,6 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
-use std::io::{BufRead, BufReader};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -334,17 +333,23 @@ impl WorkDir {
             .spawn()
             .map_err(|e| WorkError::Holder(format!("starting {}: {e}", bin.display())))?;
         let pid = child.id();
-        let mut line = String::new();
         let stdout = child.stdout.take().expect("piped stdout");
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        if line.trim() != "ready" {
+        let line = ready_line(&stdout, HOLDER_READY_WITHIN);
+        if line.as_deref().map(str::trim) != Ok("ready") {
+            // Killed first, so reading what it said cannot wait on a holder
+            // that hangs.
+            let _ = child.kill();
+            let _ = child.wait();
             let mut err = String::new();
             if let Some(mut e) = child.stderr.take() {
                 let _ = std::io::Read::read_to_string(&mut e, &mut err);
             }
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(WorkError::Holder(err.trim().to_string()));
+            let said = match line {
+                Err(why) => format!("{} ({why})", err.trim()),
+                Ok(l) if err.trim().is_empty() => format!("said {:?}, not \"ready\"", l.trim()),
+                Ok(_) => err.trim().to_string(),
+            };
+            return Err(WorkError::Holder(said.trim().to_string()));
         }
         let ns_path = PathBuf::from(format!("/proc/{pid}/ns/mnt"));
         let ns = nix::fcntl::open(&ns_path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
@@ -373,6 +378,46 @@ impl WorkDir {
         match path.strip_prefix(&self.here) {
             Ok(rest) => self.there.join(rest),
             Err(_) => path.to_path_buf(),
+        }
+    }
+}
+
+/// How long the work namespace holder may take to say it is ready: it
+/// mounts one tmpfs, so even a loaded machine answers in well under a
+/// second; a holder that says nothing is broken, never waited on forever.
+const HOLDER_READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The first line `out` gives within `within`; the error says why there
+/// is none (silence past the deadline, end of output, a read error).
+fn ready_line(out: &impl std::os::fd::AsFd, within: std::time::Duration) -> Result<String, String> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let deadline = std::time::Instant::now() + within;
+    let mut line = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(format!("no answer within {} s", within.as_secs()));
+        }
+        let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLIN)];
+        let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match nix::poll::poll(&mut fds, wait) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(format!("waiting for its answer: {e}")),
+        }
+        let mut byte = [0u8; 1];
+        match nix::unistd::read(out.as_fd(), &mut byte) {
+            Ok(0) => {
+                return if line.is_empty() {
+                    Err("it ended without an answer".to_string())
+                } else {
+                    Ok(String::from_utf8_lossy(&line).into_owned())
+                };
+            }
+            Ok(_) if byte[0] == b'\n' => return Ok(String::from_utf8_lossy(&line).into_owned()),
+            Ok(_) => line.push(byte[0]),
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            Err(e) => return Err(format!("reading its answer: {e}")),
         }
     }
 }
@@ -599,6 +644,37 @@ pub fn reap_stale(layout: Layout) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_is_waited_on_for_its_first_line_and_never_forever() {
+        use std::time::Duration;
+        let (r, w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w, b"ready\nmore").unwrap();
+        assert_eq!(
+            ready_line(&r, Duration::from_secs(5)).as_deref(),
+            Ok("ready")
+        );
+        // Silent with its end open: the deadline decides.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let started = std::time::Instant::now();
+        let e = ready_line(&r, Duration::from_millis(200)).unwrap_err();
+        assert!(e.contains("no answer within"), "{e}");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        drop(w);
+        // Gone without a word.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        drop(w);
+        let e = ready_line(&r, Duration::from_secs(5)).unwrap_err();
+        assert!(e.contains("ended without an answer"), "{e}");
+        // A last line without a newline is still its answer.
+        let (r, w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w, b"no such namespace").unwrap();
+        drop(w);
+        assert_eq!(
+            ready_line(&r, Duration::from_secs(5)).as_deref(),
+            Ok("no such namespace")
+        );
+    }
 
     #[test]
     fn tags_have_one_shape_and_other_names_are_left_alone() {
