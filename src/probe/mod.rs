@@ -73,7 +73,7 @@ pub enum Probe {
     /// reports the capability sets held before (and with `exec_self` what
     /// an exec gets).
     TryUnshare {
-        namespaces: Vec<crate::runtime::spec::Namespace>,
+        namespaces: Vec<crate::model::namespace::Namespace>,
         #[serde(default)]
         exec_self: bool,
     },
@@ -312,7 +312,7 @@ pub fn outcome<T>(r: Result<T, nix::errno::Errno>) -> String {
 
 /// Like [`outcome`] for std I/O results.
 pub fn io_outcome<T>(r: std::io::Result<T>) -> String {
-    outcome(r.map_err(crate::runtime::syscall::io_errno))
+    outcome(r.map_err(crate::sys::io_errno))
 }
 
 #[cfg(test)]

@@ -10,6 +10,11 @@ use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 use std::os::fd::{FromRawFd, OwnedFd};
 
+/// The errno an I/O error carries (`EIO` when it carries none).
+pub fn io_errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO)
+}
+
 /// What [`clone_fork`] returned in each process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloneResult {
