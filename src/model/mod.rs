@@ -3,10 +3,12 @@
 //! crates; every other layer may import it.
 //!
 //! Namespace kinds, cgroup layout and limits, the skeleton root, a veth
-//! pair, and the names the runtime and the probes agree on.
+//! pair, the names the runtime and the probes agree on, and the result
+//! model with its event stream ([`result`]).
 
 pub mod cgroup;
 pub mod names;
 pub mod namespace;
+pub mod result;
 pub mod skeleton;
 pub mod veth;

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::host::{CgroupFacts, Distro, HostFacts, Kernel, Runner};
 use crate::runtime::cgroups::Layout;
 
-use super::model::*;
 use super::Reporter;
+use crate::model::result::*;
 
 /// A hostile string: markup, both quote kinds, an ampersand and an entity.
 pub const HOSTILE: &str = r#"<script>alert("pwned" & 'x')</script> &amp; <b>"#;

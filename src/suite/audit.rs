@@ -4,7 +4,7 @@
 
 use super::requirements::{is_harness_errno, Refusal, Tried};
 use crate::host::{HostFacts, Tristate};
-use crate::report::{Audit, AuditCheck, AuditStatus};
+use crate::model::result::{Audit, AuditCheck, AuditStatus};
 use crate::runtime::cgroups::{self, Layout};
 use crate::runtime::spawn::Launcher;
 use crate::runtime::spec::{CgroupLimits, Namespace};

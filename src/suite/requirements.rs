@@ -13,7 +13,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::host::HostFacts;
-use crate::report::{Reason, ReasonKind, RequirementCheck};
+use crate::model::result::{Reason, ReasonKind, RequirementCheck};
 use crate::runtime::cgroups::{self, ControllerHome, Layout};
 use crate::runtime::init::StepError;
 use crate::runtime::spawn::{Observation, SpawnError};

@@ -11,7 +11,7 @@ use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
 use super::requirements::{decide, tried_sandbox, Behaviour, Decision, Tried};
 use crate::host::HostFacts;
-use crate::report::{
+use crate::model::result::{
     CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
     Variant,
 };
@@ -365,7 +365,7 @@ pub fn signal_name(sig: i32) -> String {
 
 impl Runner {
     /// The config-against-behaviour audit of this host.
-    pub fn audit(&self) -> crate::report::Audit {
+    pub fn audit(&self) -> crate::model::result::Audit {
         super::audit::audit(&self.host, &self.launcher)
     }
 }
@@ -496,7 +496,7 @@ mod tests {
         runner.decisions.lock().unwrap().insert(
             "root".into(),
             Decision {
-                check: crate::report::RequirementCheck {
+                check: crate::model::result::RequirementCheck {
                     requirement: "root".into(),
                     met: false,
                     probe: "geteuid+capget".into(),
