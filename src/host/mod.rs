@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::runtime::cgroups::Layout;
+use crate::model::cgroup::Layout;
+use crate::model::subid::SubidGrant;
 
 pub use cgroup::OwnCgroup;
 pub use kconfig::{KconfigError, KconfigFacts, KernelConfig, Tristate};
@@ -251,6 +252,26 @@ impl HostFacts {
             idmap_tools,
             extra: BTreeMap::new(),
         })
+    }
+
+    /// What this host grants a rootless runtime that maps through
+    /// subordinate ids: the usable newuidmap and newgidmap, and the lines
+    /// of /etc/subuid and /etc/subgid.
+    pub fn subid_grant(&self) -> SubidGrant {
+        let tool = |name: &str| {
+            self.idmap_tools
+                .iter()
+                .find(|t| t.name == name)
+                .filter(|t| t.usable())
+                .and_then(|t| t.path.clone())
+                .map(PathBuf::from)
+        };
+        SubidGrant {
+            newuidmap: tool("newuidmap"),
+            newgidmap: tool("newgidmap"),
+            subuid: self.subids.subuid.entries.clone(),
+            subgid: self.subids.subgid.entries.clone(),
+        }
     }
 
     /// A sysctl's value, `None` when absent or unreadable.

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+pub use crate::sys::passwd::passwd_name;
+
 use super::caps::{cap_names, parse_mask};
 use super::{read_text, under, Runner};
 
@@ -72,18 +74,6 @@ pub fn seccomp_mode(n: u32) -> String {
         2 => "filter".into(),
         n => format!("mode-{n}"),
     }
-}
-
-/// The name of `uid` in passwd text (`name:x:uid:gid:...`), read without
-/// NSS so that it works in static binaries.
-pub fn passwd_name(text: &str, uid: u32) -> Option<String> {
-    text.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        let _pw = f.next()?;
-        let id: u32 = f.next()?.trim().parse().ok()?;
-        (id == uid && !name.is_empty() && !name.starts_with('#')).then(|| name.to_string())
-    })
 }
 
 fn caps_from_syscalls(r: &mut Runner) -> Result<(), String> {

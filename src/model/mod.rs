@@ -3,7 +3,7 @@
 //! crates; every other layer may import it.
 //!
 //! Namespace kinds, cgroup layout and limits, the skeleton root, a veth
-//! pair, the names the runtime and the probes agree on, and the result
+//! pair, subordinate-id grants, the names the runtime and the probes agree on, and the result
 //! model with its event stream ([`result`]).
 
 pub mod cgroup;
@@ -11,4 +11,5 @@ pub mod names;
 pub mod namespace;
 pub mod result;
 pub mod skeleton;
+pub mod subid;
 pub mod veth;

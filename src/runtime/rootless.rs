@@ -22,6 +22,7 @@ use super::helper::{HelperReport, HelperRequest};
 use super::idmap;
 use super::init::StepError;
 use super::spec::IdMap;
+use crate::model::subid::{ranges_for, SubidEntry, SubidGrant};
 use crate::sys::{self, CloneResult};
 
 /// The unprivileged ids a rootless sandbox runs as when isocheck is root.
@@ -154,34 +155,28 @@ impl RootlessPlan {
     /// /etc/subuid and /etc/subgid grant the rootless user, written by
     /// newuidmap and newgidmap. `None`, with the reason, where the tools or
     /// the ranges are missing.
-    pub fn through_subids(host: &crate::host::HostFacts) -> Result<RootlessPlan, String> {
+    pub fn through_subids(grant: &SubidGrant) -> Result<RootlessPlan, String> {
         let base = RootlessPlan::for_runner();
-        let tool = |name: &str| {
-            host.idmap_tools
-                .iter()
-                .find(|t| t.name == name)
-                .filter(|t| t.usable())
-                .and_then(|t| t.path.clone())
-                .map(PathBuf::from)
-                .ok_or_else(|| {
-                    format!("{name} is missing or not setuid root (install the uidmap package)")
-                })
+        let tool = |name: &str, path: &Option<PathBuf>| {
+            path.clone().ok_or_else(|| {
+                format!("{name} is missing or not setuid root (install the uidmap package)")
+            })
         };
         let tools = IdmapTools {
-            newuidmap: tool("newuidmap")?,
-            newgidmap: tool("newgidmap")?,
+            newuidmap: tool("newuidmap", &grant.newuidmap)?,
+            newgidmap: tool("newgidmap", &grant.newgidmap)?,
         };
         // newuidmap looks its caller up by name (in /etc/passwd: no NSS).
         let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let name = crate::host::runner::passwd_name(&passwd, base.uid).ok_or_else(|| {
+        let name = crate::sys::passwd::passwd_name(&passwd, base.uid).ok_or_else(|| {
             format!(
                 "uid {} has no /etc/passwd entry, and newuidmap needs its name",
                 base.uid
             )
         })?;
-        let range = |file: &crate::host::SubidFile, id: u32, what: &str| {
+        let range = |entries: &[SubidEntry], id: u32, what: &str| {
             let name = Some(name.clone());
-            file.ranges_for(name.as_deref(), id)
+            ranges_for(entries, name.as_deref(), id)
                 .first()
                 .map(|e| IdMap {
                     inside: 1,
@@ -190,8 +185,8 @@ impl RootlessPlan {
                 })
                 .ok_or_else(|| format!("{what} grants uid {id} no range"))
         };
-        let uid_sub = range(&host.subids.subuid, base.uid, "/etc/subuid")?;
-        let gid_sub = range(&host.subids.subgid, base.gid, "/etc/subgid")?;
+        let uid_sub = range(&grant.subuid, base.uid, "/etc/subuid")?;
+        let gid_sub = range(&grant.subgid, base.gid, "/etc/subgid")?;
         let one = |id| IdMap {
             inside: 0,
             outside: id,

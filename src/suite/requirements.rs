@@ -444,7 +444,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::SubidTools => {
             let probe = "host facts: newuidmap/newgidmap (setuid), /etc/subuid and /etc/subgid";
-            match crate::runtime::rootless::RootlessPlan::through_subids(host) {
+            match crate::runtime::rootless::RootlessPlan::through_subids(&host.subid_grant()) {
                 Ok(p) => met(req, probe, format!("uid_map {}", crate::runtime::idmap::render(&p.uid_map).trim().replace('\n', ", "))),
                 Err(e) => unmet(
                     req,

@@ -98,14 +98,16 @@ impl Runner {
         let plan = match (mode, spec.subid_tools) {
             (Mode::Rootful, _) => None,
             (Mode::Rootless, false) => Some(RootlessPlan::for_runner()),
-            (Mode::Rootless, true) => match RootlessPlan::through_subids(&self.host) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    let reason =
-                        Reason::new(ReasonKind::HarnessFailed, format!("subordinate ids: {e}"));
-                    return Run::broken(reason, Value::Null, 0.0);
+            (Mode::Rootless, true) => {
+                match RootlessPlan::through_subids(&self.host.subid_grant()) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        let reason =
+                            Reason::new(ReasonKind::HarnessFailed, format!("subordinate ids: {e}"));
+                        return Run::broken(reason, Value::Null, 0.0);
+                    }
                 }
-            },
+            }
         };
         let res = self
             .launcher

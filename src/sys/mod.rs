@@ -3,6 +3,8 @@
 
 pub mod lsm;
 pub mod outdir;
+pub mod passwd;
+pub mod vfscap;
 pub mod xattr;
 
 use nix::errno::Errno;
