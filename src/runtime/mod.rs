@@ -17,7 +17,7 @@ pub mod join;
 pub mod mounts;
 pub mod rootless;
 pub mod sabotage;
-pub mod seccomp;
+pub use crate::sys::seccomp;
 pub mod spawn;
 pub mod spec;
 pub mod syscall;

@@ -402,7 +402,8 @@ impl SandboxSpec {
             }
         }
         if let Some(sc) = &self.seccomp {
-            super::seccomp::compile(sc).map_err(|e| format!("seccomp: {e}"))?;
+            crate::sys::seccomp::compile(&sc.deny, &sc.errno)
+                .map_err(|e| format!("seccomp: {e}"))?;
         }
         for p in self.masked_paths.iter().chain(&self.readonly_paths) {
             if !p.is_absolute() {

@@ -4,6 +4,7 @@
 pub mod lsm;
 pub mod outdir;
 pub mod passwd;
+pub mod seccomp;
 pub mod vfscap;
 pub mod xattr;
 
