@@ -3,6 +3,7 @@
 //!
 //! - `spawn`: the runner side (scratch, cgroup, helper process, timeout, clean-up)
 //! - `helper`: the single-threaded helper process (clone, id maps, wait, sweep)
+//! - `protocol`: what the runner and the helper send each other
 //! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps, seccomp)
 //! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
 //! - `veth`: a veth pair from a throwaway outer network namespace into the sandbox
@@ -15,6 +16,7 @@ pub mod idmap;
 pub mod init;
 pub mod join;
 pub mod mounts;
+pub mod protocol;
 pub mod rootless;
 pub mod sabotage;
 pub use crate::sys::seccomp;

@@ -14,13 +14,13 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
-use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use super::helper::{HelperReport, HelperRequest};
 use super::idmap;
 use super::init::StepError;
+use super::protocol::{HelperReport, HelperRequest};
+pub use super::protocol::{IdmapTools, RootlessPlan};
 use super::spec::IdMap;
 use crate::model::subid::{ranges_for, SubidEntry, SubidGrant};
 use crate::sys::{self, CloneResult};
@@ -30,33 +30,6 @@ pub const DEFAULT_UID: u32 = 100_000;
 /// Start of the subordinate range mapped to ids 1.. in the namespace.
 pub const DEFAULT_SUB_START: u32 = 100_001;
 pub const DEFAULT_SUB_COUNT: u32 = 65_536;
-
-/// How the worker's user namespace is made.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct RootlessPlan {
-    /// The unprivileged ids that own the user namespace.
-    pub uid: u32,
-    pub gid: u32,
-    /// The namespace's maps: `0 uid 1` and, when a privileged writer is
-    /// there, a subordinate range.
-    pub uid_map: Vec<IdMap>,
-    pub gid_map: Vec<IdMap>,
-    /// `cgroup.procs` files the worker joins before it drops its ids: a
-    /// delegated cgroup it may then move the sandbox from (cgroup v2).
-    pub join_cgroup: Vec<PathBuf>,
-    /// Write the maps with newuidmap and newgidmap, run as the
-    /// unprivileged user (they check /etc/subuid and /etc/subgid), as a
-    /// rootless runtime does; else the helper writes them itself.
-    #[serde(default)]
-    pub tools: Option<IdmapTools>,
-}
-
-/// Paths of the setuid map writers.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct IdmapTools {
-    pub newuidmap: PathBuf,
-    pub newgidmap: PathBuf,
-}
 
 impl IdmapTools {
     /// Runs `tool pid inside outside count ...` as `uid`:`gid`.
