@@ -11,12 +11,12 @@
 pub mod caps;
 pub mod cgroup;
 pub mod cmdline;
+pub mod credentials;
 pub mod kconfig;
 pub mod lsm;
 pub mod nesting;
 pub mod os_release;
 mod render;
-pub mod runner;
 pub mod subid;
 pub mod sysctl;
 
@@ -83,8 +83,10 @@ pub struct CgroupFacts {
     pub unreadable: Vec<String>,
 }
 
+/// The runner's credentials: who runs isocheck and with which powers (the
+/// report's `runner`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Runner {
+pub struct Credentials {
     pub uid: u32,
     pub gid: u32,
     /// Capability sets as sorted `CAP_*` names (a bit without a known name
@@ -124,7 +126,7 @@ pub struct HostFacts {
     /// Active LSMs in call order; empty when unknown (see `security`).
     pub lsms: Vec<String>,
     pub cgroup: CgroupFacts,
-    pub runner: Runner,
+    pub runner: Credentials,
     /// Kernel command-line parameters that bear on isolation (`lsm=`,
     /// `cgroup_no_v1=`, `user_namespace.enable=` ...), by name.
     #[serde(default)]
@@ -231,7 +233,7 @@ impl HostFacts {
         let cmdline = read_trimmed(&under(root, "/proc/cmdline")).unwrap_or_default();
         let boot_params = cmdline::isolation_params(&cmdline);
         let (lsms, security) = lsm::probe(root, live);
-        let runner = runner::probe(root, live);
+        let runner = credentials::probe(root, live);
         let subids = subid::probe(root);
         let idmap_tools = subid::probe_tools(root);
 

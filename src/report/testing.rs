@@ -10,7 +10,7 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 
-use crate::host::{CgroupFacts, Distro, HostFacts, Kernel, Runner};
+use crate::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
 use crate::runtime::cgroups::Layout;
 
 use super::Reporter;
@@ -50,7 +50,7 @@ pub fn sample_host() -> HostFacts {
             v2_controllers: vec![],
             ..Default::default()
         },
-        runner: Runner {
+        runner: Credentials {
             uid: 0,
             gid: 0,
             effective_caps: vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()],

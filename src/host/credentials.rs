@@ -1,4 +1,4 @@
-//! The runner: who runs isocheck and with which powers (uid, gid, user
+//! The runner's credentials: who runs isocheck and with which powers (uid, gid, user
 //! name, the five capability sets, no_new_privs, seccomp).
 //!
 //! Capabilities are per thread, so they are read from
@@ -10,7 +10,7 @@ use std::path::Path;
 pub use crate::sys::passwd::passwd_name;
 
 use super::caps::{cap_names, parse_mask};
-use super::{read_text, under, Runner};
+use super::{read_text, under, Credentials};
 
 /// The fields of a status file that describe a task's powers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub fn seccomp_mode(n: u32) -> String {
     }
 }
 
-fn caps_from_syscalls(r: &mut Runner) -> Result<(), String> {
+fn caps_from_syscalls(r: &mut Credentials) -> Result<(), String> {
     let read = |set| {
         caps::read(None, set)
             .map(|s| {
@@ -96,12 +96,12 @@ fn caps_from_syscalls(r: &mut Runner) -> Result<(), String> {
 
 /// Probes the runner. The ids come from system calls; files from under
 /// `root`; capget is used only when `live`.
-pub fn probe(root: &Path, live: bool) -> Runner {
+pub fn probe(root: &Path, live: bool) -> Credentials {
     let uid = nix::unistd::getuid().as_raw();
-    let mut r = Runner {
+    let mut r = Credentials {
         uid,
         gid: nix::unistd::getgid().as_raw(),
-        ..Runner::default()
+        ..Credentials::default()
     };
     r.user_name = read_text(&under(root, "/etc/passwd"))
         .ok()
@@ -221,7 +221,7 @@ Seccomp_filters:\t0\n";
     #[test]
     fn live_probe_matches_capget() {
         let r = probe(Path::new("/"), true);
-        let mut fallback = Runner::default();
+        let mut fallback = Credentials::default();
         caps_from_syscalls(&mut fallback).unwrap();
         // The status file may name bits the caps crate does not know.
         for c in &fallback.effective_caps {
