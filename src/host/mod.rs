@@ -1,3 +1,6 @@
+//! Layer 5 of the chain (sys -> model -> probe -> runtime -> **host** ->
+//! suite -> report -> cli): it imports the layers to its left.
+//!
 //! Host facts: what kernel, distro, configuration, policy and cgroup layout
 //! a run happened on, and who ran it.
 //!

@@ -3,6 +3,10 @@
 //! A run is a stream of [`Event`]s; the JSON report is the [`Report`] those
 //! events add up to. Everything here is plain data: reporters, the matrix and
 //! the diff read it, none of them runs anything.
+//!
+//! The report carries the host facts, whose types are still defined in
+//! `host/`: that one import climbs, and `tests/layers.rs` allows it by
+//! name until their plain data moves into this layer.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,3 +1,6 @@
+//! Layer 3 of the chain (sys -> model -> **probe** -> runtime -> host ->
+//! suite -> report -> cli): it imports only `sys` and `model`.
+//!
 //! Observations taken inside the sandbox: small functions that look (or try
 //! one thing) and return what they saw as data. A probe never judges; the
 //! suite's expectations do.

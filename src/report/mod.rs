@@ -3,8 +3,8 @@
 //! import every layer but `cli`.
 //!
 //! The result model and the event stream are data of the model layer
-//! ([`crate::model::result`], re-exported here). [`console`] is the one reporter that prints as a
-//! run goes; the others are pure functions of a finished [`Report`]:
+//! ([`crate::model::result`], re-exported here). [`console`] is the one
+//! reporter that prints as a run goes; the others are pure functions of a finished [`Report`]:
 //! [`json`] (the report file), [`html`] (one self-contained page),
 //! [`junit`] (for CI), and over several reports [`matrix`] (kernels
 //! across, properties down) and [`diff`] (what changed between two runs).

@@ -1,3 +1,6 @@
+//! Layer 4 of the chain (sys -> model -> probe -> **runtime** -> host ->
+//! suite -> report -> cli): it imports `sys`, `model` and `probe`.
+//!
 //! The runtime core: a [`spec::SandboxSpec`] in, an [`spawn::Observation`]
 //! and an exit status out.
 //!

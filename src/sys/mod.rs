@@ -1,5 +1,11 @@
+//! Layer 1 of the chain (**sys** -> model -> probe -> runtime -> host ->
+//! suite -> report -> cli): it imports only crates; every layer may import
+//! it.
+//!
 //! The only unsafe code in isocheck: thin wrappers over the system calls
-//! nix does not cover, each with the condition that makes it sound.
+//! nix does not cover, each with the condition that makes it sound; and
+//! the codecs of kernel formats (capability masks and `security.capability`,
+//! seccomp filters, passwd lines).
 
 pub mod lsm;
 pub mod outdir;
