@@ -403,8 +403,8 @@ fn check(sources: &[Source], allowed: &[(&str, &str, &str)]) -> Vec<Finding> {
     findings
 }
 
-/// The circles of a graph, one per strongly connected component of more
-/// than one file, each as a path that returns to its start.
+/// The circles of a graph: for each file on one and not yet named, the
+/// shortest way back to it, as a path that returns to its start.
 fn circles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     let nodes: BTreeSet<&String> = edges
         .iter()
