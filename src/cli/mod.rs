@@ -1,3 +1,7 @@
+//! Layer 8, the top of the chain (sys -> model -> probe -> runtime -> host
+//! -> suite -> report -> **cli**): it imports every layer, and only the
+//! binary in src/bin imports it.
+//!
 //! The CLI: `run`, `list`, `bench`, and the report tools.
 //!
 //! Exit status of `run`: 0 every promise held (skips allowed), 1 a promise

@@ -1,11 +1,8 @@
 //! Capabilities as text: masks of `/proc/<pid>/status` to names, and the
-//! `security.capability` attribute of a file (file capabilities).
+//! `security.capability` attribute of a file (file capabilities). The
+//! codecs live in [`crate::sys::vfscap`]; this module re-exports them.
 
-use serde::{Deserialize, Serialize};
-
-/// The names of the bits set in a capability mask, sorted; a bit without
-/// a known name becomes `CAP_<number>` (the probes' own decoder).
-pub use crate::probe::caps::names as cap_names;
+pub use crate::sys::vfscap::{cap_names, parse_vfs_caps, FileCaps};
 
 /// Parses a hex capability mask as the status file prints it
 /// (`000001ffffffffff`).
@@ -17,115 +14,10 @@ pub fn parse_mask(text: &str) -> Result<u64, String> {
     u64::from_str_radix(t, 16).map_err(|_| format!("not a 64-bit hex mask: {t:?}"))
 }
 
-/// File capabilities from a `security.capability` attribute.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(default)]
-pub struct FileCaps {
-    pub permitted: Vec<String>,
-    pub inheritable: Vec<String>,
-    /// The effective bit: permitted capabilities are raised on exec.
-    pub effective: bool,
-    /// The user namespace root the attribute is bound to (revision 3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rootid: Option<u32>,
-}
-
-impl std::fmt::Display for FileCaps {
-    /// `cap_setuid,cap_setgid=ep` in the style of getcap(8).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let lower = |v: &[String]| v.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>();
-        let p = lower(&self.permitted);
-        let i = lower(&self.inheritable);
-        let e = if self.effective { "e" } else { "" };
-        if p.is_empty() && i.is_empty() {
-            write!(f, "none")?;
-        } else if p == i {
-            write!(f, "{}={e}ip", p.join(","))?;
-        } else {
-            let mut parts = Vec::new();
-            if !p.is_empty() {
-                parts.push(format!("{}={e}p", p.join(",")));
-            }
-            if !i.is_empty() {
-                parts.push(format!("{}=i", i.join(",")));
-            }
-            write!(f, "{}", parts.join(" "))?;
-        }
-        if let Some(r) = self.rootid {
-            write!(f, " [rootid={r}]")?;
-        }
-        Ok(())
-    }
-}
-
-const VFS_CAP_REVISION_MASK: u32 = 0xff00_0000;
-const VFS_CAP_FLAGS_EFFECTIVE: u32 = 0x0000_0001;
-const VFS_CAP_REVISION_1: u32 = 0x0100_0000;
-const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
-const VFS_CAP_REVISION_3: u32 = 0x0300_0000;
-
-/// Parses a `security.capability` value (`struct vfs_cap_data` or
-/// `vfs_ns_cap_data`, little-endian).
-pub fn parse_vfs_caps(bytes: &[u8]) -> Result<FileCaps, String> {
-    let word = |i: usize| -> Option<u32> {
-        bytes
-            .get(i * 4..i * 4 + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let magic = word(0).ok_or_else(|| format!("{} bytes, too short", bytes.len()))?;
-    let (words, want_len) = match magic & VFS_CAP_REVISION_MASK {
-        VFS_CAP_REVISION_1 => (1, 12),
-        VFS_CAP_REVISION_2 => (2, 20),
-        VFS_CAP_REVISION_3 => (2, 24),
-        rev => return Err(format!("unknown revision {:#x}", rev >> 24)),
-    };
-    if bytes.len() != want_len {
-        return Err(format!(
-            "revision {} needs {want_len} bytes, got {}",
-            magic >> 24,
-            bytes.len()
-        ));
-    }
-    if magic & !VFS_CAP_REVISION_MASK & !VFS_CAP_FLAGS_EFFECTIVE != 0 {
-        return Err(format!("unknown flags in {magic:#010x}"));
-    }
-    let mut permitted = 0u64;
-    let mut inheritable = 0u64;
-    for i in 0..words {
-        permitted |= u64::from(word(1 + 2 * i).unwrap_or(0)) << (32 * i);
-        inheritable |= u64::from(word(2 + 2 * i).unwrap_or(0)) << (32 * i);
-    }
-    Ok(FileCaps {
-        permitted: cap_names(permitted),
-        inheritable: cap_names(inheritable),
-        effective: magic & VFS_CAP_FLAGS_EFFECTIVE != 0,
-        rootid: (magic & VFS_CAP_REVISION_MASK == VFS_CAP_REVISION_3)
-            .then(|| word(5))
-            .flatten(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
-
-    #[rstest]
-    #[case::none(0, &[])]
-    #[case::chown_and_setuid(1 | (1 << 7), &["CAP_CHOWN", "CAP_SETUID"])]
-    #[case::checkpoint_restore(1 << 40, &["CAP_CHECKPOINT_RESTORE"])]
-    #[case::unknown_bit(1 << 63, &["CAP_63"])]
-    fn names(#[case] mask: u64, #[case] want: &[&str]) {
-        assert_eq!(cap_names(mask), want);
-    }
-
-    #[test]
-    fn full_mask_of_this_kernel_is_sorted_and_named() {
-        let v = cap_names(0x1ff_ffff_ffff);
-        assert_eq!(v.len(), 41);
-        assert!(v.windows(2).all(|w| w[0] < w[1]));
-        assert!(v.iter().all(|c| c.starts_with("CAP_")));
-    }
 
     #[rstest]
     #[case::full("000001ffffffffff", Ok(0x1ff_ffff_ffff))]
@@ -136,28 +28,5 @@ mod tests {
     #[case::negative("-1", Err(()))]
     fn masks(#[case] text: &str, #[case] want: Result<u64, ()>) {
         assert_eq!(parse_mask(text).map_err(|_| ()), want);
-    }
-
-    fn le(words: &[u32]) -> Vec<u8> {
-        words.iter().flat_map(|w| w.to_le_bytes()).collect()
-    }
-
-    #[rstest]
-    // newuidmap as Fedora ships it: cap_setuid=ep.
-    #[case::v2_setuid_ep(le(&[0x0200_0001, 1 << 7, 0, 0, 0]), Ok("cap_setuid=ep"))]
-    #[case::v2_ip(le(&[0x0200_0000, 1 << 6, 1 << 6, 0, 0]), Ok("cap_setgid=ip"))]
-    #[case::v3_rootid(le(&[0x0300_0001, 1 << 12, 0, 0, 0, 100000]), Ok("cap_net_admin=ep [rootid=100000]"))]
-    #[case::v1(le(&[0x0100_0000, 1, 0]), Ok("cap_chown=p"))]
-    #[case::high_word(le(&[0x0200_0001, 0, 0, 1 << 8, 0]), Ok("cap_checkpoint_restore=ep"))]
-    #[case::no_caps(le(&[0x0200_0000, 0, 0, 0, 0]), Ok("none"))]
-    #[case::empty(vec![], Err("0 bytes, too short"))]
-    #[case::short(le(&[0x0200_0001, 0]), Err("revision 2 needs 20 bytes, got 8"))]
-    #[case::bad_revision(le(&[0x0900_0000, 0, 0]), Err("unknown revision 0x9"))]
-    #[case::bad_flags(le(&[0x0200_0010, 0, 0, 0, 0]), Err("unknown flags in 0x02000010"))]
-    fn vfs_caps(#[case] bytes: Vec<u8>, #[case] want: Result<&str, &str>) {
-        assert_eq!(
-            parse_vfs_caps(&bytes).map(|c| c.to_string()),
-            want.map(String::from).map_err(String::from)
-        );
     }
 }

@@ -1,3 +1,6 @@
+//! Layer 5 of the chain (sys -> model -> probe -> runtime -> **host** ->
+//! suite -> report -> cli): it imports the layers to its left.
+//!
 //! Host facts: what kernel, distro, configuration, policy and cgroup layout
 //! a run happened on, and who ran it.
 //!
@@ -11,12 +14,12 @@
 pub mod caps;
 pub mod cgroup;
 pub mod cmdline;
+pub mod credentials;
 pub mod kconfig;
 pub mod lsm;
 pub mod nesting;
 pub mod os_release;
 mod render;
-pub mod runner;
 pub mod subid;
 pub mod sysctl;
 
@@ -24,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::runtime::cgroups::Layout;
+use crate::model::cgroup::Layout;
+use crate::model::subid::SubidGrant;
 
 pub use cgroup::OwnCgroup;
 pub use kconfig::{KconfigError, KconfigFacts, KernelConfig, Tristate};
@@ -82,8 +86,10 @@ pub struct CgroupFacts {
     pub unreadable: Vec<String>,
 }
 
+/// The runner's credentials: who runs isocheck and with which powers (the
+/// report's `runner`).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Runner {
+pub struct Credentials {
     pub uid: u32,
     pub gid: u32,
     /// Capability sets as sorted `CAP_*` names (a bit without a known name
@@ -123,7 +129,7 @@ pub struct HostFacts {
     /// Active LSMs in call order; empty when unknown (see `security`).
     pub lsms: Vec<String>,
     pub cgroup: CgroupFacts,
-    pub runner: Runner,
+    pub runner: Credentials,
     /// Kernel command-line parameters that bear on isolation (`lsm=`,
     /// `cgroup_no_v1=`, `user_namespace.enable=` ...), by name.
     #[serde(default)]
@@ -230,7 +236,7 @@ impl HostFacts {
         let cmdline = read_trimmed(&under(root, "/proc/cmdline")).unwrap_or_default();
         let boot_params = cmdline::isolation_params(&cmdline);
         let (lsms, security) = lsm::probe(root, live);
-        let runner = runner::probe(root, live);
+        let runner = credentials::probe(root, live);
         let subids = subid::probe(root);
         let idmap_tools = subid::probe_tools(root);
 
@@ -251,6 +257,26 @@ impl HostFacts {
             idmap_tools,
             extra: BTreeMap::new(),
         })
+    }
+
+    /// What this host grants a rootless runtime that maps through
+    /// subordinate ids: the usable newuidmap and newgidmap, and the lines
+    /// of /etc/subuid and /etc/subgid.
+    pub fn subid_grant(&self) -> SubidGrant {
+        let tool = |name: &str| {
+            self.idmap_tools
+                .iter()
+                .find(|t| t.name == name)
+                .filter(|t| t.usable())
+                .and_then(|t| t.path.clone())
+                .map(PathBuf::from)
+        };
+        SubidGrant {
+            newuidmap: tool("newuidmap"),
+            newgidmap: tool("newgidmap"),
+            subuid: self.subids.subuid.entries.clone(),
+            subgid: self.subids.subgid.entries.clone(),
+        }
     }
 
     /// A sysctl's value, `None` when absent or unreadable.

@@ -6,20 +6,13 @@ use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+pub use crate::model::subid::SubidEntry;
+
 use super::caps::{parse_vfs_caps, FileCaps};
 use super::{io_reason, tried, under};
 
 /// Where newuidmap and newgidmap are looked for, in order.
 pub const TOOL_DIRS: &[&str] = &["/usr/bin", "/bin", "/usr/sbin"];
-
-/// One `name:start:count` line: `owner` (a user name or a numeric id) may
-/// map `count` ids from `start` on.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct SubidEntry {
-    pub owner: String,
-    pub start: u64,
-    pub count: u64,
-}
 
 /// One subordinate id file.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -40,11 +33,7 @@ pub struct SubidFile {
 impl SubidFile {
     /// The ranges of a user, matched by name or by numeric uid.
     pub fn ranges_for(&self, name: Option<&str>, uid: u32) -> Vec<&SubidEntry> {
-        let uid = uid.to_string();
-        self.entries
-            .iter()
-            .filter(|e| Some(e.owner.as_str()) == name || e.owner == uid)
-            .collect()
+        crate::model::subid::ranges_for(&self.entries, name, uid)
     }
 }
 

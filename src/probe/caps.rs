@@ -34,22 +34,7 @@ pub struct CapSets {
     pub ambient: Vec<String>,
 }
 
-/// The names of the capabilities in `mask`; a bit no name is known for is
-/// `CAP_<bit>`.
-pub fn names(mask: u64) -> Vec<String> {
-    let mut v: Vec<String> = (0..64u8)
-        .filter(|bit| mask & (1u64 << bit) != 0)
-        .map(|bit| {
-            caps::all()
-                .into_iter()
-                .find(|c| c.index() == bit)
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| format!("CAP_{bit}"))
-        })
-        .collect();
-    v.sort();
-    v
-}
+pub use crate::sys::vfscap::cap_names as names;
 
 /// Parses the `CapInh`, `CapPrm`, `CapEff`, `CapBnd` and `CapAmb` lines
 /// of a status file; `None` when one is missing or malformed.

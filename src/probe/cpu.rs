@@ -23,7 +23,7 @@ use nix::time::{clock_gettime, ClockId};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
-use crate::runtime::spec::CPU_STAT_FD_ENV;
+use crate::model::names::CPU_STAT_FD_ENV;
 
 /// A CPU quota to judge the loop's CPU time against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

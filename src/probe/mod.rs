@@ -1,3 +1,6 @@
+//! Layer 3 of the chain (sys -> model -> **probe** -> runtime -> host ->
+//! suite -> report -> cli): it imports only `sys` and `model`.
+//!
 //! Observations taken inside the sandbox: small functions that look (or try
 //! one thing) and return what they saw as data. A probe never judges; the
 //! suite's expectations do.
@@ -73,7 +76,7 @@ pub enum Probe {
     /// reports the capability sets held before (and with `exec_self` what
     /// an exec gets).
     TryUnshare {
-        namespaces: Vec<crate::runtime::spec::Namespace>,
+        namespaces: Vec<crate::model::namespace::Namespace>,
         #[serde(default)]
         exec_self: bool,
     },
@@ -312,7 +315,7 @@ pub fn outcome<T>(r: Result<T, nix::errno::Errno>) -> String {
 
 /// Like [`outcome`] for std I/O results.
 pub fn io_outcome<T>(r: std::io::Result<T>) -> String {
-    outcome(r.map_err(crate::runtime::syscall::io_errno))
+    outcome(r.map_err(crate::sys::io_errno))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 use super::{io_outcome, outcome};
-use crate::runtime::mounts::SKELETON_DEVICES;
+use crate::model::skeleton::SKELETON_DEVICES;
 
 /// Mount points of a `/proc/<pid>/mountinfo` text, unescaped, in order.
 pub fn mount_points(mountinfo: &str) -> Vec<PathBuf> {
@@ -199,7 +199,7 @@ fn accounted_for(target: &Path, fstype: &str, mounts: &[PathBuf]) -> bool {
     let dev = resolved(Path::new("/dev"));
     target == Path::new("/")
         || ((target == Path::new("/dev") || target == dev) && fstype == "tmpfs")
-        || crate::runtime::mounts::SKELETON_BINDS
+        || crate::model::skeleton::SKELETON_BINDS
             .iter()
             .any(|b| target.starts_with(b))
         || SKELETON_DEVICES

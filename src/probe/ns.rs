@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::outcome;
-use crate::runtime::spec::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+use crate::model::names::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
 
 #[derive(Serialize, Debug)]
 pub struct IpcView {
@@ -121,7 +121,10 @@ pub struct UnshareTry {
 /// Tries to create namespaces without and then with a user namespace, as
 /// whatever user the sandbox runs as. (Ends the process's use of its
 /// namespaces: a probe's last act.)
-pub fn try_unshare(namespaces: &[crate::runtime::spec::Namespace], exec_self: bool) -> UnshareTry {
+pub fn try_unshare(
+    namespaces: &[crate::model::namespace::Namespace],
+    exec_self: bool,
+) -> UnshareTry {
     use nix::sched::{unshare, CloneFlags};
     // Before the unshares: a new user namespace gives every capability.
     let caps = super::caps::report(exec_self);

@@ -524,7 +524,7 @@ mod tests {
         assert!(find(&fs, "outside.joiner.pid").is_none(), "no joiner");
         let spec = SandboxSpec {
             join: true,
-            cgroup: crate::runtime::spec::CgroupLimits {
+            cgroup: crate::model::cgroup::CgroupLimits {
                 pids_max: Some(8),
                 ..Default::default()
             },

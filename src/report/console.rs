@@ -14,10 +14,10 @@
 
 use std::io::{self, Write};
 
-use super::model::{CaseResult, Outcome, Summary};
 use super::text::{ms, one_line};
 use super::{Event, Reporter};
 use crate::host::HostFacts;
+use crate::model::result::{CaseResult, Outcome, Summary};
 
 /// Width of the property column; longer names push the line right.
 const PROPERTY_WIDTH: usize = 28;

@@ -22,8 +22,8 @@ use std::fmt::Write as _;
 
 use super::console::summary_line;
 use super::matrix::leg_name;
-use super::model::{CaseResult, Outcome, Reason, ReasonKind, Report, Summary};
 use super::text::one_line;
+use crate::model::result::{CaseResult, Outcome, Reason, ReasonKind, Report, Summary};
 
 /// One side of a diff.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -64,7 +64,7 @@ impl State {
         }
     }
 
-    fn kind(&self) -> Option<super::model::ReasonKind> {
+    fn kind(&self) -> Option<crate::model::result::ReasonKind> {
         self.reason.as_ref().map(|r| r.kind)
     }
 }
@@ -376,7 +376,7 @@ pub fn render_text(d: &Diff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{Mode, ReasonKind, Variant};
+    use crate::model::result::{Mode, ReasonKind, Variant};
     use crate::report::testing::{case, sample_report, sample_report_newer};
 
     fn ids(list: &[Change]) -> Vec<&str> {

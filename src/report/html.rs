@@ -13,9 +13,9 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use std::collections::HashMap;
 
 use super::console::outcome_word;
-use super::model::{CaseResult, Mode, Outcome, Report, Summary, Variant};
 use super::text::ms;
 use crate::host::HostFacts;
+use crate::model::result::{CaseResult, Mode, Outcome, Report, Summary, Variant};
 
 /// The stylesheet shared by the report and the matrix.
 pub(crate) const STYLE: &str = r#"

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 
-use super::model::{
+use crate::host::HostFacts;
+use crate::model::result::{
     Audit, CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, Summary, Tool, Variant,
     SCHEMA_VERSION,
 };
-use crate::host::HostFacts;
 
 /// The tool name a report must carry.
 pub const TOOL_NAME: &str = "isocheck";

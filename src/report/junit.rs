@@ -12,7 +12,7 @@ use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite}
 use std::time::Duration;
 
 use super::html::json_pretty;
-use super::model::{CaseResult, Outcome, Report};
+use crate::model::result::{CaseResult, Outcome, Report};
 
 fn duration(ms: f64) -> Duration {
     if ms.is_finite() && ms > 0.0 {

@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 use super::html::{all_host_facts, badge, counts, headline_facts, HEADLINE, STYLE};
-use super::model::{CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, Summary, Variant};
 use super::text::ms;
 use crate::host::HostFacts;
+use crate::model::result::{
+    CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, Summary, Variant,
+};
 
 /// The default name of a leg: `<kernel release>[-<labels.layout>]`.
 pub fn leg_name(report: &Report) -> String {

@@ -10,11 +10,11 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 
-use crate::host::{CgroupFacts, Distro, HostFacts, Kernel, Runner};
+use crate::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
 use crate::runtime::cgroups::Layout;
 
-use super::model::*;
 use super::Reporter;
+use crate::model::result::*;
 
 /// A hostile string: markup, both quote kinds, an ampersand and an entity.
 pub const HOSTILE: &str = r#"<script>alert("pwned" & 'x')</script> &amp; <b>"#;
@@ -50,7 +50,7 @@ pub fn sample_host() -> HostFacts {
             v2_controllers: vec![],
             ..Default::default()
         },
-        runner: Runner {
+        runner: Credentials {
             uid: 0,
             gid: 0,
             effective_caps: vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()],

@@ -76,7 +76,7 @@ pub fn make(src: &Path, dst: &Path, copy: &ExecCopy) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::caps::parse_vfs_caps;
+    use crate::sys::vfscap::parse_vfs_caps;
 
     #[test]
     fn the_attribute_reads_back_as_getcap_would_show_it() {

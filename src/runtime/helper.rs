@@ -17,15 +17,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord, StepError};
+pub use super::protocol::{ExitInfo, HelperReport, HelperRequest};
 use super::sabotage::{self, Sabotage};
 use super::spec::{Namespace, SandboxSpec};
 use super::syscall::LinuxSyscall;
-use crate::probe::Probe;
 use crate::sys::{self, CloneResult};
 
 /// The argument that turns isocheck's binary into the helper.
@@ -33,64 +32,6 @@ pub const HELPER_ARG: &str = "__sandbox";
 /// The runner's pid, so the helper can tell it was orphaned before it
 /// could ask for a parent-death signal.
 pub const RUNNER_PID_ENV: &str = "ISOCHECK_RUNNER_PID";
-
-#[derive(Serialize, Deserialize, Clone, Debug)]
-pub struct HelperRequest {
-    pub spec: SandboxSpec,
-    pub probe: Probe,
-    /// An empty directory the new root is mounted on.
-    pub root_dir: PathBuf,
-    pub scratch: Option<PathBuf>,
-    /// `cgroup.procs` files the sandbox is moved into before it is released.
-    pub cgroup_procs: Vec<PathBuf>,
-    /// Write `deny` to setgroups before gid_map (a rootless writer).
-    pub deny_setgroups: bool,
-    /// Build the sandbox from inside a user namespace owned by an
-    /// unprivileged uid (rootless mode).
-    #[serde(default)]
-    pub rootless: Option<super::rootless::RootlessPlan>,
-}
-
-/// How the sandbox ended.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
-pub struct ExitInfo {
-    pub code: Option<i32>,
-    /// The signal's name, e.g. `SIGKILL`.
-    pub signal: Option<String>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
-pub struct HelperReport {
-    /// What the probe reported; `None` when the sandbox died first.
-    pub probe: Option<Value>,
-    pub setup: Option<SetupRecord>,
-    pub setup_error: Option<StepError>,
-    pub exit: Option<ExitInfo>,
-    pub timed_out: bool,
-    /// The hostname outside the sandbox (in the helper's namespace, which
-    /// is a throwaway one when the spec asks for `outer = ["uts"]`).
-    pub hostname_before: String,
-    pub hostname_after: String,
-    /// Processes left behind that the sweep killed.
-    pub swept: usize,
-    /// Microseconds from clone to the sandbox's exit.
-    pub sandbox_us: u64,
-    /// What a process that joined the sandbox saw (spec `join`).
-    #[serde(default)]
-    pub joiner: Option<super::join::JoinView>,
-    /// The sandbox's /proc/self/uid_map, lines joined by `; `.
-    #[serde(default)]
-    pub uid_map: String,
-    /// Mount points below the scratch directory in the helper's own mount
-    /// table after the sandbox ended (relative paths): mounts the sandbox
-    /// sent out (into a throwaway outer namespace, for `outer = ["mount"]`).
-    #[serde(default)]
-    pub scratch_mounts: Vec<String>,
-    /// Sabotages whose steps ran with their bug (feature `sabotage`), in
-    /// the helper, the rootless worker and the sandbox.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sabotage_fired: Vec<String>,
-}
 
 /// What the sandbox sends its helper on the report pipe.
 #[derive(Serialize, Deserialize)]
@@ -323,7 +264,7 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     let (ready_r, ready_w) = pipe()?;
     let helper_pid = nix::unistd::getpid();
     let started = Instant::now();
-    let flags = sabotage::clone_flags(spec)?;
+    let flags = sabotage::clone_flags(spec.clone_flags(), &spec.namespaces, &spec.outer)?;
     let child = match sys::clone_fork(flags).map_err(|e| step("clone", &format!("{flags:?}"), e))? {
         CloneResult::Child => {
             drop(sync_w);

@@ -186,7 +186,7 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
     }
     // Last: from here on the filter applies to everything, the probe too.
     if let Some(sc) = &spec.seccomp {
-        let prog = super::seccomp::compile(sc).map_err(|e| StepError {
+        let prog = crate::sys::seccomp::compile(&sc.deny, &sc.errno).map_err(|e| StepError {
             step: "seccomp-compile".into(),
             target: sc.deny.join(","),
             errno: e,

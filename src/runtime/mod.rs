@@ -1,8 +1,12 @@
+//! Layer 4 of the chain (sys -> model -> probe -> **runtime** -> host ->
+//! suite -> report -> cli): it imports `sys`, `model` and `probe`.
+//!
 //! The runtime core: a [`spec::SandboxSpec`] in, an [`spawn::Observation`]
 //! and an exit status out.
 //!
 //! - `spawn`: the runner side (scratch, cgroup, helper process, timeout, clean-up)
 //! - `helper`: the single-threaded helper process (clone, id maps, wait, sweep)
+//! - `protocol`: what the runner and the helper send each other
 //! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps, seccomp)
 //! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
 //! - `veth`: a veth pair from a throwaway outer network namespace into the sandbox
@@ -15,9 +19,10 @@ pub mod idmap;
 pub mod init;
 pub mod join;
 pub mod mounts;
+pub mod protocol;
 pub mod rootless;
 pub mod sabotage;
-pub mod seccomp;
+pub use crate::sys::seccomp;
 pub mod spawn;
 pub mod spec;
 pub mod syscall;

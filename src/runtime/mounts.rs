@@ -10,15 +10,7 @@ use super::sabotage::{self, Sabotage};
 use super::spec::{BindSource, Mount};
 use super::syscall::Syscall;
 
-/// Host directories bound read-only into the skeleton root, or recreated
-/// as symlinks where the host has symlinks (merged /usr).
-pub const SKELETON_BINDS: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-];
-/// Empty directories of the skeleton root.
-pub const SKELETON_DIRS: &[&str] = &["proc", "sys", "dev", "tmp", "etc", "root", "run"];
-/// Device nodes bound from the host's /dev: the minimal set a container gets.
-pub const SKELETON_DEVICES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+pub use crate::model::skeleton::{SKELETON_BINDS, SKELETON_DEVICES, SKELETON_DIRS};
 
 fn inside(base: &Path, target: &Path) -> PathBuf {
     base.join(target.strip_prefix("/").unwrap_or(target))

@@ -14,14 +14,15 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
-use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use super::helper::{HelperReport, HelperRequest};
 use super::idmap;
 use super::init::StepError;
+use super::protocol::{HelperReport, HelperRequest};
+pub use super::protocol::{IdmapTools, RootlessPlan};
 use super::spec::IdMap;
+use crate::model::subid::{ranges_for, SubidEntry, SubidGrant};
 use crate::sys::{self, CloneResult};
 
 /// The unprivileged ids a rootless sandbox runs as when isocheck is root.
@@ -29,33 +30,6 @@ pub const DEFAULT_UID: u32 = 100_000;
 /// Start of the subordinate range mapped to ids 1.. in the namespace.
 pub const DEFAULT_SUB_START: u32 = 100_001;
 pub const DEFAULT_SUB_COUNT: u32 = 65_536;
-
-/// How the worker's user namespace is made.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct RootlessPlan {
-    /// The unprivileged ids that own the user namespace.
-    pub uid: u32,
-    pub gid: u32,
-    /// The namespace's maps: `0 uid 1` and, when a privileged writer is
-    /// there, a subordinate range.
-    pub uid_map: Vec<IdMap>,
-    pub gid_map: Vec<IdMap>,
-    /// `cgroup.procs` files the worker joins before it drops its ids: a
-    /// delegated cgroup it may then move the sandbox from (cgroup v2).
-    pub join_cgroup: Vec<PathBuf>,
-    /// Write the maps with newuidmap and newgidmap, run as the
-    /// unprivileged user (they check /etc/subuid and /etc/subgid), as a
-    /// rootless runtime does; else the helper writes them itself.
-    #[serde(default)]
-    pub tools: Option<IdmapTools>,
-}
-
-/// Paths of the setuid map writers.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct IdmapTools {
-    pub newuidmap: PathBuf,
-    pub newgidmap: PathBuf,
-}
 
 impl IdmapTools {
     /// Runs `tool pid inside outside count ...` as `uid`:`gid`.
@@ -154,34 +128,28 @@ impl RootlessPlan {
     /// /etc/subuid and /etc/subgid grant the rootless user, written by
     /// newuidmap and newgidmap. `None`, with the reason, where the tools or
     /// the ranges are missing.
-    pub fn through_subids(host: &crate::host::HostFacts) -> Result<RootlessPlan, String> {
+    pub fn through_subids(grant: &SubidGrant) -> Result<RootlessPlan, String> {
         let base = RootlessPlan::for_runner();
-        let tool = |name: &str| {
-            host.idmap_tools
-                .iter()
-                .find(|t| t.name == name)
-                .filter(|t| t.usable())
-                .and_then(|t| t.path.clone())
-                .map(PathBuf::from)
-                .ok_or_else(|| {
-                    format!("{name} is missing or not setuid root (install the uidmap package)")
-                })
+        let tool = |name: &str, path: &Option<PathBuf>| {
+            path.clone().ok_or_else(|| {
+                format!("{name} is missing or not setuid root (install the uidmap package)")
+            })
         };
         let tools = IdmapTools {
-            newuidmap: tool("newuidmap")?,
-            newgidmap: tool("newgidmap")?,
+            newuidmap: tool("newuidmap", &grant.newuidmap)?,
+            newgidmap: tool("newgidmap", &grant.newgidmap)?,
         };
         // newuidmap looks its caller up by name (in /etc/passwd: no NSS).
         let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let name = crate::host::runner::passwd_name(&passwd, base.uid).ok_or_else(|| {
+        let name = crate::sys::passwd::passwd_name(&passwd, base.uid).ok_or_else(|| {
             format!(
                 "uid {} has no /etc/passwd entry, and newuidmap needs its name",
                 base.uid
             )
         })?;
-        let range = |file: &crate::host::SubidFile, id: u32, what: &str| {
+        let range = |entries: &[SubidEntry], id: u32, what: &str| {
             let name = Some(name.clone());
-            file.ranges_for(name.as_deref(), id)
+            ranges_for(entries, name.as_deref(), id)
                 .first()
                 .map(|e| IdMap {
                     inside: 1,
@@ -190,8 +158,8 @@ impl RootlessPlan {
                 })
                 .ok_or_else(|| format!("{what} grants uid {id} no range"))
         };
-        let uid_sub = range(&host.subids.subuid, base.uid, "/etc/subuid")?;
-        let gid_sub = range(&host.subids.subgid, base.gid, "/etc/subgid")?;
+        let uid_sub = range(&grant.subuid, base.uid, "/etc/subuid")?;
+        let gid_sub = range(&grant.subgid, base.gid, "/etc/subgid")?;
         let one = |id| IdMap {
             inside: 0,
             outside: id,

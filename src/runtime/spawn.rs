@@ -600,7 +600,7 @@ fn first_subid_range(text: &str, name: Option<&str>, id: u32) -> Option<(u64, u6
 /// rootless user is 0, its first subordinate range begins at 1.
 fn subid_ids(owners: &mut [FileOwner], uid: u32, gid: u32) {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let name = crate::host::runner::passwd_name(&read("/etc/passwd"), uid);
+    let name = crate::sys::passwd::passwd_name(&read("/etc/passwd"), uid);
     let (subuid, subgid) = (read("/etc/subuid"), read("/etc/subgid"));
     let uid_range = first_subid_range(&subuid, name.as_deref(), uid);
     let gid_range = first_subid_range(&subgid, name.as_deref(), gid);

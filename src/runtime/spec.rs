@@ -7,88 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// A namespace kind.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum Namespace {
-    User,
-    Pid,
-    Mount,
-    Uts,
-    Ipc,
-    Net,
-    Cgroup,
-    Time,
-}
-
-impl Namespace {
-    pub const ALL: [Namespace; 8] = [
-        Namespace::User,
-        Namespace::Pid,
-        Namespace::Mount,
-        Namespace::Uts,
-        Namespace::Ipc,
-        Namespace::Net,
-        Namespace::Cgroup,
-        Namespace::Time,
-    ];
-
-    /// The clone/unshare flag for this namespace.
-    pub fn clone_flag(self) -> nix::sched::CloneFlags {
-        use nix::sched::CloneFlags as F;
-        match self {
-            Namespace::User => F::CLONE_NEWUSER,
-            Namespace::Pid => F::CLONE_NEWPID,
-            Namespace::Mount => F::CLONE_NEWNS,
-            Namespace::Uts => F::CLONE_NEWUTS,
-            Namespace::Ipc => F::CLONE_NEWIPC,
-            Namespace::Net => F::CLONE_NEWNET,
-            Namespace::Cgroup => F::CLONE_NEWCGROUP,
-            // CLONE_NEWTIME shares its bit with CSIGNAL's range in clone(2)
-            // but is valid for unshare(2).
-            Namespace::Time => F::from_bits_retain(0x80),
-        }
-    }
-
-    /// The name under /proc/<pid>/ns/.
-    pub fn proc_name(self) -> &'static str {
-        match self {
-            Namespace::User => "user",
-            Namespace::Pid => "pid",
-            Namespace::Mount => "mnt",
-            Namespace::Uts => "uts",
-            Namespace::Ipc => "ipc",
-            Namespace::Net => "net",
-            Namespace::Cgroup => "cgroup",
-            Namespace::Time => "time",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Namespace::User => "user",
-            Namespace::Pid => "pid",
-            Namespace::Mount => "mount",
-            Namespace::Uts => "uts",
-            Namespace::Ipc => "ipc",
-            Namespace::Net => "net",
-            Namespace::Cgroup => "cgroup",
-            Namespace::Time => "time",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Namespace> {
-        Namespace::ALL
-            .into_iter()
-            .find(|n| n.as_str() == s || n.proc_name() == s)
-    }
-}
-
-impl std::fmt::Display for Namespace {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::model::namespace::Namespace;
 
 /// One line of a uid_map or gid_map: `inside outside count`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,26 +95,7 @@ impl Mount {
     }
 }
 
-/// Cgroup limits; a sandbox with any gets a cgroup of its own.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CgroupLimits {
-    /// Memory cap in bytes (v2 memory.max, v1 memory.limit_in_bytes).
-    pub memory_max: Option<u64>,
-    /// Task cap (v2 and v1 pids.max).
-    pub pids_max: Option<u64>,
-    /// CPU bandwidth (v2 cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us).
-    #[serde(default)]
-    pub cpu_max: Option<CpuMax>,
-}
-
-impl CgroupLimits {
-    pub fn is_empty(&self) -> bool {
-        self.memory_max.is_none() && self.pids_max.is_none() && self.cpu_max.is_none()
-    }
-}
-
-pub use super::cgroups::cpu::CpuMax;
+pub use crate::model::cgroup::{CgroupLimits, CpuMax};
 
 /// Capabilities the sandbox keeps. Each set left `None` keeps what it has
 /// after `drop`; one given as a list is reduced to exactly that list.
@@ -373,7 +273,7 @@ pub struct SandboxSpec {
     /// A veth pair from the helper's throwaway outer network namespace
     /// into the sandbox's (see `runtime::veth`).
     #[serde(default)]
-    pub veth: Option<super::veth::VethSpec>,
+    pub veth: Option<crate::model::veth::VethSpec>,
 }
 
 /// Offsets, in seconds, of a time namespace's clocks.
@@ -386,15 +286,7 @@ pub struct TimeOffsets {
     pub boottime_s: i64,
 }
 
-/// The key of the System V segment `ipc_objects` makes.
-pub const IPC_SHM_KEY: i32 = 0x1500_c4ec;
-/// The name of the POSIX message queue `ipc_objects` makes.
-pub const IPC_MQ_NAME: &str = "/isocheck-probe";
-/// The variable that carries the listener's port into the sandbox.
-pub const LISTENER_PORT_ENV: &str = "ISOCHECK_LISTENER_PORT";
-/// The variable that names the descriptor of the sandbox's cgroup
-/// `cpu.stat`, opened by the helper and inherited by the sandbox.
-pub const CPU_STAT_FD_ENV: &str = "ISOCHECK_CPU_STAT_FD";
+pub use crate::model::names::{CPU_STAT_FD_ENV, IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
 
 /// How long a sandbox may run before it is killed as a whole and its case
 /// is `error(timeout)`. A safety net for a hang, never a verdict: it is far
@@ -515,7 +407,8 @@ impl SandboxSpec {
             }
         }
         if let Some(sc) = &self.seccomp {
-            super::seccomp::compile(sc).map_err(|e| format!("seccomp: {e}"))?;
+            crate::sys::seccomp::compile(&sc.deny, &sc.errno)
+                .map_err(|e| format!("seccomp: {e}"))?;
         }
         for p in self.masked_paths.iter().chain(&self.readonly_paths) {
             if !p.is_absolute() {

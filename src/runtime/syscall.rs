@@ -169,9 +169,7 @@ impl Syscall for LinuxSyscall {
     }
 }
 
-pub fn io_errno(e: std::io::Error) -> Errno {
-    e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO)
-}
+pub use crate::sys::io_errno;
 
 /// A test double: records each call as a line and fails the calls whose
 /// line starts with a prefix it was given.

@@ -4,7 +4,7 @@
 
 use super::requirements::{is_harness_errno, Refusal, Tried};
 use crate::host::{HostFacts, Tristate};
-use crate::report::{Audit, AuditCheck, AuditStatus};
+use crate::model::result::{Audit, AuditCheck, AuditStatus};
 use crate::runtime::cgroups::{self, Layout};
 use crate::runtime::spawn::Launcher;
 use crate::runtime::spec::{CgroupLimits, Namespace};
@@ -126,7 +126,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     let mut checks = Vec::new();
 
     // Unprivileged user namespaces, the root of rootless containers.
-    let seen = super::runner::userns_probe(launcher);
+    let seen = super::requirements::userns_probe(launcher);
     let mut knobs: Vec<KnobSeen> = [
         knob(host, "user.max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
         knob(host, "kernel.unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
@@ -172,7 +172,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
             "user.max_time_namespaces",
         ),
     ] {
-        let seen = root.then(|| super::runner::namespace_probe(launcher, ns));
+        let seen = root.then(|| super::requirements::namespace_probe(launcher, ns));
         let knobs = knob(host, max, "0", &format!("sysctl -w {max}=15000"))
             .into_iter()
             .collect();

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use super::expect::Expect;
 use super::knob::Knob;
 use super::requirements::Requirement;
+use crate::model::result::{Mode, Variant};
 use crate::probe::Probe;
-use crate::report::{Mode, Variant};
 use crate::runtime::spec::SandboxSpec;
 
 /// A validated table row.

@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use super::expect::{check_all, Checked, Expect};
-use crate::report::{Outcome, Reason, ReasonKind};
+use crate::model::result::{Outcome, Reason, ReasonKind};
 use crate::runtime::spawn::{Observation, SpawnError};
 
 /// How one variant's run came out, before test and control are combined.

@@ -1,3 +1,6 @@
+//! Layer 6 of the chain (sys -> model -> probe -> runtime -> host ->
+//! **suite** -> report -> cli): it imports the layers to its left.
+//!
 //! The case model, requirements, tables, expectations and controls, and
 //! the runner that turns them into results.
 

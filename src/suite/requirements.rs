@@ -13,7 +13,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use crate::host::HostFacts;
-use crate::report::{Reason, ReasonKind, RequirementCheck};
+use crate::model::result::{Reason, ReasonKind, RequirementCheck};
 use crate::runtime::cgroups::{self, ControllerHome, Layout};
 use crate::runtime::init::StepError;
 use crate::runtime::spawn::{Observation, SpawnError};
@@ -444,7 +444,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::SubidTools => {
             let probe = "host facts: newuidmap/newgidmap (setuid), /etc/subuid and /etc/subgid";
-            match crate::runtime::rootless::RootlessPlan::through_subids(host) {
+            match crate::runtime::rootless::RootlessPlan::through_subids(&host.subid_grant()) {
                 Ok(p) => met(req, probe, format!("uid_map {}", crate::runtime::idmap::render(&p.uid_map).trim().replace('\n', ", "))),
                 Err(e) => unmet(
                     req,
@@ -635,6 +635,64 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             ),
         },
     }
+}
+
+/// Creates one namespace for real: as root, or inside the rootless user
+/// namespace when isocheck is not root. A refusal is the kernel's only when
+/// the namespace operation itself failed (see [`tried_sandbox`]).
+pub fn namespace_probe(
+    launcher: &crate::runtime::spawn::Launcher,
+    ns: crate::runtime::spec::Namespace,
+) -> Tried {
+    use crate::runtime::spec::{IdMap, Namespace, SandboxSpec};
+    let root = nix::unistd::geteuid().is_root();
+    let mut spec = SandboxSpec {
+        namespaces: [ns].into_iter().collect(),
+        rootfs: crate::runtime::spec::Rootfs::Host,
+        ..Default::default()
+    };
+    if ns == Namespace::User {
+        // A user namespace is usable once it has a map: root to an
+        // unprivileged uid (or, nested in the rootless one, to its root).
+        let outside = if root {
+            crate::runtime::rootless::DEFAULT_UID
+        } else {
+            0
+        };
+        spec.uid_map = vec![IdMap {
+            inside: 0,
+            outside,
+            count: 1,
+        }];
+        spec.gid_map = spec.uid_map.clone();
+    }
+    let plan = (!root).then(crate::runtime::rootless::RootlessPlan::for_runner);
+    let run = launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref());
+    tried_sandbox(run).map(|_| format!("created a {ns} namespace"))
+}
+
+/// Tries a rootless user namespace for real: the sandbox `userns`
+/// requirements stand on.
+pub fn userns_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
+    use crate::runtime::spec::{Namespace, SandboxSpec};
+    let spec = SandboxSpec {
+        namespaces: [Namespace::Mount].into_iter().collect(),
+        rootfs: crate::runtime::spec::Rootfs::Host,
+        ..Default::default()
+    };
+    let plan = crate::runtime::rootless::RootlessPlan::for_runner();
+    let run = launcher.run_as(
+        "userns-probe",
+        &spec,
+        &crate::probe::Probe::Noop,
+        Some(&plan),
+    );
+    tried_sandbox(run).map(|o| {
+        format!(
+            "user namespace of uid {} with map {}",
+            plan.uid, o.ids.uid_map
+        )
+    })
 }
 
 #[cfg(test)]

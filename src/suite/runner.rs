@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
-use super::requirements::{decide, tried_sandbox, Behaviour, Decision, Tried};
+use super::requirements::{decide, namespace_probe, userns_probe, Behaviour, Decision, Tried};
 use crate::host::HostFacts;
-use crate::report::{
+use crate::model::result::{
     CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
     Variant,
 };
@@ -98,14 +98,16 @@ impl Runner {
         let plan = match (mode, spec.subid_tools) {
             (Mode::Rootful, _) => None,
             (Mode::Rootless, false) => Some(RootlessPlan::for_runner()),
-            (Mode::Rootless, true) => match RootlessPlan::through_subids(&self.host) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    let reason =
-                        Reason::new(ReasonKind::HarnessFailed, format!("subordinate ids: {e}"));
-                    return Run::broken(reason, Value::Null, 0.0);
+            (Mode::Rootless, true) => {
+                match RootlessPlan::through_subids(&self.host.subid_grant()) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        let reason =
+                            Reason::new(ReasonKind::HarnessFailed, format!("subordinate ids: {e}"));
+                        return Run::broken(reason, Value::Null, 0.0);
+                    }
                 }
-            },
+            }
         };
         let res = self
             .launcher
@@ -365,7 +367,7 @@ pub fn signal_name(sig: i32) -> String {
 
 impl Runner {
     /// The config-against-behaviour audit of this host.
-    pub fn audit(&self) -> crate::report::Audit {
+    pub fn audit(&self) -> crate::model::result::Audit {
         super::audit::audit(&self.host, &self.launcher)
     }
 }
@@ -377,61 +379,6 @@ impl Behaviour for Runner {
     fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Tried {
         namespace_probe(&self.launcher, ns)
     }
-}
-
-/// Creates one namespace for real: as root, or inside the rootless user
-/// namespace when isocheck is not root. A refusal is the kernel's only when
-/// the namespace operation itself failed (see [`tried_sandbox`]).
-pub fn namespace_probe(launcher: &Launcher, ns: crate::runtime::spec::Namespace) -> Tried {
-    use crate::runtime::spec::{IdMap, Namespace, SandboxSpec};
-    let root = nix::unistd::geteuid().is_root();
-    let mut spec = SandboxSpec {
-        namespaces: [ns].into_iter().collect(),
-        rootfs: Rootfs::Host,
-        ..Default::default()
-    };
-    if ns == Namespace::User {
-        // A user namespace is usable once it has a map: root to an
-        // unprivileged uid (or, nested in the rootless one, to its root).
-        let outside = if root {
-            crate::runtime::rootless::DEFAULT_UID
-        } else {
-            0
-        };
-        spec.uid_map = vec![IdMap {
-            inside: 0,
-            outside,
-            count: 1,
-        }];
-        spec.gid_map = spec.uid_map.clone();
-    }
-    let plan = (!root).then(RootlessPlan::for_runner);
-    let run = launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref());
-    tried_sandbox(run).map(|_| format!("created a {ns} namespace"))
-}
-
-/// Tries a rootless user namespace for real: the sandbox `userns`
-/// requirements stand on.
-pub fn userns_probe(launcher: &Launcher) -> Tried {
-    use crate::runtime::spec::{Namespace, SandboxSpec};
-    let spec = SandboxSpec {
-        namespaces: [Namespace::Mount].into_iter().collect(),
-        rootfs: Rootfs::Host,
-        ..Default::default()
-    };
-    let plan = RootlessPlan::for_runner();
-    let run = launcher.run_as(
-        "userns-probe",
-        &spec,
-        &crate::probe::Probe::Noop,
-        Some(&plan),
-    );
-    tried_sandbox(run).map(|o| {
-        format!(
-            "user namespace of uid {} with map {}",
-            plan.uid, o.ids.uid_map
-        )
-    })
 }
 
 #[cfg(test)]
@@ -496,7 +443,7 @@ mod tests {
         runner.decisions.lock().unwrap().insert(
             "root".into(),
             Decision {
-                check: crate::report::RequirementCheck {
+                check: crate::model::result::RequirementCheck {
                     requirement: "root".into(),
                     met: false,
                     probe: "geteuid+capget".into(),

@@ -11,9 +11,9 @@ use super::expect::{contradiction, Expect};
 use super::knob::Knob;
 use super::policy;
 use super::requirements::Requirement;
+use crate::model::result::Mode;
 use crate::probe::schema;
 use crate::probe::Probe;
-use crate::report::Mode;
 use crate::runtime::spec::{Namespace, SandboxSpec};
 use std::collections::BTreeMap;
 

@@ -1,14 +1,28 @@
+//! Layer 1 of the chain (**sys** -> model -> probe -> runtime -> host ->
+//! suite -> report -> cli): it imports only crates; every layer may import
+//! it.
+//!
 //! The only unsafe code in isocheck: thin wrappers over the system calls
-//! nix does not cover, each with the condition that makes it sound.
+//! nix does not cover, each with the condition that makes it sound; and
+//! the codecs of kernel formats (capability masks and `security.capability`,
+//! seccomp filters, passwd lines).
 
 pub mod lsm;
 pub mod outdir;
+pub mod passwd;
+pub mod seccomp;
+pub mod vfscap;
 pub mod xattr;
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 use std::os::fd::{FromRawFd, OwnedFd};
+
+/// The errno an I/O error carries (`EIO` when it carries none).
+pub fn io_errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO)
+}
 
 /// What [`clone_fork`] returned in each process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,30 +21,7 @@ pub const PARENT_NAME: &str = "isocheck";
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layout {
-    /// cgroup2 only, at /sys/fs/cgroup.
-    Unified,
-    /// v1 hierarchies with a cgroup2 mount at /sys/fs/cgroup/unified.
-    Hybrid,
-    /// v1 hierarchies only.
-    Legacy,
-    /// No cgroup file system found.
-    #[default]
-    None,
-}
-
-impl Layout {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Layout::Unified => "unified",
-            Layout::Hybrid => "hybrid",
-            Layout::Legacy => "legacy",
-            Layout::None => "none",
-        }
-    }
-}
+pub use crate::model::cgroup::Layout;
 
 // f_type's width differs between targets: the cast is a no-op only on some.
 #[allow(clippy::unnecessary_cast)]

@@ -1,4 +1,4 @@
-//! The runner: who runs isocheck and with which powers (uid, gid, user
+//! The runner's credentials: who runs isocheck and with which powers (uid, gid, user
 //! name, the five capability sets, no_new_privs, seccomp).
 //!
 //! Capabilities are per thread, so they are read from
@@ -7,8 +7,10 @@
 
 use std::path::Path;
 
+pub use crate::sys::passwd::passwd_name;
+
 use super::caps::{cap_names, parse_mask};
-use super::{read_text, under, Runner};
+use super::{read_text, under, Credentials};
 
 /// The fields of a status file that describe a task's powers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,19 +76,7 @@ pub fn seccomp_mode(n: u32) -> String {
     }
 }
 
-/// The name of `uid` in passwd text (`name:x:uid:gid:...`), read without
-/// NSS so that it works in static binaries.
-pub fn passwd_name(text: &str, uid: u32) -> Option<String> {
-    text.lines().find_map(|l| {
-        let mut f = l.split(':');
-        let name = f.next()?;
-        let _pw = f.next()?;
-        let id: u32 = f.next()?.trim().parse().ok()?;
-        (id == uid && !name.is_empty() && !name.starts_with('#')).then(|| name.to_string())
-    })
-}
-
-fn caps_from_syscalls(r: &mut Runner) -> Result<(), String> {
+fn caps_from_syscalls(r: &mut Credentials) -> Result<(), String> {
     let read = |set| {
         caps::read(None, set)
             .map(|s| {
@@ -106,12 +96,12 @@ fn caps_from_syscalls(r: &mut Runner) -> Result<(), String> {
 
 /// Probes the runner. The ids come from system calls; files from under
 /// `root`; capget is used only when `live`.
-pub fn probe(root: &Path, live: bool) -> Runner {
+pub fn probe(root: &Path, live: bool) -> Credentials {
     let uid = nix::unistd::getuid().as_raw();
-    let mut r = Runner {
+    let mut r = Credentials {
         uid,
         gid: nix::unistd::getgid().as_raw(),
-        ..Runner::default()
+        ..Credentials::default()
     };
     r.user_name = read_text(&under(root, "/etc/passwd"))
         .ok()
@@ -231,7 +221,7 @@ Seccomp_filters:\t0\n";
     #[test]
     fn live_probe_matches_capget() {
         let r = probe(Path::new("/"), true);
-        let mut fallback = Runner::default();
+        let mut fallback = Credentials::default();
         caps_from_syscalls(&mut fallback).unwrap();
         // The status file may name bits the caps crate does not know.
         for c in &fallback.effective_caps {

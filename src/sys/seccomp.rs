@@ -1,11 +1,10 @@
-//! Seccomp filters from a [`SeccompSpec`]: compiled to BPF by seccompiler
-//! (pure Rust, names resolved by its per-architecture tables), installed
-//! by the sandbox init through the `Syscall` seam.
+//! Seccomp filters from a list of denied calls and an errno (a sandbox's
+//! `SeccompSpec`): compiled to BPF by seccompiler (pure Rust, names
+//! resolved by its per-architecture tables), installed by the sandbox init
+//! through the `Syscall` seam.
 
 use nix::errno::Errno;
 use seccompiler::{BpfProgram, TargetArch};
-
-use super::spec::SeccompSpec;
 
 /// The errno whose name is `name` (`"EPERM"`), by the names nix gives them.
 pub fn errno_named(name: &str) -> Option<Errno> {
@@ -17,16 +16,15 @@ pub fn errno_named(name: &str) -> Option<Errno> {
 /// Compiles the filter for this machine's architecture: the named calls
 /// fail with the errno, every other is allowed. The error names what is
 /// wrong (an unknown call, an unknown errno, an unsupported architecture).
-pub fn compile(spec: &SeccompSpec) -> Result<BpfProgram, String> {
-    if spec.deny.is_empty() {
+pub fn compile(deny: &[String], errno_name: &str) -> Result<BpfProgram, String> {
+    if deny.is_empty() {
         return Err("deny: name at least one system call".into());
     }
     let errno =
-        errno_named(&spec.errno).ok_or_else(|| format!("errno: unknown errno `{}`", spec.errno))?;
+        errno_named(errno_name).ok_or_else(|| format!("errno: unknown errno `{errno_name}`"))?;
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|e| format!("architecture {}: {e}", std::env::consts::ARCH))?;
-    let rules: Vec<serde_json::Value> = spec
-        .deny
+    let rules: Vec<serde_json::Value> = deny
         .iter()
         .map(|name| serde_json::json!({ "syscall": name }))
         .collect();
@@ -40,7 +38,7 @@ pub fn compile(spec: &SeccompSpec) -> Result<BpfProgram, String> {
     let text = doc.to_string();
     let mut map = seccompiler::compile_from_json(text.as_bytes(), arch).map_err(|e| {
         // The frontend's message names the call it does not know.
-        format!("deny {:?}: {e}", spec.deny)
+        format!("deny {deny:?}: {e}")
     })?;
     map.remove("sandbox")
         .ok_or_else(|| "the compiler returned no filter".into())
@@ -50,11 +48,9 @@ pub fn compile(spec: &SeccompSpec) -> Result<BpfProgram, String> {
 mod tests {
     use super::*;
 
-    fn spec(deny: &[&str], errno: &str) -> SeccompSpec {
-        SeccompSpec {
-            deny: deny.iter().map(|s| s.to_string()).collect(),
-            errno: errno.into(),
-        }
+    fn compile(deny: &[&str], errno: &str) -> Result<BpfProgram, String> {
+        let deny: Vec<String> = deny.iter().map(|s| s.to_string()).collect();
+        super::compile(&deny, errno)
     }
 
     #[test]
@@ -66,12 +62,12 @@ mod tests {
 
     #[test]
     fn a_filter_compiles_and_names_its_mistakes() {
-        let prog = compile(&spec(&["uname"], "EPERM")).unwrap();
+        let prog = compile(&["uname"], "EPERM").unwrap();
         assert!(prog.len() > 3, "an arch check, the rule and the default");
-        let err = compile(&spec(&["unamex"], "EPERM")).unwrap_err();
+        let err = compile(&["unamex"], "EPERM").unwrap_err();
         assert!(err.contains("unamex"), "{err}");
-        let err = compile(&spec(&["uname"], "EFOO")).unwrap_err();
+        let err = compile(&["uname"], "EFOO").unwrap_err();
         assert!(err.contains("unknown errno `EFOO`"), "{err}");
-        assert!(compile(&spec(&[], "EPERM")).unwrap_err().contains("deny"));
+        assert!(compile(&[], "EPERM").unwrap_err().contains("deny"));
     }
 }

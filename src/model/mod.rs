@@ -1,0 +1,15 @@
+//! Layer 2 of the chain (sys -> **model** -> probe -> runtime -> host ->
+//! suite -> report -> cli): plain data, no I/O. It imports only `sys` and
+//! crates; every other layer may import it.
+//!
+//! Namespace kinds, cgroup layout and limits, the skeleton root, a veth
+//! pair, subordinate-id grants, the names the runtime and the probes agree on, and the result
+//! model with its event stream ([`result`]).
+
+pub mod cgroup;
+pub mod names;
+pub mod namespace;
+pub mod result;
+pub mod skeleton;
+pub mod subid;
+pub mod veth;
