@@ -1,8 +1,8 @@
 //! The one result model every reporter renders.
 //!
-//! A run is a stream of [`Event`]s; the JSON report is the [`Report`] those
-//! events add up to. Everything here is plain data: reporters, the matrix and
-//! the diff read it, none of them runs anything.
+//! A run is a stream of events (`report::sink`); the JSON report is the
+//! [`Report`] those events add up to. Everything here is plain data:
+//! reporters, the matrix and the diff read it, none of them runs anything.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -388,19 +388,4 @@ impl Audit {
             )
         })
     }
-}
-
-/// What a runner tells its reporters, in order.
-#[derive(Debug)]
-pub enum Event<'a> {
-    RunStarted {
-        host: &'a HostFacts,
-        started_at: &'a str,
-        planned: usize,
-    },
-    CaseFinished(&'a CaseResult),
-    RunFinished {
-        summary: &'a Summary,
-        duration_ms: f64,
-    },
 }

@@ -14,7 +14,7 @@ use crate::host::{CgroupFacts, Distro, HostFacts, Kernel, Runner};
 use crate::runtime::cgroups::Layout;
 
 use super::model::*;
-use super::Reporter;
+use super::sink::{Event, Sink};
 
 /// A hostile string: markup, both quote kinds, an ampersand and an entity.
 pub const HOSTILE: &str = r#"<script>alert("pwned" & 'x')</script> &amp; <b>"#;
@@ -317,22 +317,99 @@ pub fn sample_report_newer() -> Report {
     report_of(host, cases)
 }
 
-/// Plays a report back as the event stream its run would have sent.
-pub fn replay(report: &Report, reporter: &mut dyn Reporter) {
-    reporter
-        .event(&Event::RunStarted {
-            host: &report.host,
-            started_at: &report.started_at,
-            planned: report.cases.len(),
+/// Plays a report back as the event stream its run would have sent: the
+/// plan is the report's cases, each finishing in its place.
+pub fn replay(report: &Report, sink: &mut dyn Sink) {
+    let plan: Vec<String> = report.cases.iter().map(|c| c.id.clone()).collect();
+    sink.event(&Event::RunStarted {
+        host: &report.host,
+        started_at: &report.started_at,
+        labels: &report.labels,
+        plan: &plan,
+        planned: report.cases.len(),
+    })
+    .unwrap();
+    for (index, case) in report.cases.iter().enumerate() {
+        sink.event(&Event::CaseStarted {
+            index,
+            id: &case.id,
         })
         .unwrap();
-    for case in &report.cases {
-        reporter.event(&Event::CaseFinished(case)).unwrap();
     }
-    reporter
-        .event(&Event::RunFinished {
-            summary: &report.summary,
-            duration_ms: report.duration_ms,
-        })
-        .unwrap();
+    for (index, case) in report.cases.iter().enumerate() {
+        sink.event(&Event::CaseFinished { index, case }).unwrap();
+    }
+    if let Some(audit) = &report.audit {
+        sink.event(&Event::AuditFinished(audit)).unwrap();
+    }
+    sink.event(&Event::RunFinished {
+        summary: &report.summary,
+        duration_ms: report.duration_ms,
+        interrupted: report.interrupted.as_deref(),
+    })
+    .unwrap();
+}
+
+/// One event as a [`RecordingSink`] keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    RunStarted {
+        plan: Vec<String>,
+        planned: usize,
+        labels: BTreeMap<String, String>,
+    },
+    CaseStarted {
+        index: usize,
+        id: String,
+    },
+    CaseFinished {
+        index: usize,
+        case: CaseResult,
+    },
+    AuditFinished(Audit),
+    RunFinished {
+        summary: Summary,
+        interrupted: Option<String>,
+    },
+}
+
+/// A sink that keeps every event it is given, in order.
+#[derive(Default)]
+pub struct RecordingSink {
+    pub events: Vec<Recorded>,
+}
+
+impl Sink for RecordingSink {
+    fn event(&mut self, event: &Event<'_>) -> Result<(), super::SinkError> {
+        self.events.push(match event {
+            Event::RunStarted {
+                plan,
+                planned,
+                labels,
+                ..
+            } => Recorded::RunStarted {
+                plan: plan.to_vec(),
+                planned: *planned,
+                labels: (*labels).clone(),
+            },
+            Event::CaseStarted { index, id } => Recorded::CaseStarted {
+                index: *index,
+                id: id.to_string(),
+            },
+            Event::CaseFinished { index, case } => Recorded::CaseFinished {
+                index: *index,
+                case: (*case).clone(),
+            },
+            Event::AuditFinished(a) => Recorded::AuditFinished((*a).clone()),
+            Event::RunFinished {
+                summary,
+                interrupted,
+                ..
+            } => Recorded::RunFinished {
+                summary: (*summary).clone(),
+                interrupted: interrupted.map(str::to_string),
+            },
+        });
+        Ok(())
+    }
 }
