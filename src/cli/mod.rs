@@ -485,7 +485,10 @@ impl Outputs {
                     out_status(&e),
                 )
             })?;
-            for f in ["report.json", "report.html"] {
+            for f in [
+                crate::report::sink::REPORT_JSON,
+                crate::report::sink::REPORT_HTML,
+            ] {
                 leg.check_writable(std::ffi::OsStr::new(f))
                     .map_err(|e| (format!("--out {}: {e}", a.out.display()), out_status(&e)))?;
             }

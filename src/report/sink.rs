@@ -179,6 +179,11 @@ impl Sink for Collector {
     }
 }
 
+/// The name of the JSON report in its run's directory.
+pub const REPORT_JSON: &str = "report.json";
+/// The name of the HTML report in its run's directory.
+pub const REPORT_HTML: &str = "report.html";
+
 /// A report file: the stream added up, rendered and written atomically
 /// into its directory when the run is over.
 pub struct FileSink {
@@ -190,14 +195,14 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// `report.json` in `dir`.
+    /// [`REPORT_JSON`] in `dir`.
     pub fn json(dir: Arc<OutDir>) -> Self {
-        Self::new(dir, "report.json".into(), super::json::to_string)
+        Self::new(dir, REPORT_JSON.into(), super::json::to_string)
     }
 
-    /// `report.html` in `dir`.
+    /// [`REPORT_HTML`] in `dir`.
     pub fn html(dir: Arc<OutDir>) -> Self {
-        Self::new(dir, "report.html".into(), super::html::render)
+        Self::new(dir, REPORT_HTML.into(), super::html::render)
     }
 
     /// The JUnit XML file `name` in `dir`.
