@@ -668,6 +668,46 @@ mod tests {
         assert_eq!(report.interrupted, None);
     }
 
+    /// A sink whose output goes away at its first finished case.
+    #[derive(Default)]
+    struct Failing {
+        seen: usize,
+    }
+
+    impl Sink for Failing {
+        fn event(&mut self, event: &Event<'_>) -> Result<(), crate::report::SinkError> {
+            self.seen += 1;
+            match event {
+                Event::CaseFinished { .. } => {
+                    Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))?
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_gets_no_more_events_and_the_others_get_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        let props = [net_loopback()];
+        let mut failing = Failing::default();
+        let mut recording = RecordingSink::default();
+        let report = runner.run_all(
+            &props,
+            &|_: &CaseId| true,
+            &mut [&mut failing, &mut recording],
+        );
+        // Started, two cases started, the first finished: then nothing.
+        assert_eq!(failing.seen, 4);
+        assert_eq!(finished(&recording.events).len(), 4);
+        assert!(matches!(
+            recording.events.last(),
+            Some(Recorded::RunFinished { .. })
+        ));
+        assert_eq!(report.cases.len(), 4);
+    }
+
     #[test]
     fn a_stopped_run_finishes_every_planned_case_as_interrupted_without_audit() {
         let dir = tempfile::tempdir().unwrap();
