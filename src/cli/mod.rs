@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::host::HostFacts;
-use crate::report::{console::ConsoleReporter, Outcome, Report, Reporter};
+use crate::report::{ConsoleSink, FileSink, Outcome, Report, Sink};
 use crate::suite::case::{CaseId, Property};
-use crate::suite::runner::{RunOptions, Runner};
+use crate::suite::runner::{RunOptions, RunSettings, Runner};
 use crate::suite::table;
 use crate::sys::outdir::OutDir;
 
@@ -489,7 +489,10 @@ impl Outputs {
                     out_status(&e),
                 )
             })?;
-            for f in ["report.json", "report.html"] {
+            for f in [
+                crate::report::sink::REPORT_JSON,
+                crate::report::sink::REPORT_HTML,
+            ] {
                 leg.check_writable(std::ffi::OsStr::new(f))
                     .map_err(|e| (format!("--out {}: {e}", a.out.display()), out_status(&e)))?;
             }
@@ -587,57 +590,55 @@ fn run(a: RunArgs) -> u8 {
     };
     let signal_handle = signals.handle();
     let stdout = std::io::stdout();
-    let mut console = ConsoleReporter::new(stdout.lock()).with_color(a.color);
-    let result = std::thread::scope(|s| {
+    let mut console = ConsoleSink::new(stdout.lock()).with_color(a.color);
+    let leg = outputs.leg.map(std::sync::Arc::new);
+    let mut json = leg.clone().map(FileSink::json);
+    let mut html = leg.map(FileSink::html);
+    let mut junit = outputs.junit.map(|(dir, name)| FileSink::junit(dir, name));
+    let settings = RunSettings {
+        labels,
+        audit: true,
+    };
+    let report = std::thread::scope(|s| {
         let runner = &runner;
         s.spawn(move || {
             for sig in signals.forever() {
                 runner.interrupt(sig);
             }
         });
-        let mut reporters: [&mut dyn Reporter; 1] = [&mut console];
-        let r = runner.run_all(&props, &select, &mut reporters);
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut console];
+        for file in [&mut json, &mut html, &mut junit].into_iter().flatten() {
+            sinks.push(file);
+        }
+        let r = runner.run(&props, &select, &settings, &mut sinks);
         signal_handle.close();
         r
     });
     drop(console);
-    let mut report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("isocheck: collecting the results: {e}");
-            return EXIT_HARNESS;
-        }
-    };
-    report.labels = labels;
-    match &report.interrupted {
-        None => report.audit = Some(runner.audit()),
-        Some(sig) => eprintln!(
+    if let Some(sig) = &report.interrupted {
+        eprintln!(
             "isocheck: stopped by {sig}; the report lists the cases that did not finish as interrupted"
-        ),
+        );
     }
     // The work directory and the run's cgroups go before the files are
     // written: nothing of the run is left once the reports are there.
     drop(runner);
-    if let Some(leg) = &outputs.leg {
-        let html = crate::report::html::render(&report);
-        for (name, body) in [
-            ("report.json", crate::report::json::to_string(&report)),
-            ("report.html", html),
-        ] {
-            if let Err(e) = leg.write(std::ffi::OsStr::new(name), body.as_bytes()) {
-                eprintln!("isocheck: writing {}: {e}", leg.path().join(name).display());
+    if let (Some(json), Some(html)) = (&mut json, &mut html) {
+        for file in [&mut *json, &mut *html] {
+            if let Err(e) = file.finish() {
+                eprintln!("isocheck: {e}");
                 return EXIT_HARNESS;
             }
         }
         say(&format!(
             "reports: {} and {}\n",
-            leg.path().join("report.json").display(),
-            leg.path().join("report.html").display()
+            json.path().display(),
+            html.path().display()
         ));
     }
-    if let Some((dir, name)) = &outputs.junit {
-        if let Err(e) = dir.write(name, crate::report::junit::render(&report).as_bytes()) {
-            eprintln!("isocheck: writing {}: {e}", dir.path().join(name).display());
+    if let Some(junit) = &mut junit {
+        if let Err(e) = junit.finish() {
+            eprintln!("isocheck: {e}");
             return EXIT_HARNESS;
         }
     }

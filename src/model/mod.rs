@@ -3,10 +3,12 @@
 //! crates; every other layer may import it.
 //!
 //! Namespace kinds, cgroup layout and limits, the skeleton root, a veth
-//! pair, subordinate-id grants, the names the runtime and the probes agree on, and the result
-//! model with its event stream ([`result`]).
+//! pair, subordinate-id grants, the names the runtime and the probes agree
+//! on, the result model ([`result`]) and the run's event stream with the
+//! trait its sinks implement ([`events`]).
 
 pub mod cgroup;
+pub mod events;
 pub mod names;
 pub mod namespace;
 pub mod result;

@@ -1,8 +1,8 @@
 //! The one result model every reporter renders, and its event stream.
 //!
-//! A run is a stream of [`Event`]s; the JSON report is the [`Report`] those
-//! events add up to. Everything here is plain data: reporters, the matrix and
-//! the diff read it, none of them runs anything.
+//! A run is a stream of events ([`crate::model::events`]); the JSON report
+//! is the [`Report`] those events add up to. Everything here is plain data:
+//! reporters, the matrix and the diff read it, none of them runs anything.
 //!
 //! The report carries the host facts, whose types are still defined in
 //! `host/`: that one import climbs, and `tests/layers.rs` allows it by
@@ -391,67 +391,5 @@ impl Audit {
                     | AuditStatus::Error
             )
         })
-    }
-}
-
-/// What a runner tells its reporters, in order.
-#[derive(Debug)]
-pub enum Event<'a> {
-    RunStarted {
-        host: &'a HostFacts,
-        started_at: &'a str,
-        planned: usize,
-    },
-    CaseFinished(&'a CaseResult),
-    RunFinished {
-        summary: &'a Summary,
-        duration_ms: f64,
-    },
-}
-
-/// A consumer of the run's event stream. The runner never prints: the
-/// console, the JSON and HTML files and JUnit are all reporters.
-pub trait Reporter {
-    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()>;
-}
-
-/// Adds the event stream up into a [`Report`].
-#[derive(Default)]
-pub struct Collector {
-    pub report: Option<Report>,
-}
-
-impl Reporter for Collector {
-    fn event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
-        match event {
-            Event::RunStarted {
-                host, started_at, ..
-            } => {
-                self.report = Some(Report {
-                    schema_version: SCHEMA_VERSION,
-                    tool: Tool::default(),
-                    host: (*host).clone(),
-                    started_at: started_at.to_string(),
-                    duration_ms: 0.0,
-                    summary: Summary::default(),
-                    cases: Vec::new(),
-                    labels: Default::default(),
-                    audit: None,
-                    interrupted: None,
-                });
-            }
-            Event::CaseFinished(case) => {
-                if let Some(r) = self.report.as_mut() {
-                    r.summary.add(case.outcome);
-                    r.cases.push((*case).clone());
-                }
-            }
-            Event::RunFinished { duration_ms, .. } => {
-                if let Some(r) = self.report.as_mut() {
-                    r.duration_ms = *duration_ms;
-                }
-            }
-        }
-        Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! The console reporter: a header, one aligned line per case, a summary.
+//! The console sink: a header, one aligned line per case, a summary.
 //!
 //! ```text
 //! isocheck 0.1.0: kernel 6.1.0-43-amd64, Debian GNU/Linux 12 (bookworm), x86_64, cgroup hybrid; 12 cases planned
@@ -12,11 +12,11 @@
 //! padding, so the columns stay aligned either way. Details are printed on
 //! one line whatever they contain: control characters are escaped.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use super::text::{ms, one_line};
-use super::{Event, Reporter};
 use crate::host::HostFacts;
+use crate::model::events::{Event, Sink, SinkError};
 use crate::model::result::{CaseResult, Outcome, Summary};
 
 /// Width of the property column; longer names push the line right.
@@ -42,15 +42,15 @@ const REASON_COLUMN: usize = PROPERTY_WIDTH
     + 2;
 
 /// Prints the run to a terminal or a log.
-pub struct ConsoleReporter<W: Write> {
+pub struct ConsoleSink<W: Write> {
     out: W,
     /// Colour the outcome words with ANSI escapes. Off by default.
     pub color: bool,
 }
 
-impl<W: Write> ConsoleReporter<W> {
+impl<W: Write> ConsoleSink<W> {
     pub fn new(out: W) -> Self {
-        ConsoleReporter { out, color: false }
+        ConsoleSink { out, color: false }
     }
 
     pub fn with_color(mut self, color: bool) -> Self {
@@ -144,23 +144,27 @@ pub fn summary_line(summary: &Summary, duration_ms: f64) -> String {
     )
 }
 
-impl<W: Write> Reporter for ConsoleReporter<W> {
-    fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
+impl<W: Write> Sink for ConsoleSink<W> {
+    /// Prints the header, each case as it finishes and the summary; a
+    /// case starting and the audit print nothing.
+    fn event(&mut self, event: &Event<'_>) -> Result<(), SinkError> {
         match event {
             Event::RunStarted { host, planned, .. } => {
                 writeln!(self.out, "{}", header_line(host, *planned))?;
             }
-            Event::CaseFinished(case) => {
+            Event::CaseStarted { .. } | Event::AuditFinished(_) => return Ok(()),
+            Event::CaseFinished { case, .. } => {
                 writeln!(self.out, "{}", case_lines(case, self.color))?;
             }
             Event::RunFinished {
                 summary,
                 duration_ms,
+                ..
             } => {
                 writeln!(self.out, "{}", summary_line(summary, *duration_ms))?;
             }
         }
-        self.out.flush()
+        Ok(self.out.flush()?)
     }
 }
 
@@ -171,9 +175,9 @@ mod tests {
     use crate::report::Report;
 
     fn console_text(report: &Report, color: bool) -> String {
-        let mut reporter = ConsoleReporter::new(Vec::new()).with_color(color);
-        replay(report, &mut reporter);
-        String::from_utf8(reporter.into_inner()).unwrap()
+        let mut sink = ConsoleSink::new(Vec::new()).with_color(color);
+        replay(report, &mut sink);
+        String::from_utf8(sink.into_inner()).unwrap()
     }
 
     #[test]

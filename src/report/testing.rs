@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
 use crate::runtime::cgroups::Layout;
 
-use super::Reporter;
+use crate::model::events::{Event, Sink};
 use crate::model::result::*;
 
 /// A hostile string: markup, both quote kinds, an ampersand and an entity.
@@ -317,22 +317,35 @@ pub fn sample_report_newer() -> Report {
     report_of(host, cases)
 }
 
-/// Plays a report back as the event stream its run would have sent.
-pub fn replay(report: &Report, reporter: &mut dyn Reporter) {
-    reporter
-        .event(&Event::RunStarted {
-            host: &report.host,
-            started_at: &report.started_at,
-            planned: report.cases.len(),
+/// Plays a report back as the event stream its run would have sent: the
+/// plan is the report's cases, each finishing in its place.
+pub fn replay(report: &Report, sink: &mut dyn Sink) {
+    let plan: Vec<String> = report.cases.iter().map(|c| c.id.clone()).collect();
+    sink.event(&Event::RunStarted {
+        host: &report.host,
+        started_at: &report.started_at,
+        labels: &report.labels,
+        plan: &plan,
+        planned: report.cases.len(),
+    })
+    .unwrap();
+    for (index, case) in report.cases.iter().enumerate() {
+        sink.event(&Event::CaseStarted {
+            index,
+            id: &case.id,
         })
         .unwrap();
-    for case in &report.cases {
-        reporter.event(&Event::CaseFinished(case)).unwrap();
     }
-    reporter
-        .event(&Event::RunFinished {
-            summary: &report.summary,
-            duration_ms: report.duration_ms,
-        })
-        .unwrap();
+    for (index, case) in report.cases.iter().enumerate() {
+        sink.event(&Event::CaseFinished { index, case }).unwrap();
+    }
+    if let Some(audit) = &report.audit {
+        sink.event(&Event::AuditFinished(audit)).unwrap();
+    }
+    sink.event(&Event::RunFinished {
+        summary: &report.summary,
+        duration_ms: report.duration_ms,
+        interrupted: report.interrupted.as_deref(),
+    })
+    .unwrap();
 }

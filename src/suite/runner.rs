@@ -1,8 +1,8 @@
 //! The runner: requirements decided, test and control run, outcomes judged,
-//! events sent to every reporter. It never prints.
+//! the run told to every sink as one event stream. It never prints.
 
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
@@ -11,9 +11,9 @@ use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
 use super::requirements::{decide, namespace_probe, userns_probe, Behaviour, Decision, Tried};
 use crate::host::HostFacts;
+use crate::model::events::{Collector, Event, Sink};
 use crate::model::result::{
-    CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
-    Variant,
+    CaseResult, Mode, Outcome, Reason, ReasonKind, Report, Summary, Variant,
 };
 use crate::runtime::rootless::RootlessPlan;
 use crate::runtime::spawn::{Launcher, SpawnError};
@@ -168,7 +168,7 @@ impl Runner {
     }
 
     /// Stops the run at once: helpers running now are killed with their
-    /// sandboxes, nothing new starts, and [`Runner::run_all`] returns a
+    /// sandboxes, nothing new starts, and [`Runner::run`] returns a
     /// partial report marked with `signal`.
     pub fn interrupt(&self, signal: i32) {
         self.launcher.interrupt(signal);
@@ -179,18 +179,35 @@ impl Runner {
         self.launcher.tag()
     }
 
-    /// Runs every selected case, sending events to `reporters` as cases
-    /// finish, and returns the report they add up to.
-    ///
-    /// A reporter that fails (a console whose reader went away) gets no
-    /// more events; the run goes on. After [`Runner::interrupt`] the cases
-    /// that did not finish are reported as errors of kind `interrupted`.
+    /// Runs every selected case, without labels or audit: [`Runner::run`]
+    /// with the default [`RunSettings`].
     pub fn run_all(
         &self,
         props: &[Property],
         select: &(dyn Fn(&CaseId) -> bool + Sync),
-        reporters: &mut [&mut dyn Reporter],
-    ) -> std::io::Result<Report> {
+        sinks: &mut [&mut dyn Sink],
+    ) -> Report {
+        self.run(props, select, &RunSettings::default(), sinks)
+    }
+
+    /// Runs every selected case, telling `sinks` the run as one event
+    /// stream (see [`crate::report::sink`]), and returns the report the
+    /// stream adds up to.
+    ///
+    /// The plan sent first lists the selected cases in the report's order:
+    /// areas in the catalogue's order (pid, uts, net, mount ...), then by
+    /// property, mode and variant. Cases finish in any order, each naming
+    /// its place in the plan; the runner counts the summary as it sends
+    /// them. A sink that fails gets no more events; the run goes on. After
+    /// [`Runner::interrupt`] the cases that did not finish are sent as
+    /// errors of kind `interrupted`, and no audit runs.
+    pub fn run(
+        &self,
+        props: &[Property],
+        select: &(dyn Fn(&CaseId) -> bool + Sync),
+        settings: &RunSettings,
+        sinks: &mut [&mut dyn Sink],
+    ) -> Report {
         let started_at =
             humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let t0 = Instant::now();
@@ -206,33 +223,27 @@ impl Runner {
         let planned = pairs.len() * 2;
         let selected: Vec<&Property> = pairs.iter().map(|(p, _)| *p).collect();
         self.prepare(&selected);
+        let plan = Plan::new(&pairs, select);
         let mut collector = Collector::default();
-        let mut alive = vec![true; reporters.len()];
-        // The collector's errors end the run; a reporter's only its output.
-        let mut emit = |collector: &mut Collector,
-                        ev: &Event<'_>,
-                        reps: &mut [&mut dyn Reporter]|
-         -> std::io::Result<()> {
-            collector.event(ev)?;
-            for (r, ok) in reps.iter_mut().zip(alive.iter_mut()) {
-                if *ok && r.event(ev).is_err() {
+        let mut alive = vec![true; sinks.len()];
+        let mut emit = |ev: &Event<'_>| {
+            collector.take(ev);
+            for (sink, ok) in sinks.iter_mut().zip(alive.iter_mut()) {
+                if *ok && sink.event(ev).is_err() {
                     *ok = false;
                 }
             }
-            Ok(())
         };
-        emit(
-            &mut collector,
-            &Event::RunStarted {
-                host: &self.host,
-                started_at: &started_at,
-                planned,
-            },
-            reporters,
-        )?;
-        let queue = Mutex::new(pairs.into_iter());
-        let (tx, rx) = std::sync::mpsc::channel::<[CaseResult; 2]>();
-        let mut io_result = Ok(());
+        emit(&Event::RunStarted {
+            host: &self.host,
+            started_at: &started_at,
+            labels: &settings.labels,
+            plan: &plan.ids,
+            planned,
+        });
+        let mut summary = Summary::default();
+        let queue = Mutex::new(pairs.iter().copied().enumerate());
+        let (tx, rx) = std::sync::mpsc::channel::<Progress>();
         let interrupted_case = |c: &mut CaseResult, sig: i32| {
             c.outcome = Outcome::Error;
             c.reason = Some(Reason::new(
@@ -252,7 +263,10 @@ impl Runner {
                         break;
                     }
                     let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    let Some((p, m)) = next else { break };
+                    let Some((i, (p, m))) = next else { break };
+                    if tx.send(Progress::Started(i)).is_err() {
+                        break;
+                    }
                     let mut pair = self.run_pair(p, m);
                     // A pair that ends after the interrupt may have had its
                     // sandboxes killed: its outcome proves nothing.
@@ -261,59 +275,107 @@ impl Runner {
                             interrupted_case(c, sig);
                         }
                     }
-                    if tx.send(pair).is_err() {
+                    if tx.send(Progress::Finished(i, Box::new(pair))).is_err() {
                         break;
                     }
                 });
             }
             drop(tx);
-            for pair in rx {
-                for case in pair
-                    .iter()
-                    .filter(|c| select(&CaseId::new(&c.property, c.mode, c.variant)))
-                {
-                    if let Err(e) = emit(&mut collector, &Event::CaseFinished(case), reporters) {
-                        io_result = Err(e);
+            for progress in rx {
+                match progress {
+                    Progress::Started(i) => {
+                        for index in plan.places[i].into_iter().flatten() {
+                            emit(&Event::CaseStarted {
+                                index,
+                                id: &plan.ids[index],
+                            });
+                        }
+                    }
+                    Progress::Finished(i, pair) => {
+                        for (case, place) in pair.iter().zip(plan.places[i]) {
+                            if let Some(index) = place {
+                                summary.add(case.outcome);
+                                emit(&Event::CaseFinished { index, case });
+                            }
+                        }
                     }
                 }
             }
         });
-        io_result?;
         let interrupted = self.launcher.interrupted();
         if let Some(sig) = interrupted {
             // The pairs never started.
-            let rest: Vec<_> = queue
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .collect();
-            for (p, mode) in rest {
-                for variant in [Variant::Test, Variant::Control] {
-                    let id = CaseId::new(&p.id, mode, variant);
-                    if !select(&id) {
-                        continue;
-                    }
+            let rest = queue.into_inner().unwrap_or_else(PoisonError::into_inner);
+            for (i, (p, mode)) in rest {
+                for (variant, place) in [Variant::Test, Variant::Control]
+                    .into_iter()
+                    .zip(plan.places[i])
+                {
+                    let Some(index) = place else { continue };
                     let mut case = not_run(p, mode, variant);
                     interrupted_case(&mut case, sig);
-                    emit(&mut collector, &Event::CaseFinished(&case), reporters)?;
+                    summary.add(case.outcome);
+                    emit(&Event::CaseFinished { index, case: &case });
                 }
             }
         }
         let duration_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let summary = collector
-            .report
-            .as_ref()
-            .map(|r| r.summary.clone())
-            .unwrap_or_default();
-        emit(
-            &mut collector,
-            &Event::RunFinished {
-                summary: &summary,
-                duration_ms,
-            },
-            reporters,
-        )?;
-        let mut report = collector.report.take().expect("RunStarted was sent");
-        report.interrupted = interrupted.map(signal_name);
+        let mut interrupted = interrupted;
+        if settings.audit && interrupted.is_none() {
+            let audit = self.audit();
+            // An audit stopped halfway proves nothing: the run is reported
+            // stopped, without it.
+            interrupted = self.launcher.interrupted();
+            if interrupted.is_none() {
+                emit(&Event::AuditFinished(&audit));
+            }
+        }
+        let interrupted = interrupted.map(signal_name);
+        emit(&Event::RunFinished {
+            summary: &summary,
+            duration_ms,
+            interrupted: interrupted.as_deref(),
+        });
+        collector.into_report().expect("RunFinished was sent")
+    }
+}
+
+/// What a run adds to its cases.
+#[derive(Default)]
+pub struct RunSettings {
+    /// Free-form labels of the run, e.g. the matrix leg it belongs to.
+    pub labels: BTreeMap<String, String>,
+    /// Audit the host after the cases (a stopped run skips it).
+    pub audit: bool,
+}
+
+/// What a worker tells the run loop about the pair at this index.
+enum Progress {
+    Started(usize),
+    Finished(usize, Box<[CaseResult; 2]>),
+}
+
+/// The selected cases in the report's order, and where each pair's cases
+/// go in it.
+struct Plan {
+    /// Case ids in the report's order.
+    ids: Vec<String>,
+    /// By pair: the places of its test and its control, if selected.
+    places: Vec<[Option<usize>; 2]>,
+}
+
+impl Plan {
+    fn new(pairs: &[(&Property, Mode)], select: &(dyn Fn(&CaseId) -> bool + Sync)) -> Plan {
+        let variants = [Variant::Test, Variant::Control];
+        let mut cases: Vec<(usize, usize, CaseId)> = Vec::new();
+        for (i, (p, mode)) in pairs.iter().enumerate() {
+            for (k, variant) in variants.into_iter().enumerate() {
+                let id = CaseId::new(&p.id, *mode, variant);
+                if select(&id) {
+                    cases.push((i, k, id));
+                }
+            }
+        }
         // Areas in the catalogue's order (pid, uts, net, mount ...), then by id.
         let area_rank = |a: &str| {
             super::catalog::AREAS
@@ -321,16 +383,23 @@ impl Runner {
                 .position(|x| *x == a)
                 .unwrap_or(usize::MAX)
         };
-        report.cases.sort_by(|a, b| {
-            (area_rank(&a.area), a.property.as_str(), a.mode, a.variant).cmp(&(
-                area_rank(&b.area),
-                b.property.as_str(),
-                b.mode,
-                b.variant,
+        cases.sort_by(|(a, ka, _), (b, kb, _)| {
+            let (pa, ma) = pairs[*a];
+            let (pb, mb) = pairs[*b];
+            (area_rank(&pa.area), pa.id.as_str(), ma, variants[*ka]).cmp(&(
+                area_rank(&pb.area),
+                pb.id.as_str(),
+                mb,
+                variants[*kb],
             ))
         });
-        report.summary = Summary::of(&report.cases);
-        Ok(report)
+        let mut places = vec![[None; 2]; pairs.len()];
+        let mut ids = Vec::with_capacity(cases.len());
+        for (index, (i, k, id)) in cases.into_iter().enumerate() {
+            places[i][k] = Some(index);
+            ids.push(id.to_string());
+        }
+        Plan { ids, places }
     }
 }
 
@@ -384,6 +453,7 @@ impl Behaviour for Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::events::testing::{Recorded, RecordingSink};
     use crate::runtime::helper::ExitInfo;
 
     /// A runner whose helper is a script that fakes a sandbox ending with
@@ -420,12 +490,218 @@ mod tests {
         .unwrap()
     }
 
-    fn net_loopback() -> Property {
+    fn builtin(id: &str) -> Property {
         super::super::table::builtin()
             .unwrap()
             .into_iter()
-            .find(|p| p.id == "net.loopback_isolated")
+            .find(|p| p.id == id)
             .unwrap()
+    }
+
+    fn net_loopback() -> Property {
+        builtin("net.loopback_isolated")
+    }
+
+    /// The cases a recording finished, by their place in the plan.
+    fn finished(events: &[Recorded]) -> Vec<(usize, CaseResult)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Recorded::CaseFinished { index, case } => Some((*index, case.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_is_one_stream_in_order_and_the_report_is_what_it_adds_up_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        // Given net before pid: the plan puts pid first, the catalogue's
+        // order; a filter drops the rootless control of net.
+        let props = [net_loopback(), builtin("pid.join")];
+        let select = |id: &CaseId| id.to_string() != "net.loopback_isolated/rootless/control";
+        let settings = RunSettings {
+            labels: [("layout".to_string(), "v1".to_string())].into(),
+            audit: true,
+        };
+        let mut sink = RecordingSink::default();
+        let report = runner.run(&props, &select, &settings, &mut [&mut sink]);
+        let events = sink.events;
+        let want_plan = [
+            "pid.join/rootful/test",
+            "pid.join/rootful/control",
+            "pid.join/rootless/test",
+            "pid.join/rootless/control",
+            "net.loopback_isolated/rootful/test",
+            "net.loopback_isolated/rootful/control",
+            "net.loopback_isolated/rootless/test",
+        ];
+        match &events[0] {
+            Recorded::RunStarted {
+                plan,
+                planned,
+                labels,
+            } => {
+                assert_eq!(plan, &want_plan);
+                // Every pair runs both its cases, selected or not.
+                assert_eq!(*planned, 8);
+                assert_eq!(labels, &settings.labels);
+            }
+            other => panic!("the first event is {other:?}"),
+        }
+        // Run in table order, one pair at a time: each pair's cases start,
+        // then finish, in the order net rootful, net rootless, pid ...
+        let order: Vec<(usize, bool)> = events[1..]
+            .iter()
+            .filter_map(|e| match e {
+                Recorded::CaseStarted { index, id } => {
+                    assert_eq!(id, want_plan[*index]);
+                    Some((*index, false))
+                }
+                Recorded::CaseFinished { index, case } => {
+                    assert_eq!(case.id, want_plan[*index]);
+                    Some((*index, true))
+                }
+                _ => None,
+            })
+            .collect();
+        let (s, f) = (false, true);
+        assert_eq!(
+            order,
+            [
+                (4, s),
+                (5, s),
+                (4, f),
+                (5, f),
+                (6, s),
+                (6, f),
+                (0, s),
+                (1, s),
+                (0, f),
+                (1, f),
+                (2, s),
+                (3, s),
+                (2, f),
+                (3, f),
+            ]
+        );
+        let n = events.len();
+        let Recorded::AuditFinished(audit) = &events[n - 2] else {
+            panic!("no audit before the end: {:?}", events[n - 2]);
+        };
+        let Recorded::RunFinished {
+            summary,
+            interrupted,
+        } = &events[n - 1]
+        else {
+            panic!("the last event is {:?}", events[n - 1]);
+        };
+        assert_eq!(*interrupted, None);
+        // Every requirement the broken helper had to decide is an error.
+        assert_eq!((summary.total, summary.error), (7, 7), "{summary:?}");
+        // The report is the stream: cases in the plan's order, the
+        // runner's summary, the audit and labels as sent.
+        let ids: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, want_plan);
+        let mut cases = finished(&events);
+        cases.sort_by_key(|(i, _)| *i);
+        assert_eq!(
+            report.cases,
+            cases.into_iter().map(|(_, c)| c).collect::<Vec<_>>()
+        );
+        assert_eq!(&report.summary, summary);
+        assert_eq!(report.audit.as_ref(), Some(audit));
+        assert_eq!(report.labels, settings.labels);
+        assert_eq!(report.interrupted, None);
+    }
+
+    /// A sink whose output goes away at its first finished case.
+    #[derive(Default)]
+    struct Failing {
+        seen: usize,
+    }
+
+    impl Sink for Failing {
+        fn event(&mut self, event: &Event<'_>) -> Result<(), crate::model::events::SinkError> {
+            self.seen += 1;
+            match event {
+                Event::CaseFinished { .. } => {
+                    Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))?
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_gets_no_more_events_and_the_others_get_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        let props = [net_loopback()];
+        let mut failing = Failing::default();
+        let mut recording = RecordingSink::default();
+        let report = runner.run_all(
+            &props,
+            &|_: &CaseId| true,
+            &mut [&mut failing, &mut recording],
+        );
+        // Started, two cases started, the first finished: then nothing.
+        assert_eq!(failing.seen, 4);
+        assert_eq!(finished(&recording.events).len(), 4);
+        assert!(matches!(
+            recording.events.last(),
+            Some(Recorded::RunFinished { .. })
+        ));
+        assert_eq!(report.cases.len(), 4);
+    }
+
+    #[test]
+    fn a_stopped_run_finishes_every_planned_case_as_interrupted_without_audit() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        runner.interrupt(libc::SIGINT);
+        let props = [net_loopback()];
+        let settings = RunSettings {
+            audit: true,
+            ..Default::default()
+        };
+        let mut sink = RecordingSink::default();
+        let report = runner.run(&props, &|_: &CaseId| true, &settings, &mut [&mut sink]);
+        let events = sink.events;
+        assert!(matches!(events[0], Recorded::RunStarted { .. }));
+        let cases = finished(&events);
+        assert_eq!(
+            cases.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        for (_, c) in &cases {
+            let r = c.reason.as_ref().unwrap();
+            assert_eq!(
+                (c.outcome, r.kind),
+                (Outcome::Error, ReasonKind::Interrupted)
+            );
+            assert!(r.detail.contains("SIGINT"), "{r:?}");
+        }
+        assert_eq!(
+            events.len(),
+            1 + 4 + 1,
+            "nothing started, no audit: {events:?}"
+        );
+        assert_eq!(
+            events[5],
+            Recorded::RunFinished {
+                summary: Summary {
+                    total: 4,
+                    error: 4,
+                    ..Default::default()
+                },
+                interrupted: Some("SIGINT".into()),
+            }
+        );
+        assert_eq!(report.interrupted.as_deref(), Some("SIGINT"));
+        assert_eq!(report.audit, None);
+        assert_eq!(report.cases.len(), 4);
     }
 
     #[test]
