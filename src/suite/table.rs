@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::case::{Control, ModeDef, Property};
 use super::catalog;
 use super::expect::{contradiction, Expect};
-use super::knob::Knob;
+use super::knob::ControlKnob;
 use super::policy;
 use super::requirements::Requirement;
 use crate::probe::schema;
@@ -536,7 +536,7 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
     for (j, e) in m.expect.iter().enumerate() {
         e.validate().map_err(|e| (f(&format!("expect[{j}]")), e))?;
     }
-    let knob: Knob = m.control.off.parse().map_err(|e| (f("control.off"), e))?;
+    let knob: ControlKnob = m.control.off.parse().map_err(|e| (f("control.off"), e))?;
     knob.check_on(m.sandbox)
         .map_err(|e| (f("control.off"), e))?;
     knob.turn_off(m.sandbox).validate().map_err(|e| {
