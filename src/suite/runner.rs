@@ -2,14 +2,13 @@
 //! events sent to every reporter. It never prints.
 
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
-use super::requirements::{decide, tried_sandbox, Behaviour, Decision, Tried};
+use super::requirements::{tried_sandbox, Behaviour, Decision, Decisions, Tried};
 use crate::host::HostFacts;
 use crate::report::{
     CaseResult, Collector, Event, Mode, Outcome, Reason, ReasonKind, Report, Reporter, Summary,
@@ -33,7 +32,7 @@ pub struct Runner {
     pub host: HostFacts,
     rootfs: Option<PathBuf>,
     jobs: usize,
-    decisions: Mutex<HashMap<String, Decision>>,
+    decisions: Decisions,
     /// Shared by every pair as it runs; an exclusive property's pair holds
     /// it alone.
     turn: RwLock<()>,
@@ -46,7 +45,7 @@ impl Runner {
             host,
             rootfs: opts.rootfs,
             jobs: opts.jobs.max(1),
-            decisions: Mutex::new(HashMap::new()),
+            decisions: Decisions::default(),
             turn: RwLock::new(()),
         })
     }
@@ -56,15 +55,7 @@ impl Runner {
         p.def(mode)
             .requires
             .iter()
-            .map(|r| {
-                let key = r.to_string();
-                if let Some(d) = self.decisions.lock().unwrap().get(&key) {
-                    return d.clone();
-                }
-                let d = decide(r, &self.host, self);
-                self.decisions.lock().unwrap().insert(key, d.clone());
-                d
-            })
+            .map(|r| self.decisions.decide(r, &self.host, self))
             .collect()
     }
 
@@ -493,8 +484,8 @@ mod tests {
             .unwrap();
         assert!(ns.harness_failed(), "{ns:?}");
         // Whatever `root` says, the harness failure decides the outcome.
-        runner.decisions.lock().unwrap().insert(
-            "root".into(),
+        runner.decisions.insert(
+            crate::suite::requirements::Requirement::Root,
             Decision {
                 check: crate::report::RequirementCheck {
                     requirement: "root".into(),
