@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::expect::Expect;
-use super::knob::Knob;
+use super::knob::ControlKnob;
 use super::requirements::Requirement;
 use crate::model::result::{Mode, Variant};
 use crate::probe::Probe;
@@ -39,7 +39,7 @@ pub struct ModeDef {
 
 #[derive(Clone, Debug)]
 pub struct Control {
-    pub knob: Knob,
+    pub knob: ControlKnob,
     pub expect: Vec<Expect>,
 }
 

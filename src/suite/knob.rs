@@ -1,147 +1,348 @@
 //! Knobs: the one isolation setting a control turns off.
+//!
+//! Every knob is one entry of [`KNOBS`]: its word, the argument it takes,
+//! what turning it off means, how to tell it is on in a sandbox and how to
+//! turn it off. Parsing, display, the forms an error lists and the
+//! load-time check that the test's sandbox has the knob on all derive from
+//! that table; adding a knob adds one entry.
 
 use caps::Capability;
 use std::str::FromStr;
 
 use crate::runtime::spec::{BindSource, Mount, Namespace, Propagation, Rootfs, SandboxSpec};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Knob {
-    /// `namespace <kind>`: the sandbox shares this namespace with its parent.
-    /// For `user` the id maps go too. For `mount` everything that lives in a
-    /// mount namespace goes too (the new root, the mounts, masked and
-    /// read-only paths, the propagation setting): without one the sandbox
-    /// sees the host's /, /proc, /sys and /dev, and nothing is mounted.
-    Namespace(Namespace),
-    /// `memory-limit`: no memory cap.
-    MemoryLimit,
-    /// `pids-limit`: no pids cap.
-    PidsLimit,
-    /// `readonly <target>`: the bind at target is read-write.
-    Readonly(String),
-    /// `drop <CAP>`: the capability is kept.
-    Drop(Capability),
-    /// `no-new-privs`: no_new_privs is left unset.
-    NoNewPrivs,
-    /// `fresh-proc`: no proc of the sandbox's own; its /proc is the
-    /// parent's, bound in.
-    FreshProc,
-    /// `setgroups-deny`: setgroups is left allowed in the user namespace.
-    SetgroupsDeny,
-    /// `user`: the probe runs as the sandbox's root, not as `user`.
-    User,
-    /// `seccomp`: no seccomp filter.
-    Seccomp,
-    /// `masked-paths`: nothing is masked and no path is made read-only.
-    MaskedPaths,
-    /// `file-caps`: the exec copy keeps its file capabilities.
-    FileCaps,
-    /// `pivot-root`: no new root; the sandbox stays in the host's root.
-    PivotRoot,
-    /// `propagation`: the sandbox's mounts are shared with the namespace it
-    /// was cloned from (a throwaway outer one), both ways.
-    Propagation,
-    /// `cpu-limit`: no CPU quota; the sandbox keeps its cgroup in the cpu
-    /// hierarchy, unlimited (`max`), so it is placed as the test's.
-    CpuLimit,
-    /// `veth`: no veth pair into the sandbox.
-    Veth,
+/// What a knob's word takes after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// Nothing: `memory-limit`.
+    Nothing,
+    /// A namespace kind: `namespace pid`.
+    Namespace,
+    /// A mount target in the sandbox: `readonly /data`.
+    Target,
+    /// A capability's name: `drop CAP_CHOWN`.
+    Capability,
 }
 
-pub const KNOB_FORMS: &str =
-    "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `veth`";
+impl ArgKind {
+    /// How the argument is written in a knob's form.
+    fn placeholder(self) -> String {
+        match self {
+            ArgKind::Nothing => String::new(),
+            ArgKind::Namespace => format!(" <{}>", Namespace::ALL.map(Namespace::as_str).join("|")),
+            ArgKind::Target => " <target>".into(),
+            ArgKind::Capability => " <CAP_NAME>".into(),
+        }
+    }
 
-impl FromStr for Knob {
+    /// Reads the argument as written.
+    fn parse(self, arg: &str) -> Result<KnobArg, String> {
+        match self {
+            ArgKind::Nothing => Ok(KnobArg::Nothing),
+            ArgKind::Namespace => Namespace::parse(arg)
+                .map(KnobArg::Namespace)
+                .ok_or_else(|| format!("unknown namespace `{arg}`")),
+            ArgKind::Target => Ok(KnobArg::Target(arg.to_string())),
+            ArgKind::Capability => Capability::from_str(arg)
+                .map(KnobArg::Capability)
+                .map_err(|_| format!("unknown capability `{arg}`")),
+        }
+    }
+}
+
+/// A knob's argument, read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KnobArg {
+    Nothing,
+    Namespace(Namespace),
+    Target(String),
+    Capability(Capability),
+}
+
+impl std::fmt::Display for KnobArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KnobArg::Nothing => Ok(()),
+            KnobArg::Namespace(n) => write!(f, " {n}"),
+            KnobArg::Target(t) => write!(f, " {t}"),
+            KnobArg::Capability(c) => write!(f, " {c}"),
+        }
+    }
+}
+
+/// One knob, defined once.
+pub struct KnobDef {
+    /// The word a table writes: `namespace`, `memory-limit`.
+    pub word: &'static str,
+    /// What follows the word.
+    pub arg: ArgKind,
+    /// What the control's sandbox is with the knob off.
+    pub doc: &'static str,
+    /// The knob is on in a sandbox.
+    is_on: fn(&KnobArg, &SandboxSpec) -> bool,
+    /// Turns the knob off in a sandbox.
+    turn_off: fn(&KnobArg, &mut SandboxSpec),
+}
+
+impl KnobDef {
+    /// The knob as a table writes it, argument as a placeholder:
+    /// `` `readonly <target>` ``.
+    pub fn form(&self) -> String {
+        format!("`{}{}`", self.word, self.arg.placeholder())
+    }
+}
+
+/// Every knob a control can turn off.
+pub static KNOBS: &[KnobDef] = &[
+    KnobDef {
+        word: "namespace",
+        arg: ArgKind::Namespace,
+        doc: "the sandbox shares this namespace with its parent. For `user` the id maps go too. For `mount` everything that lives in a mount namespace goes too (the new root, the mounts, masked and read-only paths, the propagation setting): without one the sandbox sees the host's /, /proc, /sys and /dev, and nothing is mounted",
+        is_on: |a, s| matches!(a, KnobArg::Namespace(n) if s.has(*n)),
+        turn_off: |a, s| {
+            let KnobArg::Namespace(n) = a else { return };
+            s.namespaces.remove(n);
+            if *n == Namespace::User {
+                s.uid_map.clear();
+                s.gid_map.clear();
+                s.setgroups_deny = false;
+            }
+            if *n == Namespace::Time {
+                s.time_offsets = None;
+            }
+            if *n == Namespace::Pid {
+                // Without a PID namespace of its own a fresh proc would
+                // show the parent's: that is the parent's /proc, bound
+                // (a proc mount needs privilege over the PID namespace,
+                // which a rootless sandbox lacks).
+                parents_proc(s);
+            }
+            if *n == Namespace::Mount {
+                s.rootfs = Rootfs::Host;
+                s.mounts.clear();
+                s.masked_paths.clear();
+                s.readonly_paths.clear();
+                s.root_propagation = Propagation::Private;
+            }
+        },
+    },
+    KnobDef {
+        word: "memory-limit",
+        arg: ArgKind::Nothing,
+        doc: "no memory cap",
+        is_on: |_, s| s.cgroup.memory_max.is_some(),
+        turn_off: |_, s| s.cgroup.memory_max = None,
+    },
+    KnobDef {
+        word: "pids-limit",
+        arg: ArgKind::Nothing,
+        doc: "no pids cap",
+        is_on: |_, s| s.cgroup.pids_max.is_some(),
+        turn_off: |_, s| s.cgroup.pids_max = None,
+    },
+    KnobDef {
+        word: "readonly",
+        arg: ArgKind::Target,
+        doc: "the bind at target is read-write",
+        is_on: |a, s| {
+            let KnobArg::Target(t) = a else { return false };
+            s.mounts.iter().any(|m| matches!(m, Mount::Bind { target, readonly: true, .. } if target.as_os_str() == t.as_str()))
+        },
+        turn_off: |a, s| {
+            let KnobArg::Target(t) = a else { return };
+            for m in &mut s.mounts {
+                if let Mount::Bind {
+                    target, readonly, ..
+                } = m
+                {
+                    if target.as_os_str() == t.as_str() {
+                        *readonly = false;
+                    }
+                }
+            }
+        },
+    },
+    KnobDef {
+        word: "drop",
+        arg: ArgKind::Capability,
+        doc: "the capability is kept",
+        is_on: |a, s| matches!(a, KnobArg::Capability(c) if s.caps.drop.contains(c)),
+        turn_off: |a, s| {
+            if let KnobArg::Capability(c) = a {
+                s.caps.drop.retain(|x| x != c);
+            }
+        },
+    },
+    KnobDef {
+        word: "no-new-privs",
+        arg: ArgKind::Nothing,
+        doc: "no_new_privs is left unset",
+        is_on: |_, s| s.no_new_privs,
+        turn_off: |_, s| s.no_new_privs = false,
+    },
+    KnobDef {
+        word: "seccomp",
+        arg: ArgKind::Nothing,
+        doc: "no seccomp filter",
+        is_on: |_, s| s.seccomp.is_some(),
+        turn_off: |_, s| s.seccomp = None,
+    },
+    KnobDef {
+        word: "masked-paths",
+        arg: ArgKind::Nothing,
+        doc: "nothing is masked and no path is made read-only",
+        is_on: |_, s| !s.masked_paths.is_empty() || !s.readonly_paths.is_empty(),
+        turn_off: |_, s| {
+            s.masked_paths.clear();
+            s.readonly_paths.clear();
+        },
+    },
+    KnobDef {
+        word: "file-caps",
+        arg: ArgKind::Nothing,
+        doc: "the exec copy keeps its file capabilities",
+        is_on: |_, s| {
+            s.exec_copy
+                .as_ref()
+                .is_some_and(|c| c.strip_file_caps && !c.file_caps.is_empty())
+        },
+        turn_off: |_, s| {
+            if let Some(c) = &mut s.exec_copy {
+                c.strip_file_caps = false;
+            }
+        },
+    },
+    KnobDef {
+        word: "pivot-root",
+        arg: ArgKind::Nothing,
+        doc: "no new root; the sandbox stays in the host's root",
+        is_on: |_, s| !matches!(s.rootfs, Rootfs::Host),
+        turn_off: |_, s| s.rootfs = Rootfs::Host,
+    },
+    KnobDef {
+        word: "propagation",
+        arg: ArgKind::Nothing,
+        doc: "the sandbox's mounts are shared with the namespace it was cloned from (a throwaway outer one), both ways",
+        is_on: |_, s| s.has(Namespace::Mount) && s.root_propagation != Propagation::Shared,
+        turn_off: |_, s| s.root_propagation = Propagation::Shared,
+    },
+    KnobDef {
+        word: "fresh-proc",
+        arg: ArgKind::Nothing,
+        doc: "no proc of the sandbox's own; its /proc is the parent's, bound in",
+        is_on: |_, s| s.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })),
+        turn_off: |_, s| parents_proc(s),
+    },
+    KnobDef {
+        word: "setgroups-deny",
+        arg: ArgKind::Nothing,
+        doc: "setgroups is left allowed in the user namespace",
+        is_on: |_, s| s.setgroups_deny,
+        turn_off: |_, s| s.setgroups_deny = false,
+    },
+    KnobDef {
+        word: "user",
+        arg: ArgKind::Nothing,
+        doc: "the probe runs as the sandbox's root, not as `user`",
+        is_on: |_, s| s.user.is_some(),
+        turn_off: |_, s| s.user = None,
+    },
+    KnobDef {
+        word: "cpu-limit",
+        arg: ArgKind::Nothing,
+        doc: "no CPU quota; the sandbox keeps its cgroup in the cpu hierarchy, unlimited (`max`), so it is placed as the test's",
+        is_on: |_, s| s.cgroup.cpu_max.is_some_and(|c| c.quota_us.is_some()),
+        turn_off: |_, s| {
+            if let Some(c) = &mut s.cgroup.cpu_max {
+                c.quota_us = None;
+            }
+        },
+    },
+    KnobDef {
+        word: "veth",
+        arg: ArgKind::Nothing,
+        doc: "no veth pair into the sandbox",
+        is_on: |_, s| s.veth.is_some(),
+        turn_off: |_, s| s.veth = None,
+    },
+];
+
+/// Every knob's form, for messages: `` `namespace <user|pid|...>`, `memory-limit`, ... ``.
+pub fn knob_forms() -> String {
+    KNOBS
+        .iter()
+        .map(KnobDef::form)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The knob a control turns off: one entry of [`KNOBS`] with its argument.
+#[derive(Clone)]
+pub struct ControlKnob {
+    def: &'static KnobDef,
+    arg: KnobArg,
+}
+
+impl PartialEq for ControlKnob {
+    fn eq(&self, other: &ControlKnob) -> bool {
+        self.def.word == other.def.word && self.arg == other.arg
+    }
+}
+
+impl Eq for ControlKnob {}
+
+impl std::fmt::Debug for ControlKnob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ControlKnob({self})")
+    }
+}
+
+impl FromStr for ControlKnob {
     type Err = String;
-    fn from_str(s: &str) -> Result<Knob, String> {
+    fn from_str(s: &str) -> Result<ControlKnob, String> {
         let mut it = s.split_whitespace();
         let word = it.next().unwrap_or("");
         let arg = it.next();
         if it.next().is_some() {
             return Err(format!(
-                "`{s}` has too many words; a knob is one of {KNOB_FORMS}"
+                "`{s}` has too many words; a knob is one of {}",
+                knob_forms()
             ));
         }
-        match (word, arg) {
-            ("namespace", Some(ns)) => Namespace::parse(ns)
-                .map(Knob::Namespace)
-                .ok_or_else(|| format!("unknown namespace `{ns}`")),
-            ("memory-limit", None) => Ok(Knob::MemoryLimit),
-            ("pids-limit", None) => Ok(Knob::PidsLimit),
-            ("readonly", Some(t)) => Ok(Knob::Readonly(t.to_string())),
-            ("drop", Some(c)) => Capability::from_str(c)
-                .map(Knob::Drop)
-                .map_err(|_| format!("unknown capability `{c}`")),
-            ("no-new-privs", None) => Ok(Knob::NoNewPrivs),
-            ("fresh-proc", None) => Ok(Knob::FreshProc),
-            ("setgroups-deny", None) => Ok(Knob::SetgroupsDeny),
-            ("user", None) => Ok(Knob::User),
-            ("seccomp", None) => Ok(Knob::Seccomp),
-            ("masked-paths", None) => Ok(Knob::MaskedPaths),
-            ("file-caps", None) => Ok(Knob::FileCaps),
-            ("pivot-root", None) => Ok(Knob::PivotRoot),
-            ("propagation", None) => Ok(Knob::Propagation),
-            ("cpu-limit", None) => Ok(Knob::CpuLimit),
-            ("veth", None) => Ok(Knob::Veth),
-            _ => Err(format!("unknown knob `{s}`; a knob is one of {KNOB_FORMS}")),
+        let def = KNOBS.iter().find(|d| d.word == word);
+        match (def, arg) {
+            (Some(def), None) if def.arg == ArgKind::Nothing => Ok(ControlKnob {
+                def,
+                arg: KnobArg::Nothing,
+            }),
+            (Some(def), Some(a)) if def.arg != ArgKind::Nothing => Ok(ControlKnob {
+                def,
+                arg: def.arg.parse(a)?,
+            }),
+            _ => Err(format!(
+                "unknown knob `{s}`; a knob is one of {}",
+                knob_forms()
+            )),
         }
     }
 }
 
-impl std::fmt::Display for Knob {
+impl std::fmt::Display for ControlKnob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Knob::Namespace(n) => write!(f, "namespace {n}"),
-            Knob::MemoryLimit => f.write_str("memory-limit"),
-            Knob::PidsLimit => f.write_str("pids-limit"),
-            Knob::Readonly(t) => write!(f, "readonly {t}"),
-            Knob::Drop(c) => write!(f, "drop {c}"),
-            Knob::NoNewPrivs => f.write_str("no-new-privs"),
-            Knob::FreshProc => f.write_str("fresh-proc"),
-            Knob::SetgroupsDeny => f.write_str("setgroups-deny"),
-            Knob::User => f.write_str("user"),
-            Knob::Seccomp => f.write_str("seccomp"),
-            Knob::MaskedPaths => f.write_str("masked-paths"),
-            Knob::FileCaps => f.write_str("file-caps"),
-            Knob::PivotRoot => f.write_str("pivot-root"),
-            Knob::Propagation => f.write_str("propagation"),
-            Knob::CpuLimit => f.write_str("cpu-limit"),
-            Knob::Veth => f.write_str("veth"),
-        }
+        write!(f, "{}{}", self.def.word, self.arg)
     }
 }
 
-impl Knob {
+impl ControlKnob {
+    /// Its definition.
+    pub fn def(&self) -> &'static KnobDef {
+        self.def
+    }
+
     /// Checks the knob is on in `spec`: a control that turns off a knob
     /// the test never turned on would prove nothing.
     pub fn check_on(&self, spec: &SandboxSpec) -> Result<(), String> {
-        let on = match self {
-            Knob::Namespace(n) => spec.has(*n),
-            Knob::MemoryLimit => spec.cgroup.memory_max.is_some(),
-            Knob::PidsLimit => spec.cgroup.pids_max.is_some(),
-            Knob::Readonly(t) => spec.mounts.iter().any(|m| matches!(m, Mount::Bind { target, readonly: true, .. } if target.as_os_str() == t.as_str())),
-            Knob::Drop(c) => spec.caps.drop.contains(c),
-            Knob::NoNewPrivs => spec.no_new_privs,
-            Knob::FreshProc => spec.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })),
-            Knob::SetgroupsDeny => spec.setgroups_deny,
-            Knob::User => spec.user.is_some(),
-            Knob::Seccomp => spec.seccomp.is_some(),
-            Knob::MaskedPaths => !spec.masked_paths.is_empty() || !spec.readonly_paths.is_empty(),
-            Knob::FileCaps => spec
-                .exec_copy
-                .as_ref()
-                .is_some_and(|c| c.strip_file_caps && !c.file_caps.is_empty()),
-            Knob::PivotRoot => !matches!(spec.rootfs, Rootfs::Host),
-            Knob::Propagation => {
-                spec.has(Namespace::Mount) && spec.root_propagation != Propagation::Shared
-            }
-            Knob::CpuLimit => spec
-                .cgroup
-                .cpu_max
-                .is_some_and(|c| c.quota_us.is_some()),
-            Knob::Veth => spec.veth.is_some(),
-        };
-        if on {
+        if (self.def.is_on)(&self.arg, spec) {
             Ok(())
         } else {
             Err(format!(
@@ -153,70 +354,7 @@ impl Knob {
     /// The control's sandbox: `spec` with this one knob off.
     pub fn turn_off(&self, spec: &SandboxSpec) -> SandboxSpec {
         let mut s = spec.clone();
-        match self {
-            Knob::Namespace(n) => {
-                s.namespaces.remove(n);
-                if *n == Namespace::User {
-                    s.uid_map.clear();
-                    s.gid_map.clear();
-                    s.setgroups_deny = false;
-                }
-                if *n == Namespace::Time {
-                    s.time_offsets = None;
-                }
-                if *n == Namespace::Pid {
-                    // Without a PID namespace of its own a fresh proc would
-                    // show the parent's: that is the parent's /proc, bound
-                    // (a proc mount needs privilege over the PID namespace,
-                    // which a rootless sandbox lacks).
-                    parents_proc(&mut s);
-                }
-                if *n == Namespace::Mount {
-                    s.rootfs = Rootfs::Host;
-                    s.mounts.clear();
-                    s.masked_paths.clear();
-                    s.readonly_paths.clear();
-                    s.root_propagation = Propagation::Private;
-                }
-            }
-            Knob::FreshProc => parents_proc(&mut s),
-            Knob::SetgroupsDeny => s.setgroups_deny = false,
-            Knob::User => s.user = None,
-            Knob::MemoryLimit => s.cgroup.memory_max = None,
-            Knob::PidsLimit => s.cgroup.pids_max = None,
-            Knob::Readonly(t) => {
-                for m in &mut s.mounts {
-                    if let Mount::Bind {
-                        target, readonly, ..
-                    } = m
-                    {
-                        if target.as_os_str() == t.as_str() {
-                            *readonly = false;
-                        }
-                    }
-                }
-            }
-            Knob::Drop(c) => s.caps.drop.retain(|x| x != c),
-            Knob::NoNewPrivs => s.no_new_privs = false,
-            Knob::Seccomp => s.seccomp = None,
-            Knob::MaskedPaths => {
-                s.masked_paths.clear();
-                s.readonly_paths.clear();
-            }
-            Knob::FileCaps => {
-                if let Some(c) = &mut s.exec_copy {
-                    c.strip_file_caps = false;
-                }
-            }
-            Knob::PivotRoot => s.rootfs = Rootfs::Host,
-            Knob::Propagation => s.root_propagation = Propagation::Shared,
-            Knob::CpuLimit => {
-                if let Some(c) = &mut s.cgroup.cpu_max {
-                    c.quota_us = None;
-                }
-            }
-            Knob::Veth => s.veth = None,
-        }
+        (self.def.turn_off)(&self.arg, &mut s);
         s
     }
 }
@@ -314,6 +452,11 @@ mod tests {
         }
     }
 
+    /// A knob as a table writes it.
+    fn knob(src: &str) -> ControlKnob {
+        src.parse().unwrap()
+    }
+
     #[rstest]
     #[case::nnp("no-new-privs")]
     #[case::seccomp("seccomp")]
@@ -323,7 +466,7 @@ mod tests {
     #[case::propagation("propagation")]
     #[case::mount_ns("namespace mount")]
     fn security_knobs_turn_off_one_layer(#[case] src: &str) {
-        let knob: Knob = src.parse().unwrap();
+        let knob = knob(src);
         let base = secure();
         base.validate().unwrap();
         knob.check_on(&base).unwrap();
@@ -347,7 +490,7 @@ mod tests {
 
     #[test]
     fn turning_off_the_mount_namespace_takes_what_lives_in_it() {
-        let off = Knob::Namespace(Namespace::Mount).turn_off(&secure());
+        let off = knob("namespace mount").turn_off(&secure());
         assert_eq!(off.rootfs, Rootfs::Host);
         assert!(off.mounts.is_empty() && off.masked_paths.is_empty());
         assert!(off.readonly_paths.is_empty());
@@ -361,9 +504,9 @@ mod tests {
             strip_file_caps: true,
             ..Default::default()
         });
-        assert!(Knob::FileCaps.check_on(&s).is_err());
+        assert!(knob("file-caps").check_on(&s).is_err());
         s.exec_copy = None;
-        assert!(Knob::FileCaps.check_on(&s).is_err());
+        assert!(knob("file-caps").check_on(&s).is_err());
     }
 
     #[rstest]
@@ -375,7 +518,7 @@ mod tests {
     #[case::fresh_proc("fresh-proc")]
     #[case::user("user")]
     fn a_control_differs_from_its_test_in_that_one_knob(#[case] src: &str) {
-        let knob: Knob = src.parse().unwrap();
+        let knob = knob(src);
         let base = spec();
         knob.check_on(&base).unwrap();
         let off = knob.turn_off(&base);
@@ -390,7 +533,7 @@ mod tests {
         base.mounts.push(Mount::Proc {
             target: "/proc".into(),
         });
-        let off = Knob::Namespace(Namespace::Pid).turn_off(&base);
+        let off = knob("namespace pid").turn_off(&base);
         assert!(off.mounts.contains(&Mount::Bind {
             source: BindSource::Host("/proc".into()),
             target: "/proc".into(),
@@ -401,7 +544,7 @@ mod tests {
 
     #[test]
     fn turning_off_the_user_namespace_drops_its_maps() {
-        let off = Knob::Namespace(Namespace::User).turn_off(&spec());
+        let off = knob("namespace user").turn_off(&spec());
         assert!(off.uid_map.is_empty() && off.gid_map.is_empty());
         off.validate().unwrap();
     }
@@ -412,7 +555,7 @@ mod tests {
     #[case::unknown_cap("drop CAP_FLY", "unknown capability")]
     #[case::extra("memory-limit now please", "too many words")]
     fn bad_knobs_are_named(#[case] src: &str, #[case] msg: &str) {
-        assert!(src.parse::<Knob>().unwrap_err().contains(msg));
+        assert!(src.parse::<ControlKnob>().unwrap_err().contains(msg));
     }
 
     /// A sandbox with a CPU quota and a veth pair, as the cpu and veth rows.
@@ -439,7 +582,7 @@ mod tests {
     #[case::veth("veth")]
     #[case::net("namespace net")]
     fn cpu_and_veth_knobs_turn_off_one_thing(#[case] src: &str) {
-        let knob: Knob = src.parse().unwrap();
+        let knob = knob(src);
         let base = limited();
         base.validate().unwrap();
         knob.check_on(&base).unwrap();
@@ -460,7 +603,7 @@ mod tests {
 
     #[test]
     fn without_its_quota_the_sandbox_keeps_an_unlimited_cpu_cgroup() {
-        let off = Knob::CpuLimit.turn_off(&limited());
+        let off = knob("cpu-limit").turn_off(&limited());
         assert_eq!(
             off.cgroup.cpu_max,
             Some(CpuMax {
@@ -470,12 +613,56 @@ mod tests {
         );
         assert!(!off.cgroup.is_empty(), "the control still gets a cgroup");
         // A cgroup in the cpu hierarchy without a quota is no limit to turn off.
-        assert!(Knob::CpuLimit.check_on(&off).is_err());
+        assert!(knob("cpu-limit").check_on(&off).is_err());
+    }
+
+    #[test]
+    fn every_knob_is_one_entry_that_parses_back_from_its_display() {
+        assert_eq!(
+            knob_forms(),
+            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `veth`"
+        );
+        for def in KNOBS {
+            assert!(!def.doc.is_empty(), "{} has no doc", def.word);
+            let src = match def.arg {
+                ArgKind::Nothing => def.word.to_string(),
+                ArgKind::Namespace => format!("{} net", def.word),
+                ArgKind::Target => format!("{} /data", def.word),
+                ArgKind::Capability => format!("{} CAP_CHOWN", def.word),
+            };
+            let k = knob(&src);
+            assert_eq!(k.to_string(), src);
+            assert_eq!(k.def().word, def.word);
+            let missing = if def.arg == ArgKind::Nothing {
+                format!("{} x", def.word)
+            } else {
+                def.word.to_string()
+            };
+            assert!(missing.parse::<ControlKnob>().is_err(), "{missing}");
+        }
+        let words: std::collections::HashSet<_> = KNOBS.iter().map(|d| d.word).collect();
+        assert_eq!(words.len(), KNOBS.len(), "a word defined twice");
+    }
+
+    #[test]
+    fn the_readme_lists_every_knob() {
+        let readme = include_str!("../../README.md").replace('\n', " ");
+        let at = readme
+            .find("Knobs a control can turn off:")
+            .expect("the README lists the knobs");
+        let list = &readme[at..at + readme[at..].find('.').unwrap_or(0)];
+        for def in KNOBS {
+            assert!(
+                list.contains(&format!("`{}", def.word)),
+                "README.md does not list the knob `{}`",
+                def.word
+            );
+        }
     }
 
     #[test]
     fn a_knob_the_test_does_not_turn_on_is_refused() {
-        let err = Knob::PidsLimit.check_on(&spec()).unwrap_err();
+        let err = knob("pids-limit").check_on(&spec()).unwrap_err();
         assert!(err.contains("pids-limit"));
     }
 }

@@ -25,7 +25,7 @@
 
 use std::path::{Component, Path};
 
-use super::knob::Knob;
+use super::knob::ControlKnob;
 use crate::probe::{Probe, SCRATCH_TOKEN};
 use crate::runtime::mounts::SKELETON_BINDS;
 use crate::runtime::spec::{BindSource, IdMap, Mount, Namespace, Rootfs, SandboxSpec};
@@ -68,7 +68,7 @@ pub type Refusal = (String, String);
 pub fn check(
     probe: &Probe,
     sandbox: &SandboxSpec,
-    knob: &Knob,
+    knob: &ControlKnob,
     host: &Host,
 ) -> Result<(), Refusal> {
     probe_bounds(probe, host).map_err(|(f, m)| (format!("probe.{f}"), m))?;
@@ -547,7 +547,7 @@ mod tests {
         #[case] field: &str,
         #[case] why: &str,
     ) {
-        let knob: Knob = knob.parse().unwrap();
+        let knob: ControlKnob = knob.parse().unwrap();
         let (f, m) = check(&probe(p), &spec(s), &knob, &HOST).unwrap_err();
         assert_eq!(f, field, "{m}");
         assert!(m.contains(why), "{m}");
@@ -571,7 +571,7 @@ mod tests {
     #[case::an_exact_64_byte_hostname(NOOP, "namespaces = [\"uts\"]\nrootfs = { kind = \"host\" }\nhostname = \"hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh\"", "namespace uts")]
     #[case::adjacent_map_lines(NOOP, "namespaces = [\"user\"]\nrootfs = { kind = \"host\" }\nuid_map = [{ inside = 0, outside = 100000, count = 1 }, { inside = 1, outside = 100001, count = 65536 }]", "namespace user")]
     fn rows_within_the_rules_pass(#[case] p: &str, #[case] s: &str, #[case] knob: &str) {
-        let knob: Knob = knob.parse().unwrap();
+        let knob: ControlKnob = knob.parse().unwrap();
         assert_eq!(check(&probe(p), &spec(s), &knob, &HOST), Ok(()));
     }
 }

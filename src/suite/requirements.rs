@@ -9,8 +9,10 @@
 //! reported) decides nothing: the requirement is `harness-failed` and the
 //! cases that need it are errors.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::host::HostFacts;
 use crate::model::result::{Reason, ReasonKind, RequirementCheck};
@@ -19,7 +21,7 @@ use crate::runtime::init::StepError;
 use crate::runtime::spawn::{Observation, SpawnError};
 use crate::runtime::spec::Namespace;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Requirement {
     /// `root`: uid 0 with CAP_SYS_ADMIN in the effective set.
     Root,
@@ -41,15 +43,221 @@ pub enum Requirement {
     Kconfig(String),
     /// `cgroup-controller <name>`: the controller is usable by isocheck.
     CgroupController(String),
-    /// `kernel-feature <name>`: see [`FEATURES`].
-    KernelFeature(String),
+    /// `kernel-feature <name>`: see [`KernelFeature`].
+    KernelFeature(KernelFeature),
 }
 
-/// Kernel features a requirement can name.
-pub const FEATURES: &[&str] = &["pidfd", "time-ns"];
+/// A kernel feature a requirement can name, decided by trying it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelFeature {
+    /// `pidfd`: pidfd_open(2) works.
+    Pidfd,
+    /// `time-ns`: the kernel offers time namespaces.
+    TimeNs,
+}
 
-pub const REQUIREMENT_FORMS: &str =
-    "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`";
+impl KernelFeature {
+    pub const ALL: [KernelFeature; 2] = [KernelFeature::Pidfd, KernelFeature::TimeNs];
+
+    /// The name a table writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KernelFeature::Pidfd => "pidfd",
+            KernelFeature::TimeNs => "time-ns",
+        }
+    }
+}
+
+impl std::fmt::Display for KernelFeature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a requirement's word takes after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// Nothing: `root`.
+    Nothing,
+    /// A namespace kind: `namespace pid`.
+    Namespace,
+    /// A kernel config option: `kconfig CONFIG_USER_NS`.
+    Kconfig,
+    /// A cgroup controller's name: `cgroup-controller memory`.
+    Controller,
+    /// A [`KernelFeature`]: `kernel-feature pidfd`.
+    Feature,
+}
+
+/// A requirement's argument, read and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReqArg {
+    Nothing,
+    Namespace(Namespace),
+    Text(String),
+    Feature(KernelFeature),
+}
+
+impl ArgKind {
+    /// How the argument is written in a requirement's form.
+    fn placeholder(self) -> String {
+        match self {
+            ArgKind::Nothing => String::new(),
+            ArgKind::Namespace => " <kind>".into(),
+            ArgKind::Kconfig => " CONFIG_<NAME>".into(),
+            ArgKind::Controller => " <name>".into(),
+            ArgKind::Feature => format!(
+                " <{}>",
+                KernelFeature::ALL.map(KernelFeature::as_str).join("|")
+            ),
+        }
+    }
+
+    /// Reads the argument as written.
+    fn parse(self, arg: &str) -> Result<ReqArg, String> {
+        match self {
+            ArgKind::Nothing => Ok(ReqArg::Nothing),
+            ArgKind::Namespace => Namespace::parse(arg)
+                .map(ReqArg::Namespace)
+                .ok_or_else(|| format!("unknown namespace `{arg}`")),
+            ArgKind::Kconfig if arg.starts_with("CONFIG_") => Ok(ReqArg::Text(arg.into())),
+            ArgKind::Kconfig => Err(format!("kconfig option `{arg}` must start with CONFIG_")),
+            ArgKind::Controller => Ok(ReqArg::Text(arg.into())),
+            ArgKind::Feature => KernelFeature::ALL
+                .into_iter()
+                .find(|f| f.as_str() == arg)
+                .map(ReqArg::Feature)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown kernel feature `{arg}`; known: {}",
+                        KernelFeature::ALL.map(KernelFeature::as_str).join(", ")
+                    )
+                }),
+        }
+    }
+}
+
+/// One requirement, defined once: its word, its argument, what it means,
+/// how it is built from its argument and how its argument is shown.
+pub struct RequirementDef {
+    /// The word a table writes: `root`, `kconfig`.
+    pub word: &'static str,
+    pub arg: ArgKind,
+    /// What must hold on the host.
+    pub doc: &'static str,
+    build: fn(ReqArg) -> Option<Requirement>,
+    /// This entry's requirement's argument as written (empty for none);
+    /// `None` for another entry's requirement.
+    shown: fn(&Requirement) -> Option<String>,
+}
+
+impl RequirementDef {
+    /// The requirement as a table writes it: `` `namespace <kind>` ``.
+    pub fn form(&self) -> String {
+        format!("`{}{}`", self.word, self.arg.placeholder())
+    }
+}
+
+/// Every requirement a row can declare. How each is decided is
+/// [`decide`]'s.
+pub static REQUIREMENTS: &[RequirementDef] = &[
+    RequirementDef {
+        word: "root",
+        arg: ArgKind::Nothing,
+        doc: "uid 0 with CAP_SYS_ADMIN in the effective set",
+        build: |_| Some(Requirement::Root),
+        shown: |r| matches!(r, Requirement::Root).then(String::new),
+    },
+    RequirementDef {
+        word: "userns",
+        arg: ArgKind::Nothing,
+        doc: "an unprivileged user may create a user namespace and use the capabilities it gets there",
+        build: |_| Some(Requirement::Userns),
+        shown: |r| matches!(r, Requirement::Userns).then(String::new),
+    },
+    RequirementDef {
+        word: "id-range",
+        arg: ArgKind::Nothing,
+        doc: "the rootless user namespace maps a range of ids, not only its root",
+        build: |_| Some(Requirement::IdRange),
+        shown: |r| matches!(r, Requirement::IdRange).then(String::new),
+    },
+    RequirementDef {
+        word: "subid-tools",
+        arg: ArgKind::Nothing,
+        doc: "newuidmap and newgidmap are there, setuid root, and /etc/subuid and /etc/subgid grant the rootless user a range",
+        build: |_| Some(Requirement::SubidTools),
+        shown: |r| matches!(r, Requirement::SubidTools).then(String::new),
+    },
+    RequirementDef {
+        word: "setfcap",
+        arg: ArgKind::Nothing,
+        doc: "isocheck may write file capabilities (CAP_SETFCAP), as rows whose exec copy carries them need",
+        build: |_| Some(Requirement::Setfcap),
+        shown: |r| matches!(r, Requirement::Setfcap).then(String::new),
+    },
+    RequirementDef {
+        word: "namespace",
+        arg: ArgKind::Namespace,
+        doc: "the kernel offers this namespace kind",
+        build: |a| match a {
+            ReqArg::Namespace(n) => Some(Requirement::Namespace(n)),
+            _ => None,
+        },
+        shown: |r| match r {
+            Requirement::Namespace(n) => Some(n.to_string()),
+            _ => None,
+        },
+    },
+    RequirementDef {
+        word: "kconfig",
+        arg: ArgKind::Kconfig,
+        doc: "the kernel was built with the option (y or m)",
+        build: |a| match a {
+            ReqArg::Text(c) => Some(Requirement::Kconfig(c)),
+            _ => None,
+        },
+        shown: |r| match r {
+            Requirement::Kconfig(c) => Some(c.clone()),
+            _ => None,
+        },
+    },
+    RequirementDef {
+        word: "cgroup-controller",
+        arg: ArgKind::Controller,
+        doc: "the controller is usable by isocheck",
+        build: |a| match a {
+            ReqArg::Text(c) => Some(Requirement::CgroupController(c)),
+            _ => None,
+        },
+        shown: |r| match r {
+            Requirement::CgroupController(c) => Some(c.clone()),
+            _ => None,
+        },
+    },
+    RequirementDef {
+        word: "kernel-feature",
+        arg: ArgKind::Feature,
+        doc: "the kernel offers the feature, decided by trying it",
+        build: |a| match a {
+            ReqArg::Feature(f) => Some(Requirement::KernelFeature(f)),
+            _ => None,
+        },
+        shown: |r| match r {
+            Requirement::KernelFeature(f) => Some(f.to_string()),
+            _ => None,
+        },
+    },
+];
+
+/// Every requirement's form, for messages.
+pub fn requirement_forms() -> String {
+    REQUIREMENTS
+        .iter()
+        .map(RequirementDef::form)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl FromStr for Requirement {
     type Err = String;
@@ -59,48 +267,73 @@ impl FromStr for Requirement {
         let arg = it.next();
         if it.next().is_some() {
             return Err(format!(
-                "`{s}` has too many words; a requirement is one of {REQUIREMENT_FORMS}"
+                "`{s}` has too many words; a requirement is one of {}",
+                requirement_forms()
             ));
         }
-        match (word, arg) {
-            ("root", None) => Ok(Requirement::Root),
-            ("userns", None) => Ok(Requirement::Userns),
-            ("id-range", None) => Ok(Requirement::IdRange),
-            ("subid-tools", None) => Ok(Requirement::SubidTools),
-            ("setfcap", None) => Ok(Requirement::Setfcap),
-            ("namespace", Some(n)) => Namespace::parse(n)
-                .map(Requirement::Namespace)
-                .ok_or_else(|| format!("unknown namespace `{n}`")),
-            ("kconfig", Some(c)) if c.starts_with("CONFIG_") => Ok(Requirement::Kconfig(c.into())),
-            ("kconfig", Some(c)) => Err(format!("kconfig option `{c}` must start with CONFIG_")),
-            ("cgroup-controller", Some(c)) => Ok(Requirement::CgroupController(c.into())),
-            ("kernel-feature", Some(f)) if FEATURES.contains(&f) => {
-                Ok(Requirement::KernelFeature(f.into()))
-            }
-            ("kernel-feature", Some(f)) => Err(format!(
-                "unknown kernel feature `{f}`; known: {}",
-                FEATURES.join(", ")
-            )),
-            _ => Err(format!(
-                "unknown requirement `{s}`; a requirement is one of {REQUIREMENT_FORMS}"
-            )),
-        }
+        let def = REQUIREMENTS.iter().find(|d| d.word == word);
+        let parsed = match (def, arg) {
+            (Some(def), None) if def.arg == ArgKind::Nothing => (def.build)(ReqArg::Nothing),
+            (Some(def), Some(a)) if def.arg != ArgKind::Nothing => (def.build)(def.arg.parse(a)?),
+            _ => None,
+        };
+        parsed.ok_or_else(|| {
+            format!(
+                "unknown requirement `{s}`; a requirement is one of {}",
+                requirement_forms()
+            )
+        })
     }
 }
 
 impl std::fmt::Display for Requirement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Requirement::Root => f.write_str("root"),
-            Requirement::Userns => f.write_str("userns"),
-            Requirement::IdRange => f.write_str("id-range"),
-            Requirement::SubidTools => f.write_str("subid-tools"),
-            Requirement::Setfcap => f.write_str("setfcap"),
-            Requirement::Namespace(n) => write!(f, "namespace {n}"),
-            Requirement::Kconfig(c) => write!(f, "kconfig {c}"),
-            Requirement::CgroupController(c) => write!(f, "cgroup-controller {c}"),
-            Requirement::KernelFeature(k) => write!(f, "kernel-feature {k}"),
+        let (word, arg) = REQUIREMENTS
+            .iter()
+            .find_map(|d| (d.shown)(self).map(|a| (d.word, a)))
+            .unwrap_or(("?", String::new()));
+        if arg.is_empty() {
+            f.write_str(word)
+        } else {
+            write!(f, "{word} {arg}")
         }
+    }
+}
+
+/// Each distinct requirement decided once per run, however many cases
+/// (on however many threads) ask for it at once.
+#[derive(Default)]
+pub struct Decisions {
+    cells: Mutex<HashMap<Requirement, Arc<OnceLock<Decision>>>>,
+}
+
+impl Decisions {
+    /// The decision on `req`: made now by [`decide`] when no case asked
+    /// before, else the one made then (waiting for it if it is being made).
+    pub fn decide(
+        &self,
+        req: &Requirement,
+        host: &HostFacts,
+        behaviour: &dyn Behaviour,
+    ) -> Decision {
+        let cell = self
+            .cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(req.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| decide(req, host, behaviour)).clone()
+    }
+
+    /// Records a decision as made (tests).
+    pub fn insert(&self, req: Requirement, decision: Decision) {
+        let cell = OnceLock::new();
+        let _ = cell.set(decision);
+        self.cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(req, Arc::new(cell));
     }
 }
 
@@ -596,8 +829,8 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                 ),
             }
         }
-        Requirement::KernelFeature(f) => match f.as_str() {
-            "time-ns" => {
+        Requirement::KernelFeature(f) => match f {
+            KernelFeature::TimeNs => {
                 if Path::new("/proc/self/ns/time").exists() {
                     met(req, "stat /proc/self/ns/time", "exists")
                 } else {
@@ -612,7 +845,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     )
                 }
             }
-            "pidfd" => match crate::sys::pidfd_open(nix::unistd::getpid()) {
+            KernelFeature::Pidfd => match crate::sys::pidfd_open(nix::unistd::getpid()) {
                 Ok(_) => met(req, "pidfd_open(self)", "ok"),
                 Err(e) if is_harness_errno(&format!("{e:?}")) => {
                     undecided(req, "pidfd_open(self)", format!("pidfd_open: {e:?}"))
@@ -624,15 +857,6 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     Reason::new(ReasonKind::KernelLacksFeature, format!("pidfd_open: {e:?}")),
                 ),
             },
-            other => unmet(
-                req,
-                "none",
-                "unknown feature",
-                Reason::new(
-                    ReasonKind::KernelLacksFeature,
-                    format!("unknown feature {other}"),
-                ),
-            ),
         },
     }
 }
@@ -707,7 +931,10 @@ mod tests {
     #[case("namespace mnt", Requirement::Namespace(Namespace::Mount))]
     #[case("kconfig CONFIG_USER_NS", Requirement::Kconfig("CONFIG_USER_NS".into()))]
     #[case("cgroup-controller memory", Requirement::CgroupController("memory".into()))]
-    #[case("kernel-feature time-ns", Requirement::KernelFeature("time-ns".into()))]
+    #[case(
+        "kernel-feature time-ns",
+        Requirement::KernelFeature(KernelFeature::TimeNs)
+    )]
     fn parses(#[case] src: &str, #[case] want: Requirement) {
         assert_eq!(src.parse::<Requirement>().unwrap(), want);
     }
@@ -720,6 +947,77 @@ mod tests {
     #[case("namespace pid now", "too many words")]
     fn refuses_with_the_reason(#[case] src: &str, #[case] msg: &str) {
         assert!(src.parse::<Requirement>().unwrap_err().contains(msg));
+    }
+
+    #[test]
+    fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
+        assert_eq!(
+            requirement_forms(),
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`"
+        );
+        for def in REQUIREMENTS {
+            assert!(!def.doc.is_empty(), "{} has no doc", def.word);
+            let src = match def.arg {
+                ArgKind::Nothing => def.word.to_string(),
+                ArgKind::Namespace => format!("{} net", def.word),
+                ArgKind::Kconfig => format!("{} CONFIG_NET_NS", def.word),
+                ArgKind::Controller => format!("{} pids", def.word),
+                ArgKind::Feature => format!("{} pidfd", def.word),
+            };
+            assert_eq!(src.parse::<Requirement>().unwrap().to_string(), src);
+        }
+        for f in KernelFeature::ALL {
+            let r: Requirement = format!("kernel-feature {f}").parse().unwrap();
+            assert_eq!(r, Requirement::KernelFeature(f));
+        }
+    }
+
+    /// A behaviour double that counts the namespaces it is asked to make,
+    /// slowly enough that cases asking at once overlap.
+    #[derive(Default)]
+    struct Counts(std::sync::atomic::AtomicUsize);
+
+    impl Behaviour for Counts {
+        fn rootless_userns(&self) -> Tried {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok("uid_map 0 100000 1".into())
+        }
+        fn namespace(&self, ns: Namespace) -> Tried {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            Ok(format!("created a {ns} namespace"))
+        }
+    }
+
+    #[test]
+    fn each_distinct_requirement_is_decided_once_however_many_ask_at_once() {
+        let decisions = Decisions::default();
+        let counts = Counts::default();
+        let host = HostFacts::default();
+        // Two spellings of one requirement, asked from eight threads at once.
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                let (decisions, counts, host) = (&decisions, &counts, &host);
+                s.spawn(move || {
+                    let src = if i % 2 == 0 {
+                        "namespace mnt"
+                    } else {
+                        "namespace mount"
+                    };
+                    let d = decisions.decide(&src.parse().unwrap(), host, counts);
+                    assert!(d.check.met, "{d:?}");
+                });
+            }
+        });
+        assert_eq!(counts.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        decisions.decide(&Requirement::Userns, &host, &counts);
+        decisions.decide(&Requirement::Userns, &host, &counts);
+        assert_eq!(
+            counts.0.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "a second requirement is decided once more, and only once"
+        );
     }
 
     /// A behaviour double: the rootless user namespace fails at `step`.

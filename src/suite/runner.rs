@@ -2,14 +2,14 @@
 //! the run told to every sink as one event stream. It never prints.
 
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
-use super::requirements::{decide, namespace_probe, userns_probe, Behaviour, Decision, Tried};
+use super::requirements::{namespace_probe, userns_probe, Behaviour, Decision, Decisions, Tried};
 use crate::host::HostFacts;
 use crate::model::events::{Collector, Event, Sink};
 use crate::model::result::{
@@ -33,7 +33,7 @@ pub struct Runner {
     pub host: HostFacts,
     rootfs: Option<PathBuf>,
     jobs: usize,
-    decisions: Mutex<HashMap<String, Decision>>,
+    decisions: Decisions,
     /// Shared by every pair as it runs; an exclusive property's pair holds
     /// it alone.
     turn: RwLock<()>,
@@ -46,7 +46,7 @@ impl Runner {
             host,
             rootfs: opts.rootfs,
             jobs: opts.jobs.max(1),
-            decisions: Mutex::new(HashMap::new()),
+            decisions: Decisions::default(),
             turn: RwLock::new(()),
         })
     }
@@ -56,15 +56,7 @@ impl Runner {
         p.def(mode)
             .requires
             .iter()
-            .map(|r| {
-                let key = r.to_string();
-                if let Some(d) = self.decisions.lock().unwrap().get(&key) {
-                    return d.clone();
-                }
-                let d = decide(r, &self.host, self);
-                self.decisions.lock().unwrap().insert(key, d.clone());
-                d
-            })
+            .map(|r| self.decisions.decide(r, &self.host, self))
             .collect()
     }
 
@@ -716,8 +708,8 @@ mod tests {
             .unwrap();
         assert!(ns.harness_failed(), "{ns:?}");
         // Whatever `root` says, the harness failure decides the outcome.
-        runner.decisions.lock().unwrap().insert(
-            "root".into(),
+        runner.decisions.insert(
+            crate::suite::requirements::Requirement::Root,
             Decision {
                 check: crate::model::result::RequirementCheck {
                     requirement: "root".into(),

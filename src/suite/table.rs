@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use super::case::{Control, ModeDef, Property};
 use super::catalog;
-use super::expect::{contradiction, Expect};
-use super::knob::Knob;
+use super::expect::{contradiction, Expect, Written};
+use super::knob::ControlKnob;
 use super::policy;
 use super::requirements::Requirement;
 use crate::model::result::Mode;
@@ -31,7 +31,7 @@ struct Row {
     probe: Probe,
     #[serde(default)]
     sandbox: SandboxSpec,
-    expect: Vec<Expect>,
+    expect: Vec<Written>,
     control: RowControl,
     #[serde(default)]
     tags: Vec<String>,
@@ -51,7 +51,7 @@ struct RowOverride {
     requires: Option<Vec<String>>,
     probe: Option<Probe>,
     sandbox: Option<SandboxSpec>,
-    expect: Option<Vec<Expect>>,
+    expect: Option<Vec<Written>>,
     control: Option<RowControl>,
 }
 
@@ -59,7 +59,7 @@ struct RowOverride {
 #[serde(deny_unknown_fields)]
 struct RowControl {
     off: String,
-    expect: Vec<Expect>,
+    expect: Vec<Written>,
 }
 
 fn rootful() -> Vec<Mode> {
@@ -511,7 +511,7 @@ struct ModeInput<'a> {
     requires: &'a [String],
     probe: &'a Probe,
     sandbox: &'a SandboxSpec,
-    expect: &'a [Expect],
+    expect: &'a [Written],
     control: &'a RowControl,
 }
 
@@ -533,10 +533,8 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
     if m.expect.is_empty() {
         return Err((f("expect"), "a test needs at least one expectation".into()));
     }
-    for (j, e) in m.expect.iter().enumerate() {
-        e.validate().map_err(|e| (f(&format!("expect[{j}]")), e))?;
-    }
-    let knob: Knob = m.control.off.parse().map_err(|e| (f("control.off"), e))?;
+    let expect = typed(m.expect, &f("expect"))?;
+    let knob: ControlKnob = m.control.off.parse().map_err(|e| (f("control.off"), e))?;
     knob.check_on(m.sandbox)
         .map_err(|e| (f("control.off"), e))?;
     knob.turn_off(m.sandbox).validate().map_err(|e| {
@@ -551,18 +549,15 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
             "a control needs at least one expectation: what the leak looks like".into(),
         ));
     }
-    for (j, e) in m.control.expect.iter().enumerate() {
-        e.validate()
-            .map_err(|e| (f(&format!("control.expect[{j}]")), e))?;
-    }
+    let control_expect = typed(&m.control.expect, &f("control.expect"))?;
     policy::check(m.probe, m.sandbox, &knob, host).map_err(|(field, e)| (f(&field), e))?;
     // Every expectation reads a path the observation has, and can both
     // hold and fail; each list can pass; the control looks for something
     // the test does not ask for.
     let control_spec = knob.turn_off(m.sandbox);
     for (name, list, spec) in [
-        ("expect", m.expect, m.sandbox),
-        ("control.expect", &m.control.expect[..], &control_spec),
+        ("expect", &expect[..], m.sandbox),
+        ("control.expect", &control_expect[..], &control_spec),
     ] {
         let fields = schema::fields(m.probe, spec);
         for (j, e) in list.iter().enumerate() {
@@ -579,11 +574,8 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
             ));
         }
     }
-    let promised: Vec<&Expect> = m.control.expect.iter().filter(|e| !e.pre).collect();
-    if promised
-        .iter()
-        .all(|c| m.expect.iter().any(|t| t.same_as(c)))
-    {
+    let promised: Vec<&Expect> = control_expect.iter().filter(|e| !e.pre).collect();
+    if promised.iter().all(|c| expect.iter().any(|t| t.same_as(c))) {
         let what: Vec<String> = promised.iter().map(|e| e.describe()).collect();
         return Err((
             f("control.expect"),
@@ -597,12 +589,22 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
         requires,
         probe: m.probe.clone(),
         sandbox: m.sandbox.clone(),
-        expect: m.expect.to_vec(),
+        expect,
         control: Control {
             knob,
-            expect: m.control.expect.to_vec(),
+            expect: control_expect,
         },
     })
+}
+
+/// A list of expectations as written, each checked for its shape (a path
+/// and one operator) and typed; an error names `field[j]`.
+fn typed(written: &[Written], field: &str) -> Result<Vec<Expect>, FieldError> {
+    written
+        .iter()
+        .enumerate()
+        .map(|(j, w)| Expect::try_from(w.clone()).map_err(|e| (format!("{field}[{j}]"), e)))
+        .collect()
 }
 
 /// The rootless definition: the row's `rootless` overrides where given,
