@@ -980,8 +980,7 @@ mod tests {
             suites: vec![selftest.clone(), copy.clone()],
             filters: Vec::new(),
         })
-        .err()
-        .expect("refused");
+        .unwrap_err();
         assert!(
             e.starts_with(&format!("{}: property `{}`", copy.display(), one[0].id))
                 && e.ends_with(&format!("is also defined in {}", selftest.display())),
@@ -995,8 +994,7 @@ mod tests {
             suites: vec!["/nonexistent/isocheck-suite.toml".into()],
             filters: Vec::new(),
         })
-        .err()
-        .expect("refused");
+        .unwrap_err();
         assert!(e.contains("/nonexistent/isocheck-suite.toml"), "{e}");
     }
 }
