@@ -138,3 +138,67 @@ pub fn run(a: BenchArgs) -> u8 {
     );
     super::EXIT_OK
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|&m| Duration::from_millis(m)).collect()
+    }
+
+    #[test]
+    fn the_median_is_the_middle_of_the_sorted_times() {
+        assert_eq!(median(&mut ms(&[7])), Duration::from_millis(7));
+        assert_eq!(median(&mut ms(&[9, 1, 5])), Duration::from_millis(5));
+        // An even count takes the upper of the two middle values.
+        assert_eq!(median(&mut ms(&[4, 1, 3, 2])), Duration::from_millis(3));
+        // One outlier does not move it.
+        assert_eq!(
+            median(&mut ms(&[2, 2, 3, 2, 10_000])),
+            Duration::from_millis(2)
+        );
+        let mut v = ms(&[3, 1, 2]);
+        median(&mut v);
+        assert_eq!(v, ms(&[1, 2, 3]), "sorted in place");
+    }
+
+    #[test]
+    fn the_bare_clone_gets_the_namespaces_of_a_typical_case() {
+        use nix::sched::CloneFlags as F;
+        let ns = namespaces();
+        assert_eq!(ns.len(), 5);
+        let spec = SandboxSpec {
+            namespaces: ns,
+            ..SandboxSpec::default()
+        };
+        // The floor clones exactly these (passed to the helper as bits).
+        assert_eq!(
+            spec.clone_flags(),
+            F::CLONE_NEWPID | F::CLONE_NEWNS | F::CLONE_NEWUTS | F::CLONE_NEWIPC | F::CLONE_NEWNET
+        );
+        let bits = spec.clone_flags().bits().to_string();
+        assert_eq!(
+            bits.parse().ok().map(F::from_bits_retain),
+            Some(spec.clone_flags())
+        );
+    }
+
+    #[test]
+    fn rounds_default_to_200_and_must_be_a_count() {
+        let rounds = |args: &[&str]| match super::super::Cli::try_parse_from(
+            ["isocheck", "bench"].iter().chain(args),
+        ) {
+            Ok(super::super::Cli {
+                command: super::super::Command::Bench(b),
+            }) => Ok(b.rounds),
+            Ok(_) => panic!("not bench"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(rounds(&[]).unwrap(), 200);
+        assert_eq!(rounds(&["--rounds", "3"]).unwrap(), 3);
+        assert!(rounds(&["--rounds", "-1"]).is_err());
+        assert!(rounds(&["--rounds", "many"]).is_err());
+    }
+}

@@ -721,3 +721,285 @@ fn list(a: ListArgs) -> u8 {
     }
     EXIT_OK
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::sample_report;
+    use crate::report::{Mode, ReasonKind, Variant};
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("isocheck").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(&[&["run"], args].concat()) {
+            Ok(Cli {
+                command: Command::Run(a),
+            }) => a,
+            Ok(_) => panic!("not a run"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_label_is_key_equals_value() {
+        assert_eq!(parse_label("layout=v1"), Ok(("layout".into(), "v1".into())));
+        // The value may hold '=' and be empty (except a layout's).
+        assert_eq!(parse_label("note=a=b"), Ok(("note".into(), "a=b".into())));
+        assert_eq!(
+            parse_label("ci_run-2="),
+            Ok(("ci_run-2".into(), String::new()))
+        );
+        assert_eq!(
+            parse_label("layout=6.12-v2+nomemcg_x"),
+            Ok(("layout".into(), "6.12-v2+nomemcg_x".into()))
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::no_equals("layout", "is not KEY=VALUE")]
+    #[case::empty_key("=v1", "must be letters, digits")]
+    #[case::dotted_key("a.b=1", "must be letters, digits")]
+    #[case::long_key(&format!("{}=1", "k".repeat(65)), "longer than 64 bytes")]
+    #[case::control_char("note=a\tb", "without control characters")]
+    #[case::long_value(&format!("note={}", "v".repeat(257)), "at most 256 bytes")]
+    #[case::empty_layout("layout=", "names the report directory")]
+    #[case::layout_path("layout=../up", "names the report directory")]
+    #[case::layout_slash("layout=a/b", "names the report directory")]
+    #[case::layout_dash("layout=-v1", "names the report directory")]
+    #[case::long_layout(&format!("layout={}", "v".repeat(65)), "names the report directory")]
+    fn a_bad_label_is_refused_with_the_rule(#[case] label: &str, #[case] rule: &str) {
+        let e = parse_label(label).unwrap_err();
+        assert!(e.contains(rule), "{label:?}: {e}");
+    }
+
+    #[test]
+    fn the_longest_allowed_label_parts_pass() {
+        let key = "k".repeat(64);
+        assert!(parse_label(&format!("{key}={}", "v".repeat(256))).is_ok());
+        assert!(parse_label(&format!("layout={}", "v".repeat(64))).is_ok());
+    }
+
+    #[test]
+    fn jobs_run_from_1_to_64() {
+        assert_eq!(parse_jobs("1"), Ok(1));
+        assert_eq!(parse_jobs("64"), Ok(64));
+        for bad in ["0", "65", "-1", "two", "", " 2"] {
+            let e = parse_jobs(bad).unwrap_err();
+            assert!(e.contains("from 1 to 64"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn run_defaults_and_repeated_options() {
+        let a = run_args(&[]);
+        assert_eq!(a.out, PathBuf::from("reports"));
+        assert_eq!(a.jobs, 2);
+        assert!(!a.no_write && !a.color);
+        assert!(a.suite.suites.is_empty() && a.suite.filters.is_empty());
+        let a = run_args(&[
+            "--filter",
+            "pid.",
+            "--filter",
+            "/rootless/",
+            "--label",
+            "layout=v1",
+            "--label",
+            "ci=yes",
+            "--jobs",
+            "8",
+            "--suite",
+            "a.toml",
+            "--suite",
+            "b.toml",
+        ]);
+        assert_eq!(a.suite.filters, ["pid.", "/rootless/"]);
+        assert_eq!(
+            a.labels,
+            [
+                ("layout".to_string(), "v1".to_string()),
+                ("ci".to_string(), "yes".to_string())
+            ]
+        );
+        assert_eq!(a.jobs, 8);
+        assert_eq!(
+            a.suite.suites,
+            [PathBuf::from("a.toml"), PathBuf::from("b.toml")]
+        );
+    }
+
+    #[rstest::rstest]
+    #[case::jobs_zero(&["run", "--jobs", "0"])]
+    #[case::bad_label(&["run", "--label", "layout=../x"])]
+    #[case::no_command(&[])]
+    #[case::unknown_command(&["frobnicate"])]
+    #[case::diff_needs_two(&["diff", "a.json"])]
+    #[case::matrix_needs_one(&["matrix"])]
+    #[case::unknown_skip_kind(&["diff", "a.json", "b.json", "--allow-skip", "no-such-kind"])]
+    fn bad_usage_is_an_error_on_stderr(#[case] args: &[&str]) {
+        let e = parse(args).err().expect("refused");
+        // main() maps an error printed on stderr to the usage exit status.
+        assert!(e.use_stderr(), "{args:?}: {e}");
+    }
+
+    #[test]
+    fn help_and_version_are_not_usage_errors() {
+        for args in [&["--help"][..], &["--version"], &["run", "--help"]] {
+            let e = parse(args).err().expect("clap answers them itself");
+            assert!(!e.use_stderr(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn diff_takes_allowed_skip_kinds() {
+        let Ok(Cli {
+            command: Command::Diff(d),
+        }) = parse(&[
+            "diff",
+            "base.json",
+            "new.json",
+            "--allow-skip",
+            "sysctl-policy",
+            "--json",
+        ])
+        else {
+            panic!("not a diff");
+        };
+        assert_eq!(
+            (d.base, d.new, d.json),
+            ("base.json".into(), "new.json".into(), true)
+        );
+        assert_eq!(d.allow_skip, [ReasonKind::SysctlPolicy]);
+    }
+
+    #[test]
+    fn the_selector_matches_any_filter_as_a_substring_of_the_id() {
+        let id = CaseId::new("pid.pid1", Mode::Rootless, Variant::Control);
+        assert!(selector(&[])(&id), "no filter selects everything");
+        for hit in ["pid.pid1/rootless/control", "pid1/root", "/control"] {
+            assert!(selector(&[hit.to_string()])(&id), "{hit}");
+        }
+        assert!(!selector(&["uts.".to_string()])(&id));
+        assert!(!selector(&["PID.PID1".to_string()])(&id), "case matters");
+        assert!(selector(&["uts.".to_string(), "rootless".to_string()])(&id));
+    }
+
+    #[test]
+    fn a_broken_promise_outranks_a_harness_error() {
+        let mut r = sample_report();
+        let outcomes: Vec<Outcome> = r.cases.iter().map(|c| c.outcome).collect();
+        assert!(outcomes.contains(&Outcome::Fail) && outcomes.contains(&Outcome::Error));
+        assert_eq!(exit_status(&r), EXIT_BROKEN);
+        r.cases.retain(|c| c.outcome != Outcome::Fail);
+        assert_eq!(exit_status(&r), EXIT_HARNESS);
+        r.cases.retain(|c| c.outcome != Outcome::Error);
+        assert!(r.cases.iter().any(|c| c.outcome == Outcome::Skip));
+        assert_eq!(exit_status(&r), EXIT_OK, "skips are allowed");
+        r.cases.clear();
+        assert_eq!(exit_status(&r), EXIT_OK);
+    }
+
+    #[test]
+    fn an_interrupted_run_exits_128_plus_the_signal() {
+        assert_eq!(interrupted_status("SIGINT"), 130);
+        assert_eq!(interrupted_status("SIGTERM"), 143);
+        assert_eq!(interrupted_status("SIGHUP"), EXIT_SIGTERM);
+    }
+
+    #[test]
+    fn an_output_path_fails_as_usage_unless_the_machine_ran_out() {
+        let os = std::io::Error::from_raw_os_error;
+        for e in [
+            libc::EMFILE,
+            libc::ENFILE,
+            libc::ENOMEM,
+            libc::ENOSPC,
+            libc::EDQUOT,
+        ] {
+            assert_eq!(out_status(&os(e)), EXIT_HARNESS, "errno {e}");
+        }
+        for e in [
+            libc::EACCES,
+            libc::ENOENT,
+            libc::ENOTDIR,
+            libc::EROFS,
+            libc::ELOOP,
+        ] {
+            assert_eq!(out_status(&os(e)), EXIT_USAGE, "errno {e}");
+        }
+    }
+
+    #[test]
+    fn the_leg_directory_is_the_release_and_the_layout_label() {
+        let mut r = sample_report();
+        r.labels.clear();
+        assert_eq!(
+            leg_dir(Path::new("out"), &r),
+            Path::new("out/6.1.0-43-amd64")
+        );
+        r.labels.insert("layout".into(), "v1".into());
+        r.labels.insert("ci".into(), "yes".into());
+        assert_eq!(
+            leg_dir(Path::new("out"), &r),
+            Path::new("out/6.1.0-43-amd64-v1")
+        );
+        r.host.kernel.release.clear();
+        assert_eq!(
+            leg_dir(Path::new("/r"), &r),
+            Path::new("/r/unknown-kernel-v1")
+        );
+    }
+
+    #[test]
+    fn the_built_in_suites_load_without_a_suite_argument() {
+        let props = load(&SuiteArgs {
+            suites: Vec::new(),
+            filters: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(props.len(), table::builtin().unwrap().len());
+        assert!(props.iter().any(|p| p.id == "pid.pid1"));
+    }
+
+    #[test]
+    fn a_property_defined_in_two_tables_is_refused_naming_both() {
+        let selftest =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/suites/selftest.toml");
+        let one = load(&SuiteArgs {
+            suites: vec![selftest.clone()],
+            filters: Vec::new(),
+        })
+        .unwrap();
+        assert!(!one.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.toml");
+        std::fs::copy(&selftest, &copy).unwrap();
+        let e = load(&SuiteArgs {
+            suites: vec![selftest.clone(), copy.clone()],
+            filters: Vec::new(),
+        })
+        .unwrap_err();
+        assert!(
+            e.starts_with(&format!("{}: property `{}`", copy.display(), one[0].id))
+                && e.ends_with(&format!("is also defined in {}", selftest.display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_suite_file_is_an_error() {
+        let e = load(&SuiteArgs {
+            suites: vec!["/nonexistent/isocheck-suite.toml".into()],
+            filters: Vec::new(),
+        })
+        .unwrap_err();
+        assert!(e.contains("/nonexistent/isocheck-suite.toml"), "{e}");
+    }
+}

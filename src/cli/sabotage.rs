@@ -703,4 +703,210 @@ mod tests {
             vec!["no.such".to_string()]
         );
     }
+
+    #[test]
+    fn fired_in_reads_the_observation_and_none_without_one() {
+        assert_eq!(fired_in(&case(Outcome::Error, None), N), None);
+        assert_eq!(fired_in(&case(Outcome::Pass, Some(&[])), N), Some(false));
+        assert_eq!(
+            fired_in(&case(Outcome::Pass, Some(&["other", N])), N),
+            Some(true)
+        );
+        let mut c = case(Outcome::Pass, None);
+        c.observed = serde_json::json!({ "probe": { "sabotage_fired": [N] } });
+        assert_eq!(fired_in(&c, N), Some(false), "only the top-level record");
+        c.observed = serde_json::json!({ "sabotage_fired": N });
+        assert_eq!(fired_in(&c, N), Some(false), "a list, not a string");
+    }
+
+    #[test]
+    fn a_test_held_when_it_passed_or_only_its_control_broke() {
+        assert!(test_held(&case(Outcome::Pass, None)));
+        for o in [Outcome::Fail, Outcome::Skip, Outcome::Error] {
+            assert!(!test_held(&case(o, None)), "{o:?}");
+        }
+        for (kind, held) in [
+            (ReasonKind::BlindProbe, true),
+            (ReasonKind::ControlErrored, true),
+            (ReasonKind::HarnessFailed, false),
+            (ReasonKind::SetupFailed, false),
+        ] {
+            let mut c = case(Outcome::Error, None);
+            c.reason = Some(Reason::new(kind, "x"));
+            assert_eq!(test_held(&c), held, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_reason_reads_kind_and_detail() {
+        let mut c = case(Outcome::Error, None);
+        assert_eq!(reason(&c), "");
+        c.reason = Some(Reason::new(ReasonKind::BlindProbe, "control saw nothing"));
+        assert_eq!(reason(&c), "blind-probe: control saw nothing");
+    }
+
+    #[test]
+    fn a_case_missing_from_either_run_is_not_exercised() {
+        let pass = case(Outcome::Pass, Some(&[]));
+        let fail = case(Outcome::Fail, Some(&[N]));
+        for (base, run) in [(None, Some(&fail)), (Some(&pass), None), (None, None)] {
+            let v = judge_case(P, Expected::Fail, base, run, true);
+            assert!(
+                matches!(v, CaseVerdict::NotExercised { ref why } if why.contains("no such case")),
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_requirement_the_sabotage_broke_counts_as_the_step_firing() {
+        let req = |met| crate::report::RequirementCheck {
+            requirement: "userns".into(),
+            met,
+            probe: "unshare".into(),
+            observed: String::new(),
+        };
+        let mut base = case(Outcome::Pass, Some(&[]));
+        base.requirements = vec![req(true)];
+        // No observation: the case never reached a sandbox.
+        let mut run = case(Outcome::Error, None);
+        run.reason = Some(Reason::new(ReasonKind::HarnessFailed, "probe broke"));
+        run.requirements = vec![req(false)];
+        let v = judge_case(P, Expected::Error, Some(&base), Some(&run), false);
+        assert!(
+            matches!(v, CaseVerdict::Caught { ref outcome, .. } if outcome == "error"),
+            "{v:?}"
+        );
+        // A requirement the baseline did not meet either proves nothing.
+        base.requirements = vec![req(false)];
+        let v = judge_case(P, Expected::Error, Some(&base), Some(&run), false);
+        assert!(matches!(v, CaseVerdict::NotExercised { .. }), "{v:?}");
+    }
+
+    #[test]
+    fn a_fail_where_error_was_expected_is_caught_with_a_note() {
+        let v = judge_case(
+            P,
+            Expected::Error,
+            Some(&case(Outcome::Pass, Some(&[]))),
+            Some(&case(Outcome::Fail, Some(&[N]))),
+            true,
+        );
+        assert_eq!(
+            v,
+            CaseVerdict::Caught {
+                outcome: "fail".into(),
+                note: "fail where the catalogue expects error (shows more)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_status_words_of_the_table() {
+        assert_eq!(Status::Caught.as_str(), "caught");
+        assert_eq!(Status::NotCaught.as_str(), "NOT CAUGHT");
+        assert_eq!(Status::NotExercised.as_str(), "not exercised here");
+    }
+
+    /// A sabotage that must break `uts.hostname` in both modes.
+    const UTS: &Entry = &Entry {
+        name: "test-uts",
+        breaks: &[
+            ("uts.hostname/rootful", Expected::Fail),
+            ("uts.hostname/rootless", Expected::Fail),
+        ],
+        ..CATALOGUE[0]
+    };
+
+    fn at(id: &str, outcome: Outcome, fired: Option<&[&str]>) -> CaseResult {
+        let mut c = case(outcome, fired);
+        let mut parts = id.split('/');
+        c.id = id.into();
+        c.property = parts.next().unwrap().into();
+        c.area = c.property.split('.').next().unwrap().into();
+        c.mode = if parts.next() == Some("rootless") {
+            Mode::Rootless
+        } else {
+            Mode::Rootful
+        };
+        c.variant = if parts.next() == Some("control") {
+            Variant::Control
+        } else {
+            Variant::Test
+        };
+        c
+    }
+
+    fn report(cases: Vec<CaseResult>) -> Report {
+        let mut r = crate::report::testing::sample_report();
+        r.cases = cases;
+        r
+    }
+
+    fn baseline() -> Report {
+        report(vec![
+            at("uts.hostname/rootful/test", Outcome::Pass, Some(&[])),
+            at("uts.hostname/rootless/test", Outcome::Pass, Some(&[])),
+            at("uts.hostname/rootful/control", Outcome::Pass, Some(&[])),
+            at("pid.pid1/rootful/test", Outcome::Pass, Some(&[])),
+            at("net.empty/rootful/test", Outcome::Skip, None),
+        ])
+    }
+
+    #[test]
+    fn one_case_not_caught_makes_the_sabotage_not_caught() {
+        let f: &[&str] = &["test-uts"];
+        let run = report(vec![
+            at("uts.hostname/rootful/test", Outcome::Fail, Some(f)),
+            at("uts.hostname/rootless/test", Outcome::Pass, Some(f)),
+            at("uts.hostname/rootful/control", Outcome::Fail, Some(f)),
+            at("pid.pid1/rootful/test", Outcome::Fail, Some(&[])),
+            at("net.empty/rootful/test", Outcome::Error, None),
+        ]);
+        let r = judge(UTS, &baseline(), &run, "r.json".into());
+        assert_eq!(
+            (r.name.as_str(), r.status.clone(), r.fired),
+            ("test-uts", Status::NotCaught, true)
+        );
+        let verdicts: Vec<(&str, bool)> = r
+            .cases
+            .iter()
+            .map(|c| {
+                (
+                    c.case.as_str(),
+                    matches!(c.verdict, CaseVerdict::Caught { .. }),
+                )
+            })
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("uts.hostname/rootful", true),
+                ("uts.hostname/rootless", false)
+            ]
+        );
+        // Broken outside the list, and passing in the baseline: a test case
+        // only, and never one the baseline skipped.
+        assert_eq!(r.also_broke, ["pid.pid1/rootful fail"]);
+        assert_eq!(r.report, PathBuf::from("r.json"));
+    }
+
+    #[test]
+    fn every_listed_case_caught_is_caught_and_none_fired_is_not_exercised() {
+        let f: &[&str] = &["test-uts"];
+        let run = report(vec![
+            at("uts.hostname/rootful/test", Outcome::Fail, Some(f)),
+            at("uts.hostname/rootless/test", Outcome::Fail, Some(f)),
+            at("pid.pid1/rootful/test", Outcome::Pass, Some(&[])),
+        ]);
+        let r = judge(UTS, &baseline(), &run, "r.json".into());
+        assert_eq!((r.status, r.fired), (Status::Caught, true));
+        assert!(r.also_broke.is_empty(), "{:?}", r.also_broke);
+        let run = report(vec![
+            at("uts.hostname/rootful/test", Outcome::Pass, Some(&[])),
+            at("uts.hostname/rootless/test", Outcome::Fail, Some(&[])),
+        ]);
+        let r = judge(UTS, &baseline(), &run, "r.json".into());
+        assert_eq!((r.status, r.fired), (Status::NotExercised, false));
+    }
 }

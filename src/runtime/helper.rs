@@ -582,3 +582,157 @@ fn sweep() -> usize {
     }
     swept
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exit_is_a_code_and_a_death_is_the_signal_name() {
+        let pid = Pid::from_raw(1);
+        assert_eq!(
+            exit_info(WaitStatus::Exited(pid, 3)),
+            ExitInfo {
+                code: Some(3),
+                signal: None
+            }
+        );
+        assert_eq!(
+            exit_info(WaitStatus::Signaled(pid, Signal::SIGKILL, false)),
+            ExitInfo {
+                code: None,
+                signal: Some("SIGKILL".into())
+            }
+        );
+        assert_eq!(
+            exit_info(WaitStatus::Signaled(pid, Signal::SIGSEGV, true)).signal,
+            Some("SIGSEGV".into()),
+            "a core dump is still the signal"
+        );
+        let stopped = exit_info(WaitStatus::Stopped(pid, Signal::SIGSTOP));
+        assert_eq!(stopped.code, None);
+        assert!(
+            stopped
+                .signal
+                .as_deref()
+                .is_some_and(|s| s.contains("Stopped")),
+            "{stopped:?}"
+        );
+    }
+
+    #[test]
+    fn the_maps_are_written_as_given_without_the_identity_sabotage() {
+        let maps = [super::super::spec::IdMap {
+            inside: 0,
+            outside: 100000,
+            count: 1,
+        }];
+        assert_eq!(identity(&[]), None);
+        if std::env::var(sabotage::ENV).is_err() {
+            assert_eq!(identity(&maps), None);
+        }
+    }
+
+    #[test]
+    fn read_some_takes_what_is_there_and_says_when_the_writer_closed() {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        // More than one read's chunk, within the pipe's capacity.
+        let sent: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        nix::unistd::write(&w, &sent).unwrap();
+        let mut buf = Vec::new();
+        assert!(!read_some(&r, &mut buf), "the writer is still open");
+        assert_eq!(buf, sent);
+        nix::unistd::write(&w, b"end").unwrap();
+        drop(w);
+        assert!(!read_some(&r, &mut buf), "data first");
+        assert!(read_some(&r, &mut buf), "then end of file");
+        assert_eq!(&buf[20_000..], b"end");
+    }
+
+    #[test]
+    fn a_bare_clone_with_unreadable_flags_is_a_usage_error() {
+        for bits in ["", "x", "0x20000", "99999999999"] {
+            assert_eq!(bare_clone(bits), 2, "{bits:?}");
+        }
+    }
+
+    #[test]
+    fn a_spec_without_outer_namespaces_enters_none() {
+        assert!(enter_outer(&SandboxSpec::default()).is_ok());
+    }
+
+    #[test]
+    fn no_cpu_stat_is_opened_where_none_is() {
+        assert!(open_cpu_stat(&[]).is_none());
+        let dir = tempfile::tempdir().unwrap();
+        assert!(open_cpu_stat(&[dir.path().join("cgroup.procs")]).is_none());
+    }
+
+    #[test]
+    fn the_sandbox_messages_round_trip() {
+        let done = ChildMessage::Done {
+            setup: SetupRecord {
+                root: init::RootKind::PivotRoot,
+                pivot_root_errno: None,
+            },
+            probe: serde_json::json!({"pid": 1}),
+            uid_map: "0 100000 1".into(),
+            sabotage_fired: vec!["ns-pid-dropped".into()],
+        };
+        let bytes = serde_json::to_vec(&done).unwrap();
+        match serde_json::from_slice::<ChildMessage>(&bytes).unwrap() {
+            ChildMessage::Done {
+                setup,
+                probe,
+                uid_map,
+                sabotage_fired,
+            } => {
+                assert_eq!(setup.root, init::RootKind::PivotRoot);
+                assert_eq!(probe, serde_json::json!({"pid": 1}));
+                assert_eq!(uid_map, "0 100000 1");
+                assert_eq!(sabotage_fired, ["ns-pid-dropped"]);
+            }
+            ChildMessage::SetupFailed { .. } => panic!("decoded as a failure"),
+        }
+        let failed = ChildMessage::SetupFailed {
+            error: StepError::new("pivot_root", "/run/iso/root", Errno::EINVAL),
+            sabotage_fired: Vec::new(),
+        };
+        let bytes = serde_json::to_vec(&failed).unwrap();
+        match serde_json::from_slice::<ChildMessage>(&bytes).unwrap() {
+            ChildMessage::SetupFailed { error, .. } => {
+                assert_eq!(error.to_string(), "pivot_root /run/iso/root: EINVAL");
+            }
+            ChildMessage::Done { .. } => panic!("decoded as done"),
+        }
+        // A sandbox that died mid-write leaves a message that does not decode.
+        assert!(serde_json::from_slice::<ChildMessage>(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_report_reads_without_its_optional_fields() {
+        let rep: HelperReport = serde_json::from_value(serde_json::json!({
+            "probe": null,
+            "setup": null,
+            "setup_error": null,
+            "exit": {"code": 0, "signal": null},
+            "timed_out": false,
+            "hostname_before": "h",
+            "hostname_after": "h",
+            "swept": 0,
+            "sandbox_us": 1200
+        }))
+        .unwrap();
+        assert_eq!(
+            rep.exit,
+            Some(ExitInfo {
+                code: Some(0),
+                signal: None
+            })
+        );
+        assert!(rep.joiner.is_none() && rep.uid_map.is_empty());
+        assert!(rep.scratch_mounts.is_empty() && rep.sabotage_fired.is_empty());
+        let v = serde_json::to_value(&rep).unwrap();
+        assert!(v.get("sabotage_fired").is_none(), "left out when empty");
+    }
+}

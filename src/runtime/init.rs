@@ -337,8 +337,20 @@ fn sabotaged_set(
 mod tests {
     use super::*;
     use crate::runtime::spec::{BindSource, CapsSpec, Ids, Mount, Propagation};
-    use crate::runtime::syscall::RecordingSyscall;
+    use crate::runtime::syscall::{Call, RecordingSyscall, Set};
     use rstest::rstest;
+
+    /// The flags a fresh proc is mounted with.
+    const PROC_FLAGS: MsFlags = MsFlags::MS_NOSUID
+        .union(MsFlags::MS_NODEV)
+        .union(MsFlags::MS_NOEXEC);
+    /// A read-only remount of a bind whose source is nosuid and nodev (the
+    /// flags the double's `locked_flags` answers).
+    const RO_REMOUNT: MsFlags = MsFlags::MS_BIND
+        .union(MsFlags::MS_REMOUNT)
+        .union(MsFlags::MS_RDONLY)
+        .union(MsFlags::MS_NOSUID)
+        .union(MsFlags::MS_NODEV);
 
     fn spec() -> SandboxSpec {
         SandboxSpec {
@@ -377,6 +389,19 @@ mod tests {
         }
     }
 
+    fn proc_at(target: &str) -> Call {
+        Call::mount(Some("proc"), target, Some("proc"), PROC_FLAGS, None)
+    }
+
+    fn is_pivot_root(c: &Call) -> bool {
+        matches!(c, Call::PivotRoot { .. })
+    }
+
+    /// Index of the first write of capability set `set`.
+    fn set_caps_at(s: &RecordingSyscall, set: Set) -> Option<usize> {
+        s.position(|c| matches!(c, Call::SetCaps { set: x, .. } if *x == set))
+    }
+
     #[test]
     fn proc_is_mounted_before_the_old_root_is_detached() {
         let s = sys();
@@ -384,11 +409,22 @@ mod tests {
         let rec = build(&ctx(&sp), &s).unwrap();
         assert_eq!(rec.root, RootKind::PivotRoot);
         let proc_at = s
-            .position("mount proc /run/iso/root/proc proc")
+            .index_of(&proc_at("/run/iso/root/proc"))
             .expect("proc mounted");
-        let pivot = s.position("pivot_root . .").unwrap();
-        let detach = s.position("umount2 . ").unwrap();
-        assert!(s.position("mount - / - MS_REC|MS_PRIVATE").unwrap() < proc_at);
+        let pivot = s
+            .index_of(&Call::PivotRoot {
+                new_root: ".".into(),
+                put_old: ".".into(),
+            })
+            .unwrap();
+        let detach = s
+            .index_of(&Call::Umount2 {
+                target: ".".into(),
+                flags: MntFlags::MNT_DETACH,
+            })
+            .unwrap();
+        let private = Call::mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None);
+        assert!(s.index_of(&private).unwrap() < proc_at);
         assert!(proc_at < pivot && pivot < detach, "{:#?}", s.calls());
     }
 
@@ -396,19 +432,28 @@ mod tests {
     fn readonly_bind_keeps_the_source_locked_flags() {
         let s = sys();
         build(&ctx(&spec()), &s).unwrap();
-        let calls = s.calls();
         let bind = s
-            .position("mount /run/iso/scratch /run/iso/root/data - MS_BIND")
+            .index_of(&Call::mount(
+                Some("/run/iso/scratch"),
+                "/run/iso/root/data",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            ))
             .unwrap();
-        let remount = calls
-            .iter()
-            .position(|c| c.starts_with("mount - /run/iso/root/data") && c.contains("MS_REMOUNT"))
-            .unwrap();
-        assert!(bind < remount);
-        let line = &calls[remount];
-        for f in ["MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_BIND"] {
-            assert!(line.contains(f), "{line} lacks {f}");
-        }
+        let statvfs = s
+            .index_of(&Call::LockedFlags("/run/iso/scratch".into()))
+            .expect("the locked flags are read from the source");
+        let remount = s
+            .index_of(&Call::mount(
+                None,
+                "/run/iso/root/data",
+                None,
+                RO_REMOUNT,
+                None,
+            ))
+            .unwrap_or_else(|| panic!("{:#?}", s.calls()));
+        assert!(bind < statvfs && statvfs < remount);
     }
 
     #[test]
@@ -416,25 +461,53 @@ mod tests {
         let s = sys();
         build(&ctx(&spec()), &s).unwrap();
         assert!(
-            s.position("symlink usr/bin /run/iso/root/bin").is_some(),
+            s.index_of(&Call::Symlink {
+                target: "usr/bin".into(),
+                link: "/run/iso/root/bin".into(),
+            })
+            .is_some(),
             "{:#?}",
             s.calls()
         );
+        let usr = s
+            .index_of(&Call::mount(
+                Some("/usr"),
+                "/run/iso/root/usr",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            ))
+            .unwrap();
+        let usr_ro = s
+            .index_of(&Call::mount(
+                None,
+                "/run/iso/root/usr",
+                None,
+                RO_REMOUNT,
+                None,
+            ))
+            .unwrap();
+        assert!(usr < usr_ro);
         assert!(s
-            .position("mount /usr /run/iso/root/usr - MS_BIND|MS_REC")
-            .is_some());
-        assert!(s
-            .position("mount /dev/null /run/iso/root/dev/null - MS_BIND")
+            .index_of(&Call::mount(
+                Some("/dev/null"),
+                "/run/iso/root/dev/null",
+                None,
+                MsFlags::MS_BIND,
+                None,
+            ))
             .is_some());
         assert!(
-            s.position("mount /lib64").is_none(),
+            s.calls()
+                .iter()
+                .all(|c| c.paths().iter().all(|p| !p.ends_with("lib64"))),
             "absent host dirs are not bound"
         );
     }
 
     #[test]
     fn pivot_root_einval_falls_back_to_move_and_chroot() {
-        let s = sys().failing("pivot_root", Errno::EINVAL);
+        let s = sys().failing(is_pivot_root, Errno::EINVAL);
         let rec = build(&ctx(&spec()), &s).unwrap();
         assert_eq!(
             rec,
@@ -443,22 +516,23 @@ mod tests {
                 pivot_root_errno: Some("EINVAL".into())
             }
         );
-        assert!(
-            s.position("mount /run/iso/root / - MS_MOVE").unwrap()
-                < s.position("chroot .").unwrap()
-        );
+        let moved = Call::mount(Some("/run/iso/root"), "/", None, MsFlags::MS_MOVE, None);
+        assert!(s.index_of(&moved).unwrap() < s.index_of(&Call::Chroot(".".into())).unwrap());
     }
 
     #[rstest]
-    #[case::private("mount - / -", "make-private")]
-    #[case::tmpfs_root("mount tmpfs /run/iso/root", "mount-skeleton")]
-    #[case::proc("mount proc", "mount-proc")]
-    #[case::bind("mount /run/iso/scratch", "bind")]
-    #[case::pivot("pivot_root", "pivot_root")]
-    #[case::detach("umount2", "detach-old-root")]
-    #[case::hostname("sethostname", "sethostname")]
-    fn each_failing_step_is_named(#[case] prefix: &str, #[case] step: &str) {
-        let s = sys().failing(prefix, Errno::EPERM);
+    #[case::private(|c: &Call| c.is_mount(None, "/"), "make-private")]
+    #[case::tmpfs_root(|c: &Call| c.is_mount(Some("tmpfs"), "/run/iso/root"), "mount-skeleton")]
+    #[case::proc(|c: &Call| matches!(c, Call::Mount { fstype: Some(t), .. } if t == "proc"), "mount-proc")]
+    #[case::bind(
+        |c: &Call| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/run/iso/scratch")),
+        "bind"
+    )]
+    #[case::pivot(is_pivot_root, "pivot_root")]
+    #[case::detach(|c: &Call| matches!(c, Call::Umount2 { .. }), "detach-old-root")]
+    #[case::hostname(|c: &Call| matches!(c, Call::Sethostname(_)), "sethostname")]
+    fn each_failing_step_is_named(#[case] failing: fn(&Call) -> bool, #[case] step: &str) {
+        let s = sys().failing(failing, Errno::EPERM);
         let err = build(&ctx(&spec()), &s).unwrap_err();
         assert_eq!(
             (err.step.as_str(), err.errno.as_str()),
@@ -478,14 +552,25 @@ mod tests {
             ..spec()
         };
         build(&ctx(&sp), &s).unwrap();
-        let drop = s.position("drop Bounding CAP_CHOWN").unwrap();
-        let amb = s.position("set Ambient").unwrap();
-        let inh = s.position("set Inheritable").unwrap();
-        let eff = s.position("set Effective").unwrap();
-        let perm = s.position("set Permitted").unwrap();
+        let drop = s
+            .index_of(&Call::DropBounding(Capability::CAP_CHOWN))
+            .unwrap();
+        let amb = set_caps_at(&s, Set::Ambient).unwrap();
+        let inh = set_caps_at(&s, Set::Inheritable).unwrap();
+        let eff = set_caps_at(&s, Set::Effective).unwrap();
+        let perm = set_caps_at(&s, Set::Permitted).unwrap();
         assert!(drop < amb && amb < inh && inh < eff && eff < perm);
-        let calls = s.calls();
-        assert!(!calls[perm].contains("CAP_CHOWN") && calls[perm].contains("CAP_SETUID"));
+        // The double's sets start full: permitted keeps all but the drop.
+        let mut want = caps::all();
+        want.remove(&Capability::CAP_CHOWN);
+        assert!(want.contains(&Capability::CAP_SETUID));
+        assert_eq!(
+            s.calls()[perm],
+            Call::SetCaps {
+                set: Set::Permitted,
+                caps: want
+            }
+        );
     }
 
     #[test]
@@ -506,19 +591,20 @@ mod tests {
         build(&ctx(&sp), &s).unwrap();
         // Dropping from the bounding set needs CAP_SETPCAP in the effective
         // set, which the change to uid 1000 clears.
-        let order: Vec<usize> = [
-            "drop Bounding CAP_CHOWN",
-            "keepcaps true",
-            "setresgid 1000",
-            "setresuid 1000",
-            "keepcaps false",
-            "set Ambient",
-            "set Permitted",
-            "no_new_privs",
-        ]
-        .iter()
-        .map(|p| s.position(p).unwrap_or_else(|| panic!("{p} missing")))
-        .collect();
+        let at = |want: Call| {
+            s.index_of(&want)
+                .unwrap_or_else(|| panic!("{want:?} missing"))
+        };
+        let order = [
+            at(Call::DropBounding(Capability::CAP_CHOWN)),
+            at(Call::KeepCaps(true)),
+            at(Call::Setresgid(1000)),
+            at(Call::Setresuid(1000)),
+            at(Call::KeepCaps(false)),
+            set_caps_at(&s, Set::Ambient).expect("ambient set"),
+            set_caps_at(&s, Set::Permitted).expect("permitted set"),
+            at(Call::SetNoNewPrivs),
+        ];
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{:#?}", s.calls());
     }
 
@@ -533,9 +619,10 @@ mod tests {
             ..spec()
         };
         build(&ctx(&sp), &s).unwrap();
-        assert!(s.position("setresuid 1000").is_some());
+        assert!(s.index_of(&Call::Setresuid(1000)).is_some());
         assert!(
-            s.position("keepcaps").is_none() && s.position("set ").is_none(),
+            s.position(|c| matches!(c, Call::KeepCaps(_) | Call::SetCaps { .. }))
+                .is_none(),
             "{:#?}",
             s.calls()
         );
@@ -544,6 +631,10 @@ mod tests {
     #[test]
     fn seccomp_is_installed_last_after_no_new_privs() {
         let s = sys();
+        let filter = crate::runtime::spec::SeccompSpec {
+            deny: vec!["uname".into()],
+            errno: "EPERM".into(),
+        };
         let sp = SandboxSpec {
             user: Some(Ids {
                 uid: 1000,
@@ -554,28 +645,31 @@ mod tests {
                 ..Default::default()
             },
             no_new_privs: true,
-            seccomp: Some(crate::runtime::spec::SeccompSpec {
-                deny: vec!["uname".into()],
-                errno: "EPERM".into(),
-            }),
+            seccomp: Some(filter.clone()),
             ..spec()
         };
         build(&ctx(&sp), &s).unwrap();
         let calls = s.calls();
-        let sc = s.position("seccomp ").unwrap();
+        // The program installed is the one the spec compiles to.
+        let program = crate::sys::seccomp::compile(&filter.deny, &filter.errno).unwrap();
+        let sc = s.index_of(&Call::InstallSeccomp(program)).unwrap();
         assert_eq!(sc, calls.len() - 1, "{calls:#?}");
-        assert!(s.position("no_new_privs").unwrap() < sc);
+        assert!(s.index_of(&Call::SetNoNewPrivs).unwrap() < sc);
+    }
+
+    fn is_seccomp(c: &Call) -> bool {
+        matches!(c, Call::InstallSeccomp(_))
     }
 
     #[rstest]
-    #[case::seccomp("seccomp ", "seccomp", "EINVAL")]
-    #[case::nnp("no_new_privs", "no_new_privs", "EINVAL")]
+    #[case::seccomp(is_seccomp, "seccomp", "EINVAL")]
+    #[case::nnp(|c: &Call| *c == Call::SetNoNewPrivs, "no_new_privs", "EINVAL")]
     fn a_failing_seccomp_or_nnp_step_is_named(
-        #[case] prefix: &str,
+        #[case] failing: fn(&Call) -> bool,
         #[case] step: &str,
         #[case] errno: &str,
     ) {
-        let s = sys().failing(prefix, Errno::EINVAL);
+        let s = sys().failing(failing, Errno::EINVAL);
         let sp = SandboxSpec {
             no_new_privs: true,
             seccomp: Some(crate::runtime::spec::SeccompSpec {
@@ -587,16 +681,19 @@ mod tests {
         let err = build(&ctx(&sp), &s).unwrap_err();
         assert_eq!((err.step.as_str(), err.errno.as_str()), (step, errno));
         if step == "no_new_privs" {
-            assert!(s.position("seccomp").is_none(), "no filter after a failure");
+            assert!(
+                s.position(is_seccomp).is_none(),
+                "no filter after a failure"
+            );
         }
     }
 
     #[rstest]
-    #[case::private(Propagation::Private, "MS_REC|MS_PRIVATE")]
-    #[case::slave(Propagation::Slave, "MS_REC|MS_SLAVE")]
+    #[case::private(Propagation::Private, MsFlags::MS_REC | MsFlags::MS_PRIVATE)]
+    #[case::slave(Propagation::Slave, MsFlags::MS_REC | MsFlags::MS_SLAVE)]
     fn root_propagation_is_set_before_anything_is_mounted(
         #[case] prop: Propagation,
-        #[case] flags: &str,
+        #[case] flags: MsFlags,
     ) {
         let s = sys();
         let sp = SandboxSpec {
@@ -605,13 +702,16 @@ mod tests {
         };
         build(&ctx(&sp), &s).unwrap();
         let calls = s.calls();
-        let first_mount = s.position("mount").unwrap();
-        assert_eq!(calls[first_mount], format!("mount - / - {flags} -"));
+        let first_mount = s.position(|c| matches!(c, Call::Mount { .. })).unwrap();
+        assert_eq!(
+            calls[first_mount],
+            Call::mount(None, "/", None, flags, None)
+        );
     }
 
     #[test]
     fn a_failing_propagation_change_is_named_after_its_kind() {
-        let s = sys().failing("mount - / -", Errno::EINVAL);
+        let s = sys().failing(|c| c.is_mount(None, "/"), Errno::EINVAL);
         let sp = SandboxSpec {
             root_propagation: Propagation::Slave,
             ..spec()
@@ -645,42 +745,66 @@ mod tests {
     fn masked_and_readonly_paths_after_proc_and_before_pivot() {
         let (s, sp) = masking();
         build(&ctx(&sp), &s).unwrap();
-        let proc_at = s.position("mount proc /run/iso/root/proc proc").unwrap();
-        let ro_bind = s
-            .position("mount /run/iso/root/proc/sys /run/iso/root/proc/sys - MS_BIND|MS_REC")
-            .unwrap();
-        let ro_remount = s
-            .calls()
-            .iter()
-            .position(|c| {
-                c.starts_with("mount - /run/iso/root/proc/sys") && c.contains("MS_RDONLY")
-            })
-            .unwrap();
-        let file = s
-            .position("mount /dev/null /run/iso/root/proc/kcore - MS_BIND -")
-            .unwrap();
-        let dir = s
-            .position("mount tmpfs /run/iso/root/proc/acpi tmpfs MS_RDONLY")
-            .unwrap();
-        let pivot = s.position("pivot_root").unwrap();
+        let at = |want: Call| {
+            s.index_of(&want)
+                .unwrap_or_else(|| panic!("{want:?} missing: {:#?}", s.calls()))
+        };
+        let proc_at = at(proc_at("/run/iso/root/proc"));
+        let ro_bind = at(Call::mount(
+            Some("/run/iso/root/proc/sys"),
+            "/run/iso/root/proc/sys",
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        ));
+        let ro_remount = at(Call::mount(
+            None,
+            "/run/iso/root/proc/sys",
+            None,
+            RO_REMOUNT,
+            None,
+        ));
+        let file = at(Call::mount(
+            Some("/dev/null"),
+            "/run/iso/root/proc/kcore",
+            None,
+            MsFlags::MS_BIND,
+            None,
+        ));
+        let dir = at(Call::mount(
+            Some("tmpfs"),
+            "/run/iso/root/proc/acpi",
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        ));
+        let pivot = s.position(is_pivot_root).unwrap();
         assert!(proc_at < ro_bind && ro_bind < ro_remount && ro_remount < file);
         assert!(file < dir && dir < pivot, "{:#?}", s.calls());
         let calls = s.calls();
         assert!(
-            calls
+            calls.iter().all(|c| c
+                .paths()
                 .iter()
-                .all(|c| !c.contains("absent") && !c.contains("sysrq")),
+                .all(|p| !p.ends_with("absent") && !p.ends_with("sysrq-trigger"))),
             "absent paths are skipped: {calls:#?}"
         );
     }
 
     #[rstest]
-    #[case::file("mount /dev/null /run/iso/root/proc", "mask-file")]
-    #[case::dir("mount tmpfs /run/iso/root/proc/acpi", "mask-dir")]
-    #[case::readonly("mount /run/iso/root/proc/sys", "bind")]
-    fn a_failing_mask_is_named(#[case] prefix: &str, #[case] step: &str) {
+    #[case::file(
+        |c: &Call| matches!(c, Call::Mount { source: Some(s), target, .. }
+            if s == Path::new("/dev/null") && target.starts_with("/run/iso/root/proc")),
+        "mask-file"
+    )]
+    #[case::dir(|c: &Call| c.is_mount(Some("tmpfs"), "/run/iso/root/proc/acpi"), "mask-dir")]
+    #[case::readonly(
+        |c: &Call| matches!(c, Call::Mount { source: Some(s), .. } if s == Path::new("/run/iso/root/proc/sys")),
+        "bind"
+    )]
+    fn a_failing_mask_is_named(#[case] failing: fn(&Call) -> bool, #[case] step: &str) {
         let (s, sp) = masking();
-        let s = s.failing(prefix, Errno::EACCES);
+        let s = s.failing(failing, Errno::EACCES);
         let err = build(&ctx(&sp), &s).unwrap_err();
         assert_eq!((err.step.as_str(), err.errno.as_str()), (step, "EACCES"));
     }
@@ -695,14 +819,21 @@ mod tests {
         });
         build(&ctx(&sp), &s).unwrap();
         assert!(
-            s.position(
-                "mount sysfs /run/iso/root/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -"
-            )
+            s.index_of(&Call::mount(
+                Some("sysfs"),
+                "/run/iso/root/sys",
+                Some("sysfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                None,
+            ))
             .is_some(),
             "{:#?}",
             s.calls()
         );
-        let s = sys().failing("mount sysfs", Errno::EPERM);
+        let s = sys().failing(
+            |c| matches!(c, Call::Mount { fstype: Some(t), .. } if t == "sysfs"),
+            Errno::EPERM,
+        );
         assert_eq!(build(&ctx(&sp), &s).unwrap_err().step, "mount-sysfs");
     }
 
@@ -724,11 +855,20 @@ mod tests {
         };
         build(&ctx(&sp), &s).unwrap();
         assert!(
-            s.position("mkdir").is_none() && s.position("touch").is_none(),
+            s.position(|c| matches!(c, Call::MkdirAll(_) | Call::CreateFile(_)))
+                .is_none(),
             "{:#?}",
             s.calls()
         );
-        assert!(s.position("mount tmpfs /isocheck-nowhere").is_some());
+        assert!(s
+            .index_of(&Call::mount(
+                Some("tmpfs"),
+                "/isocheck-nowhere",
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                None,
+            ))
+            .is_some());
     }
 
     #[test]
@@ -753,8 +893,9 @@ mod tests {
             ..spec()
         };
         build(&ctx(&sp), &s).unwrap();
-        let uid = s.position("setresuid 0").unwrap();
-        assert!(s.position("setresgid 0").unwrap() < uid && uid < s.position("mount").unwrap());
+        let uid = s.index_of(&Call::Setresuid(0)).unwrap();
+        let first_mount = s.position(|c| matches!(c, Call::Mount { .. })).unwrap();
+        assert!(s.index_of(&Call::Setresgid(0)).unwrap() < uid && uid < first_mount);
     }
 
     #[test]
@@ -768,18 +909,21 @@ mod tests {
         };
         build(&ctx(&sp), &s).unwrap();
         let ov = s
-            .position("mount overlay /run/iso/root/merged overlay")
-            .unwrap();
-        let line = &s.calls()[ov];
+            .index_of(&Call::mount(
+                Some("overlay"),
+                "/run/iso/root/merged",
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(
+                    "lowerdir=/srv/alpine,upperdir=/run/iso/root/upper,workdir=/run/iso/root/work",
+                ),
+            ))
+            .unwrap_or_else(|| panic!("{:#?}", s.calls()));
+        assert!(s.index_of(&proc_at("/run/iso/root/merged/proc")).unwrap() > ov);
         assert!(
-            line.contains(
-                "lowerdir=/srv/alpine,upperdir=/run/iso/root/upper,workdir=/run/iso/root/work"
-            ),
-            "{line}"
-        );
-        assert!(s.position("mount proc /run/iso/root/merged/proc").unwrap() > ov);
-        assert!(
-            s.calls().iter().all(|c| !c.contains(" /srv/alpine/")),
+            s.calls()
+                .iter()
+                .all(|c| c.paths().iter().all(|p| !p.starts_with("/srv/alpine"))),
             "nothing is mounted or made inside the tree"
         );
     }
@@ -797,7 +941,7 @@ mod tests {
         };
         build(&ctx(&sp), &s).unwrap();
         assert_eq!(
-            s.position("unshare CLONE_NEWCGROUP"),
+            s.index_of(&Call::Unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)),
             Some(0),
             "{:#?}",
             s.calls()
@@ -818,7 +962,11 @@ mod tests {
             ..Default::default()
         };
         build(&ctx(&sp), &s).unwrap();
-        assert!(s.position("setresuid").is_none(), "{:#?}", s.calls());
+        assert!(
+            s.position(|c| matches!(c, Call::Setresuid(_))).is_none(),
+            "{:#?}",
+            s.calls()
+        );
     }
 
     #[test]
@@ -833,7 +981,13 @@ mod tests {
         };
         let rec = build(&ctx(&sp), &s).unwrap();
         assert_eq!(rec.root, RootKind::Host);
-        assert!(s.position("pivot_root").is_none() && s.position("mount tmpfs").is_none());
-        assert!(s.position("mount proc /proc proc").is_some());
+        assert!(
+            s.position(|c| is_pivot_root(c)
+                || matches!(c, Call::Mount { fstype: Some(t), .. } if t == "tmpfs"))
+                .is_none(),
+            "{:#?}",
+            s.calls()
+        );
+        assert!(s.index_of(&proc_at("/proc")).is_some());
     }
 }

@@ -116,3 +116,34 @@ fn born_inside(proof: sys::SingleThreaded, w: std::os::fd::OwnedFd) -> i32 {
         Err(_) => 3,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ino_is_the_inode_and_zero_where_nothing_is() {
+        let own = std::fs::metadata("/proc/self/ns/pid").unwrap().ino();
+        assert_ne!(own, 0);
+        assert_eq!(ino("/proc/self/ns/pid"), own);
+        assert_eq!(ino("/proc/self/ns/no-such-namespace"), 0);
+    }
+
+    #[test]
+    fn the_view_crosses_the_pipe_whole() {
+        let view = JoinView {
+            pid: 3,
+            pid_ns: 4026532001,
+            pid1_pid_ns: 4026532001,
+            mnt_ns: 4026532002,
+            pid1_mnt_ns: 4026532002,
+            host_pid_ns: 0,
+            pid1_comm: "isocheck".into(),
+        };
+        let bytes = serde_json::to_vec(&view).unwrap();
+        assert_eq!(serde_json::from_slice::<JoinView>(&bytes).unwrap(), view);
+        // A joiner that died before writing, or mid-write, reports nothing.
+        assert!(serde_json::from_slice::<JoinView>(b"").is_err());
+        assert!(serde_json::from_slice::<JoinView>(&bytes[..bytes.len() / 2]).is_err());
+    }
+}

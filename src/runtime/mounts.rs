@@ -323,7 +323,7 @@ pub fn readonly_path(base: &Path, path: &Path, sys: &dyn Syscall) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::syscall::RecordingSyscall;
+    use crate::runtime::syscall::{Call, RecordingSyscall};
 
     /// A merged tree at /m: merged /usr (`bin -> usr/bin`), `var/run ->
     /// /run` (absolute), `etc/mtab -> ../proc/self/mounts`, a loop, and a
@@ -371,18 +371,43 @@ mod tests {
         let merged = overlay_root(Path::new("/srv/t"), Path::new("/m0"), &s).unwrap();
         assert_eq!(merged, Path::new("/m0/merged"));
         let calls = s.calls();
-        let ov = s.position("mount overlay /m0/merged overlay").unwrap();
-        let dev = s
-            .position("mount tmpfs /m0/merged/dev tmpfs MS_NOSUID|MS_NOEXEC mode=0755")
-            .unwrap_or_else(|| panic!("{calls:#?}"));
-        let null = s
-            .position("mount /dev/null /m0/merged/dev/null - MS_BIND -")
-            .unwrap();
+        let at = |want: Call| {
+            s.index_of(&want)
+                .unwrap_or_else(|| panic!("{want:?} missing: {calls:#?}"))
+        };
+        let ov = at(Call::mount(
+            Some("overlay"),
+            "/m0/merged",
+            Some("overlay"),
+            MsFlags::empty(),
+            Some("lowerdir=/srv/t,upperdir=/m0/upper,workdir=/m0/work"),
+        ));
+        let dev = at(Call::mount(
+            Some("tmpfs"),
+            "/m0/merged/dev",
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some("mode=0755"),
+        ));
+        let null = at(Call::mount(
+            Some("/dev/null"),
+            "/m0/merged/dev/null",
+            None,
+            MsFlags::MS_BIND,
+            None,
+        ));
         assert!(ov < dev && dev < null, "{calls:#?}");
-        assert!(s.position("mount /dev/zero /m0/merged/dev/zero").is_some());
+        at(Call::mount(
+            Some("/dev/zero"),
+            "/m0/merged/dev/zero",
+            None,
+            MsFlags::MS_BIND,
+            None,
+        ));
         // Devices the host lacks are not made up.
         assert!(
-            s.position("touch /m0/merged/dev/full").is_none(),
+            s.position(|c| c.paths().iter().any(|p| p.ends_with("full")))
+                .is_none(),
             "{calls:#?}"
         );
     }
@@ -407,16 +432,17 @@ mod tests {
         assert_eq!(resolve_in_root(root, Path::new("/dev"), &s).unwrap(), dev);
         let calls = s.calls();
         assert!(
-            calls.contains(&"mkdir /m/run/lock".to_string())
+            calls.contains(&Call::MkdirAll("/m/run/lock".into()))
                 && calls
                     .iter()
-                    .any(|c| c.starts_with("mount tmpfs /m/run/lock ")),
+                    .any(|c| c.is_mount(Some("tmpfs"), "/m/run/lock")),
             "{calls:#?}"
         );
         assert!(
-            calls
+            calls.iter().all(|c| c
+                .paths()
                 .iter()
-                .all(|c| !c.contains(" /run/") && !c.contains(" /var/run")),
+                .all(|p| !p.starts_with("/run") && !p.starts_with("/var/run"))),
             "{calls:#?}"
         );
     }
@@ -427,7 +453,13 @@ mod tests {
         mask(Path::new("/"), Path::new("/dev/null"), &s).unwrap();
         assert_eq!(
             s.calls(),
-            vec!["mount /dev/null /dev/null - MS_BIND -".to_string()]
+            vec![Call::mount(
+                Some("/dev/null"),
+                "/dev/null",
+                None,
+                MsFlags::MS_BIND,
+                None
+            )]
         );
     }
 }

@@ -340,3 +340,118 @@ fn worker_setup(
         _ => Err(step("wait-for-maps", "", Errno::EPIPE)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(inside: u32, outside: u32, count: u32) -> IdMap {
+        IdMap {
+            inside,
+            outside,
+            count,
+        }
+    }
+
+    fn plan(uid_map: Vec<IdMap>) -> RootlessPlan {
+        RootlessPlan {
+            uid: 1000,
+            gid: 1000,
+            gid_map: uid_map.clone(),
+            uid_map,
+            join_cgroup: Vec::new(),
+            tools: None,
+        }
+    }
+
+    #[test]
+    fn a_range_is_any_id_beyond_root() {
+        assert!(!plan(vec![map(0, 1000, 1)]).has_range());
+        assert!(!plan(Vec::new()).has_range());
+        assert!(plan(vec![map(0, 1000, 1), map(1, 100000, 1)]).has_range());
+        assert!(plan(vec![map(0, 100000, 65537)]).has_range());
+        // Counts are summed wide: no overflow to a small total.
+        assert!(plan(vec![map(0, 0, u32::MAX), map(0, 0, 2)]).has_range());
+    }
+
+    #[test]
+    fn the_runner_plan_follows_who_runs() {
+        let p = RootlessPlan::for_runner();
+        assert!(p.join_cgroup.is_empty() && p.tools.is_none());
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!((p.uid, p.gid), (DEFAULT_UID, DEFAULT_UID));
+            if std::env::var(super::super::sabotage::ENV).is_err() {
+                let want = vec![
+                    map(0, DEFAULT_UID, 1),
+                    map(1, DEFAULT_SUB_START, DEFAULT_SUB_COUNT),
+                ];
+                assert_eq!((&p.uid_map, &p.gid_map), (&want, &want));
+            }
+            assert!(p.has_range());
+        } else {
+            let (u, g) = (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            );
+            assert_eq!((p.uid, p.gid), (u, g));
+            assert_eq!(
+                (p.uid_map, p.gid_map),
+                (vec![map(0, u, 1)], vec![map(0, g, 1)])
+            );
+        }
+    }
+
+    #[test]
+    fn a_plan_crosses_the_pipe_and_reads_without_tools() {
+        let mut p = plan(vec![map(0, 1000, 1), map(1, 100000, 65536)]);
+        p.tools = Some(IdmapTools {
+            newuidmap: "/usr/bin/newuidmap".into(),
+            newgidmap: "/usr/bin/newgidmap".into(),
+        });
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            serde_json::from_value::<RootlessPlan>(v.clone()).unwrap(),
+            p
+        );
+        let mut old = v;
+        old.as_object_mut().unwrap().remove("tools");
+        assert_eq!(
+            serde_json::from_value::<RootlessPlan>(old).unwrap().tools,
+            None
+        );
+    }
+
+    fn tools() -> IdmapTools {
+        IdmapTools {
+            newuidmap: "/bin/true".into(),
+            newgidmap: "/bin/false".into(),
+        }
+    }
+
+    #[test]
+    fn a_map_tool_that_succeeds_is_done() {
+        let t = tools();
+        let maps = [map(0, 1000, 1)];
+        assert!(t
+            .write(&t.newuidmap, Pid::from_raw(1), &maps, 65534, 65534)
+            .is_ok());
+    }
+
+    #[test]
+    fn a_map_tool_that_fails_is_named_with_its_maps_and_status() {
+        let t = tools();
+        let maps = [map(0, 1000, 1), map(1, 100000, 65536)];
+        let e = t
+            .write(&t.newgidmap, Pid::from_raw(4242), &maps, 65534, 65534)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/bin/false 4242 0 1000 1, 1 100000 65536: exit status: 1: "
+        );
+        let missing = std::path::Path::new("/nonexistent/newuidmap");
+        let e = t
+            .write(missing, Pid::from_raw(4242), &maps, 65534, 65534)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "/nonexistent/newuidmap 4242: ENOENT");
+    }
+}

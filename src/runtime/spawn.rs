@@ -642,4 +642,181 @@ mod tests {
         );
         assert_eq!(first_subid_range(text, Some("nobody"), 8), None);
     }
+
+    fn map(inside: u32, outside: u32, count: u32) -> crate::runtime::spec::IdMap {
+        crate::runtime::spec::IdMap {
+            inside,
+            outside,
+            count,
+        }
+    }
+
+    #[test]
+    fn a_subid_line_needs_three_fields_and_numbers() {
+        let text = "# comment\nrl\nrl:x:5\nrl:5\nrl:7:y\n\n  rl:10:20  \n";
+        assert_eq!(first_subid_range(text, Some("rl"), 1), Some((10, 20)));
+        // Fields are split as they are: a padded name is another name.
+        assert_eq!(first_subid_range("rl :1:2\n", Some("rl"), 9), None);
+        assert_eq!(
+            first_subid_range("rl: 1 : 2\n", Some("rl"), 9),
+            Some((1, 2))
+        );
+        // No name: by id only; the id written as the name.
+        assert_eq!(
+            first_subid_range("rl:1:2\n1000:3:4\n", None, 1000),
+            Some((3, 4))
+        );
+        assert_eq!(first_subid_range("rl:1:2\n", None, 1000), None);
+        assert_eq!(first_subid_range("", Some("rl"), 0), None);
+        // Ranges beyond 32 bits are read as they are.
+        assert_eq!(
+            first_subid_range("rl:4294967296:1\n", Some("rl"), 0),
+            Some((4294967296, 1))
+        );
+    }
+
+    #[test]
+    fn map_out_follows_the_range_holding_the_id() {
+        assert_eq!(map_out(&[], 42), 42, "no map: the same namespace");
+        let maps = [map(0, 100000, 1), map(1, 100001, 65536)];
+        assert_eq!(map_out(&maps, 0), 100000);
+        assert_eq!(map_out(&maps, 1), 100001);
+        assert_eq!(map_out(&maps, 65536), 165536, "the last id of a range");
+        assert_eq!(map_out(&maps, 65537), 65537, "outside every range");
+        assert_eq!(
+            map_out(&[map(10, 500, 0)], 10),
+            10,
+            "an empty range maps nothing"
+        );
+        // The first range that holds the id wins.
+        assert_eq!(map_out(&[map(0, 7, 5), map(0, 9, 5)], 2), 9);
+    }
+
+    #[test]
+    fn the_sandbox_root_is_mapped_through_both_namespaces() {
+        assert_eq!(sandbox_root(&SandboxSpec::default(), None), (0, 0));
+        let spec = SandboxSpec {
+            uid_map: vec![map(0, 1000, 1)],
+            gid_map: vec![map(0, 2000, 1)],
+            ..SandboxSpec::default()
+        };
+        assert_eq!(sandbox_root(&spec, None), (1000, 2000));
+        let plan = RootlessPlan {
+            uid: 100000,
+            gid: 100000,
+            uid_map: vec![map(0, 100000, 1), map(1, 100001, 65536)],
+            gid_map: vec![map(0, 100000, 1), map(1, 100001, 65536)],
+            join_cgroup: Vec::new(),
+            tools: None,
+        };
+        // 1000 in the rootless namespace is subordinate id 1000 - 1 + 100001.
+        assert_eq!(sandbox_root(&spec, Some(&plan)), (101000, 102000));
+        // Without maps of its own the sandbox's root is the rootless user.
+        assert_eq!(
+            sandbox_root(&SandboxSpec::default(), Some(&plan)),
+            (100000, 100000)
+        );
+    }
+
+    #[test]
+    fn a_cgroup_name_keeps_only_safe_characters() {
+        assert_eq!(sanitize("pid.pid1/rootful/test"), "pid.pid1_rootful_test");
+        assert_eq!(sanitize("a b\n../c"), "a_b_.._c");
+        assert_eq!(sanitize("Net-9.x"), "Net-9.x");
+        assert_eq!(sanitize("é"), "_", "one mark a character");
+        assert_eq!(sanitize(""), "");
+    }
+
+    #[test]
+    fn the_scratch_owners_are_listed_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["b", "a", "c"] {
+            std::fs::write(dir.path().join(f), f).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        let owners = list_owners(dir.path());
+        let names: Vec<&str> = owners.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+        let (uid, gid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        assert!(owners.iter().all(|o| o.uid == uid
+            && o.gid == gid
+            && o.subuid_id.is_none()
+            && o.subgid_id.is_none()));
+        assert!(list_owners(&dir.path().join("absent")).is_empty());
+    }
+
+    #[test]
+    fn timed_returns_the_value_and_the_time_it_took() {
+        let (v, d) = timed(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            7
+        });
+        assert_eq!(v, 7);
+        assert!(d >= Duration::from_millis(20), "{d:?}");
+    }
+
+    #[test]
+    fn spawn_errors_say_what_failed() {
+        assert_eq!(
+            SpawnError::HelperTimeout(Duration::from_millis(5500)).to_string(),
+            "the helper outlived its deadline of 5.5s and was killed"
+        );
+        assert_eq!(
+            SpawnError::Helper {
+                status: "exit status: 3".into(),
+                stderr: "isocheck helper: bad request".into()
+            }
+            .to_string(),
+            "the helper failed (status exit status: 3): isocheck helper: bad request"
+        );
+        assert_eq!(
+            SpawnError::Prepare {
+                what: "scratch directory",
+                path: "/w/scratch-1".into(),
+                source: std::io::Error::from_raw_os_error(libc::EEXIST),
+            }
+            .to_string(),
+            "failed to prepare scratch directory at /w/scratch-1: File exists (os error 17)"
+        );
+        assert_eq!(
+            SpawnError::Interrupted.to_string(),
+            "the run was interrupted"
+        );
+    }
+
+    #[test]
+    fn an_observation_round_trips_and_leaves_out_what_is_empty() {
+        let o = Observation {
+            timed_out: true,
+            swept: 2,
+            outside: Outside {
+                hostname_before: "host".into(),
+                hostname_after: "host".into(),
+                scratch: vec![FileOwner {
+                    name: "f".into(),
+                    uid: 101000,
+                    gid: 101000,
+                    subuid_id: Some(1000),
+                    subgid_id: None,
+                }],
+                ..Outside::default()
+            },
+            ..Observation::default()
+        };
+        let v = serde_json::to_value(&o).unwrap();
+        assert!(v.get("sabotage_fired").is_none());
+        assert!(v["outside"]["scratch"][0].get("subgid_id").is_none());
+        assert_eq!(v["outside"]["scratch"][0]["subuid_id"], 1000);
+        assert_eq!(serde_json::from_value::<Observation>(v.clone()).unwrap(), o);
+        // Older observations without the later fields still read.
+        let mut old = v;
+        old["outside"]
+            .as_object_mut()
+            .unwrap()
+            .remove("scratch_mounts");
+        assert_eq!(serde_json::from_value::<Observation>(old).unwrap(), o);
+    }
 }

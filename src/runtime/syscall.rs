@@ -2,7 +2,8 @@
 //!
 //! `init` builds the sandbox through [`Syscall`] alone, so its order and its
 //! error handling are unit-tested unprivileged against [`RecordingSyscall`],
-//! which records every call and fails the ones it is told to.
+//! which records every call as a typed [`Call`] and fails the ones it is
+//! told to.
 
 use caps::{CapSet, Capability};
 use nix::errno::Errno;
@@ -171,45 +172,188 @@ impl Syscall for LinuxSyscall {
 
 pub use crate::sys::io_errno;
 
-/// A test double: records each call as a line and fails the calls whose
-/// line starts with a prefix it was given.
+/// One call the test double received, with its arguments as typed values.
+#[cfg(test)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    Mount {
+        source: Option<PathBuf>,
+        target: PathBuf,
+        fstype: Option<String>,
+        flags: MsFlags,
+        data: Option<String>,
+    },
+    Umount2 {
+        target: PathBuf,
+        flags: MntFlags,
+    },
+    PivotRoot {
+        new_root: PathBuf,
+        put_old: PathBuf,
+    },
+    Chroot(PathBuf),
+    Chdir(PathBuf),
+    MkdirAll(PathBuf),
+    CreateFile(PathBuf),
+    Symlink {
+        target: PathBuf,
+        link: PathBuf,
+    },
+    /// `locked_flags`: the statvfs of the file system holding the path.
+    LockedFlags(PathBuf),
+    Sethostname(String),
+    Setgroups(Vec<u32>),
+    Setresgid(u32),
+    Setresuid(u32),
+    KeepCaps(bool),
+    DropBounding(Capability),
+    SetCaps {
+        set: Set,
+        caps: caps::CapsHashSet,
+    },
+    SetNoNewPrivs,
+    Unshare(nix::sched::CloneFlags),
+    /// The whole BPF program installed.
+    InstallSeccomp(Vec<seccompiler::sock_filter>),
+}
+
+#[cfg(test)]
+impl Call {
+    /// A mount call, from borrowed arguments.
+    pub fn mount(
+        source: Option<&str>,
+        target: &str,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> Self {
+        Call::Mount {
+            source: source.map(PathBuf::from),
+            target: target.into(),
+            fstype: fstype.map(String::from),
+            flags,
+            data: data.map(String::from),
+        }
+    }
+
+    /// The target of a mount call; `None` for any other call.
+    pub fn mount_target(&self) -> Option<&Path> {
+        match self {
+            Call::Mount { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The flags of a mount call; `None` for any other call.
+    pub fn mount_flags(&self) -> Option<MsFlags> {
+        match self {
+            Call::Mount { flags, .. } => Some(*flags),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a mount of `source` (`None`: no source) onto
+    /// `target`, whatever its type, flags and data.
+    pub fn is_mount(&self, source: Option<&str>, target: &str) -> bool {
+        matches!(self, Call::Mount { source: s, target: t, .. }
+            if s.as_deref() == source.map(Path::new) && t == Path::new(target))
+    }
+
+    /// Every path the call names.
+    pub fn paths(&self) -> Vec<&Path> {
+        match self {
+            Call::Mount { source, target, .. } => source
+                .iter()
+                .map(PathBuf::as_path)
+                .chain([target.as_path()])
+                .collect(),
+            Call::Umount2 { target, .. } => vec![target],
+            Call::PivotRoot { new_root, put_old } => vec![new_root, put_old],
+            Call::Chroot(p)
+            | Call::Chdir(p)
+            | Call::MkdirAll(p)
+            | Call::CreateFile(p)
+            | Call::LockedFlags(p) => vec![p],
+            Call::Symlink { target, link } => vec![target, link],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A capability set, as [`Call::SetCaps`] records it (`caps::CapSet` can
+/// be neither compared nor ordered).
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Set {
+    Ambient,
+    Bounding,
+    Effective,
+    Inheritable,
+    Permitted,
+}
+
+#[cfg(test)]
+impl From<CapSet> for Set {
+    fn from(set: CapSet) -> Self {
+        match set {
+            CapSet::Ambient => Set::Ambient,
+            CapSet::Bounding => Set::Bounding,
+            CapSet::Effective => Set::Effective,
+            CapSet::Inheritable => Set::Inheritable,
+            CapSet::Permitted => Set::Permitted,
+        }
+    }
+}
+
+/// Which calls a [`RecordingSyscall`] fails.
+#[cfg(test)]
+pub type CallFilter = Box<dyn Fn(&Call) -> bool>;
+
+/// A test double: records each call as a [`Call`] and fails the calls that
+/// a filter it was given accepts.
 #[cfg(test)]
 #[derive(Default)]
 pub struct RecordingSyscall {
-    pub calls: std::cell::RefCell<Vec<String>>,
-    pub failures: Vec<(String, Errno)>,
+    pub calls: std::cell::RefCell<Vec<Call>>,
+    pub failures: Vec<(CallFilter, Errno)>,
     /// Host paths that exist: path -> (is_dir, symlink target).
     pub host: std::collections::BTreeMap<PathBuf, (bool, Option<PathBuf>)>,
-    pub caps: std::cell::RefCell<std::collections::BTreeMap<String, Vec<Capability>>>,
+    /// What each capability set holds after `set_caps` (unset: all).
+    pub caps: std::cell::RefCell<std::collections::BTreeMap<Set, Vec<Capability>>>,
 }
 
 #[cfg(test)]
 impl RecordingSyscall {
-    pub fn failing(mut self, prefix: &str, errno: Errno) -> Self {
-        self.failures.push((prefix.to_string(), errno));
+    /// Fails every call `filter` accepts with `errno` (the call is still
+    /// recorded).
+    pub fn failing(mut self, filter: impl Fn(&Call) -> bool + 'static, errno: Errno) -> Self {
+        self.failures.push((Box::new(filter), errno));
         self
     }
 
-    fn record(&self, line: String) -> Result<(), Errno> {
+    fn record(&self, call: Call) -> Result<(), Errno> {
         let fail = self
             .failures
             .iter()
-            .find(|(p, _)| line.starts_with(p.as_str()))
+            .find(|(f, _)| f(&call))
             .map(|(_, e)| *e);
-        self.calls.borrow_mut().push(line);
+        self.calls.borrow_mut().push(call);
         fail.map_or(Ok(()), Err)
     }
 
-    pub fn calls(&self) -> Vec<String> {
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
         self.calls.borrow().clone()
     }
 
-    /// Index of the first call starting with `prefix`.
-    pub fn position(&self, prefix: &str) -> Option<usize> {
-        self.calls
-            .borrow()
-            .iter()
-            .position(|c| c.starts_with(prefix))
+    /// Index of the first call `filter` accepts.
+    pub fn position(&self, filter: impl Fn(&Call) -> bool) -> Option<usize> {
+        self.calls.borrow().iter().position(filter)
+    }
+
+    /// Index of the first call equal to `call`.
+    pub fn index_of(&self, call: &Call) -> Option<usize> {
+        self.position(|c| c == call)
     }
 }
 
@@ -223,91 +367,94 @@ impl Syscall for RecordingSyscall {
         flags: MsFlags,
         data: Option<&str>,
     ) -> Result<(), Errno> {
-        let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-        self.record(format!(
-            "mount {} {} {} {} {}",
-            source.map_or("-".into(), |s| s.display().to_string()),
-            target.display(),
-            fstype.unwrap_or("-"),
-            names.join("|"),
-            data.unwrap_or("-")
-        ))
+        self.record(Call::Mount {
+            source: source.map(Path::to_path_buf),
+            target: target.to_path_buf(),
+            fstype: fstype.map(String::from),
+            flags,
+            data: data.map(String::from),
+        })
     }
     fn umount2(&self, target: &Path, flags: MntFlags) -> Result<(), Errno> {
-        self.record(format!("umount2 {} {:?}", target.display(), flags))
+        self.record(Call::Umount2 {
+            target: target.to_path_buf(),
+            flags,
+        })
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
-        self.record(format!(
-            "pivot_root {} {}",
-            new_root.display(),
-            put_old.display()
-        ))
+        self.record(Call::PivotRoot {
+            new_root: new_root.to_path_buf(),
+            put_old: put_old.to_path_buf(),
+        })
     }
     fn chroot(&self, path: &Path) -> Result<(), Errno> {
-        self.record(format!("chroot {}", path.display()))
+        self.record(Call::Chroot(path.to_path_buf()))
     }
     fn chdir(&self, path: &Path) -> Result<(), Errno> {
-        self.record(format!("chdir {}", path.display()))
+        self.record(Call::Chdir(path.to_path_buf()))
     }
     fn mkdir_all(&self, path: &Path) -> Result<(), Errno> {
-        self.record(format!("mkdir {}", path.display()))
+        self.record(Call::MkdirAll(path.to_path_buf()))
     }
     fn create_file(&self, path: &Path) -> Result<(), Errno> {
-        self.record(format!("touch {}", path.display()))
+        self.record(Call::CreateFile(path.to_path_buf()))
     }
     fn symlink(&self, target: &Path, link: &Path) -> Result<(), Errno> {
-        self.record(format!("symlink {} {}", target.display(), link.display()))
+        self.record(Call::Symlink {
+            target: target.to_path_buf(),
+            link: link.to_path_buf(),
+        })
     }
     fn lookup(&self, path: &Path) -> Option<(bool, Option<PathBuf>)> {
         self.host.get(path).cloned()
     }
     fn locked_flags(&self, path: &Path) -> Result<MsFlags, Errno> {
-        self.record(format!("statvfs {}", path.display()))?;
+        self.record(Call::LockedFlags(path.to_path_buf()))?;
         Ok(MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
     }
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
-        self.record(format!("sethostname {name}"))
+        self.record(Call::Sethostname(name.into()))
     }
     fn setgroups(&self, gids: &[u32]) -> Result<(), Errno> {
-        self.record(format!("setgroups {gids:?}"))
+        self.record(Call::Setgroups(gids.to_vec()))
     }
     fn setresgid(&self, gid: u32) -> Result<(), Errno> {
-        self.record(format!("setresgid {gid}"))
+        self.record(Call::Setresgid(gid))
     }
     fn setresuid(&self, uid: u32) -> Result<(), Errno> {
-        self.record(format!("setresuid {uid}"))
+        self.record(Call::Setresuid(uid))
     }
     fn keep_caps(&self, on: bool) -> Result<(), Errno> {
-        self.record(format!("keepcaps {on}"))
+        self.record(Call::KeepCaps(on))
     }
     fn read_caps(&self, set: CapSet) -> Result<Vec<Capability>, Errno> {
         Ok(self
             .caps
             .borrow()
-            .get(&format!("{set:?}"))
+            .get(&Set::from(set))
             .cloned()
             .unwrap_or_else(|| caps::all().into_iter().collect()))
     }
     fn drop_bounding(&self, cap: Capability) -> Result<(), Errno> {
-        self.record(format!("drop Bounding {cap}"))
+        self.record(Call::DropBounding(cap))
     }
     fn set_caps(&self, set: CapSet, caps_list: &[Capability]) -> Result<(), Errno> {
-        let mut v: Vec<String> = caps_list.iter().map(|c| c.to_string()).collect();
-        v.sort();
-        self.record(format!("set {set:?} [{}]", v.join(",")))?;
+        self.record(Call::SetCaps {
+            set: set.into(),
+            caps: caps_list.iter().copied().collect(),
+        })?;
         self.caps
             .borrow_mut()
-            .insert(format!("{set:?}"), caps_list.to_vec());
+            .insert(set.into(), caps_list.to_vec());
         Ok(())
     }
     fn set_no_new_privs(&self) -> Result<(), Errno> {
-        self.record("no_new_privs".into())
+        self.record(Call::SetNoNewPrivs)
     }
     fn unshare(&self, flags: nix::sched::CloneFlags) -> Result<(), Errno> {
-        let names: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
-        self.record(format!("unshare {}", names.join("|")))
+        self.record(Call::Unshare(flags))
     }
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
-        self.record(format!("seccomp {} instructions", prog.len()))
+        self.record(Call::InstallSeccomp(prog.to_vec()))
     }
 }
