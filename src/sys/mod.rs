@@ -2,6 +2,7 @@
 //! nix does not cover, each with the condition that makes it sound.
 
 pub mod lsm;
+pub mod mountinfo;
 pub mod outdir;
 pub mod xattr;
 
