@@ -37,6 +37,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use super::init::StepError;
+use super::plumbing::step;
 use super::syscall::io_errno;
 
 /// A veth pair into the sandbox, in a throwaway outer network namespace.
@@ -163,10 +164,6 @@ pub struct Attached {
     _listener: Option<TcpListener>,
 }
 
-fn step(s: &str, target: impl AsRef<std::path::Path>, e: Errno) -> StepError {
-    StepError::new(s, target, e)
-}
-
 /// Sets the pair up for the sandbox `child` (cloned, not yet released),
 /// from the helper's outer network namespace.
 pub fn attach(v: &VethSpec, child: Pid) -> Result<Attached, StepError> {
@@ -219,7 +216,7 @@ pub fn attach(v: &VethSpec, child: Pid) -> Result<Attached, StepError> {
     let listener = match v.listen_port {
         Some(port) => Some(
             TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
-                .map_err(|e| step("listen", format!("0.0.0.0:{port}"), io_errno(e)))?,
+                .map_err(|e| step("listen", &format!("0.0.0.0:{port}"), io_errno(e)))?,
         ),
         None => None,
     };
@@ -284,7 +281,7 @@ fn in_netns_of<T>(pid: Pid, f: impl FnOnce() -> Result<T, StepError>) -> Result<
     let own = open("/proc/self/ns/net".into())?;
     let theirs = open(format!("/proc/{pid}/ns/net"))?;
     setns(&theirs, CloneFlags::CLONE_NEWNET)
-        .map_err(|e| step("setns", format!("/proc/{pid}/ns/net"), e))?;
+        .map_err(|e| step("setns", &format!("/proc/{pid}/ns/net"), e))?;
     let r = f();
     // Back home before anything else: the listener belongs outside.
     setns(&own, CloneFlags::CLONE_NEWNET)
@@ -406,7 +403,7 @@ impl Rtnl {
             if start.elapsed() >= READY_WAIT {
                 return Err(step(
                     "veth-ready",
-                    format!("{name} after {READY_WAIT:?}: {state:?}"),
+                    &format!("{name} after {READY_WAIT:?}: {state:?}"),
                     Errno::ETIMEDOUT,
                 ));
             }
