@@ -58,50 +58,15 @@ impl std::fmt::Display for FileCaps {
     }
 }
 
-const VFS_CAP_REVISION_MASK: u32 = 0xff00_0000;
-const VFS_CAP_FLAGS_EFFECTIVE: u32 = 0x0000_0001;
-const VFS_CAP_REVISION_1: u32 = 0x0100_0000;
-const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
-const VFS_CAP_REVISION_3: u32 = 0x0300_0000;
-
 /// Parses a `security.capability` value (`struct vfs_cap_data` or
-/// `vfs_ns_cap_data`, little-endian).
+/// `vfs_ns_cap_data`, little-endian) and names its capabilities.
 pub fn parse_vfs_caps(bytes: &[u8]) -> Result<FileCaps, String> {
-    let word = |i: usize| -> Option<u32> {
-        bytes
-            .get(i * 4..i * 4 + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
-    let magic = word(0).ok_or_else(|| format!("{} bytes, too short", bytes.len()))?;
-    let (words, want_len) = match magic & VFS_CAP_REVISION_MASK {
-        VFS_CAP_REVISION_1 => (1, 12),
-        VFS_CAP_REVISION_2 => (2, 20),
-        VFS_CAP_REVISION_3 => (2, 24),
-        rev => return Err(format!("unknown revision {:#x}", rev >> 24)),
-    };
-    if bytes.len() != want_len {
-        return Err(format!(
-            "revision {} needs {want_len} bytes, got {}",
-            magic >> 24,
-            bytes.len()
-        ));
-    }
-    if magic & !VFS_CAP_REVISION_MASK & !VFS_CAP_FLAGS_EFFECTIVE != 0 {
-        return Err(format!("unknown flags in {magic:#010x}"));
-    }
-    let mut permitted = 0u64;
-    let mut inheritable = 0u64;
-    for i in 0..words {
-        permitted |= u64::from(word(1 + 2 * i).unwrap_or(0)) << (32 * i);
-        inheritable |= u64::from(word(2 + 2 * i).unwrap_or(0)) << (32 * i);
-    }
+    let v = crate::sys::vfscap::decode(bytes).map_err(|e| e.to_string())?;
     Ok(FileCaps {
-        permitted: cap_names(permitted),
-        inheritable: cap_names(inheritable),
-        effective: magic & VFS_CAP_FLAGS_EFFECTIVE != 0,
-        rootid: (magic & VFS_CAP_REVISION_MASK == VFS_CAP_REVISION_3)
-            .then(|| word(5))
-            .flatten(),
+        permitted: cap_names(v.permitted),
+        inheritable: cap_names(v.inheritable),
+        effective: v.effective,
+        rootid: v.rootid,
     })
 }
 

@@ -13,25 +13,11 @@ use std::path::Path;
 use super::spec::ExecCopy;
 use crate::sys::outdir::OutDir;
 
-const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
-const VFS_CAP_FLAGS_EFFECTIVE: u32 = 0x0000_0001;
-
 /// `struct vfs_cap_data`, revision 2, little-endian: the capabilities as
 /// permitted, none inheritable, with the effective bit (`+ep`).
 pub fn vfs_cap_v2(caps: &[Capability]) -> [u8; 20] {
     let mask = caps.iter().fold(0u64, |m, c| m | c.bitmask());
-    let words = [
-        VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE,
-        mask as u32,         // permitted, low word
-        0,                   // inheritable, low word
-        (mask >> 32) as u32, // permitted, high word
-        0,                   // inheritable, high word
-    ];
-    let mut out = [0u8; 20];
-    for (i, w) in words.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-    }
-    out
+    crate::sys::vfscap::encode_v2(mask, true)
 }
 
 /// A stable name for a copy: equal copies share one file.
