@@ -136,11 +136,11 @@ fn unmet(req: &Requirement, probe: &str, observed: impl Into<String>, reason: Re
     }
 }
 
-/// Reads one sysctl under /proc/sys; `None` when the knob does not exist.
+/// Reads one sysctl of the live host; `None` when it has no value.
 fn sysctl(name: &str) -> Option<String> {
-    std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/")))
-        .ok()
-        .map(|s| s.trim().to_string())
+    crate::host::sysctl::read_sysctl(Path::new("/"), name)
+        .value()
+        .map(str::to_string)
 }
 
 /// Why a probe that tries a feature did not get it.
