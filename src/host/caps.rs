@@ -7,15 +7,8 @@ use serde::{Deserialize, Serialize};
 /// a known name becomes `CAP_<number>` (the probes' own decoder).
 pub use crate::probe::caps::names as cap_names;
 
-/// Parses a hex capability mask as the status file prints it
-/// (`000001ffffffffff`).
-pub fn parse_mask(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    if t.is_empty() || t.len() > 16 {
-        return Err(format!("not a 64-bit hex mask: {t:?}"));
-    }
-    u64::from_str_radix(t, 16).map_err(|_| format!("not a 64-bit hex mask: {t:?}"))
-}
+/// Parses a hex capability mask as the status file prints it.
+pub use crate::sys::status::parse_mask;
 
 /// File capabilities from a `security.capability` attribute.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -90,17 +83,6 @@ mod tests {
         assert_eq!(v.len(), 41);
         assert!(v.windows(2).all(|w| w[0] < w[1]));
         assert!(v.iter().all(|c| c.starts_with("CAP_")));
-    }
-
-    #[rstest]
-    #[case::full("000001ffffffffff", Ok(0x1ff_ffff_ffff))]
-    #[case::zero("0000000000000000\n", Ok(0))]
-    #[case::empty("", Err(()))]
-    #[case::not_hex("zz", Err(()))]
-    #[case::too_long("00000000000000000", Err(()))]
-    #[case::negative("-1", Err(()))]
-    fn masks(#[case] text: &str, #[case] want: Result<u64, ()>) {
-        assert_eq!(parse_mask(text).map_err(|_| ()), want);
     }
 
     fn le(words: &[u32]) -> Vec<u8> {

@@ -1,11 +1,12 @@
 //! The only unsafe code in isocheck: thin wrappers over the system calls
 //! nix does not cover, each with the condition that makes it sound; and
-//! the bottom layer's codecs and writers: the mountinfo and vfs-cap codecs
-//! ([`mountinfo`], [`vfscap`]) and the one atomic file writer ([`outdir`]).
+//! the bottom layer's codecs and writers: the mountinfo, task status and
+//! vfs-cap codecs ([`mountinfo`], [`status`], [`vfscap`]) and the one atomic file writer ([`outdir`]).
 
 pub mod lsm;
 pub mod mountinfo;
 pub mod outdir;
+pub mod status;
 pub mod vfscap;
 pub mod xattr;
 
