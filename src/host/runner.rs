@@ -100,10 +100,7 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    const STATUS: &str = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\n\
-CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n\
-CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n\
-Seccomp_filters:\t0\n";
+    use crate::sys::status::ROOT_STATUS as STATUS;
 
     #[rstest]
     #[case::root("root:x:0:0:root:/root:/bin/bash\n", 0, Some("root"))]

@@ -67,19 +67,21 @@ pub fn parse_status(text: &str) -> TaskStatus {
     s
 }
 
+/// A root task's status file, for tests.
+#[cfg(test)]
+pub const ROOT_STATUS: &str = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\n\
+CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n\
+CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n\
+Seccomp_filters:\t0\n";
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
 
-    const STATUS: &str = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\n\
-CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n\
-CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n\
-Seccomp_filters:\t0\n";
-
     #[test]
     fn parses_a_root_status() {
-        let s = parse_status(STATUS);
+        let s = parse_status(ROOT_STATUS);
         assert_eq!(s.cap_eff, Some(0x1ff_ffff_ffff));
         assert_eq!(s.cap_inh, Some(0));
         assert_eq!(s.cap_amb, Some(0));
