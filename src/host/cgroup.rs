@@ -59,51 +59,11 @@ pub fn parse_proc_cgroup(text: &str) -> (Vec<OwnCgroup>, Vec<String>) {
 
 /// The cgroup2 mounts of a mountinfo text: (mount point, super options).
 pub fn cgroup2_mounts(mountinfo: &str) -> Vec<(String, Vec<String>)> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let mount_point = left.split_whitespace().nth(4)?;
-            let mut r = right.split_whitespace();
-            if r.next()? != "cgroup2" {
-                return None;
-            }
-            let _source = r.next()?;
-            let opts = r.next().unwrap_or("");
-            Some((
-                unescape_mountinfo(mount_point),
-                opts.split(',')
-                    .filter(|o| !o.is_empty())
-                    .map(String::from)
-                    .collect(),
-            ))
-        })
+    crate::sys::mountinfo::entries(mountinfo)
+        .into_iter()
+        .filter(|e| e.fstype == "cgroup2")
+        .map(|e| (e.mount_point.display().to_string(), e.super_options))
         .collect()
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = &b[i + 1..i + 4];
-            if oct.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let v = oct
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                if let Ok(v) = u8::try_from(v) {
-                    out.push(v);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -236,19 +196,6 @@ mod tests {
             .map(|(m, o)| (m.to_string(), o.to_string()))
             .collect();
         assert_eq!(got, want);
-    }
-
-    #[rstest]
-    #[case("plain", "plain")]
-    #[case("a\\040b", "a b")]
-    #[case("tab\\011", "tab\t")]
-    #[case("trailing\\", "trailing\\")]
-    #[case("short\\04", "short\\04")]
-    #[case("notoct\\999", "notoct\\999")]
-    #[case("toobig\\777", "toobig\\777")]
-    #[case("utf8\\é0", "utf8\\é0")]
-    fn unescape(#[case] s: &str, #[case] want: &str) {
-        assert_eq!(unescape_mountinfo(s), want);
     }
 
     #[test]

@@ -9,62 +9,9 @@ use std::path::Path;
 
 pub use crate::sys::passwd::passwd_name;
 
-use super::caps::{cap_names, parse_mask};
+use super::caps::cap_names;
 use super::{read_text, under, Credentials};
-
-/// The fields of a status file that describe a task's powers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TaskStatus {
-    pub cap_inh: Option<u64>,
-    pub cap_prm: Option<u64>,
-    pub cap_eff: Option<u64>,
-    pub cap_bnd: Option<u64>,
-    pub cap_amb: Option<u64>,
-    pub no_new_privs: Option<bool>,
-    /// `Seccomp:` 0, 1 or 2.
-    pub seccomp: Option<u32>,
-    /// Lines that were there but could not be parsed, with line numbers.
-    pub errors: Vec<String>,
-}
-
-/// Parses `/proc/<pid>/status` text. Missing fields stay `None`; malformed
-/// values are reported in `errors`.
-pub fn parse_status(text: &str) -> TaskStatus {
-    let mut s = TaskStatus::default();
-    for (i, line) in text.lines().enumerate() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        let result = match key {
-            "CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb" => {
-                parse_mask(value).map(|m| match key {
-                    "CapInh" => s.cap_inh = Some(m),
-                    "CapPrm" => s.cap_prm = Some(m),
-                    "CapEff" => s.cap_eff = Some(m),
-                    "CapBnd" => s.cap_bnd = Some(m),
-                    _ => s.cap_amb = Some(m),
-                })
-            }
-            "NoNewPrivs" => match value {
-                "0" | "1" => {
-                    s.no_new_privs = Some(value == "1");
-                    Ok(())
-                }
-                v => Err(format!("not 0 or 1: {v:?}")),
-            },
-            "Seccomp" => value
-                .parse()
-                .map(|n| s.seccomp = Some(n))
-                .map_err(|_| format!("not a number: {value:?}")),
-            _ => Ok(()),
-        };
-        if let Err(e) = result {
-            s.errors.push(format!("line {}: {key}: {e}", i + 1));
-        }
-    }
-    s
-}
+use crate::sys::status::parse_status;
 
 /// The name of a `Seccomp:` mode.
 pub fn seccomp_mode(n: u32) -> String {
@@ -143,37 +90,7 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    const STATUS: &str = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\n\
-CapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n\
-CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n\
-Seccomp_filters:\t0\n";
-
-    #[test]
-    fn parses_a_root_status() {
-        let s = parse_status(STATUS);
-        assert_eq!(s.cap_eff, Some(0x1ff_ffff_ffff));
-        assert_eq!(s.cap_inh, Some(0));
-        assert_eq!(s.cap_amb, Some(0));
-        assert_eq!(s.no_new_privs, Some(false));
-        assert_eq!(s.seccomp, Some(0));
-        assert!(s.errors.is_empty());
-    }
-
-    #[rstest]
-    #[case::bad_mask("CapEff:\tnope\n", "line 1: CapEff: not a 64-bit hex mask: \"nope\"")]
-    #[case::bad_nnp("Name: x\nNoNewPrivs:\t2\n", "line 2: NoNewPrivs: not 0 or 1: \"2\"")]
-    #[case::bad_seccomp("Seccomp:\t-\n", "line 1: Seccomp: not a number: \"-\"")]
-    fn malformed_status_lines_are_errors(#[case] text: &str, #[case] want: &str) {
-        assert_eq!(parse_status(text).errors, [want.to_string()]);
-    }
-
-    #[rstest]
-    #[case::empty("")]
-    #[case::garbage("\u{0}\u{ff}::::\n:\n")]
-    fn garbage_status_is_all_unknown(#[case] text: &str) {
-        let s = parse_status(text);
-        assert_eq!((s.cap_eff, s.no_new_privs, s.seccomp), (None, None, None));
-    }
+    use crate::sys::status::ROOT_STATUS as STATUS;
 
     #[rstest]
     #[case::root("root:x:0:0:root:/root:/bin/bash\n", 0, Some("root"))]

@@ -39,19 +39,14 @@ pub use crate::sys::vfscap::cap_names as names;
 /// Parses the `CapInh`, `CapPrm`, `CapEff`, `CapBnd` and `CapAmb` lines
 /// of a status file; `None` when one is missing or malformed.
 pub fn parse_status(text: &str) -> Option<CapSets> {
-    let field = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .map(names)
-    };
+    let s = crate::sys::status::parse_status(text);
     Some(CapSets {
         source: STATUS.into(),
-        inheritable: field("CapInh")?,
-        permitted: field("CapPrm")?,
-        effective: field("CapEff")?,
-        bounding: field("CapBnd")?,
-        ambient: field("CapAmb")?,
+        inheritable: names(s.cap_inh?),
+        permitted: names(s.cap_prm?),
+        effective: names(s.cap_eff?),
+        bounding: names(s.cap_bnd?),
+        ambient: names(s.cap_amb?),
     })
 }
 

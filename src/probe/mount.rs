@@ -7,35 +7,14 @@ use std::path::{Path, PathBuf};
 
 use super::{io_outcome, outcome};
 use crate::model::skeleton::SKELETON_DEVICES;
+use crate::sys::mountinfo;
 
 /// Mount points of a `/proc/<pid>/mountinfo` text, unescaped, in order.
 pub fn mount_points(mountinfo: &str) -> Vec<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape(p)))
+    mountinfo::entries(mountinfo)
+        .into_iter()
+        .map(|e| e.mount_point)
         .collect()
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let d = |k: usize| u32::from(b[i + k] - b'0');
-            out.push((d(1) * 64 + d(2) * 8 + d(3)) as u8);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Mount points strictly below `dir` in this process's mount table, as
@@ -310,10 +289,10 @@ pub fn find_host_file(path: &Path, mounts: &[PathBuf]) -> FindReport {
         mount_points: points.len(),
         mount_targets: points.iter().map(|p| p.display().to_string()).collect(),
         root_mounts: points.iter().filter(|p| *p == Path::new("/")).count(),
-        unexpected_mounts: parse_mountinfo(&text)
+        unexpected_mounts: mountinfo::entries(&text)
             .iter()
-            .filter(|e| !accounted_for(&e.target, &e.fstype, mounts))
-            .map(|e| e.target.display().to_string())
+            .filter(|e| !accounted_for(&e.mount_point, &e.fstype, mounts))
+            .map(|e| e.mount_point.display().to_string())
             .collect(),
         missing_mounts: mounts
             .iter()
@@ -322,50 +301,6 @@ pub fn find_host_file(path: &Path, mounts: &[PathBuf]) -> FindReport {
             .collect(),
         dotdot_escapes,
     }
-}
-
-/// One line of a mountinfo file, the fields the probes use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountEntry {
-    /// The directory of the file system mounted (`/` for a whole one,
-    /// the source directory for a bind).
-    pub root: String,
-    pub target: PathBuf,
-    /// Per-mount options (`ro`, `nosuid` ...).
-    pub options: Vec<String>,
-    pub fstype: String,
-    pub source: String,
-    /// Per-super-block options.
-    pub super_options: Vec<String>,
-}
-
-impl MountEntry {
-    /// Read-only, by the mount's own flag or its super block's.
-    pub fn readonly(&self) -> bool {
-        self.options
-            .iter()
-            .chain(&self.super_options)
-            .any(|o| o == "ro")
-    }
-}
-
-/// Parses a mountinfo text; malformed lines are left out.
-pub fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let sep = f.iter().position(|x| *x == "-")?;
-            let split = |o: &str| o.split(',').map(String::from).collect::<Vec<_>>();
-            Some(MountEntry {
-                root: unescape(f.get(3)?),
-                target: PathBuf::from(unescape(f.get(4)?)),
-                options: split(f.get(5)?),
-                fstype: f.get(sep + 1)?.to_string(),
-                source: unescape(f.get(sep + 2)?),
-                super_options: split(f.get(sep + 3).unwrap_or(&"")),
-            })
-        })
-        .collect()
 }
 
 /// File system types a sandbox makes instances of its own: they hold no
@@ -426,32 +361,32 @@ pub fn host_writable(own: &[PathBuf], writable: &[PathBuf]) -> HostWritableRepor
         mounts: Vec::new(),
     };
     let links = root_links();
-    for e in parse_mountinfo(&text) {
+    for e in mountinfo::entries(&text) {
         // Named as the sandbox names it: a mount reached through a link
         // at the root (a tree's `/data -> ...`) by that link.
         let target = links
             .iter()
-            .find(|(_, to)| *to == e.target)
+            .find(|(_, to)| *to == e.mount_point)
             .map(|(name, _)| name.display().to_string())
-            .unwrap_or_else(|| e.target.display().to_string());
-        if named(&e.target, own) && OWN_FSTYPES.contains(&e.fstype.as_str()) {
+            .unwrap_or_else(|| e.mount_point.display().to_string());
+        if named(&e.mount_point, own) && OWN_FSTYPES.contains(&e.fstype.as_str()) {
             r.own.push(target);
             continue;
         }
-        if std::fs::symlink_metadata(&e.target).is_ok_and(|m| m.file_type().is_char_device()) {
+        if std::fs::symlink_metadata(&e.mount_point).is_ok_and(|m| m.file_type().is_char_device()) {
             r.devices.push(target);
             continue;
         }
-        if named(&e.target, writable) {
+        if named(&e.mount_point, writable) {
             r.allowed.push(target);
             continue;
         }
         let access = outcome(nix::unistd::access(
-            &e.target,
+            &e.mount_point,
             nix::unistd::AccessFlags::W_OK,
         ));
         let m = HostMount {
-            statvfs_readonly: nix::sys::statvfs::statvfs(&e.target)
+            statvfs_readonly: nix::sys::statvfs::statvfs(&e.mount_point)
                 .ok()
                 .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)),
             readonly: e.readonly(),
@@ -494,21 +429,6 @@ mod tests {
     }
 
     #[test]
-    fn mountinfo_lines_give_options_type_and_source() {
-        let v = parse_mountinfo(
-            "30 27 254:0 /usr /usr ro,nosuid,relatime master:1 - ext4 /dev/vda rw,discard\n\
-             31 27 0:50 / /tmp/a\\040b rw - tmpfs tmpfs rw\n\
-             garbage\n",
-        );
-        assert_eq!(v.len(), 2, "{v:?}");
-        assert_eq!(v[0].root, "/usr");
-        assert_eq!(v[0].fstype, "ext4");
-        assert_eq!(v[0].source, "/dev/vda");
-        assert!(v[0].readonly() && !v[1].readonly());
-        assert_eq!(v[1].target, Path::new("/tmp/a b"));
-    }
-
-    #[test]
     fn dotdot_paths_climb_past_the_mount_point() {
         assert_eq!(up(Path::new("/proc"), 2), Path::new("/proc/../.."));
         let procs = ["/proc".into()];
@@ -525,12 +445,5 @@ mod tests {
         let r = host_writable(&["/proc".into(), "/sys".into()], &[]);
         assert!(r.own.contains(&"/proc".to_string()), "{r:?}");
         assert!(r.host_mounts.contains(&"/".to_string()), "{r:?}");
-    }
-
-    #[test]
-    fn unescape_leaves_other_backslashes() {
-        assert_eq!(unescape("a\\134b"), "a\\b");
-        assert_eq!(unescape("a\\9"), "a\\9");
-        assert_eq!(unescape("tail\\04"), "tail\\04");
     }
 }

@@ -71,11 +71,7 @@ pub fn syscalls(tries: &[Harmless]) -> SyscallsReport {
     let calls = tries.iter().map(|t| (t.name(), t.call())).collect();
     let seccomp_mode = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Seccomp:"))
-                .and_then(|v| v.trim().parse().ok())
-        });
+        .and_then(|s| crate::sys::status::parse_status(&s).seccomp);
     SyscallsReport {
         calls,
         seccomp_mode,

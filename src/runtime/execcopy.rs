@@ -11,26 +11,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::spec::ExecCopy;
-
-const VFS_CAP_REVISION_2: u32 = 0x0200_0000;
-const VFS_CAP_FLAGS_EFFECTIVE: u32 = 0x0000_0001;
+use crate::sys::outdir::OutDir;
 
 /// `struct vfs_cap_data`, revision 2, little-endian: the capabilities as
 /// permitted, none inheritable, with the effective bit (`+ep`).
 pub fn vfs_cap_v2(caps: &[Capability]) -> [u8; 20] {
     let mask = caps.iter().fold(0u64, |m, c| m | c.bitmask());
-    let words = [
-        VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE,
-        mask as u32,         // permitted, low word
-        0,                   // inheritable, low word
-        (mask >> 32) as u32, // permitted, high word
-        0,                   // inheritable, high word
-    ];
-    let mut out = [0u8; 20];
-    for (i, w) in words.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-    }
-    out
+    crate::sys::vfscap::encode_v2(mask, true)
 }
 
 /// A stable name for a copy: equal copies share one file.
@@ -52,25 +39,34 @@ pub fn key(copy: &ExecCopy) -> String {
 }
 
 /// Makes `dst` a copy of `src` as `copy` says: owned by root, mode 0755 (or
-/// 4755 setuid), with the file capabilities. Order matters: a chown clears
-/// both the setuid bit and the capability attribute, so it comes first.
+/// 4755 setuid), with the file capabilities, put in place atomically
+/// ([`crate::sys::outdir`]). `dst`'s directory is one isocheck made. Order
+/// matters: a chown clears both the setuid bit and the capability
+/// attribute, so it comes first.
 pub fn make(src: &Path, dst: &Path, copy: &ExecCopy) -> std::io::Result<()> {
-    let tmp = dst.with_extension("tmp");
-    std::fs::copy(src, &tmp)?;
-    nix::unistd::chown(
-        &tmp,
-        Some(nix::unistd::Uid::from_raw(0)),
-        Some(nix::unistd::Gid::from_raw(0)),
-    )?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-    let caps = copy.effective_file_caps();
-    if !caps.is_empty() {
-        crate::sys::xattr::setxattr(&tmp, "security.capability", &vfs_cap_v2(caps))?;
-    }
-    if copy.setuid_root {
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o4755))?;
-    }
-    std::fs::rename(&tmp, dst)
+    let (Some(dir), Some(name)) = (dst.parent(), dst.file_name()) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{}: names no file in a directory", dst.display()),
+        ));
+    };
+    OutDir::open_own(dir)?.write_with(name, |file| {
+        std::io::copy(&mut std::fs::File::open(src)?, file)?;
+        nix::unistd::fchown(
+            &*file,
+            Some(nix::unistd::Uid::from_raw(0)),
+            Some(nix::unistd::Gid::from_raw(0)),
+        )?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))?;
+        let caps = copy.effective_file_caps();
+        if !caps.is_empty() {
+            crate::sys::xattr::fsetxattr(&*file, "security.capability", &vfs_cap_v2(caps))?;
+        }
+        if copy.setuid_root {
+            file.set_permissions(std::fs::Permissions::from_mode(0o4755))?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -90,6 +86,34 @@ mod tests {
             parse_vfs_caps(&high).unwrap().to_string(),
             "cap_checkpoint_restore,cap_chown=ep"
         );
+    }
+
+    #[test]
+    fn a_copy_is_made_root_owned_setuid_and_replaced_in_place() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        std::fs::write(&src, b"\x7fELF pretend").unwrap();
+        let dst = t.path().join("exec-setuid");
+        std::fs::write(&dst, b"stale").unwrap();
+        let copy = ExecCopy {
+            setuid_root: true,
+            ..Default::default()
+        };
+        match make(&src, &dst, &copy) {
+            // Only root may give a file to root.
+            Err(e) if !nix::unistd::geteuid().is_root() => {
+                assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{e}");
+                assert_eq!(std::fs::read(&dst).unwrap(), b"stale");
+            }
+            r => {
+                r.unwrap();
+                let m = std::fs::metadata(&dst).unwrap();
+                assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (0, 0, 0o4755));
+                assert_eq!(std::fs::read(&dst).unwrap(), b"\x7fELF pretend");
+            }
+        }
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 2);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord, StepError};
 pub use super::protocol::{ExitInfo, HelperReport, HelperRequest};
+use super::plumbing::{die_with, pipe, step};
 use super::sabotage::{self, Sabotage};
 use super::spec::{Namespace, SandboxSpec};
 use super::syscall::LinuxSyscall;
@@ -106,10 +107,6 @@ fn bare_clone(bits: &str) -> i32 {
         },
         Err(_) => 1,
     }
-}
-
-fn step(step: &str, target: &str, e: Errno) -> StepError {
-    StepError::new(step, target, e)
 }
 
 /// Runs one sandbox from this (single-threaded) process, rootful or from
@@ -248,10 +245,6 @@ fn open_cpu_stat(procs: &[std::path::PathBuf]) -> Option<std::fs::File> {
     // the variable.
     std::env::set_var(super::spec::CPU_STAT_FD_ENV, file.as_raw_fd().to_string());
     Some(file)
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| step("pipe", "", e))
 }
 
 fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), StepError> {
@@ -489,14 +482,7 @@ fn sandbox_child(
     ready_w: OwnedFd,
 ) -> ! {
     // In a new PID namespace the parent is outside it and getppid() is 0.
-    let die_with_helper = |own_pid_ns: bool| {
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        let ppid = nix::unistd::getppid();
-        if ppid != helper && !(own_pid_ns && ppid.as_raw() == 0) {
-            sys::exit_now(120);
-        }
-    };
-    die_with_helper(req.spec.has(Namespace::Pid));
+    die_with(helper, req.spec.has(Namespace::Pid));
     if !req.spec.has(Namespace::Pid) {
         // Its own process group, so whatever it forks can be swept.
         let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
@@ -523,7 +509,7 @@ fn sandbox_child(
     let msg = match init::build(&ctx, &LinuxSyscall) {
         Ok(setup) => {
             // Credential changes clear the parent-death signal: set it again.
-            die_with_helper(req.spec.has(Namespace::Pid));
+            die_with(helper, req.spec.has(Namespace::Pid));
             if req.spec.join {
                 // Built: let the joiner in, and wait until it has looked.
                 let _ = nix::unistd::write(&ready_w, b"R");

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 
 use super::init::StepError;
+use super::plumbing::{pipe, step};
 use crate::sys::{self, CloneResult};
 
 /// What the joined process saw.
@@ -35,11 +36,10 @@ fn ino(path: &str) -> u64 {
 /// Joins `target`'s mount and PID namespaces from a child of the helper and
 /// reports the view of a process born there.
 pub fn join(target: Pid) -> Result<JoinView, StepError> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| StepError::new("pipe", "", e))?;
+    let (r, w) = pipe()?;
     let host_pid_ns = ino("/proc/self/ns/pid");
     let enter_mnt = !super::sabotage::hit(super::sabotage::Sabotage::JoinerMountNsSkipped);
-    match sys::clone_fork(CloneFlags::empty()).map_err(|e| StepError::new("fork-joiner", "", e))? {
+    match sys::clone_fork(CloneFlags::empty()).map_err(|e| step("fork-joiner", "", e))? {
         CloneResult::Child => {
             drop(r);
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);

@@ -10,6 +10,7 @@
 //! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps, seccomp)
 //! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
 //! - `veth`: a veth pair from a throwaway outer network namespace into the sandbox
+//! - `plumbing`: the step errors, pipes and parent-death guard the helper's processes share
 //! - `sabotage`: the catalogue of injected bugs (hooks only with the feature `sabotage`)
 
 pub mod cgroups;
@@ -19,6 +20,7 @@ pub mod idmap;
 pub mod init;
 pub mod join;
 pub mod mounts;
+pub mod plumbing;
 pub mod protocol;
 pub mod rootless;
 pub mod sabotage;

@@ -21,6 +21,7 @@ use super::idmap;
 use super::init::StepError;
 use super::protocol::{HelperReport, HelperRequest};
 pub use super::protocol::{IdmapTools, RootlessPlan};
+use super::plumbing::{die_with, pipe, step};
 use super::spec::IdMap;
 use crate::model::subid::{ranges_for, SubidEntry, SubidGrant};
 use crate::sys::{self, CloneResult};
@@ -57,7 +58,7 @@ impl IdmapTools {
         let out = cmd.output().map_err(|e| {
             step(
                 &tool.display().to_string(),
-                pid.to_string(),
+                &pid.to_string(),
                 super::syscall::io_errno(e),
             )
         })?;
@@ -179,10 +180,6 @@ impl RootlessPlan {
     }
 }
 
-fn step(s: &str, target: impl AsRef<std::path::Path>, e: Errno) -> StepError {
-    StepError::new(s, target, e)
-}
-
 /// Runs `sandbox` (the ordinary helper path) from inside the rootless user
 /// namespace and returns its report.
 pub fn run(
@@ -211,10 +208,6 @@ fn enter_own_userns(plan: &RootlessPlan) -> Result<(), StepError> {
     nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
         .map_err(|e| step("unshare-user", "rootless", e))?;
     idmap::write(nix::unistd::getpid(), &plan.uid_map, &plan.gid_map, true)
-}
-
-fn pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), StepError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| step("pipe", "", e))
 }
 
 /// The root path: fork a worker, let it drop and unshare, write its maps.
@@ -275,7 +268,7 @@ fn with_worker(
     drop(go_w);
     let mut out = Vec::new();
     let _ = std::fs::File::from(rep_r).read_to_end(&mut out);
-    let status = waitpid(worker, None).map_err(|e| step("waitpid", worker.to_string(), e))?;
+    let status = waitpid(worker, None).map_err(|e| step("waitpid", &worker.to_string(), e))?;
     match serde_json::from_slice::<HelperReport>(&out) {
         Ok(r) => Ok(r),
         Err(_) => Err(StepError {
@@ -298,17 +291,16 @@ fn worker_setup(
     ready_w: std::os::fd::OwnedFd,
     go_r: std::os::fd::OwnedFd,
 ) -> Result<(), StepError> {
-    let die_with_helper = || {
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-        if nix::unistd::getppid() != helper {
-            sys::exit_now(120);
-        }
-    };
-    die_with_helper();
+    die_with(helper, false);
     let join = !super::sabotage::hit(super::sabotage::Sabotage::CgroupJoinSkipped);
     for procs in plan.join_cgroup.iter().filter(|_| join) {
-        std::fs::write(procs, nix::unistd::getpid().as_raw().to_string())
-            .map_err(|e| step("join-delegated-cgroup", procs, super::syscall::io_errno(e)))?;
+        std::fs::write(procs, nix::unistd::getpid().as_raw().to_string()).map_err(|e| {
+            step(
+                "join-delegated-cgroup",
+                &procs.display().to_string(),
+                super::syscall::io_errno(e),
+            )
+        })?;
     }
     if nix::unistd::geteuid().is_root() {
         nix::unistd::setgroups(&[]).map_err(|e| step("setgroups", "[]", e))?;
@@ -318,17 +310,17 @@ fn worker_setup(
         Gid::from_raw(plan.gid),
         Gid::from_raw(plan.gid),
     )
-    .map_err(|e| step("setresgid", plan.gid.to_string(), e))?;
+    .map_err(|e| step("setresgid", &plan.gid.to_string(), e))?;
     nix::unistd::setresuid(
         Uid::from_raw(plan.uid),
         Uid::from_raw(plan.uid),
         Uid::from_raw(plan.uid),
     )
-    .map_err(|e| step("setresuid", plan.uid.to_string(), e))?;
+    .map_err(|e| step("setresuid", &plan.uid.to_string(), e))?;
     // The id change cleared the parent-death signal, and made the process
     // non-dumpable: its /proc files (and its children's, among them the
     // uid_map of a nested user namespace) would then belong to root.
-    die_with_helper();
+    die_with(helper, false);
     nix::sys::prctl::set_dumpable(true).map_err(|e| step("set-dumpable", "", e))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
         .map_err(|e| step("unshare-user", "rootless", e))?;

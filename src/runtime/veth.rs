@@ -36,6 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use super::init::StepError;
+use super::plumbing::step;
 use super::syscall::io_errno;
 
 pub use crate::model::veth::VethSpec;
@@ -43,10 +44,6 @@ pub use crate::model::veth::VethSpec;
 /// What the helper holds while the sandbox runs.
 pub struct Attached {
     _listener: Option<TcpListener>,
-}
-
-fn step(s: &str, target: impl AsRef<std::path::Path>, e: Errno) -> StepError {
-    StepError::new(s, target, e)
 }
 
 /// Sets the pair up for the sandbox `child` (cloned, not yet released),
@@ -101,7 +98,7 @@ pub fn attach(v: &VethSpec, child: Pid) -> Result<Attached, StepError> {
     let listener = match v.listen_port {
         Some(port) => Some(
             TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
-                .map_err(|e| step("listen", format!("0.0.0.0:{port}"), io_errno(e)))?,
+                .map_err(|e| step("listen", &format!("0.0.0.0:{port}"), io_errno(e)))?,
         ),
         None => None,
     };
@@ -166,7 +163,7 @@ fn in_netns_of<T>(pid: Pid, f: impl FnOnce() -> Result<T, StepError>) -> Result<
     let own = open("/proc/self/ns/net".into())?;
     let theirs = open(format!("/proc/{pid}/ns/net"))?;
     setns(&theirs, CloneFlags::CLONE_NEWNET)
-        .map_err(|e| step("setns", format!("/proc/{pid}/ns/net"), e))?;
+        .map_err(|e| step("setns", &format!("/proc/{pid}/ns/net"), e))?;
     let r = f();
     // Back home before anything else: the listener belongs outside.
     setns(&own, CloneFlags::CLONE_NEWNET)
@@ -288,7 +285,7 @@ impl Rtnl {
             if start.elapsed() >= READY_WAIT {
                 return Err(step(
                     "veth-ready",
-                    format!("{name} after {READY_WAIT:?}: {state:?}"),
+                    &format!("{name} after {READY_WAIT:?}: {state:?}"),
                     Errno::ETIMEDOUT,
                 ));
             }

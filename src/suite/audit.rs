@@ -2,6 +2,7 @@
 //! lined up with what probes that try each feature observe, and every
 //! disagreement explained.
 
+use super::gates::{self, Gate};
 use super::requirements::{is_harness_errno, Refusal, Tried};
 use crate::host::{HostFacts, Tristate};
 use crate::model::result::{Audit, AuditCheck, AuditStatus};
@@ -55,12 +56,13 @@ struct KnobSeen {
     hint: Option<String>,
 }
 
-fn knob(host: &HostFacts, name: &str, blocking: &str, hint: &str) -> Option<KnobSeen> {
-    let v = host.sysctl(name)?;
+/// The gate's knob as this host has it; `None` when it is not there.
+fn knob(host: &HostFacts, gate: &Gate) -> Option<KnobSeen> {
+    let v = host.sysctl(gate.sysctl)?;
     Some(KnobSeen {
-        shown: format!("{name}={v}"),
-        blocks: v == blocking,
-        hint: Some(hint.to_string()),
+        shown: gate.shown(v),
+        blocks: gate.blocks(v),
+        hint: Some(gate.hint.to_string()),
     })
 }
 
@@ -127,18 +129,14 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
 
     // Unprivileged user namespaces, the root of rootless containers.
     let seen = super::requirements::userns_probe(launcher);
-    let mut knobs: Vec<KnobSeen> = [
-        knob(host, "user.max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
-        knob(host, "kernel.unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
-        knob(host, "kernel.apparmor_restrict_unprivileged_userns", "1", "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile allowing `userns,`"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let mut knobs: Vec<KnobSeen> = gates::USERNS_GATES
+        .iter()
+        .filter_map(|g| knob(host, g))
+        .collect();
     // A user namespace that is made but whose capabilities are refused is
     // the mark of an LSM policy, even with no knob to show.
     if let Err(Refusal::Kernel { step, .. }) = &seen {
-        if step != "unshare-user" && !knobs.iter().any(|k| k.blocks) {
+        if gates::refused_after_creation(step) && !knobs.iter().any(|k| k.blocks) {
             knobs.push(KnobSeen {
                 shown: "a security module (capabilities refused inside the new user namespace)"
                     .into(),
@@ -149,36 +147,27 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     }
     checks.push(judge(
         "unprivileged user namespaces",
-        config_of(host, &["CONFIG_USER_NS"]),
+        config_of(host, &[gates::namespace(Namespace::User).config]),
         knobs,
         "create a user namespace as an unprivileged uid, then a private mount namespace in it",
         Some(seen),
     ));
 
     // Each namespace kind, created for real by a rootful sandbox.
-    for (ns, option, max) in [
-        (Namespace::Pid, "CONFIG_PID_NS", "user.max_pid_namespaces"),
-        (Namespace::Net, "CONFIG_NET_NS", "user.max_net_namespaces"),
-        (Namespace::Uts, "CONFIG_UTS_NS", "user.max_uts_namespaces"),
-        (Namespace::Ipc, "CONFIG_IPC_NS", "user.max_ipc_namespaces"),
-        (
-            Namespace::Cgroup,
-            "CONFIG_CGROUPS",
-            "user.max_cgroup_namespaces",
-        ),
-        (
-            Namespace::Time,
-            "CONFIG_TIME_NS",
-            "user.max_time_namespaces",
-        ),
+    for ns in [
+        Namespace::Pid,
+        Namespace::Net,
+        Namespace::Uts,
+        Namespace::Ipc,
+        Namespace::Cgroup,
+        Namespace::Time,
     ] {
         let seen = root.then(|| super::requirements::namespace_probe(launcher, ns));
-        let knobs = knob(host, max, "0", &format!("sysctl -w {max}=15000"))
-            .into_iter()
-            .collect();
+        let facts = gates::namespace(ns);
+        let knobs = knob(host, &facts.limit).into_iter().collect();
         checks.push(judge(
             &format!("{ns} namespaces"),
-            config_of(host, &[option]),
+            config_of(host, &[facts.config]),
             knobs,
             &format!(
                 "clone a sandbox with CLONE_NEW{}",
@@ -189,10 +178,9 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     }
 
     // cgroup controllers, used through isocheck's own cgroup.
-    for (ctrl, options, limits) in [
+    for (ctrl, limits) in [
         (
             "memory",
-            &["CONFIG_MEMCG"][..],
             CgroupLimits {
                 memory_max: Some(64 << 20),
                 ..Default::default()
@@ -200,7 +188,6 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         ),
         (
             "pids",
-            &["CONFIG_CGROUP_PIDS"][..],
             CgroupLimits {
                 pids_max: Some(64),
                 ..Default::default()
@@ -208,7 +195,6 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         ),
         (
             "cpu",
-            &["CONFIG_CGROUP_SCHED", "CONFIG_CFS_BANDWIDTH"][..],
             CgroupLimits {
                 cpu_max: Some(crate::runtime::spec::CpuMax {
                     quota_us: Some(10_000),
@@ -263,7 +249,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         if let Some(m) = cgroups::v2_mount(layout) {
             let enabled =
                 std::fs::read_to_string(m.join("cgroup.subtree_control")).unwrap_or_default();
-            let on = enabled.split_whitespace().any(|c| c == ctrl);
+            let on = gates::subtree_enables(&enabled, ctrl);
             let in_root = host.cgroup.v2_controllers.iter().any(|c| c == ctrl);
             if in_root && !host.cgroup.v1_controllers.iter().any(|c| c == ctrl) {
                 knobs.push(KnobSeen {
@@ -277,16 +263,13 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
                         }
                     ),
                     blocks: !on,
-                    hint: Some(format!(
-                        "echo +{ctrl} > {}/cgroup.subtree_control",
-                        m.display()
-                    )),
+                    hint: Some(gates::subtree_control_hint(&m, ctrl)),
                 });
             }
         }
         checks.push(judge(
             &format!("{ctrl} controller"),
-            config_of(host, options),
+            config_of(host, gates::controller_config(ctrl)),
             knobs,
             &format!("create a cgroup with a {ctrl} limit under isocheck's parent"),
             seen,
@@ -306,7 +289,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     };
     checks.push(judge(
         "seccomp filters",
-        config_of(host, &["CONFIG_SECCOMP", "CONFIG_SECCOMP_FILTER"]),
+        config_of(host, gates::SECCOMP_CONFIG),
         Vec::new(),
         "read /proc/self/status",
         Some(seen),
@@ -394,10 +377,7 @@ mod tests {
     ) {
         let opts = built.map(|b| vec![("CONFIG_USER_NS", b)]);
         let h = host(opts.as_deref(), knobs);
-        let ks = [knob(&h, "user.max_user_namespaces", "0", "raise it")]
-            .into_iter()
-            .flatten()
-            .collect();
+        let ks = knob(&h, &gates::MAX_USER_NAMESPACES).into_iter().collect();
         let c = judge(
             "user namespaces",
             config_of(&h, &["CONFIG_USER_NS"]),
@@ -420,15 +400,7 @@ mod tests {
             Some(&[("CONFIG_USER_NS", Tristate::Yes)]),
             &[("user.max_user_namespaces", "0")],
         );
-        let ks = [knob(
-            &h,
-            "user.max_user_namespaces",
-            "0",
-            "sysctl -w user.max_user_namespaces=15000",
-        )]
-        .into_iter()
-        .flatten()
-        .collect();
+        let ks = knob(&h, &gates::MAX_USER_NAMESPACES).into_iter().collect();
         let a = Audit {
             kconfig: "/boot/config-test".into(),
             kconfig_sha256: None,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod case;
 pub mod catalog;
 pub mod expect;
+pub mod gates;
 pub mod judge;
 pub mod knob;
 pub mod policy;

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use super::gates;
 use crate::host::HostFacts;
 use crate::model::result::{Reason, ReasonKind, RequirementCheck};
 use crate::runtime::cgroups::{self, ControllerHome, Layout};
@@ -368,11 +369,11 @@ fn unmet(req: &Requirement, probe: &str, observed: impl Into<String>, reason: Re
     }
 }
 
-/// Reads one sysctl under /proc/sys; `None` when the knob does not exist.
+/// Reads one sysctl of the live host; `None` when it has no value.
 fn sysctl(name: &str) -> Option<String> {
-    std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/")))
-        .ok()
-        .map(|s| s.trim().to_string())
+    crate::host::sysctl::read_sysctl(Path::new("/"), name)
+        .value()
+        .map(str::to_string)
 }
 
 /// Why a probe that tries a feature did not get it.
@@ -532,27 +533,20 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
             .map(str::to_string)
             .or_else(|| sysctl(name))
     };
+    let blocker = gates::USERNS_GATES
+        .iter()
+        .find(|g| knob(g.sysctl).is_some_and(|v| g.blocks(&v)));
     let reason = if !Path::new("/proc/self/ns/user").exists() {
         Reason::new(
             ReasonKind::MissingKconfig,
-            "CONFIG_USER_NS: the kernel offers no user namespaces",
+            format!(
+                "{}: the kernel offers no user namespaces",
+                gates::namespace(Namespace::User).config
+            ),
         )
-    } else if knob("user.max_user_namespaces").as_deref() == Some("0") {
-        Reason::new(
-            ReasonKind::SysctlPolicy,
-            format!("user.max_user_namespaces=0 ({seen})"),
-        )
-        .with_hint("sysctl -w user.max_user_namespaces=15000")
-    } else if knob("kernel.unprivileged_userns_clone").as_deref() == Some("0") {
-        Reason::new(
-            ReasonKind::SysctlPolicy,
-            format!("kernel.unprivileged_userns_clone=0 ({seen})"),
-        )
-        .with_hint("sysctl -w kernel.unprivileged_userns_clone=1")
-    } else if knob("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        Reason::new(ReasonKind::LsmDenied, format!("AppArmor restricts unprivileged user namespaces ({seen})"))
-            .with_hint("sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile with `userns,`")
-    } else if step != "unshare-user" {
+    } else if let Some(g) = blocker {
+        Reason::new(gate_kind(g), format!("{} ({seen})", g.explanation())).with_hint(g.hint)
+    } else if gates::refused_after_creation(&step) {
         Reason::new(
             ReasonKind::LsmDenied,
             format!("a user namespace was made but its capabilities were refused ({seen})"),
@@ -564,6 +558,14 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
         )
     };
     unmet(req, probe, seen, reason)
+}
+
+/// The skip reason a blocking knob gives.
+fn gate_kind(g: &gates::Gate) -> ReasonKind {
+    match g.authority {
+        gates::Authority::Sysctl => ReasonKind::SysctlPolicy,
+        gates::Authority::SecurityModule => ReasonKind::LsmDenied,
+    }
 }
 
 /// Decides a requirement on this host.
@@ -606,16 +608,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                 Err(e) => return undecided(req, "stat /proc/self/ns", format!("{path}: {e}")),
             };
             if missing {
-                let opt = match ns {
-                    Namespace::User => "CONFIG_USER_NS",
-                    Namespace::Pid => "CONFIG_PID_NS",
-                    Namespace::Net => "CONFIG_NET_NS",
-                    Namespace::Uts => "CONFIG_UTS_NS",
-                    Namespace::Ipc => "CONFIG_IPC_NS",
-                    Namespace::Time => "CONFIG_TIME_NS",
-                    Namespace::Cgroup => "CONFIG_CGROUPS",
-                    Namespace::Mount => "CONFIG_NAMESPACES",
-                };
+                let opt = gates::namespace(*ns).config;
                 return unmet(
                     req,
                     "stat /proc/self/ns",
@@ -632,17 +625,17 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                 Err(Refusal::Harness(cause)) => undecided(req, &probe, cause),
                 Err(Refusal::Kernel { step, errno }) => {
                     let seen = format!("{step}: {errno}");
-                    let max = format!(
-                        "user.max_{}_namespaces",
-                        ns.as_str().replace("mount", "mnt")
-                    );
+                    let limit = gates::namespace(*ns).limit;
                     let knob = host
-                        .sysctl(&max)
+                        .sysctl(limit.sysctl)
                         .map(str::to_string)
-                        .or_else(|| sysctl(&max));
-                    let reason = if knob.as_deref() == Some("0") {
-                        Reason::new(ReasonKind::SysctlPolicy, format!("{max}=0 ({seen})"))
-                            .with_hint(format!("sysctl -w {max}=15000"))
+                        .or_else(|| sysctl(limit.sysctl));
+                    let reason = if knob.is_some_and(|v| limit.blocks(&v)) {
+                        Reason::new(
+                            gate_kind(&limit),
+                            format!("{} ({seen})", limit.explanation()),
+                        )
+                        .with_hint(limit.hint)
                     } else {
                         Reason::new(
                             ReasonKind::KernelLacksFeature,
@@ -797,7 +790,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                             )
                         }
                     };
-                    if enabled.split_whitespace().any(|e| e == c) {
+                    if gates::subtree_enables(&enabled, c) {
                         met(
                             req,
                             probe,
@@ -809,7 +802,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                             probe,
                             format!("v2 at {}, not in subtree_control ({})", m.display(), enabled.trim()),
                             Reason::new(ReasonKind::NotDelegated, format!("{c} is in cgroup.controllers but not enabled in {}/cgroup.subtree_control", m.display()))
-                                .with_hint(format!("echo +{c} > {}/cgroup.subtree_control", m.display())),
+                                .with_hint(gates::subtree_control_hint(&m, c)),
                         )
                     }
                 }

@@ -4,13 +4,17 @@
 //!
 //! The only unsafe code in isocheck: thin wrappers over the system calls
 //! nix does not cover, each with the condition that makes it sound; and
-//! the codecs of kernel formats (capability masks and `security.capability`,
-//! seccomp filters, passwd lines).
+//! the codecs and writers of kernel formats: capability masks and
+//! `security.capability` ([`vfscap`]), mountinfo ([`mountinfo`]), task
+//! status ([`status`]), seccomp filters ([`seccomp`]), passwd lines
+//! ([`passwd`]), and the one atomic file writer ([`outdir`]).
 
 pub mod lsm;
+pub mod mountinfo;
 pub mod outdir;
 pub mod passwd;
 pub mod seccomp;
+pub mod status;
 pub mod vfscap;
 pub mod xattr;
 

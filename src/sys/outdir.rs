@@ -153,6 +153,23 @@ impl OutDir {
         Ok(dir)
     }
 
+    /// Opens a directory isocheck made itself and holds, following links
+    /// on the way (its private work directory is reached through
+    /// `/proc/<pid>/root`). Writes into it are atomic all the same.
+    pub fn open_own(path: &Path) -> io::Result<OutDir> {
+        let fd = openat(
+            AT_FDCWD,
+            path,
+            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| err(path, "opening the directory", e))?;
+        Ok(OutDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// The directory `name` inside this one, created when missing and
     /// `create` is set; a symbolic link there is refused.
     pub fn child(&self, name: &OsStr, create: bool) -> io::Result<OutDir> {
@@ -282,6 +299,18 @@ impl OutDir {
     /// Writes `bytes` to `name` here, atomically: readers see the old file
     /// or the whole new one.
     pub fn write(&self, name: &OsStr, bytes: &[u8]) -> io::Result<()> {
+        self.write_with(name, |file| file.write_all(bytes))
+    }
+
+    /// Makes `name` here atomically: `fill` writes the content (and sets the
+    /// owner, mode or attributes) of a new temporary file, which is then
+    /// synced and renamed over `name`. Readers see the old file or the whole
+    /// new one; on any failure the temporary file is removed.
+    pub fn write_with(
+        &self,
+        name: &OsStr,
+        fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+    ) -> io::Result<()> {
         check_name(name)?;
         self.check_target(name)?;
         let (tmp, mut file) = self.create_temp(name)?;
@@ -291,7 +320,7 @@ impl OutDir {
                 Some(n) => err(&tmp_path, "writing", Errno::from_raw(n)),
                 None => io::Error::new(e.kind(), format!("{}: {e}", tmp_path.display())),
             };
-            file.write_all(bytes).map_err(located)?;
+            fill(&mut file).map_err(located)?;
             file.sync_all().map_err(located)?;
             drop(file);
             self.check_target(name)?;
@@ -371,6 +400,45 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(t.path().join("a/b")).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_file_made_by_a_filler_lands_whole_or_not_at_all() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        // Reached through a link, as the private work directory is.
+        symlink(t.path(), t.path().join("via")).unwrap();
+        let d = OutDir::open_own(&t.path().join("via")).unwrap();
+        d.write_with(OsStr::new("copy"), |f| {
+            f.write_all(b"binary")?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o755))
+        })
+        .unwrap();
+        let p = t.path().join("copy");
+        assert_eq!(std::fs::read(&p).unwrap(), b"binary");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
+            0o755
+        );
+        let e = d
+            .write_with(OsStr::new("copy"), |f| {
+                f.write_all(b"half")?;
+                Err(io::Error::from_raw_os_error(libc::EPERM))
+            })
+            .unwrap_err();
+        assert_eq!(errno_of(&e), Some(Errno::EPERM), "{e}");
+        assert!(
+            e.to_string().contains(".copy."),
+            "names the temporary file: {e}"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), b"binary");
+        let mut names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["copy", "via"]);
+        assert!(OutDir::open_own(&t.path().join("missing")).is_err());
     }
 
     #[test]

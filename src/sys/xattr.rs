@@ -1,8 +1,9 @@
-//! `getxattr(2)` and `setxattr(2)`: one extended attribute of a file (file
+//! `getxattr(2)` and `fsetxattr(2)`: one extended attribute of a file (file
 //! capabilities live in `security.capability`).
 
 use nix::errno::Errno;
 use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -41,16 +42,16 @@ pub fn getxattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>, Errno> {
     }
 }
 
-/// Sets attribute `name` of `path` (following symlinks) to `value`.
-pub fn setxattr(path: &Path, name: &str, value: &[u8]) -> Result<(), Errno> {
-    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
+/// Sets attribute `name` of the open file `fd` to `value`.
+pub fn fsetxattr(fd: impl AsFd, name: &str, value: &[u8]) -> Result<(), Errno> {
     let cname = CString::new(name).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: both strings are NUL-terminated and live across the call;
-    // `value` is a readable slice of exactly `value.len()` bytes, which the
-    // kernel copies before returning.
+    // SAFETY: `fd` is a descriptor borrowed for the call, so it stays open;
+    // the name is NUL-terminated and lives across the call; `value` is a
+    // readable slice of exactly `value.len()` bytes, which the kernel
+    // copies before returning.
     let ret = unsafe {
-        libc::setxattr(
-            cpath.as_ptr(),
+        libc::fsetxattr(
+            fd.as_fd().as_raw_fd(),
             cname.as_ptr(),
             value.as_ptr().cast::<libc::c_void>(),
             value.len(),

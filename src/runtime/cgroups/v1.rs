@@ -12,9 +12,8 @@ use crate::runtime::spec::CgroupLimits;
 
 /// v1 controllers named in a mountinfo text's `cgroup` super options.
 pub fn controllers_from_mountinfo(mountinfo: &str) -> Vec<String> {
-    let mut out: Vec<String> = mountinfo
-        .lines()
-        .filter_map(v1_mount)
+    let mut out: Vec<String> = v1_mounts(mountinfo)
+        .into_iter()
         .flat_map(|(_, ctrls)| ctrls)
         .collect();
     out.sort();
@@ -24,42 +23,41 @@ pub fn controllers_from_mountinfo(mountinfo: &str) -> Vec<String> {
 
 /// The mount point of the v1 hierarchy that carries `controller`.
 pub fn mount_of(mountinfo: &str, controller: &str) -> Option<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(v1_mount)
+    v1_mounts(mountinfo)
+        .into_iter()
         .find(|(_, ctrls)| ctrls.iter().any(|c| c == controller))
         .map(|(p, _)| p)
 }
 
-/// Parses one mountinfo line; `Some` for a v1 cgroup mount.
-fn v1_mount(line: &str) -> Option<(PathBuf, Vec<String>)> {
-    let (left, right) = line.split_once(" - ")?;
-    let mount_point = left.split_whitespace().nth(4)?;
-    let mut r = right.split_whitespace();
-    if r.next()? != "cgroup" {
-        return None;
-    }
-    let _source = r.next()?;
-    let opts = r.next()?;
-    let ctrls = opts
-        .split(',')
-        .filter(|o| {
-            !matches!(
-                *o,
-                "rw" | "ro"
-                    | "relatime"
-                    | "noatime"
-                    | "nosuid"
-                    | "nodev"
-                    | "noexec"
-                    | "clone_children"
-                    | "noprefix"
-                    | "xattr"
-            ) && !o.contains('=')
+/// The v1 cgroup mounts of a mountinfo text that carry controllers: their
+/// mount points and controllers (named hierarchies carry none).
+fn v1_mounts(mountinfo: &str) -> Vec<(PathBuf, Vec<String>)> {
+    crate::sys::mountinfo::entries(mountinfo)
+        .into_iter()
+        .filter(|e| e.fstype == "cgroup")
+        .filter_map(|e| {
+            let ctrls = e
+                .super_options
+                .iter()
+                .filter(|o| {
+                    !matches!(
+                        o.as_str(),
+                        "rw" | "ro"
+                            | "relatime"
+                            | "noatime"
+                            | "nosuid"
+                            | "nodev"
+                            | "noexec"
+                            | "clone_children"
+                            | "noprefix"
+                            | "xattr"
+                    ) && !o.contains('=')
+                })
+                .cloned()
+                .collect::<Vec<_>>();
+            (!ctrls.is_empty()).then_some((e.mount_point, ctrls))
         })
-        .map(String::from)
-        .collect::<Vec<_>>();
-    (!ctrls.is_empty()).then(|| (PathBuf::from(mount_point.replace("\\040", " ")), ctrls))
+        .collect()
 }
 
 pub struct V1Cgroup {

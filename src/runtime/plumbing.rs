@@ -1,0 +1,94 @@
+//! Process plumbing shared by the helper, its rootless worker, the joiner
+//! and the veth set-up: a failed call as a named [`StepError`], pipes that
+//! close on exec, and the guard that ends a child whose parent is gone.
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use std::os::fd::OwnedFd;
+
+use super::init::StepError;
+use crate::sys;
+
+/// The status a child exits with when its parent is gone before it starts.
+pub const ORPHANED_STATUS: i32 = 120;
+
+/// A failed call of set-up step `name` on `target`.
+pub fn step(name: &str, target: &str, e: Errno) -> StepError {
+    StepError::new(name, target, e)
+}
+
+/// A pipe whose ends close on exec (read end, write end); a failure is the
+/// step `pipe`.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), StepError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| step("pipe", "", e))
+}
+
+/// Whether a child whose parent reads as `ppid` has lost `parent`. In a
+/// PID namespace of its own the parent is outside it and reads as 0.
+pub fn orphaned(ppid: Pid, parent: Pid, own_pid_ns: bool) -> bool {
+    ppid != parent && !(own_pid_ns && ppid.as_raw() == 0)
+}
+
+/// Asks for SIGKILL when the parent dies, and exits at once
+/// ([`ORPHANED_STATUS`]) if `parent` is already gone. Credential changes
+/// clear the parent-death signal: call it again after them.
+pub fn die_with(parent: Pid, own_pid_ns: bool) {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if orphaned(nix::unistd::getppid(), parent, own_pid_ns) {
+        sys::exit_now(ORPHANED_STATUS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[test]
+    fn a_step_names_the_call_its_target_and_the_errno() {
+        let e = step("join-delegated-cgroup", "/sys/fs/cgroup/x", Errno::EACCES);
+        assert_eq!(
+            (e.step.as_str(), e.target.as_str(), e.errno.as_str()),
+            ("join-delegated-cgroup", "/sys/fs/cgroup/x", "EACCES")
+        );
+        assert_eq!(
+            e.to_string(),
+            "join-delegated-cgroup /sys/fs/cgroup/x: EACCES"
+        );
+    }
+
+    #[test]
+    fn pipes_carry_bytes_and_close_on_exec() {
+        use std::os::fd::AsFd;
+        let (r, w) = pipe().unwrap();
+        for end in [r.as_fd(), w.as_fd()] {
+            let flags = nix::fcntl::fcntl(end, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+            assert!(nix::fcntl::FdFlag::from_bits_truncate(flags)
+                .contains(nix::fcntl::FdFlag::FD_CLOEXEC));
+        }
+        assert_eq!(nix::unistd::write(&w, b"R"), Ok(1));
+        let mut b = [0u8; 1];
+        assert_eq!(nix::unistd::read(&r, &mut b), Ok(1));
+        assert_eq!(&b, b"R");
+    }
+
+    #[rstest]
+    #[case::parent_there(10, 10, false, false)]
+    #[case::parent_there_own_ns(10, 10, true, false)]
+    #[case::reparented(1, 10, false, true)]
+    #[case::reparented_own_ns(1, 10, true, true)]
+    #[case::outside_own_ns(0, 10, true, false)]
+    #[case::zero_without_own_ns(0, 10, false, true)]
+    fn a_child_is_orphaned_when_its_parent_changed(
+        #[case] ppid: i32,
+        #[case] parent: i32,
+        #[case] own_pid_ns: bool,
+        #[case] want: bool,
+    ) {
+        assert_eq!(
+            orphaned(Pid::from_raw(ppid), Pid::from_raw(parent), own_pid_ns),
+            want
+        );
+    }
+}
