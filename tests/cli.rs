@@ -481,3 +481,55 @@ fn the_sabotage_command_needs_its_feature_and_knows_its_names() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
     assert!(text(&o).1.contains("no such sabotage"));
 }
+
+/// `report summary` counts a report's outcomes from its cases, for the
+/// kernel matrix; a file that is not a report is named, with the JSON path
+/// of the value that does not fit, and exits 2.
+#[test]
+fn report_summary_counts_from_the_cases_and_names_what_it_refuses() {
+    let t = tempfile::tempdir().unwrap();
+    let (base, new, _) = reference_and_regressed(t.path());
+    let mut want = [0usize; 5];
+    for c in read_json(&base)["cases"].as_array().unwrap() {
+        want[0] += 1;
+        match c["outcome"].as_str().unwrap() {
+            "pass" => want[1] += 1,
+            "fail" => want[2] += 1,
+            "skip" => want[3] += 1,
+            _ => want[4] += 1,
+        }
+    }
+    let line = |w: [usize; 5]| {
+        format!(
+            "total={} pass={} fail={} skip={} error={}\n",
+            w[0], w[1], w[2], w[3], w[4]
+        )
+    };
+    let o = isocheck(&["report", "summary", base.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert_eq!(text(&o).0, line(want));
+    // The regressed copy: one pass became a fail, whatever its stored summary says.
+    let o = isocheck(&["report", "summary", new.to_str().unwrap()]);
+    assert_eq!(
+        text(&o).0,
+        line([want[0], want[1] - 1, want[2] + 1, want[3], want[4]])
+    );
+    let o = isocheck(&["report", "summary", "--json", base.to_str().unwrap()]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j, read_json(&base)["summary"]);
+
+    let mut bad = read_json(&base);
+    bad["cases"][2]["outcome"] = "maybe".into();
+    let f = t.path().join("bad.json");
+    std::fs::write(&f, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let o = isocheck(&["report", "summary", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o).1;
+    assert!(
+        err.contains("bad.json") && err.contains("cases[2].outcome"),
+        "{err}"
+    );
+    let o = isocheck(&["report", "summary", "/etc/hostname"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("/etc/hostname"), "{}", text(&o).1);
+}

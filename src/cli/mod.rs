@@ -8,6 +8,7 @@
 //! was broken, 2 bad input or usage, 3 the harness itself failed.
 
 mod bench;
+mod inspect;
 mod sabotage;
 
 use clap::{Parser, Subcommand};
@@ -57,6 +58,8 @@ enum Command {
     /// The sabotage catalogue (builds with the feature `sabotage` only):
     /// the suite once per injected runtime bug, each must be caught.
     Sabotage(sabotage::SabotageArgs),
+    /// Questions about one report file, for scripts (`report summary FILE`).
+    Report(inspect::ReportArgs),
 }
 
 #[derive(clap::Args)]
@@ -224,6 +227,7 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff(a),
         Command::Audit(a) => audit(a),
         Command::Sabotage(a) => sabotage::run(a),
+        Command::Report(a) => inspect::run(a),
     };
     ExitCode::from(code)
 }

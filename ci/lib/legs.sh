@@ -1,0 +1,213 @@
+# shellcheck shell=bash disable=SC2015 # `A && B || die` is a guard
+# ci/lib/legs.sh: the leg table and running legs. A leg is one kernel line
+# and cgroup layout (`6.12-v1`), optionally with a variant that takes a
+# feature away (`6.12-v2-nouserns`), or `host`. Here: the default legs,
+# what each name means for the guest (leg_params), `list`, the host leg,
+# one guest leg end to end (initramfs, boot, collect, status), and `run`
+# (fetch, then at most JOBS legs at once, a summary line as each ends).
+# Sourced after every other ci/lib piece.
+#
+# Reads the options of ci/kernel-matrix (BINARY, GUEST_CMD, JOBS, TIMEOUT,
+# CONTROLLERS, APPEND, USE_VMLINUX, STRIP, LOGS, UPDATE_REFS) and TMP.
+
+# The legs `run` runs without leg names: the four kernel and layout legs,
+# then one variant leg of each variant. `run all` runs `host` first, then
+# these. 6.1-v1 is the only leg with a v1 memory controller: Debian's 6.12
+# is built without CONFIG_MEMCG_V1, so on 6.12-v1 memory stays on cgroup2.
+DEFAULT_LEGS=(6.1-v2 6.1-v1 6.12-v2 6.12-v1 6.12-v2-nouserns 6.1-v2-nomemcg)
+# A guest leg is <lock id>-<v1|v2>[-<variant>]; a variant changes the guest
+# so that requirements go unmet on purpose and must become typed skips:
+#   nouserns  user.max_user_namespaces=0 on the kernel command line
+#   nomemcg   the memory controller is not enabled for isocheck's cgroup
+LEG_RE='^(.+)-(v1|v2)(-(nouserns|nomemcg))?$'
+# What each variant takes away, as the skip reason kinds its cases may get:
+# a case that passes on the base leg (<lock id>-<v1|v2>) may skip on the
+# variant leg only for one of these. Any other case that ran there and
+# skips here is lost coverage and fails the leg, as it does against the
+# leg's own reference (`isocheck diff --allow-skip KIND`).
+# shellcheck disable=SC2034 # read by against_references (ci/lib/report.sh)
+declare -A VARIANT_SKIPS=(
+	[nouserns]="sysctl-policy"
+	[nomemcg]="not-delegated"
+)
+
+# Sets LEG_KERNEL (lock id), LEG_LAYOUT (v1, v2), LEG_VARIANT (or empty),
+# LEG_LABEL (the layout label: v2-nouserns), LEG_CONTROLLERS and LEG_APPEND
+# (the guest's cgroup controllers and extra kernel arguments) for guest
+# leg $1; returns 1 when $1 is no guest leg name.
+leg_params() {
+	[[ $1 =~ $LEG_RE ]] || return 1
+	LEG_KERNEL=${BASH_REMATCH[1]} LEG_LAYOUT=${BASH_REMATCH[2]} LEG_VARIANT=${BASH_REMATCH[4]}
+	# shellcheck disable=SC2034 # read by leg_initrd (ci/lib/initramfs.sh)
+	LEG_LABEL=$LEG_LAYOUT${LEG_VARIANT:+-$LEG_VARIANT}
+	LEG_CONTROLLERS=${CONTROLLERS:-} LEG_APPEND=${APPEND:-}
+	case "$LEG_VARIANT" in
+	nouserns) LEG_APPEND="${LEG_APPEND:+$LEG_APPEND }sysctl.user.max_user_namespaces=0" ;;
+	nomemcg) LEG_CONTROLLERS=$(tr ' ' '\n' <<<"$LEG_CONTROLLERS" | grep -vx memory | tr '\n' ' ') LEG_CONTROLLERS=${LEG_CONTROLLERS% } ;;
+	esac
+}
+
+# The variant of a leg name (nouserns, nomemcg), or nothing.
+leg_variant() {
+	if [[ $1 =~ $LEG_RE ]]; then
+		printf '%s' "${BASH_REMATCH[4]}"
+	fi
+}
+
+# ------------------------------------------------------------------- list
+cmd_list() {
+	local id leg kid st what
+	echo "legs ('run' runs the ${#DEFAULT_LEGS[@]} guest legs; 'run all' runs host first, then them):"
+	printf '  %-18s %s\n' host "the isocheck binary run directly on this host (reports/$(uname -r)/)"
+	for leg in "${DEFAULT_LEGS[@]}"; do
+		leg_params "$leg" || continue
+		id=$LEG_KERNEL
+		case "$LEG_LAYOUT" in
+		v2) what='cgroup v2 (unified)' ;;
+		*) what='cgroup v1 (hybrid: v1 controllers, cgroup2 at unified/)' ;;
+		esac
+		case "$LEG_VARIANT" in
+		nouserns) what+='; user.max_user_namespaces=0' ;;
+		nomemcg) what+='; memory not enabled' ;;
+		esac
+		printf '  %-18s %s, %s\n' "$leg" "${LOCK_PKG[$id]:-(no lock entry)} ${LOCK_VER[$id]:-}" "$what"
+	done
+	echo "any <lock id>-<v1|v2>[-nouserns|-nomemcg] is a leg too."
+	echo "lock entries ($LOCK):"
+	for kid in "${LOCK_IDS[@]}"; do
+		if [[ -f $(deb_path "$kid") ]]; then st=cached; else st="not fetched"; fi
+		printf '  %-8s %-42s %-22s %s\n' "$kid" "${LOCK_PKG[$kid]}" "${LOCK_VER[$kid]}" "$st"
+	done
+	echo "cache: $CACHE"
+}
+
+# -------------------------------------------------------------------- run
+# The host leg: isocheck run directly here, under the leg timeout.
+run_host_leg() {
+	local leg=host dir=$TMP/legs/host rc=0 out names t0 t1
+	mkdir -p "$LOGS"
+	out=$dir/out
+	mkdir -p "$out"
+	t0=$(now_ns)
+	timeout --kill-after=10 "$TIMEOUT" "$BINARY" run --out "$out" >"$LOGS/host.log" 2>&1 || rc=$?
+	t1=$(now_ns)
+	if ((rc == 124 || rc == 137)); then
+		leg_status $leg INFRA - "timed out after ${TIMEOUT}s (log: $LOGS/host.log)"
+		return
+	fi
+	names=$(install_results "$out" | tr '\n' ' ')
+	report_status $leg "$rc" "$names" "run $(elapsed "$t0" "$t1")s"
+}
+
+# One guest leg: its initramfs, the boot, what the guest left, its status.
+run_guest_leg() {
+	local leg=$1 dir=$TMP/legs/$1 kdir kernel log names
+	leg_params "$leg" || return 1
+	kdir=$(kernel_dir "$LEG_KERNEL")
+	log=$LOGS/$leg.console.log
+	mkdir -p "$dir" "$LOGS"
+	rm -rf "${LOGS:?}/$leg.guest"
+	leg_initrd "$dir" "$leg"
+	kernel=$kdir/vmlinuz
+	((USE_VMLINUX)) && [[ -f $kdir/vmlinux ]] && kernel=$kdir/vmlinux
+	boot_guest "$dir" "$kernel" "$dir/initrd.cpio" "$log" \
+		"console=ttyS0 panic=-1 quiet loglevel=4 cryptomgr.notests isocheck.leg=$leg${LEG_APPEND:+ $LEG_APPEND}"
+	collect_guest "$leg" "$dir" "$log" || return 0
+	names=$(install_results "$dir/out/results" | tr '\n' ' ')
+	report_status "$leg" "$GUEST_CODE" "$names" "$GUEST_TIMING"
+}
+
+cmd_run() {
+	local legs=("$@") leg kid pid overall=0
+	((${#legs[@]})) || legs=("${DEFAULT_LEGS[@]}")
+	if [[ ${legs[*]} == all ]]; then legs=(host "${DEFAULT_LEGS[@]}"); fi
+	for leg in "${legs[@]}"; do
+		[[ $leg == host ]] && continue
+		leg_params "$leg" && is_kernel_id "$LEG_KERNEL" ||
+			die "unknown leg '$leg' (see 'ci/kernel-matrix list')"
+	done
+	mkdir -p "$LOGS" "$TMP/legs"
+	if [[ -n $BINARY ]]; then
+		[[ -f $BINARY && -x $BINARY ]] || die "--binary $BINARY is not an executable file"
+		BINARY=$(realpath "$BINARY")
+	else
+		say "building the static isocheck (log: $LOGS/build.log)"
+		if ! build_static "${CARGO_TARGET_DIR:-$REPO/target}" "" >"$LOGS/build.log" 2>&1; then
+			tail -n 30 "$LOGS/build.log" >&2
+			say "build failed"
+			exit 3
+		fi
+		BINARY=$STATIC_BIN
+	fi
+
+	if [[ " ${legs[*]} " != " host " ]]; then check_static "$BINARY" || exit 3; fi
+
+	# Fetch what the legs need (a failed id fails only its legs).
+	lock_cache
+	local -A kernel_ok=()
+	for leg in "${legs[@]}"; do
+		[[ $leg == host ]] && continue
+		leg_params "$leg" && kid=$LEG_KERNEL
+		[[ -n ${kernel_ok[$kid]:-} ]] && continue
+		if fetch_id "$kid"; then kernel_ok[$kid]=1; else kernel_ok[$kid]=0; fi
+	done
+	flock -u "$CACHE_FD"
+
+	# Run the legs, at most $JOBS at once; print a line as each finishes.
+	local -A pid_leg=()
+	local running=0 t_start
+	t_start=$(date +%s)
+	say "running ${#legs[@]} legs, $JOBS at once, timeout ${TIMEOUT}s each; payload $BINARY"
+	summarize() {
+		local leg=$1 st detail
+		IFS='|' read -r st _ detail <"$TMP/legs/$leg/status" || st=INFRA detail="leg runner died"
+		printf '%-8s %-6s %s\n' "$leg" "$st" "$detail" | tee -a "$LOGS/summary.txt"
+		case "$st" in
+		INFRA) overall=4 ;;
+		ERROR) ((overall >= 3)) || overall=3 ;;
+		FAIL | REGRESSION) ((overall >= 1)) || overall=1 ;;
+		esac
+	}
+	: >"$LOGS/summary.txt"
+	# The host leg runs alone, first: qemu guests under TCG take every
+	# core, and timing properties (a CPU quota's share) would measure them.
+	local rest=()
+	for leg in "${legs[@]}"; do
+		if [[ $leg == host ]]; then
+			mkdir -p "$TMP/legs/host"
+			run_host_leg
+			summarize host
+		else
+			rest+=("$leg")
+		fi
+	done
+	for leg in "${rest[@]}"; do
+		mkdir -p "$TMP/legs/$leg"
+		leg_params "$leg"
+		kid=$LEG_KERNEL
+		if [[ ${kernel_ok[$kid]} != 1 ]]; then
+			leg_status "$leg" INFRA - "kernel '$kid': ${FETCH_WHY[$kid]:-${FETCH_WHY[busybox]:-not available (see above)}}"
+			summarize "$leg"
+			continue
+		fi
+		while ((running >= JOBS)); do
+			wait -n -p pid || true
+			summarize "${pid_leg[$pid]}"
+			running=$((running - 1))
+		done
+		run_guest_leg "$leg" &
+		pid_leg[$!]=$leg
+		WORKERS+=($!)
+		running=$((running + 1))
+	done
+	while ((running > 0)); do
+		wait -n -p pid || true
+		summarize "${pid_leg[$pid]}"
+		running=$((running - 1))
+	done
+	say "matrix done in $(($(date +%s) - t_start))s; exit $overall (logs: $LOGS)"
+	if ((UPDATE_REFS)); then
+		update_references
+	fi
+	return $overall
+}
