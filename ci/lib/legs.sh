@@ -110,8 +110,11 @@ run_guest_leg() {
 	leg_initrd "$dir" "$leg"
 	kernel=$kdir/vmlinuz
 	((USE_VMLINUX)) && [[ -f $kdir/vmlinux ]] && kernel=$kdir/vmlinux
+	# no_timer_check: under TCG on a loaded host the kernel's check of the
+	# IO-APIC timer can miss its ticks and panic ("IO-APIC + timer doesn't
+	# work!"); the check proves nothing about what the suite tests.
 	boot_guest "$dir" "$kernel" "$dir/initrd.cpio" "$log" \
-		"console=ttyS0 panic=-1 quiet loglevel=4 cryptomgr.notests isocheck.leg=$leg${LEG_APPEND:+ $LEG_APPEND}"
+		"console=ttyS0 panic=-1 quiet loglevel=4 cryptomgr.notests no_timer_check isocheck.leg=$leg${LEG_APPEND:+ $LEG_APPEND}"
 	collect_guest "$leg" "$dir" "$log" || return 0
 	names=$(install_results "$dir/out/results" | tr '\n' ' ')
 	report_status "$leg" "$GUEST_CODE" "$names" "$GUEST_TIMING"
