@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod host;
+pub mod model;
 pub mod probe;
 pub mod report;
 pub mod runtime;

@@ -396,7 +396,7 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
             v.push(opt(k, Ty::UINT));
         }
     }
-    if spec.join {
+    if spec.scaffold.join {
         v.push(f("outside.joiner.pid", Ty::SINT));
         for k in [
             "outside.joiner.pid_ns",
@@ -523,7 +523,10 @@ mod tests {
         );
         assert!(find(&fs, "outside.joiner.pid").is_none(), "no joiner");
         let spec = SandboxSpec {
-            join: true,
+            scaffold: crate::runtime::spec::Scaffold {
+                join: true,
+                ..Default::default()
+            },
             cgroup: crate::runtime::spec::CgroupLimits {
                 pids_max: Some(8),
                 ..Default::default()

@@ -6,6 +6,7 @@
 //! - `init`: the sandbox side (mounts, pivot_root, hostname, ids, caps, seccomp)
 //! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
 //! - `veth`: a veth pair from a throwaway outer network namespace into the sandbox
+//! - `scaffold`: the test scaffolding items, each preparing, holding and cleaning up its own
 //! - `sabotage`: the catalogue of injected bugs (hooks only with the feature `sabotage`)
 
 pub mod cgroups;
@@ -17,6 +18,7 @@ pub mod join;
 pub mod mounts;
 pub mod rootless;
 pub mod sabotage;
+pub mod scaffold;
 pub mod seccomp;
 pub mod spawn;
 pub mod spec;

@@ -432,9 +432,9 @@ pub fn merge(into: &mut Vec<String>, more: Vec<String>) {
 #[cfg(feature = "sabotage")]
 pub fn clone_flags(
     spec: &super::spec::SandboxSpec,
-) -> Result<nix::sched::CloneFlags, super::init::StepError> {
-    use super::init::StepError;
+) -> Result<nix::sched::CloneFlags, crate::model::error::StepError> {
     use super::spec::Namespace as N;
+    use crate::model::error::StepError;
     use nix::mount::MsFlags;
     use nix::sched::CloneFlags as C;
     let mut flags = spec.clone_flags();
@@ -480,7 +480,7 @@ pub fn clone_flags(
 #[inline(always)]
 pub fn clone_flags(
     spec: &super::spec::SandboxSpec,
-) -> Result<nix::sched::CloneFlags, super::init::StepError> {
+) -> Result<nix::sched::CloneFlags, crate::model::error::StepError> {
     Ok(spec.clone_flags())
 }
 

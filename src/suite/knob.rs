@@ -128,6 +128,7 @@ impl Knob {
             Knob::Seccomp => spec.seccomp.is_some(),
             Knob::MaskedPaths => !spec.masked_paths.is_empty() || !spec.readonly_paths.is_empty(),
             Knob::FileCaps => spec
+                .scaffold
                 .exec_copy
                 .as_ref()
                 .is_some_and(|c| c.strip_file_caps && !c.file_caps.is_empty()),
@@ -139,7 +140,7 @@ impl Knob {
                 .cgroup
                 .cpu_max
                 .is_some_and(|c| c.quota_us.is_some()),
-            Knob::Veth => spec.veth.is_some(),
+            Knob::Veth => spec.scaffold.veth.is_some(),
         };
         if on {
             Ok(())
@@ -204,7 +205,7 @@ impl Knob {
                 s.readonly_paths.clear();
             }
             Knob::FileCaps => {
-                if let Some(c) = &mut s.exec_copy {
+                if let Some(c) = &mut s.scaffold.exec_copy {
                     c.strip_file_caps = false;
                 }
             }
@@ -215,7 +216,7 @@ impl Knob {
                     c.quota_us = None;
                 }
             }
-            Knob::Veth => s.veth = None,
+            Knob::Veth => s.scaffold.veth = None,
         }
         s
     }
@@ -237,7 +238,7 @@ fn parents_proc(s: &mut SandboxSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::{CpuMax, ExecCopy, IdMap, SeccompSpec};
+    use crate::runtime::spec::{CpuMax, ExecCopy, IdMap, Scaffold, SeccompSpec};
     use rstest::rstest;
 
     fn spec() -> SandboxSpec {
@@ -298,11 +299,14 @@ mod tests {
                 },
             ],
             no_new_privs: true,
-            exec_copy: Some(ExecCopy {
-                file_caps: vec![Capability::CAP_NET_BIND_SERVICE],
-                strip_file_caps: true,
-                setuid_root: false,
-            }),
+            scaffold: Scaffold {
+                exec_copy: Some(ExecCopy {
+                    file_caps: vec![Capability::CAP_NET_BIND_SERVICE],
+                    strip_file_caps: true,
+                    setuid_root: false,
+                }),
+                ..Default::default()
+            },
             seccomp: Some(SeccompSpec {
                 deny: vec!["uname".into()],
                 errno: "EPERM".into(),
@@ -335,7 +339,7 @@ mod tests {
         let changed = [
             base.no_new_privs != off.no_new_privs,
             base.seccomp != off.seccomp,
-            base.exec_copy != off.exec_copy,
+            base.scaffold.exec_copy != off.scaffold.exec_copy,
             base.caps != off.caps,
             base.user != off.user,
         ]
@@ -357,12 +361,12 @@ mod tests {
     #[test]
     fn file_caps_is_on_only_when_caps_are_stripped_from_a_copy_that_has_some() {
         let mut s = secure();
-        s.exec_copy = Some(ExecCopy {
+        s.scaffold.exec_copy = Some(ExecCopy {
             strip_file_caps: true,
             ..Default::default()
         });
         assert!(Knob::FileCaps.check_on(&s).is_err());
-        s.exec_copy = None;
+        s.scaffold.exec_copy = None;
         assert!(Knob::FileCaps.check_on(&s).is_err());
     }
 
@@ -429,7 +433,10 @@ mod tests {
                 }),
                 ..Default::default()
             },
-            veth: Some(Default::default()),
+            scaffold: Scaffold {
+                veth: Some(Default::default()),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -449,7 +456,7 @@ mod tests {
         assert_eq!(knob.to_string(), src);
         let changed = [
             base.cgroup != off.cgroup,
-            base.veth != off.veth,
+            base.scaffold.veth != off.scaffold.veth,
             base.namespaces != off.namespaces,
         ]
         .into_iter()

@@ -2,45 +2,9 @@
 //! a table writes it, as v2 `cpu.max` and v1 `cpu.cfs_quota_us` and
 //! `cpu.cfs_period_us` carry it, and the throttling counters of `cpu.stat`.
 
-use serde::{Deserialize, Serialize};
-
 use super::{flat_keyed, parse_limit};
 
-/// CPU bandwidth: at most `quota_us` of CPU time in every `period_us` of
-/// wall time. Without a quota the sandbox still gets a cgroup in the cpu
-/// hierarchy, unlimited (`max`), so a control runs placed as its test.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct CpuMax {
-    /// CPU time per period, in microseconds; none is no limit (`max`).
-    #[serde(default)]
-    pub quota_us: Option<u64>,
-    /// The period, in microseconds (100 ms unless given).
-    #[serde(default = "default_cpu_period_us")]
-    pub period_us: u64,
-}
-
-fn default_cpu_period_us() -> u64 {
-    100_000
-}
-
-impl CpuMax {
-    /// The kernel's bounds: a period of 1 ms to 1 s, a quota of at least 1 ms.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1_000..=1_000_000).contains(&self.period_us) {
-            return Err(format!(
-                "cgroup.cpu_max.period_us: {} is outside 1000..=1000000",
-                self.period_us
-            ));
-        }
-        if let Some(q) = self.quota_us.filter(|q| *q < 1_000) {
-            return Err(format!(
-                "cgroup.cpu_max.quota_us: {q} is below the kernel's minimum of 1000"
-            ));
-        }
-        Ok(())
-    }
-}
+pub use crate::model::spec::CpuMax;
 
 /// The line written to cpu.max: `<quota> <period>`, `max` for no quota.
 pub fn cpu_max_line(cpu: &CpuMax) -> String {
