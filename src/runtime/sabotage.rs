@@ -280,7 +280,7 @@ pub const CATALOGUE: &[Entry] = &[
     entry!(SeccompNotInstalled, "seccomp-not-installed", "init.rs: seccomp",
         "the seccomp filter is compiled but never installed",
         ["seccomp.filter/rootful" => F, "seccomp.filter/rootless" => F]),
-    entry!(FileCapsNotStripped, "file-caps-not-stripped", "spec.rs/execcopy.rs: effective_file_caps",
+    entry!(FileCapsNotStripped, "file-caps-not-stripped", "execcopy.rs: effective_file_caps",
         "an exec copy that should lose its file capabilities keeps them",
         ["caps.net_bind_service/rootful" => F, "caps.net_bind_service/rootless" => F]),
     entry!(VethDefaultRoute, "veth-default-route", "veth.rs: attach (sandbox end)",

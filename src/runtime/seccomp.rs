@@ -2,17 +2,12 @@
 //! (pure Rust, names resolved by its per-architecture tables), installed
 //! by the sandbox init through the `Syscall` seam.
 
-use nix::errno::Errno;
 use seccompiler::{BpfProgram, TargetArch};
 
 use super::spec::SeccompSpec;
 
 /// The errno whose name is `name` (`"EPERM"`), by the names nix gives them.
-pub fn errno_named(name: &str) -> Option<Errno> {
-    (1..4096)
-        .map(Errno::from_raw)
-        .find(|e| *e != Errno::UnknownErrno && format!("{e:?}") == name)
-}
+pub use crate::model::error::errno_named;
 
 /// Compiles the filter for this machine's architecture: the named calls
 /// fail with the errno, every other is allowed. The error names what is
@@ -49,6 +44,7 @@ pub fn compile(spec: &SeccompSpec) -> Result<BpfProgram, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::errno::Errno;
 
     fn spec(deny: &[&str], errno: &str) -> SeccompSpec {
         SeccompSpec {

@@ -1,6 +1,7 @@
 //! The only unsafe code in isocheck: thin wrappers over the system calls
 //! nix does not cover, each with the condition that makes it sound.
 
+pub mod caps;
 pub mod lsm;
 pub mod outdir;
 pub mod xattr;
