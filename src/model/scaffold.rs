@@ -5,13 +5,12 @@
 //!
 //! A table writes the items next to the container's own fields
 //! (`join = true`, `exec_copy = { setuid_root = true }`); [`Scaffold`] is
-//! that part of a `sandbox`, and [`Scaffold::items`] lists what it asks for.
+//! that part of a `sandbox`, and [`Scaffold::items`] lists what it asks for
+//! (whether each fits its container, `model::spec` checks).
 
 use caps::Capability;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
-
-use super::spec::{Namespace, SandboxSpec};
 
 /// The scaffolding a sandbox asks for, as a table writes it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
@@ -93,40 +92,6 @@ impl Scaffold {
     /// An item puts a file into the scratch directory.
     pub fn uses_scratch(&self) -> bool {
         self.exec_copy.is_some() || self.scratch_marker
-    }
-
-    /// Checks the items fit the container `spec` they scaffold; the error
-    /// names the field.
-    pub fn validate(&self, spec: &SandboxSpec) -> Result<(), String> {
-        for item in self.items() {
-            item.validate(spec)?;
-        }
-        Ok(())
-    }
-}
-
-impl Item<'_> {
-    /// Checks the item fits the container `spec`; the error names the field.
-    pub fn validate(&self, spec: &SandboxSpec) -> Result<(), String> {
-        match self {
-            Item::IpcObjects if !spec.outer.contains(&Namespace::Ipc) => {
-                Err("ipc_objects: the objects are made in a throwaway IPC namespace: `outer` must include \"ipc\"".into())
-            }
-            Item::LoopbackListener if !spec.outer.contains(&Namespace::Net) => {
-                Err("loopback_listener: the listener runs in a throwaway network namespace: `outer` must include \"net\"".into())
-            }
-            Item::Joiner if !spec.has(Namespace::Mount) => {
-                Err("join: a joiner enters the sandbox's mount namespace: namespaces must include \"mount\"".into())
-            }
-            Item::ExecCopy(_) if !spec.binds_scratch() => {
-                Err("exec_copy: the copy goes into the scratch directory; mount it with a `bind` of source \"scratch\"".into())
-            }
-            Item::ExecCopy(_) if spec.has(Namespace::User) => {
-                Err("exec_copy: file capabilities and setuid copies are made for rootful sandboxes only, without \"user\" in namespaces".into())
-            }
-            Item::Veth(v) => v.validate(spec.outer.contains(&Namespace::Net)),
-            _ => Ok(()),
-        }
     }
 }
 

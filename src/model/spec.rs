@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-pub use super::scaffold::Scaffold;
+use super::scaffold::{Item, Scaffold};
 
 /// A namespace kind.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -491,7 +491,34 @@ impl SandboxSpec {
                 );
             }
         }
-        self.scaffold.validate(self)
+        self.scaffold
+            .items()
+            .into_iter()
+            .try_for_each(|item| self.fits(item))
+    }
+
+    /// Checks a scaffolding item fits this container; the error names the
+    /// field.
+    fn fits(&self, item: Item<'_>) -> Result<(), String> {
+        match item {
+            Item::IpcObjects if !self.outer.contains(&Namespace::Ipc) => {
+                Err("ipc_objects: the objects are made in a throwaway IPC namespace: `outer` must include \"ipc\"".into())
+            }
+            Item::LoopbackListener if !self.outer.contains(&Namespace::Net) => {
+                Err("loopback_listener: the listener runs in a throwaway network namespace: `outer` must include \"net\"".into())
+            }
+            Item::Joiner if !self.has(Namespace::Mount) => {
+                Err("join: a joiner enters the sandbox's mount namespace: namespaces must include \"mount\"".into())
+            }
+            Item::ExecCopy(_) if !self.binds_scratch() => {
+                Err("exec_copy: the copy goes into the scratch directory; mount it with a `bind` of source \"scratch\"".into())
+            }
+            Item::ExecCopy(_) if self.has(Namespace::User) => {
+                Err("exec_copy: file capabilities and setuid copies are made for rootful sandboxes only, without \"user\" in namespaces".into())
+            }
+            Item::Veth(v) => v.validate(self.outer.contains(&Namespace::Net)),
+            _ => Ok(()),
+        }
     }
 
     /// A bind mount of the case's scratch directory is among the mounts.
