@@ -50,8 +50,8 @@ fn plain_properties() -> Vec<Property> {
         .into_iter()
         .filter(|p| {
             p.defs.values().all(|d| {
-                d.spec_for(Variant::Test).exec_copy.is_none()
-                    && d.spec_for(Variant::Control).exec_copy.is_none()
+                d.spec_for(Variant::Test).scaffold.exec_copy.is_none()
+                    && d.spec_for(Variant::Control).scaffold.exec_copy.is_none()
             })
         })
         .collect()

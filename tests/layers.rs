@@ -24,26 +24,6 @@ const CHAIN: &[&str] = &[
 /// is allowed for now.
 const ALLOWED: &[(&str, &str, &str)] = &[
     (
-        "src/probe/schema.rs",
-        "crate::runtime::spec::SandboxSpec",
-        "SandboxSpec moves into model/ when it is split into a container spec and scaffold items",
-    ),
-    (
-        "src/runtime/mounts.rs",
-        "super::init::StepError",
-        "StepError is being typed and moved out of init.rs",
-    ),
-    (
-        "src/runtime/veth.rs",
-        "super::init::StepError",
-        "StepError is being typed and moved out of init.rs",
-    ),
-    (
-        "src/runtime/sabotage.rs",
-        "super::init::StepError",
-        "StepError is being typed and moved out of init.rs",
-    ),
-    (
         "src/model/result.rs",
         "crate::host::HostFacts",
         "the report carries the host facts; their plain data is still defined in host/",

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use super::Probe;
-use crate::runtime::spec::SandboxSpec;
+use crate::model::spec::SandboxSpec;
 
 /// The type of the value at a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,7 +396,7 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
             v.push(opt(k, Ty::UINT));
         }
     }
-    if spec.join {
+    if spec.scaffold.join {
         v.push(f("outside.joiner.pid", Ty::SINT));
         for k in [
             "outside.joiner.pid_ns",
@@ -523,7 +523,10 @@ mod tests {
         );
         assert!(find(&fs, "outside.joiner.pid").is_none(), "no joiner");
         let spec = SandboxSpec {
-            join: true,
+            scaffold: crate::model::scaffold::Scaffold {
+                join: true,
+                ..Default::default()
+            },
             cgroup: crate::model::cgroup::CgroupLimits {
                 pids_max: Some(8),
                 ..Default::default()

@@ -20,10 +20,20 @@ pub fn vfs_cap_v2(caps: &[Capability]) -> [u8; 20] {
     crate::sys::vfscap::encode_v2(mask, true)
 }
 
+/// The file capabilities `copy` really carries: none when they are
+/// stripped.
+pub fn effective_file_caps(copy: &ExecCopy) -> &[Capability] {
+    if copy.strip_file_caps && !super::sabotage::hit(super::sabotage::Sabotage::FileCapsNotStripped)
+    {
+        &[]
+    } else {
+        &copy.file_caps
+    }
+}
+
 /// A stable name for a copy: equal copies share one file.
 pub fn key(copy: &ExecCopy) -> String {
-    let mut caps: Vec<String> = copy
-        .effective_file_caps()
+    let mut caps: Vec<String> = effective_file_caps(copy)
         .iter()
         .map(|c| c.to_string())
         .collect();
@@ -58,7 +68,7 @@ pub fn make(src: &Path, dst: &Path, copy: &ExecCopy) -> std::io::Result<()> {
             Some(nix::unistd::Gid::from_raw(0)),
         )?;
         file.set_permissions(std::fs::Permissions::from_mode(0o755))?;
-        let caps = copy.effective_file_caps();
+        let caps = effective_file_caps(copy);
         if !caps.is_empty() {
             crate::sys::xattr::fsetxattr(&*file, "security.capability", &vfs_cap_v2(caps))?;
         }
@@ -138,5 +148,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(key(&suid), "exec-setuid");
+    }
+
+    #[test]
+    fn stripped_file_caps_are_none() {
+        let c = ExecCopy {
+            file_caps: vec![Capability::CAP_NET_BIND_SERVICE],
+            strip_file_caps: true,
+            setuid_root: false,
+        };
+        assert!(effective_file_caps(&c).is_empty());
+        let kept = ExecCopy {
+            strip_file_caps: false,
+            ..c
+        };
+        assert_eq!(
+            effective_file_caps(&kept),
+            [Capability::CAP_NET_BIND_SERVICE]
+        );
     }
 }

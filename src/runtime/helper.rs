@@ -20,12 +20,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use super::idmap;
-use super::init::{self, InitContext, SetupRecord, StepError};
-pub use super::protocol::{ExitInfo, HelperReport, HelperRequest};
+use super::init::{self, InitContext, SetupRecord};
 use super::plumbing::{die_with, pipe, step};
+pub use super::protocol::{ExitInfo, HelperReport, HelperRequest};
 use super::sabotage::{self, Sabotage};
+use super::scaffold;
 use super::spec::{Namespace, SandboxSpec};
 use super::syscall::LinuxSyscall;
+use crate::model::error::{Cause, StepError};
 use crate::sys::{self, CloneResult};
 
 /// The argument that turns isocheck's binary into the helper.
@@ -189,47 +191,6 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
     Ok(())
 }
 
-/// What the helper makes in its own namespaces for the sandbox to look
-/// for; held until the sandbox has ended.
-#[derive(Default)]
-struct OuterObjects {
-    _listener: Option<std::net::TcpListener>,
-    _mq: Option<nix::mqueue::MqdT>,
-}
-
-fn make_outer_objects(spec: &SandboxSpec) -> Result<OuterObjects, StepError> {
-    use super::spec::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
-    let mut held = OuterObjects::default();
-    if spec.ipc_objects {
-        sys::shm_create(IPC_SHM_KEY)
-            .map_err(|e| step("shmget", &format!("{IPC_SHM_KEY:#x}"), e))?;
-        let flags = nix::mqueue::MQ_OFlag::O_CREAT
-            | nix::mqueue::MQ_OFlag::O_RDWR
-            | nix::mqueue::MQ_OFlag::O_EXCL;
-        let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
-        // With O_CREAT the mode and attributes must be passed: explicit,
-        // small ones, within any host's fs.mqueue limits.
-        let attr = nix::mqueue::MqAttr::new(0, 1, 64, 0);
-        held._mq = Some(
-            nix::mqueue::mq_open(IPC_MQ_NAME, flags, mode, Some(&attr))
-                .map_err(|e| step("mq_open", IPC_MQ_NAME, e))?,
-        );
-    }
-    if spec.loopback_listener {
-        if spec.outer.contains(&Namespace::Net) {
-            sys::loopback_up().map_err(|e| step("loopback-up", "lo", e))?;
-        }
-        let l = std::net::TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| step("listen", "127.0.0.1:0", super::syscall::io_errno(e)))?;
-        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-        // The sandbox is a clone of this single-threaded process: it
-        // inherits the variable.
-        std::env::set_var(LISTENER_PORT_ENV, port.to_string());
-        held._listener = Some(l);
-    }
-    Ok(held)
-}
-
 /// Opens the `cpu.stat` next to the first of the sandbox's `cgroup.procs`
 /// files that has one and names its descriptor in [`CPU_STAT_FD_ENV`]:
 /// the sandbox, a clone of this process, inherits both and can read the
@@ -249,11 +210,18 @@ fn open_cpu_stat(procs: &[std::path::PathBuf]) -> Option<std::fs::File> {
 
 fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), StepError> {
     let spec = &req.spec;
-    let _outer_objects = make_outer_objects(spec)?;
+    // The scaffolding: each item prepares, holds and (dropped at the end
+    // of this function, once the sandbox has ended) cleans up its own.
+    let mut items = scaffold::helper_items(&spec.scaffold, spec.outer.contains(&Namespace::Net));
+    for item in &mut items {
+        item.before_clone()?;
+    }
+    let waits = items.iter().any(|i| i.waits_for_build());
     let _cpu_stat = open_cpu_stat(&req.cgroup_procs);
     let (sync_r, sync_w) = pipe()?;
     let (rep_r, rep_w) = pipe()?;
-    // The sandbox says it is built, then waits for the joiner (spec `join`).
+    // The sandbox says it is built, then waits for the items that look at
+    // it built (a joiner).
     let (ready_r, ready_w) = pipe()?;
     let helper_pid = nix::unistd::getpid();
     let started = Instant::now();
@@ -263,7 +231,7 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             drop(sync_w);
             drop(rep_r);
             drop(ready_r);
-            sandbox_child(req, helper_pid, sync_r, rep_w, ready_w)
+            sandbox_child(req, waits, helper_pid, sync_r, rep_w, ready_w)
         }
         CloneResult::Parent { child } => child,
     };
@@ -275,26 +243,20 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         let _ = waitpid(child, None);
         step("pidfd_open", &child.to_string(), e)
     })?;
-    // Release the child only once its maps and cgroup are in place.
-    let prepared = prepare_child(req, child);
-    // A veth pair into its network namespace; what it holds (a listener)
-    // lives until the sandbox has ended.
-    let prepared = prepared.and_then(|()| {
-        spec.veth
-            .as_ref()
-            .map(|v| super::veth::attach(v, child))
-            .transpose()
+    // Release the child only once its maps, cgroup and scaffolding are in
+    // place.
+    let prepared = prepare_child(req, child).and_then(|()| {
+        items
+            .iter_mut()
+            .try_for_each(|item| item.before_release(child))
     });
-    let _veth = match prepared {
-        Ok(held) => held,
-        Err(e) => {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = waitpid(child, None);
-            return Err(e);
-        }
-    };
+    if let Err(e) = prepared {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        return Err(e);
+    }
     let _ = nix::unistd::write(&sync_w, b"G");
-    if spec.join {
+    if waits {
         let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];
         let wait =
             PollTimeout::try_from(spec.timeout_ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
@@ -308,10 +270,13 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             }
         };
         if polled.unwrap_or(0) > 0 && nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
-            match super::join::join(child) {
-                Ok(v) => rep.joiner = Some(v),
-                Err(e) => rep.setup_error = Some(e),
+            let mut seen = scaffold::Seen::default();
+            for item in &mut items {
+                if let Err(e) = item.when_built(child, &mut seen) {
+                    rep.setup_error = Some(e);
+                }
             }
+            rep.joiner = seen.joiner;
         }
         let _ = nix::unistd::write(&sync_w, b"J");
     }
@@ -388,11 +353,11 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
                 sabotage::merge(&mut rep.sabotage_fired, sabotage_fired);
             }
             Err(e) => {
-                return Err(StepError {
-                    step: "read-report".into(),
-                    target: String::from_utf8_lossy(&buf).into(),
-                    errno: e.to_string(),
-                })
+                return Err(StepError::with(
+                    "read-report",
+                    String::from_utf8_lossy(&buf).as_ref(),
+                    Cause::Protocol(e.to_string()),
+                ))
             }
         }
     }
@@ -451,11 +416,8 @@ fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
         .iter()
         .filter(|_| !sabotage::hit(Sabotage::CgroupJoinSkipped))
     {
-        std::fs::write(procs, child.as_raw().to_string()).map_err(|e| StepError {
-            step: "join-cgroup".into(),
-            target: procs.display().to_string(),
-            errno: format!("{:?}", super::syscall::io_errno(e)),
-        })?;
+        std::fs::write(procs, child.as_raw().to_string())
+            .map_err(|e| StepError::new("join-cgroup", procs, super::syscall::io_errno(e)))?;
     }
     Ok(())
 }
@@ -476,6 +438,7 @@ fn identity(maps: &[super::spec::IdMap]) -> Option<Vec<super::spec::IdMap>> {
 /// The sandbox: waits for release, builds itself, runs the probe, reports.
 fn sandbox_child(
     req: &HelperRequest,
+    waits: bool,
     helper: Pid,
     sync_r: OwnedFd,
     rep_w: OwnedFd,
@@ -510,8 +473,9 @@ fn sandbox_child(
         Ok(setup) => {
             // Credential changes clear the parent-death signal: set it again.
             die_with(helper, req.spec.has(Namespace::Pid));
-            if req.spec.join {
-                // Built: let the joiner in, and wait until it has looked.
+            if waits {
+                // Built: let the scaffolding look (a joiner in), and wait
+                // until it has.
                 let _ = nix::unistd::write(&ready_w, b"R");
                 let _ = nix::unistd::read(&sync_r, &mut go);
             }

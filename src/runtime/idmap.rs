@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::init::StepError;
 use super::spec::IdMap;
+use crate::model::error::{Cause, StepError};
 use nix::unistd::Pid;
 
 /// The text of a map file: one `inside outside count` line per entry.
@@ -25,10 +25,12 @@ pub fn write(
     let dir = PathBuf::from(format!("/proc/{}", child.as_raw()));
     let put = |file: &str, text: &str| {
         let p = dir.join(file);
-        std::fs::write(&p, text).map_err(|e| StepError {
-            step: format!("write {file}"),
-            target: format!("{} <- {:?}", p.display(), text.trim_end()),
-            errno: format!("{:?}", super::syscall::io_errno(e)),
+        std::fs::write(&p, text).map_err(|e| {
+            StepError::new(
+                &format!("write {file}"),
+                format!("{} <- {:?}", p.display(), text.trim_end()),
+                super::syscall::io_errno(e),
+            )
         })
     };
     // (A process mapping itself, as an unprivileged runner does after its
@@ -59,19 +61,17 @@ fn own_user_namespace(dir: &std::path::Path) -> Result<(), StepError> {
     let ns = |p: PathBuf| {
         std::fs::metadata(&p)
             .map(|m| (m.dev(), m.ino()))
-            .map_err(|e| StepError {
-                step: "check-userns".into(),
-                target: p.display().to_string(),
-                errno: format!("{:?}", super::syscall::io_errno(e)),
-            })
+            .map_err(|e| StepError::new("check-userns", &p, super::syscall::io_errno(e)))
     };
     let child = ns(dir.join("ns/user"))?;
     if child == ns(PathBuf::from("/proc/self/ns/user"))? {
-        return Err(StepError {
-            step: "check-userns".into(),
-            target: dir.join("ns/user").display().to_string(),
-            errno: "the child shares the helper's user namespace: none was created for it".into(),
-        });
+        return Err(StepError::with(
+            "check-userns",
+            dir.join("ns/user"),
+            Cause::Precondition(
+                "the child shares the helper's user namespace: none was created for it".into(),
+            ),
+        ));
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use super::mounts;
 use super::sabotage::{self, Sabotage};
 use super::spec::{Namespace, Propagation, Rootfs, SandboxSpec};
 use super::syscall::Syscall;
+use crate::model::error::{Cause, StepError};
 
 /// How the sandbox got its root.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,25 +35,6 @@ pub struct SetupRecord {
     /// Why pivot_root was not used, when it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pivot_root_errno: Option<String>,
-}
-
-/// A set-up step that failed: which step, on what, and the errno.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{step} {target}: {errno}")]
-pub struct StepError {
-    pub step: String,
-    pub target: String,
-    pub errno: String,
-}
-
-impl StepError {
-    pub fn new(step: &str, target: impl AsRef<Path>, errno: Errno) -> Self {
-        StepError {
-            step: step.into(),
-            target: target.as_ref().display().to_string(),
-            errno: format!("{errno:?}"),
-        }
-    }
 }
 
 /// Where the sandbox's new root is assembled and what to bind into it.
@@ -186,10 +168,8 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
     }
     // Last: from here on the filter applies to everything, the probe too.
     if let Some(sc) = &spec.seccomp {
-        let prog = crate::sys::seccomp::compile(&sc.deny, &sc.errno).map_err(|e| StepError {
-            step: "seccomp-compile".into(),
-            target: sc.deny.join(","),
-            errno: e,
+        let prog = crate::sys::seccomp::compile(&sc.deny, &sc.errno).map_err(|e| {
+            StepError::with("seccomp-compile", sc.deny.join(","), Cause::Seccomp(e))
         })?;
         if !sabotage::hit(Sabotage::SeccompNotInstalled) {
             sys.install_seccomp(&prog)
@@ -535,7 +515,7 @@ mod tests {
         let s = sys().failing(failing, Errno::EPERM);
         let err = build(&ctx(&spec()), &s).unwrap_err();
         assert_eq!(
-            (err.step.as_str(), err.errno.as_str()),
+            (err.step.as_str(), err.cause.to_string().as_str()),
             (step, "EPERM"),
             "{err}"
         );
@@ -679,7 +659,10 @@ mod tests {
             ..spec()
         };
         let err = build(&ctx(&sp), &s).unwrap_err();
-        assert_eq!((err.step.as_str(), err.errno.as_str()), (step, errno));
+        assert_eq!(
+            (err.step.as_str(), err.cause.to_string().as_str()),
+            (step, errno)
+        );
         if step == "no_new_privs" {
             assert!(
                 s.position(is_seccomp).is_none(),
@@ -806,7 +789,10 @@ mod tests {
         let (s, sp) = masking();
         let s = s.failing(failing, Errno::EACCES);
         let err = build(&ctx(&sp), &s).unwrap_err();
-        assert_eq!((err.step.as_str(), err.errno.as_str()), (step, "EACCES"));
+        assert_eq!(
+            (err.step.as_str(), err.cause.to_string().as_str()),
+            (step, "EACCES")
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 
-use super::init::StepError;
 use super::plumbing::{pipe, step};
+use crate::model::error::{Cause, StepError};
 use crate::sys::{self, CloneResult};
 
 /// What the joined process saw.
@@ -58,10 +58,12 @@ pub fn join(target: Pid) -> Result<JoinView, StepError> {
             let mut out = Vec::new();
             let _ = std::fs::File::from(r).read_to_end(&mut out);
             let _ = waitpid(child, None);
-            let mut view: JoinView = serde_json::from_slice(&out).map_err(|_| StepError {
-                step: "join".into(),
-                target: format!("/proc/{target}/ns"),
-                errno: format!("the joiner reported nothing ({} bytes)", out.len()),
+            let mut view: JoinView = serde_json::from_slice(&out).map_err(|_| {
+                StepError::with(
+                    "join",
+                    format!("/proc/{target}/ns"),
+                    Cause::Protocol(format!("the joiner reported nothing ({} bytes)", out.len())),
+                )
             })?;
             view.host_pid_ns = host_pid_ns;
             Ok(view)

@@ -11,6 +11,7 @@
 //! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
 //! - `veth`: a veth pair from a throwaway outer network namespace into the sandbox
 //! - `plumbing`: the step errors, pipes and parent-death guard the helper's processes share
+//! - `scaffold`: the test scaffolding items, each preparing, holding and cleaning up its own
 //! - `sabotage`: the catalogue of injected bugs (hooks only with the feature `sabotage`)
 
 pub mod cgroups;
@@ -24,6 +25,7 @@ pub mod plumbing;
 pub mod protocol;
 pub mod rootless;
 pub mod sabotage;
+pub mod scaffold;
 pub use crate::sys::seccomp;
 pub mod spawn;
 pub mod spec;

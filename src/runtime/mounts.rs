@@ -5,10 +5,10 @@
 use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
-use super::init::StepError;
 use super::sabotage::{self, Sabotage};
 use super::spec::{BindSource, Mount};
 use super::syscall::Syscall;
+use crate::model::error::StepError;
 
 pub use crate::model::skeleton::{SKELETON_BINDS, SKELETON_DEVICES, SKELETON_DIRS};
 
@@ -362,7 +362,10 @@ mod tests {
         assert_eq!(r("/missing/dir").unwrap(), Path::new("/m/missing/dir"));
         assert_eq!(r("/").unwrap(), Path::new("/m"));
         let e = r("/loop/x").unwrap_err();
-        assert_eq!((e.step.as_str(), e.errno.as_str()), ("resolve", "ELOOP"));
+        assert_eq!(
+            (e.step.as_str(), e.errno()),
+            ("resolve", Some(nix::errno::Errno::ELOOP))
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::os::fd::OwnedFd;
 
-use super::init::StepError;
+use crate::model::error::StepError;
 use crate::sys;
 
 /// The status a child exits with when its parent is gone before it starts.
@@ -49,7 +49,11 @@ mod tests {
     fn a_step_names_the_call_its_target_and_the_errno() {
         let e = step("join-delegated-cgroup", "/sys/fs/cgroup/x", Errno::EACCES);
         assert_eq!(
-            (e.step.as_str(), e.target.as_str(), e.errno.as_str()),
+            (
+                e.step.as_str(),
+                e.target.as_str(),
+                e.cause.to_string().as_str()
+            ),
             ("join-delegated-cgroup", "/sys/fs/cgroup/x", "EACCES")
         );
         assert_eq!(

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
 
-use super::init::{SetupRecord, StepError};
+use super::init::SetupRecord;
 use super::spec::{IdMap, SandboxSpec};
+use crate::model::error::StepError;
 use crate::probe::Probe;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -52,7 +53,7 @@ pub struct HelperReport {
     pub swept: usize,
     /// Microseconds from clone to the sandbox's exit.
     pub sandbox_us: u64,
-    /// What a process that joined the sandbox saw (spec `join`).
+    /// What a process that joined the sandbox saw (scaffold `join`).
     #[serde(default)]
     pub joiner: Option<super::join::JoinView>,
     /// The sandbox's /proc/self/uid_map, lines joined by `; `.

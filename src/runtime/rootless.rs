@@ -18,11 +18,11 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use super::idmap;
-use super::init::StepError;
+use super::plumbing::{die_with, pipe, step};
 use super::protocol::{HelperReport, HelperRequest};
 pub use super::protocol::{IdmapTools, RootlessPlan};
-use super::plumbing::{die_with, pipe, step};
 use super::spec::IdMap;
+use crate::model::error::{Cause, StepError};
 use crate::model::subid::{ranges_for, SubidEntry, SubidGrant};
 use crate::sys::{self, CloneResult};
 
@@ -65,18 +65,17 @@ impl IdmapTools {
         if out.status.success() {
             Ok(())
         } else {
-            Err(StepError {
-                step: tool.display().to_string(),
-                target: format!(
+            Err(StepError::with(
+                &tool.display().to_string(),
+                format!(
                     "{pid} {}",
                     super::idmap::render(maps).trim().replace('\n', ", ")
                 ),
-                errno: format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            })
+                Cause::Tool {
+                    status: out.status.to_string(),
+                    stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                },
+            ))
         }
     }
 }
@@ -271,15 +270,15 @@ fn with_worker(
     let status = waitpid(worker, None).map_err(|e| step("waitpid", &worker.to_string(), e))?;
     match serde_json::from_slice::<HelperReport>(&out) {
         Ok(r) => Ok(r),
-        Err(_) => Err(StepError {
-            step: "rootless-worker".into(),
-            target: worker.to_string(),
-            errno: match status {
+        Err(_) => Err(StepError::with(
+            "rootless-worker",
+            worker.to_string(),
+            Cause::Protocol(match status {
                 WaitStatus::Signaled(_, s, _) => format!("killed by {}", s.as_str()),
                 WaitStatus::Exited(_, c) => format!("exited {c} without a report"),
                 other => format!("{other:?}"),
-            },
-        }),
+            }),
+        )),
     }
 }
 

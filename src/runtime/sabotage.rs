@@ -280,7 +280,7 @@ pub const CATALOGUE: &[Entry] = &[
     entry!(SeccompNotInstalled, "seccomp-not-installed", "init.rs: seccomp",
         "the seccomp filter is compiled but never installed",
         ["seccomp.filter/rootful" => F, "seccomp.filter/rootless" => F]),
-    entry!(FileCapsNotStripped, "file-caps-not-stripped", "spec.rs/execcopy.rs: effective_file_caps",
+    entry!(FileCapsNotStripped, "file-caps-not-stripped", "execcopy.rs: effective_file_caps",
         "an exec copy that should lose its file capabilities keeps them",
         ["caps.net_bind_service/rootful" => F, "caps.net_bind_service/rootless" => F]),
     entry!(VethDefaultRoute, "veth-default-route", "veth.rs: attach (sandbox end)",
@@ -435,8 +435,8 @@ pub fn clone_flags(
     flags: nix::sched::CloneFlags,
     namespaces: &std::collections::BTreeSet<crate::model::namespace::Namespace>,
     outer: &std::collections::BTreeSet<crate::model::namespace::Namespace>,
-) -> Result<nix::sched::CloneFlags, super::init::StepError> {
-    use super::init::StepError;
+) -> Result<nix::sched::CloneFlags, crate::model::error::StepError> {
+    use crate::model::error::StepError;
     use crate::model::namespace::Namespace as N;
     use nix::mount::MsFlags;
     use nix::sched::CloneFlags as C;
@@ -485,7 +485,7 @@ pub fn clone_flags(
     flags: nix::sched::CloneFlags,
     _namespaces: &std::collections::BTreeSet<crate::model::namespace::Namespace>,
     _outer: &std::collections::BTreeSet<crate::model::namespace::Namespace>,
-) -> Result<nix::sched::CloneFlags, super::init::StepError> {
+) -> Result<nix::sched::CloneFlags, crate::model::error::StepError> {
     Ok(flags)
 }
 

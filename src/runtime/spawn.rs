@@ -78,7 +78,7 @@ pub struct Observation {
     pub exit: Option<super::helper::ExitInfo>,
     pub timed_out: bool,
     pub setup: Option<super::init::SetupRecord>,
-    pub setup_error: Option<super::init::StepError>,
+    pub setup_error: Option<crate::model::error::StepError>,
     pub outside: Outside,
     pub ids: IdView,
     /// Processes left behind by the sandbox that the helper killed.
@@ -232,7 +232,7 @@ impl Launcher {
         specs: impl IntoIterator<Item = &'a SandboxSpec>,
     ) -> Result<(), SpawnError> {
         for spec in specs {
-            if let Some(copy) = &spec.exec_copy {
+            if let Some(copy) = &spec.scaffold.exec_copy {
                 self.exec_copy(copy)?;
             }
         }
@@ -299,11 +299,11 @@ impl Launcher {
             let prepare = |what: &'static str, path: PathBuf, r: std::io::Result<()>| {
                 r.map_err(|source| SpawnError::Prepare { what, path, source })
             };
-            if spec.scratch_marker {
+            if spec.scaffold.scratch_marker {
                 let m = dir.join(MARKER_NAME);
                 prepare("scratch marker", m.clone(), std::fs::write(&m, b"isocheck"))?;
             }
-            if let Some(copy) = &spec.exec_copy {
+            if let Some(copy) = &spec.scaffold.exec_copy {
                 let src = self.exec_copy(copy)?;
                 let dst = dir.join(EXEC_COPY_NAME);
                 prepare(

@@ -51,18 +51,6 @@ pub trait Syscall {
 /// The real kernel.
 pub struct LinuxSyscall;
 
-fn caps_err(e: caps::errors::CapsError) -> Errno {
-    // The caps crate keeps the errno only in its message.
-    let msg = e.to_string();
-    if msg.contains("Operation not permitted") || msg.contains("EPERM") {
-        Errno::EPERM
-    } else if msg.contains("Invalid argument") || msg.contains("EINVAL") {
-        Errno::EINVAL
-    } else {
-        Errno::last()
-    }
-}
-
 impl Syscall for LinuxSyscall {
     fn mount(
         &self,
@@ -148,16 +136,13 @@ impl Syscall for LinuxSyscall {
         nix::sys::prctl::set_keepcaps(on)
     }
     fn read_caps(&self, set: CapSet) -> Result<Vec<Capability>, Errno> {
-        caps::read(None, set)
-            .map(|s| s.into_iter().collect())
-            .map_err(caps_err)
+        crate::sys::caps::read(set)
     }
     fn drop_bounding(&self, cap: Capability) -> Result<(), Errno> {
-        caps::drop(None, CapSet::Bounding, cap).map_err(caps_err)
+        crate::sys::caps::drop_bounding(cap)
     }
     fn set_caps(&self, set: CapSet, caps_list: &[Capability]) -> Result<(), Errno> {
-        let s: caps::CapsHashSet = caps_list.iter().copied().collect();
-        caps::set(None, set, &s).map_err(caps_err)
+        crate::sys::caps::set(set, caps_list)
     }
     fn set_no_new_privs(&self) -> Result<(), Errno> {
         nix::sys::prctl::set_no_new_privs()

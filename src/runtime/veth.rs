@@ -2,7 +2,7 @@
 //! the sandbox's, set up over rtnetlink before the sandbox is released.
 //!
 //! The helper has entered its outer network namespace (`outer = ["net"]`,
-//! which [`VethSpec::validate`] demands) before it cloned the sandbox, so
+//! which `VethSpec::validate` demands) before it cloned the sandbox, so
 //! no step here touches the host's interfaces, addresses or routes: the
 //! pair is made in the outer namespace with its peer end created straight
 //! in the sandbox's namespace (by the sandbox's pid), each end gets its
@@ -35,9 +35,9 @@ use nix::unistd::Pid;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
-use super::init::StepError;
 use super::plumbing::step;
 use super::syscall::io_errno;
+use crate::model::error::StepError;
 
 pub use crate::model::veth::VethSpec;
 
@@ -382,41 +382,6 @@ fn default_route_via_peer(v: &VethSpec) -> Result<(), StepError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
-
-    fn spec(src: &str) -> VethSpec {
-        toml::from_str(src).unwrap()
-    }
-
-    #[test]
-    fn defaults_are_a_private_slash_30() {
-        let v = spec("");
-        assert_eq!(v, VethSpec::default());
-        assert_eq!(
-            (v.outside.to_string(), v.inside.to_string(), v.prefix_len),
-            ("10.200.0.1".into(), "10.200.0.2".into(), 30)
-        );
-        v.validate(true).unwrap();
-    }
-
-    #[rstest]
-    #[case::host_namespace("", false, "needs outer = [\"net\"]")]
-    #[case::long_name("inside_name = \"a-very-long-name0\"", true, "veth.inside_name")]
-    #[case::lo("outside_name = \"lo\"", true, "veth.outside_name")]
-    #[case::same_names("inside_name = \"veth-outer\"", true, "must differ")]
-    #[case::other_prefix("inside = \"10.200.0.6\"", true, "one /30 prefix")]
-    #[case::same_address("inside = \"10.200.0.1\"", true, "one /30 prefix")]
-    #[case::loopback("inside = \"127.0.0.2\"", true, "veth.inside")]
-    #[case::prefix("prefix_len = 31", true, "veth.prefix_len")]
-    #[case::lo_in_prefix("outside_lo = [\"10.200.0.3\"]", true, "veth.outside_lo")]
-    fn bad_pairs_are_refused_naming_the_field(
-        #[case] src: &str,
-        #[case] outer: bool,
-        #[case] msg: &str,
-    ) {
-        let err = spec(src).validate(outer).unwrap_err();
-        assert!(err.contains(msg), "{err}");
-    }
 
     #[test]
     fn the_veth_request_creates_the_peer_in_the_sandboxs_namespace() {

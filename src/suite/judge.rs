@@ -335,7 +335,7 @@ mod tests {
 
     #[rstest]
     #[case::timeout(Observation { timed_out: true, ..Default::default() }, ReasonKind::Timeout)]
-    #[case::setup(Observation { setup_error: Some(crate::runtime::init::StepError { step: "pivot_root".into(), target: "/r".into(), errno: "EPERM".into() }), ..Default::default() }, ReasonKind::SetupFailed)]
+    #[case::setup(Observation { setup_error: Some(crate::model::error::StepError::new("pivot_root", "/r", nix::errno::Errno::EPERM)), ..Default::default() }, ReasonKind::SetupFailed)]
     fn broken_runs_are_errors_with_their_kind(#[case] o: Observation, #[case] kind: ReasonKind) {
         let e = expects("expect = [{ path = \"probe.x\", eq = 1 }]");
         assert!(
@@ -397,11 +397,11 @@ mod tests {
             probe: Some(
                 serde_json::json!({"create": "ok", "unmapped_owner": 0, "owner_inside": 0}),
             ),
-            setup_error: Some(crate::runtime::init::StepError {
-                step: "mount".into(),
-                target: "/x".into(),
-                errno: "EPERM".into(),
-            }),
+            setup_error: Some(crate::model::error::StepError::new(
+                "mount",
+                "/x",
+                nix::errno::Errno::EPERM,
+            )),
             ..Default::default()
         };
         let leak = expects(OWNERSHIP_CONTROL);

@@ -202,12 +202,12 @@ pub static KNOBS: &[KnobDef] = &[
         arg: ArgKind::Nothing,
         doc: "the exec copy keeps its file capabilities",
         is_on: |_, s| {
-            s.exec_copy
+            s.scaffold.exec_copy
                 .as_ref()
                 .is_some_and(|c| c.strip_file_caps && !c.file_caps.is_empty())
         },
         turn_off: |_, s| {
-            if let Some(c) = &mut s.exec_copy {
+            if let Some(c) = &mut s.scaffold.exec_copy {
                 c.strip_file_caps = false;
             }
         },
@@ -262,8 +262,8 @@ pub static KNOBS: &[KnobDef] = &[
         word: "veth",
         arg: ArgKind::Nothing,
         doc: "no veth pair into the sandbox",
-        is_on: |_, s| s.veth.is_some(),
-        turn_off: |_, s| s.veth = None,
+        is_on: |_, s| s.scaffold.veth.is_some(),
+        turn_off: |_, s| s.scaffold.veth = None,
     },
 ];
 
@@ -375,7 +375,7 @@ fn parents_proc(s: &mut SandboxSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::{CpuMax, ExecCopy, IdMap, SeccompSpec};
+    use crate::runtime::spec::{CpuMax, ExecCopy, IdMap, Scaffold, SeccompSpec};
     use rstest::rstest;
 
     fn spec() -> SandboxSpec {
@@ -436,11 +436,14 @@ mod tests {
                 },
             ],
             no_new_privs: true,
-            exec_copy: Some(ExecCopy {
-                file_caps: vec![Capability::CAP_NET_BIND_SERVICE],
-                strip_file_caps: true,
-                setuid_root: false,
-            }),
+            scaffold: Scaffold {
+                exec_copy: Some(ExecCopy {
+                    file_caps: vec![Capability::CAP_NET_BIND_SERVICE],
+                    strip_file_caps: true,
+                    setuid_root: false,
+                }),
+                ..Default::default()
+            },
             seccomp: Some(SeccompSpec {
                 deny: vec!["uname".into()],
                 errno: "EPERM".into(),
@@ -478,7 +481,7 @@ mod tests {
         let changed = [
             base.no_new_privs != off.no_new_privs,
             base.seccomp != off.seccomp,
-            base.exec_copy != off.exec_copy,
+            base.scaffold.exec_copy != off.scaffold.exec_copy,
             base.caps != off.caps,
             base.user != off.user,
         ]
@@ -500,12 +503,12 @@ mod tests {
     #[test]
     fn file_caps_is_on_only_when_caps_are_stripped_from_a_copy_that_has_some() {
         let mut s = secure();
-        s.exec_copy = Some(ExecCopy {
+        s.scaffold.exec_copy = Some(ExecCopy {
             strip_file_caps: true,
             ..Default::default()
         });
         assert!(knob("file-caps").check_on(&s).is_err());
-        s.exec_copy = None;
+        s.scaffold.exec_copy = None;
         assert!(knob("file-caps").check_on(&s).is_err());
     }
 
@@ -572,7 +575,10 @@ mod tests {
                 }),
                 ..Default::default()
             },
-            veth: Some(Default::default()),
+            scaffold: Scaffold {
+                veth: Some(Default::default()),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -592,7 +598,7 @@ mod tests {
         assert_eq!(knob.to_string(), src);
         let changed = [
             base.cgroup != off.cgroup,
-            base.veth != off.veth,
+            base.scaffold.veth != off.scaffold.veth,
             base.namespaces != off.namespaces,
         ]
         .into_iter()

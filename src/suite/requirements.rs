@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::gates;
 use crate::host::HostFacts;
+use crate::model::error::StepError;
 use crate::model::result::{Reason, ReasonKind, RequirementCheck};
 use crate::runtime::cgroups::{self, ControllerHome, Layout};
-use crate::runtime::init::StepError;
 use crate::runtime::spawn::{Observation, SpawnError};
 use crate::runtime::spec::Namespace;
 
@@ -443,10 +443,13 @@ pub fn is_harness_errno(errno: &str) -> bool {
 
 /// Classes a failed set-up step of a requirement sandbox.
 pub fn refusal_of_step(e: &StepError) -> Refusal {
-    if KERNEL_STEPS.contains(&e.step.as_str()) && !is_harness_errno(&e.errno) {
+    let errno = e.errno().map(|n| format!("{n:?}"));
+    if let Some(errno) =
+        errno.filter(|n| KERNEL_STEPS.contains(&e.step.as_str()) && !is_harness_errno(n))
+    {
         Refusal::Kernel {
             step: e.step.clone(),
-            errno: e.errno.clone(),
+            errno,
         }
     } else {
         Refusal::Harness(format!("step {e}"))
@@ -1178,11 +1181,7 @@ mod tests {
     }
 
     fn step(step: &str, errno: &str) -> StepError {
-        StepError {
-            step: step.into(),
-            target: "t".into(),
-            errno: errno.into(),
-        }
+        StepError::with(step, "t", crate::model::error::Cause::from_text(errno))
     }
 
     #[rstest]

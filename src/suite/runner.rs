@@ -81,13 +81,13 @@ impl Runner {
         // A sandbox that execs a copy of isocheck (or its binary, through
         // /proc/self/exe) keeps the skeleton root: the program needs the
         // host's libraries, which the skeleton binds.
-        let execs = spec.exec_copy.is_some() || def.probe.execs_isocheck();
+        let execs = spec.scaffold.exec_copy.is_some() || def.probe.execs_isocheck();
         if let (Some(dir), Rootfs::Skeleton, false) = (&self.rootfs, &spec.rootfs, execs) {
             spec.rootfs = Rootfs::Dir { path: dir.clone() };
         }
         let name = format!("{}-{}-{}", p.id, mode, variant);
         let t = Instant::now();
-        let plan = match (mode, spec.subid_tools) {
+        let plan = match (mode, spec.scaffold.subid_tools) {
             (Mode::Rootful, _) => None,
             (Mode::Rootless, false) => Some(RootlessPlan::for_runner()),
             (Mode::Rootless, true) => {

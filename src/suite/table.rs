@@ -529,7 +529,7 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
                 .map_err(|e| (f(&format!("requires[{j}]")), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    m.sandbox.validate().map_err(|e| (f("sandbox"), e))?;
+    crate::runtime::spec::check(m.sandbox).map_err(|e| (f("sandbox"), e))?;
     if m.expect.is_empty() {
         return Err((f("expect"), "a test needs at least one expectation".into()));
     }
@@ -537,7 +537,7 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
     let knob: ControlKnob = m.control.off.parse().map_err(|e| (f("control.off"), e))?;
     knob.check_on(m.sandbox)
         .map_err(|e| (f("control.off"), e))?;
-    knob.turn_off(m.sandbox).validate().map_err(|e| {
+    crate::runtime::spec::check(&knob.turn_off(m.sandbox)).map_err(|e| {
         (
             f("control.off"),
             format!("the control's sandbox is invalid: {e}"),

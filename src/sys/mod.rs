@@ -9,6 +9,7 @@
 //! status ([`status`]), seccomp filters ([`seccomp`]), passwd lines
 //! ([`passwd`]), and the one atomic file writer ([`outdir`]).
 
+pub mod caps;
 pub mod lsm;
 pub mod mountinfo;
 pub mod outdir;

@@ -47,6 +47,7 @@ pub fn compile(deny: &[String], errno_name: &str) -> Result<BpfProgram, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::errno::Errno;
 
     fn compile(deny: &[&str], errno: &str) -> Result<BpfProgram, String> {
         let deny: Vec<String> = deny.iter().map(|s| s.to_string()).collect();

@@ -156,7 +156,6 @@ pub fn decode(bytes: &[u8]) -> Result<VfsCap, VfsCapError> {
     })
 }
 
-
 /// Parses a `security.capability` value and names its capabilities.
 pub fn parse_vfs_caps(bytes: &[u8]) -> Result<FileCaps, VfsCapError> {
     let v = decode(bytes)?;
@@ -252,7 +251,9 @@ mod tests {
     #[case::bad_flags(le(&[0x0200_0010, 0, 0, 0, 0]), Err("unknown flags in 0x02000010"))]
     fn vfs_caps(#[case] bytes: Vec<u8>, #[case] want: Result<&str, &str>) {
         assert_eq!(
-            parse_vfs_caps(&bytes).map(|c| c.to_string()).map_err(|e| e.to_string()),
+            parse_vfs_caps(&bytes)
+                .map(|c| c.to_string())
+                .map_err(|e| e.to_string()),
             want.map(String::from).map_err(String::from)
         );
     }
