@@ -170,9 +170,11 @@ impl Propagation {
     }
 }
 
-/// Everything a container is, and the scaffolding its test needs.
+/// Everything a container is, and the scaffolding its test needs. A table
+/// (and the wire) writes both as one flat set of fields ([`Written`]), so
+/// an error names the exact field (`sandbox.join`, `sandbox.exec_copy.x`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "Written", into = "Written")]
 pub struct SandboxSpec {
     /// New namespaces for the sandbox.
     pub namespaces: BTreeSet<Namespace>,
@@ -193,30 +195,137 @@ pub struct SandboxSpec {
     /// Wall time the sandbox may take before it is killed as a whole.
     pub timeout_ms: u64,
     /// A seccomp filter, installed last, after no_new_privs.
-    #[serde(default)]
     pub seccomp: Option<SeccompSpec>,
     /// Paths hidden as a container runtime hides them: a file under a bind
     /// of /dev/null, a directory under an empty read-only tmpfs. Absent
     /// paths are skipped.
-    #[serde(default)]
     pub masked_paths: Vec<PathBuf>,
     /// Paths bound read-only onto themselves. Absent paths are skipped.
-    #[serde(default)]
     pub readonly_paths: Vec<PathBuf>,
     /// Propagation of the sandbox's mounts (recursively from its `/`).
-    #[serde(default)]
     pub root_propagation: Propagation,
     /// Clock offsets of the sandbox's time namespace.
-    #[serde(default)]
     pub time_offsets: Option<TimeOffsets>,
     /// Write `deny` to the sandbox's /proc/<pid>/setgroups before its
     /// gid_map.
-    #[serde(default)]
     pub setgroups_deny: bool,
     /// The test scaffolding around the container, written in a table next
     /// to the container's own fields (`join = true`, `exec_copy = { ... }`).
-    #[serde(flatten)]
     pub scaffold: Scaffold,
+}
+
+/// A [`SandboxSpec`] as a table writes it: the container's fields and the
+/// scaffold's side by side, every one known by name (serde's `flatten`
+/// would lose the field an error is about).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Written {
+    namespaces: BTreeSet<Namespace>,
+    outer: BTreeSet<Namespace>,
+    uid_map: Vec<IdMap>,
+    gid_map: Vec<IdMap>,
+    user: Option<Ids>,
+    rootfs: Rootfs,
+    mounts: Vec<Mount>,
+    hostname: Option<String>,
+    cgroup: CgroupLimits,
+    caps: CapsSpec,
+    no_new_privs: bool,
+    timeout_ms: u64,
+    exec_copy: Option<super::scaffold::ExecCopy>,
+    seccomp: Option<SeccompSpec>,
+    masked_paths: Vec<PathBuf>,
+    readonly_paths: Vec<PathBuf>,
+    root_propagation: Propagation,
+    scratch_marker: bool,
+    time_offsets: Option<TimeOffsets>,
+    ipc_objects: bool,
+    loopback_listener: bool,
+    setgroups_deny: bool,
+    join: bool,
+    subid_tools: bool,
+    veth: Option<super::veth::VethSpec>,
+}
+
+impl Default for Written {
+    fn default() -> Self {
+        SandboxSpec::default().into()
+    }
+}
+
+impl From<SandboxSpec> for Written {
+    fn from(s: SandboxSpec) -> Self {
+        let Scaffold {
+            exec_copy,
+            scratch_marker,
+            ipc_objects,
+            loopback_listener,
+            join,
+            subid_tools,
+            veth,
+        } = s.scaffold;
+        Written {
+            namespaces: s.namespaces,
+            outer: s.outer,
+            uid_map: s.uid_map,
+            gid_map: s.gid_map,
+            user: s.user,
+            rootfs: s.rootfs,
+            mounts: s.mounts,
+            hostname: s.hostname,
+            cgroup: s.cgroup,
+            caps: s.caps,
+            no_new_privs: s.no_new_privs,
+            timeout_ms: s.timeout_ms,
+            exec_copy,
+            seccomp: s.seccomp,
+            masked_paths: s.masked_paths,
+            readonly_paths: s.readonly_paths,
+            root_propagation: s.root_propagation,
+            scratch_marker,
+            time_offsets: s.time_offsets,
+            ipc_objects,
+            loopback_listener,
+            setgroups_deny: s.setgroups_deny,
+            join,
+            subid_tools,
+            veth,
+        }
+    }
+}
+
+impl From<Written> for SandboxSpec {
+    fn from(w: Written) -> Self {
+        SandboxSpec {
+            namespaces: w.namespaces,
+            outer: w.outer,
+            uid_map: w.uid_map,
+            gid_map: w.gid_map,
+            user: w.user,
+            rootfs: w.rootfs,
+            mounts: w.mounts,
+            hostname: w.hostname,
+            cgroup: w.cgroup,
+            caps: w.caps,
+            no_new_privs: w.no_new_privs,
+            timeout_ms: w.timeout_ms,
+            seccomp: w.seccomp,
+            masked_paths: w.masked_paths,
+            readonly_paths: w.readonly_paths,
+            root_propagation: w.root_propagation,
+            time_offsets: w.time_offsets,
+            setgroups_deny: w.setgroups_deny,
+            scaffold: Scaffold {
+                exec_copy: w.exec_copy,
+                scratch_marker: w.scratch_marker,
+                ipc_objects: w.ipc_objects,
+                loopback_listener: w.loopback_listener,
+                join: w.join,
+                subid_tools: w.subid_tools,
+                veth: w.veth,
+            },
+        }
+    }
 }
 
 /// Offsets, in seconds, of a time namespace's clocks.
@@ -481,5 +590,48 @@ mod tests {
         s.validate().unwrap();
         assert_eq!(s.seccomp.as_ref().unwrap().errno, "EPERM");
         assert!(s.uses_scratch());
+    }
+
+    /// The path of the field a table's mistake is about, as the loader
+    /// reports it.
+    fn mistake_at(src: &str) -> (String, String) {
+        let de = toml::Deserializer::parse(src).unwrap();
+        let e = serde_path_to_error::deserialize::<_, SandboxSpec>(de).unwrap_err();
+        (e.path().to_string(), e.inner().message().to_string())
+    }
+
+    #[test]
+    fn a_mistake_in_a_container_or_scaffold_field_names_that_field() {
+        let (path, msg) = mistake_at("hostnme = \"x\"");
+        assert_eq!(path, "hostnme");
+        assert!(msg.contains("expected one of `namespaces`"), "{msg}");
+        assert!(
+            msg.contains("`join`"),
+            "scaffold fields are listed too: {msg}"
+        );
+        assert_eq!(mistake_at("join = \"yes\"").0, "join");
+        assert_eq!(
+            mistake_at("exec_copy = { setuid = true }").0,
+            "exec_copy.setuid"
+        );
+        assert_eq!(
+            mistake_at("veth = { prefix_len = \"x\" }").0,
+            "veth.prefix_len"
+        );
+    }
+
+    #[test]
+    fn container_and_scaffold_fields_round_trip_as_one_flat_table() {
+        let src = "namespaces = [\"pid\", \"mount\"]\njoin = true\nscratch_marker = true\nno_new_privs = true";
+        let s: SandboxSpec = toml::from_str(src).unwrap();
+        assert!(s.scaffold.join && s.scaffold.scratch_marker && s.no_new_privs);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["join"], true, "flat on the wire: {v}");
+        assert!(v.get("scaffold").is_none(), "{v}");
+        let back: SandboxSpec = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(SandboxSpec::default().timeout_ms, DEFAULT_TIMEOUT_MS);
+        let empty: SandboxSpec = toml::from_str("").unwrap();
+        assert_eq!(empty, SandboxSpec::default());
     }
 }
