@@ -9,9 +9,10 @@ use crate::runtime::spec::{Mount, Namespace, SandboxSpec};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Rounds; each round times every variant once, interleaved.
-    #[arg(long, default_value_t = 200)]
-    rounds: usize,
+    /// Rounds (at least 1); each round times every variant once,
+    /// interleaved.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
 }
 
 fn median(v: &mut [Duration]) -> Duration {
@@ -65,9 +66,9 @@ pub fn run(a: BenchArgs) -> u8 {
         ..SandboxSpec::default()
     };
     let flags = full.clone_flags();
-    let mut bare = Vec::with_capacity(a.rounds);
-    let mut spawn = Vec::with_capacity(a.rounds);
-    let mut case = Vec::with_capacity(a.rounds);
+    let mut bare = Vec::with_capacity(a.rounds as usize);
+    let mut spawn = Vec::with_capacity(a.rounds as usize);
+    let mut case = Vec::with_capacity(a.rounds as usize);
     for _ in 0..a.rounds {
         // A bare clone of the same namespaces from a process of its own:
         // `unshare(1)`-like floor, timed around fork+exec of the helper
@@ -199,6 +200,7 @@ mod tests {
         assert_eq!(rounds(&[]).unwrap(), 200);
         assert_eq!(rounds(&["--rounds", "3"]).unwrap(), 3);
         assert!(rounds(&["--rounds", "-1"]).is_err());
+        assert!(rounds(&["--rounds", "0"]).is_err(), "no median of nothing");
         assert!(rounds(&["--rounds", "many"]).is_err());
     }
 }
