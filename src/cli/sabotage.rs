@@ -340,6 +340,19 @@ fn list(json: bool) -> u8 {
     EXIT_OK
 }
 
+/// How many times a sabotage runs while its result is undecided.
+const RUNS_WHEN_UNDECIDED: u32 = 3;
+
+/// Whether `r` is not caught only through errors where fails are wanted:
+/// the runs decided nothing, so running again may.
+fn undecided(r: &SabotageResult) -> bool {
+    r.status == Status::NotCaught
+        && r.cases.iter().all(|c| match &c.verdict {
+            CaseVerdict::NotCaught { outcome, .. } => outcome == "error",
+            _ => true,
+        })
+}
+
 /// Runs `isocheck run` with `name` active (none: the baseline) into
 /// `dir`, and reads its report.
 fn run_once(name: Option<&str>, dir: &Path, jobs: usize) -> Result<(Report, PathBuf), String> {
@@ -464,16 +477,49 @@ pub fn run(a: SabotageArgs) -> u8 {
     let mut results = Vec::new();
     let mut harness = Vec::new();
     for e in &chosen {
-        match run_once(Some(e.name), &a.out.join(e.name), a.jobs) {
-            Ok((report, path)) => {
-                let r = judge(e, &baseline, &report, path);
+        // An error where a fail is wanted is undecided (a measurement the
+        // load left inconclusive), never a verdict: the sabotage runs again,
+        // up to RUNS_WHEN_UNDECIDED times. A pass with the bug in place is
+        // final at once.
+        let mut outcome = None;
+        for attempt in 1..=RUNS_WHEN_UNDECIDED {
+            let dir = match attempt {
+                1 => a.out.join(e.name),
+                n => a.out.join(format!("{}.run{n}", e.name)),
+            };
+            match run_once(Some(e.name), &dir, a.jobs) {
+                Ok((report, path)) => {
+                    let r = judge(e, &baseline, &report, path);
+                    let again = undecided(&r) && attempt < RUNS_WHEN_UNDECIDED;
+                    if again {
+                        println!(
+                            "{:<26} undecided (an error where a fail is wanted): run {} of {}",
+                            e.name,
+                            attempt + 1,
+                            RUNS_WHEN_UNDECIDED
+                        );
+                    }
+                    outcome = Some(Ok(r));
+                    if !again {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    outcome = Some(Err(err));
+                    break;
+                }
+            }
+        }
+        match outcome {
+            Some(Ok(r)) => {
                 print_result(&r);
                 results.push(r);
             }
-            Err(err) => {
+            Some(Err(err)) => {
                 eprintln!("isocheck: sabotage {}: {err}", e.name);
                 harness.push(format!("{}: {err}", e.name));
             }
+            None => {}
         }
     }
     // A property is proven here when a case of it caught a sabotage.
@@ -587,6 +633,49 @@ mod tests {
             true,
         );
         assert!(matches!(v, CaseVerdict::Caught { .. }), "{v:?}");
+    }
+
+    #[test]
+    fn only_errors_where_fails_are_wanted_leave_a_sabotage_undecided() {
+        let row = |verdict: CaseVerdict| CaseRow {
+            case: "p/rootful".into(),
+            expected: Expected::Fail,
+            verdict,
+        };
+        let not_caught = |outcome: &str| {
+            row(CaseVerdict::NotCaught {
+                outcome: outcome.into(),
+                why: String::new(),
+            })
+        };
+        let caught = row(CaseVerdict::Caught {
+            outcome: "fail".into(),
+            note: String::new(),
+        });
+        let result = |status: Status, cases: Vec<CaseRow>| SabotageResult {
+            name: "x".into(),
+            step: String::new(),
+            bug: String::new(),
+            status,
+            fired: true,
+            cases,
+            also_broke: Vec::new(),
+            report: PathBuf::new(),
+        };
+        assert!(undecided(&result(
+            Status::NotCaught,
+            vec![not_caught("error"), caught.clone()]
+        )));
+        // A pass with the bug in place is final: no second run hides it.
+        assert!(!undecided(&result(
+            Status::NotCaught,
+            vec![not_caught("error"), not_caught("pass")]
+        )));
+        assert!(!undecided(&result(
+            Status::NotCaught,
+            vec![not_caught("skip")]
+        )));
+        assert!(!undecided(&result(Status::Caught, vec![caught])));
     }
 
     #[test]
