@@ -2,22 +2,12 @@
 //! controllers of each hierarchy, the cgroup2 root's subtree_control and
 //! mount options, and the runner's own cgroups.
 
-use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+pub use crate::model::host::OwnCgroup;
 
 use super::{read_text, tried, under, CgroupFacts};
 use crate::runtime::cgroups::{self, Layout};
-
-/// One line of /proc/self/cgroup: `hierarchy-id:controllers:path`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(default)]
-pub struct OwnCgroup {
-    /// 0 for the cgroup2 hierarchy.
-    pub hierarchy: u32,
-    /// Empty for cgroup2; `name=systemd` style names are kept.
-    pub controllers: Vec<String>,
-    pub path: String,
-}
 
 /// Parses /proc/<pid>/cgroup text. Malformed lines are reported as
 /// `line N: reason` and skipped.
@@ -127,22 +117,6 @@ pub fn probe_at(root: &Path, layout: Layout) -> CgroupFacts {
 pub fn probe(root: &Path) -> CgroupFacts {
     let layout = cgroups::detect_layout_at(&under(root, cgroups::CGROUP_ROOT));
     probe_at(root, layout)
-}
-
-impl CgroupFacts {
-    /// True when the cgroup2 mount carries option `opt` (`nsdelegate`,
-    /// `memory_recursiveprot`, ...).
-    pub fn has_v2_option(&self, opt: &str) -> bool {
-        self.v2_mount_options.iter().any(|o| o == opt)
-    }
-
-    /// The runner's cgroup in the cgroup2 hierarchy.
-    pub fn own_v2(&self) -> Option<&str> {
-        self.own
-            .iter()
-            .find(|c| c.hierarchy == 0 && c.controllers.is_empty())
-            .map(|c| c.path.as_str())
-    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@
 //! with `CONFIG_CGROUPS` and mount namespaces are always built.
 
 use flate2::read::GzDecoder;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+pub use crate::model::host::{KconfigFacts, Tristate};
 
 use super::{io_reason, tried, under};
 
@@ -73,40 +73,6 @@ pub const ISOLATION_OPTIONS: &[&str] = &[
     "CONFIG_CHECKPOINT_RESTORE",
     "CONFIG_IKCONFIG_PROC",
 ];
-
-/// One option's value. An option absent from the file is `No`, as the
-/// kernel build treats it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum Tristate {
-    #[serde(rename = "y")]
-    Yes,
-    #[serde(rename = "m")]
-    Module,
-    /// `n`, `# CONFIG_X is not set`, or absent.
-    #[serde(rename = "n")]
-    No,
-    /// A string or number, unquoted (`CONFIG_LSM="landlock,yama"`).
-    #[serde(rename = "value")]
-    Value(String),
-}
-
-impl Tristate {
-    /// Built in or as a module.
-    pub fn is_enabled(&self) -> bool {
-        matches!(self, Tristate::Yes | Tristate::Module)
-    }
-}
-
-impl fmt::Display for Tristate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Tristate::Yes => f.write_str("y"),
-            Tristate::Module => f.write_str("m"),
-            Tristate::No => f.write_str("n"),
-            Tristate::Value(v) => write!(f, "{v:?}"),
-        }
-    }
-}
 
 /// Why a text is not a kernel config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -340,31 +306,6 @@ pub fn candidate_paths(release: &str) -> Vec<String> {
     v
 }
 
-/// The kernel config as facts: where it came from and the options that
-/// matter. `source: None` means unknown; `tried` then says why.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct KconfigFacts {
-    /// The file the config was read from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// True when the file was given explicitly (`--kconfig`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub explicit: bool,
-    /// Places looked at before `source` (or all of them, if none served),
-    /// each with why it was not used.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tried: Vec<String>,
-    /// Hex sha256 of the config text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    /// The [`ISOLATION_OPTIONS`], with their values.
-    pub options: BTreeMap<String, Tristate>,
-    /// Odd lines of the source, with their numbers.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
 impl KconfigFacts {
     /// Facts from a config given explicitly and read from `path`
     /// ([`KconfigFacts::search`] clears `explicit` for found ones).
@@ -409,16 +350,6 @@ impl KconfigFacts {
             tried: tries,
             ..KconfigFacts::default()
         }
-    }
-
-    pub fn is_known(&self) -> bool {
-        self.source.is_some()
-    }
-
-    /// An option's value; `None` when the config is unknown or the option
-    /// is not one of the recorded [`ISOLATION_OPTIONS`].
-    pub fn get(&self, name: &str) -> Option<Tristate> {
-        self.options.get(name).cloned()
     }
 }
 

@@ -3,8 +3,9 @@
 //! The active list comes from securityfs (`/sys/kernel/security/lsm`) and,
 //! where securityfs is not mounted, from `lsm_list_modules(2)` (Linux 6.8).
 
-use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+pub use crate::model::host::SecurityFacts;
 
 use super::sysctl::{read_knob, Knob};
 use super::{read_text, tried, under};
@@ -12,31 +13,6 @@ use super::{read_text, tried, under};
 const SECURITYFS: &str = "/sys/kernel/security";
 const LSM_FILE: &str = "/sys/kernel/security/lsm";
 const LOCKDOWN_FILE: &str = "/sys/kernel/security/lockdown";
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct SecurityFacts {
-    /// Where [`super::HostFacts::lsms`] came from: a file or `lsm_list_modules(2)`; `None`
-    /// when unknown.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lsm_source: Option<String>,
-    /// Places looked at for the list, each with why it was not used.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub lsm_tried: Vec<String>,
-    /// The kernel lockdown mode (`none`, `integrity`, `confidentiality`);
-    /// absent when the lockdown LSM is not built.
-    pub lockdown: Knob,
-    /// The Landlock ABI version, `None` when Landlock is unavailable or
-    /// was not asked (fake trees).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub landlock_abi: Option<u32>,
-    /// Why `landlock_abi` is `None`, when it was asked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub landlock_error: Option<String>,
-    /// Signs of particular LSMs visible without securityfs.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hints: Vec<String>,
-}
 
 /// Parses the comma-separated LSM list of securityfs.
 pub fn parse_lsm_list(text: &str) -> Vec<String> {

@@ -2,7 +2,8 @@
 //! suite -> report -> cli): it imports the layers to its left.
 //!
 //! Host facts: what kernel, distro, configuration, policy and cgroup layout
-//! a run happened on, and who ran it.
+//! a run happened on, and who ran it. Their types are plain data in
+//! [`crate::model::host`]; this layer probes them and re-exports the types.
 //!
 //! Every report carries one [`HostFacts`]; requirements are decided against
 //! it, and `isocheck audit` prints it with [`render_text`]. Each mechanism
@@ -23,13 +24,10 @@ mod render;
 pub mod subid;
 pub mod sysctl;
 
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::cgroup::Layout;
-use crate::model::subid::SubidGrant;
-
+pub use crate::model::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
 pub use cgroup::OwnCgroup;
 pub use kconfig::{KconfigError, KconfigFacts, KernelConfig, Tristate};
 pub use lsm::SecurityFacts;
@@ -38,124 +36,6 @@ pub use os_release::parse_os_release;
 pub use render::render_text;
 pub use subid::{IdmapTool, SubidEntry, SubidFacts, SubidFile};
 pub use sysctl::Knob;
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Kernel {
-    /// `uname -r`, e.g. `6.1.0-18-amd64`.
-    pub release: String,
-    /// `uname -v`, the build string.
-    pub version: String,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Distro {
-    pub id: String,
-    pub version_id: String,
-    pub pretty_name: String,
-    /// The os-release file read; `None` when none was readable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// The files tried, each with why it was not used.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tried: Vec<String>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct CgroupFacts {
-    pub layout: Layout,
-    /// Controllers per hierarchy: `v1` lists mounted v1 controllers, `v2`
-    /// those in the cgroup2 root's `cgroup.controllers`.
-    pub v1_controllers: Vec<String>,
-    pub v2_controllers: Vec<String>,
-    /// Where cgroup2 is mounted, if anywhere.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub v2_mount: Option<String>,
-    /// The cgroup2 root's `cgroup.subtree_control`: controllers its
-    /// children may use.
-    #[serde(default)]
-    pub v2_subtree_control: Vec<String>,
-    /// Super options of the cgroup2 mount (`nsdelegate`,
-    /// `memory_recursiveprot`, ...), from /proc/self/mountinfo.
-    #[serde(default)]
-    pub v2_mount_options: Vec<String>,
-    /// The runner's own cgroups, from /proc/self/cgroup.
-    #[serde(default)]
-    pub own: Vec<OwnCgroup>,
-    /// Files that could not be read, with the reason.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<String>,
-}
-
-/// The runner's credentials: who runs isocheck and with which powers (the
-/// report's `runner`).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct Credentials {
-    pub uid: u32,
-    pub gid: u32,
-    /// Capability sets as sorted `CAP_*` names (a bit without a known name
-    /// is `CAP_<number>`).
-    pub effective_caps: Vec<String>,
-    pub bounding_caps: Vec<String>,
-    #[serde(default)]
-    pub permitted_caps: Vec<String>,
-    #[serde(default)]
-    pub inheritable_caps: Vec<String>,
-    #[serde(default)]
-    pub ambient_caps: Vec<String>,
-    /// Where the capability sets were read (`/proc/thread-self/status`, or
-    /// `capget(2)` when that was unreadable).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caps_source: Option<String>,
-    /// The runner's user name from the passwd file (read directly, no NSS).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_name: Option<String>,
-    /// `NoNewPrivs:` of the runner's status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_new_privs: Option<bool>,
-    /// `Seccomp:` of the runner's status: `disabled`, `strict` or `filter`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seccomp: Option<String>,
-    /// /proc/sys/kernel/cap_last_cap: the highest capability this kernel knows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cap_last_cap: Option<u32>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct HostFacts {
-    pub kernel: Kernel,
-    pub distro: Distro,
-    pub arch: String,
-    pub cmdline: String,
-    /// Active LSMs in call order; empty when unknown (see `security`).
-    pub lsms: Vec<String>,
-    pub cgroup: CgroupFacts,
-    pub runner: Credentials,
-    /// Kernel command-line parameters that bear on isolation (`lsm=`,
-    /// `cgroup_no_v1=`, `user_namespace.enable=` ...), by name.
-    #[serde(default)]
-    pub boot_params: BTreeMap<String, Vec<String>>,
-    /// Whether we run in a container or a non-initial user namespace.
-    #[serde(default)]
-    pub nesting: NestingFacts,
-    /// The kernel's build configuration, or where it was looked for.
-    #[serde(default)]
-    pub kconfig: KconfigFacts,
-    /// Sysctls and policy knobs, by dotted name (`user.max_user_namespaces`).
-    #[serde(default)]
-    pub sysctls: BTreeMap<String, Knob>,
-    /// Where `lsms` came from, lockdown, Landlock.
-    #[serde(default)]
-    pub security: SecurityFacts,
-    /// /etc/subuid and /etc/subgid.
-    #[serde(default)]
-    pub subids: SubidFacts,
-    /// newuidmap and newgidmap.
-    #[serde(default)]
-    pub idmap_tools: Vec<IdmapTool>,
-    /// Facts that later probes add, by name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, serde_json::Value>,
-}
 
 /// What [`HostFacts::probe_with`] looks at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,31 +138,6 @@ impl HostFacts {
             extra: BTreeMap::new(),
         })
     }
-
-    /// What this host grants a rootless runtime that maps through
-    /// subordinate ids: the usable newuidmap and newgidmap, and the lines
-    /// of /etc/subuid and /etc/subgid.
-    pub fn subid_grant(&self) -> SubidGrant {
-        let tool = |name: &str| {
-            self.idmap_tools
-                .iter()
-                .find(|t| t.name == name)
-                .filter(|t| t.usable())
-                .and_then(|t| t.path.clone())
-                .map(PathBuf::from)
-        };
-        SubidGrant {
-            newuidmap: tool("newuidmap"),
-            newgidmap: tool("newgidmap"),
-            subuid: self.subids.subuid.entries.clone(),
-            subgid: self.subids.subgid.entries.clone(),
-        }
-    }
-
-    /// A sysctl's value, `None` when absent or unreadable.
-    pub fn sysctl(&self, name: &str) -> Option<&str> {
-        self.sysctls.get(name).and_then(Knob::value)
-    }
 }
 
 /// True when `root` is the live root, where system calls describe the
@@ -324,6 +179,7 @@ pub(crate) fn tried(path: &Path, reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cgroup::Layout;
 
     /// A fake tree: each (path, contents) pair is written under a tempdir.
     pub(crate) fn fake_tree(files: &[(&str, &str)]) -> tempfile::TempDir {

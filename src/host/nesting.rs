@@ -6,51 +6,11 @@
 //! container's. So every sign found is recorded as an evidence string and
 //! a reader can weigh them.
 
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use crate::model::host::{NestingFacts, NsState};
+
 use super::{read_text, tried, under};
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct NestingFacts {
-    /// `Some(true)` when /proc/self/uid_map is not the initial identity
-    /// map `0 0 4294967295`; `None` when it could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_namespace: Option<bool>,
-    /// Whether each of this process's namespaces is the initial one, from
-    /// the fixed inode numbers the kernel gives initial namespaces.
-    pub namespaces: BTreeMap<String, NsState>,
-    /// True when any container sign was found.
-    pub container: bool,
-    /// The container manager the signs name (`docker`, `podman`, `lxc`,
-    /// `kubernetes`, `systemd-nspawn` ...), first sign first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub manager: Option<String>,
-    /// Every sign found, as `source: what`.
-    pub evidence: Vec<String>,
-    /// Checks that could not be made, as `path: reason`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<String>,
-}
-
-impl NestingFacts {
-    /// Inside a container or a non-initial user namespace.
-    pub fn nested(&self) -> bool {
-        self.container || self.user_namespace == Some(true)
-    }
-}
-
-/// Whether a namespace is the initial one.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum NsState {
-    Initial,
-    NonInitial,
-    /// Could not tell; the reason.
-    Unknown(String),
-}
 
 /// The inode numbers of the initial namespaces (`PROC_*_INIT_INO` of
 /// `<linux/proc_ns.h>`). `strict` kinds have had a fixed number since

@@ -2,47 +2,17 @@
 //! (/etc/subuid, /etc/subgid) and the setuid helpers newuidmap and
 //! newgidmap that write multi-line maps for unprivileged users.
 
-use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+pub use crate::model::host::{IdmapTool, SubidFacts, SubidFile};
 pub use crate::model::subid::SubidEntry;
 
-use super::caps::{parse_vfs_caps, FileCaps};
+use super::caps::parse_vfs_caps;
 use super::{io_reason, tried, under};
 
 /// Where newuidmap and newgidmap are looked for, in order.
 pub const TOOL_DIRS: &[&str] = &["/usr/bin", "/bin", "/usr/sbin"];
-
-/// One subordinate id file.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct SubidFile {
-    pub path: String,
-    /// `Some(true)` read, `Some(false)` does not exist, `None` not read
-    /// (see `error`).
-    pub exists: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub entries: Vec<SubidEntry>,
-    /// Lines that are not `name:start:count`, with their numbers.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub malformed: Vec<String>,
-}
-
-impl SubidFile {
-    /// The ranges of a user, matched by name or by numeric uid.
-    pub fn ranges_for(&self, name: Option<&str>, uid: u32) -> Vec<&SubidEntry> {
-        crate::model::subid::ranges_for(&self.entries, name, uid)
-    }
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct SubidFacts {
-    pub subuid: SubidFile,
-    pub subgid: SubidFile,
-}
 
 /// One id past the last a 32-bit id can name.
 const ID_LIMIT: u64 = 1 << 32;
@@ -117,35 +87,6 @@ pub fn probe(root: &Path) -> SubidFacts {
     SubidFacts {
         subuid: probe_file(root, "/etc/subuid"),
         subgid: probe_file(root, "/etc/subgid"),
-    }
-}
-
-/// newuidmap or newgidmap: where it is and how it gets its privilege.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default)]
-pub struct IdmapTool {
-    pub name: String,
-    /// Where it was found; `None` when in none of [`TOOL_DIRS`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// Places looked at before `path` (or all, when not found).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tried: Vec<String>,
-    /// Owned by root with the setuid bit.
-    pub setuid_root: bool,
-    /// Its file capabilities, if it has any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file_caps: Option<FileCaps>,
-    /// What could not be read about it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl IdmapTool {
-    /// Found, and privileged by setuid root or by file capabilities.
-    pub fn usable(&self) -> bool {
-        self.path.is_some()
-            && (self.setuid_root || self.file_caps.as_ref().is_some_and(|c| c.effective))
     }
 }
 

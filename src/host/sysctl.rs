@@ -1,10 +1,10 @@
 //! Sysctls and policy knobs that allow or forbid isolation features to
 //! unprivileged users, read from /proc/sys.
 
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
+
+pub use crate::model::host::Knob;
 
 use super::{io_reason, under};
 
@@ -33,47 +33,6 @@ pub const SYSCTLS: &[&str] = &[
     "kernel.seccomp.actions_avail",
     "kernel.pid_max",
 ];
-
-/// A knob's state. `Absent` (the file does not exist) is a fact of its
-/// own: most kernels lack the distribution-specific knobs.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Knob {
-    /// The value, trimmed.
-    Value(String),
-    Absent,
-    /// The file exists but could not be read (or the file system that
-    /// holds it is not mounted); the reason.
-    Unreadable(String),
-    /// Not looked at (a report older than the knob).
-    #[default]
-    NotProbed,
-}
-
-impl Knob {
-    pub fn value(&self) -> Option<&str> {
-        match self {
-            Knob::Value(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// The value as an integer, when it is one.
-    pub fn as_i64(&self) -> Option<i64> {
-        self.value()?.parse().ok()
-    }
-}
-
-impl fmt::Display for Knob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Knob::Value(v) => f.write_str(v),
-            Knob::Absent => f.write_str("absent"),
-            Knob::Unreadable(why) => write!(f, "unknown ({why})"),
-            Knob::NotProbed => f.write_str("unknown (not probed)"),
-        }
-    }
-}
 
 /// The /proc/sys path of a dotted sysctl name, or `None` for a name that
 /// could leave /proc/sys (empty components, `..`, slashes).

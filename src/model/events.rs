@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 
+use super::host::HostFacts;
 use super::result::{Audit, CaseResult, Report, Summary, Tool, SCHEMA_VERSION};
-use crate::host::HostFacts;
 
 /// What a runner tells its sinks, in order (see the module's opening
 /// comment).

@@ -6,12 +6,14 @@
 //! ([`scaffold`]) and the error of a set-up step ([`error`]); namespace
 //! kinds, cgroup layout and limits, the skeleton root, a veth pair,
 //! subordinate-id grants, the names the runtime and the probes agree on;
-//! the result model ([`result`]) and the run's event stream with the trait
-//! its sinks implement ([`events`]).
+//! the host facts a run happened on ([`host`]); the result model
+//! ([`result`]) and the run's event stream with the trait its sinks
+//! implement ([`events`]).
 
 pub mod cgroup;
 pub mod error;
 pub mod events;
+pub mod host;
 pub mod names;
 pub mod namespace;
 pub mod result;

@@ -3,15 +3,12 @@
 //! A run is a stream of events ([`crate::model::events`]); the JSON report
 //! is the [`Report`] those events add up to. Everything here is plain data:
 //! reporters, the matrix and the diff read it, none of them runs anything.
-//!
-//! The report carries the host facts, whose types are still defined in
-//! `host/`: that one import climbs, and `tests/layers.rs` allows it by
-//! name until their plain data moves into this layer.
+//! The report carries the host facts ([`crate::model::host`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::host::HostFacts;
+use super::host::HostFacts;
 
 /// Version of the JSON report layout. Readers refuse any other.
 pub const SCHEMA_VERSION: u32 = 1;
