@@ -1,4 +1,4 @@
-//! The one result model every reporter renders, and its event stream.
+//! The one result model every reporter renders.
 //!
 //! A run is a stream of events ([`crate::model::events`]); the JSON report
 //! is the [`Report`] those events add up to. Everything here is plain data:

@@ -310,9 +310,13 @@ pub fn encode(msg: RouteNetlinkMessage, seq: u32, create: bool) -> Vec<u8> {
     buf
 }
 
-/// The acknowledgement of request `seq` in a datagram, if there is one:
-/// `Ok` for success, else the errno the kernel answered with.
-pub fn ack_of(datagram: &[u8], seq: u32) -> Option<Result<(), Errno>> {
+/// The first answer to request `seq` in a datagram that `pick` takes, or
+/// a malformed datagram as `EBADMSG`.
+fn answer_to<T>(
+    datagram: &[u8],
+    seq: u32,
+    pick: impl Fn(NetlinkPayload<RouteNetlinkMessage>) -> Option<Result<T, Errno>>,
+) -> Option<Result<T, Errno>> {
     let mut off = 0;
     while off + 16 <= datagram.len() {
         let len = u32::from_ne_bytes(datagram[off..off + 4].try_into().ok()?) as usize;
@@ -322,11 +326,8 @@ pub fn ack_of(datagram: &[u8], seq: u32) -> Option<Result<(), Errno>> {
         let part = &datagram[off..off + len];
         if let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(part) {
             if m.header.sequence_number == seq {
-                if let NetlinkPayload::Error(e) = m.payload {
-                    return Some(match e.code {
-                        None => Ok(()),
-                        Some(c) => Err(Errno::from_raw(c.get().abs())),
-                    });
+                if let Some(answer) = pick(m.payload) {
+                    return Some(answer);
                 }
             }
         }
@@ -335,34 +336,28 @@ pub fn ack_of(datagram: &[u8], seq: u32) -> Option<Result<(), Errno>> {
     None
 }
 
+/// The errno of a netlink error message (its code is negative).
+fn errno_of(code: std::num::NonZeroI32) -> Errno {
+    Errno::from_raw(code.get().abs())
+}
+
+/// The acknowledgement of request `seq` in a datagram, if there is one:
+/// `Ok` for success, else the errno the kernel answered with.
+pub fn ack_of(datagram: &[u8], seq: u32) -> Option<Result<(), Errno>> {
+    answer_to(datagram, seq, |payload| match payload {
+        NetlinkPayload::Error(e) => Some(e.code.map_or(Ok(()), |c| Err(errno_of(c)))),
+        _ => None,
+    })
+}
+
 /// The answer to the link request `seq` in a datagram, if there is one:
 /// the link, or the errno the kernel answered with.
 pub fn link_of(datagram: &[u8], seq: u32) -> Option<Result<LinkMessage, Errno>> {
-    let mut off = 0;
-    while off + 16 <= datagram.len() {
-        let len = u32::from_ne_bytes(datagram[off..off + 4].try_into().ok()?) as usize;
-        if len < 16 || off + len > datagram.len() {
-            return Some(Err(Errno::EBADMSG));
-        }
-        let part = &datagram[off..off + len];
-        if let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(part) {
-            if m.header.sequence_number == seq {
-                match m.payload {
-                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
-                        return Some(Ok(l))
-                    }
-                    NetlinkPayload::Error(e) => {
-                        if let Some(c) = e.code {
-                            return Some(Err(Errno::from_raw(c.get().abs())));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        off += (len + 3) & !3;
-    }
-    None
+    answer_to(datagram, seq, |payload| match payload {
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => Some(Ok(l)),
+        NetlinkPayload::Error(e) => e.code.map(|c| Err(errno_of(c))),
+        _ => None,
+    })
 }
 
 /// The `veth-default-route` sabotage: a default route in the sandbox
