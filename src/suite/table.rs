@@ -221,9 +221,13 @@ fn place_of_syntax_error(text: &str, lines: &Lines, offset: usize) -> String {
         .unwrap_or_else(|| "?".into());
     let ident = |t: &str| {
         let t = t.trim_end();
+        // After the last character that cannot be in a bare key (which may
+        // be wider than one byte).
         let k = &t[t
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
-            .map_or(0, |i| i + 1)..];
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .map_or(0, |(i, c)| i + c.len_utf8())..];
         (!k.is_empty()).then(|| k.to_string())
     };
     let line = lines.line_of(offset);
@@ -1075,6 +1079,20 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
     fn toml_syntax_errors_give_the_line() {
         let err = parse("x.toml", "[[property]]\nid = \"pid.pid1\nprobe = 1\n").unwrap_err();
         assert_eq!((err.file.as_str(), err.line), ("x.toml", 2), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_after_a_wide_character_in_a_key_is_located() {
+        // A line above the error, inside a multi-line string, looks like a
+        // key ending in a character wider than one byte before `=`: the
+        // name is cut after that character, never inside it.
+        for key in ["é", "xé", "é.x", "\u{1F600}"] {
+            let text = format!(
+                "[[property]]\nid = \"pid.pid1\"\nexpect = [ \"\"\"\n{key}= x\n\"\"\",\n  1 2\n]\n"
+            );
+            let err = parse("x.toml", &text).unwrap_err();
+            assert_eq!(err.line, 6, "{key}: {err}");
+        }
     }
 
     #[test]
