@@ -17,8 +17,11 @@ pub struct Property {
     pub id: String,
     pub area: String,
     pub description: String,
-    /// How the property runs in each of its modes.
-    pub defs: BTreeMap<Mode, ModeDef>,
+    /// How the property runs in each of its modes. Boxed: a map's node
+    /// holds room for eleven values, and a definition is large, so an
+    /// unboxed map cost about 9 KB per property (a 100,000-row table
+    /// needed a gigabyte).
+    pub defs: BTreeMap<Mode, Box<ModeDef>>,
     pub tags: Vec<String>,
     /// The table it came from.
     pub source: PathBuf,

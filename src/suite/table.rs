@@ -87,7 +87,7 @@ type ParsedRow = Result<(std::ops::Range<usize>, Parsed), TableError>;
 /// One row checked: its id once the catalogue knows it (with the error a
 /// second row of that id gets), and the property or the row's error.
 struct Built {
-    named: Option<(String, TableError)>,
+    named: Option<(String, Option<TableError>)>,
     result: Result<Property, TableError>,
 }
 
@@ -355,15 +355,10 @@ pub fn parse_with(
             }
         }
     };
-    // Rows are independent until their ids are compared: parsed and
-    // checked on every CPU, then taken in order.
-    let rows: Vec<(usize, ParsedRow)> = par_map(windows, parse_chunk)
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .collect();
-    let build = |(i, row): (usize, ParsedRow)| -> Built {
-        let mut named: Option<(String, TableError)> = None;
+    // Checks row `i`; `exact` also makes the error a second row of its id
+    // would get (its line and field cost a scan of the row's text).
+    let build = |(i, row): (usize, ParsedRow), exact: bool| -> Built {
+        let mut named: Option<(String, Option<TableError>)> = None;
         let result = (|| -> Result<Property, TableError> {
             let (span, parsed) = row?;
             // The span covers the `[[property]]` header; the row runs to the next one.
@@ -449,7 +444,7 @@ pub fn parse_with(
             })?;
             named = Some((
                 row.id.clone(),
-                fail("id", format!("property `{}` appears twice", row.id)),
+                exact.then(|| fail("id", format!("property `{}` appears twice", row.id))),
             ));
             if row.modes.is_empty() {
                 return Err(fail("modes", "must list at least one mode".into()));
@@ -480,7 +475,7 @@ pub fn parse_with(
                     Mode::Rootless => rootless_def(&rootful, row.rootless.as_ref(), host)
                         .map_err(|(f, m)| fail(&f, m))?,
                 };
-                defs.insert(*mode, def);
+                defs.insert(*mode, Box::new(def));
             }
             Ok(Property {
                 id: row.id,
@@ -494,20 +489,66 @@ pub fn parse_with(
         })();
         Built { named, result }
     };
+    // Rows are independent until their ids are compared: each chunk is
+    // parsed and checked on one of every CPU's threads, so a row's parsed
+    // form is freed as soon as its property is built, and the properties
+    // are then taken in order. A row's number (`property #N`) is known only
+    // once every chunk before it is counted, so on any error or repeated id
+    // the table is read again the exact way below, for the error to name
+    // the right row, line and field.
+    let fast = par_map(windows.clone(), |w| {
+        parse_chunk(w)
+            .into_iter()
+            .map(|row| build((0, row), false))
+            .collect::<Vec<_>>()
+    });
     let mut out: Vec<Property> = Vec::new();
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for built in par_map(rows, build) {
-        if let Some((id, twice)) = built.named {
+    let mut clean = true;
+    'rows: for built in fast.into_iter().flatten() {
+        if let Some((id, _)) = built.named {
             if !seen.insert(id) {
-                return Err(twice);
+                clean = false;
+                break 'rows;
             }
         }
-        out.push(built.result?);
+        match built.result {
+            Ok(p) => out.push(p),
+            Err(_) => {
+                clean = false;
+                break 'rows;
+            }
+        }
     }
-    if out.is_empty() {
-        return Err(err(1, String::new(), "no [[property]] rows".into()));
+    if clean {
+        if out.is_empty() {
+            return Err(err(1, String::new(), "no [[property]] rows".into()));
+        }
+        return Ok(out);
     }
-    Ok(out)
+    drop(out);
+    let rows: Vec<(usize, ParsedRow)> = par_map(windows, parse_chunk)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .collect();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for built in par_map(rows, |row| build(row, true)) {
+        if let Some((id, twice)) = built.named {
+            if !seen.insert(id.clone()) {
+                return Err(twice.unwrap_or_else(|| {
+                    err(0, String::new(), format!("property `{id}` appears twice"))
+                }));
+            }
+        }
+        built.result?;
+    }
+    // Unreachable in practice: the fast reading failed, the exact one must too.
+    Err(err(
+        0,
+        String::new(),
+        "the table was refused on a first reading but not on a second".into(),
+    ))
 }
 
 /// One mode's definition as written, before validation.
