@@ -641,9 +641,21 @@ fn cell_groups<'a>(row: &'a Row, order: &[usize]) -> Vec<CellGroup<'a>> {
     groups
 }
 
-/// The distinct reasons and unmet requirements of a group's cells.
+/// The index of the group with the most legs, the first of them on a tie.
+fn largest_group(groups: &[CellGroup<'_>]) -> usize {
+    let mut best = 0;
+    for (k, g) in groups.iter().enumerate() {
+        if g.legs.len() > groups[best].legs.len() {
+            best = k;
+        }
+    }
+    best
+}
+
+/// The distinct reasons and unmet requirements of a group's cells, each
+/// once with the variants that gave it (`test, control: sysctl-policy: ...`).
 fn group_reasons(row: &Row, group: &CellGroup<'_>) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
+    let mut lines: Vec<(Vec<&'static str>, String)> = Vec::new();
     for &i in &group.legs {
         let cell = &row.cells[i];
         for (variant, case) in [
@@ -651,23 +663,19 @@ fn group_reasons(row: &Row, group: &CellGroup<'_>) -> Vec<String> {
             (Variant::Control, &cell.control),
         ] {
             let Some(c) = case else { continue };
-            let mut add = |line: String| {
-                if !lines.contains(&line) {
-                    lines.push(line);
+            let mut add = |text: String| match lines.iter_mut().find(|(_, t)| *t == text) {
+                Some((variants, _)) if !variants.contains(&variant.as_str()) => {
+                    variants.push(variant.as_str())
                 }
+                Some(_) => {}
+                None => lines.push((vec![variant.as_str()], text)),
             };
             if let Some(r) = &c.reason {
-                add(format!(
-                    "{}: {}: {}",
-                    variant.as_str(),
-                    r.kind.as_str(),
-                    clipped(&r.detail)
-                ));
+                add(format!("{}: {}", r.kind.as_str(), clipped(&r.detail)));
             }
             for q in &c.unmet {
                 add(format!(
-                    "{}: unmet {} ({})",
-                    variant.as_str(),
+                    "unmet {} ({})",
                     q.requirement,
                     clipped(&q.observed)
                 ));
@@ -675,7 +683,15 @@ fn group_reasons(row: &Row, group: &CellGroup<'_>) -> Vec<String> {
         }
     }
     lines
+        .into_iter()
+        .map(|(variants, text)| format!("{}: {text}", variants.join(", ")))
+        .collect()
 }
+
+/// The largest group of a row, when it has more legs than this and none
+/// of them is a regression, is counted rather than listed (the overview
+/// links each of its cells).
+const LIST_MAX: usize = 4;
 
 /// The rows that differ between legs, each with its legs grouped by what
 /// they show and why.
@@ -696,23 +712,29 @@ fn differences(m: &Matrix, order: &[usize]) -> Markup {
                                     " " span.desc { (row.mode.as_str()) }
                                 }
                                 td {
-                                    @for g in cell_groups(row, order) {
+                                    @let groups = cell_groups(row, order);
+                                    @let largest = largest_group(&groups);
+                                    @for (k, g) in groups.iter().enumerate() {
                                         @let shade = g.cell.shade();
                                         div.grp {
                                             span class={ "sw c " (shade.as_str()) } { (shade.glyph()) }
                                             " test " (variant_words(g.cell.test.as_ref()))
                                             ", control " (variant_words(g.cell.control.as_ref()))
-                                            " on "
-                                            @for (k, &i) in g.legs.iter().enumerate() {
-                                                @if k > 0 { ", " }
-                                                @let leg = &m.legs[i];
-                                                @match leg_href(leg, Some((&row.property, row.mode))) {
-                                                    Some(href) => { a href=(href) title=(leg_title(leg)) { (leg.name) } }
-                                                    None => { span title=(leg_title(leg)) { (leg.name) } }
+                                            @if k == largest && g.legs.len() > LIST_MAX && !g.legs.iter().any(|&i| row.cells[i].regression) {
+                                                " on the other " (g.legs.len()) " legs"
+                                            } @else {
+                                                " on "
+                                                @for (n, &i) in g.legs.iter().enumerate() {
+                                                    @if n > 0 { ", " }
+                                                    @let leg = &m.legs[i];
+                                                    @match leg_href(leg, Some((&row.property, row.mode))) {
+                                                        Some(href) => { a href=(href) { (leg.name) } }
+                                                        None => { (leg.name) }
+                                                    }
+                                                    @if row.cells[i].regression { " " span.regression-mark { "(regression)" } }
                                                 }
-                                                @if row.cells[i].regression { " " span.regression-mark { "(regression)" } }
                                             }
-                                            @for line in group_reasons(row, &g) {
+                                            @for line in group_reasons(row, g) {
                                                 div.why { (line) }
                                             }
                                         }
