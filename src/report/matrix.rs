@@ -243,14 +243,6 @@ impl Cell {
             Shade::NotRun
         }
     }
-
-    /// Test and control both ran and passed.
-    #[cfg(test)]
-    fn passes(&self) -> bool {
-        [&self.test, &self.control]
-            .iter()
-            .all(|c| c.as_ref().is_some_and(|c| c.outcome == Outcome::Pass))
-    }
 }
 
 /// One property in one mode, across the legs.
@@ -423,14 +415,6 @@ pub fn relative_href(from: &std::path::Path, to: &std::path::Path) -> Option<Str
     (!parts.is_empty()).then(|| url_path(&parts.join("/")))
 }
 
-impl Row {
-    /// Every leg ran test and control, and all passed.
-    #[cfg(test)]
-    fn passes_everywhere(&self) -> bool {
-        self.cells.iter().all(Cell::passes)
-    }
-}
-
 /// Where a line comes in the page: numbered lines (`5.10`, `6.12`, or a
 /// kernel release when a report has no `line` label) in numeric order,
 /// then the named ones, the host last.
@@ -488,13 +472,22 @@ impl Matrix {
 }
 
 /// A leg's short header: its name without the line in front (`v2`,
-/// `v1-nomemcg`), or the whole name.
+/// `v1-nomemcg`), its layout when the name is the line, or the whole name.
 fn short_name(leg: &Leg) -> &str {
+    if leg.name == leg.line && !leg.layout.is_empty() {
+        return &leg.layout;
+    }
     leg.name
         .strip_prefix(leg.line.as_str())
         .and_then(|rest| rest.strip_prefix('-'))
         .filter(|rest| !rest.is_empty())
         .unwrap_or(&leg.name)
+}
+
+/// A line's header is turned upright when its name is wider than its
+/// columns (a kernel release standing in for a line label).
+fn line_rotated(line: &str, legs: usize) -> bool {
+    line.chars().count() > 3 * legs
 }
 
 /// The full description of a leg, for titles.
@@ -769,7 +762,8 @@ table.ov td.c a, table.ov td.c span { display: block; color: inherit; text-decor
 table.ov .g { border-left: 3px solid #57606a; }
 table.ov th.line { text-align: center; font-weight: 600; padding: .1rem .2rem; white-space: nowrap; }
 table.ov th.leg { vertical-align: bottom; text-align: center; padding: .2rem 0; font-weight: normal; }
-table.ov th.leg a, table.ov th.leg span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; display: inline-block; font-size: 12px; }
+table.ov th.rot { vertical-align: bottom; }
+table.ov th.rot span, table.ov th.leg a, table.ov th.leg span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; display: inline-block; font-size: 12px; }
 table.ov td.prop, table.diffs td.prop { white-space: nowrap; padding: 0 .4rem; max-width: 22rem; overflow: hidden; text-overflow: ellipsis; }
 table.ov td.mode { padding: 0 .3rem; color: var(--muted); font-size: 12px; }
 table.ov tr.area th { text-align: left; padding: .3rem .4rem .1rem; background: #fff; border-left: 0; border-right: 0; }
@@ -860,7 +854,9 @@ pub fn render_html(m: &Matrix) -> String {
                                     th rowspan="2" { "property" }
                                     th rowspan="2" { "mode" }
                                     @for (line, legs) in &groups {
-                                        th.line.g colspan=(legs.len()) title={ "line " (line) } { (line) }
+                                        th class={ "line g" @if line_rotated(line, legs.len()) { " rot" } } colspan=(legs.len()) title={ "line " (line) } {
+                                            span { (line) }
+                                        }
                                     }
                                 }
                                 tr {
@@ -1166,6 +1162,10 @@ mod tests {
             ),
             ("6.1.0-43-amd64", "6.1.0-43-amd64", "hybrid")
         );
+        // Its header says the layout; the release above it stands upright.
+        assert_eq!(short_name(&m.legs[0]), "hybrid");
+        assert!(line_rotated("6.1.0-43-amd64", 1));
+        assert!(!line_rotated("6.12", 2) && !line_rotated("backports", 3));
     }
 
     #[test]
