@@ -798,7 +798,17 @@ pub fn render_html(m: &Matrix) -> String {
         }
         v
     };
-    let regressions: Vec<(&Row, &Leg)> = m.regressions().collect();
+    let regressions: Vec<(&Row, &Leg, &Cell)> = m
+        .rows
+        .iter()
+        .flat_map(|row| {
+            row.cells
+                .iter()
+                .zip(&m.legs)
+                .filter(|(cell, _)| cell.regression)
+                .map(move |(cell, leg)| (row, leg, cell))
+        })
+        .collect();
     let differing = m.rows.iter().filter(|r| r.differs).count();
     let title = format!("isocheck matrix: {} legs", m.legs.len());
     let page = html! {
@@ -831,12 +841,18 @@ pub fn render_html(m: &Matrix) -> String {
                             " cells where a test fails or errors although it passes on another leg:"
                         }
                         ul {
-                            @for (row, leg) in &regressions {
+                            @for (row, leg, cell) in &regressions {
                                 li {
                                     a href={ "#" (row_anchor(row)) } {
                                         code { (row.property) } " " (row.mode.as_str())
                                     }
                                     " on " (leg_link(leg))
+                                    @if let Some(t) = &cell.test {
+                                        ": " code { (t.id) } " " (t.outcome.as_str())
+                                        @if let Some(r) = &t.reason {
+                                            " (" (r.kind.as_str()) ": " (clipped(&r.detail)) ")"
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -1048,6 +1064,10 @@ mod tests {
         assert_eq!(html.matches(r#"<td class="c fail reg"#).count(), 2);
         assert!(html.contains(r##"<a href="#row-pid.pid1-rootful">"##));
         assert!(html.contains(r#"<tr id="row-pid.pid1-rootful" class="bad">"#));
+        // The regressions list names the failing test case and why.
+        assert!(html.contains(
+            "<code>pid.pid1/rootful/test</code> fail (promise-broken: saw pid 48213, want 1)"
+        ));
         // One overview cell per row and leg, and a legend of every shade.
         let m = sample_matrix();
         assert_eq!(
