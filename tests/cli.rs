@@ -402,6 +402,8 @@ fn matrix_highlights_the_regressed_leg_and_refuses_non_reports() {
     let mut r = read_json(&new);
     r["labels"] = serde_json::json!({"layout": "regressed"});
     std::fs::write(&new, serde_json::to_vec(&r).unwrap()).unwrap();
+    // Its report page, which the matrix links to from beside the page.
+    std::fs::write(t.path().join("report.html"), "<!DOCTYPE html>").unwrap();
     let out = t.path().join("m");
     let o = isocheck(&[
         "matrix",
@@ -422,9 +424,11 @@ fn matrix_highlights_the_regressed_leg_and_refuses_non_reports() {
         .collect();
     assert_eq!(flagged.len(), 1);
     assert_eq!(flagged[0]["test"]["id"], id.as_str());
-    assert!(std::fs::read_to_string(out.join("matrix.html"))
-        .unwrap()
-        .contains(&id));
+    let page = std::fs::read_to_string(out.join("matrix.html")).unwrap();
+    assert!(page.contains(&id));
+    assert_eq!(m["legs"][1]["report"], "../report.html");
+    assert!(page.contains(r#"href="../report.html#case-"#));
+    assert_eq!(m["legs"][1]["layout"], "regressed");
 
     let bad = isocheck(&["matrix", "/etc/hostname", "--out", out.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));

@@ -400,7 +400,19 @@ fn matrix(a: MatrixArgs) -> u8 {
             }
         }
     }
-    let m = crate::report::Matrix::build(&legs);
+    let mut m = crate::report::Matrix::build(&legs);
+    // Each leg links to the report.html beside its report.json, when there
+    // is one, relative to the page.
+    let page_dir = std::fs::canonicalize(out.path()).ok();
+    for (leg, p) in m.legs.iter_mut().zip(&a.reports) {
+        let html = p
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join(crate::report::sink::REPORT_HTML);
+        if let (Some(from), Ok(to)) = (&page_dir, std::fs::canonicalize(&html)) {
+            leg.report = crate::report::matrix::relative_href(from, &to);
+        }
+    }
     for (name, body) in [
         ("matrix.html", crate::report::matrix::render_html(&m)),
         ("matrix.json", crate::report::matrix::render_json(&m)),

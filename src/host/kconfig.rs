@@ -228,6 +228,13 @@ impl KernelConfig {
         self.options.get(name).cloned().unwrap_or(Tristate::No)
     }
 
+    /// An option's value as the text gives it; `None` when the text does
+    /// not mention it (an option the kernel's build does not have, or one
+    /// whose dependencies are not met), unlike [`KernelConfig::get`].
+    pub fn lookup(&self, name: &str) -> Option<Tristate> {
+        self.options.get(name).cloned()
+    }
+
     /// Lowercase hex sha256 of the (decompressed) text.
     pub fn sha256(&self) -> &str {
         &self.sha256
@@ -436,6 +443,15 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
         assert_eq!(cfg.get("CONFIG_A"), Tristate::Yes);
         assert_eq!(cfg.get("CONFIG_B"), Tristate::No);
         assert_eq!(cfg.len(), 2);
+    }
+
+    #[test]
+    fn lookup_tells_an_option_not_set_from_one_not_mentioned() {
+        let cfg = KernelConfig::parse("CONFIG_MEMCG=y\n# CONFIG_MEMCG_V1 is not set\n").unwrap();
+        assert_eq!(cfg.lookup("CONFIG_MEMCG"), Some(Tristate::Yes));
+        assert_eq!(cfg.lookup("CONFIG_MEMCG_V1"), Some(Tristate::No));
+        assert_eq!(cfg.lookup("CONFIG_CPUSETS_V1"), None);
+        assert_eq!(cfg.get("CONFIG_CPUSETS_V1"), Tristate::No);
     }
 
     #[test]

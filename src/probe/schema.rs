@@ -381,6 +381,7 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
     v.push(opt("outside.joiner", Ty::Object));
     if !spec.cgroup.is_empty() {
         v.push(f("outside.cgroup.backend", Ty::Str));
+        v.push(f("outside.cgroup.kill", Ty::Str));
         for k in [
             "outside.cgroup.oom_kill",
             "outside.cgroup.memory_limit_hits",

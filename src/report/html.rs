@@ -2,7 +2,8 @@
 //!
 //! Host facts first, then the summary counts, then the properties grouped
 //! by area (in the order the run met them), one row per property with a
-//! column per mode. Each cell shows the test and the control: outcome
+//! column per mode (its `id` is `case-<property>-<mode>`, which the
+//! matrix links to). Each cell shows the test and the control: outcome
 //! badges, the reason and hint, and the expectations, observation and
 //! requirement checks in a `<details>` one click away.
 //!
@@ -52,6 +53,12 @@ td.regression { background: #ffebe9; outline: 2px solid var(--fail); outline-off
 .regression-mark { color: var(--fail); font-weight: 600; }
 nav a { margin-right: .8rem; }
 "#;
+
+/// The anchor of one property and mode on the report page (the cell with
+/// its test and control), which the matrix links to.
+pub fn case_anchor(property: &str, mode: Mode) -> String {
+    format!("case-{property}-{}", mode.as_str())
+}
 
 /// The upper-case outcome word in a coloured badge.
 pub(crate) fn badge(outcome: Outcome) -> Markup {
@@ -375,7 +382,7 @@ pub fn render(report: &Report) -> String {
                                             }
                                         }
                                         @for mode in &modes {
-                                            td {
+                                            td id=(case_anchor(row.property, *mode)) {
                                                 (variant_block(Variant::Test, row.get(*mode, Variant::Test)))
                                                 (variant_block(Variant::Control, row.get(*mode, Variant::Control)))
                                             }

@@ -183,6 +183,34 @@ pub fn controller_config(controller: &str) -> &'static [&'static str] {
     }
 }
 
+/// The option that builds a controller's cgroup v1 interface apart from
+/// the controller itself, and the controller's own option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct V1Config {
+    /// `CONFIG_MEMCG_V1`: without it the controller works on cgroup2 only.
+    pub option: &'static str,
+    /// `CONFIG_MEMCG`: a kernel whose config does not mention [`V1Config::option`]
+    /// has no such option, and its v1 interface comes with this one.
+    pub controller: &'static str,
+}
+
+/// The [`V1Config`] of a controller whose v1 interface is an option of
+/// its own (memory and cpuset; Debian's 6.12 and later build neither);
+/// `None` for the others.
+pub fn controller_v1_config(controller: &str) -> Option<V1Config> {
+    match controller {
+        "memory" => Some(V1Config {
+            option: "CONFIG_MEMCG_V1",
+            controller: "CONFIG_MEMCG",
+        }),
+        "cpuset" => Some(V1Config {
+            option: "CONFIG_CPUSETS_V1",
+            controller: "CONFIG_CPUSETS",
+        }),
+        _ => None,
+    }
+}
+
 /// The config options that build seccomp filters.
 pub const SECCOMP_CONFIG: &[&str] = &["CONFIG_SECCOMP", "CONFIG_SECCOMP_FILTER"];
 

@@ -571,6 +571,152 @@ fn gate_kind(g: &gates::Gate) -> ReasonKind {
     }
 }
 
+/// The kernel config as a decision reads it.
+pub enum ConfigAnswer<'a> {
+    /// Read from `source`.
+    Known {
+        source: &'a str,
+        config: &'a crate::host::KernelConfig,
+    },
+    /// None could be read, and why.
+    Unknown(String),
+}
+
+/// What the kernel's own answers (its config, /proc/cgroups) say of a
+/// controller's cgroup v1 interface, for the controllers that build it
+/// with an option of its own ([`gates::controller_v1_config`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum V1Interface {
+    /// Built; what said so.
+    Built(String),
+    /// Not built: the option that is not set, and the config that says so.
+    NotBuilt {
+        option: &'static str,
+        source: String,
+    },
+    /// No config to ask, and /proc/cgroups does not list the controller.
+    Unlisted {
+        option: &'static str,
+        why_unknown: String,
+    },
+    /// Nothing tells: no config, and /proc/cgroups lists the controller (as
+    /// it does on kernels that list controllers whose v1 interface is not
+    /// built).
+    Unknown {
+        option: &'static str,
+        why_unknown: String,
+    },
+}
+
+/// Decides [`V1Interface`] for `controller` from the config and the text
+/// of /proc/cgroups (`None` when unreadable); `None` for a controller
+/// whose v1 interface has no option of its own. Never from a version.
+pub fn v1_interface(
+    controller: &str,
+    config: &ConfigAnswer<'_>,
+    proc_cgroups: Option<&str>,
+) -> Option<V1Interface> {
+    let v1 = gates::controller_v1_config(controller)?;
+    Some(match config {
+        ConfigAnswer::Known { source, config } => match config.lookup(v1.option) {
+            Some(t) if t.is_enabled() => {
+                V1Interface::Built(format!("{}={t} in {source}", v1.option))
+            }
+            Some(_) => V1Interface::NotBuilt {
+                option: v1.option,
+                source: source.to_string(),
+            },
+            // A kernel from before the option: v1 comes with the controller.
+            None if config.get(v1.controller).is_enabled() => V1Interface::Built(format!(
+                "{source} has no {} and sets {}",
+                v1.option, v1.controller
+            )),
+            None => V1Interface::NotBuilt {
+                option: v1.controller,
+                source: source.to_string(),
+            },
+        },
+        ConfigAnswer::Unknown(why) => {
+            let listed = proc_cgroups.map(|t| {
+                t.lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .any(|l| l.split_whitespace().next() == Some(controller))
+            });
+            match listed {
+                Some(false) => V1Interface::Unlisted {
+                    option: v1.option,
+                    why_unknown: why.clone(),
+                },
+                _ => V1Interface::Unknown {
+                    option: v1.option,
+                    why_unknown: why.clone(),
+                },
+            }
+        }
+    })
+}
+
+impl V1Interface {
+    /// The skip reason of a controller that is on no v1 hierarchy because
+    /// its v1 interface is missing; `None` when it is built or nothing tells.
+    pub fn reason(&self, controller: &str) -> Option<Reason> {
+        match self {
+            V1Interface::NotBuilt { option, source } => Some(Reason::new(
+                ReasonKind::MissingKconfig,
+                format!("{controller} controller not built for cgroup v1: {option} is not set (in {source})"),
+            )),
+            V1Interface::Unlisted { option, why_unknown } => Some(Reason::new(
+                ReasonKind::ControllerAbsent,
+                format!("{controller} controller not available for cgroup v1: /proc/cgroups does not list it (kernel config unknown: {why_unknown}; {option} builds it)"),
+            )),
+            V1Interface::Built(_) | V1Interface::Unknown { .. } => None,
+        }
+    }
+
+    /// What was seen, for a requirement check.
+    pub fn observed(&self) -> String {
+        match self {
+            V1Interface::Built(seen) => format!("v1 interface built: {seen}"),
+            V1Interface::NotBuilt { option, source } => format!("{option} not set in {source}"),
+            V1Interface::Unlisted { option, .. } => {
+                format!("not in /proc/cgroups; no kernel config to tell {option}")
+            }
+            V1Interface::Unknown { option, why_unknown } => format!(
+                "no kernel config ({why_unknown}) and /proc/cgroups lists it: whether {option} is built cannot be told"
+            ),
+        }
+    }
+}
+
+/// [`v1_interface`] on this host: its config (as the host facts found it)
+/// and /proc/cgroups.
+fn v1_interface_here(controller: &str, host: &HostFacts) -> Option<V1Interface> {
+    gates::controller_v1_config(controller)?;
+    let proc_cgroups = std::fs::read_to_string("/proc/cgroups").ok();
+    let parsed = host
+        .kconfig
+        .source
+        .as_deref()
+        .map(|src| (src, crate::host::KernelConfig::from_file(Path::new(src))));
+    let answer = match &parsed {
+        None => ConfigAnswer::Unknown("no kernel config found".into()),
+        Some((_, Err(e))) => ConfigAnswer::Unknown(e.to_string()),
+        Some((source, Ok(config))) => ConfigAnswer::Known { source, config },
+    };
+    v1_interface(controller, &answer, proc_cgroups.as_deref())
+}
+
+/// On a layout with v1 hierarchies, a controller on none of them whose v1
+/// interface the kernel did not build: what said so, and the skip reason.
+fn missing_v1(layout: Layout, controller: &str, host: &HostFacts) -> Option<(V1Interface, Reason)> {
+    if !matches!(layout, Layout::Hybrid | Layout::Legacy) {
+        return None;
+    }
+    let v1 = v1_interface_here(controller, host)?;
+    let reason = v1.reason(controller)?;
+    Some((v1, reason))
+}
+
 /// Decides a requirement on this host.
 pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) -> Decision {
     match req {
@@ -799,6 +945,23 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                             probe,
                             format!("v2 at {}, enabled in subtree_control", m.display()),
                         )
+                    } else if let Some((v1, reason)) = missing_v1(layout, c, host) {
+                        // On a v1 layout the controller is on cgroup2 only
+                        // because its v1 interface is not built.
+                        unmet(
+                            req,
+                            probe,
+                            format!(
+                                "v2 at {}, not in subtree_control ({}); {}",
+                                m.display(),
+                                enabled.trim(),
+                                v1.observed()
+                            ),
+                            reason.with_hint(format!(
+                                "run it on cgroup2 instead: {}",
+                                gates::subtree_control_hint(&m, c)
+                            )),
+                        )
                     } else {
                         unmet(
                             req,
@@ -809,20 +972,28 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                         )
                     }
                 }
-                (l, None) => unmet(
-                    req,
-                    probe,
-                    format!(
+                (l, None) => {
+                    let seen = format!(
                         "layout {}, v1 controllers [{}], v2 controllers [{}]",
                         l.as_str(),
                         host.cgroup.v1_controllers.join(" "),
                         host.cgroup.v2_controllers.join(" ")
-                    ),
-                    Reason::new(
-                        ReasonKind::ControllerAbsent,
-                        format!("{c} controller is in no mounted hierarchy"),
-                    ),
-                ),
+                    );
+                    match missing_v1(layout, c, host) {
+                        Some((v1, reason)) => {
+                            unmet(req, probe, format!("{seen}; {}", v1.observed()), reason)
+                        }
+                        None => unmet(
+                            req,
+                            probe,
+                            seen,
+                            Reason::new(
+                                ReasonKind::ControllerAbsent,
+                                format!("{c} controller is in no mounted hierarchy"),
+                            ),
+                        ),
+                    }
+                }
             }
         }
         Requirement::KernelFeature(f) => match f {
@@ -919,6 +1090,91 @@ pub fn userns_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    /// /proc/cgroups of Debian's 6.12 on the hybrid layout: memory is
+    /// listed although its v1 interface is not built.
+    const PROC_CGROUPS_612: &str = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t1\nmemory\t0\t1\t1\npids\t1\t1\t1\n";
+    const PROC_CGROUPS_NO_MEMORY: &str =
+        "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t1\npids\t1\t1\t1\n";
+
+    #[rstest]
+    #[case::option_set(
+        "memory",
+        Some("CONFIG_MEMCG=y\nCONFIG_MEMCG_V1=y\n"),
+        PROC_CGROUPS_612,
+        None
+    )]
+    #[case::option_not_set(
+        "memory",
+        Some("CONFIG_MEMCG=y\n# CONFIG_MEMCG_V1 is not set\n"),
+        PROC_CGROUPS_612,
+        Some((ReasonKind::MissingKconfig, "memory controller not built for cgroup v1: CONFIG_MEMCG_V1 is not set (in /boot/config-x)"))
+    )]
+    #[case::cpuset_not_set(
+        "cpuset",
+        Some("CONFIG_CPUSETS=y\n# CONFIG_CPUSETS_V1 is not set\n"),
+        PROC_CGROUPS_612,
+        Some((ReasonKind::MissingKconfig, "cpuset controller not built for cgroup v1: CONFIG_CPUSETS_V1 is not set (in /boot/config-x)"))
+    )]
+    #[case::option_older_than_the_kernel(
+        "memory",
+        Some("CONFIG_MEMCG=y\n"),
+        PROC_CGROUPS_612,
+        None
+    )]
+    #[case::no_controller_at_all(
+        "memory",
+        Some("# CONFIG_MEMCG is not set\n"),
+        PROC_CGROUPS_NO_MEMORY,
+        Some((ReasonKind::MissingKconfig, "memory controller not built for cgroup v1: CONFIG_MEMCG is not set (in /boot/config-x)"))
+    )]
+    #[case::config_unknown("memory", None, PROC_CGROUPS_612, None)]
+    #[case::config_unknown_and_unlisted(
+        "memory",
+        None,
+        PROC_CGROUPS_NO_MEMORY,
+        Some((ReasonKind::ControllerAbsent, "memory controller not available for cgroup v1: /proc/cgroups does not list it (kernel config unknown: no config; CONFIG_MEMCG_V1 builds it)"))
+    )]
+    fn a_v1_controller_missing_from_the_build_is_a_skip_naming_the_option(
+        #[case] controller: &str,
+        #[case] config: Option<&str>,
+        #[case] proc_cgroups: &str,
+        #[case] want: Option<(ReasonKind, &str)>,
+    ) {
+        let parsed = config.map(|t| crate::host::KernelConfig::parse(t).unwrap());
+        let answer = match &parsed {
+            Some(config) => ConfigAnswer::Known {
+                source: "/boot/config-x",
+                config,
+            },
+            None => ConfigAnswer::Unknown("no config".into()),
+        };
+        let v1 = v1_interface(controller, &answer, Some(proc_cgroups)).unwrap();
+        let got = v1.reason(controller).map(|r| (r.kind, r.detail));
+        assert_eq!(
+            got,
+            want.map(|(k, d)| (k, d.to_string())),
+            "{controller} with {config:?}: {v1:?}"
+        );
+        assert!(!v1.observed().is_empty());
+    }
+
+    #[test]
+    fn controllers_whose_v1_interface_has_no_option_are_not_asked() {
+        let config = crate::host::KernelConfig::parse("# CONFIG_MEMCG_V1 is not set\n").unwrap();
+        let answer = ConfigAnswer::Known {
+            source: "x",
+            config: &config,
+        };
+        assert_eq!(v1_interface("pids", &answer, None), None);
+        assert_eq!(v1_interface("cpu", &answer, None), None);
+        // Unknown config and unreadable /proc/cgroups: nothing tells.
+        let unknown = ConfigAnswer::Unknown("none".into());
+        assert!(matches!(
+            v1_interface("memory", &unknown, None),
+            Some(V1Interface::Unknown { .. })
+        ));
+    }
 
     #[rstest]
     #[case("root", Requirement::Root)]

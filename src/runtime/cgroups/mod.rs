@@ -129,6 +129,27 @@ pub struct CgroupStats {
     /// throttled_time in nanoseconds).
     #[serde(default)]
     pub throttled_usec: Option<u64>,
+    /// How the teardown kills what is left in the cgroup ([`kill_method`]):
+    /// [`KILL_BY_FILE`], or the fallback [`KILL_EACH_PID`] where the kernel
+    /// offers no `cgroup.kill`.
+    #[serde(default)]
+    pub kill: String,
+}
+
+/// The teardown writes `1` to the cgroup's `cgroup.kill`.
+pub const KILL_BY_FILE: &str = "cgroup.kill";
+/// The teardown sends SIGKILL to each pid `cgroup.procs` lists, until it
+/// is empty: v1 hierarchies, and cgroup2 on kernels without `cgroup.kill`.
+pub const KILL_EACH_PID: &str = "sigkill-each-pid";
+
+/// How the teardown empties the cgroup directory `dir`: decided by the
+/// kernel's own answer, whether `cgroup.kill` is there.
+pub fn kill_method(dir: &Path) -> &'static str {
+    if dir.join("cgroup.kill").exists() {
+        KILL_BY_FILE
+    } else {
+        KILL_EACH_PID
+    }
 }
 
 /// Errors name the file and the value.

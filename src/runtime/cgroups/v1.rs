@@ -154,6 +154,8 @@ impl SandboxCgroup for V1Cgroup {
     fn stats(&self) -> CgroupStats {
         let mut s = CgroupStats {
             backend: "v1".into(),
+            // A v1 hierarchy has no cgroup.kill.
+            kill: super::KILL_EACH_PID.into(),
             ..Default::default()
         };
         if let Some(d) = self.dir_of("memory") {

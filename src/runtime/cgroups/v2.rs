@@ -112,6 +112,7 @@ impl SandboxCgroup for V2Cgroup {
             nr_periods,
             nr_throttled,
             throttled_usec,
+            kill: super::kill_method(&self.dir).into(),
         }
     }
 
@@ -119,9 +120,8 @@ impl SandboxCgroup for V2Cgroup {
         if self.removed {
             return Ok(());
         }
-        let kill = self.dir.join("cgroup.kill");
-        if kill.exists() {
-            let _ = write(&kill, "1");
+        if super::kill_method(&self.dir) == super::KILL_BY_FILE {
+            let _ = write(&self.dir.join("cgroup.kill"), "1");
         }
         kill_all(&self.dir.join("cgroup.procs"));
         remove_dir(&self.dir)?;
@@ -218,6 +218,17 @@ mod tests {
             ),
             ("v2", Some(1), Some(17), Some(1 << 20))
         );
+        std::mem::forget(cg);
+    }
+
+    #[test]
+    fn the_kill_method_is_recorded_and_falls_back_without_cgroup_kill() {
+        let root = fake_root("pids");
+        let cg = V2Cgroup::create(root.path(), "case-k", &limits(None, Some(8))).unwrap();
+        // A kernel without cgroup.kill: each pid is signalled.
+        assert_eq!(cg.stats().kill, super::super::KILL_EACH_PID);
+        std::fs::write(cg.dir().join("cgroup.kill"), "").unwrap();
+        assert_eq!(cg.stats().kill, super::super::KILL_BY_FILE);
         std::mem::forget(cg);
     }
 
