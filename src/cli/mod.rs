@@ -134,6 +134,9 @@ struct RunArgs {
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Also write the results as KTAP version 1 (the kernel's TAP) here.
+    #[arg(long, value_name = "FILE")]
+    ktap: Option<PathBuf>,
     /// Label the run, e.g. `layout=v1` (repeatable). A `layout` label is
     /// appended to the report directory's name.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
@@ -473,6 +476,8 @@ struct Outputs {
     leg: Option<OutDir>,
     /// The JUnit file's directory and name.
     junit: Option<(OutDir, std::ffi::OsString)>,
+    /// The KTAP file's directory and name.
+    ktap: Option<(OutDir, std::ffi::OsString)>,
 }
 
 impl Outputs {
@@ -502,14 +507,15 @@ impl Outputs {
             }
             Some(leg)
         };
-        let junit = match &a.junit {
-            Some(p) => Some(
-                crate::sys::outdir::prepare_file(p)
-                    .map_err(|e| (format!("--junit {}: {e}", p.display()), out_status(&e)))?,
-            ),
-            None => None,
+        let file = |option: &str, path: &Option<PathBuf>| match path {
+            Some(p) => crate::sys::outdir::prepare_file(p)
+                .map(Some)
+                .map_err(|e| (format!("{option} {}: {e}", p.display()), out_status(&e))),
+            None => Ok(None),
         };
-        Ok(Outputs { leg, junit })
+        let junit = file("--junit", &a.junit)?;
+        let ktap = file("--ktap", &a.ktap)?;
+        Ok(Outputs { leg, junit, ktap })
     }
 }
 
@@ -599,6 +605,7 @@ fn run(a: RunArgs) -> u8 {
     let mut json = leg.clone().map(FileSink::json);
     let mut html = leg.map(FileSink::html);
     let mut junit = outputs.junit.map(|(dir, name)| FileSink::junit(dir, name));
+    let mut ktap = outputs.ktap.map(|(dir, name)| FileSink::ktap(dir, name));
     let settings = RunSettings {
         labels,
         audit: true,
@@ -611,7 +618,10 @@ fn run(a: RunArgs) -> u8 {
             }
         });
         let mut sinks: Vec<&mut dyn Sink> = vec![&mut console];
-        for file in [&mut json, &mut html, &mut junit].into_iter().flatten() {
+        for file in [&mut json, &mut html, &mut junit, &mut ktap]
+            .into_iter()
+            .flatten()
+        {
             sinks.push(file);
         }
         let r = runner.run(&props, &select, &settings, &mut sinks);
@@ -640,8 +650,8 @@ fn run(a: RunArgs) -> u8 {
             html.path().display()
         ));
     }
-    if let Some(junit) = &mut junit {
-        if let Err(e) = junit.finish() {
+    for file in [&mut junit, &mut ktap].into_iter().flatten() {
+        if let Err(e) = file.finish() {
             eprintln!("isocheck: {e}");
             return EXIT_HARNESS;
         }

@@ -100,6 +100,10 @@ pub struct Credentials {
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct HostFacts {
+    /// The host's name (`uname -n`); empty when unknown (a report written
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
     pub kernel: Kernel,
     pub distro: Distro,
     pub arch: String,

@@ -7,8 +7,8 @@
 //! [`crate::model::events`], re-exported here). The sinks: [`console`]
 //! prints as a run goes; [`sink::FileSink`] adds the stream up and writes,
 //! at the run's end, [`json`] (the report file), [`html`] (one
-//! self-contained page) or [`junit`] (for CI), each a pure rendering of the
-//! [`Report`] the stream adds up to. Over several reports: [`matrix`]
+//! self-contained page), [`junit`] (for CI) or [`ktap`] (for kernel CI),
+//! each a pure rendering of the [`Report`] the stream adds up to. Over several reports: [`matrix`]
 //! (kernels across, properties down) and [`diff`] (what changed between two
 //! runs).
 
@@ -17,6 +17,7 @@ pub mod diff;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod ktap;
 pub mod matrix;
 pub mod sink;
 #[cfg(test)]
