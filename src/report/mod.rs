@@ -10,10 +10,12 @@
 //! self-contained page), [`junit`] (for CI) or [`ktap`] (for kernel CI),
 //! each a pure rendering of the [`Report`] the stream adds up to. Over several reports: [`matrix`]
 //! (kernels across, properties down) and [`diff`] (what changed between two
-//! runs).
+//! runs). [`documents`]: the versions and JSON Schemas of every JSON
+//! document isocheck writes.
 
 pub mod console;
 pub mod diff;
+pub mod documents;
 pub mod html;
 pub mod json;
 pub mod junit;
