@@ -11,7 +11,8 @@
 //! each a pure rendering of the [`Report`] the stream adds up to. Over several reports: [`matrix`]
 //! (kernels across, properties down) and [`diff`] (what changed between two
 //! runs). [`documents`]: the versions and JSON Schemas of every JSON
-//! document isocheck writes.
+//! document isocheck writes. [`kcidb`]: reports as KernelCI's KCIDB
+//! submission.
 
 pub mod console;
 pub mod diff;
@@ -19,6 +20,7 @@ pub mod documents;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod kcidb;
 pub mod ktap;
 pub mod matrix;
 pub mod sink;
