@@ -7,57 +7,19 @@
 //! `matrix.json` ([`MatrixDocument`]), `audit.json` and `audit --json`
 //! ([`AuditDocument`]), `list --json` ([`ListDocument`]) and `diff --json`
 //! ([`DiffDocument`]). Each has its own version; a change that only adds
-//! raises its minor, any other change its major.
+//! raises its minor, any other change its major. The wrapper and the
+//! versions are in [`super::versioned`], which the matrix also uses.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::diff::Diff;
 use super::matrix::Matrix;
+pub use super::versioned::*;
 use crate::model::host::HostFacts;
 use crate::model::result::{
-    Audit, Mode, Reason, Report, RequirementCheck, SchemaVersion, Tool, Variant, SCHEMA_VERSION,
+    Audit, Mode, Reason, Report, RequirementCheck, SchemaVersion, Variant, SCHEMA_VERSION,
 };
-
-/// Version of `matrix.json`.
-pub const MATRIX_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
-/// Version of `audit.json` and `isocheck audit --json`.
-pub const AUDIT_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
-/// Version of `isocheck list --json`.
-pub const LIST_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
-/// Version of `isocheck diff --json`.
-pub const DIFF_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
-
-/// A document: its version, the tool that wrote it, and its body's fields.
-#[derive(Serialize, Deserialize, Clone, Debug, JsonSchema)]
-pub struct Document<T> {
-    pub schema_version: SchemaVersion,
-    pub tool: Tool,
-    #[serde(flatten)]
-    pub body: T,
-}
-
-impl<T> Document<T> {
-    /// `body` as a document of `version`, written by this isocheck.
-    pub fn new(version: SchemaVersion, body: T) -> Self {
-        Document {
-            schema_version: version,
-            tool: Tool::default(),
-            body,
-        }
-    }
-
-    /// The document as pretty JSON, with a final newline.
-    pub fn to_json(&self) -> String
-    where
-        T: Serialize,
-    {
-        let mut text =
-            serde_json::to_string_pretty(self).expect("a document always serializes to JSON");
-        text.push('\n');
-        text
-    }
-}
 
 /// `matrix.json`: the legs and the rows of a matrix.
 pub type MatrixDocument = Document<Matrix>;

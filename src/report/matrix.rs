@@ -216,7 +216,7 @@ impl Matrix {
 
 /// The matrix as pretty JSON, versioned, with a final newline.
 pub fn render_json(m: &Matrix) -> String {
-    super::documents::Document::new(super::documents::MATRIX_SCHEMA_VERSION, m).to_json()
+    super::versioned::Document::new(super::versioned::MATRIX_SCHEMA_VERSION, m).to_json()
 }
 
 fn row_anchor(row: &Row) -> String {

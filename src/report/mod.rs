@@ -27,6 +27,7 @@ pub mod sink;
 #[cfg(test)]
 pub(crate) mod testing;
 mod text;
+pub mod versioned;
 
 pub use crate::model::events::{Collector, Event, Sink, SinkError};
 pub use crate::model::result::*;
