@@ -321,8 +321,9 @@ fn usage_errors_exit_2() {
 fn list_shows_every_case_with_its_requirements_without_running() {
     let o = isocheck(&["list", "--json"]);
     assert_eq!(o.status.code(), Some(0));
-    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let rows = rows.as_array().unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    fits_schema("list.schema.json", &list);
+    let rows = list["cases"].as_array().unwrap();
     let builtin = isocheck::suite::table::builtin().unwrap();
     let want: usize = builtin.iter().map(|p| p.cases().len()).sum();
     assert_eq!(
@@ -389,6 +390,7 @@ fn diff_exits_1_on_a_regression_and_names_it() {
         new.to_str().unwrap(),
     ]);
     let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    fits_schema("diff.schema.json", &d);
     assert_eq!(d["regressions"].as_array().unwrap().len(), 1, "{d}");
     let same = isocheck(&["diff", base.to_str().unwrap(), base.to_str().unwrap()]);
     assert_eq!(same.status.code(), Some(0));
@@ -415,6 +417,7 @@ fn matrix_highlights_the_regressed_leg_and_refuses_non_reports() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     assert!(text(&o).0.contains("1 regressions"), "{}", text(&o).0);
     let m = read_json(&out.join("matrix.json"));
+    fits_schema("matrix.schema.json", &m);
     let flagged: Vec<&serde_json::Value> = m["rows"]
         .as_array()
         .unwrap()
@@ -536,4 +539,66 @@ fn report_summary_counts_from_the_cases_and_names_what_it_refuses() {
     let o = isocheck(&["report", "summary", "/etc/hostname"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("/etc/hostname"), "{}", text(&o).1);
+}
+
+#[test]
+fn a_fresh_run_and_audit_write_json_that_fits_the_committed_schemas() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let ktap = t.path().join("run.ktap");
+    let junit = t.path().join("junit.xml");
+    let o = isocheck(&[
+        "run",
+        "--filter",
+        "uts.hostname/",
+        "--out",
+        out.to_str().unwrap(),
+        "--ktap",
+        ktap.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--label",
+        "layout=fresh",
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{}", text(&o).1);
+    let leg = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report = read_json(&leg.join("report.json"));
+    fits_schema("report.schema.json", &report);
+    let n = report["cases"].as_array().unwrap().len();
+    assert!(n >= 2, "{report}");
+    // The KTAP file has one result line per case, and the JUnit file names
+    // the leg in every test.
+    let ktap = std::fs::read_to_string(&ktap).unwrap();
+    assert!(ktap.starts_with("KTAP version 1\n"), "{ktap}");
+    let results = ktap
+        .lines()
+        .filter(|l| l.starts_with("  ok ") || l.starts_with("  not ok "))
+        .count();
+    assert_eq!(results, n, "{ktap}");
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), n);
+    assert_eq!(junit.matches("-fresh]\"").count(), n, "{junit}");
+
+    let o = isocheck(&["audit", "--json", "--no-write"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    fits_schema("audit.schema.json", &audit);
+    assert_eq!(audit["schema_version"], "1.0");
+}
+
+/// Validates `doc` against the committed schema `schemas/<name>`, listing
+/// every error.
+fn fits_schema(name: &str, doc: &serde_json::Value) {
+    let schema = read_json(&root().join("schemas").join(name));
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{name}: {errors:#?}");
 }

@@ -345,8 +345,9 @@ fn xattr_len(path: &std::path::Path, name: &str) -> usize {
 /// How many cases `isocheck list` plans, in `mode` or in all modes.
 fn listed(mode: Option<&str>) -> usize {
     let o = isocheck(&["list", "--json"]);
-    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    rows.as_array()
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    list["cases"]
+        .as_array()
         .unwrap()
         .iter()
         .filter(|r| mode.is_none_or(|m| r["mode"] == m))

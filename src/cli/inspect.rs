@@ -1,5 +1,6 @@
-//! `isocheck report`: questions about one report file, answered for
-//! scripts (the kernel matrix asks them of the reports its legs wrote).
+//! `isocheck report`: questions about report files, answered for scripts
+//! (the kernel matrix asks them of the reports its legs wrote), and
+//! reports converted for other systems (`report kcidb`).
 //!
 //! The file is read by the same checked reader as `diff` and `matrix`
 //! ([`crate::report::json`]): a file that is not an isocheck report of this
@@ -29,6 +30,14 @@ enum Question {
         #[arg(long)]
         json: bool,
     },
+    /// The reports as one KernelCI KCIDB I/O document (schema 4.5) on
+    /// stdout: checkouts and builds per kernel, a test per case and leg;
+    /// `fail` is FAIL, `error` ERROR (MISS when a stopped run never ran
+    /// it), `skip` SKIP.
+    Kcidb {
+        #[arg(required = true, value_name = "REPORT.json")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// The counts as one line of `key=value` words, in a fixed order.
@@ -55,6 +64,21 @@ pub fn run(a: ReportArgs) -> u8 {
                 summary_line(&report.summary)
             };
             super::say(&text);
+            super::EXIT_OK
+        }
+        Question::Kcidb { files } => {
+            let mut reports = Vec::with_capacity(files.len());
+            for file in &files {
+                match read_report_with(file, Detail::Full) {
+                    Ok(r) => reports.push(r),
+                    Err(e) => {
+                        eprintln!("isocheck: {e}");
+                        return super::EXIT_USAGE;
+                    }
+                }
+            }
+            let doc = crate::report::kcidb::render(&reports);
+            super::say(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"));
             super::EXIT_OK
         }
     }

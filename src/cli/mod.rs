@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::host::HostFacts;
+use crate::report::documents::{
+    AuditBody, AuditDocument, Document, ListBody, ListedCase, ListedRequirement,
+    AUDIT_SCHEMA_VERSION, DIFF_SCHEMA_VERSION, LIST_SCHEMA_VERSION,
+};
 use crate::report::{ConsoleSink, FileSink, Outcome, Report, Sink};
 use crate::suite::case::{CaseId, Property};
 use crate::suite::runner::{RunOptions, RunSettings, Runner};
@@ -134,6 +138,9 @@ struct RunArgs {
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Also write the results as KTAP version 1 (the kernel's TAP) here.
+    #[arg(long, value_name = "FILE")]
+    ktap: Option<PathBuf>,
     /// Label the run, e.g. `layout=v1` (repeatable). A `layout` label is
     /// appended to the report directory's name.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
@@ -345,23 +352,26 @@ fn audit(a: AuditArgs) -> u8 {
         Err(code) => return code,
     };
     let audit = runner.audit();
+    let document = AuditDocument::new(
+        AUDIT_SCHEMA_VERSION,
+        AuditBody {
+            host: runner.host.clone(),
+            audit,
+        },
+    );
+    let audit = &document.body.audit;
     let text = if a.json {
-        serde_json::to_string_pretty(&serde_json::json!({ "host": runner.host, "audit": audit }))
-            .unwrap_or_default()
-            + "\n"
+        document.to_json()
     } else {
         format!(
             "{}\n== config against behaviour\n\n{}",
             crate::host::render_text(&runner.host),
-            crate::suite::audit::render_text(&audit)
+            crate::suite::audit::render_text(audit)
         )
     };
     say(&text);
     if let Some(dir) = out {
-        let body = serde_json::to_string_pretty(
-            &serde_json::json!({ "host": runner.host, "audit": audit }),
-        )
-        .unwrap_or_default();
+        let body = document.to_json();
         let path = dir.path().join(AUDIT_JSON);
         if let Err(e) = dir.write(std::ffi::OsStr::new(AUDIT_JSON), body.as_bytes()) {
             eprintln!("isocheck: writing {}: {e}", path.display());
@@ -456,7 +466,7 @@ fn diff(a: DiffArgs) -> u8 {
         }
     };
     let text = if a.json {
-        serde_json::to_string_pretty(&d).unwrap_or_default() + "\n"
+        Document::new(DIFF_SCHEMA_VERSION, &d).to_json()
     } else {
         crate::report::diff::render_text(&d)
     };
@@ -485,6 +495,8 @@ struct Outputs {
     leg: Option<OutDir>,
     /// The JUnit file's directory and name.
     junit: Option<(OutDir, std::ffi::OsString)>,
+    /// The KTAP file's directory and name.
+    ktap: Option<(OutDir, std::ffi::OsString)>,
 }
 
 impl Outputs {
@@ -514,14 +526,15 @@ impl Outputs {
             }
             Some(leg)
         };
-        let junit = match &a.junit {
-            Some(p) => Some(
-                crate::sys::outdir::prepare_file(p)
-                    .map_err(|e| (format!("--junit {}: {e}", p.display()), out_status(&e)))?,
-            ),
-            None => None,
+        let file = |option: &str, path: &Option<PathBuf>| match path {
+            Some(p) => crate::sys::outdir::prepare_file(p)
+                .map(Some)
+                .map_err(|e| (format!("{option} {}: {e}", p.display()), out_status(&e))),
+            None => Ok(None),
         };
-        Ok(Outputs { leg, junit })
+        let junit = file("--junit", &a.junit)?;
+        let ktap = file("--ktap", &a.ktap)?;
+        Ok(Outputs { leg, junit, ktap })
     }
 }
 
@@ -611,6 +624,7 @@ fn run(a: RunArgs) -> u8 {
     let mut json = leg.clone().map(FileSink::json);
     let mut html = leg.map(FileSink::html);
     let mut junit = outputs.junit.map(|(dir, name)| FileSink::junit(dir, name));
+    let mut ktap = outputs.ktap.map(|(dir, name)| FileSink::ktap(dir, name));
     let settings = RunSettings {
         labels,
         audit: true,
@@ -623,7 +637,10 @@ fn run(a: RunArgs) -> u8 {
             }
         });
         let mut sinks: Vec<&mut dyn Sink> = vec![&mut console];
-        for file in [&mut json, &mut html, &mut junit].into_iter().flatten() {
+        for file in [&mut json, &mut html, &mut junit, &mut ktap]
+            .into_iter()
+            .flatten()
+        {
             sinks.push(file);
         }
         let r = runner.run(&props, &select, &settings, &mut sinks);
@@ -652,8 +669,8 @@ fn run(a: RunArgs) -> u8 {
             html.path().display()
         ));
     }
-    if let Some(junit) = &mut junit {
-        if let Err(e) = junit.finish() {
+    for file in [&mut junit, &mut ktap].into_iter().flatten() {
+        if let Err(e) = file.finish() {
             eprintln!("isocheck: {e}");
             return EXIT_HARNESS;
         }
@@ -683,51 +700,50 @@ fn list(a: ListArgs) -> u8 {
         for id in p.cases().into_iter().filter(|c| select(c)) {
             let def = p.def(id.mode);
             let decisions = runner.decide_all(p, id.mode);
-            rows.push(serde_json::json!({
-                "id": id.to_string(),
-                "property": p.id,
-                "area": p.area,
-                "mode": id.mode,
-                "variant": id.variant,
-                "description": p.description,
-                "control_off": def.control.knob.to_string(),
-                "runnable": decisions.iter().all(|d| d.check.met),
+            rows.push(ListedCase {
+                id: id.to_string(),
+                property: p.id.clone(),
+                area: p.area.clone(),
+                mode: id.mode,
+                variant: id.variant,
+                description: p.description.clone(),
+                control_off: def.control.knob.to_string(),
+                runnable: decisions.iter().all(|d| d.check.met),
                 // A requirement the harness could not decide is an error,
                 // never a skip.
-                "undecided": decisions.iter().any(|d| d.harness_failed()),
-                "requirements": decisions.iter().map(|d| serde_json::json!({
-                    "requirement": d.check.requirement,
-                    "met": d.check.met,
-                    "probe": d.check.probe,
-                    "observed": d.check.observed,
-                    "reason": d.reason,
-                })).collect::<Vec<_>>(),
-            }));
+                undecided: decisions.iter().any(|d| d.harness_failed()),
+                requirements: decisions
+                    .into_iter()
+                    .map(|d| ListedRequirement {
+                        check: d.check,
+                        reason: d.reason,
+                    })
+                    .collect(),
+            });
         }
     }
     if a.json {
-        say(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"));
+        say(&Document::new(LIST_SCHEMA_VERSION, ListBody { cases: rows }).to_json());
         return EXIT_OK;
     }
     for r in &rows {
-        let reqs: Vec<String> = r["requirements"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let reqs: Vec<String> = r
+            .requirements
+            .iter()
             .map(|q| {
                 format!(
                     "{}{}",
-                    q["requirement"].as_str().unwrap_or(""),
-                    if q["met"] == true { "" } else { " (unmet)" }
+                    q.check.requirement,
+                    if q.check.met { "" } else { " (unmet)" }
                 )
             })
             .collect();
         say(&format!(
             "{:<40} {:<9} {}\n",
-            r["id"].as_str().unwrap_or(""),
-            if r["runnable"] == true {
+            r.id,
+            if r.runnable {
                 "runnable"
-            } else if r["undecided"] == true {
+            } else if r.undecided {
                 "error"
             } else {
                 "skip"

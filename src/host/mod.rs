@@ -107,6 +107,9 @@ impl HostFacts {
                 .unwrap_or_else(|| uts_field(|u| u.version())),
         };
         let arch = uts_field(|u| u.machine());
+        let hostname = read_trimmed(&under(root, "/proc/sys/kernel/hostname"))
+            .ok()
+            .unwrap_or_else(|| uts_field(|u| u.nodename()));
 
         let kconfig = match &opts.kconfig {
             Some(path) => KconfigFacts::from_config(&KernelConfig::from_file(path)?, path),
@@ -121,6 +124,7 @@ impl HostFacts {
         let idmap_tools = subid::probe_tools(root);
 
         Ok(HostFacts {
+            hostname,
             kernel,
             distro: os_release::probe(root),
             arch,

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How the cgroup hierarchies are mounted (decided by statfs magic).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// cgroup2 only, at /sys/fs/cgroup.

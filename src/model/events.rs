@@ -12,7 +12,7 @@
 //! reason `interrupted`.
 //!
 //! Every consumer is a [`Sink`]: the console prints each event as it comes;
-//! the report files (JSON, HTML, JUnit: `report::FileSink`) add the stream up with a
+//! the report files (JSON, HTML, JUnit, KTAP: `report::FileSink`) add the stream up with a
 //! [`Collector`] and write their file in [`Sink::finish`], once the run and
 //! everything it made are gone. No sink sorts cases or counts outcomes:
 //! the plan gives the order and `RunFinished` the summary.
@@ -82,7 +82,7 @@ pub enum SinkError {
 }
 
 /// A consumer of the run's event stream. The runner never prints: the
-/// console, the JSON and HTML files and JUnit are all sinks.
+/// console, the JSON and HTML files, JUnit and KTAP are all sinks.
 pub trait Sink {
     /// Takes one event. A sink that fails gets no more events; the run and
     /// the other sinks go on.

@@ -17,7 +17,7 @@ use super::cgroup::Layout;
 use super::subid::{SubidEntry, SubidGrant};
 use crate::sys::vfscap::FileCaps;
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 pub struct Kernel {
     /// `uname -r`, e.g. `6.1.0-18-amd64`.
     pub release: String,
@@ -25,7 +25,7 @@ pub struct Kernel {
     pub version: String,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 pub struct Distro {
     pub id: String,
     pub version_id: String,
@@ -38,7 +38,7 @@ pub struct Distro {
     pub tried: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 pub struct CgroupFacts {
     pub layout: Layout,
     /// Controllers per hierarchy: `v1` lists mounted v1 controllers, `v2`
@@ -66,7 +66,7 @@ pub struct CgroupFacts {
 
 /// The runner's credentials: who runs isocheck and with which powers (the
 /// report's `runner`).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 pub struct Credentials {
     pub uid: u32,
     pub gid: u32,
@@ -98,8 +98,12 @@ pub struct Credentials {
     pub cap_last_cap: Option<u32>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 pub struct HostFacts {
+    /// The host's name (`uname -n`); empty when unknown (a report written
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
     pub kernel: Kernel,
     pub distro: Distro,
     pub arch: String,
@@ -179,7 +183,7 @@ impl CgroupFacts {
 }
 
 /// One line of /proc/self/cgroup: `hierarchy-id:controllers:path`.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct OwnCgroup {
     /// 0 for the cgroup2 hierarchy.
@@ -191,7 +195,7 @@ pub struct OwnCgroup {
 
 /// The kernel config as facts: where it came from and the options that
 /// matter. `source: None` means unknown; `tried` then says why.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct KconfigFacts {
     /// The file the config was read from.
@@ -228,7 +232,7 @@ impl KconfigFacts {
 
 /// One option's value. An option absent from the file is `No`, as the
 /// kernel build treats it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub enum Tristate {
     #[serde(rename = "y")]
     Yes,
@@ -260,7 +264,7 @@ impl fmt::Display for Tristate {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SecurityFacts {
     /// Where [`HostFacts::lsms`] came from: a file or `lsm_list_modules(2)`; `None`
@@ -285,7 +289,7 @@ pub struct SecurityFacts {
     pub hints: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct NestingFacts {
     /// `Some(true)` when /proc/self/uid_map is not the initial identity
@@ -316,7 +320,7 @@ impl NestingFacts {
 }
 
 /// Whether a namespace is the initial one.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NsState {
     Initial,
@@ -327,7 +331,7 @@ pub enum NsState {
 
 /// A knob's state. `Absent` (the file does not exist) is a fact of its
 /// own: most kernels lack the distribution-specific knobs.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Knob {
     /// The value, trimmed.
@@ -366,7 +370,7 @@ impl fmt::Display for Knob {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SubidFacts {
     pub subuid: SubidFile,
@@ -374,7 +378,7 @@ pub struct SubidFacts {
 }
 
 /// One subordinate id file.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SubidFile {
     pub path: String,
@@ -397,7 +401,7 @@ impl SubidFile {
 }
 
 /// newuidmap or newgidmap: where it is and how it gets its privilege.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct IdmapTool {
     pub name: String,

@@ -10,11 +10,106 @@ use std::collections::BTreeMap;
 
 use super::host::HostFacts;
 
-/// Version of the JSON report layout. Readers refuse any other.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON report layout (`report.json`): 1.1 added the
+/// host's name.
+pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 1);
+
+/// The version of a JSON document isocheck writes, `MAJOR.MINOR` (written
+/// as the string `"1.1"`; a bare integer `N`, as reports before 1.1 carry,
+/// reads as `N.0`). A change that only adds (a new optional field) raises
+/// the minor; any other change raises the major. A reader accepts every
+/// minor of a major it knows, ignoring fields it does not know, and
+/// refuses any other major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SchemaVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl SchemaVersion {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        SchemaVersion { major, minor }
+    }
+
+    /// Reads `"1.1"` or `1`; `None` for anything else.
+    pub fn from_value(value: &serde_json::Value) -> Option<Self> {
+        match value {
+            serde_json::Value::Number(n) => {
+                u32::try_from(n.as_u64()?).ok().map(|m| Self::new(m, 0))
+            }
+            serde_json::Value::String(s) => {
+                let (major, minor) = s.split_once('.')?;
+                let number = |t: &str| {
+                    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| t.parse::<u32>().ok())
+                        .flatten()
+                };
+                Some(Self::new(number(major)?, number(minor)?))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a reader of this version reads a document of `found`: the
+    /// same major, any minor.
+    pub fn reads(self, found: SchemaVersion) -> bool {
+        self.major == found.major
+    }
+}
+
+impl std::fmt::Display for SchemaVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl Serialize for SchemaVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemaVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Self::from_value(&value).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "schema_version {value} is not \"MAJOR.MINOR\" or an integer"
+            ))
+        })
+    }
+}
+
+impl schemars::JsonSchema for SchemaVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SchemaVersion".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "MAJOR.MINOR: a reader accepts every minor of a major it knows. A bare integer N (written before 1.1) reads as N.0.",
+            "anyOf": [
+                { "type": "string", "pattern": "^[0-9]+\\.[0-9]+$" },
+                { "type": "integer", "minimum": 0 }
+            ]
+        })
+    }
+}
 
 /// What became of one case.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The promise held (test) or the leak was seen (control).
@@ -49,7 +144,19 @@ impl std::fmt::Display for Outcome {
 /// The closed set of reasons a case did not pass. Skip kinds say why a case
 /// could not run; error kinds say what broke; `promise-broken` is the one
 /// reason of a `fail`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReasonKind {
     // skip
@@ -129,7 +236,7 @@ impl std::fmt::Display for ReasonKind {
 }
 
 /// A typed reason with the detail that makes it actionable.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Reason {
     pub kind: ReasonKind,
     pub detail: String,
@@ -161,7 +268,19 @@ impl std::fmt::Display for Reason {
 
 /// `rootful`: the runner is root. `rootless`: an unprivileged uid that gets
 /// its powers only from a user namespace.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     Rootful,
@@ -185,7 +304,19 @@ impl std::fmt::Display for Mode {
 
 /// `test`: isolation on, the promise must hold. `control`: the one knob
 /// under test off, the probe must see the leak.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Variant {
     Test,
@@ -208,7 +339,7 @@ impl std::fmt::Display for Variant {
 }
 
 /// How one requirement was decided on this host.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct RequirementCheck {
     /// The requirement as the table wrote it, e.g. `kconfig CONFIG_USER_NS`.
     pub requirement: String,
@@ -219,7 +350,7 @@ pub struct RequirementCheck {
 }
 
 /// One finished case.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct CaseResult {
     /// `<property>/<mode>/<variant>`.
     pub id: String,
@@ -244,7 +375,7 @@ pub struct CaseResult {
 }
 
 /// Counts by outcome.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Summary {
     pub total: usize,
     pub pass: usize,
@@ -274,7 +405,7 @@ impl Summary {
 }
 
 /// The tool that wrote a report.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Tool {
     pub name: String,
     pub version: String,
@@ -290,9 +421,9 @@ impl Default for Tool {
 }
 
 /// The JSON report: one run on one kernel.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Report {
-    pub schema_version: u32,
+    pub schema_version: SchemaVersion,
     pub tool: Tool,
     pub host: HostFacts,
     /// RFC 3339, UTC.
@@ -314,7 +445,19 @@ pub struct Report {
 }
 
 /// How a feature's config and its behaviour compare.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuditStatus {
     /// The feature works, and the config (where known) says it is built.
@@ -347,7 +490,7 @@ impl AuditStatus {
 }
 
 /// One feature: what the config and the knobs say, what the probe saw.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct AuditCheck {
     pub feature: String,
     /// The options that build it, with their values (`CONFIG_USER_NS=y`),
@@ -367,7 +510,7 @@ pub struct AuditCheck {
 }
 
 /// The config-against-behaviour audit of one host.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
 pub struct Audit {
     /// Where the kernel config came from, or `unknown` with the paths tried.
     pub kconfig: String,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// One `name:start:count` line: `owner` (a user name or a numeric id) may
 /// map `count` ids from `start` on.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct SubidEntry {
     pub owner: String,
     pub start: u64,

@@ -26,7 +26,7 @@ use super::text::one_line;
 use crate::model::result::{CaseResult, Outcome, Reason, ReasonKind, Report, Summary};
 
 /// One side of a diff.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct Side {
     /// The leg name: `<kernel release>[-<labels.layout>]`.
     pub name: String,
@@ -49,7 +49,7 @@ impl Side {
 }
 
 /// What became of a case on one side.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct State {
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,7 +70,7 @@ impl State {
 }
 
 /// A case on both sides, changed.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct Change {
     pub id: String,
     pub before: State,
@@ -78,13 +78,13 @@ pub struct Change {
 }
 
 /// A case on one side only.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct Lone {
     pub id: String,
     pub state: State,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct Diff {
     pub base: Side,
     pub new: Side,

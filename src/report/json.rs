@@ -4,8 +4,9 @@
 //! directory, is synced, then renamed over the target, so a reader never
 //! sees half a report. Reading checks, in order, that the file is JSON,
 //! that it is an isocheck report (`schema_version` present, `tool.name` is
-//! `isocheck`) and that its schema version is the one this build reads,
-//! before it decodes the rest; each refusal names the file, and a value
+//! `isocheck`) and that its schema's major version is the one this build
+//! reads (any minor of it: fields a newer minor added are ignored), before
+//! it decodes the rest; each refusal names the file, and a value
 //! that does not fit its JSON path. A case id twice is refused, and the
 //! summary is counted from the cases. Files are streamed, never held whole.
 
@@ -17,8 +18,8 @@ use std::collections::BTreeMap;
 
 use crate::host::HostFacts;
 use crate::model::result::{
-    Audit, CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, Summary, Tool, Variant,
-    SCHEMA_VERSION,
+    Audit, CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, SchemaVersion, Summary,
+    Tool, Variant, SCHEMA_VERSION,
 };
 
 /// The tool name a report must carry.
@@ -38,18 +39,22 @@ pub enum ReportError {
     #[error("{} is not an isocheck report: {why}", path.display())]
     NotIsocheck { path: PathBuf, why: String },
     #[error(
-        "{} is an isocheck report of schema version {found}; this isocheck reads version {supported}",
-        path.display()
+        "{} is an isocheck report of schema version {found}; this isocheck reads major version {} (up to {supported}){}",
+        path.display(),
+        supported.major,
+        if *newer { ": it was written by a newer isocheck, read it with that one" } else { "" }
     )]
     UnknownSchema {
         path: PathBuf,
         found: String,
-        supported: u32,
+        supported: SchemaVersion,
+        /// The file's major version is newer than this build's.
+        newer: bool,
     },
     #[error("{} is an isocheck report of schema version {version} but does not match that schema at `{at}`: {source}", path.display())]
     Malformed {
         path: PathBuf,
-        version: u32,
+        version: SchemaVersion,
         /// The JSON path of the value that does not fit, e.g. `cases[3].outcome`.
         at: String,
         source: serde_json::Error,
@@ -83,10 +88,11 @@ pub enum Detail {
 
 /// Decodes a report from JSON text; `path` only names the source in errors.
 pub fn from_str(text: &str, path: &Path) -> Result<Report, ReportError> {
-    check_header(&mut serde_json::Deserializer::from_str(text), path)?;
+    let version = check_header(&mut serde_json::Deserializer::from_str(text), path)?;
     decode(
         &mut serde_json::Deserializer::from_str(text),
         path,
+        version,
         Detail::Full,
     )
 }
@@ -108,10 +114,11 @@ pub fn read_report_with(path: &Path, detail: Detail) -> Result<Report, ReportErr
                 source,
             })
     };
-    check_header(&mut serde_json::Deserializer::from_reader(open()?), path)?;
+    let version = check_header(&mut serde_json::Deserializer::from_reader(open()?), path)?;
     decode(
         &mut serde_json::Deserializer::from_reader(open()?),
         path,
+        version,
         detail,
     )
 }
@@ -185,7 +192,7 @@ impl<'de> serde::Deserialize<'de> for Header {
 fn check_header<'de, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
     path: &Path,
-) -> Result<(), ReportError> {
+) -> Result<SchemaVersion, ReportError> {
     let not_json = |source: serde_json::Error| match source.classify() {
         serde_json::error::Category::Io => ReportError::Read {
             path: path.to_path_buf(),
@@ -219,14 +226,21 @@ fn check_header<'de, R: serde_json::de::Read<'de>>(
         None => return Err(not_isocheck("it has no schema_version".into())),
         Some(v) => v,
     };
-    if version.as_u64() != Some(u64::from(SCHEMA_VERSION)) {
-        return Err(ReportError::UnknownSchema {
+    match SchemaVersion::from_value(&version) {
+        Some(found) if SCHEMA_VERSION.reads(found) => Ok(found),
+        Some(found) => Err(ReportError::UnknownSchema {
+            path: path.to_path_buf(),
+            found: found.to_string(),
+            supported: SCHEMA_VERSION,
+            newer: found.major > SCHEMA_VERSION.major,
+        }),
+        None => Err(ReportError::UnknownSchema {
             path: path.to_path_buf(),
             found: version.to_string(),
             supported: SCHEMA_VERSION,
-        });
+            newer: false,
+        }),
     }
-    Ok(())
 }
 
 /// Decodes the report the header announced; an error names the JSON path
@@ -235,11 +249,12 @@ fn check_header<'de, R: serde_json::de::Read<'de>>(
 fn decode<'de, R: serde_json::de::Read<'de>>(
     de: &mut serde_json::Deserializer<R>,
     path: &Path,
+    version: SchemaVersion,
     detail: Detail,
 ) -> Result<Report, ReportError> {
     let malformed = |at: String, source: serde_json::Error| ReportError::Malformed {
         path: path.to_path_buf(),
-        version: SCHEMA_VERSION,
+        version,
         at,
         source,
     };
@@ -274,7 +289,7 @@ fn decode<'de, R: serde_json::de::Read<'de>>(
 /// [`Report`], each case's expectations and observation skipped unread.
 #[derive(serde::Deserialize)]
 struct ReportOutcomes {
-    schema_version: u32,
+    schema_version: SchemaVersion,
     tool: Tool,
     host: HostFacts,
     started_at: String,
@@ -361,6 +376,7 @@ pub fn write_report(path: &Path, report: &Report) -> Result<(), ReportError> {
 mod tests {
     use super::*;
     use crate::report::testing::{sample_report, sample_report_newer};
+    use serde_json::json;
 
     fn json_value(report: &Report) -> serde_json::Value {
         serde_json::to_value(report).unwrap()
@@ -465,18 +481,68 @@ mod tests {
     }
 
     #[test]
-    fn refuses_an_unknown_schema_version_and_says_which() {
-        let mut v = json_value(&sample_report());
-        v["schema_version"] = 7.into();
-        let (path, r) = read_text(&v.to_string());
-        let err = r.unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "{} is an isocheck report of schema version 7; this isocheck reads version {SCHEMA_VERSION}",
-                path.display()
-            )
-        );
+    fn refuses_a_newer_major_version_and_says_which() {
+        for (written, shown) in [
+            (json!(7), "7.0"),
+            (json!("2.0"), "2.0"),
+            (json!("2.5"), "2.5"),
+        ] {
+            let mut v = json_value(&sample_report());
+            v["schema_version"] = written;
+            let (path, r) = read_text(&v.to_string());
+            let err = r.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{} is an isocheck report of schema version {shown}; this isocheck reads major version 1 (up to {SCHEMA_VERSION}): it was written by a newer isocheck, read it with that one",
+                    path.display()
+                )
+            );
+        }
+        for (written, shown) in [
+            (json!(0), "0.0"),
+            (json!("1"), "\"1\""),
+            (json!("x.1"), "\"x.1\""),
+            (json!(-1), "-1"),
+            (json!(1.5), "1.5"),
+        ] {
+            let mut v = json_value(&sample_report());
+            v["schema_version"] = written;
+            let (path, r) = read_text(&v.to_string());
+            assert_eq!(
+                r.unwrap_err().to_string(),
+                format!(
+                    "{} is an isocheck report of schema version {shown}; this isocheck reads major version 1 (up to {SCHEMA_VERSION})",
+                    path.display()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn reads_every_minor_of_its_major_and_ignores_fields_it_does_not_know() {
+        for (written, read) in [
+            (json!(1), SchemaVersion::new(1, 0)),
+            (json!("1.0"), SchemaVersion::new(1, 0)),
+            (json!("1.1"), SchemaVersion::new(1, 1)),
+            (json!("1.99"), SchemaVersion::new(1, 99)),
+        ] {
+            let mut v = json_value(&sample_report());
+            v["schema_version"] = written;
+            v["a_field_of_a_later_minor"] = json!({"x": 1});
+            v["cases"][0]["another"] = json!([1, 2]);
+            let (_, r) = read_text(&v.to_string());
+            let r = r.unwrap();
+            assert_eq!(r.schema_version, read);
+            assert_eq!(r.cases.len(), sample_report().cases.len());
+        }
+    }
+
+    #[test]
+    fn a_report_is_written_with_this_builds_version_as_a_string() {
+        let v = json_value(&sample_report());
+        assert_eq!(v["schema_version"], json!(SCHEMA_VERSION.to_string()));
+        assert_eq!(SCHEMA_VERSION.to_string(), "1.1");
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn layout_of(report: &Report) -> String {
 }
 
 /// One report's place in the matrix.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Leg {
     pub name: String,
     pub host: HostFacts,
@@ -98,7 +98,7 @@ pub struct Leg {
 }
 
 /// What a cell shows of one case: its outcome and why, not its evidence.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct CellCase {
     pub id: String,
     pub outcome: Outcome,
@@ -195,7 +195,7 @@ impl Shade {
 }
 
 /// The test and the control of one property and mode on one leg.
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, schemars::JsonSchema)]
 pub struct Cell {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<CellCase>,
@@ -246,7 +246,7 @@ impl Cell {
 }
 
 /// One property in one mode, across the legs.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Row {
     pub property: String,
     pub area: String,
@@ -264,7 +264,7 @@ pub struct Row {
     pub differs: bool,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Matrix {
     pub legs: Vec<Leg>,
     pub rows: Vec<Row>,
@@ -360,11 +360,9 @@ impl Matrix {
     }
 }
 
-/// The matrix as pretty JSON, with a final newline.
+/// The matrix as pretty JSON, versioned, with a final newline.
 pub fn render_json(m: &Matrix) -> String {
-    let mut text = serde_json::to_string_pretty(m).expect("a Matrix always serializes to JSON");
-    text.push('\n');
-    text
+    super::versioned::Document::new(super::versioned::MATRIX_SCHEMA_VERSION, m).to_json()
 }
 
 fn row_anchor(row: &Row) -> String {

@@ -7,21 +7,27 @@
 //! [`crate::model::events`], re-exported here). The sinks: [`console`]
 //! prints as a run goes; [`sink::FileSink`] adds the stream up and writes,
 //! at the run's end, [`json`] (the report file), [`html`] (one
-//! self-contained page) or [`junit`] (for CI), each a pure rendering of the
-//! [`Report`] the stream adds up to. Over several reports: [`matrix`]
+//! self-contained page), [`junit`] (for CI) or [`ktap`] (for kernel CI),
+//! each a pure rendering of the [`Report`] the stream adds up to. Over several reports: [`matrix`]
 //! (kernels across, properties down) and [`diff`] (what changed between two
-//! runs).
+//! runs). [`documents`]: the versions and JSON Schemas of every JSON
+//! document isocheck writes. [`kcidb`]: reports as KernelCI's KCIDB
+//! submission.
 
 pub mod console;
 pub mod diff;
+pub mod documents;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod kcidb;
+pub mod ktap;
 pub mod matrix;
 pub mod sink;
 #[cfg(test)]
 pub(crate) mod testing;
 mod text;
+pub mod versioned;
 
 pub use crate::model::events::{Collector, Event, Sink, SinkError};
 pub use crate::model::result::*;

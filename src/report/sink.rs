@@ -12,7 +12,7 @@
 //! reason `interrupted`.
 //!
 //! Every consumer is a [`Sink`]: the console prints each event as it comes;
-//! the [`FileSink`]s (JSON, HTML, JUnit) add the stream up with a
+//! the [`FileSink`]s (JSON, HTML, JUnit, KTAP) add the stream up with a
 //! [`Collector`] and write their file in [`Sink::finish`], once the run and
 //! everything it made are gone. No sink sorts cases or counts outcomes:
 //! the plan gives the order and `RunFinished` the summary.
@@ -54,6 +54,11 @@ impl FileSink {
     /// The JUnit XML file `name` in `dir`.
     pub fn junit(dir: OutDir, name: OsString) -> Self {
         Self::new(Arc::new(dir), name, super::junit::render)
+    }
+
+    /// The KTAP file `name` in `dir`.
+    pub fn ktap(dir: OutDir, name: OsString) -> Self {
+        Self::new(Arc::new(dir), name, super::ktap::render)
     }
 
     fn new(dir: Arc<OutDir>, name: OsString, render: fn(&Report) -> String) -> Self {

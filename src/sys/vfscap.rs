@@ -23,7 +23,7 @@ pub fn cap_names(mask: u64) -> Vec<String> {
 }
 
 /// File capabilities from a `security.capability` attribute.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct FileCaps {
     pub permitted: Vec<String>,
