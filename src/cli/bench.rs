@@ -94,14 +94,14 @@ pub fn run(a: BenchArgs) -> u8 {
                 rootfs: crate::runtime::spec::Rootfs::Host,
                 ..Default::default()
             },
-            &Probe::Noop,
+            &Probe::noop(),
         ) {
             eprintln!("isocheck bench: {e}");
             return super::EXIT_HARNESS;
         }
         spawn.push(t.elapsed());
         let t = Instant::now();
-        match launcher.run("bench", &full, &Probe::Noop) {
+        match launcher.run("bench", &full, &Probe::noop()) {
             Ok(o) if o.setup_error.is_none() => {}
             Ok(o) => {
                 eprintln!("isocheck bench: sandbox set-up failed: {:?}", o.setup_error);

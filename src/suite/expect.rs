@@ -565,7 +565,7 @@ mod tests {
         let probe: crate::probe::Probe =
             toml::from_str("kind = \"chown\"\npath = \"/tmp/x\"\nuid = 1\ngid = 1").unwrap();
         let spec = crate::runtime::spec::SandboxSpec::default();
-        schema::fields(&probe, &spec)
+        probe.fields(&spec)
     }
 
     #[rstest]

@@ -887,7 +887,12 @@ pub fn namespace_probe(
         spec.gid_map = spec.uid_map.clone();
     }
     let plan = (!root).then(crate::runtime::rootless::RootlessPlan::for_runner);
-    let run = launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref());
+    let run = launcher.run_as(
+        "ns-probe",
+        &spec,
+        &crate::probe::Probe::noop(),
+        plan.as_ref(),
+    );
     tried_sandbox(run).map(|_| format!("created a {ns} namespace"))
 }
 
@@ -904,7 +909,7 @@ pub fn userns_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
     let run = launcher.run_as(
         "userns-probe",
         &spec,
-        &crate::probe::Probe::Noop,
+        &crate::probe::Probe::noop(),
         Some(&plan),
     );
     tried_sandbox(run).map(|o| {

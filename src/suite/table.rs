@@ -12,7 +12,6 @@ use super::knob::ControlKnob;
 use super::policy;
 use super::requirements::Requirement;
 use crate::model::result::Mode;
-use crate::probe::schema;
 use crate::probe::Probe;
 use crate::runtime::spec::{Namespace, SandboxSpec};
 use std::collections::BTreeMap;
@@ -610,7 +609,7 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
         ("expect", &expect[..], m.sandbox),
         ("control.expect", &control_expect[..], &control_spec),
     ] {
-        let fields = schema::fields(m.probe, spec);
+        let fields = m.probe.fields(spec);
         for (j, e) in list.iter().enumerate() {
             e.check_against(&fields)
                 .map_err(|e| (f(&format!("{name}[{j}]")), e))?;
