@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::spec::IdMap;
 use crate::model::error::{Cause, StepError};
+use crate::model::spec::IdMap;
 use nix::unistd::Pid;
 
 /// The text of a map file: one `inside outside count` line per entry.

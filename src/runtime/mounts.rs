@@ -6,9 +6,9 @@ use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
 use super::sabotage::{self, Sabotage};
-use super::spec::{BindSource, Mount};
 use super::syscall::Syscall;
 use crate::model::error::StepError;
+use crate::model::spec::{BindSource, Mount};
 
 pub use crate::model::skeleton::{SKELETON_BINDS, SKELETON_DEVICES, SKELETON_DIRS};
 

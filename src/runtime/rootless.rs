@@ -21,8 +21,8 @@ use super::idmap;
 use super::plumbing::{die_with, pipe, step};
 use super::protocol::{HelperReport, HelperRequest};
 pub use super::protocol::{IdmapTools, RootlessPlan};
-use super::spec::IdMap;
 use crate::model::error::{Cause, StepError};
+use crate::model::spec::IdMap;
 use crate::model::subid::{ranges_for, SubidEntry, SubidGrant};
 use crate::sys::{self, CloneResult};
 

@@ -15,7 +15,8 @@ use std::net::TcpListener;
 use super::join::JoinView;
 use super::veth::{self, VethSpec};
 use crate::model::error::StepError;
-use crate::model::scaffold::{Item, Scaffold, IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+use crate::model::names::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+use crate::model::scaffold::{Item, Scaffold};
 use crate::sys;
 
 /// What the items saw while the sandbox ran, for the helper's report.

@@ -18,8 +18,10 @@ use super::cgroups::{self, CgroupStats, Layout, SandboxCgroup};
 use super::execcopy;
 use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
 use super::rootless::RootlessPlan;
-use super::spec::{ExecCopy, Namespace, SandboxSpec, EXEC_COPY_NAME, MARKER_NAME};
 use super::workdir::WorkDir;
+use crate::model::namespace::Namespace;
+use crate::model::scaffold::{ExecCopy, EXEC_COPY_NAME, MARKER_NAME};
+use crate::model::spec::SandboxSpec;
 use crate::probe::Probe;
 
 /// Extra time the runner gives the helper past the sandbox's own timeout
@@ -536,7 +538,7 @@ impl ScratchDir {
 
 /// Where `id` lands one level out through `maps`; ids outside every
 /// range are returned unchanged (no map: the same namespace).
-fn map_out(maps: &[super::spec::IdMap], id: u32) -> u32 {
+fn map_out(maps: &[crate::model::spec::IdMap], id: u32) -> u32 {
     if maps.is_empty() {
         return id;
     }
@@ -643,8 +645,8 @@ mod tests {
         assert_eq!(first_subid_range(text, Some("nobody"), 8), None);
     }
 
-    fn map(inside: u32, outside: u32, count: u32) -> crate::runtime::spec::IdMap {
-        crate::runtime::spec::IdMap {
+    fn map(inside: u32, outside: u32, count: u32) -> crate::model::spec::IdMap {
+        crate::model::spec::IdMap {
             inside,
             outside,
             count,

@@ -8,8 +8,8 @@ use super::expect::Expect;
 use super::knob::ControlKnob;
 use super::requirements::Requirement;
 use crate::model::result::{Mode, Variant};
+use crate::model::spec::SandboxSpec;
 use crate::probe::Probe;
-use crate::runtime::spec::SandboxSpec;
 
 /// A validated table row.
 #[derive(Clone, Debug)]

@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::gates;
 use crate::host::HostFacts;
 use crate::model::error::StepError;
+use crate::model::namespace::Namespace;
 use crate::model::result::{Reason, ReasonKind, RequirementCheck};
 use crate::runtime::cgroups::{self, ControllerHome, Layout};
 use crate::runtime::spawn::{Observation, SpawnError};
-use crate::runtime::spec::Namespace;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Requirement {
@@ -862,13 +862,14 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
 /// the namespace operation itself failed (see [`tried_sandbox`]).
 pub fn namespace_probe(
     launcher: &crate::runtime::spawn::Launcher,
-    ns: crate::runtime::spec::Namespace,
+    ns: crate::model::namespace::Namespace,
 ) -> Tried {
-    use crate::runtime::spec::{IdMap, Namespace, SandboxSpec};
+    use crate::model::namespace::Namespace;
+    use crate::model::spec::{IdMap, SandboxSpec};
     let root = nix::unistd::geteuid().is_root();
     let mut spec = SandboxSpec {
         namespaces: [ns].into_iter().collect(),
-        rootfs: crate::runtime::spec::Rootfs::Host,
+        rootfs: crate::model::spec::Rootfs::Host,
         ..Default::default()
     };
     if ns == Namespace::User {
@@ -899,10 +900,11 @@ pub fn namespace_probe(
 /// Tries a rootless user namespace for real: the sandbox `userns`
 /// requirements stand on.
 pub fn userns_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
-    use crate::runtime::spec::{Namespace, SandboxSpec};
+    use crate::model::namespace::Namespace;
+    use crate::model::spec::SandboxSpec;
     let spec = SandboxSpec {
         namespaces: [Namespace::Mount].into_iter().collect(),
-        rootfs: crate::runtime::spec::Rootfs::Host,
+        rootfs: crate::model::spec::Rootfs::Host,
         ..Default::default()
     };
     let plan = crate::runtime::rootless::RootlessPlan::for_runner();

@@ -15,9 +15,9 @@ use crate::model::events::{Collector, Event, Sink};
 use crate::model::result::{
     CaseResult, Mode, Outcome, Reason, ReasonKind, Report, Summary, Variant,
 };
+use crate::model::spec::Rootfs;
 use crate::runtime::rootless::RootlessPlan;
 use crate::runtime::spawn::{Launcher, SpawnError};
-use crate::runtime::spec::Rootfs;
 
 pub struct RunOptions {
     /// isocheck's own binary, run as the helper.
@@ -437,7 +437,7 @@ impl Behaviour for Runner {
     fn rootless_userns(&self) -> Tried {
         userns_probe(&self.launcher)
     }
-    fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Tried {
+    fn namespace(&self, ns: crate::model::namespace::Namespace) -> Tried {
         namespace_probe(&self.launcher, ns)
     }
 }

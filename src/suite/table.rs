@@ -11,9 +11,10 @@ use super::expect::{contradiction, Expect, Written};
 use super::knob::ControlKnob;
 use super::policy;
 use super::requirements::Requirement;
+use crate::model::namespace::Namespace;
 use crate::model::result::Mode;
+use crate::model::spec::SandboxSpec;
 use crate::probe::Probe;
-use crate::runtime::spec::{Namespace, SandboxSpec};
 use std::collections::BTreeMap;
 
 /// One row as written.

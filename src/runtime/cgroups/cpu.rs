@@ -38,7 +38,7 @@ pub fn cpu_stat(text: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::SandboxSpec;
+    use crate::model::spec::SandboxSpec;
     use rstest::rstest;
 
     #[rstest]

@@ -12,7 +12,7 @@ pub mod v2;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use crate::runtime::spec::CgroupLimits;
+use crate::model::cgroup::CgroupLimits;
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The name of isocheck's parent cgroup in every hierarchy.
