@@ -9,8 +9,8 @@ mod common;
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+use isocheck::model::result::{Mode, Variant};
 use isocheck::probe::schema;
-use isocheck::report::{Mode, Variant};
 
 /// Every concrete path of `v` with its value, array indices kept.
 fn walk<'a>(v: &'a serde_json::Value, at: String, out: &mut Vec<(String, &'a serde_json::Value)>) {

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::host::HostFacts;
-use crate::report::{ConsoleSink, FileSink, Outcome, Report, Sink};
+use crate::model::events::Sink;
+use crate::model::result::{Outcome, Report};
+use crate::report::{ConsoleSink, FileSink};
 use crate::suite::case::{CaseId, Property};
 use crate::suite::runner::{RunOptions, RunSettings, Runner};
 use crate::suite::table;
@@ -104,7 +106,7 @@ struct DiffArgs {
     /// A skip reason kind the new report may introduce without it counting
     /// as lost coverage, e.g. `sysctl-policy` (repeatable).
     #[arg(long = "allow-skip", value_name = "KIND")]
-    allow_skip: Vec<crate::report::ReasonKind>,
+    allow_skip: Vec<crate::model::result::ReasonKind>,
 }
 
 #[derive(clap::Args)]
@@ -729,8 +731,8 @@ fn list(a: ListArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::result::{Mode, ReasonKind, Variant};
     use crate::report::testing::sample_report;
-    use crate::report::{Mode, ReasonKind, Variant};
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{EXIT_BROKEN, EXIT_HARNESS, EXIT_OK, EXIT_USAGE};
-use crate::report::{CaseResult, Outcome, ReasonKind, Report};
+use crate::model::result::{CaseResult, Outcome, ReasonKind, Report};
 use crate::runtime::sabotage::{self, Entry, Expected};
 use crate::suite::catalog::Breaks;
 
@@ -597,7 +597,7 @@ pub fn run(a: SabotageArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Mode, Reason, Variant};
+    use crate::model::result::{Mode, Reason, Variant};
 
     fn case(outcome: Outcome, fired: Option<&[&str]>) -> CaseResult {
         CaseResult {
@@ -847,7 +847,7 @@ mod tests {
 
     #[test]
     fn a_requirement_the_sabotage_broke_counts_as_the_step_firing() {
-        let req = |met| crate::report::RequirementCheck {
+        let req = |met| crate::model::result::RequirementCheck {
             requirement: "userns".into(),
             met,
             probe: "unshare".into(),

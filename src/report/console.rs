@@ -171,8 +171,8 @@ impl<W: Write> Sink for ConsoleSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::result::Report;
     use crate::report::testing::{replay, sample_report, HOSTILE};
-    use crate::report::Report;
 
     fn console_text(report: &Report, color: bool) -> String {
         let mut sink = ConsoleSink::new(Vec::new()).with_color(color);

@@ -275,7 +275,7 @@ fn modes_of(cases: &[CaseResult]) -> Vec<Mode> {
 }
 
 /// The config-against-behaviour audit: one row per feature.
-pub(crate) fn audit_section(a: &crate::report::Audit) -> Markup {
+pub(crate) fn audit_section(a: &crate::model::result::Audit) -> Markup {
     html! {
         section #audit {
             h2 { "Audit: kernel config and policy against behaviour" }

@@ -4,11 +4,11 @@
 //!
 //! The result model and the event stream with the one trait every consumer
 //! implements are data of the model layer ([`crate::model::result`],
-//! [`crate::model::events`], re-exported here). The sinks: [`console`]
+//! [`crate::model::events`]). The sinks: [`console`]
 //! prints as a run goes; [`sink::FileSink`] adds the stream up and writes,
 //! at the run's end, [`json`] (the report file), [`html`] (one
 //! self-contained page) or [`junit`] (for CI), each a pure rendering of the
-//! [`Report`] the stream adds up to. Over several reports: [`matrix`]
+//! [`Report`](crate::model::result::Report) the stream adds up to. Over several reports: [`matrix`]
 //! (kernels across, properties down) and [`diff`] (what changed between two
 //! runs).
 
@@ -23,8 +23,6 @@ pub mod sink;
 pub(crate) mod testing;
 mod text;
 
-pub use crate::model::events::{Collector, Event, Sink, SinkError};
-pub use crate::model::result::*;
 pub use console::ConsoleSink;
 pub use diff::Diff;
 pub use json::{read_report, write_report, ReportError};
