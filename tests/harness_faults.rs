@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use isocheck::host::HostFacts;
+use isocheck::model::host::HostFacts;
 use isocheck::model::result::{Outcome, ReasonKind, Report, Variant};
 use isocheck::runtime::helper::{ExitInfo, HelperReport};
 use isocheck::suite::case::{CaseId, Property};

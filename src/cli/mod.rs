@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::host::HostFacts;
 use crate::model::events::Sink;
+use crate::model::host::HostFacts;
 use crate::model::result::{Outcome, Report};
 use crate::report::{ConsoleSink, FileSink};
 use crate::suite::case::{CaseId, Property};

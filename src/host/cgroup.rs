@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-pub use crate::model::host::OwnCgroup;
+use crate::model::host::OwnCgroup;
 
 use super::{read_text, tried, under, CgroupFacts};
 use crate::runtime::cgroups::{self, Layout};

@@ -15,8 +15,8 @@
 use std::io::Write;
 
 use super::text::{ms, one_line};
-use crate::host::HostFacts;
 use crate::model::events::{Event, Sink, SinkError};
+use crate::model::host::HostFacts;
 use crate::model::result::{CaseResult, Outcome, Summary};
 
 /// Width of the property column; longer names push the line right.

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use super::console::outcome_word;
 use super::text::ms;
-use crate::host::HostFacts;
+use crate::model::host::HostFacts;
 use crate::model::result::{CaseResult, Mode, Outcome, Report, Summary, Variant};
 
 /// The stylesheet shared by the report and the matrix.

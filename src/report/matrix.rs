@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::html::{all_host_facts, badge, counts, headline_facts, HEADLINE, STYLE};
 use super::text::ms;
-use crate::host::HostFacts;
+use crate::model::host::HostFacts;
 use crate::model::result::{
     CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, Summary, Variant,
 };

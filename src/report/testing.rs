@@ -10,7 +10,7 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 
-use crate::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
+use crate::model::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
 use crate::runtime::cgroups::Layout;
 
 use crate::model::events::{Event, Sink};

@@ -4,8 +4,8 @@
 
 use super::gates::{self, Gate};
 use super::requirements::{is_harness_errno, Refusal, Tried};
-use crate::host::{HostFacts, Tristate};
 use crate::model::cgroup::CgroupLimits;
+use crate::model::host::{HostFacts, Tristate};
 use crate::model::namespace::Namespace;
 use crate::model::result::{Audit, AuditCheck, AuditStatus};
 use crate::runtime::cgroups::{self, Layout};
@@ -353,8 +353,10 @@ mod tests {
             }
         }
         for (k, v) in knobs {
-            h.sysctls
-                .insert(k.to_string(), crate::host::Knob::Value(v.to_string()));
+            h.sysctls.insert(
+                k.to_string(),
+                crate::model::host::Knob::Value(v.to_string()),
+            );
         }
         h
     }

@@ -15,8 +15,8 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::gates;
-use crate::host::HostFacts;
 use crate::model::error::StepError;
+use crate::model::host::HostFacts;
 use crate::model::namespace::Namespace;
 use crate::model::result::{Reason, ReasonKind, RequirementCheck};
 use crate::runtime::cgroups::{self, ControllerHome, Layout};
@@ -724,7 +724,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     format!("config unreadable ({e}): decided by behaviour"),
                 ),
                 Ok(cfg) => match cfg.get(opt) {
-                    crate::host::Tristate::Yes | crate::host::Tristate::Module => {
+                    crate::model::host::Tristate::Yes | crate::model::host::Tristate::Module => {
                         met(req, probe, format!("{opt} set in {src}"))
                     }
                     other => unmet(
@@ -1097,8 +1097,10 @@ mod tests {
     fn host_with(knobs: &[(&str, &str)]) -> HostFacts {
         let mut h = HostFacts::default();
         for (k, v) in knobs {
-            h.sysctls
-                .insert(k.to_string(), crate::host::Knob::Value(v.to_string()));
+            h.sysctls.insert(
+                k.to_string(),
+                crate::model::host::Knob::Value(v.to_string()),
+            );
         }
         h
     }

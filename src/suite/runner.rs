@@ -10,8 +10,8 @@ use std::time::Instant;
 use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
 use super::requirements::{namespace_probe, userns_probe, Behaviour, Decision, Decisions, Tried};
-use crate::host::HostFacts;
 use crate::model::events::{Collector, Event, Sink};
+use crate::model::host::HostFacts;
 use crate::model::result::{
     CaseResult, Mode, Outcome, Reason, ReasonKind, Report, Summary, Variant,
 };
