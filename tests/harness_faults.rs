@@ -18,7 +18,7 @@ use std::sync::Mutex;
 
 use isocheck::model::host::HostFacts;
 use isocheck::model::result::{Outcome, ReasonKind, Report, Variant};
-use isocheck::runtime::helper::{ExitInfo, HelperReport};
+use isocheck::runtime::protocol::{ExitInfo, HelperReport};
 use isocheck::suite::case::{CaseId, Property};
 use isocheck::suite::runner::{RunOptions, Runner};
 

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-pub use crate::sys::passwd::passwd_name;
+use crate::sys::passwd::passwd_name;
 
 use super::{read_text, under, Credentials};
 use crate::sys::status::parse_status;

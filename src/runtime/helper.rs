@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord};
 use super::plumbing::{die_with, pipe, step};
-pub use super::protocol::{ExitInfo, HelperReport, HelperRequest};
+use super::protocol::{ExitInfo, HelperReport, HelperRequest};
 use super::sabotage::{self, Sabotage};
 use super::scaffold;
 use super::syscall::LinuxSyscall;
@@ -187,7 +187,7 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
             off.monotonic_s, off.boottime_s
         );
         std::fs::write("/proc/self/timens_offsets", &text)
-            .map_err(|e| step("timens_offsets", text.trim(), super::syscall::io_errno(e)))?;
+            .map_err(|e| step("timens_offsets", text.trim(), crate::sys::io_errno(e)))?;
     }
     Ok(())
 }
@@ -421,7 +421,7 @@ fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
         .filter(|_| !sabotage::hit(Sabotage::CgroupJoinSkipped))
     {
         std::fs::write(procs, child.as_raw().to_string())
-            .map_err(|e| StepError::new("join-cgroup", procs, super::syscall::io_errno(e)))?;
+            .map_err(|e| StepError::new("join-cgroup", procs, crate::sys::io_errno(e)))?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::syscall::Syscall;
 use crate::model::error::StepError;
 use crate::model::spec::{BindSource, Mount};
 
-pub use crate::model::skeleton::{SKELETON_BINDS, SKELETON_DEVICES, SKELETON_DIRS};
+use crate::model::skeleton::{SKELETON_BINDS, SKELETON_DEVICES, SKELETON_DIRS};
 
 fn inside(base: &Path, target: &Path) -> PathBuf {
     base.join(target.strip_prefix("/").unwrap_or(target))

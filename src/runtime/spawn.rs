@@ -14,11 +14,13 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::cgroups::{self, CgroupStats, Layout, SandboxCgroup};
+use super::cgroups::{self, CgroupStats, SandboxCgroup};
 use super::execcopy;
-use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
-use super::rootless::RootlessPlan;
+use super::helper::HELPER_ARG;
+use super::protocol::RootlessPlan;
+use super::protocol::{HelperReport, HelperRequest};
 use super::workdir::WorkDir;
+use crate::model::cgroup::Layout;
 use crate::model::namespace::Namespace;
 use crate::model::scaffold::{ExecCopy, EXEC_COPY_NAME, MARKER_NAME};
 use crate::model::spec::SandboxSpec;
@@ -77,7 +79,7 @@ pub struct IdView {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Observation {
     pub probe: Option<serde_json::Value>,
-    pub exit: Option<super::helper::ExitInfo>,
+    pub exit: Option<super::protocol::ExitInfo>,
     pub timed_out: bool,
     pub setup: Option<super::init::SetupRecord>,
     pub setup_error: Option<crate::model::error::StepError>,
@@ -495,8 +497,6 @@ impl Drop for LiveGroup<'_> {
             .remove(&self.pgid);
     }
 }
-
-pub use super::workdir::work_base;
 
 fn sanitize(name: &str) -> String {
     name.chars()

@@ -5,10 +5,11 @@
 use super::gates::{self, Gate};
 use super::requirements::{is_harness_errno, Refusal, Tried};
 use crate::model::cgroup::CgroupLimits;
+use crate::model::cgroup::Layout;
 use crate::model::host::{HostFacts, Tristate};
 use crate::model::namespace::Namespace;
 use crate::model::result::{Audit, AuditCheck, AuditStatus};
-use crate::runtime::cgroups::{self, Layout};
+use crate::runtime::cgroups;
 use crate::runtime::spawn::Launcher;
 
 /// What a probe of one feature saw: `Ok(detail)` it works, a refusal

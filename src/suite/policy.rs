@@ -27,13 +27,13 @@ use std::path::{Component, Path};
 
 use super::knob::ControlKnob;
 use crate::model::namespace::Namespace;
+use crate::model::skeleton::SKELETON_BINDS;
 use crate::model::spec::{BindSource, IdMap, Mount, Rootfs, SandboxSpec};
 use crate::probe::cpu::BusyLoopArgs;
 use crate::probe::memory::MemoryHogArgs;
 use crate::probe::reach::NetReachArgs;
 use crate::probe::tasks::ForkCountArgs;
 use crate::probe::{Probe, SCRATCH_TOKEN};
-use crate::runtime::mounts::SKELETON_BINDS;
 
 /// The longest wall time a sandbox or probe may be given: 10 minutes.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;

@@ -15,11 +15,12 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::gates;
+use crate::model::cgroup::Layout;
 use crate::model::error::StepError;
 use crate::model::host::HostFacts;
 use crate::model::namespace::Namespace;
 use crate::model::result::{Reason, ReasonKind, RequirementCheck};
-use crate::runtime::cgroups::{self, ControllerHome, Layout};
+use crate::runtime::cgroups::{self, ControllerHome};
 use crate::runtime::spawn::{Observation, SpawnError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -673,7 +674,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::SubidTools => {
             let probe = "host facts: newuidmap/newgidmap (setuid), /etc/subuid and /etc/subgid";
-            match crate::runtime::rootless::RootlessPlan::through_subids(&host.subid_grant()) {
+            match crate::runtime::protocol::RootlessPlan::through_subids(&host.subid_grant()) {
                 Ok(p) => met(req, probe, format!("uid_map {}", crate::runtime::idmap::render(&p.uid_map).trim().replace('\n', ", "))),
                 Err(e) => unmet(
                     req,
@@ -681,8 +682,8 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     e.clone(),
                     Reason::new(ReasonKind::NotDelegated, e).with_hint(format!(
                         "install uidmap and grant a range, e.g. `usermod --add-subuids 200000-265535 --add-subgids 200000-265535 <user of uid {}>` or a `{}:200000:65536` line in /etc/subuid and /etc/subgid",
-                        crate::runtime::rootless::RootlessPlan::for_runner().uid,
-                        crate::runtime::rootless::RootlessPlan::for_runner().uid
+                        crate::runtime::protocol::RootlessPlan::for_runner().uid,
+                        crate::runtime::protocol::RootlessPlan::for_runner().uid
                     )),
                 ),
             }
@@ -887,7 +888,7 @@ pub fn namespace_probe(
         }];
         spec.gid_map = spec.uid_map.clone();
     }
-    let plan = (!root).then(crate::runtime::rootless::RootlessPlan::for_runner);
+    let plan = (!root).then(crate::runtime::protocol::RootlessPlan::for_runner);
     let run = launcher.run_as(
         "ns-probe",
         &spec,
@@ -907,7 +908,7 @@ pub fn userns_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
         rootfs: crate::model::spec::Rootfs::Host,
         ..Default::default()
     };
-    let plan = crate::runtime::rootless::RootlessPlan::for_runner();
+    let plan = crate::runtime::protocol::RootlessPlan::for_runner();
     let run = launcher.run_as(
         "userns-probe",
         &spec,
@@ -1221,7 +1222,7 @@ mod tests {
 
     fn exited(code: Option<i32>, signal: Option<&str>) -> Observation {
         Observation {
-            exit: Some(crate::runtime::helper::ExitInfo {
+            exit: Some(crate::runtime::protocol::ExitInfo {
                 code,
                 signal: signal.map(String::from),
             }),

@@ -16,7 +16,7 @@ use crate::model::result::{
     CaseResult, Mode, Outcome, Reason, ReasonKind, Report, Summary, Variant,
 };
 use crate::model::spec::Rootfs;
-use crate::runtime::rootless::RootlessPlan;
+use crate::runtime::protocol::RootlessPlan;
 use crate::runtime::spawn::{Launcher, SpawnError};
 
 pub struct RunOptions {
@@ -446,13 +446,13 @@ impl Behaviour for Runner {
 mod tests {
     use super::*;
     use crate::model::events::testing::{Recorded, RecordingSink};
-    use crate::runtime::helper::ExitInfo;
+    use crate::runtime::protocol::ExitInfo;
 
     /// A runner whose helper is a script that fakes a sandbox ending with
     /// the helper's own failure status before its probe reports.
     fn runner_with_a_broken_helper(dir: &std::path::Path) -> Runner {
         use std::os::unix::fs::PermissionsExt;
-        let report = crate::runtime::helper::HelperReport {
+        let report = crate::runtime::protocol::HelperReport {
             exit: Some(ExitInfo {
                 code: Some(121),
                 signal: None,

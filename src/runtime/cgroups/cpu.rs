@@ -4,7 +4,7 @@
 
 use super::{flat_keyed, parse_limit};
 
-pub use crate::model::cgroup::CpuMax;
+use crate::model::cgroup::CpuMax;
 
 /// The line written to cpu.max: `<quota> <period>`, `max` for no quota.
 pub fn cpu_max_line(cpu: &CpuMax) -> String {
