@@ -329,4 +329,60 @@ mod tests {
         assert!(schema::find(&fs, "outside.cgroup.oom_kill").is_some());
         assert!(schema::find(&fs, "outside.joiner.pid").is_some());
     }
+
+    /// The probes that only look, run here in the test process: every
+    /// path their report has is declared by their definition with a type
+    /// it fits, and every plain field they declare one level below
+    /// `probe` is there. (tests/schema.rs checks every probe this way,
+    /// both ways, through real sandboxes.)
+    #[test]
+    fn what_a_looking_probe_reports_is_what_its_definition_declares() {
+        for text in [
+            "kind = \"pid-view\"",
+            "kind = \"hostname\"",
+            "kind = \"net-view\"",
+            "kind = \"ids\"",
+            "kind = \"clocks\"",
+            "kind = \"cgroup-view\"",
+            "kind = \"mount-view\"",
+            "kind = \"syscalls\"\ntry = [\"uname\", \"getcwd\"]",
+            "kind = \"path-access\"\nread = [\"/proc/self/status\"]\nwrite = [\"/proc/sys/kernel/hostname\"]",
+            "kind = \"noop\"",
+        ] {
+            let p: Probe = toml::from_str(text).unwrap();
+            let fields = p.probe_fields();
+            let report = serde_json::json!({ "probe": p.run() });
+            for (path, _) in schema::paths_of(&report) {
+                let value = expect_at(&report, &path);
+                let f = schema::find(&fields, &path)
+                    .unwrap_or_else(|| panic!("{}: `{path}` is not declared", p.name()));
+                assert!(
+                    schema::fits(f, value),
+                    "{}: `{path}` = {value} is not {}",
+                    p.name(),
+                    f.ty.name()
+                );
+            }
+            for f in &fields {
+                let plain = f.path.matches('.').count() == 1 && !f.nullable;
+                if plain {
+                    assert!(
+                        expect_at(&report, &f.path) != &Value::Null,
+                        "{}: declared `{}` is not reported",
+                        p.name(),
+                        f.path
+                    );
+                }
+            }
+        }
+    }
+
+    /// The first value at a declared path (`#` is the first element).
+    fn expect_at<'a>(v: &'a Value, path: &str) -> &'a Value {
+        path.split('.').fold(v, |cur, seg| match (cur, seg) {
+            (Value::Array(a), "#") => a.first().unwrap_or(&Value::Null),
+            (Value::Object(m), k) => m.get(k).unwrap_or(&Value::Null),
+            _ => &Value::Null,
+        })
+    }
 }
