@@ -505,6 +505,30 @@ mod tests {
             .collect()
     }
 
+    /// `planned` counts what runs: a pair runs both its cases (the test is
+    /// judged against its control), so a control selected alone plans two
+    /// runs, while the plan and the report list the one case selected.
+    #[test]
+    fn planned_counts_both_runs_of_a_pair_even_when_one_case_is_selected() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        let props = [builtin("pid.join"), net_loopback()];
+        let select = |id: &CaseId| id.to_string() == "pid.join/rootless/control";
+        let mut sink = RecordingSink::default();
+        let report = runner.run(&props, &select, &RunSettings::default(), &mut [&mut sink]);
+        match &sink.events[0] {
+            Recorded::RunStarted { plan, planned, .. } => {
+                assert_eq!(plan, &["pid.join/rootless/control"]);
+                assert_eq!(*planned, 2);
+            }
+            other => panic!("the first event is {other:?}"),
+        }
+        let finished = finished(&sink.events);
+        assert_eq!(finished.len(), 1);
+        assert_eq!(finished[0].1.id, "pid.join/rootless/control");
+        assert_eq!(report.cases.len(), 1);
+    }
+
     #[test]
     fn a_run_is_one_stream_in_order_and_the_report_is_what_it_adds_up_to() {
         let dir = tempfile::tempdir().unwrap();
