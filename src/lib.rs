@@ -5,7 +5,7 @@
 //! [`sys`] -> [`model`] -> [`probe`] -> [`runtime`] -> [`host`] ->
 //! [`suite`] -> [`report`] -> [`cli`] (checked by `tests/layers.rs`).
 //!
-//! A table row becomes a [`runtime::spec::SandboxSpec`]; a single-threaded
+//! A table row becomes a [`model::spec::SandboxSpec`]; a single-threaded
 //! helper process builds the sandbox and runs a [`probe`] inside it; the
 //! [`suite`] judges the observation against the row's expectations and its
 //! negative control; every [`report`]er renders the same results.

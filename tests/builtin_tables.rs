@@ -19,3 +19,34 @@ fn every_builtin_row_passes_in_every_mode() {
         }
     }
 }
+
+/// README.md's table of properties is the rows': each built-in property
+/// has its line there (id, the row's promise, its modes, the knob its
+/// control turns off), and the counts above it are the tables'.
+#[test]
+fn the_readme_lists_every_builtin_property_as_its_row_says() {
+    let readme = include_str!("../README.md");
+    let props = builtin().unwrap();
+    for p in &props {
+        let modes: Vec<String> = p.modes().map(|m| m.to_string()).collect();
+        let knob = p.defs.values().next().unwrap().control.knob.to_string();
+        let line = format!(
+            "| `{}` | {} | {} | `{knob}` |",
+            p.id,
+            p.description,
+            modes.join(", ")
+        );
+        assert!(
+            readme.lines().any(|l| l == line),
+            "README.md lacks the line\n{line}"
+        );
+    }
+    let listed = readme
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.ends_with("` |"))
+        .count();
+    assert_eq!(listed, props.len(), "README.md lists other properties");
+    let cases: usize = props.iter().map(|p| p.cases().len()).sum();
+    let count = format!("{} properties, {cases} cases", props.len());
+    assert!(readme.contains(&count), "README.md does not say `{count}`");
+}

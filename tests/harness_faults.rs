@@ -16,9 +16,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use isocheck::host::HostFacts;
-use isocheck::report::{Outcome, ReasonKind, Report, Variant};
-use isocheck::runtime::helper::{ExitInfo, HelperReport};
+use isocheck::model::host::HostFacts;
+use isocheck::model::result::{Outcome, ReasonKind, Report, Variant};
+use isocheck::runtime::protocol::{ExitInfo, HelperReport};
 use isocheck::suite::case::{CaseId, Property};
 use isocheck::suite::runner::{RunOptions, Runner};
 
@@ -307,7 +307,7 @@ fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
         .unwrap();
     assert_eq!(
         userns.status,
-        isocheck::report::AuditStatus::Error,
+        isocheck::model::result::AuditStatus::Error,
         "{userns:?}"
     );
     assert!(userns.behaviour.contains("SIGKILL"), "{userns:?}");
@@ -317,7 +317,7 @@ fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
     );
     // Every check a helper decides (tried as root only) says the probe
     // broke.
-    use isocheck::report::AuditStatus::{Error, Unprobed};
+    use isocheck::model::result::AuditStatus::{Error, Unprobed};
     for c in audit
         .checks
         .iter()

@@ -9,8 +9,8 @@ mod common;
 use common::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+use isocheck::model::result::{Mode, Variant};
 use isocheck::probe::schema;
-use isocheck::report::{Mode, Variant};
 
 /// Every concrete path of `v` with its value, array indices kept.
 fn walk<'a>(v: &'a serde_json::Value, at: String, out: &mut Vec<(String, &'a serde_json::Value)>) {
@@ -71,7 +71,7 @@ fn the_schema_declares_exactly_what_the_builtin_cases_observe() {
             Variant::Control
         };
         let def = p.def(mode);
-        let fields = schema::fields(&def.probe, &def.spec_for(variant));
+        let fields = def.probe.fields(&def.spec_for(variant));
         let kind = def.probe.name();
         // A probe's paths are its kind's; what the runner adds is checked
         // over every case at once.

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use isocheck::host::HostFacts;
-use isocheck::report::{CaseResult, Mode, Outcome, Variant};
+use isocheck::model::host::HostFacts;
+use isocheck::model::result::{CaseResult, Mode, Outcome, Variant};
 use isocheck::suite::case::Property;
 use isocheck::suite::runner::{RunOptions, Runner};
 use isocheck::suite::table;

@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::model::namespace::Namespace;
+use crate::model::spec::{Mount, SandboxSpec};
 use crate::probe::Probe;
 use crate::runtime::spawn::Launcher;
-use crate::runtime::spec::{Mount, Namespace, SandboxSpec};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -58,7 +59,7 @@ pub fn run(a: BenchArgs) -> u8 {
             target: "/proc".into(),
         }],
         hostname: Some("isocheck-bench".into()),
-        caps: crate::runtime::spec::CapsSpec {
+        caps: crate::model::spec::CapsSpec {
             drop: vec![caps::Capability::CAP_SYS_ADMIN],
             ..Default::default()
         },
@@ -91,17 +92,17 @@ pub fn run(a: BenchArgs) -> u8 {
             "bench",
             &SandboxSpec {
                 namespaces: namespaces(),
-                rootfs: crate::runtime::spec::Rootfs::Host,
+                rootfs: crate::model::spec::Rootfs::Host,
                 ..Default::default()
             },
-            &Probe::Noop,
+            &Probe::noop(),
         ) {
             eprintln!("isocheck bench: {e}");
             return super::EXIT_HARNESS;
         }
         spawn.push(t.elapsed());
         let t = Instant::now();
-        match launcher.run("bench", &full, &Probe::Noop) {
+        match launcher.run("bench", &full, &Probe::noop()) {
             Ok(o) if o.setup_error.is_none() => {}
             Ok(o) => {
                 eprintln!("isocheck bench: sandbox set-up failed: {:?}", o.setup_error);

@@ -10,8 +10,8 @@
 
 use std::path::PathBuf;
 
+use crate::model::result::Summary;
 use crate::report::json::{read_report_with, Detail};
-use crate::report::Summary;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {

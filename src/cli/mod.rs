@@ -15,12 +15,14 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::host::HostFacts;
+use crate::model::events::Sink;
+use crate::model::host::HostFacts;
+use crate::model::result::{Outcome, Report};
 use crate::report::documents::{
     AuditBody, AuditDocument, Document, ListBody, ListedCase, ListedRequirement,
     AUDIT_SCHEMA_VERSION, DIFF_SCHEMA_VERSION, LIST_SCHEMA_VERSION,
 };
-use crate::report::{ConsoleSink, FileSink, Outcome, Report, Sink};
+use crate::report::{ConsoleSink, FileSink};
 use crate::suite::case::{CaseId, Property};
 use crate::suite::runner::{RunOptions, RunSettings, Runner};
 use crate::suite::table;
@@ -108,7 +110,7 @@ struct DiffArgs {
     /// A skip reason kind the new report may introduce without it counting
     /// as lost coverage, e.g. `sysctl-policy` (repeatable).
     #[arg(long = "allow-skip", value_name = "KIND")]
-    allow_skip: Vec<crate::report::ReasonKind>,
+    allow_skip: Vec<crate::model::result::ReasonKind>,
 }
 
 #[derive(clap::Args)]
@@ -757,8 +759,8 @@ fn list(a: ListArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::result::{Mode, ReasonKind, Variant};
     use crate::report::testing::sample_report;
-    use crate::report::{Mode, ReasonKind, Variant};
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{EXIT_BROKEN, EXIT_HARNESS, EXIT_OK, EXIT_USAGE};
-use crate::report::{CaseResult, Outcome, ReasonKind, Report};
-use crate::runtime::sabotage::{self, Entry, Expected, CATALOGUE};
+use crate::model::result::{CaseResult, Outcome, ReasonKind, Report};
+use crate::runtime::sabotage::{self, Entry, Expected};
+use crate::suite::catalog::Breaks;
 
 #[derive(clap::Args)]
 pub struct SabotageArgs {
@@ -226,7 +227,8 @@ pub fn judge_case(
 }
 
 /// Judges one sabotage's run against the baseline.
-pub fn judge(entry: &Entry, baseline: &Report, run: &Report, report: PathBuf) -> SabotageResult {
+pub fn judge(b: &Breaks, baseline: &Report, run: &Report, report: PathBuf) -> SabotageResult {
+    let entry = b.entry;
     let test_case = |r: &'_ Report, case: &str| {
         let id = format!("{case}/test");
         r.cases.iter().find(|c| c.id == id).cloned()
@@ -235,11 +237,11 @@ pub fn judge(entry: &Entry, baseline: &Report, run: &Report, report: PathBuf) ->
         .cases
         .iter()
         .any(|c| fired_in(c, entry.name) == Some(true));
-    let cases: Vec<CaseRow> = entry
+    let cases: Vec<CaseRow> = b
         .breaks
         .iter()
         .map(|(case, expected)| CaseRow {
-            case: case.to_string(),
+            case: case.clone(),
             expected: *expected,
             verdict: judge_case(
                 entry,
@@ -263,11 +265,7 @@ pub fn judge(entry: &Entry, baseline: &Report, run: &Report, report: PathBuf) ->
     } else {
         Status::NotExercised
     };
-    let listed: Vec<String> = entry
-        .breaks
-        .iter()
-        .map(|(c, _)| format!("{c}/test"))
-        .collect();
+    let listed: Vec<String> = b.breaks.iter().map(|(c, _)| format!("{c}/test")).collect();
     let also_broke = run
         .cases
         .iter()
@@ -288,36 +286,34 @@ pub fn judge(entry: &Entry, baseline: &Report, run: &Report, report: PathBuf) ->
     }
 }
 
-/// Properties of `props` that no sabotage breaks and none excuses.
-pub fn uncovered(props: &[String]) -> Vec<String> {
+/// Properties of `props` that no sabotage of `all` breaks and none excuses.
+pub fn uncovered(props: &[String], all: &[Breaks]) -> Vec<String> {
     props
         .iter()
         .filter(|p| {
-            !CATALOGUE
-                .iter()
-                .any(|e| e.properties().contains(&p.as_str()))
+            !all.iter().any(|b| b.properties().contains(&p.as_str()))
                 && !sabotage::EXCUSED.iter().any(|(id, _)| id == p)
         })
         .cloned()
         .collect()
 }
 
-fn list(json: bool) -> u8 {
+fn list(json: bool, all: &[Breaks]) -> u8 {
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "catalogue": CATALOGUE,
+                "catalogue": all,
                 "excused": sabotage::EXCUSED,
             }))
             .unwrap_or_default()
         );
         return EXIT_OK;
     }
-    for e in CATALOGUE {
+    for b in all {
         // Each property once, with the modes it is broken in.
         let mut by_prop: Vec<(&str, Vec<String>)> = Vec::new();
-        for (case, expected) in e.breaks {
+        for (case, expected) in &b.breaks {
             let (p, mode) = case.split_once('/').unwrap_or((case, ""));
             let m = match expected {
                 Expected::Fail => mode.to_string(),
@@ -332,7 +328,7 @@ fn list(json: bool) -> u8 {
             .iter()
             .map(|(p, ms)| format!("{p} ({})", ms.join(",")))
             .collect();
-        println!("{:<26} {}", e.name, props.join(", "));
+        println!("{:<26} {}", b.entry.name, props.join(", "));
     }
     for (p, why) in sabotage::EXCUSED {
         println!("{:<26} no sabotage can break {p}: {why}", "(excused)");
@@ -433,13 +429,22 @@ pub fn run(a: SabotageArgs) -> u8 {
         );
         return EXIT_USAGE;
     }
+    // What each sabotage breaks is said by the built-in rows.
+    let builtin = match crate::suite::table::builtin() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("isocheck: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let all = crate::suite::catalog::breaks(&builtin);
     if a.list {
-        return list(a.json);
+        return list(a.json, &all);
     }
-    let mut chosen: Vec<&Entry> = Vec::new();
+    let mut chosen: Vec<&Breaks> = Vec::new();
     for n in &a.names {
-        match sabotage::find(n) {
-            Some(e) => chosen.push(e),
+        match all.iter().find(|b| b.entry.name == n.as_str()) {
+            Some(b) => chosen.push(b),
             None => {
                 eprintln!("isocheck: no sabotage named `{n}` (`isocheck sabotage --list`)");
                 return EXIT_USAGE;
@@ -447,16 +452,10 @@ pub fn run(a: SabotageArgs) -> u8 {
         }
     }
     if chosen.is_empty() {
-        chosen = CATALOGUE.iter().collect();
+        chosen = all.iter().collect();
     }
-    let props: Vec<String> = match crate::suite::table::builtin() {
-        Ok(p) => p.into_iter().map(|p| p.id).collect(),
-        Err(e) => {
-            eprintln!("isocheck: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let missing = uncovered(&props);
+    let props: Vec<String> = builtin.into_iter().map(|p| p.id).collect();
+    let missing = uncovered(&props, &all);
     println!("baseline: the suite without sabotage");
     let (baseline, base_path) = match run_once(None, &a.out.join("baseline"), a.jobs) {
         Ok(r) => r,
@@ -476,7 +475,8 @@ pub fn run(a: SabotageArgs) -> u8 {
     );
     let mut results = Vec::new();
     let mut harness = Vec::new();
-    for e in &chosen {
+    for b in &chosen {
+        let e = b.entry;
         // An error where a fail is wanted is undecided (a measurement the
         // load left inconclusive), never a verdict: the sabotage runs again,
         // up to RUNS_WHEN_UNDECIDED times. A pass with the bug in place is
@@ -489,7 +489,7 @@ pub fn run(a: SabotageArgs) -> u8 {
             };
             match run_once(Some(e.name), &dir, a.jobs) {
                 Ok((report, path)) => {
-                    let r = judge(e, &baseline, &report, path);
+                    let r = judge(b, &baseline, &report, path);
                     let again = undecided(&r) && attempt < RUNS_WHEN_UNDECIDED;
                     if again {
                         println!(
@@ -560,7 +560,7 @@ pub fn run(a: SabotageArgs) -> u8 {
             missing.join(", ")
         );
     }
-    if !unproven.is_empty() && chosen.len() == CATALOGUE.len() {
+    if !unproven.is_empty() && chosen.len() == all.len() {
         let u: Vec<&str> = unproven.iter().map(|s| s.as_str()).collect();
         println!(
             "properties no caught sabotage proved here: {}",
@@ -597,7 +597,7 @@ pub fn run(a: SabotageArgs) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Mode, Reason, Variant};
+    use crate::model::result::{Mode, Reason, Variant};
 
     fn case(outcome: Outcome, fired: Option<&[&str]>) -> CaseResult {
         CaseResult {
@@ -621,7 +621,7 @@ mod tests {
     }
 
     const N: &str = "ns-pid-dropped";
-    const P: &Entry = &CATALOGUE[0];
+    const P: &Entry = &sabotage::CATALOGUE[0];
 
     #[test]
     fn a_fail_where_the_step_ran_is_caught() {
@@ -781,14 +781,12 @@ mod tests {
 
     #[test]
     fn the_builtin_suites_are_covered() {
-        let props: Vec<String> = crate::suite::table::builtin()
-            .unwrap()
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        assert_eq!(uncovered(&props), Vec::<String>::new());
+        let builtin = crate::suite::table::builtin().unwrap();
+        let all = crate::suite::catalog::breaks(&builtin);
+        let props: Vec<String> = builtin.into_iter().map(|p| p.id).collect();
+        assert_eq!(uncovered(&props, &all), Vec::<String>::new());
         assert_eq!(
-            uncovered(&["no.such".to_string()]),
+            uncovered(&["no.such".to_string()], &all),
             vec!["no.such".to_string()]
         );
     }
@@ -849,7 +847,7 @@ mod tests {
 
     #[test]
     fn a_requirement_the_sabotage_broke_counts_as_the_step_firing() {
-        let req = |met| crate::report::RequirementCheck {
+        let req = |met| crate::model::result::RequirementCheck {
             requirement: "userns".into(),
             met,
             probe: "unshare".into(),
@@ -898,14 +896,19 @@ mod tests {
     }
 
     /// A sabotage that must break `uts.hostname` in both modes.
-    const UTS: &Entry = &Entry {
-        name: "test-uts",
-        breaks: &[
-            ("uts.hostname/rootful", Expected::Fail),
-            ("uts.hostname/rootless", Expected::Fail),
-        ],
-        ..CATALOGUE[0]
-    };
+    fn uts() -> Breaks {
+        const ENTRY: &Entry = &Entry {
+            name: "test-uts",
+            ..sabotage::CATALOGUE[0]
+        };
+        Breaks {
+            entry: ENTRY,
+            breaks: vec![
+                ("uts.hostname/rootful".into(), Expected::Fail),
+                ("uts.hostname/rootless".into(), Expected::Fail),
+            ],
+        }
+    }
 
     fn at(id: &str, outcome: Outcome, fired: Option<&[&str]>) -> CaseResult {
         let mut c = case(outcome, fired);
@@ -952,7 +955,7 @@ mod tests {
             at("pid.pid1/rootful/test", Outcome::Fail, Some(&[])),
             at("net.empty/rootful/test", Outcome::Error, None),
         ]);
-        let r = judge(UTS, &baseline(), &run, "r.json".into());
+        let r = judge(&uts(), &baseline(), &run, "r.json".into());
         assert_eq!(
             (r.name.as_str(), r.status.clone(), r.fired),
             ("test-uts", Status::NotCaught, true)
@@ -988,14 +991,14 @@ mod tests {
             at("uts.hostname/rootless/test", Outcome::Fail, Some(f)),
             at("pid.pid1/rootful/test", Outcome::Pass, Some(&[])),
         ]);
-        let r = judge(UTS, &baseline(), &run, "r.json".into());
+        let r = judge(&uts(), &baseline(), &run, "r.json".into());
         assert_eq!((r.status, r.fired), (Status::Caught, true));
         assert!(r.also_broke.is_empty(), "{:?}", r.also_broke);
         let run = report(vec![
             at("uts.hostname/rootful/test", Outcome::Pass, Some(&[])),
             at("uts.hostname/rootless/test", Outcome::Fail, Some(&[])),
         ]);
-        let r = judge(UTS, &baseline(), &run, "r.json".into());
+        let r = judge(&uts(), &baseline(), &run, "r.json".into());
         assert_eq!((r.status, r.fired), (Status::NotExercised, false));
     }
 }

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-pub use crate::model::host::OwnCgroup;
+use crate::model::host::OwnCgroup;
 
 use super::{read_text, tried, under, CgroupFacts};
-use crate::runtime::cgroups::{self, Layout};
+use crate::model::cgroup::Layout;
+use crate::runtime::cgroups;
 
 /// Parses /proc/<pid>/cgroup text. Malformed lines are reported as
 /// `line N: reason` and skipped.

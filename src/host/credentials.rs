@@ -7,11 +7,11 @@
 
 use std::path::Path;
 
-pub use crate::sys::passwd::passwd_name;
+use crate::sys::passwd::passwd_name;
 
-use super::caps::cap_names;
 use super::{read_text, under, Credentials};
 use crate::sys::status::parse_status;
+use crate::sys::vfscap::cap_names;
 
 /// The name of a `Seccomp:` mode.
 pub fn seccomp_mode(n: u32) -> String {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use crate::model::host::{KconfigFacts, Tristate};
+use crate::model::host::{KconfigFacts, Tristate};
 
 use super::{io_reason, tried, under};
 

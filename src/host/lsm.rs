@@ -5,10 +5,11 @@
 
 use std::path::Path;
 
-pub use crate::model::host::SecurityFacts;
+use crate::model::host::SecurityFacts;
 
-use super::sysctl::{read_knob, Knob};
+use super::sysctl::read_knob;
 use super::{read_text, tried, under};
+use crate::model::host::Knob;
 
 const SECURITYFS: &str = "/sys/kernel/security";
 const LSM_FILE: &str = "/sys/kernel/security/lsm";

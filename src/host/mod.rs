@@ -3,7 +3,7 @@
 //!
 //! Host facts: what kernel, distro, configuration, policy and cgroup layout
 //! a run happened on, and who ran it. Their types are plain data in
-//! [`crate::model::host`]; this layer probes them and re-exports the types.
+//! [`crate::model::host`]; this layer probes them.
 //!
 //! Every report carries one [`HostFacts`]; requirements are decided against
 //! it, and `isocheck audit` prints it with [`render_text`]. Each mechanism
@@ -12,7 +12,6 @@
 //! can point it at a fake tree. A fact that cannot be read is recorded as
 //! unknown together with the paths tried; it never fails the probe.
 
-pub mod caps;
 pub mod cgroup;
 pub mod cmdline;
 pub mod credentials;
@@ -27,15 +26,10 @@ pub mod sysctl;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use crate::model::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
-pub use cgroup::OwnCgroup;
-pub use kconfig::{KconfigError, KconfigFacts, KernelConfig, Tristate};
-pub use lsm::SecurityFacts;
-pub use nesting::{NestingFacts, NsState};
+use crate::model::host::{CgroupFacts, Credentials, Distro, HostFacts, KconfigFacts, Kernel};
+pub use kconfig::{KconfigError, KernelConfig};
 pub use os_release::parse_os_release;
 pub use render::render_text;
-pub use subid::{IdmapTool, SubidEntry, SubidFacts, SubidFile};
-pub use sysctl::Knob;
 
 /// What [`HostFacts::probe_with`] looks at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,6 +178,7 @@ pub(crate) fn tried(path: &Path, reason: &str) -> String {
 mod tests {
     use super::*;
     use crate::model::cgroup::Layout;
+    use crate::model::host::{Knob, NestingFacts, Tristate};
 
     /// A fake tree: each (path, contents) pair is written under a tempdir.
     pub(crate) fn fake_tree(files: &[(&str, &str)]) -> tempfile::TempDir {

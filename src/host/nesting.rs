@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-pub use crate::model::host::{NestingFacts, NsState};
+use crate::model::host::{NestingFacts, NsState};
 
 use super::{read_text, tried, under};
 

@@ -4,9 +4,7 @@
 
 use std::fmt::Write;
 
-use super::kconfig::Tristate;
-use super::subid::{IdmapTool, SubidFile};
-use super::{HostFacts, NsState};
+use crate::model::host::{HostFacts, IdmapTool, NsState, SubidFile, Tristate};
 
 /// Width past which lists wrap.
 const WIDTH: usize = 100;
@@ -448,7 +446,7 @@ pub fn render_text(f: &HostFacts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{Knob, NestingFacts};
+    use crate::model::host::{Knob, NestingFacts};
     use rstest::rstest;
 
     fn s(v: &[&str]) -> Vec<String> {

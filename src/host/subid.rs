@@ -5,11 +5,11 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-pub use crate::model::host::{IdmapTool, SubidFacts, SubidFile};
-pub use crate::model::subid::SubidEntry;
+use crate::model::host::{IdmapTool, SubidFacts, SubidFile};
+use crate::model::subid::SubidEntry;
 
-use super::caps::parse_vfs_caps;
 use super::{io_reason, tried, under};
+use crate::sys::vfscap::parse_vfs_caps;
 
 /// Where newuidmap and newgidmap are looked for, in order.
 pub const TOOL_DIRS: &[&str] = &["/usr/bin", "/bin", "/usr/sbin"];

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use crate::model::host::Knob;
+use crate::model::host::Knob;
 
 use super::{io_reason, under};
 

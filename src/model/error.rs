@@ -58,7 +58,7 @@ impl std::fmt::Display for Cause {
 }
 
 /// The errno spelled `name` (as `EPERM`), if there is one.
-pub use crate::sys::seccomp::errno_named;
+use crate::sys::seccomp::errno_named;
 
 /// A set-up step that failed: which step, on what, and why. On the wire
 /// and in reports it reads `{ step, target, errno }`, the cause rendered

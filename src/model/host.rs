@@ -5,8 +5,7 @@
 //! Every report and a run's first event carry one [`HostFacts`]. The
 //! probes that fill them in, the parsers and the text rendering live in
 //! `host/`, which adds its own `impl` blocks (`HostFacts::probe`,
-//! `KconfigFacts::search` ...) and re-exports these types under their
-//! paths there.
+//! `KconfigFacts::search` ...); users import the types from here.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

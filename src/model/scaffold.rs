@@ -11,8 +11,7 @@
 use caps::Capability;
 use serde::{Deserialize, Serialize};
 
-pub use super::names::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
-pub use super::veth::VethSpec;
+use super::veth::VethSpec;
 
 /// The scaffolding a sandbox asks for, as a table writes it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
@@ -24,13 +23,13 @@ pub struct Scaffold {
     /// ([`MARKER_NAME`]) in it, whether or not it is bound into the sandbox.
     pub scratch_marker: bool,
     /// The helper makes a System V shared memory segment and a POSIX
-    /// message queue (see [`IPC_SHM_KEY`], [`IPC_MQ_NAME`]) in its own IPC
+    /// message queue (see [`super::names::IPC_SHM_KEY`], [`super::names::IPC_MQ_NAME`]) in its own IPC
     /// namespace before it starts the sandbox (with `outer = ["ipc"]`,
     /// a throwaway one that takes them along when it goes).
     pub ipc_objects: bool,
     /// The helper listens on 127.0.0.1 (in its own network namespace:
     /// with `outer = ["net"]` a throwaway one with lo up) and tells the
-    /// sandbox the port in [`LISTENER_PORT_ENV`].
+    /// sandbox the port in [`super::names::LISTENER_PORT_ENV`].
     pub loopback_listener: bool,
     /// Once the sandbox is built, and before its probe runs, a second
     /// process joins its mount and PID namespaces from outside (as nsenter

@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-pub use super::cgroup::{CgroupLimits, CpuMax};
-pub use super::names::CPU_STAT_FD_ENV;
-pub use super::namespace::Namespace;
+use super::cgroup::CgroupLimits;
+use super::namespace::Namespace;
 use super::scaffold::{Item, Scaffold};
 
 /// One line of a uid_map or gid_map: `inside outside count`.

@@ -34,7 +34,7 @@ pub struct CapSets {
     pub ambient: Vec<String>,
 }
 
-pub use crate::sys::vfscap::cap_names as names;
+use crate::sys::vfscap::cap_names as names;
 
 /// Parses the `CapInh`, `CapPrm`, `CapEff`, `CapBnd` and `CapAmb` lines
 /// of a status file; `None` when one is missing or malformed.

@@ -20,9 +20,11 @@
 //! tell, and says so (`decided: false`) rather than let a ratio guess.
 
 use nix::time::{clock_gettime, ClockId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
+use super::schema::{f, opt, rare, Field, Ty};
+use super::Def;
 use crate::model::names::CPU_STAT_FD_ENV;
 
 /// A CPU quota to judge the loop's CPU time against.
@@ -240,6 +242,51 @@ fn report(
         r.decided = Some(over || throttled);
     }
     r
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `busy-loop`: spins for `ms` milliseconds of wall time and reports the
+/// CPU time it got and the ratio of the two. With `quota_us` (per
+/// `period_us`, 100 ms unless given) it judges that CPU time against the
+/// quota and spins on, up to `max_ms`, until it can.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BusyLoopArgs {
+    pub ms: u64,
+    #[serde(default)]
+    pub max_ms: Option<u64>,
+    #[serde(default)]
+    pub quota_us: Option<u64>,
+    #[serde(default)]
+    pub period_us: Option<u64>,
+}
+
+impl Def for BusyLoopArgs {
+    type Output = BusyReport;
+    fn run(&self) -> BusyReport {
+        busy_loop(
+            self.ms,
+            self.max_ms,
+            self.quota_us.map(|quota_us| Quota {
+                quota_us,
+                period_us: self.period_us.unwrap_or(100_000),
+            }),
+        )
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.wall_ms", Ty::Number));
+        v.push(f("probe.cpu_ms", Ty::Number));
+        v.push(f("probe.ratio", Ty::Number));
+        v.push(opt("probe.quota_allows_ms", Ty::Number));
+        v.push(opt("probe.over_quota", Ty::Bool));
+        v.push(opt("probe.nr_periods", Ty::UINT));
+        v.push(opt("probe.nr_throttled", Ty::UINT));
+        v.push(opt("probe.cgroup_usage_ms", Ty::Number));
+        v.push(opt("probe.decided", Ty::Bool));
+        v.push(rare("probe.error", Ty::Str));
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@ use caps::CapSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::schema::{caps_list, f, list, opt, Field, Ty};
+use super::Def;
 use super::{io_outcome, outcome};
 
 /// The argument that makes isocheck's binary the exec'd sub-probe. It is
@@ -159,6 +161,54 @@ pub fn exec(path: &Path, bind_port: Option<u16>) -> ExecReport {
         exec,
         status,
         child,
+    }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `exec`: execs `path` (the sandbox's exec copy of isocheck) as the
+/// sandbox's user; the program reports its ids and capabilities and, with
+/// `bind_port`, the outcome of binding that TCP port.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExecArgs {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub bind_port: Option<u16>,
+}
+
+impl Def for ExecArgs {
+    type Output = ExecReport;
+    fn run(&self) -> ExecReport {
+        exec(&self.path, self.bind_port)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.uid", Ty::UINT));
+        v.push(opt("probe.file_uid", Ty::UINT));
+        v.push(opt("probe.file_mode", Ty::Str));
+        v.push(opt("probe.nosuid", Ty::Bool));
+        v.push(f("probe.exec", Ty::Outcome));
+        v.push(opt("probe.status", Ty::SINT));
+        v.push(opt("probe.child", Ty::Object));
+        for id in [
+            "probe.child.uid",
+            "probe.child.euid",
+            "probe.child.gid",
+            "probe.child.egid",
+        ] {
+            v.push(f(id, Ty::UINT));
+        }
+        v.extend(list("probe.child.effective", Ty::Str));
+        v.extend(list("probe.child.permitted", Ty::Str));
+        v.extend(list("probe.child.bounding", Ty::Str));
+        v.extend(caps_list("probe.child.inheritable".into()));
+        v.extend(caps_list("probe.child.ambient".into()));
+        v.push(f("probe.child.no_new_privs", Ty::Bool));
+        if self.bind_port.is_some() {
+            v.push(f("probe.child.bind", Ty::Outcome));
+        }
+        v.extend(list("probe.caps_after_exec", Ty::Str));
     }
 }
 

@@ -1,10 +1,12 @@
 //! File-system probes: writes, remounts, chown, ownership through id maps.
 
 use nix::mount::MsFlags;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::schema::{self, f, opt, Field, Ty};
+use super::Def;
 use super::{io_outcome, outcome};
 
 /// Name of the file write probes create.
@@ -77,5 +79,95 @@ pub fn create_file(path: &Path, unmapped: &Path) -> CreateReport {
         uid: nix::unistd::getuid().as_raw(),
         owner_inside: std::fs::metadata(path).ok().map(|m| m.uid()),
         unmapped_owner: std::fs::metadata(unmapped).ok().map(|m| m.uid()),
+    }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `write-file`: writes a file into `dir`; with `remount_rw`, then tries
+/// to remount `dir` read-write.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WriteFileArgs {
+    pub dir: PathBuf,
+    #[serde(default)]
+    pub remount_rw: bool,
+}
+
+impl Def for WriteFileArgs {
+    type Output = WriteReport;
+    fn run(&self) -> WriteReport {
+        write_file(&self.dir, self.remount_rw)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.write", Ty::Outcome));
+        if self.remount_rw {
+            v.push(f("probe.remount_rw", Ty::Outcome));
+        }
+    }
+    fn written_paths(&self) -> Vec<(&'static str, &Path)> {
+        vec![("dir", &self.dir)]
+    }
+    fn mounts(&self) -> bool {
+        self.remount_rw
+    }
+}
+
+/// `chown`: creates `path`, then chowns it to `uid`:`gid`; reports the
+/// five capability sets and, with `exec_self`, what an exec of isocheck's
+/// binary gets.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ChownArgs {
+    pub path: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(default)]
+    pub exec_self: bool,
+}
+
+impl Def for ChownArgs {
+    type Output = ChownReport;
+    fn run(&self) -> ChownReport {
+        chown(&self.path, self.uid, self.gid, self.exec_self)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.create", Ty::Outcome));
+        v.push(f("probe.chown", Ty::Outcome));
+        v.push(f("probe.uid", Ty::UINT));
+        schema::caps(v, self.exec_self);
+    }
+    fn execs_isocheck(&self) -> bool {
+        self.exec_self
+    }
+    fn written_paths(&self) -> Vec<(&'static str, &Path)> {
+        vec![("path", &self.path)]
+    }
+}
+
+/// `create-file`: creates `path` as the sandbox's user and reports owners
+/// as seen inside, including that of `unmapped`, a path owned by an id
+/// outside the map.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFileArgs {
+    pub path: PathBuf,
+    pub unmapped: PathBuf,
+}
+
+impl Def for CreateFileArgs {
+    type Output = CreateReport;
+    fn run(&self) -> CreateReport {
+        create_file(&self.path, &self.unmapped)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.create", Ty::Outcome));
+        v.push(f("probe.uid", Ty::UINT));
+        v.push(opt("probe.owner_inside", Ty::UINT));
+        v.push(opt("probe.unmapped_owner", Ty::UINT));
+    }
+    fn written_paths(&self) -> Vec<(&'static str, &Path)> {
+        vec![("path", &self.path)]
     }
 }

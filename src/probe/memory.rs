@@ -1,6 +1,8 @@
 //! A memory hog: allocates and touches memory so a cgroup cap must act.
 
-use serde::Serialize;
+use super::schema::{f, Field, Ty};
+use super::Def;
+use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Debug)]
 pub struct HogReport {
@@ -21,5 +23,25 @@ pub fn hog(mib: u64) -> HogReport {
     }
     HogReport {
         allocated_mib: held.len() as u64,
+    }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `memory-hog`: allocates and touches `mib` MiB.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryHogArgs {
+    pub mib: u64,
+}
+
+impl Def for MemoryHogArgs {
+    type Output = HogReport;
+    fn run(&self) -> HogReport {
+        hog(self.mib)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.allocated_mib", Ty::UINT));
     }
 }

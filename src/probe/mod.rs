@@ -4,11 +4,17 @@
 //! Observations taken inside the sandbox: small functions that look (or try
 //! one thing) and return what they saw as data. A probe never judges; the
 //! suite's expectations do.
+//!
+//! Each probe is defined once, next to its code: a type holding its
+//! arguments that implements [`Def`] (what it reports, how it runs, the
+//! paths of its report), registered by one line of [`probes!`] below
+//! under the name tables write.
 
 pub mod caps;
 pub mod cpu;
 pub mod exec;
 pub mod fs;
+pub mod harness;
 pub mod memory;
 pub mod mount;
 pub mod net;
@@ -28,256 +34,187 @@ use std::path::{Path, PathBuf};
 /// on the host; the runner puts in the real path before the sandbox runs.
 pub const SCRATCH_TOKEN: &str = "$SCRATCH";
 
-/// Every probe a table can name, with its arguments.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Probe {
-    /// Own pid, the pids /proc lists, whether a foreign PID 1 is visible.
-    PidView,
-    /// The hostname seen inside.
-    Hostname,
-    /// Network interfaces (and which are up) and the routes seen inside.
-    NetView,
-    /// Writes a file into `dir`; with `remount_rw`, then tries to remount
-    /// `dir` read-write.
-    WriteFile {
-        dir: PathBuf,
-        #[serde(default)]
-        remount_rw: bool,
-    },
-    /// Allocates and touches `mib` MiB.
-    MemoryHog { mib: u64 },
-    /// Creates `path`, then chowns it to `uid`:`gid`; reports the five
-    /// capability sets and, with `exec_self`, what an exec of isocheck's
-    /// binary gets.
-    Chown {
-        path: PathBuf,
-        uid: u32,
-        gid: u32,
-        #[serde(default)]
-        exec_self: bool,
-    },
-    /// Creates `path` as the sandbox's user and reports owners as seen inside,
-    /// including that of `unmapped`, a path owned by an id outside the map.
-    CreateFile { path: PathBuf, unmapped: PathBuf },
-    /// Starts up to `max` processes at once and counts them.
-    ForkCount { max: u32 },
-    /// Looks for the helper's System V segment and POSIX message queue.
-    IpcView,
-    /// CLOCK_MONOTONIC and CLOCK_BOOTTIME as the sandbox reads them.
-    Clocks,
-    /// The sandbox's cgroup paths from /proc/self/cgroup.
-    CgroupView,
-    /// A TCP connect to the helper's listener on 127.0.0.1.
-    ConnectListener,
-    /// The sandbox's ids, and whether setgroups is allowed.
-    Ids,
-    /// Tries to create `namespaces`, without and with a user namespace;
-    /// reports the capability sets held before (and with `exec_self` what
-    /// an exec gets).
-    TryUnshare {
-        namespaces: Vec<crate::model::namespace::Namespace>,
-        #[serde(default)]
-        exec_self: bool,
-    },
-    /// Makes `target` and mounts a tmpfs on it; reports the capability
-    /// sets (and with `exec_self` what an exec gets).
-    MountTmpfs {
-        target: PathBuf,
-        #[serde(default)]
-        exec_self: bool,
-    },
-    /// The sandbox's /proc, /sys and /dev: whose they are, read-only or
-    /// not, which devices.
-    MountView,
-    /// Looks for a host file by its host path (`$SCRATCH/...`) by every
-    /// path that could still reach the old root (as it is, below and `..`
-    /// from every mount point, through /proc/<pid>/root), and checks the
-    /// mount table against the skeleton and `mounts`, the targets the
-    /// row's sandbox mounts.
-    FindHostFile {
-        path: PathBuf,
-        #[serde(default)]
-        mounts: Vec<PathBuf>,
-    },
-    /// Every mount whose source is a host file system, whether it is
-    /// read-only (mountinfo, statvfs) and what access(2) says of writing
-    /// it; skips the sandbox's `own` instances (tmpfs, proc, sysfs and its
-    /// root, by target), character devices and the `writable` binds.
-    /// Writes nothing.
-    HostWritable {
-        #[serde(default)]
-        own: Vec<PathBuf>,
-        #[serde(default)]
-        writable: Vec<PathBuf>,
-    },
-    /// Tries harmless system calls and reports each outcome and the
-    /// seccomp mode.
-    Syscalls {
-        #[serde(rename = "try")]
-        tries: Vec<security::Harmless>,
-    },
-    /// Reads the start of each `read` path; asks access(2) whether each
-    /// `write` path could be written (never writes).
-    PathAccess {
-        #[serde(default)]
-        read: Vec<PathBuf>,
-        #[serde(default)]
-        write: Vec<PathBuf>,
-    },
-    /// Execs `path` (the sandbox's exec copy of isocheck) as the sandbox's
-    /// user; the program reports its ids and capabilities and, with
-    /// `bind_port`, the outcome of binding that TCP port.
-    Exec {
-        path: PathBuf,
-        #[serde(default)]
-        bind_port: Option<u16>,
-    },
-    /// Does nothing (benchmarks).
-    Noop,
-    /// Harness self-test: aborts.
-    Crash,
-    /// Harness self-test: never returns.
-    Hang,
-    /// Spins for `ms` milliseconds of wall time and reports the CPU time
-    /// it got and the ratio of the two. With `quota_us` (per `period_us`,
-    /// 100 ms unless given) it judges that CPU time against the quota and
-    /// spins on, up to `max_ms`, until it can (see [`cpu`]).
-    BusyLoop {
-        ms: u64,
-        #[serde(default)]
-        max_ms: Option<u64>,
-        #[serde(default)]
-        quota_us: Option<u64>,
-        #[serde(default)]
-        period_us: Option<u64>,
-    },
-    /// TCP connects to each named address (`peer = "10.200.0.1:4242"`)
-    /// and reports `"ok"` or the errno, with the interfaces and routes.
-    NetReach {
-        connect: std::collections::BTreeMap<String, std::net::SocketAddr>,
-        #[serde(default = "reach::default_timeout_ms")]
-        timeout_ms: u64,
-    },
-}
-
-impl Probe {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Probe::PidView => "pid-view",
-            Probe::Hostname => "hostname",
-            Probe::NetView => "net-view",
-            Probe::WriteFile { .. } => "write-file",
-            Probe::MemoryHog { .. } => "memory-hog",
-            Probe::Chown { .. } => "chown",
-            Probe::CreateFile { .. } => "create-file",
-            Probe::ForkCount { .. } => "fork-count",
-            Probe::IpcView => "ipc-view",
-            Probe::Clocks => "clocks",
-            Probe::CgroupView => "cgroup-view",
-            Probe::ConnectListener => "connect-listener",
-            Probe::Ids => "ids",
-            Probe::TryUnshare { .. } => "try-unshare",
-            Probe::MountTmpfs { .. } => "mount-tmpfs",
-            Probe::MountView => "mount-view",
-            Probe::FindHostFile { .. } => "find-host-file",
-            Probe::HostWritable { .. } => "host-writable",
-            Probe::Syscalls { .. } => "syscalls",
-            Probe::PathAccess { .. } => "path-access",
-            Probe::Exec { .. } => "exec",
-            Probe::Noop => "noop",
-            Probe::Crash => "crash",
-            Probe::Hang => "hang",
-            Probe::BusyLoop { .. } => "busy-loop",
-            Probe::NetReach { .. } => "net-reach",
-        }
-    }
-
+/// One probe kind, defined next to its code: its arguments (the type
+/// itself, read from a row's `probe` table), what it reports, how it runs,
+/// the paths of its report (what the tables' expectations are checked
+/// against when they load) and what it does that the suite's policy
+/// checks. [`probes!`] registers each under the name tables write.
+pub trait Def {
+    /// What the probe reports, as its observation's `probe`.
+    type Output: Serialize;
     /// Runs the probe in the calling process (the sandbox init).
-    pub fn run(&self) -> Value {
-        match self {
-            Probe::PidView => to_value(pid::view()),
-            Probe::Hostname => to_value(uts::view()),
-            Probe::NetView => to_value(net::view()),
-            Probe::WriteFile { dir, remount_rw } => to_value(fs::write_file(dir, *remount_rw)),
-            Probe::MemoryHog { mib } => to_value(memory::hog(*mib)),
-            Probe::Chown {
-                path,
-                uid,
-                gid,
-                exec_self,
-            } => to_value(fs::chown(path, *uid, *gid, *exec_self)),
-            Probe::CreateFile { path, unmapped } => to_value(fs::create_file(path, unmapped)),
-            Probe::ForkCount { max } => to_value(tasks::fork_count(*max)),
-            Probe::IpcView => to_value(ns::ipc_view()),
-            Probe::Clocks => to_value(ns::clocks()),
-            Probe::CgroupView => to_value(ns::cgroup_view()),
-            Probe::ConnectListener => to_value(ns::connect_listener()),
-            Probe::Ids => to_value(ns::ids()),
-            Probe::TryUnshare {
-                namespaces,
-                exec_self,
-            } => to_value(ns::try_unshare(namespaces, *exec_self)),
-            Probe::MountTmpfs { target, exec_self } => {
-                to_value(mount::mount_tmpfs(target, *exec_self))
-            }
-            Probe::MountView => to_value(mount::view()),
-            Probe::FindHostFile { path, mounts } => to_value(mount::find_host_file(path, mounts)),
-            Probe::HostWritable { own, writable } => to_value(mount::host_writable(own, writable)),
-            Probe::Syscalls { tries } => to_value(security::syscalls(tries)),
-            Probe::PathAccess { read, write } => to_value(security::path_access(read, write)),
-            Probe::Exec { path, bind_port } => to_value(exec::exec(path, *bind_port)),
-            Probe::Noop => Value::Object(Default::default()),
-            Probe::Crash => std::process::abort(),
-            Probe::Hang => loop {
-                std::thread::sleep(std::time::Duration::from_secs(3600));
-            },
-            Probe::BusyLoop {
-                ms,
-                max_ms,
-                quota_us,
-                period_us,
-            } => to_value(cpu::busy_loop(
-                *ms,
-                *max_ms,
-                quota_us.map(|quota_us| cpu::Quota {
-                    quota_us,
-                    period_us: period_us.unwrap_or(100_000),
-                }),
-            )),
-            Probe::NetReach {
-                connect,
-                timeout_ms,
-            } => to_value(reach::reach(connect, *timeout_ms)),
-        }
+    fn run(&self) -> Self::Output;
+    /// Every path of its report (`probe.*`), with its type, for these
+    /// arguments.
+    fn fields(&self, v: &mut Vec<schema::Field>);
+    /// Its arguments that may name the case's scratch directory
+    /// (`$SCRATCH/...`).
+    fn scratch_paths(&mut self) -> Vec<&mut PathBuf> {
+        Vec::new()
+    }
+    /// It execs isocheck's own binary (`exec_self`), which needs the
+    /// host's libraries in the sandbox's root.
+    fn execs_isocheck(&self) -> bool {
+        false
+    }
+    /// The paths it writes (creates, chowns, makes a directory at), by
+    /// argument name.
+    fn written_paths(&self) -> Vec<(&'static str, &Path)> {
+        Vec::new()
+    }
+    /// It may write below the case's scratch directory.
+    fn may_write_scratch(&self) -> bool {
+        false
+    }
+    /// It mounts (or remounts) something.
+    fn mounts(&self) -> bool {
+        false
     }
 }
 
-impl Probe {
-    fn scratch_paths(&mut self) -> Vec<&mut PathBuf> {
-        match self {
-            Probe::MountTmpfs { target, .. } => vec![target],
-            Probe::FindHostFile { path, .. } => vec![path],
-            _ => Vec::new(),
+/// The registration: each probe's name and definition, from which the
+/// [`Probe`] enum (what tables name), its name, its dispatch and the
+/// paths of its report derive.
+macro_rules! probes {
+    ($($name:literal => $variant:ident($def:ty),)*) => {
+        /// Every probe a table can name, with its arguments.
+        #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+        #[serde(tag = "kind", deny_unknown_fields)]
+        pub enum Probe {
+            $(
+                #[serde(rename = $name)]
+                $variant($def),
+            )*
         }
+
+        /// The name of every probe, in registration order.
+        pub const KINDS: &[&str] = &[$($name),*];
+
+        impl Probe {
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Probe::$variant(_) => $name,)*
+                }
+            }
+
+            /// Runs the probe in the calling process (the sandbox init).
+            pub fn run(&self) -> Value {
+                match self {
+                    $(Probe::$variant(d) => to_value(d.run()),)*
+                }
+            }
+
+            /// The paths it reports under `probe.`, for its arguments.
+            pub fn probe_fields(&self) -> Vec<schema::Field> {
+                let mut v = vec![schema::opt("probe", schema::Ty::Object)];
+                match self {
+                    $(Probe::$variant(d) => d.fields(&mut v),)*
+                }
+                v
+            }
+
+            /// The definition behind the probe.
+            fn def(&self) -> &dyn DefInfo {
+                match self {
+                    $(Probe::$variant(d) => d,)*
+                }
+            }
+
+            fn scratch_paths(&mut self) -> Vec<&mut PathBuf> {
+                match self {
+                    $(Probe::$variant(d) => d.scratch_paths(),)*
+                }
+            }
+        }
+    };
+}
+
+/// What of a [`Def`] the suite asks without knowing its kind.
+trait DefInfo {
+    fn execs_isocheck(&self) -> bool;
+    fn written_paths(&self) -> Vec<(&'static str, &Path)>;
+    fn may_write_scratch(&self) -> bool;
+    fn mounts(&self) -> bool;
+}
+
+impl<D: Def> DefInfo for D {
+    fn execs_isocheck(&self) -> bool {
+        Def::execs_isocheck(self)
+    }
+    fn written_paths(&self) -> Vec<(&'static str, &Path)> {
+        Def::written_paths(self)
+    }
+    fn may_write_scratch(&self) -> bool {
+        Def::may_write_scratch(self)
+    }
+    fn mounts(&self) -> bool {
+        Def::mounts(self)
+    }
+}
+
+probes! {
+    "pid-view" => PidView(pid::PidViewArgs),
+    "hostname" => Hostname(uts::HostnameArgs),
+    "net-view" => NetView(net::NetViewArgs),
+    "write-file" => WriteFile(fs::WriteFileArgs),
+    "memory-hog" => MemoryHog(memory::MemoryHogArgs),
+    "chown" => Chown(fs::ChownArgs),
+    "create-file" => CreateFile(fs::CreateFileArgs),
+    "fork-count" => ForkCount(tasks::ForkCountArgs),
+    "ipc-view" => IpcView(ns::IpcViewArgs),
+    "clocks" => Clocks(ns::ClocksArgs),
+    "cgroup-view" => CgroupView(ns::CgroupViewArgs),
+    "connect-listener" => ConnectListener(ns::ConnectListenerArgs),
+    "ids" => Ids(ns::IdsArgs),
+    "try-unshare" => TryUnshare(ns::TryUnshareArgs),
+    "mount-tmpfs" => MountTmpfs(mount::MountTmpfsArgs),
+    "mount-view" => MountView(mount::MountViewArgs),
+    "find-host-file" => FindHostFile(mount::FindHostFileArgs),
+    "host-writable" => HostWritable(mount::HostWritableArgs),
+    "syscalls" => Syscalls(security::SyscallsArgs),
+    "path-access" => PathAccess(security::PathAccessArgs),
+    "exec" => Exec(exec::ExecArgs),
+    "noop" => Noop(harness::NoopArgs),
+    "crash" => Crash(harness::CrashArgs),
+    "hang" => Hang(harness::HangArgs),
+    "busy-loop" => BusyLoop(cpu::BusyLoopArgs),
+    "net-reach" => NetReach(reach::NetReachArgs),
+}
+
+impl Probe {
+    /// The probe that does nothing (benchmarks, requirement probes).
+    pub fn noop() -> Probe {
+        Probe::Noop(harness::NoopArgs {})
     }
 
     /// The probe execs isocheck's own binary (`exec_self`), which needs
     /// the host's libraries in the sandbox's root.
     pub fn execs_isocheck(&self) -> bool {
-        matches!(
-            self,
-            Probe::Chown {
-                exec_self: true,
-                ..
-            } | Probe::MountTmpfs {
-                exec_self: true,
-                ..
-            } | Probe::TryUnshare {
-                exec_self: true,
-                ..
-            }
-        )
+        self.def().execs_isocheck()
+    }
+
+    /// The paths the probe writes (creates, chowns, makes a directory
+    /// at), by argument name.
+    pub fn written_paths(&self) -> Vec<(&'static str, &Path)> {
+        self.def().written_paths()
+    }
+
+    /// The probe may write below the case's scratch directory.
+    pub fn may_write_scratch(&self) -> bool {
+        self.def().may_write_scratch()
+    }
+
+    /// The probe mounts (or remounts) something.
+    pub fn mounts(&self) -> bool {
+        self.def().mounts()
+    }
+
+    /// Every path of an observation of this probe run in `spec`: its
+    /// report's and what the runner adds around it.
+    pub fn fields(&self, spec: &crate::model::spec::SandboxSpec) -> Vec<schema::Field> {
+        let mut v = self.probe_fields();
+        v.extend(schema::runner_fields(spec));
+        v
     }
 
     /// The probe names the case's scratch directory (`$SCRATCH/...`).
@@ -330,16 +267,122 @@ mod tests {
         assert!(p.uses_scratch());
         assert_eq!(
             p.with_scratch(Path::new("/tmp/w/scratch-3")),
-            Probe::FindHostFile {
+            Probe::FindHostFile(mount::FindHostFileArgs {
                 path: "/tmp/w/scratch-3/isocheck-marker".into(),
                 mounts: Vec::new(),
-            }
+            })
         );
-        let other = Probe::MountTmpfs {
+        let other = Probe::MountTmpfs(mount::MountTmpfsArgs {
             target: "/tmp/x".into(),
             exec_self: false,
-        };
+        });
         assert!(!other.uses_scratch());
         assert_eq!(other.with_scratch(Path::new("/s")), other);
+    }
+
+    #[test]
+    fn a_probe_is_read_by_its_name_with_its_own_arguments_only() {
+        let names: std::collections::BTreeSet<&str> = KINDS.iter().copied().collect();
+        assert_eq!(names.len(), KINDS.len(), "a name registered twice");
+        for kind in KINDS {
+            let p: Result<Probe, _> = toml::from_str(&format!("kind = \"{kind}\""));
+            // Those without required arguments read from the name alone.
+            if let Ok(p) = p {
+                assert_eq!(p.name(), *kind);
+            }
+        }
+        let p: Probe = toml::from_str("kind = \"memory-hog\"\nmib = 8").unwrap();
+        assert_eq!(p.name(), "memory-hog");
+        let e = toml::from_str::<Probe>("kind = \"pid-view\"\nexec_self = true").unwrap_err();
+        assert!(e.to_string().contains("unknown field `exec_self`"), "{e}");
+        let e = toml::from_str::<Probe>("kind = \"memory-hog\"\nmibs = 8").unwrap_err();
+        assert!(e.to_string().contains("unknown field `mibs`"), "{e}");
+    }
+
+    #[test]
+    fn fields_follow_the_probe_arguments_and_the_sandbox() {
+        let p: Probe = toml::from_str("kind = \"syscalls\"\ntry = [\"uname\"]").unwrap();
+        let spec = crate::model::spec::SandboxSpec::default();
+        let fs = p.fields(&spec);
+        assert!(schema::find(&fs, "probe.calls.uname").is_some());
+        assert!(schema::find(&fs, "probe.calls.getcwd").is_none());
+        assert!(
+            schema::find(&fs, "outside.cgroup.oom_kill").is_none(),
+            "no limits, no cgroup"
+        );
+        assert!(
+            schema::find(&fs, "outside.joiner.pid").is_none(),
+            "no joiner"
+        );
+        let spec = crate::model::spec::SandboxSpec {
+            scaffold: crate::model::scaffold::Scaffold {
+                join: true,
+                ..Default::default()
+            },
+            cgroup: crate::model::cgroup::CgroupLimits {
+                pids_max: Some(8),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let fs = p.fields(&spec);
+        assert!(schema::find(&fs, "outside.cgroup.oom_kill").is_some());
+        assert!(schema::find(&fs, "outside.joiner.pid").is_some());
+    }
+
+    /// The probes that only look, run here in the test process: every
+    /// path their report has is declared by their definition with a type
+    /// it fits, and every plain field they declare one level below
+    /// `probe` is there. (tests/schema.rs checks every probe this way,
+    /// both ways, through real sandboxes.)
+    #[test]
+    fn what_a_looking_probe_reports_is_what_its_definition_declares() {
+        for text in [
+            "kind = \"pid-view\"",
+            "kind = \"hostname\"",
+            "kind = \"net-view\"",
+            "kind = \"ids\"",
+            "kind = \"clocks\"",
+            "kind = \"cgroup-view\"",
+            "kind = \"mount-view\"",
+            "kind = \"syscalls\"\ntry = [\"uname\", \"getcwd\"]",
+            "kind = \"path-access\"\nread = [\"/proc/self/status\"]\nwrite = [\"/proc/sys/kernel/hostname\"]",
+            "kind = \"noop\"",
+        ] {
+            let p: Probe = toml::from_str(text).unwrap();
+            let fields = p.probe_fields();
+            let report = serde_json::json!({ "probe": p.run() });
+            for (path, _) in schema::paths_of(&report) {
+                let value = expect_at(&report, &path);
+                let f = schema::find(&fields, &path)
+                    .unwrap_or_else(|| panic!("{}: `{path}` is not declared", p.name()));
+                assert!(
+                    schema::fits(f, value),
+                    "{}: `{path}` = {value} is not {}",
+                    p.name(),
+                    f.ty.name()
+                );
+            }
+            for f in &fields {
+                let plain = f.path.matches('.').count() == 1 && !f.nullable;
+                if plain {
+                    assert!(
+                        expect_at(&report, &f.path) != &Value::Null,
+                        "{}: declared `{}` is not reported",
+                        p.name(),
+                        f.path
+                    );
+                }
+            }
+        }
+    }
+
+    /// The first value at a declared path (`#` is the first element).
+    fn expect_at<'a>(v: &'a Value, path: &str) -> &'a Value {
+        path.split('.').fold(v, |cur, seg| match (cur, seg) {
+            (Value::Array(a), "#") => a.first().unwrap_or(&Value::Null),
+            (Value::Object(m), k) => m.get(k).unwrap_or(&Value::Null),
+            _ => &Value::Null,
+        })
     }
 }

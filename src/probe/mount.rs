@@ -2,9 +2,11 @@
 //! search for a host file through every mount the sandbox can see.
 
 use nix::mount::MsFlags;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+use super::schema::{self, f, list, list_at, opt, rare_list_at, Field, Ty};
+use super::Def;
 use super::{io_outcome, outcome};
 use crate::model::skeleton::SKELETON_DEVICES;
 use crate::sys::mountinfo;
@@ -406,6 +408,146 @@ pub fn host_writable(own: &[PathBuf], writable: &[PathBuf]) -> HostWritableRepor
         r.mounts.push(m);
     }
     r
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `mount-tmpfs`: makes `target` and mounts a tmpfs on it; reports the
+/// capability sets (and with `exec_self` what an exec gets).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MountTmpfsArgs {
+    pub target: PathBuf,
+    #[serde(default)]
+    pub exec_self: bool,
+}
+
+impl Def for MountTmpfsArgs {
+    type Output = MountTmpfsReport;
+    fn run(&self) -> MountTmpfsReport {
+        mount_tmpfs(&self.target, self.exec_self)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.mkdir", Ty::Outcome));
+        v.push(f("probe.mount", Ty::Outcome));
+        schema::caps(v, self.exec_self);
+    }
+    fn scratch_paths(&mut self) -> Vec<&mut PathBuf> {
+        vec![&mut self.target]
+    }
+    fn execs_isocheck(&self) -> bool {
+        self.exec_self
+    }
+    fn written_paths(&self) -> Vec<(&'static str, &Path)> {
+        vec![("target", &self.target)]
+    }
+    fn mounts(&self) -> bool {
+        true
+    }
+    fn may_write_scratch(&self) -> bool {
+        true
+    }
+}
+
+/// `mount-view`: the sandbox's /proc, /sys and /dev: whose they are,
+/// read-only or not, which devices.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MountViewArgs {}
+
+impl Def for MountViewArgs {
+    type Output = MountView;
+    fn run(&self) -> MountView {
+        view()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.pid", Ty::SINT));
+        v.push(f("probe.proc_self", Ty::Str));
+        v.push(f("probe.proc_is_own", Ty::Bool));
+        v.push(f("probe.proc_pids", Ty::UINT));
+        v.push(f("probe.sys_is_sysfs", Ty::Bool));
+        v.push(f("probe.sys_readonly", Ty::Bool));
+        v.extend(list("probe.sys_net", Ty::Str));
+        v.extend(list("probe.dev", Ty::Str));
+        v.extend(list("probe.dev_extra", Ty::Str));
+    }
+}
+
+/// `find-host-file`: looks for a host file by its host path
+/// (`$SCRATCH/...`) by every path that could still reach the old root (as
+/// it is, below and `..` from every mount point, through /proc/<pid>/root),
+/// and checks the mount table against the skeleton and `mounts`, the
+/// targets the row's sandbox mounts.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FindHostFileArgs {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub mounts: Vec<PathBuf>,
+}
+
+impl Def for FindHostFileArgs {
+    type Output = FindReport;
+    fn run(&self) -> FindReport {
+        find_host_file(&self.path, &self.mounts)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.host_path", Ty::Outcome));
+        v.extend(list("probe.found_at", Ty::Str));
+        v.push(f("probe.found_count", Ty::UINT));
+        v.push(f("probe.paths_tried", Ty::UINT));
+        v.push(f("probe.mount_points", Ty::UINT));
+        v.extend(list("probe.mount_targets", Ty::Str));
+        v.push(f("probe.root_mounts", Ty::UINT));
+        v.extend(list("probe.unexpected_mounts", Ty::Str));
+        // Empty unless the old root or a mount leaked.
+        v.extend(rare_list_at("probe.missing_mounts".into(), Ty::Str));
+        v.extend(rare_list_at("probe.dotdot_escapes".into(), Ty::Str));
+    }
+    fn scratch_paths(&mut self) -> Vec<&mut PathBuf> {
+        vec![&mut self.path]
+    }
+}
+
+/// `host-writable`: every mount whose source is a host file system,
+/// whether it is read-only (mountinfo, statvfs) and what access(2) says of
+/// writing it; skips the sandbox's `own` instances (tmpfs, proc, sysfs and
+/// its root, by target), character devices and the `writable` binds.
+/// Writes nothing.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HostWritableArgs {
+    #[serde(default)]
+    pub own: Vec<PathBuf>,
+    #[serde(default)]
+    pub writable: Vec<PathBuf>,
+}
+
+impl Def for HostWritableArgs {
+    type Output = HostWritableReport;
+    fn run(&self) -> HostWritableReport {
+        host_writable(&self.own, &self.writable)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        for l in [
+            "host_mounts",
+            "rw_host_mounts",
+            "writable",
+            "own",
+            "devices",
+            "allowed",
+        ] {
+            v.extend(list_at(format!("probe.{l}"), Ty::Str));
+        }
+        v.extend(list("probe.mounts", Ty::Object));
+        for k in ["target", "fstype", "source", "root"] {
+            v.push(f(format!("probe.mounts.#.{k}"), Ty::Str));
+        }
+        v.push(f("probe.mounts.#.readonly", Ty::Bool));
+        v.push(opt("probe.mounts.#.statvfs_readonly", Ty::Bool));
+        v.push(f("probe.mounts.#.access", Ty::Outcome));
+    }
 }
 
 #[cfg(test)]

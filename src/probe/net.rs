@@ -1,7 +1,9 @@
 //! The network namespace as the sandbox sees it: interfaces and routes.
 
+use super::schema::{self, Field};
+use super::Def;
 use nix::net::if_::InterfaceFlags;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Serialize, Debug, PartialEq, Eq)]
@@ -55,6 +57,25 @@ pub fn count_v6_routes(text: &str) -> usize {
     text.lines()
         .filter(|l| l.split_whitespace().last().is_some_and(|dev| dev != "lo"))
         .count()
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `net-view`: network interfaces (and which are up) and the routes seen
+/// inside.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NetViewArgs {}
+
+impl Def for NetViewArgs {
+    type Output = NetView;
+    fn run(&self) -> NetView {
+        view()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        schema::net_view(v);
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Probes of what the IPC, time, cgroup, network and user namespaces show.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::outcome;
+use super::schema::{self, f, list, opt, Field, Ty};
+use super::Def;
 use crate::model::names::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
 
 #[derive(Serialize, Debug)]
@@ -139,5 +141,119 @@ pub fn try_unshare(
         without_userns,
         with_userns,
         caps,
+    }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `ipc-view`: looks for the helper's System V segment and POSIX message
+/// queue.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IpcViewArgs {}
+
+impl Def for IpcViewArgs {
+    type Output = IpcView;
+    fn run(&self) -> IpcView {
+        ipc_view()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.shm", Ty::Outcome));
+        v.push(f("probe.mq", Ty::Outcome));
+    }
+}
+
+/// `clocks`: CLOCK_MONOTONIC and CLOCK_BOOTTIME as the sandbox reads them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClocksArgs {}
+
+impl Def for ClocksArgs {
+    type Output = Clocks;
+    fn run(&self) -> Clocks {
+        clocks()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.monotonic_s", Ty::SINT));
+        v.push(f("probe.boottime_s", Ty::SINT));
+    }
+}
+
+/// `cgroup-view`: the sandbox's cgroup paths from /proc/self/cgroup.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupViewArgs {}
+
+impl Def for CgroupViewArgs {
+    type Output = CgroupView;
+    fn run(&self) -> CgroupView {
+        cgroup_view()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.extend(list("probe.paths", Ty::Str));
+        v.push(f("probe.all_root", Ty::Bool));
+    }
+}
+
+/// `connect-listener`: a TCP connect to the helper's listener on
+/// 127.0.0.1.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectListenerArgs {}
+
+impl Def for ConnectListenerArgs {
+    type Output = Connect;
+    fn run(&self) -> Connect {
+        connect_listener()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.connect", Ty::Outcome));
+        v.push(opt("probe.port", Ty::UINT));
+    }
+}
+
+/// `ids`: the sandbox's ids, and whether setgroups is allowed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdsArgs {}
+
+impl Def for IdsArgs {
+    type Output = Ids;
+    fn run(&self) -> Ids {
+        ids()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.uid", Ty::UINT));
+        v.push(f("probe.gid", Ty::UINT));
+        v.push(f("probe.euid", Ty::UINT));
+        v.push(f("probe.setgroups", Ty::Outcome));
+    }
+}
+
+/// `try-unshare`: tries to create `namespaces`, without and with a user
+/// namespace; reports the capability sets held before (and with
+/// `exec_self` what an exec gets).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TryUnshareArgs {
+    pub namespaces: Vec<crate::model::namespace::Namespace>,
+    #[serde(default)]
+    pub exec_self: bool,
+}
+
+impl Def for TryUnshareArgs {
+    type Output = UnshareTry;
+    fn run(&self) -> UnshareTry {
+        try_unshare(&self.namespaces, self.exec_self)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.uid", Ty::UINT));
+        v.push(f("probe.without_userns", Ty::Outcome));
+        v.push(f("probe.with_userns", Ty::Outcome));
+        schema::caps(v, self.exec_self);
+    }
+    fn execs_isocheck(&self) -> bool {
+        self.exec_self
     }
 }

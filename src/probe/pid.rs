@@ -1,6 +1,8 @@
 //! What the PID namespace lets the sandbox see.
 
-use serde::Serialize;
+use super::schema::{f, list, opt, Field, Ty};
+use super::Def;
+use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Debug)]
 pub struct PidView {
@@ -45,5 +47,29 @@ pub fn view() -> PidView {
         foreign_pid1_visible: std::path::Path::new("/proc/1").exists() && self_in_proc != Some(1),
         self_in_proc,
         pid1_comm,
+    }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `pid-view`: own pid, the pids /proc lists, whether a foreign PID 1 is
+/// visible.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PidViewArgs {}
+
+impl Def for PidViewArgs {
+    type Output = PidView;
+    fn run(&self) -> PidView {
+        view()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.self_pid", Ty::SINT));
+        v.extend(list("probe.visible_pids", Ty::SINT));
+        v.push(f("probe.visible_count", Ty::UINT));
+        v.push(opt("probe.self_in_proc", Ty::SINT));
+        v.push(f("probe.foreign_pid1_visible", Ty::Bool));
+        v.push(opt("probe.pid1_comm", Ty::Str));
     }
 }

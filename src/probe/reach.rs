@@ -1,12 +1,14 @@
 //! Reachability: TCP connects from inside the sandbox to named addresses,
 //! with the interfaces and routes the sandbox sees.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::net::NetView;
+use super::schema::{self, f, rare_list_at, Field, Ty};
+use super::Def;
 
 /// How long a connect waits for an answer, in milliseconds: far from the
 /// kernel's retransmit times (a SYN is sent again after 1 s and 3 s, an
@@ -65,6 +67,37 @@ pub fn connect_outcome(addr: &SocketAddr, timeout: Duration) -> String {
             NO_ANSWER.into()
         }
         Err(e) => super::io_outcome::<()>(Err(e)),
+    }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `net-reach`: TCP connects to each named address (`peer =
+/// "10.200.0.1:4242"`) and reports `"ok"` or the errno, with the
+/// interfaces and routes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NetReachArgs {
+    pub connect: BTreeMap<String, SocketAddr>,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl Def for NetReachArgs {
+    type Output = ReachReport;
+    fn run(&self) -> ReachReport {
+        reach(&self.connect, self.timeout_ms)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.connect", Ty::Object));
+        v.extend(
+            self.connect
+                .keys()
+                .map(|k| f(format!("probe.connect.{k}"), Ty::Outcome)),
+        );
+        v.extend(rare_list_at("probe.no_answer".into(), Ty::Str));
+        schema::net_view(v);
     }
 }
 

@@ -1,6 +1,8 @@
 //! What an observation holds: every path an expectation may read, with
-//! its type, for each probe kind and for what the runner adds around it
-//! (`exit.*`, `outside.*`, `ids.*`, `setup.*`).
+//! its type. Each probe declares its own report's paths in its
+//! definition ([`super::Def::fields`], next to its code); this module
+//! holds the vocabulary they use and what the runner adds around every
+//! report (`exit.*`, `outside.*`, `ids.*`, `setup.*`).
 //!
 //! Tables are checked against this when they load: a path no observation
 //! of the row's probe and sandbox has is a table error, and so is an
@@ -10,7 +12,6 @@
 
 use std::borrow::Cow;
 
-use super::Probe;
 use crate::model::spec::SandboxSpec;
 
 /// The type of the value at a path.
@@ -63,7 +64,7 @@ pub struct Field {
     pub rare: bool,
 }
 
-fn f(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
+pub fn f(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
     Field {
         path: path.into(),
         ty,
@@ -72,14 +73,14 @@ fn f(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
     }
 }
 
-fn opt(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
+pub fn opt(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
     Field {
         nullable: true,
         ..f(path, ty)
     }
 }
 
-fn rare(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
+pub fn rare(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
     Field {
         nullable: true,
         rare: true,
@@ -88,228 +89,38 @@ fn rare(path: impl Into<Cow<'static, str>>, ty: Ty) -> Field {
 }
 
 /// A list of `elem` at `path`.
-macro_rules! list {
-    ($path:literal, $elem:expr) => {
-        [f($path, Ty::Array), f(concat!($path, ".#"), $elem)]
-    };
+pub fn list(path: &'static str, elem: Ty) -> [Field; 2] {
+    list_at(path.to_string(), elem)
 }
 
-/// The paths a probe reports under `probe.`, for its arguments.
-pub fn probe_fields(probe: &Probe) -> Vec<Field> {
-    let mut v = vec![opt("probe", Ty::Object)];
-    let net_view = |v: &mut Vec<Field>| {
-        v.extend(list!("probe.interfaces", Ty::Str));
-        v.extend(list!("probe.up", Ty::Str));
-        v.push(f("probe.routes_v4", Ty::UINT));
-        v.push(f("probe.routes_v6", Ty::UINT));
-    };
-    // The five capability sets, and with `exec_self` what an exec of
-    // isocheck's own binary got.
-    let caps = |v: &mut Vec<Field>, exec_self: bool| {
-        v.push(f("probe.caps", Ty::Object));
-        v.push(f("probe.caps.source", Ty::Str));
-        for set in CAP_SETS {
-            v.extend(caps_list(format!("probe.caps.{set}")));
-        }
-        if exec_self {
-            v.push(f("probe.exec_self", Ty::Object));
-            v.push(f("probe.exec_self.exec", Ty::Outcome));
-            v.push(opt("probe.exec_self.child", Ty::Object));
-            for id in ["uid", "euid", "gid", "egid"] {
-                v.push(f(format!("probe.exec_self.child.{id}"), Ty::UINT));
-            }
-            for set in CAP_SETS {
-                v.extend(caps_list(format!("probe.exec_self.child.{set}")));
-            }
-            v.push(f("probe.exec_self.child.no_new_privs", Ty::Bool));
-        }
-    };
-    match probe {
-        Probe::PidView => {
-            v.push(f("probe.self_pid", Ty::SINT));
-            v.extend(list!("probe.visible_pids", Ty::SINT));
-            v.push(f("probe.visible_count", Ty::UINT));
-            v.push(opt("probe.self_in_proc", Ty::SINT));
-            v.push(f("probe.foreign_pid1_visible", Ty::Bool));
-            v.push(opt("probe.pid1_comm", Ty::Str));
-        }
-        Probe::Hostname => v.push(f("probe.hostname", Ty::Str)),
-        Probe::NetView => net_view(&mut v),
-        Probe::WriteFile { remount_rw, .. } => {
-            v.push(f("probe.write", Ty::Outcome));
-            if *remount_rw {
-                v.push(f("probe.remount_rw", Ty::Outcome));
-            }
-        }
-        Probe::MemoryHog { .. } => v.push(f("probe.allocated_mib", Ty::UINT)),
-        Probe::Chown { exec_self, .. } => {
-            v.push(f("probe.create", Ty::Outcome));
-            v.push(f("probe.chown", Ty::Outcome));
-            v.push(f("probe.uid", Ty::UINT));
-            caps(&mut v, *exec_self);
-        }
-        Probe::CreateFile { .. } => {
-            v.push(f("probe.create", Ty::Outcome));
-            v.push(f("probe.uid", Ty::UINT));
-            v.push(opt("probe.owner_inside", Ty::UINT));
-            v.push(opt("probe.unmapped_owner", Ty::UINT));
-        }
-        Probe::ForkCount { .. } => {
-            v.push(f("probe.forked", Ty::UINT));
-            v.push(opt("probe.error", Ty::Outcome));
-        }
-        Probe::IpcView => {
-            v.push(f("probe.shm", Ty::Outcome));
-            v.push(f("probe.mq", Ty::Outcome));
-        }
-        Probe::Clocks => {
-            v.push(f("probe.monotonic_s", Ty::SINT));
-            v.push(f("probe.boottime_s", Ty::SINT));
-        }
-        Probe::CgroupView => {
-            v.extend(list!("probe.paths", Ty::Str));
-            v.push(f("probe.all_root", Ty::Bool));
-        }
-        Probe::ConnectListener => {
-            v.push(f("probe.connect", Ty::Outcome));
-            v.push(opt("probe.port", Ty::UINT));
-        }
-        Probe::Ids => {
-            v.push(f("probe.uid", Ty::UINT));
-            v.push(f("probe.gid", Ty::UINT));
-            v.push(f("probe.euid", Ty::UINT));
-            v.push(f("probe.setgroups", Ty::Outcome));
-        }
-        Probe::TryUnshare { exec_self, .. } => {
-            v.push(f("probe.uid", Ty::UINT));
-            v.push(f("probe.without_userns", Ty::Outcome));
-            v.push(f("probe.with_userns", Ty::Outcome));
-            caps(&mut v, *exec_self);
-        }
-        Probe::MountTmpfs { exec_self, .. } => {
-            v.push(f("probe.mkdir", Ty::Outcome));
-            v.push(f("probe.mount", Ty::Outcome));
-            caps(&mut v, *exec_self);
-        }
-        Probe::MountView => {
-            v.push(f("probe.pid", Ty::SINT));
-            v.push(f("probe.proc_self", Ty::Str));
-            v.push(f("probe.proc_is_own", Ty::Bool));
-            v.push(f("probe.proc_pids", Ty::UINT));
-            v.push(f("probe.sys_is_sysfs", Ty::Bool));
-            v.push(f("probe.sys_readonly", Ty::Bool));
-            v.extend(list!("probe.sys_net", Ty::Str));
-            v.extend(list!("probe.dev", Ty::Str));
-            v.extend(list!("probe.dev_extra", Ty::Str));
-        }
-        Probe::FindHostFile { .. } => {
-            v.push(f("probe.host_path", Ty::Outcome));
-            v.extend(list!("probe.found_at", Ty::Str));
-            v.push(f("probe.found_count", Ty::UINT));
-            v.push(f("probe.paths_tried", Ty::UINT));
-            v.push(f("probe.mount_points", Ty::UINT));
-            v.extend(list!("probe.mount_targets", Ty::Str));
-            v.push(f("probe.root_mounts", Ty::UINT));
-            v.extend(list!("probe.unexpected_mounts", Ty::Str));
-            // Empty unless the old root or a mount leaked.
-            v.extend(rare_list_at("probe.missing_mounts".into(), Ty::Str));
-            v.extend(rare_list_at("probe.dotdot_escapes".into(), Ty::Str));
-        }
-        Probe::HostWritable { .. } => {
-            for l in [
-                "host_mounts",
-                "rw_host_mounts",
-                "writable",
-                "own",
-                "devices",
-                "allowed",
-            ] {
-                v.extend(list_at(format!("probe.{l}"), Ty::Str));
-            }
-            v.extend(list!("probe.mounts", Ty::Object));
-            for k in ["target", "fstype", "source", "root"] {
-                v.push(f(format!("probe.mounts.#.{k}"), Ty::Str));
-            }
-            v.push(f("probe.mounts.#.readonly", Ty::Bool));
-            v.push(opt("probe.mounts.#.statvfs_readonly", Ty::Bool));
-            v.push(f("probe.mounts.#.access", Ty::Outcome));
-        }
-        Probe::Syscalls { tries } => {
-            v.push(f("probe.calls", Ty::Object));
-            v.extend(
-                tries
-                    .iter()
-                    .map(|t| f(format!("probe.calls.{}", t.name()), Ty::Outcome)),
-            );
-            v.push(opt("probe.seccomp_mode", Ty::UINT));
-        }
-        Probe::PathAccess { .. } => {
-            v.extend(list!("probe.reads", Ty::Object));
-            v.push(f("probe.reads.#.path", Ty::Str));
-            v.push(f("probe.reads.#.kind", Ty::Str));
-            v.push(f("probe.reads.#.read", Ty::Outcome));
-            v.push(f("probe.reads.#.content", Ty::UINT));
-            v.extend(list!("probe.present", Ty::Str));
-            v.extend(list!("probe.readable", Ty::Str));
-            v.extend(list!("probe.writes", Ty::Object));
-            v.push(f("probe.writes.#.path", Ty::Str));
-            v.push(f("probe.writes.#.access", Ty::Outcome));
-            v.extend(list!("probe.writable", Ty::Str));
-        }
-        Probe::Exec { bind_port, .. } => {
-            v.push(f("probe.uid", Ty::UINT));
-            v.push(opt("probe.file_uid", Ty::UINT));
-            v.push(opt("probe.file_mode", Ty::Str));
-            v.push(opt("probe.nosuid", Ty::Bool));
-            v.push(f("probe.exec", Ty::Outcome));
-            v.push(opt("probe.status", Ty::SINT));
-            v.push(opt("probe.child", Ty::Object));
-            for id in [
-                "probe.child.uid",
-                "probe.child.euid",
-                "probe.child.gid",
-                "probe.child.egid",
-            ] {
-                v.push(f(id, Ty::UINT));
-            }
-            v.extend(list!("probe.child.effective", Ty::Str));
-            v.extend(list!("probe.child.permitted", Ty::Str));
-            v.extend(list!("probe.child.bounding", Ty::Str));
-            v.extend(caps_list("probe.child.inheritable".into()));
-            v.extend(caps_list("probe.child.ambient".into()));
-            v.push(f("probe.child.no_new_privs", Ty::Bool));
-            if bind_port.is_some() {
-                v.push(f("probe.child.bind", Ty::Outcome));
-            }
-            v.extend(list!("probe.caps_after_exec", Ty::Str));
-        }
-        Probe::Noop => {}
-        // Neither reports: the one dies, the other is killed.
-        Probe::Crash | Probe::Hang => {}
-        Probe::BusyLoop { .. } => {
-            v.push(f("probe.wall_ms", Ty::Number));
-            v.push(f("probe.cpu_ms", Ty::Number));
-            v.push(f("probe.ratio", Ty::Number));
-            v.push(opt("probe.quota_allows_ms", Ty::Number));
-            v.push(opt("probe.over_quota", Ty::Bool));
-            v.push(opt("probe.nr_periods", Ty::UINT));
-            v.push(opt("probe.nr_throttled", Ty::UINT));
-            v.push(opt("probe.cgroup_usage_ms", Ty::Number));
-            v.push(opt("probe.decided", Ty::Bool));
-            v.push(rare("probe.error", Ty::Str));
-        }
-        Probe::NetReach { connect, .. } => {
-            v.push(f("probe.connect", Ty::Object));
-            v.extend(
-                connect
-                    .keys()
-                    .map(|k| f(format!("probe.connect.{k}"), Ty::Outcome)),
-            );
-            v.extend(rare_list_at("probe.no_answer".into(), Ty::Str));
-            net_view(&mut v);
-        }
+/// The interfaces and routes a network view reports.
+pub fn net_view(v: &mut Vec<Field>) {
+    v.extend(list("probe.interfaces", Ty::Str));
+    v.extend(list("probe.up", Ty::Str));
+    v.push(f("probe.routes_v4", Ty::UINT));
+    v.push(f("probe.routes_v6", Ty::UINT));
+}
+
+/// The five capability sets, and with `exec_self` what an exec of
+/// isocheck's own binary got.
+pub fn caps(v: &mut Vec<Field>, exec_self: bool) {
+    v.push(f("probe.caps", Ty::Object));
+    v.push(f("probe.caps.source", Ty::Str));
+    for set in CAP_SETS {
+        v.extend(caps_list(format!("probe.caps.{set}")));
     }
-    v
+    if exec_self {
+        v.push(f("probe.exec_self", Ty::Object));
+        v.push(f("probe.exec_self.exec", Ty::Outcome));
+        v.push(opt("probe.exec_self.child", Ty::Object));
+        for id in ["uid", "euid", "gid", "egid"] {
+            v.push(f(format!("probe.exec_self.child.{id}"), Ty::UINT));
+        }
+        for set in CAP_SETS {
+            v.extend(caps_list(format!("probe.exec_self.child.{set}")));
+        }
+        v.push(f("probe.exec_self.child.no_new_privs", Ty::Bool));
+    }
 }
 
 /// The capability sets a caps report lists.
@@ -322,18 +133,18 @@ const CAP_SETS: [&str; 5] = [
 ];
 
 /// A list of `elem` at a computed `path`.
-fn list_at(path: String, elem: Ty) -> [Field; 2] {
+pub fn list_at(path: String, elem: Ty) -> [Field; 2] {
     [f(path.clone(), Ty::Array), f(path + ".#", elem)]
 }
 
 /// A list at `path` that a healthy run leaves empty.
-fn rare_list_at(path: String, elem: Ty) -> [Field; 2] {
+pub fn rare_list_at(path: String, elem: Ty) -> [Field; 2] {
     [f(path.clone(), Ty::Array), rare(path + ".#", elem)]
 }
 
 /// A capability set as a list of names: the inheritable and ambient sets
 /// are empty in every healthy sandbox.
-fn caps_list(path: String) -> [Field; 2] {
+pub fn caps_list(path: String) -> [Field; 2] {
     if path.ends_with(".inheritable") || path.ends_with(".ambient") {
         rare_list_at(path, Ty::Str)
     } else {
@@ -374,7 +185,7 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
         f("swept", Ty::UINT),
         f("sandbox_us", Ty::UINT),
     ];
-    v.extend(list!("outside.scratch_mounts", Ty::Str));
+    v.extend(list("outside.scratch_mounts", Ty::Str));
     // The sandbox's own cgroup, made only for limits (null without), and
     // what a joiner saw (null without one).
     v.push(opt("outside.cgroup", Ty::Object));
@@ -410,13 +221,6 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
         }
         v.push(f("outside.joiner.pid1_comm", Ty::Str));
     }
-    v
-}
-
-/// Every path of an observation of `probe` run in `spec`.
-pub fn fields(probe: &Probe, spec: &SandboxSpec) -> Vec<Field> {
-    let mut v = probe_fields(probe);
-    v.extend(runner_fields(spec));
     v
 }
 
@@ -509,34 +313,6 @@ mod tests {
         assert!(!matches("outside.scratch.#.uid", "outside.scratch.x.uid"));
         assert!(!matches("outside.scratch", "outside.scratch.0"));
         assert!(!matches("probe.self_pid", "probe"));
-    }
-
-    #[test]
-    fn fields_follow_the_probe_arguments_and_the_sandbox() {
-        let p: Probe = toml::from_str("kind = \"syscalls\"\ntry = [\"uname\"]").unwrap();
-        let spec = SandboxSpec::default();
-        let fs = fields(&p, &spec);
-        assert!(find(&fs, "probe.calls.uname").is_some());
-        assert!(find(&fs, "probe.calls.getcwd").is_none());
-        assert!(
-            find(&fs, "outside.cgroup.oom_kill").is_none(),
-            "no limits, no cgroup"
-        );
-        assert!(find(&fs, "outside.joiner.pid").is_none(), "no joiner");
-        let spec = SandboxSpec {
-            scaffold: crate::model::scaffold::Scaffold {
-                join: true,
-                ..Default::default()
-            },
-            cgroup: crate::model::cgroup::CgroupLimits {
-                pids_max: Some(8),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let fs = fields(&p, &spec);
-        assert!(find(&fs, "outside.cgroup.oom_kill").is_some());
-        assert!(find(&fs, "outside.joiner.pid").is_some());
     }
 
     #[test]

@@ -11,6 +11,8 @@ use std::io::Read;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
+use super::schema::{f, list, opt, Field, Ty};
+use super::Def;
 use super::{io_outcome, outcome};
 
 /// A system call the `syscalls` probe can try; each is harmless.
@@ -185,6 +187,65 @@ pub fn path_access(read: &[PathBuf], write: &[PathBuf]) -> PathAccessReport {
             .collect(),
         reads,
         writes,
+    }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `syscalls`: tries harmless system calls and reports each outcome and
+/// the seccomp mode.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SyscallsArgs {
+    #[serde(rename = "try")]
+    pub tries: Vec<Harmless>,
+}
+
+impl Def for SyscallsArgs {
+    type Output = SyscallsReport;
+    fn run(&self) -> SyscallsReport {
+        syscalls(&self.tries)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.calls", Ty::Object));
+        v.extend(
+            self.tries
+                .iter()
+                .map(|t| f(format!("probe.calls.{}", t.name()), Ty::Outcome)),
+        );
+        v.push(opt("probe.seccomp_mode", Ty::UINT));
+    }
+}
+
+/// `path-access`: reads the start of each `read` path; asks access(2)
+/// whether each `write` path could be written (never writes).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PathAccessArgs {
+    #[serde(default)]
+    pub read: Vec<PathBuf>,
+    #[serde(default)]
+    pub write: Vec<PathBuf>,
+}
+
+impl Def for PathAccessArgs {
+    type Output = PathAccessReport;
+    fn run(&self) -> PathAccessReport {
+        path_access(&self.read, &self.write)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.extend(list("probe.reads", Ty::Object));
+        v.push(f("probe.reads.#.path", Ty::Str));
+        v.push(f("probe.reads.#.kind", Ty::Str));
+        v.push(f("probe.reads.#.read", Ty::Outcome));
+        v.push(f("probe.reads.#.content", Ty::UINT));
+        v.extend(list("probe.present", Ty::Str));
+        v.extend(list("probe.readable", Ty::Str));
+        v.extend(list("probe.writes", Ty::Object));
+        v.push(f("probe.writes.#.path", Ty::Str));
+        v.push(f("probe.writes.#.access", Ty::Outcome));
+        v.extend(list("probe.writable", Ty::Str));
     }
 }
 

@@ -3,8 +3,10 @@
 use nix::sched::CloneFlags;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::waitpid;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::schema::{f, opt, Field, Ty};
+use super::Def;
 use crate::sys::{self, CloneResult};
 
 #[derive(Serialize, Debug)]
@@ -40,4 +42,25 @@ pub fn fork_count(max: u32) -> ForkReport {
         let _ = waitpid(c, None);
     }
     ForkReport { forked, error }
+}
+
+// The probe's definition: its arguments, what it reports and the paths
+// of its report.
+
+/// `fork-count`: starts up to `max` processes at once and counts them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ForkCountArgs {
+    pub max: u32,
+}
+
+impl Def for ForkCountArgs {
+    type Output = ForkReport;
+    fn run(&self) -> ForkReport {
+        fork_count(self.max)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.forked", Ty::UINT));
+        v.push(opt("probe.error", Ty::Outcome));
+    }
 }

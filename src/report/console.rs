@@ -15,8 +15,8 @@
 use std::io::Write;
 
 use super::text::{ms, one_line};
-use crate::host::HostFacts;
 use crate::model::events::{Event, Sink, SinkError};
+use crate::model::host::HostFacts;
 use crate::model::result::{CaseResult, Outcome, Summary};
 
 /// Width of the property column; longer names push the line right.
@@ -171,8 +171,8 @@ impl<W: Write> Sink for ConsoleSink<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::result::Report;
     use crate::report::testing::{replay, sample_report, HOSTILE};
-    use crate::report::Report;
 
     fn console_text(report: &Report, color: bool) -> String {
         let mut sink = ConsoleSink::new(Vec::new()).with_color(color);

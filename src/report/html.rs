@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use super::console::outcome_word;
 use super::text::ms;
-use crate::host::HostFacts;
+use crate::model::host::HostFacts;
 use crate::model::result::{CaseResult, Mode, Outcome, Report, Summary, Variant};
 
 /// The stylesheet shared by the report and the matrix.
@@ -282,7 +282,7 @@ fn modes_of(cases: &[CaseResult]) -> Vec<Mode> {
 }
 
 /// The config-against-behaviour audit: one row per feature.
-pub(crate) fn audit_section(a: &crate::report::Audit) -> Markup {
+pub(crate) fn audit_section(a: &crate::model::result::Audit) -> Markup {
     html! {
         section #audit {
             h2 { "Audit: kernel config and policy against behaviour" }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 
-use crate::host::HostFacts;
+use crate::model::host::HostFacts;
 use crate::model::result::{
     Audit, CaseResult, Mode, Outcome, Reason, Report, RequirementCheck, SchemaVersion, Summary,
     Tool, Variant, SCHEMA_VERSION,

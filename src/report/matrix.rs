@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 use super::html::{case_anchor, STYLE};
-use crate::host::HostFacts;
+use crate::model::host::HostFacts;
 use crate::model::result::{
     CaseResult, Mode, Outcome, Reason, ReasonKind, Report, RequirementCheck, Summary, Variant,
 };

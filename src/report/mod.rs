@@ -4,11 +4,12 @@
 //!
 //! The result model and the event stream with the one trait every consumer
 //! implements are data of the model layer ([`crate::model::result`],
-//! [`crate::model::events`], re-exported here). The sinks: [`console`]
+//! [`crate::model::events`]). The sinks: [`console`]
 //! prints as a run goes; [`sink::FileSink`] adds the stream up and writes,
 //! at the run's end, [`json`] (the report file), [`html`] (one
 //! self-contained page), [`junit`] (for CI) or [`ktap`] (for kernel CI),
-//! each a pure rendering of the [`Report`] the stream adds up to. Over several reports: [`matrix`]
+//! each a pure rendering of the [`Report`](crate::model::result::Report)
+//! the stream adds up to. Over several reports: [`matrix`]
 //! (kernels across, properties down) and [`diff`] (what changed between two
 //! runs). [`documents`]: the versions and JSON Schemas of every JSON
 //! document isocheck writes. [`kcidb`]: reports as KernelCI's KCIDB
@@ -29,8 +30,6 @@ pub(crate) mod testing;
 mod text;
 pub mod versioned;
 
-pub use crate::model::events::{Collector, Event, Sink, SinkError};
-pub use crate::model::result::*;
 pub use console::ConsoleSink;
 pub use diff::Diff;
 pub use json::{read_report, write_report, ReportError};

@@ -10,8 +10,8 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 
-use crate::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
-use crate::runtime::cgroups::Layout;
+use crate::model::cgroup::Layout;
+use crate::model::host::{CgroupFacts, Credentials, Distro, HostFacts, Kernel};
 
 use crate::model::events::{Event, Sink};
 use crate::model::result::*;

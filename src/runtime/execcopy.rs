@@ -10,7 +10,7 @@ use caps::Capability;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::spec::ExecCopy;
+use crate::model::scaffold::ExecCopy;
 use crate::sys::outdir::OutDir;
 
 /// `struct vfs_cap_data`, revision 2, little-endian: the capabilities as

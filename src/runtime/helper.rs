@@ -22,12 +22,13 @@ use std::time::{Duration, Instant};
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord};
 use super::plumbing::{die_with, pipe, step};
-pub use super::protocol::{ExitInfo, HelperReport, HelperRequest};
+use super::protocol::{ExitInfo, HelperReport, HelperRequest};
 use super::sabotage::{self, Sabotage};
 use super::scaffold;
-use super::spec::{Namespace, SandboxSpec};
 use super::syscall::LinuxSyscall;
 use crate::model::error::{Cause, StepError};
+use crate::model::namespace::Namespace;
+use crate::model::spec::SandboxSpec;
 use crate::sys::{self, CloneResult};
 
 /// The argument that turns isocheck's binary into the helper.
@@ -186,7 +187,7 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
             off.monotonic_s, off.boottime_s
         );
         std::fs::write("/proc/self/timens_offsets", &text)
-            .map_err(|e| step("timens_offsets", text.trim(), super::syscall::io_errno(e)))?;
+            .map_err(|e| step("timens_offsets", text.trim(), crate::sys::io_errno(e)))?;
     }
     Ok(())
 }
@@ -196,7 +197,7 @@ fn enter_outer(spec: &SandboxSpec) -> Result<(), StepError> {
 /// the sandbox, a clone of this process, inherits both and can read the
 /// kernel's throttling counters whatever its root and mounts become.
 ///
-/// [`CPU_STAT_FD_ENV`]: super::spec::CPU_STAT_FD_ENV
+/// [`CPU_STAT_FD_ENV`]: crate::model::names::CPU_STAT_FD_ENV
 fn open_cpu_stat(procs: &[std::path::PathBuf]) -> Option<std::fs::File> {
     use std::os::fd::AsRawFd;
     let file = procs
@@ -204,7 +205,10 @@ fn open_cpu_stat(procs: &[std::path::PathBuf]) -> Option<std::fs::File> {
         .find_map(|p| std::fs::File::open(p.with_file_name("cpu.stat")).ok())?;
     // The sandbox is a clone of this single-threaded process: it inherits
     // the variable.
-    std::env::set_var(super::spec::CPU_STAT_FD_ENV, file.as_raw_fd().to_string());
+    std::env::set_var(
+        crate::model::names::CPU_STAT_FD_ENV,
+        file.as_raw_fd().to_string(),
+    );
     Some(file)
 }
 
@@ -417,17 +421,17 @@ fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
         .filter(|_| !sabotage::hit(Sabotage::CgroupJoinSkipped))
     {
         std::fs::write(procs, child.as_raw().to_string())
-            .map_err(|e| StepError::new("join-cgroup", procs, super::syscall::io_errno(e)))?;
+            .map_err(|e| StepError::new("join-cgroup", procs, crate::sys::io_errno(e)))?;
     }
     Ok(())
 }
 
 /// The maps the `idmap-identity` sabotage writes instead of `maps`: each
 /// line's outside id made equal to its inside id.
-fn identity(maps: &[super::spec::IdMap]) -> Option<Vec<super::spec::IdMap>> {
+fn identity(maps: &[crate::model::spec::IdMap]) -> Option<Vec<crate::model::spec::IdMap>> {
     (!maps.is_empty() && sabotage::hit(Sabotage::IdmapIdentity)).then(|| {
         maps.iter()
-            .map(|m| super::spec::IdMap {
+            .map(|m| crate::model::spec::IdMap {
                 outside: m.inside,
                 ..*m
             })
@@ -572,7 +576,7 @@ mod tests {
 
     #[test]
     fn the_maps_are_written_as_given_without_the_identity_sabotage() {
-        let maps = [super::super::spec::IdMap {
+        let maps = [crate::model::spec::IdMap {
             inside: 0,
             outside: 100000,
             count: 1,

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::spec::IdMap;
 use crate::model::error::{Cause, StepError};
+use crate::model::spec::IdMap;
 use nix::unistd::Pid;
 
 /// The text of a map file: one `inside outside count` line per entry.
@@ -29,7 +29,7 @@ pub fn write(
             StepError::new(
                 &format!("write {file}"),
                 format!("{} <- {:?}", p.display(), text.trim_end()),
-                super::syscall::io_errno(e),
+                crate::sys::io_errno(e),
             )
         })
     };
@@ -61,7 +61,7 @@ fn own_user_namespace(dir: &std::path::Path) -> Result<(), StepError> {
     let ns = |p: PathBuf| {
         std::fs::metadata(&p)
             .map(|m| (m.dev(), m.ino()))
-            .map_err(|e| StepError::new("check-userns", &p, super::syscall::io_errno(e)))
+            .map_err(|e| StepError::new("check-userns", &p, crate::sys::io_errno(e)))
     };
     let child = ns(dir.join("ns/user"))?;
     if child == ns(PathBuf::from("/proc/self/ns/user"))? {

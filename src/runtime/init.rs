@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 
 use super::mounts;
 use super::sabotage::{self, Sabotage};
-use super::spec::{Namespace, Propagation, Rootfs, SandboxSpec};
 use super::syscall::Syscall;
 use crate::model::error::{Cause, StepError};
+use crate::model::namespace::Namespace;
+use crate::model::spec::{Propagation, Rootfs, SandboxSpec};
 
 /// How the sandbox got its root.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,7 +317,7 @@ fn sabotaged_set(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::{BindSource, CapsSpec, Ids, Mount, Propagation};
+    use crate::model::spec::{BindSource, CapsSpec, Ids, Mount, Propagation};
     use crate::runtime::syscall::{Call, RecordingSyscall, Set};
     use rstest::rstest;
 
@@ -611,7 +612,7 @@ mod tests {
     #[test]
     fn seccomp_is_installed_last_after_no_new_privs() {
         let s = sys();
-        let filter = crate::runtime::spec::SeccompSpec {
+        let filter = crate::model::spec::SeccompSpec {
             deny: vec!["uname".into()],
             errno: "EPERM".into(),
         };
@@ -652,7 +653,7 @@ mod tests {
         let s = sys().failing(failing, Errno::EINVAL);
         let sp = SandboxSpec {
             no_new_privs: true,
-            seccomp: Some(crate::runtime::spec::SeccompSpec {
+            seccomp: Some(crate::model::spec::SeccompSpec {
                 deny: vec!["uname".into()],
                 errno: "EPERM".into(),
             }),
@@ -866,12 +867,12 @@ mod tests {
                 .into_iter()
                 .chain([Namespace::User])
                 .collect(),
-            uid_map: vec![crate::runtime::spec::IdMap {
+            uid_map: vec![crate::model::spec::IdMap {
                 inside: 0,
                 outside: 100000,
                 count: 1,
             }],
-            gid_map: vec![crate::runtime::spec::IdMap {
+            gid_map: vec![crate::model::spec::IdMap {
                 inside: 0,
                 outside: 100000,
                 count: 1,

@@ -75,8 +75,7 @@ pub fn join(target: Pid) -> Result<JoinView, StepError> {
 /// namespace (root and cwd move to its root).
 fn enter(target: Pid, enter_mnt: bool) -> Result<(), nix::errno::Errno> {
     let open = |ns: &str| {
-        std::fs::File::open(format!("/proc/{target}/ns/{ns}"))
-            .map_err(crate::runtime::syscall::io_errno)
+        std::fs::File::open(format!("/proc/{target}/ns/{ns}")).map_err(crate::sys::io_errno)
     };
     let pid_ns = open("pid")?;
     let mnt_ns = open("mnt")?;

@@ -26,7 +26,6 @@ pub mod protocol;
 pub mod rootless;
 pub mod sabotage;
 pub mod scaffold;
-pub use crate::sys::seccomp;
 pub mod spawn;
 pub mod spec;
 pub mod syscall;

@@ -6,11 +6,11 @@ use nix::mount::MsFlags;
 use std::path::{Path, PathBuf};
 
 use super::sabotage::{self, Sabotage};
-use super::spec::{BindSource, Mount};
 use super::syscall::Syscall;
 use crate::model::error::StepError;
+use crate::model::spec::{BindSource, Mount};
 
-pub use crate::model::skeleton::{SKELETON_BINDS, SKELETON_DEVICES, SKELETON_DIRS};
+use crate::model::skeleton::{SKELETON_BINDS, SKELETON_DEVICES, SKELETON_DIRS};
 
 fn inside(base: &Path, target: &Path) -> PathBuf {
     base.join(target.strip_prefix("/").unwrap_or(target))

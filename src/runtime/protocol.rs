@@ -8,8 +8,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 use super::init::SetupRecord;
-use super::spec::{IdMap, SandboxSpec};
 use crate::model::error::StepError;
+use crate::model::spec::{IdMap, SandboxSpec};
 use crate::probe::Probe;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]

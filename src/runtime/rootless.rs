@@ -20,9 +20,9 @@ use std::path::PathBuf;
 use super::idmap;
 use super::plumbing::{die_with, pipe, step};
 use super::protocol::{HelperReport, HelperRequest};
-pub use super::protocol::{IdmapTools, RootlessPlan};
-use super::spec::IdMap;
+use super::protocol::{IdmapTools, RootlessPlan};
 use crate::model::error::{Cause, StepError};
+use crate::model::spec::IdMap;
 use crate::model::subid::{ranges_for, SubidEntry, SubidGrant};
 use crate::sys::{self, CloneResult};
 
@@ -59,7 +59,7 @@ impl IdmapTools {
             step(
                 &tool.display().to_string(),
                 &pid.to_string(),
-                super::syscall::io_errno(e),
+                crate::sys::io_errno(e),
             )
         })?;
         if out.status.success() {
@@ -297,7 +297,7 @@ fn worker_setup(
             step(
                 "join-delegated-cgroup",
                 &procs.display().to_string(),
-                super::syscall::io_errno(e),
+                crate::sys::io_errno(e),
             )
         })?;
     }

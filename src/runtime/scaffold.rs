@@ -13,9 +13,11 @@ use nix::unistd::Pid;
 use std::net::TcpListener;
 
 use super::join::JoinView;
-use super::veth::{self, VethSpec};
+use super::veth;
 use crate::model::error::StepError;
-use crate::model::scaffold::{Item, Scaffold, IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+use crate::model::names::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+use crate::model::scaffold::{Item, Scaffold};
+use crate::model::veth::VethSpec;
 use crate::sys;
 
 /// What the items saw while the sandbox ran, for the helper's report.
@@ -115,7 +117,7 @@ impl Hook for LoopbackListener {
             sys::loopback_up().map_err(|e| step("loopback-up", "lo", e))?;
         }
         let l = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| step("listen", "127.0.0.1:0", super::syscall::io_errno(e)))?;
+            .map_err(|e| step("listen", "127.0.0.1:0", crate::sys::io_errno(e)))?;
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
         // The sandbox is a clone of this single-threaded process: it
         // inherits the variable.

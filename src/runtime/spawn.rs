@@ -14,12 +14,16 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::cgroups::{self, CgroupStats, Layout, SandboxCgroup};
+use super::cgroups::{self, CgroupStats, SandboxCgroup};
 use super::execcopy;
-use super::helper::{HelperReport, HelperRequest, HELPER_ARG};
-use super::rootless::RootlessPlan;
-use super::spec::{ExecCopy, Namespace, SandboxSpec, EXEC_COPY_NAME, MARKER_NAME};
+use super::helper::HELPER_ARG;
+use super::protocol::RootlessPlan;
+use super::protocol::{HelperReport, HelperRequest};
 use super::workdir::WorkDir;
+use crate::model::cgroup::Layout;
+use crate::model::namespace::Namespace;
+use crate::model::scaffold::{ExecCopy, EXEC_COPY_NAME, MARKER_NAME};
+use crate::model::spec::SandboxSpec;
 use crate::probe::Probe;
 
 /// Extra time the runner gives the helper past the sandbox's own timeout
@@ -75,7 +79,7 @@ pub struct IdView {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Observation {
     pub probe: Option<serde_json::Value>,
-    pub exit: Option<super::helper::ExitInfo>,
+    pub exit: Option<super::protocol::ExitInfo>,
     pub timed_out: bool,
     pub setup: Option<super::init::SetupRecord>,
     pub setup_error: Option<crate::model::error::StepError>,
@@ -494,8 +498,6 @@ impl Drop for LiveGroup<'_> {
     }
 }
 
-pub use super::workdir::work_base;
-
 fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
@@ -536,7 +538,7 @@ impl ScratchDir {
 
 /// Where `id` lands one level out through `maps`; ids outside every
 /// range are returned unchanged (no map: the same namespace).
-fn map_out(maps: &[super::spec::IdMap], id: u32) -> u32 {
+fn map_out(maps: &[crate::model::spec::IdMap], id: u32) -> u32 {
     if maps.is_empty() {
         return id;
     }
@@ -643,8 +645,8 @@ mod tests {
         assert_eq!(first_subid_range(text, Some("nobody"), 8), None);
     }
 
-    fn map(inside: u32, outside: u32, count: u32) -> crate::runtime::spec::IdMap {
-        crate::runtime::spec::IdMap {
+    fn map(inside: u32, outside: u32, count: u32) -> crate::model::spec::IdMap {
+        crate::model::spec::IdMap {
             inside,
             outside,
             count,

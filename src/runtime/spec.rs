@@ -1,13 +1,9 @@
 //! The runtime's view of a sandbox spec: the plain data lives in
-//! `model::spec` and `model::scaffold` (re-exported here); this module
-//! adds what only the runtime can check, such as whether a seccomp
-//! filter compiles on this machine.
+//! `model::spec` and `model::scaffold`; this module adds what only the
+//! runtime can check, such as whether a seccomp filter compiles on this
+//! machine.
 
-pub use crate::model::scaffold::{
-    ExecCopy, Scaffold, VethSpec, EXEC_COPY_NAME, IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV,
-    MARKER_NAME,
-};
-pub use crate::model::spec::*;
+use crate::model::spec::SandboxSpec;
 
 /// Checks `spec` as [`SandboxSpec::validate`] does, and that its seccomp
 /// filter compiles here; the error names the field.

@@ -155,7 +155,7 @@ impl Syscall for LinuxSyscall {
     }
 }
 
-pub use crate::sys::io_errno;
+use crate::sys::io_errno;
 
 /// One call the test double received, with its arguments as typed values.
 #[cfg(test)]

@@ -36,10 +36,10 @@ use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use super::plumbing::step;
-use super::syscall::io_errno;
 use crate::model::error::StepError;
+use crate::sys::io_errno;
 
-pub use crate::model::veth::VethSpec;
+use crate::model::veth::VethSpec;
 
 /// What the helper holds while the sandbox runs.
 pub struct Attached {

@@ -29,7 +29,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::cgroups::{self, ControllerHome, Layout};
+use super::cgroups::{self, ControllerHome};
+use crate::model::cgroup::Layout;
 
 /// The argument that turns isocheck's binary into the work namespace holder.
 pub const WORKNS_ARG: &str = "__workns";

@@ -4,11 +4,13 @@
 
 use super::gates::{self, Gate};
 use super::requirements::{is_harness_errno, Refusal, Tried};
-use crate::host::{HostFacts, Tristate};
+use crate::model::cgroup::CgroupLimits;
+use crate::model::cgroup::Layout;
+use crate::model::host::{HostFacts, Tristate};
+use crate::model::namespace::Namespace;
 use crate::model::result::{Audit, AuditCheck, AuditStatus};
-use crate::runtime::cgroups::{self, Layout};
+use crate::runtime::cgroups;
 use crate::runtime::spawn::Launcher;
-use crate::runtime::spec::{CgroupLimits, Namespace};
 
 /// What a probe of one feature saw: `Ok(detail)` it works, a refusal
 /// (the kernel's answer, or the harness's failure to ask), `None` not
@@ -196,7 +198,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         (
             "cpu",
             CgroupLimits {
-                cpu_max: Some(crate::runtime::spec::CpuMax {
+                cpu_max: Some(crate::model::cgroup::CpuMax {
                     quota_us: Some(10_000),
                     period_us: 100_000,
                 }),
@@ -352,8 +354,10 @@ mod tests {
             }
         }
         for (k, v) in knobs {
-            h.sysctls
-                .insert(k.to_string(), crate::host::Knob::Value(v.to_string()));
+            h.sysctls.insert(
+                k.to_string(),
+                crate::model::host::Knob::Value(v.to_string()),
+            );
         }
         h
     }

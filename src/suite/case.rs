@@ -8,8 +8,8 @@ use super::expect::Expect;
 use super::knob::ControlKnob;
 use super::requirements::Requirement;
 use crate::model::result::{Mode, Variant};
+use crate::model::spec::SandboxSpec;
 use crate::probe::Probe;
-use crate::runtime::spec::SandboxSpec;
 
 /// A validated table row.
 #[derive(Clone, Debug)]
@@ -27,6 +27,17 @@ pub struct Property {
     pub source: PathBuf,
     /// Its cases run with no other case at once (they measure time).
     pub exclusive: bool,
+    /// The sabotages that must break it, mode by mode.
+    pub broken_by: Vec<BrokenBy>,
+}
+
+/// One sabotage a row says breaks it: the sabotage, the mode and the
+/// outcome the broken case must have.
+#[derive(Clone, Copy, Debug)]
+pub struct BrokenBy {
+    pub sabotage: &'static crate::runtime::sabotage::Entry,
+    pub mode: Mode,
+    pub expected: crate::runtime::sabotage::Expected,
 }
 
 /// A property in one mode: its requirements, probe, test sandbox,

@@ -564,8 +564,8 @@ mod tests {
     fn fields() -> Vec<Field> {
         let probe: crate::probe::Probe =
             toml::from_str("kind = \"chown\"\npath = \"/tmp/x\"\nuid = 1\ngid = 1").unwrap();
-        let spec = crate::runtime::spec::SandboxSpec::default();
-        schema::fields(&probe, &spec)
+        let spec = crate::model::spec::SandboxSpec::default();
+        probe.fields(&spec)
     }
 
     #[rstest]

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::runtime::spec::Namespace;
+use crate::model::namespace::Namespace;
 
 /// Whose policy a knob is, when it blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -226,7 +226,7 @@ pub(crate) fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::helper::ExitInfo;
+    use crate::runtime::protocol::ExitInfo;
     use rstest::rstest;
 
     fn broken() -> Verdict {

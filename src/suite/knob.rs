@@ -9,7 +9,8 @@
 use caps::Capability;
 use std::str::FromStr;
 
-use crate::runtime::spec::{BindSource, Mount, Namespace, Propagation, Rootfs, SandboxSpec};
+use crate::model::namespace::Namespace;
+use crate::model::spec::{BindSource, Mount, Propagation, Rootfs, SandboxSpec};
 
 /// What a knob's word takes after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,7 +376,9 @@ fn parents_proc(s: &mut SandboxSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::{CpuMax, ExecCopy, IdMap, Scaffold, SeccompSpec};
+    use crate::model::cgroup::CpuMax;
+    use crate::model::scaffold::{ExecCopy, Scaffold};
+    use crate::model::spec::{IdMap, SeccompSpec};
     use rstest::rstest;
 
     fn spec() -> SandboxSpec {
@@ -403,16 +406,16 @@ mod tests {
                     target: "/proc".into(),
                 },
             ],
-            caps: crate::runtime::spec::CapsSpec {
+            caps: crate::model::spec::CapsSpec {
                 drop: vec![Capability::CAP_CHOWN],
                 ..Default::default()
             },
-            cgroup: crate::runtime::spec::CgroupLimits {
+            cgroup: crate::model::cgroup::CgroupLimits {
                 memory_max: Some(1 << 25),
                 pids_max: None,
                 cpu_max: None,
             },
-            user: Some(crate::runtime::spec::Ids {
+            user: Some(crate::model::spec::Ids {
                 uid: 1000,
                 gid: 1000,
             }),
@@ -568,7 +571,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             outer: [Namespace::Net].into_iter().collect(),
-            cgroup: crate::runtime::spec::CgroupLimits {
+            cgroup: crate::model::cgroup::CgroupLimits {
                 cpu_max: Some(CpuMax {
                     quota_us: Some(20_000),
                     period_us: 100_000,

@@ -26,9 +26,14 @@
 use std::path::{Component, Path};
 
 use super::knob::ControlKnob;
+use crate::model::namespace::Namespace;
+use crate::model::skeleton::SKELETON_BINDS;
+use crate::model::spec::{BindSource, IdMap, Mount, Rootfs, SandboxSpec};
+use crate::probe::cpu::BusyLoopArgs;
+use crate::probe::memory::MemoryHogArgs;
+use crate::probe::reach::NetReachArgs;
+use crate::probe::tasks::ForkCountArgs;
 use crate::probe::{Probe, SCRATCH_TOKEN};
-use crate::runtime::mounts::SKELETON_BINDS;
-use crate::runtime::spec::{BindSource, IdMap, Mount, Namespace, Rootfs, SandboxSpec};
 
 /// The longest wall time a sandbox or probe may be given: 10 minutes.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
@@ -86,22 +91,24 @@ pub fn check(
 fn probe_bounds(probe: &Probe, host: &Host) -> Result<(), Refusal> {
     let mib = |b: u64| b >> 20;
     match probe {
-        Probe::MemoryHog { mib: m } if *m > mib(host.ram) / 2 => Err((
+        Probe::MemoryHog(MemoryHogArgs { mib: m }) if *m > mib(host.ram) / 2 => Err((
             "mib".into(),
             format!(
                 "{m} MiB is over half of this host's {} MiB of RAM; the control runs it without a cap",
                 mib(host.ram)
             ),
         )),
-        Probe::ForkCount { max } if *max > MAX_FORKS => Err((
+        Probe::ForkCount(ForkCountArgs { max }) if *max > MAX_FORKS => Err((
             "max".into(),
             format!("{max} is over {MAX_FORKS}; the control runs it without a pids cap"),
         )),
-        Probe::BusyLoop { ms, .. } if *ms == 0 || *ms > MAX_TIMEOUT_MS => Err((
+        Probe::BusyLoop(BusyLoopArgs { ms, .. }) if *ms == 0 || *ms > MAX_TIMEOUT_MS => Err((
             "ms".into(),
             format!("{ms} is outside 1..={MAX_TIMEOUT_MS} (10 minutes)"),
         )),
-        Probe::NetReach { timeout_ms, .. } if *timeout_ms == 0 || *timeout_ms > MAX_TIMEOUT_MS => {
+        Probe::NetReach(NetReachArgs { timeout_ms, .. })
+            if *timeout_ms == 0 || *timeout_ms > MAX_TIMEOUT_MS =>
+        {
             Err((
                 "timeout_ms".into(),
                 format!("{timeout_ms} is outside 1..={MAX_TIMEOUT_MS} (10 minutes)"),
@@ -109,28 +116,6 @@ fn probe_bounds(probe: &Probe, host: &Host) -> Result<(), Refusal> {
         }
         _ => Ok(()),
     }
-}
-
-/// The paths a probe writes (creates, chowns, makes a directory at).
-fn written_paths(probe: &Probe) -> Vec<(&'static str, &Path)> {
-    match probe {
-        Probe::WriteFile { dir, .. } => vec![("dir", dir)],
-        Probe::Chown { path, .. } | Probe::CreateFile { path, .. } => vec![("path", path)],
-        Probe::MountTmpfs { target, .. } => vec![("target", target)],
-        _ => Vec::new(),
-    }
-}
-
-/// The probe mounts (or remounts) something.
-fn mounts(probe: &Probe) -> bool {
-    matches!(
-        probe,
-        Probe::MountTmpfs { .. }
-            | Probe::WriteFile {
-                remount_rw: true,
-                ..
-            }
-    )
 }
 
 fn has_dotdot(p: &Path) -> bool {
@@ -292,7 +277,7 @@ fn id_map(map: &[IdMap]) -> Result<(), (usize, String)> {
 /// Writes and mounts of the probe stay off the host's root file system.
 fn host_fs(probe: &Probe, s: &SandboxSpec) -> Result<(), Refusal> {
     let pf = |f: &str| format!("probe.{f}");
-    if mounts(probe) && !s.has(Namespace::Mount) && !s.outer.contains(&Namespace::Mount) {
+    if probe.mounts() && !s.has(Namespace::Mount) && !s.outer.contains(&Namespace::Mount) {
         return Err((
             "sandbox.namespaces".into(),
             format!(
@@ -301,9 +286,9 @@ fn host_fs(probe: &Probe, s: &SandboxSpec) -> Result<(), Refusal> {
             ),
         ));
     }
-    for (field, path) in written_paths(probe) {
+    for (field, path) in probe.written_paths() {
         let scratch = path.starts_with(SCRATCH_TOKEN);
-        let scratch_ok = scratch && matches!(probe, Probe::MountTmpfs { .. });
+        let scratch_ok = scratch && probe.may_write_scratch();
         if !scratch_ok {
             plain(path).map_err(|e| (pf(field), format!("a path the probe writes {e}")))?;
         } else if has_dotdot(path) {

@@ -15,12 +15,13 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::gates;
-use crate::host::HostFacts;
+use crate::model::cgroup::Layout;
 use crate::model::error::StepError;
+use crate::model::host::HostFacts;
+use crate::model::namespace::Namespace;
 use crate::model::result::{Reason, ReasonKind, RequirementCheck};
-use crate::runtime::cgroups::{self, ControllerHome, Layout};
+use crate::runtime::cgroups::{self, ControllerHome};
 use crate::runtime::spawn::{Observation, SpawnError};
-use crate::runtime::spec::Namespace;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Requirement {
@@ -819,7 +820,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::SubidTools => {
             let probe = "host facts: newuidmap/newgidmap (setuid), /etc/subuid and /etc/subgid";
-            match crate::runtime::rootless::RootlessPlan::through_subids(&host.subid_grant()) {
+            match crate::runtime::protocol::RootlessPlan::through_subids(&host.subid_grant()) {
                 Ok(p) => met(req, probe, format!("uid_map {}", crate::runtime::idmap::render(&p.uid_map).trim().replace('\n', ", "))),
                 Err(e) => unmet(
                     req,
@@ -827,8 +828,8 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     e.clone(),
                     Reason::new(ReasonKind::NotDelegated, e).with_hint(format!(
                         "install uidmap and grant a range, e.g. `usermod --add-subuids 200000-265535 --add-subgids 200000-265535 <user of uid {}>` or a `{}:200000:65536` line in /etc/subuid and /etc/subgid",
-                        crate::runtime::rootless::RootlessPlan::for_runner().uid,
-                        crate::runtime::rootless::RootlessPlan::for_runner().uid
+                        crate::runtime::protocol::RootlessPlan::for_runner().uid,
+                        crate::runtime::protocol::RootlessPlan::for_runner().uid
                     )),
                 ),
             }
@@ -870,7 +871,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     format!("config unreadable ({e}): decided by behaviour"),
                 ),
                 Ok(cfg) => match cfg.get(opt) {
-                    crate::host::Tristate::Yes | crate::host::Tristate::Module => {
+                    crate::model::host::Tristate::Yes | crate::model::host::Tristate::Module => {
                         met(req, probe, format!("{opt} set in {src}"))
                     }
                     other => unmet(
@@ -1033,13 +1034,14 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
 /// the namespace operation itself failed (see [`tried_sandbox`]).
 pub fn namespace_probe(
     launcher: &crate::runtime::spawn::Launcher,
-    ns: crate::runtime::spec::Namespace,
+    ns: crate::model::namespace::Namespace,
 ) -> Tried {
-    use crate::runtime::spec::{IdMap, Namespace, SandboxSpec};
+    use crate::model::namespace::Namespace;
+    use crate::model::spec::{IdMap, SandboxSpec};
     let root = nix::unistd::geteuid().is_root();
     let mut spec = SandboxSpec {
         namespaces: [ns].into_iter().collect(),
-        rootfs: crate::runtime::spec::Rootfs::Host,
+        rootfs: crate::model::spec::Rootfs::Host,
         ..Default::default()
     };
     if ns == Namespace::User {
@@ -1057,25 +1059,31 @@ pub fn namespace_probe(
         }];
         spec.gid_map = spec.uid_map.clone();
     }
-    let plan = (!root).then(crate::runtime::rootless::RootlessPlan::for_runner);
-    let run = launcher.run_as("ns-probe", &spec, &crate::probe::Probe::Noop, plan.as_ref());
+    let plan = (!root).then(crate::runtime::protocol::RootlessPlan::for_runner);
+    let run = launcher.run_as(
+        "ns-probe",
+        &spec,
+        &crate::probe::Probe::noop(),
+        plan.as_ref(),
+    );
     tried_sandbox(run).map(|_| format!("created a {ns} namespace"))
 }
 
 /// Tries a rootless user namespace for real: the sandbox `userns`
 /// requirements stand on.
 pub fn userns_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
-    use crate::runtime::spec::{Namespace, SandboxSpec};
+    use crate::model::namespace::Namespace;
+    use crate::model::spec::SandboxSpec;
     let spec = SandboxSpec {
         namespaces: [Namespace::Mount].into_iter().collect(),
-        rootfs: crate::runtime::spec::Rootfs::Host,
+        rootfs: crate::model::spec::Rootfs::Host,
         ..Default::default()
     };
-    let plan = crate::runtime::rootless::RootlessPlan::for_runner();
+    let plan = crate::runtime::protocol::RootlessPlan::for_runner();
     let run = launcher.run_as(
         "userns-probe",
         &spec,
-        &crate::probe::Probe::Noop,
+        &crate::probe::Probe::noop(),
         Some(&plan),
     );
     tried_sandbox(run).map(|o| {
@@ -1346,8 +1354,10 @@ mod tests {
     fn host_with(knobs: &[(&str, &str)]) -> HostFacts {
         let mut h = HostFacts::default();
         for (k, v) in knobs {
-            h.sysctls
-                .insert(k.to_string(), crate::host::Knob::Value(v.to_string()));
+            h.sysctls.insert(
+                k.to_string(),
+                crate::model::host::Knob::Value(v.to_string()),
+            );
         }
         h
     }
@@ -1468,7 +1478,7 @@ mod tests {
 
     fn exited(code: Option<i32>, signal: Option<&str>) -> Observation {
         Observation {
-            exit: Some(crate::runtime::helper::ExitInfo {
+            exit: Some(crate::runtime::protocol::ExitInfo {
                 code,
                 signal: signal.map(String::from),
             }),

@@ -10,14 +10,14 @@ use std::time::Instant;
 use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
 use super::requirements::{namespace_probe, userns_probe, Behaviour, Decision, Decisions, Tried};
-use crate::host::HostFacts;
 use crate::model::events::{Collector, Event, Sink};
+use crate::model::host::HostFacts;
 use crate::model::result::{
     CaseResult, Mode, Outcome, Reason, ReasonKind, Report, Summary, Variant,
 };
-use crate::runtime::rootless::RootlessPlan;
+use crate::model::spec::Rootfs;
+use crate::runtime::protocol::RootlessPlan;
 use crate::runtime::spawn::{Launcher, SpawnError};
-use crate::runtime::spec::Rootfs;
 
 pub struct RunOptions {
     /// isocheck's own binary, run as the helper.
@@ -437,7 +437,7 @@ impl Behaviour for Runner {
     fn rootless_userns(&self) -> Tried {
         userns_probe(&self.launcher)
     }
-    fn namespace(&self, ns: crate::runtime::spec::Namespace) -> Tried {
+    fn namespace(&self, ns: crate::model::namespace::Namespace) -> Tried {
         namespace_probe(&self.launcher, ns)
     }
 }
@@ -446,13 +446,13 @@ impl Behaviour for Runner {
 mod tests {
     use super::*;
     use crate::model::events::testing::{Recorded, RecordingSink};
-    use crate::runtime::helper::ExitInfo;
+    use crate::runtime::protocol::ExitInfo;
 
     /// A runner whose helper is a script that fakes a sandbox ending with
     /// the helper's own failure status before its probe reports.
     fn runner_with_a_broken_helper(dir: &std::path::Path) -> Runner {
         use std::os::unix::fs::PermissionsExt;
-        let report = crate::runtime::helper::HelperReport {
+        let report = crate::runtime::protocol::HelperReport {
             exit: Some(ExitInfo {
                 code: Some(121),
                 signal: None,
@@ -503,6 +503,30 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// `planned` counts what runs: a pair runs both its cases (the test is
+    /// judged against its control), so a control selected alone plans two
+    /// runs, while the plan and the report list the one case selected.
+    #[test]
+    fn planned_counts_both_runs_of_a_pair_even_when_one_case_is_selected() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner_with_a_broken_helper(dir.path());
+        let props = [builtin("pid.join"), net_loopback()];
+        let select = |id: &CaseId| id.to_string() == "pid.join/rootless/control";
+        let mut sink = RecordingSink::default();
+        let report = runner.run(&props, &select, &RunSettings::default(), &mut [&mut sink]);
+        match &sink.events[0] {
+            Recorded::RunStarted { plan, planned, .. } => {
+                assert_eq!(plan, &["pid.join/rootless/control"]);
+                assert_eq!(*planned, 2);
+            }
+            other => panic!("the first event is {other:?}"),
+        }
+        let finished = finished(&sink.events);
+        assert_eq!(finished.len(), 1);
+        assert_eq!(finished[0].1.id, "pid.join/rootless/control");
+        assert_eq!(report.cases.len(), 1);
     }
 
     #[test]

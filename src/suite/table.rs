@@ -11,10 +11,10 @@ use super::expect::{contradiction, Expect, Written};
 use super::knob::ControlKnob;
 use super::policy;
 use super::requirements::Requirement;
+use crate::model::namespace::Namespace;
 use crate::model::result::Mode;
-use crate::probe::schema;
+use crate::model::spec::SandboxSpec;
 use crate::probe::Probe;
-use crate::runtime::spec::{Namespace, SandboxSpec};
 use std::collections::BTreeMap;
 
 /// One row as written.
@@ -22,8 +22,17 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 struct Row {
     id: String,
+    /// The promise, in one line. A row of a built-in property may leave it
+    /// out (and `area`): it then reads the built-in row's.
     #[serde(default)]
     description: Option<String>,
+    /// Where reports group it (one of [`catalog::AREAS`]); by default the
+    /// id's first word.
+    #[serde(default)]
+    area: Option<String>,
+    /// The sabotages that must break it: `NAME [MODE] [fail|error]`.
+    #[serde(default)]
+    broken_by: Vec<String>,
     #[serde(default = "rootful")]
     modes: Vec<Mode>,
     #[serde(default)]
@@ -431,17 +440,58 @@ pub fn parse_with(
                 })?,
             };
             let fail = |field: &str, msg: String| err(field_line(field), here(field), msg);
-            let (area, promise) = catalog::lookup(&row.id).ok_or_else(|| {
-                let known: Vec<&str> = catalog::PROPERTIES.iter().map(|p| p.0).collect();
-                fail(
+            let custom = row
+                .id
+                .strip_prefix("custom.")
+                .is_some_and(|r| !r.is_empty());
+            let builtin = known().iter().find(|k| k.id == row.id);
+            if !custom && builtin.is_none() {
+                let known: Vec<&str> = known().iter().map(|k| k.id.as_str()).collect();
+                return Err(fail(
                     "id",
                     format!(
                         "unknown property `{}`; known: {}, or your own as `custom.<name>`",
                         row.id,
                         known.join(", ")
                     ),
-                )
-            })?;
+                ));
+            }
+            let area = row
+                .area
+                .clone()
+                .or_else(|| builtin.and_then(|k| k.area.clone()))
+                .unwrap_or_else(|| catalog::default_area(&row.id).to_string());
+            if !catalog::AREAS.contains(&area.as_str()) {
+                return Err(fail(
+                    "area",
+                    format!(
+                        "unknown area `{area}`; areas: {}",
+                        catalog::AREAS.join(", ")
+                    ),
+                ));
+            }
+            let promise = row
+                .description
+                .clone()
+                .or_else(|| builtin.and_then(|k| k.description.clone()))
+                .unwrap_or_default();
+            let mut broken_by: Vec<super::case::BrokenBy> = Vec::new();
+            for (j, item) in row.broken_by.iter().enumerate() {
+                for b in catalog::parse_broken_by(item, &row.modes)
+                    .map_err(|e| fail(&format!("broken_by[{j}]"), e))?
+                {
+                    if broken_by
+                        .iter()
+                        .any(|o| o.sabotage.id == b.sabotage.id && o.mode == b.mode)
+                    {
+                        return Err(fail(
+                            &format!("broken_by[{j}]"),
+                            format!("`{}` {} is named twice", b.sabotage.name, b.mode),
+                        ));
+                    }
+                    broken_by.push(b);
+                }
+            }
             named = Some((
                 row.id.clone(),
                 exact.then(|| fail("id", format!("property `{}` appears twice", row.id))),
@@ -479,8 +529,9 @@ pub fn parse_with(
             }
             Ok(Property {
                 id: row.id,
-                area: area.to_string(),
-                description: row.description.unwrap_or_else(|| promise.to_string()),
+                area,
+                description: promise,
+                broken_by,
                 defs,
                 tags: row.tags,
                 source: PathBuf::from(file),
@@ -604,7 +655,7 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
         ("expect", &expect[..], m.sandbox),
         ("control.expect", &control_expect[..], &control_spec),
     ] {
-        let fields = schema::fields(m.probe, spec);
+        let fields = m.probe.fields(spec);
         for (j, e) in list.iter().enumerate() {
             e.check_against(&fields)
                 .map_err(|e| (f(&format!("{name}[{j}]")), e))?;
@@ -726,6 +777,35 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("suites/net.toml", include_str!("../../suites/net.toml")),
 ];
 
+/// What a built-in row says of its property as a whole.
+#[derive(Deserialize)]
+struct Known {
+    id: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    area: Option<String>,
+}
+
+/// The properties the built-in suites define, in their order: the ids a
+/// table may name besides `custom.*`, with their promise and area.
+fn known() -> &'static [Known] {
+    #[derive(Deserialize)]
+    struct Rows {
+        #[serde(default)]
+        property: Vec<Known>,
+    }
+    static KNOWN: std::sync::OnceLock<Vec<Known>> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| {
+        BUILTIN
+            .iter()
+            .flat_map(|(_, text)| {
+                toml::from_str::<Rows>(text).map_or_else(|_| Vec::new(), |r| r.property)
+            })
+            .collect()
+    })
+}
+
 /// Loads the built-in suites.
 pub fn builtin() -> Result<Vec<Property>, TableError> {
     let mut all: Vec<Property> = Vec::new();
@@ -769,8 +849,13 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
     fn the_builtin_suites_load() {
         let props = builtin().unwrap();
         let ids: Vec<&str> = props.iter().map(|p| p.id.as_str()).collect();
-        for (id, _, _) in catalog::PROPERTIES {
-            assert!(ids.contains(id), "{id} has no row in the built-in suites");
+        for k in known() {
+            assert!(ids.contains(&k.id.as_str()), "{} did not load", k.id);
+        }
+        assert_eq!(ids.len(), known().len());
+        for p in &props {
+            assert!(!p.description.is_empty(), "{} states no promise", p.id);
+            assert!(!p.broken_by.is_empty(), "no sabotage breaks {}", p.id);
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::{flat_keyed, parse_limit};
 
-pub use crate::model::cgroup::CpuMax;
+use crate::model::cgroup::CpuMax;
 
 /// The line written to cpu.max: `<quota> <period>`, `max` for no quota.
 pub fn cpu_max_line(cpu: &CpuMax) -> String {
@@ -38,7 +38,7 @@ pub fn cpu_stat(text: &str) -> (Option<u64>, Option<u64>, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::SandboxSpec;
+    use crate::model::spec::SandboxSpec;
     use rstest::rstest;
 
     #[rstest]

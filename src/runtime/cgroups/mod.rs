@@ -12,7 +12,7 @@ pub mod v2;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use crate::runtime::spec::CgroupLimits;
+use crate::model::cgroup::CgroupLimits;
 
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The name of isocheck's parent cgroup in every hierarchy.
@@ -21,7 +21,7 @@ pub const PARENT_NAME: &str = "isocheck";
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 
-pub use crate::model::cgroup::Layout;
+use crate::model::cgroup::Layout;
 
 // f_type's width differs between targets: the cast is a no-op only on some.
 #[allow(clippy::unnecessary_cast)]

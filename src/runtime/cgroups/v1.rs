@@ -7,8 +7,8 @@ use super::{
     flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
 };
+use crate::model::cgroup::CgroupLimits;
 use crate::runtime::sabotage::{hit, Sabotage::*};
-use crate::runtime::spec::CgroupLimits;
 
 /// v1 controllers named in a mountinfo text's `cgroup` super options.
 pub fn controllers_from_mountinfo(mountinfo: &str) -> Vec<String> {
@@ -266,7 +266,7 @@ mod tests {
 
     fn cpu(quota: Option<u64>) -> CgroupLimits {
         CgroupLimits {
-            cpu_max: Some(crate::runtime::spec::CpuMax {
+            cpu_max: Some(crate::model::cgroup::CpuMax {
                 quota_us: quota,
                 period_us: 50_000,
             }),

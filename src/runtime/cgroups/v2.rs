@@ -8,8 +8,8 @@ use super::{
     flat_keyed, kill_all, parse_limit, read, remove_dir, write, CgroupError, CgroupStats,
     SandboxCgroup, PARENT_NAME,
 };
+use crate::model::cgroup::CgroupLimits;
 use crate::runtime::sabotage::{hit, Sabotage::*};
-use crate::runtime::spec::CgroupLimits;
 
 pub struct V2Cgroup {
     dir: PathBuf,
@@ -142,7 +142,7 @@ impl Drop for V2Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::spec::CpuMax;
+    use crate::model::cgroup::CpuMax;
 
     fn fake_root(enabled: &str) -> tempfile::TempDir {
         let t = tempfile::tempdir().unwrap();
