@@ -17,10 +17,10 @@
 # then these. Only 5.10-v1 and 6.1-v1 have a v1 memory controller: Debian's
 # 6.12 and 7.x are built without CONFIG_MEMCG_V1 (memory stays on cgroup2).
 LINES=(5.10 6.1 6.12 backports sid)
-DEFAULT_LEGS=(
-	5.10-v2 5.10-v1 6.1-v2 6.1-v1 6.12-v2 6.12-v1 backports-v2 backports-v1 sid-v2 sid-v1
-	5.10-v2-nouserns 5.10-v2-nomemcg sid-v2-nouserns sid-v2-nomemcg
-)
+DEFAULT_LEGS=()
+for _line in "${LINES[@]}"; do DEFAULT_LEGS+=("$_line-v2" "$_line-v1"); done
+for _line in "${LINES[0]}" "${LINES[-1]}"; do DEFAULT_LEGS+=("$_line-v2-nouserns" "$_line-v2-nomemcg"); done
+unset _line
 # A guest leg is <lock id>-<v1|v2>[-<variant>]; a variant changes the guest
 # so that requirements go unmet on purpose and must become typed skips:
 #   nouserns  user.max_user_namespaces=0 on the kernel command line

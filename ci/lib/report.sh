@@ -73,7 +73,11 @@ against_references() {
 			if ((drc <= 1)) && [[ $base == "$n" ]] &&
 				json=$("$BINARY" diff --json "${allow[@]}" "$ref" "$REPORTS/$n/report.json" 2>/dev/null; true) &&
 				was=$(jq -r .base.kernel_release <<<"$json" 2>/dev/null) && [[ -n $was && $was != "$rel" ]]; then
-				printf '; %s: rebased from %s to %s: %s' "$n" "$was" "$rel" "$(diff_counts <<<"$json")"
+				if [[ $leg == host ]]; then
+					printf '; %s: the reference ran kernel %s, this host runs %s: %s' "$n" "$was" "$rel" "$(diff_counts <<<"$json")"
+				else
+					printf '; %s: rebased from %s to %s: %s' "$n" "$was" "$rel" "$(diff_counts <<<"$json")"
+				fi
 			fi
 			case "$drc" in
 			0) printf '; %s: no regression vs %s' "$n" "${REFS#"$REPO"/}/$base" ;;
