@@ -185,17 +185,21 @@ resolve_line() {
 		else
 			set=("$name=$ver")
 		fi
+		# A set the suite does not hold whole (a transition under way) is
+		# skipped for the next newest name.
+		R_PKGS='' R_VERS='' R_SHAS=''
 		for p in "${set[@]}"; do
 			sha=$(apt_sha "$suite" "${p%%=*}" "${p#*=}")
 			if [[ ! $sha =~ ^[0-9a-f]{64}$ ]]; then
-				R_WHY="no SHA256 for ${p%%=*} ${p#*=} in $suite's index"
-				return 1
+				R_WHY="$suite has no ${p%%=*} ${p#*=} (for $name $ver)"
+				continue 2
 			fi
 			R_PKGS+="${R_PKGS:+ }${p%%=*}" R_VERS+="${R_VERS:+ }${p#*=}" R_SHAS+="${R_SHAS:+ }$sha"
 		done
 		return 0
 	done
-	R_WHY="no package in $suite matches ${LOCK_PATTERN[$id]}"
+	R_PKGS='' R_VERS='' R_SHAS=''
+	R_WHY=${R_WHY:-no package in $suite matches ${LOCK_PATTERN[$id]}}
 	return 1
 }
 
