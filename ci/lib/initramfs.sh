@@ -14,7 +14,7 @@ GUEST_INIT=$CI_DIR/guest/init
 # built once per kernel, busybox and init script; prints its path.
 initramfs_path() {
 	local id=$1 key
-	key=$( (cat "$GUEST_INIT" "$(kernel_dir "$id")/lib/modules/load.order"; echo "${LOCK_SHA[busybox]} $PREP_VERSION") |
+	key=$( (cat "$GUEST_INIT" "$(kernel_dir "$id")/lib/modules/load.order"; echo "${USE_SHAS[busybox]} $PREP_VERSION") |
 		sha256sum | cut -c1-16)
 	echo "$(kernel_dir "$id")/initramfs-$key.cpio"
 }
@@ -45,7 +45,7 @@ build_initramfs() {
 	echo isocheck-guest >"$st/etc/hostname"
 	ln -s /proc/self/mounts "$st/etc/mtab"
 	cat >"$st/etc/os-release" <<-EOF
-		PRETTY_NAME="isocheck qemu guest (busybox initramfs, Debian 12 kernel $rel)"
+		PRETTY_NAME="isocheck qemu guest (busybox initramfs, Debian kernel $rel)"
 		NAME="isocheck-guest"
 		ID=isocheck-guest
 		ID_LIKE=debian
@@ -75,7 +75,7 @@ leg_initrd() {
 	if ((STRIP)) && is_elf "$BINARY"; then strip --strip-debug "$dir/payload/isocheck"; fi
 	{
 		printf 'LAYOUT=%q\nLABEL=%q\n' "$LEG_LAYOUT" "$LEG_LABEL"
-		printf 'LEG=%q\n' "$leg"
+		printf 'LEG=%q\nLINE=%q\n' "$leg" "$LEG_KERNEL"
 		printf 'V1_CONTROLLERS=%q\nV2_CONTROLLERS=%q\n' "$LEG_CONTROLLERS" "$LEG_CONTROLLERS"
 		printf 'PAYLOAD_CMD=%q\n' "$GUEST_CMD"
 		printf 'PAYLOAD_TIMEOUT=%q\n' "$((TIMEOUT > 60 ? TIMEOUT - 30 : TIMEOUT * 3 / 4))"

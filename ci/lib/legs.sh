@@ -10,11 +10,17 @@
 # Reads the options of ci/kernel-matrix (BINARY, GUEST_CMD, JOBS, TIMEOUT,
 # CONTROLLERS, APPEND, USE_VMLINUX, STRIP, LOGS, UPDATE_REFS) and TMP.
 
-# The legs `run` runs without leg names: the four kernel and layout legs,
-# then one variant leg of each variant. `run all` runs `host` first, then
-# these. 6.1-v1 is the only leg with a v1 memory controller: Debian's 6.12
-# is built without CONFIG_MEMCG_V1, so on 6.12-v1 memory stays on cgroup2.
-DEFAULT_LEGS=(6.1-v2 6.1-v1 6.12-v2 6.12-v1 6.12-v2-nouserns 6.1-v2-nomemcg)
+# The legs `run` runs without leg names: every kernel line of
+# ci/kernels.lock from the oldest to the newest, on cgroup v2 and on the
+# v1/hybrid layout, then the policy variants on the oldest line (5.10) and
+# the newest (sid, the line that moves first). `run all` runs `host` first,
+# then these. Only 5.10-v1 and 6.1-v1 have a v1 memory controller: Debian's
+# 6.12 and 7.x are built without CONFIG_MEMCG_V1 (memory stays on cgroup2).
+LINES=(5.10 6.1 6.12 backports sid)
+DEFAULT_LEGS=()
+for _line in "${LINES[@]}"; do DEFAULT_LEGS+=("$_line-v2" "$_line-v1"); done
+for _line in "${LINES[0]}" "${LINES[-1]}"; do DEFAULT_LEGS+=("$_line-v2-nouserns" "$_line-v2-nomemcg"); done
+unset _line
 # A guest leg is <lock id>-<v1|v2>[-<variant>]; a variant changes the guest
 # so that requirements go unmet on purpose and must become typed skips:
 #   nouserns  user.max_user_namespaces=0 on the kernel command line
@@ -56,9 +62,9 @@ leg_variant() {
 
 # ------------------------------------------------------------------- list
 cmd_list() {
-	local id leg kid st what
+	local id leg kid st what sha
 	echo "legs ('run' runs the ${#DEFAULT_LEGS[@]} guest legs; 'run all' runs host first, then them):"
-	printf '  %-18s %s\n' host "the isocheck binary run directly on this host (reports/$(uname -r)/)"
+	printf '  %-18s %s\n' "host-$(host_layout)" "this host's kernel ($(uname -r)), isocheck run directly ('run host')"
 	for leg in "${DEFAULT_LEGS[@]}"; do
 		leg_params "$leg" || continue
 		id=$LEG_KERNEL
@@ -70,38 +76,56 @@ cmd_list() {
 		nouserns) what+='; user.max_user_namespaces=0' ;;
 		nomemcg) what+='; memory not enabled' ;;
 		esac
-		printf '  %-18s %s, %s\n' "$leg" "${LOCK_PKG[$id]:-(no lock entry)} ${LOCK_VER[$id]:-}" "$what"
+		printf '  %-18s %s %s, %s\n' "$leg" "${LOCK_SUITE[$id]:-(no lock entry)}" "$(use_head "$id" 2>/dev/null)" "$what"
 	done
 	echo "any <lock id>-<v1|v2>[-nouserns|-nomemcg] is a leg too."
 	echo "lock entries ($LOCK):"
 	for kid in "${LOCK_IDS[@]}"; do
-		if [[ -f $(deb_path "$kid") ]]; then st=cached; else st="not fetched"; fi
-		printf '  %-8s %-42s %-22s %s\n' "$kid" "${LOCK_PKG[$kid]}" "${LOCK_VER[$kid]}" "$st"
+		st=cached
+		for sha in ${LOCK_SHAS[$kid]}; do [[ -f $(deb_file "$sha") ]] || st="not fetched"; done
+		printf '  %-9s %-17s %-44s %s\n' "$kid" "${LOCK_SUITE[$kid]}" "$(use_head "$kid")" "$st"
 	done
-	echo "cache: $CACHE"
+	echo "cache: $CACHE (unpacked), $DEB_CACHE (.debs by sha256)"
 }
 
 # -------------------------------------------------------------------- run
-# The host leg: isocheck run directly here, under the leg timeout.
+# The host's cgroup layout: v2 (cgroup2 at /sys/fs/cgroup), hybrid (v1
+# hierarchies and a cgroup2 at unified/) or v1. It names the host leg
+# (host-hybrid) and its reference.
+host_layout() {
+	if [[ $(stat -fc %T /sys/fs/cgroup 2>/dev/null) == cgroup2fs ]]; then
+		echo v2
+	elif [[ $(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs ]]; then
+		echo hybrid
+	else
+		echo v1
+	fi
+}
+
+# The host leg: isocheck run directly here, under the leg timeout. Its
+# report is reports/host-<layout>/ on any machine: a different kernel
+# release is said, and the diff still runs.
 run_host_leg() {
-	local leg=host dir=$TMP/legs/host rc=0 out names t0 t1
+	local leg=host dir=$TMP/legs/host rc=0 out names t0 t1 layout
+	layout=$(host_layout)
 	mkdir -p "$LOGS"
 	out=$dir/out
 	mkdir -p "$out"
 	t0=$(now_ns)
-	timeout --kill-after=10 "$TIMEOUT" "$BINARY" run --out "$out" >"$LOGS/host.log" 2>&1 || rc=$?
+	timeout --kill-after=10 "$TIMEOUT" "$BINARY" run --out "$out" \
+		--label "layout=$layout" --label "leg=host-$layout" --label line=host >"$LOGS/host.log" 2>&1 || rc=$?
 	t1=$(now_ns)
 	if ((rc == 124 || rc == 137)); then
 		leg_status $leg INFRA - "timed out after ${TIMEOUT}s (log: $LOGS/host.log)"
 		return
 	fi
-	names=$(install_results "$out" | tr '\n' ' ')
-	report_status $leg "$rc" "$names" "run $(elapsed "$t0" "$t1")s"
+	names=$(install_results "$out" "$(uname -r)-$layout" "host-$layout" | tr '\n' ' ')
+	report_status $leg "$rc" "$names" "run $(elapsed "$t0" "$t1")s" "$(uname -r)"
 }
 
 # One guest leg: its initramfs, the boot, what the guest left, its status.
 run_guest_leg() {
-	local leg=$1 dir=$TMP/legs/$1 kdir kernel log names
+	local leg=$1 dir=$TMP/legs/$1 kdir kernel log names rel
 	leg_params "$leg" || return 1
 	kdir=$(kernel_dir "$LEG_KERNEL")
 	log=$LOGS/$leg.console.log
@@ -116,8 +140,9 @@ run_guest_leg() {
 	boot_guest "$dir" "$kernel" "$dir/initrd.cpio" "$log" \
 		"console=ttyS0 panic=-1 quiet loglevel=4 cryptomgr.notests no_timer_check isocheck.leg=$leg${LEG_APPEND:+ $LEG_APPEND}"
 	collect_guest "$leg" "$dir" "$log" || return 0
-	names=$(install_results "$dir/out/results" | tr '\n' ' ')
-	report_status "$leg" "$GUEST_CODE" "$names" "$GUEST_TIMING"
+	rel=$(<"$kdir/release")
+	names=$(install_results "$dir/out/results" "$rel-$LEG_LABEL" "$leg" | tr '\n' ' ')
+	report_status "$leg" "$GUEST_CODE" "$names" "$GUEST_TIMING${USE_NOTE[$LEG_KERNEL]:+; ${USE_NOTE[$LEG_KERNEL]}}" "$rel"
 }
 
 cmd_run() {
@@ -164,7 +189,7 @@ cmd_run() {
 	summarize() {
 		local leg=$1 st detail
 		IFS='|' read -r st _ detail <"$TMP/legs/$leg/status" || st=INFRA detail="leg runner died"
-		printf '%-8s %-6s %s\n' "$leg" "$st" "$detail" | tee -a "$LOGS/summary.txt"
+		printf '%-16s %-6s %s\n' "$leg" "$st" "$detail" | tee -a "$LOGS/summary.txt"
 		case "$st" in
 		INFRA) overall=4 ;;
 		ERROR) ((overall >= 3)) || overall=3 ;;
