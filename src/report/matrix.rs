@@ -758,7 +758,7 @@ table.ov th, table.ov td { padding: 0; }
 table.ov td.c { width: 1.45rem; min-width: 1.45rem; height: 1.35rem; }
 table.ov td.c a, table.ov td.c span { display: block; color: inherit; text-decoration: none; line-height: 1.35rem; }
 table.ov .g { border-left: 3px solid #57606a; }
-table.ov th.line { text-align: center; font-weight: 600; padding: .1rem .2rem; white-space: nowrap; }
+table.ov th.line { display: table-cell; text-align: center; font-weight: 600; padding: .1rem .2rem; white-space: nowrap; }
 table.ov th.leg { vertical-align: bottom; text-align: center; padding: .2rem 0; font-weight: normal; }
 table.ov th.rot { vertical-align: bottom; }
 table.ov th.rot span, table.ov th.leg a, table.ov th.leg span { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; display: inline-block; font-size: 12px; }
