@@ -414,7 +414,7 @@ fn matrix_highlights_the_regressed_leg_and_refuses_non_reports() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert_eq!(o.status.code(), Some(1), "a regression: {}", text(&o).1);
     assert!(text(&o).0.contains("1 regressions"), "{}", text(&o).0);
     let m = read_json(&out.join("matrix.json"));
     fits_schema("matrix.schema.json", &m);
@@ -601,4 +601,145 @@ fn fits_schema(name: &str, doc: &serde_json::Value) {
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{name}: {errors:#?}");
+}
+
+/// The ids `list --json` prints for these arguments.
+fn listed(args: &[&str]) -> Vec<String> {
+    let o = isocheck(&[&["list", "--json"], args].concat());
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o).1);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    list["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn positional_filters_skip_and_exact_select_the_same_cases_in_list_and_run() {
+    let all = listed(&[]);
+    let or = listed(&["pid.pid1", "uts."]);
+    assert!(!or.is_empty());
+    let want: Vec<&String> = all
+        .iter()
+        .filter(|id| id.contains("pid.pid1") || id.contains("uts."))
+        .collect();
+    assert_eq!(or.iter().collect::<Vec<_>>(), want, "an OR of substrings");
+    assert!(or.iter().any(|id| id.starts_with("uts.")));
+    assert_eq!(
+        listed(&["pid.pid1", "--filter", "uts."]),
+        or,
+        "positional filters are --filter"
+    );
+    let skipped = listed(&["pid.pid1", "uts.", "--skip", "/control"]);
+    assert_eq!(
+        skipped,
+        or.iter()
+            .filter(|id| !id.contains("/control"))
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    // Exact: a whole property id or case id, never part of one.
+    let exact = listed(&["--exact", "pid.pid1", "uts.hostname/rootful/test"]);
+    assert!(exact
+        .iter()
+        .all(|id| id.starts_with("pid.pid1/") || id == "uts.hostname/rootful/test"));
+    assert!(exact.contains(&"uts.hostname/rootful/test".to_string()));
+    assert!(
+        exact
+            .iter()
+            .filter(|id| id.starts_with("pid.pid1/"))
+            .count()
+            >= 2
+    );
+    assert!(listed(&["--exact", "pid.pid"]).is_empty());
+
+    // `run --list` prints what `list` prints, runs nothing, writes nothing.
+    let out = tempfile::tempdir().unwrap();
+    let reports = out.path().join("reports");
+    let args = ["pid.pid1", "uts.", "--skip", "/control"];
+    let run = isocheck(
+        &[
+            &["run", "--list", "--out", reports.to_str().unwrap()][..],
+            &args,
+        ]
+        .concat(),
+    );
+    let list = isocheck(&[&["list"][..], &args].concat());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run).1);
+    assert_eq!(text(&run).0, text(&list).0);
+    let ids: Vec<String> = text(&run)
+        .0
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, skipped);
+    assert!(!reports.exists(), "run --list writes nothing");
+    // A skip that leaves nothing is bad usage, as a filter matching nothing.
+    let o = isocheck(&["run", "--list", "pid.pid1", "--skip", "pid."]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// The exit statuses a `--help` text lists (`  N  meaning` lines).
+fn help_codes(help: &str) -> std::collections::BTreeSet<u8> {
+    help.lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn every_help_states_the_exit_codes_the_readme_lists() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    // README's exit-status table: `| N | meaning | commands |`.
+    let section = readme
+        .split("\n## Exit status\n")
+        .nth(1)
+        .expect("README has an exit status section");
+    let mut table: std::collections::BTreeMap<u8, String> = Default::default();
+    for row in section.lines().take_while(|l| !l.starts_with("## ")) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        if let (Some(code), Some(commands)) =
+            (cells.get(1).and_then(|c| c.parse().ok()), cells.get(3))
+        {
+            table.insert(code, commands.to_string());
+        }
+    }
+    assert_eq!(
+        table.keys().copied().collect::<Vec<u8>>(),
+        [0, 1, 2, 3, 130, 143]
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for command in [
+        "run", "list", "bench", "matrix", "diff", "audit", "sabotage", "report",
+    ] {
+        let o = isocheck(&[command, "--help"]);
+        assert_eq!(o.status.code(), Some(0), "{command}");
+        let help = text(&o).0;
+        let (_, after) = help
+            .split_once("Exit status:")
+            .unwrap_or_else(|| panic!("{command} --help states no exit status: {help}"));
+        let codes = help_codes(after);
+        assert!(
+            codes.contains(&0) && codes.contains(&2),
+            "{command}: {codes:?}"
+        );
+        for code in &codes {
+            let commands = table
+                .get(code)
+                .unwrap_or_else(|| panic!("{command}: {code} is not in README's table"));
+            assert!(
+                commands == "every command" || commands.contains(&format!("`{command}`")),
+                "README's row {code} does not name `{command}`: {commands}"
+            );
+            seen.insert(*code);
+        }
+    }
+    assert_eq!(
+        seen,
+        table.keys().copied().collect(),
+        "a README code no help states"
+    );
 }

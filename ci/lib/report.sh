@@ -135,5 +135,13 @@ update_references() {
 		cp -r "$d" "$REFS/$name"
 		say "reference updated: ${REFS#"$REPO"/}/$name"
 	done
-	"$BINARY" matrix "$REFS"/*/report.json --out "$REFS" >&2
+	# `matrix` exits 1 when the page shows a regression between legs: the
+	# page is written all the same and the regressions are on it.
+	local rc=0
+	"$BINARY" matrix "$REFS"/*/report.json --out "$REFS" >&2 || rc=$?
+	case $rc in
+	0) ;;
+	1) say "the references' matrix shows regressions between legs: see ${REFS#"$REPO"/}/matrix.html" ;;
+	*) return "$rc" ;;
+	esac
 }

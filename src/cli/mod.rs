@@ -5,7 +5,9 @@
 //! The CLI: `run`, `list`, `bench`, and the report tools.
 //!
 //! Exit status of `run`: 0 every promise held (skips allowed), 1 a promise
-//! was broken, 2 bad input or usage, 3 the harness itself failed.
+//! was broken, 2 bad input or usage, 3 the harness itself failed; every
+//! command's `--help` states its own (the `HELP_*` texts). `run` and `list`
+//! choose cases with one [`Selection`].
 
 mod bench;
 mod inspect;
@@ -33,11 +35,63 @@ pub const EXIT_BROKEN: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_HARNESS: u8 = 3;
 
+/// The exit statuses of `run`, as its `--help` states them.
+const HELP_RUN: &str = "Exit status:
+  0    every promise held (skips allowed)
+  1    a promise was broken (a fail)
+  2    bad input or usage, found before anything runs
+  3    the harness failed (an error), or a report could not be written
+  130  stopped by SIGINT
+  143  stopped by SIGTERM";
+/// The exit statuses of `list`.
+const HELP_LIST: &str = "Exit status:
+  0    the cases were listed
+  2    bad input or usage
+  3    the harness failed";
+/// The exit statuses of `bench`.
+const HELP_BENCH: &str = "Exit status:
+  0    measured
+  2    bad input or usage
+  3    the harness failed";
+/// The exit statuses of `matrix`.
+const HELP_MATRIX: &str = "Exit status:
+  0    the matrix was written and shows no regression
+  1    the matrix was written and shows a regression
+  2    bad input or usage (a file that is not a report, an unusable --out)
+  3    the matrix could not be written";
+/// The exit statuses of `diff`.
+const HELP_DIFF: &str = "Exit status:
+  0    no regression and no lost coverage
+  1    a regression or lost coverage
+  2    bad input or usage";
+/// The exit statuses of `audit`.
+const HELP_AUDIT: &str = "Exit status:
+  0    audited (with --strict: no feature absent, blocked or contradicted)
+  1    with --strict: a feature is absent, blocked or contradicted
+  2    bad input or usage
+  3    the harness failed, or audit.json could not be written";
+/// The exit statuses of `sabotage`.
+const HELP_SABOTAGE: &str = "Exit status:
+  0    every sabotage exercised was caught and every property is covered
+  1    a sabotage was not caught, or a property is uncovered
+  2    bad usage, or a binary built without the feature `sabotage`
+  3    a run could not be made or read";
+/// The exit statuses of `report`.
+const HELP_REPORT: &str = "Exit status:
+  0    answered
+  2    bad input or usage (a file that is not a report)";
+/// The exit statuses common to every command, for `isocheck --help`.
+const HELP_TOP: &str = "Exit status: 0 success, 1 a promise broken or a regression (run, matrix,
+diff, audit --strict, sabotage), 2 bad input or usage, 3 the harness
+failed; run: 130 or 143 when SIGINT or SIGTERM stopped it. Each command's
+--help lists its own.";
+
 #[derive(Parser)]
 #[command(
     name = "isocheck",
     version,
-    about = "Conformance suite for the kernel features container isolation rests on"
+    about = "Conformance suite for the kernel features container isolation rests on",
+    after_help = HELP_TOP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,24 +101,32 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the suites against this host and write JSON and HTML reports.
+    #[command(after_help = HELP_RUN)]
     Run(RunArgs),
     /// List every case with its requirements, without running anything.
+    #[command(after_help = HELP_LIST)]
     List(ListArgs),
     /// Measure the per-case sandbox overhead against a bare clone.
+    #[command(after_help = HELP_BENCH)]
     Bench(bench::BenchArgs),
     /// One page (and JSON) of many reports: properties down, legs across,
-    /// regressions highlighted.
+    /// regressions highlighted. Exits 1 on a regression.
+    #[command(after_help = HELP_MATRIX)]
     Matrix(MatrixArgs),
     /// Compare two reports: regressions, fixes, new and vanished cases.
     /// Exits 1 on a regression.
+    #[command(after_help = HELP_DIFF)]
     Diff(DiffArgs),
     /// Host facts, and the kernel config and policy knobs checked against
     /// what probes observe.
+    #[command(after_help = HELP_AUDIT)]
     Audit(AuditArgs),
     /// The sabotage catalogue (builds with the feature `sabotage` only):
     /// the suite once per injected runtime bug, each must be caught.
+    #[command(after_help = HELP_SABOTAGE)]
     Sabotage(sabotage::SabotageArgs),
     /// Questions about one report file, for scripts (`report summary FILE`).
+    #[command(after_help = HELP_REPORT)]
     Report(inspect::ReportArgs),
 }
 
@@ -113,14 +175,75 @@ struct DiffArgs {
     allow_skip: Vec<crate::model::result::ReasonKind>,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 struct SuiteArgs {
     /// A suite table to run instead of the built-in suites (repeatable).
     #[arg(long = "suite", value_name = "FILE")]
     suites: Vec<PathBuf>,
-    /// Only cases whose id (`property/mode/variant`) contains this (repeatable).
+    /// Only cases whose id (`property/mode/variant`) contains one of these;
+    /// several filters are an OR (the same as repeated `--filter`).
+    #[arg(value_name = "FILTER")]
+    positional: Vec<String>,
+    /// Only cases whose id (`property/mode/variant`) contains this
+    /// (repeatable: several filters are an OR, a case matching any one is
+    /// selected).
     #[arg(long = "filter", value_name = "TEXT")]
     filters: Vec<String>,
+    /// Leave out the cases whose id contains this (repeatable; wins over
+    /// the filters).
+    #[arg(long = "skip", value_name = "TEXT")]
+    skips: Vec<String>,
+    /// Filters and `--skip` match a whole case id or a whole property id
+    /// exactly, instead of any part of the case id.
+    #[arg(long)]
+    exact: bool,
+}
+
+impl SuiteArgs {
+    /// Which cases the command line selects: one rule for `run` and
+    /// `list`.
+    fn selection(&self) -> Selection {
+        Selection {
+            filters: self
+                .filters
+                .iter()
+                .chain(&self.positional)
+                .cloned()
+                .collect(),
+            skips: self.skips.clone(),
+            exact: self.exact,
+        }
+    }
+}
+
+/// The cases a command line selects: any filter matches (or there is no
+/// filter) and no skip does.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Selection {
+    /// `--filter` and the positional filters, an OR.
+    filters: Vec<String>,
+    /// `--skip`: any one leaves a case out.
+    skips: Vec<String>,
+    /// Match whole case ids or property ids instead of substrings.
+    exact: bool,
+}
+
+impl Selection {
+    /// Whether `pattern` matches the case `id` (as `text`).
+    fn hits(&self, pattern: &str, id: &CaseId, text: &str) -> bool {
+        if self.exact {
+            text == pattern || id.property == pattern
+        } else {
+            text.contains(pattern)
+        }
+    }
+
+    /// Whether the case is selected.
+    fn selects(&self, id: &CaseId) -> bool {
+        let text = id.to_string();
+        (self.filters.is_empty() || self.filters.iter().any(|f| self.hits(f, id, &text)))
+            && !self.skips.iter().any(|s| self.hits(s, id, &text))
+    }
 }
 
 #[derive(clap::Args)]
@@ -150,9 +273,58 @@ struct RunArgs {
     /// Pairs of cases run at once (1 to 64).
     #[arg(long, default_value_t = 2, value_parser = parse_jobs)]
     jobs: usize,
-    /// Colour the outcome words.
+    /// Colour the outcome words: `auto` (the default) colours on a
+    /// terminal unless `NO_COLOR` is set, or when `CLICOLOR_FORCE` is;
+    /// `always` and `never` override both. `--color` alone is `always`.
+    #[arg(
+        long,
+        value_name = "WHEN",
+        value_enum,
+        default_value_t = ColorChoice::Auto,
+        num_args = 0..=1,
+        default_missing_value = "always"
+    )]
+    color: ColorChoice,
+    /// Print no line per case: only failed and errored cases and the
+    /// summary.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Print the selected cases, as `list` does, and run nothing.
     #[arg(long)]
-    color: bool,
+    list: bool,
+}
+
+/// When the console colours its outcome words.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` says no or `CLICOLOR_FORCE` yes.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether to colour: `--color always|never` decides; `auto` takes a
+/// non-empty `NO_COLOR` as no, then a `CLICOLOR_FORCE` that is neither
+/// empty nor `0` as yes, else colours on a terminal only.
+fn use_color(
+    choice: ColorChoice,
+    no_color: Option<&std::ffi::OsStr>,
+    clicolor_force: Option<&std::ffi::OsStr>,
+    is_terminal: bool,
+) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if no_color.is_some_and(|v| !v.is_empty()) {
+                false
+            } else if clicolor_force.is_some_and(|v| !v.is_empty() && v != "0") {
+                true
+            } else {
+                is_terminal
+            }
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -266,11 +438,8 @@ fn load(args: &SuiteArgs) -> Result<Vec<Property>, String> {
     Ok(props)
 }
 
-fn selector(filters: &[String]) -> impl Fn(&CaseId) -> bool + Sync + '_ {
-    move |id: &CaseId| {
-        let s = id.to_string();
-        filters.is_empty() || filters.iter().any(|f| s.contains(f.as_str()))
-    }
+fn selector(selection: &Selection) -> impl Fn(&CaseId) -> bool + Sync + '_ {
+    move |id: &CaseId| selection.selects(id)
 }
 
 /// A runner with isocheck's own binary as the helper; the error is the
@@ -442,7 +611,11 @@ fn matrix(a: MatrixArgs) -> u8 {
         out.path().join("matrix.html").display(),
         out.path().join("matrix.json").display()
     ));
-    EXIT_OK
+    if regressions > 0 {
+        EXIT_BROKEN
+    } else {
+        EXIT_OK
+    }
 }
 
 fn diff(a: DiffArgs) -> u8 {
@@ -561,13 +734,19 @@ fn run(a: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let select = selector(&a.suite.filters);
+    let selection = a.suite.selection();
+    let select = selector(&selection);
     if !props.iter().any(|p| p.cases().iter().any(&select)) {
         eprintln!(
-            "isocheck: no case matches the filters {:?}",
-            a.suite.filters
+            "isocheck: no case matches the filters {:?} (skipping {:?}{})",
+            selection.filters,
+            selection.skips,
+            if selection.exact { ", exact" } else { "" }
         );
         return EXIT_USAGE;
+    }
+    if a.list {
+        return list_cases(&props, &selection, false);
     }
     if let Some(dir) = &a.rootfs {
         let why = match std::fs::read_dir(dir) {
@@ -621,7 +800,15 @@ fn run(a: RunArgs) -> u8 {
     };
     let signal_handle = signals.handle();
     let stdout = std::io::stdout();
-    let mut console = ConsoleSink::new(stdout.lock()).with_color(a.color);
+    let color = use_color(
+        a.color,
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("CLICOLOR_FORCE").as_deref(),
+        std::io::IsTerminal::is_terminal(&stdout),
+    );
+    let mut console = ConsoleSink::new(stdout.lock())
+        .with_color(color)
+        .with_quiet(a.quiet);
     let leg = outputs.leg.map(std::sync::Arc::new);
     let mut json = leg.clone().map(FileSink::json);
     let mut html = leg.map(FileSink::html);
@@ -691,14 +878,20 @@ fn list(a: ListArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let select = selector(&a.suite.filters);
+    list_cases(&props, &a.suite.selection(), a.json)
+}
+
+/// Prints the selected cases of `props` with their requirements, as a
+/// table or JSON: `list`, and `run --list`.
+fn list_cases(props: &[Property], selection: &Selection, json: bool) -> u8 {
+    let select = selector(selection);
     // The runner decides requirements by trying them, as a run would.
     let runner = match make_runner(None, 1, HostFacts::probe()) {
         Ok(r) => r,
         Err(code) => return code,
     };
     let mut rows = Vec::new();
-    for p in &props {
+    for p in props {
         for id in p.cases().into_iter().filter(|c| select(c)) {
             let def = p.def(id.mode);
             let decisions = runner.decide_all(p, id.mode);
@@ -724,7 +917,7 @@ fn list(a: ListArgs) -> u8 {
             });
         }
     }
-    if a.json {
+    if json {
         say(&Document::new(LIST_SCHEMA_VERSION, ListBody { cases: rows }).to_json());
         return EXIT_OK;
     }
@@ -836,7 +1029,8 @@ mod tests {
         let a = run_args(&[]);
         assert_eq!(a.out, PathBuf::from("reports"));
         assert_eq!(a.jobs, 2);
-        assert!(!a.no_write && !a.color);
+        assert!(!a.no_write && !a.quiet && !a.list && !a.suite.exact);
+        assert_eq!(a.color, ColorChoice::Auto);
         assert!(a.suite.suites.is_empty() && a.suite.filters.is_empty());
         let a = run_args(&[
             "--filter",
@@ -871,6 +1065,7 @@ mod tests {
 
     #[rstest::rstest]
     #[case::jobs_zero(&["run", "--jobs", "0"])]
+    #[case::bad_color(&["run", "--color", "sometimes"])]
     #[case::bad_label(&["run", "--label", "layout=../x"])]
     #[case::no_command(&[])]
     #[case::unknown_command(&["frobnicate"])]
@@ -913,16 +1108,161 @@ mod tests {
         assert_eq!(d.allow_skip, [ReasonKind::SysctlPolicy]);
     }
 
+    fn filters(f: &[&str]) -> Selection {
+        Selection {
+            filters: f.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn the_selector_matches_any_filter_as_a_substring_of_the_id() {
         let id = CaseId::new("pid.pid1", Mode::Rootless, Variant::Control);
-        assert!(selector(&[])(&id), "no filter selects everything");
+        assert!(selector(&filters(&[]))(&id), "no filter selects everything");
         for hit in ["pid.pid1/rootless/control", "pid1/root", "/control"] {
-            assert!(selector(&[hit.to_string()])(&id), "{hit}");
+            assert!(selector(&filters(&[hit]))(&id), "{hit}");
         }
-        assert!(!selector(&["uts.".to_string()])(&id));
-        assert!(!selector(&["PID.PID1".to_string()])(&id), "case matters");
-        assert!(selector(&["uts.".to_string(), "rootless".to_string()])(&id));
+        assert!(!selector(&filters(&["uts."]))(&id));
+        assert!(!selector(&filters(&["PID.PID1"]))(&id), "case matters");
+        assert!(selector(&filters(&["uts.", "rootless"]))(&id));
+    }
+
+    #[test]
+    fn exact_filters_match_a_whole_case_id_or_property_id() {
+        let id = CaseId::new("pid.pid1", Mode::Rootless, Variant::Control);
+        let exact = |f: &[&str]| Selection {
+            exact: true,
+            ..filters(f)
+        };
+        assert!(exact(&["pid.pid1"]).selects(&id));
+        assert!(exact(&["pid.pid1/rootless/control"]).selects(&id));
+        for miss in [
+            "pid.pid",
+            "pid1",
+            "pid.pid1/rootless",
+            "rootless",
+            "/control",
+        ] {
+            assert!(!exact(&[miss]).selects(&id), "{miss}");
+            assert!(filters(&[miss]).selects(&id), "{miss} is a substring");
+        }
+        assert!(exact(&["uts.hostname", "pid.pid1"]).selects(&id), "an OR");
+    }
+
+    #[test]
+    fn a_skip_leaves_out_what_it_matches_whatever_the_filters() {
+        let test = CaseId::new("pid.pid1", Mode::Rootful, Variant::Test);
+        let control = CaseId::new("pid.pid1", Mode::Rootful, Variant::Control);
+        let s = Selection {
+            skips: vec!["/control".into()],
+            ..filters(&["pid."])
+        };
+        assert!(s.selects(&test) && !s.selects(&control));
+        let s = Selection {
+            skips: vec!["pid.pid1".into()],
+            ..Default::default()
+        };
+        assert!(!s.selects(&test), "a skip without filters");
+        let s = Selection {
+            skips: vec!["pid.pid".into()],
+            exact: true,
+            ..Default::default()
+        };
+        assert!(s.selects(&test), "an exact skip needs a whole id");
+    }
+
+    #[test]
+    fn positional_filters_join_the_repeated_filter_option() {
+        let a = run_args(&[
+            "pid.pid1", "--filter", "net", "uts", "--skip", "x", "--exact",
+        ]);
+        let s = a.suite.selection();
+        assert_eq!(s.filters, ["net", "pid.pid1", "uts"]);
+        assert_eq!((s.skips, s.exact), (vec!["x".to_string()], true));
+        let Ok(Cli {
+            command: Command::List(l),
+        }) = parse(&["list", "pid.pid1", "net", "--skip", "/control"])
+        else {
+            panic!("not a list");
+        };
+        assert_eq!(
+            l.suite.selection(),
+            Selection {
+                filters: vec!["pid.pid1".into(), "net".into()],
+                skips: vec!["/control".into()],
+                exact: false,
+            }
+        );
+        let a = run_args(&["-q", "--list", "--color", "never"]);
+        assert!(a.quiet && a.list);
+        assert_eq!(a.color, ColorChoice::Never);
+        assert_eq!(run_args(&["--color"]).color, ColorChoice::Always);
+        assert_eq!(run_args(&["--quiet"]).quiet, true);
+    }
+
+    #[rstest::rstest]
+    #[case::auto_terminal(ColorChoice::Auto, None, None, true, true)]
+    #[case::auto_pipe(ColorChoice::Auto, None, None, false, false)]
+    #[case::no_color(ColorChoice::Auto, Some("1"), None, true, false)]
+    #[case::no_color_empty(ColorChoice::Auto, Some(""), None, true, true)]
+    #[case::force(ColorChoice::Auto, None, Some("1"), false, true)]
+    #[case::force_zero(ColorChoice::Auto, None, Some("0"), false, false)]
+    #[case::force_empty(ColorChoice::Auto, None, Some(""), false, false)]
+    #[case::no_color_wins_over_force(ColorChoice::Auto, Some("1"), Some("1"), true, false)]
+    #[case::always_over_no_color(ColorChoice::Always, Some("1"), None, false, true)]
+    #[case::never_over_force(ColorChoice::Never, None, Some("1"), true, false)]
+    fn the_colour_decision(
+        #[case] choice: ColorChoice,
+        #[case] no_color: Option<&str>,
+        #[case] force: Option<&str>,
+        #[case] terminal: bool,
+        #[case] expected: bool,
+    ) {
+        let os = |v: Option<&str>| v.map(std::ffi::OsString::from);
+        assert_eq!(
+            use_color(
+                choice,
+                os(no_color).as_deref(),
+                os(force).as_deref(),
+                terminal
+            ),
+            expected
+        );
+    }
+
+    #[test]
+    fn every_commands_help_states_its_exit_codes() {
+        let top = Cli::command().render_long_help().to_string();
+        assert!(top.contains("Exit status:"), "{top}");
+        for sub in Cli::command().get_subcommands_mut() {
+            let name = sub.get_name().to_string();
+            let help = sub.render_long_help().to_string();
+            assert!(help.contains("Exit status:"), "{name}: {help}");
+            for code in ["0", "2"] {
+                assert!(help.contains(&format!("\n  {code}  ")), "{name}: {code}");
+            }
+        }
+        let run = Cli::command()
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for code in [
+            EXIT_OK,
+            EXIT_BROKEN,
+            EXIT_USAGE,
+            EXIT_HARNESS,
+            EXIT_SIGINT,
+            EXIT_SIGTERM,
+        ] {
+            assert!(run.contains(&format!("\n  {code:<3}  ")), "run: {code}");
+        }
+        let matrix = Cli::command()
+            .find_subcommand_mut("matrix")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(matrix.contains("1    the matrix was written and shows a regression"));
     }
 
     #[test]
@@ -995,7 +1335,7 @@ mod tests {
     fn the_built_in_suites_load_without_a_suite_argument() {
         let props = load(&SuiteArgs {
             suites: Vec::new(),
-            filters: Vec::new(),
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(props.len(), table::builtin().unwrap().len());
@@ -1008,7 +1348,7 @@ mod tests {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/suites/selftest.toml");
         let one = load(&SuiteArgs {
             suites: vec![selftest.clone()],
-            filters: Vec::new(),
+            ..Default::default()
         })
         .unwrap();
         assert!(!one.is_empty());
@@ -1017,7 +1357,7 @@ mod tests {
         std::fs::copy(&selftest, &copy).unwrap();
         let e = load(&SuiteArgs {
             suites: vec![selftest.clone(), copy.clone()],
-            filters: Vec::new(),
+            ..Default::default()
         })
         .unwrap_err();
         assert!(
@@ -1031,7 +1371,7 @@ mod tests {
     fn a_missing_suite_file_is_an_error() {
         let e = load(&SuiteArgs {
             suites: vec!["/nonexistent/isocheck-suite.toml".into()],
-            filters: Vec::new(),
+            ..Default::default()
         })
         .unwrap_err();
         assert!(e.contains("/nonexistent/isocheck-suite.toml"), "{e}");

@@ -9,8 +9,11 @@
 //! ```
 //!
 //! Colour is off unless asked for; only the outcome word is coloured, after
-//! padding, so the columns stay aligned either way. Details are printed on
-//! one line whatever they contain: control characters are escaped.
+//! padding, so the columns stay aligned either way. The property column is
+//! as wide as the longest property of the run's plan, so long names keep
+//! the columns aligned too. Details are printed on one line whatever they
+//! contain: control characters are escaped. Quiet, the sink prints only the
+//! failed and errored cases and the summary.
 
 use std::io::Write;
 
@@ -19,7 +22,8 @@ use crate::model::events::{Event, Sink, SinkError};
 use crate::model::host::HostFacts;
 use crate::model::result::{CaseResult, Outcome, Summary};
 
-/// Width of the property column; longer names push the line right.
+/// Least width of the property column; a plan with longer property names
+/// widens it to the longest.
 const PROPERTY_WIDTH: usize = 28;
 /// Width of the mode column (`rootless`).
 const MODE_WIDTH: usize = 8;
@@ -29,32 +33,51 @@ const VARIANT_WIDTH: usize = 7;
 const OUTCOME_WIDTH: usize = 5;
 /// Width of the duration column (`12345.6 ms`).
 const DURATION_WIDTH: usize = 10;
-/// Where the reason column starts.
-const REASON_COLUMN: usize = PROPERTY_WIDTH
-    + 1
-    + MODE_WIDTH
-    + 1
-    + VARIANT_WIDTH
-    + 1
-    + OUTCOME_WIDTH
-    + 1
-    + DURATION_WIDTH
-    + 2;
+/// Where the reason column starts, after a property column this wide.
+fn reason_column(property_width: usize) -> usize {
+    property_width + 1 + MODE_WIDTH + 1 + VARIANT_WIDTH + 1 + OUTCOME_WIDTH + 1 + DURATION_WIDTH + 2
+}
+
+/// The property column's width for a plan of case ids
+/// (`property/mode/variant`): the longest property, at least
+/// [`PROPERTY_WIDTH`].
+pub fn property_width(plan: &[String]) -> usize {
+    plan.iter()
+        .map(|id| {
+            let property = id.rsplitn(3, '/').last().unwrap_or(id);
+            one_line(property).chars().count()
+        })
+        .fold(PROPERTY_WIDTH, usize::max)
+}
 
 /// Prints the run to a terminal or a log.
 pub struct ConsoleSink<W: Write> {
     out: W,
     /// Colour the outcome words with ANSI escapes. Off by default.
     pub color: bool,
+    /// Print only failed and errored cases and the summary. Off by default.
+    pub quiet: bool,
+    /// The property column's width, set from the plan when the run starts.
+    property_width: usize,
 }
 
 impl<W: Write> ConsoleSink<W> {
     pub fn new(out: W) -> Self {
-        ConsoleSink { out, color: false }
+        ConsoleSink {
+            out,
+            color: false,
+            quiet: false,
+            property_width: PROPERTY_WIDTH,
+        }
     }
 
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;
+        self
+    }
+
+    pub fn with_quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
         self
     }
 
@@ -104,6 +127,11 @@ fn ansi_color(outcome: Outcome) -> &'static str {
 /// The line of one finished case, and its hint line if it is a skip with
 /// a hint. No trailing newline.
 pub fn case_lines(case: &CaseResult, color: bool) -> String {
+    case_lines_in(case, color, PROPERTY_WIDTH)
+}
+
+/// [`case_lines`] with a property column `property_width` wide.
+pub fn case_lines_in(case: &CaseResult, color: bool, property_width: usize) -> String {
     let word = format!("{:<OUTCOME_WIDTH$}", outcome_word(case.outcome));
     let word = if color {
         format!("{}{word}\x1b[0m", ansi_color(case.outcome))
@@ -111,7 +139,7 @@ pub fn case_lines(case: &CaseResult, color: bool) -> String {
         word
     };
     let mut line = format!(
-        "{:<PROPERTY_WIDTH$} {:<MODE_WIDTH$} {:<VARIANT_WIDTH$} {word} {:>DURATION_WIDTH$}",
+        "{:<property_width$} {:<MODE_WIDTH$} {:<VARIANT_WIDTH$} {word} {:>DURATION_WIDTH$}",
         one_line(&case.property),
         case.mode.as_str(),
         case.variant.as_str(),
@@ -123,7 +151,7 @@ pub fn case_lines(case: &CaseResult, color: bool) -> String {
         if case.outcome == Outcome::Skip {
             if let Some(hint) = &reason.hint {
                 line.push('\n');
-                line.push_str(&" ".repeat(REASON_COLUMN));
+                line.push_str(&" ".repeat(reason_column(property_width)));
                 line.push_str("hint: ");
                 line.push_str(&one_line(hint));
             }
@@ -146,15 +174,32 @@ pub fn summary_line(summary: &Summary, duration_ms: f64) -> String {
 
 impl<W: Write> Sink for ConsoleSink<W> {
     /// Prints the header, each case as it finishes and the summary; a
-    /// case starting and the audit print nothing.
+    /// case starting and the audit print nothing. Quiet, only failed and
+    /// errored cases and the summary.
     fn event(&mut self, event: &Event<'_>) -> Result<(), SinkError> {
         match event {
-            Event::RunStarted { host, planned, .. } => {
+            Event::RunStarted {
+                host,
+                planned,
+                plan,
+                ..
+            } => {
+                self.property_width = property_width(plan);
+                if self.quiet {
+                    return Ok(());
+                }
                 writeln!(self.out, "{}", header_line(host, *planned))?;
             }
             Event::CaseStarted { .. } | Event::AuditFinished(_) => return Ok(()),
             Event::CaseFinished { case, .. } => {
-                writeln!(self.out, "{}", case_lines(case, self.color))?;
+                if self.quiet && matches!(case.outcome, Outcome::Pass | Outcome::Skip) {
+                    return Ok(());
+                }
+                writeln!(
+                    self.out,
+                    "{}",
+                    case_lines_in(case, self.color, self.property_width)
+                )?;
             }
             Event::RunFinished {
                 summary,
@@ -234,6 +279,72 @@ mod tests {
         let line = case_lines(&case, false);
         assert_eq!(line.lines().count(), 1);
         assert!(line.ends_with("promise-broken: a\\nb\\u{1b}[2J"));
+    }
+
+    #[test]
+    fn a_long_property_widens_the_column_for_every_line() {
+        let mut report = sample_report();
+        let long = "custom.a_property_name_far_longer_than_the_column";
+        report.cases[0].property = long.into();
+        report.cases[0].id = format!(
+            "{long}/{}/{}",
+            report.cases[0].mode.as_str(),
+            report.cases[0].variant.as_str()
+        );
+        let text = console_text(&report, true);
+        let width = long.chars().count();
+        assert!(width > PROPERTY_WIDTH);
+        let lines: Vec<&str> = text.lines().collect();
+        // The header, then the cases in the report's order (with their
+        // hints), then the summary.
+        let case_lines: Vec<&&str> = lines[1..lines.len() - 1]
+            .iter()
+            .filter(|l| !l.trim_start().starts_with("hint: "))
+            .collect();
+        assert_eq!(case_lines.len(), report.cases.len());
+        for (line, case) in case_lines.into_iter().zip(&report.cases) {
+            assert!(line.starts_with(&format!("{} ", one_line(&case.property))));
+            // The mode and variant columns start at the same place on
+            // every line.
+            assert_eq!(
+                line.chars()
+                    .skip(width + 1)
+                    .take(MODE_WIDTH + 1 + VARIANT_WIDTH)
+                    .collect::<String>(),
+                format!(
+                    "{:<MODE_WIDTH$} {:<VARIANT_WIDTH$}",
+                    case.mode.as_str(),
+                    case.variant.as_str()
+                ),
+                "{line:?}"
+            );
+        }
+        // Hint lines start at the widened reason column.
+        for hint in lines
+            .iter()
+            .filter(|l| l.trim_start().starts_with("hint: "))
+        {
+            assert_eq!(hint.find("hint: "), Some(reason_column(width)), "{hint:?}");
+        }
+        assert_eq!(property_width(&[]), PROPERTY_WIDTH);
+        assert_eq!(property_width(&["a/rootful/test".into()]), PROPERTY_WIDTH);
+    }
+
+    #[test]
+    fn quiet_prints_only_failures_errors_and_the_summary() {
+        let report = sample_report();
+        let mut sink = ConsoleSink::new(Vec::new()).with_quiet(true);
+        replay(&report, &mut sink);
+        let text = String::from_utf8(sink.into_inner()).unwrap();
+        let loud = report
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
+            .count();
+        assert!(loud > 0 && loud < report.cases.len());
+        assert_eq!(text.lines().count(), loud + 1, "{text}");
+        assert!(!text.contains("PASS") && !text.contains("SKIP") && !text.contains("planned"));
+        assert!(text.lines().last().unwrap().contains(" passed, "));
     }
 
     #[test]
