@@ -7,7 +7,7 @@
 //! Exit status of `run`: 0 every promise held (skips allowed), 1 a promise
 //! was broken, 2 bad input or usage, 3 the harness itself failed; every
 //! command's `--help` states its own (the `HELP_*` texts). `run` and `list`
-//! choose cases with one [`Selection`].
+//! choose cases with one `Selection`.
 
 mod bench;
 mod inspect;
@@ -921,6 +921,11 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool) -> u8 {
         say(&Document::new(LIST_SCHEMA_VERSION, ListBody { cases: rows }).to_json());
         return EXIT_OK;
     }
+    // The id column is as wide as the longest id, at least 40.
+    let width = rows
+        .iter()
+        .map(|r| r.id.chars().count())
+        .fold(40, usize::max);
     for r in &rows {
         let reqs: Vec<String> = r
             .requirements
@@ -934,7 +939,7 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool) -> u8 {
             })
             .collect();
         say(&format!(
-            "{:<40} {:<9} {}\n",
+            "{:<width$} {:<9} {}\n",
             r.id,
             if r.runnable {
                 "runnable"
@@ -1197,7 +1202,7 @@ mod tests {
         assert!(a.quiet && a.list);
         assert_eq!(a.color, ColorChoice::Never);
         assert_eq!(run_args(&["--color"]).color, ColorChoice::Always);
-        assert_eq!(run_args(&["--quiet"]).quiet, true);
+        assert!(run_args(&["--quiet"]).quiet);
     }
 
     #[rstest::rstest]
