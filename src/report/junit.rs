@@ -20,7 +20,7 @@
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
 
-use super::text::{failed_expectations, trimmed_json};
+use super::text::{by_area, failed_expectations, trimmed_json};
 use crate::model::result::{CaseResult, Outcome, Report};
 
 /// At most this many bytes of a case's observation in a failure's text.
@@ -99,13 +99,7 @@ pub fn render(report: &Report) -> String {
     let mut junit = quick_junit::Report::new("isocheck");
     junit.set_time(duration(report.duration_ms));
     let leg = leg(report);
-    let mut areas: Vec<(&str, Vec<&CaseResult>)> = Vec::new();
-    for case in &report.cases {
-        match areas.iter_mut().find(|(area, _)| *area == case.area) {
-            Some((_, cases)) => cases.push(case),
-            None => areas.push((&case.area, vec![case])),
-        }
-    }
+    let areas = by_area(&report.cases);
     let host = &report.host;
     let hostname = if host.hostname.is_empty() {
         "unknown"

@@ -32,7 +32,7 @@
 
 use std::fmt::Write;
 
-use super::text::{failed_expectations, one_line};
+use super::text::{by_area, failed_expectations, one_line};
 use crate::model::result::{CaseResult, Outcome, ReasonKind, Report, Summary};
 
 /// One level of nesting.
@@ -87,18 +87,6 @@ fn case_lines(out: &mut String, number: usize, case: &CaseResult) {
     let _ = writeln!(out, "{INDENT}{line}");
 }
 
-/// The cases grouped by area, in the order the report meets the areas.
-fn areas(report: &Report) -> Vec<(&str, Vec<&CaseResult>)> {
-    let mut areas: Vec<(&str, Vec<&CaseResult>)> = Vec::new();
-    for case in &report.cases {
-        match areas.iter_mut().find(|(area, _)| *area == case.area) {
-            Some((_, cases)) => cases.push(case),
-            None => areas.push((&case.area, vec![case])),
-        }
-    }
-    areas
-}
-
 /// Renders a report as a KTAP version 1 document.
 pub fn render(report: &Report) -> String {
     let mut out = String::from("KTAP version 1\n");
@@ -114,7 +102,7 @@ pub fn render(report: &Report) -> String {
     if let Some(signal) = &report.interrupted {
         let _ = writeln!(out, "# stopped by {}: partial results", name(signal));
     }
-    let areas = areas(report);
+    let areas = by_area(&report.cases);
     let _ = writeln!(out, "1..{}", areas.len());
     for (number, (area, cases)) in areas.iter().enumerate() {
         let number = number + 1;

@@ -1,10 +1,24 @@
 //! Small helpers the text reporters share: one-line escaping, durations,
-//! and the short account of what went wrong in a case (its failed
+//! the cases grouped by area, and the short account of what went wrong in a case (its failed
 //! expectations, a bounded observation) that KTAP and JUnit carry instead
 //! of whole observations.
 
 use serde_json::Value;
 use std::borrow::Cow;
+
+use crate::model::result::CaseResult;
+
+/// The cases grouped by area, the areas in the order the cases meet them.
+pub(crate) fn by_area(cases: &[CaseResult]) -> Vec<(&str, Vec<&CaseResult>)> {
+    let mut areas: Vec<(&str, Vec<&CaseResult>)> = Vec::new();
+    for case in cases {
+        match areas.iter_mut().find(|(area, _)| *area == case.area) {
+            Some((_, cases)) => cases.push(case),
+            None => areas.push((&case.area, vec![case])),
+        }
+    }
+    areas
+}
 
 /// At most this many bytes of a value found, in one failed expectation.
 pub(crate) const GOT_LIMIT: usize = 200;
