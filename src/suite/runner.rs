@@ -407,6 +407,7 @@ fn not_run(p: &Property, mode: Mode, variant: Variant) -> CaseResult {
         outcome: Outcome::Skip,
         reason: None,
         description: p.description.clone(),
+        tags: p.tags.clone(),
         expected: Value::Array(
             def.expect_for(variant)
                 .iter()
