@@ -500,7 +500,7 @@ mod tests {
         events
             .iter()
             .filter_map(|e| match e {
-                Recorded::CaseFinished { index, case } => Some((*index, case.clone())),
+                Recorded::CaseFinished { index, case } => Some((*index, (**case).clone())),
                 _ => None,
             })
             .collect()
