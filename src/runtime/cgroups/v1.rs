@@ -167,6 +167,16 @@ impl SandboxCgroup for V1Cgroup {
             s.memory_max = read(&d.join("memory.limit_in_bytes"))
                 .ok()
                 .and_then(|t| parse_limit(&t));
+            // v1's high-water mark; v1 has no memory.high.
+            s.memory_peak = read(&d.join("memory.max_usage_in_bytes"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            s.memory_peak_file = s
+                .memory_peak
+                .map(|_| "memory.max_usage_in_bytes".to_string());
+            s.memory_current = read(&d.join("memory.usage_in_bytes"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
         }
         if let Some(d) = self.dir_of("cpu") {
             // cpu.cfs_quota_us reads -1 for no quota.
