@@ -1090,7 +1090,11 @@ fn decide_landlock(req: &Requirement, host: &HostFacts) -> Decision {
 /// `memory-peak`: the decision already made when it lives nowhere usable.
 fn memory_home(req: &Requirement, probe: &str) -> Result<ControllerHome, Decision> {
     if let Err(e) = std::fs::read("/proc/self/mountinfo") {
-        return Err(undecided(req, probe, format!("reading /proc/self/mountinfo: {e}")));
+        return Err(undecided(
+            req,
+            probe,
+            format!("reading /proc/self/mountinfo: {e}"),
+        ));
     }
     cgroups::controller_home(cgroups::detect_layout(), "memory").ok_or_else(|| {
         unmet(
@@ -1107,7 +1111,12 @@ fn memory_home(req: &Requirement, probe: &str) -> Result<ControllerHome, Decisio
 
 /// Whether a fresh cgroup2 memory cgroup under isocheck's parent at
 /// `mount` shows `file`: made, looked at, removed.
-fn v2_memory_file(req: &Requirement, probe: &str, mount: &Path, file: &str) -> Result<bool, Decision> {
+fn v2_memory_file(
+    req: &Requirement,
+    probe: &str,
+    mount: &Path,
+    file: &str,
+) -> Result<bool, Decision> {
     let limits = crate::model::cgroup::CgroupLimits {
         memory_account: true,
         ..Default::default()
@@ -1135,7 +1144,10 @@ fn v2_memory_file(req: &Requirement, probe: &str, mount: &Path, file: &str) -> R
             e.to_string(),
             Reason::new(
                 ReasonKind::NotDelegated,
-                format!("no memory cgroup could be made under {}: {e}", mount.display()),
+                format!(
+                    "no memory cgroup could be made under {}: {e}",
+                    mount.display()
+                ),
             ),
         )),
         Err(e) => Err(undecided(req, probe, e.to_string())),
@@ -1156,21 +1168,31 @@ fn decide_memory_high(req: &Requirement, _host: &HostFacts) -> Decision {
                 format!("memory on v1 at {}", p.display()),
                 Reason::new(
                     ReasonKind::ControllerAbsent,
-                    format!("memory is on cgroup v1 here ({}): v1 has no memory.high", p.display()),
+                    format!(
+                        "memory is on cgroup v1 here ({}): v1 has no memory.high",
+                        p.display()
+                    ),
                 ),
             )
         }
         Err(d) => return d,
     };
     match v2_memory_file(req, probe, &m, "memory.high") {
-        Ok(true) => met(req, probe, format!("memory.high in a memory cgroup under {}", m.display())),
+        Ok(true) => met(
+            req,
+            probe,
+            format!("memory.high in a memory cgroup under {}", m.display()),
+        ),
         Ok(false) => unmet(
             req,
             probe,
             format!("no memory.high in a memory cgroup under {}", m.display()),
             Reason::new(
                 ReasonKind::KernelLacksFeature,
-                format!("a cgroup2 memory cgroup under {} has no memory.high", m.display()),
+                format!(
+                    "a cgroup2 memory cgroup under {} has no memory.high",
+                    m.display()
+                ),
             ),
         ),
         Err(d) => d,

@@ -66,11 +66,7 @@ pub fn restrict_reads_to(read: &[&Path]) -> Result<(), Errno> {
         // A rule on a file may only carry file rights.
         let is_dir = std::fs::metadata(p).map(|m| m.is_dir()).unwrap_or(false);
         let rule = PathBeneathAttr {
-            allowed_access: if is_dir {
-                handled
-            } else {
-                ACCESS_FS_READ_FILE
-            },
+            allowed_access: if is_dir { handled } else { ACCESS_FS_READ_FILE },
             parent_fd: parent.as_raw_fd(),
         };
         // SAFETY: `rule` is a live, initialised struct of the layout the
