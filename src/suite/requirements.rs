@@ -1088,16 +1088,16 @@ fn decide_landlock(req: &Requirement, host: &HostFacts) -> Decision {
 
 /// Where the memory controller lives here, for `memory-high` and
 /// `memory-peak`: the decision already made when it lives nowhere usable.
-fn memory_home(req: &Requirement, probe: &str) -> Result<ControllerHome, Decision> {
+fn memory_home(req: &Requirement, probe: &str) -> Result<ControllerHome, Box<Decision>> {
     if let Err(e) = std::fs::read("/proc/self/mountinfo") {
-        return Err(undecided(
+        return Err(Box::new(undecided(
             req,
             probe,
             format!("reading /proc/self/mountinfo: {e}"),
-        ));
+        )));
     }
     cgroups::controller_home(cgroups::detect_layout(), "memory").ok_or_else(|| {
-        unmet(
+        Box::new(unmet(
             req,
             probe,
             "memory controller in no mounted hierarchy",
@@ -1105,7 +1105,7 @@ fn memory_home(req: &Requirement, probe: &str) -> Result<ControllerHome, Decisio
                 ReasonKind::ControllerAbsent,
                 "the memory controller is in no mounted cgroup hierarchy",
             ),
-        )
+        ))
     })
 }
 
@@ -1116,7 +1116,7 @@ fn v2_memory_file(
     probe: &str,
     mount: &Path,
     file: &str,
-) -> Result<bool, Decision> {
+) -> Result<bool, Box<Decision>> {
     let limits = crate::model::cgroup::CgroupLimits {
         memory_account: true,
         ..Default::default()
@@ -1129,7 +1129,7 @@ fn v2_memory_file(
             drop(cg);
             Ok(there)
         }
-        Err(cgroups::CgroupError::ControllerAbsent(c)) => Err(unmet(
+        Err(cgroups::CgroupError::ControllerAbsent(c)) => Err(Box::new(unmet(
             req,
             probe,
             format!("controller {c}"),
@@ -1137,8 +1137,8 @@ fn v2_memory_file(
                 ReasonKind::ControllerAbsent,
                 format!("memory is not enabled for isocheck's cgroups: {c}"),
             ),
-        )),
-        Err(e) if !nix::unistd::geteuid().is_root() => Err(unmet(
+        ))),
+        Err(e) if !nix::unistd::geteuid().is_root() => Err(Box::new(unmet(
             req,
             probe,
             e.to_string(),
@@ -1149,8 +1149,8 @@ fn v2_memory_file(
                     mount.display()
                 ),
             ),
-        )),
-        Err(e) => Err(undecided(req, probe, e.to_string())),
+        ))),
+        Err(e) => Err(Box::new(undecided(req, probe, e.to_string()))),
     }
 }
 
@@ -1175,7 +1175,7 @@ fn decide_memory_high(req: &Requirement, _host: &HostFacts) -> Decision {
                 ),
             )
         }
-        Err(d) => return d,
+        Err(d) => return *d,
     };
     match v2_memory_file(req, probe, &m, "memory.high") {
         Ok(true) => met(
@@ -1195,7 +1195,7 @@ fn decide_memory_high(req: &Requirement, _host: &HostFacts) -> Decision {
                 ),
             ),
         ),
-        Err(d) => d,
+        Err(d) => *d,
     }
 }
 
@@ -1232,9 +1232,9 @@ fn decide_memory_peak(req: &Requirement, _host: &HostFacts) -> Decision {
                     format!("cgroup2 memory cgroups have no memory.peak here (a memory cgroup under {} lacks it)", m.display()),
                 ),
             ),
-            Err(d) => d,
+            Err(d) => *d,
         },
-        Err(d) => d,
+        Err(d) => *d,
     }
 }
 
