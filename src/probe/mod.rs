@@ -173,6 +173,7 @@ probes! {
     "host-writable" => HostWritable(mount::HostWritableArgs),
     "syscalls" => Syscalls(security::SyscallsArgs),
     "path-access" => PathAccess(security::PathAccessArgs),
+    "landlock-read" => LandlockRead(security::LandlockReadArgs),
     "exec" => Exec(exec::ExecArgs),
     "noop" => Noop(harness::NoopArgs),
     "crash" => Crash(harness::CrashArgs),

@@ -46,6 +46,8 @@ pub trait Syscall {
     fn unshare(&self, flags: nix::sched::CloneFlags) -> Result<(), Errno>;
     /// Installs a seccomp BPF filter on the calling thread.
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno>;
+    /// Applies a Landlock ruleset allowing reads beneath `read` only.
+    fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno>;
 }
 
 /// The real kernel.
@@ -153,6 +155,10 @@ impl Syscall for LinuxSyscall {
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         crate::sys::seccomp_set_filter(prog)
     }
+    fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno> {
+        let paths: Vec<&Path> = read.iter().map(PathBuf::as_path).collect();
+        crate::sys::landlock::restrict_reads_to(&paths)
+    }
 }
 
 use crate::sys::io_errno;
@@ -200,6 +206,8 @@ pub enum Call {
     Unshare(nix::sched::CloneFlags),
     /// The whole BPF program installed.
     InstallSeccomp(Vec<seccompiler::sock_filter>),
+    /// A Landlock ruleset allowing reads beneath these paths.
+    LandlockRestrictReads(Vec<PathBuf>),
 }
 
 #[cfg(test)]
@@ -441,5 +449,8 @@ impl Syscall for RecordingSyscall {
     }
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         self.record(Call::InstallSeccomp(prog.to_vec()))
+    }
+    fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno> {
+        self.record(Call::LandlockRestrictReads(read.to_vec()))
     }
 }
