@@ -132,6 +132,16 @@ pub struct SeccompSpec {
     pub errno: String,
 }
 
+/// A seccomp filter that hands one system call to a supervisor outside
+/// the sandbox (`SECCOMP_RET_USER_NOTIF`), installed with a new listener
+/// that the sandbox passes to the helper and then closes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SeccompNotifySpec {
+    /// The system call's name as the kernel's tables spell it (`getpgid`).
+    pub call: String,
+}
+
 fn eperm() -> String {
     "EPERM".into()
 }
@@ -195,6 +205,9 @@ pub struct SandboxSpec {
     pub timeout_ms: u64,
     /// A seccomp filter, installed last, after no_new_privs.
     pub seccomp: Option<SeccompSpec>,
+    /// A user-notification filter, installed after `seccomp`; its listener
+    /// goes to the helper's supervisor (scaffold `seccomp_supervisor`).
+    pub seccomp_notify: Option<SeccompNotifySpec>,
     /// Paths hidden as a container runtime hides them: a file under a bind
     /// of /dev/null, a directory under an empty read-only tmpfs. Absent
     /// paths are skipped.
@@ -233,6 +246,7 @@ struct Written {
     timeout_ms: u64,
     exec_copy: Option<super::scaffold::ExecCopy>,
     seccomp: Option<SeccompSpec>,
+    seccomp_notify: Option<SeccompNotifySpec>,
     masked_paths: Vec<PathBuf>,
     readonly_paths: Vec<PathBuf>,
     root_propagation: Propagation,
@@ -244,6 +258,8 @@ struct Written {
     join: bool,
     subid_tools: bool,
     veth: Option<super::veth::VethSpec>,
+    seccomp_supervisor: bool,
+    pidfd_signal: bool,
 }
 
 impl Default for Written {
@@ -262,6 +278,8 @@ impl From<SandboxSpec> for Written {
             join,
             subid_tools,
             veth,
+            seccomp_supervisor,
+            pidfd_signal,
         } = s.scaffold;
         Written {
             namespaces: s.namespaces,
@@ -278,6 +296,7 @@ impl From<SandboxSpec> for Written {
             timeout_ms: s.timeout_ms,
             exec_copy,
             seccomp: s.seccomp,
+            seccomp_notify: s.seccomp_notify,
             masked_paths: s.masked_paths,
             readonly_paths: s.readonly_paths,
             root_propagation: s.root_propagation,
@@ -289,6 +308,8 @@ impl From<SandboxSpec> for Written {
             join,
             subid_tools,
             veth,
+            seccomp_supervisor,
+            pidfd_signal,
         }
     }
 }
@@ -309,6 +330,7 @@ impl From<Written> for SandboxSpec {
             no_new_privs: w.no_new_privs,
             timeout_ms: w.timeout_ms,
             seccomp: w.seccomp,
+            seccomp_notify: w.seccomp_notify,
             masked_paths: w.masked_paths,
             readonly_paths: w.readonly_paths,
             root_propagation: w.root_propagation,
@@ -322,6 +344,8 @@ impl From<Written> for SandboxSpec {
                 join: w.join,
                 subid_tools: w.subid_tools,
                 veth: w.veth,
+                seccomp_supervisor: w.seccomp_supervisor,
+                pidfd_signal: w.pidfd_signal,
             },
         }
     }
@@ -360,6 +384,7 @@ impl Default for SandboxSpec {
             no_new_privs: false,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             seccomp: None,
+            seccomp_notify: None,
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
             root_propagation: Propagation::Private,
@@ -464,6 +489,9 @@ impl SandboxSpec {
                     "root_propagation: \"shared\" needs rootfs = { kind = \"host\" }: pivot_root refuses shared mounts".into(),
                 );
             }
+        }
+        if self.seccomp_notify.is_some() && !self.scaffold.seccomp_supervisor {
+            return Err("seccomp_notify: the listener goes to a supervisor: needs seccomp_supervisor = true".into());
         }
         self.scaffold
             .items()

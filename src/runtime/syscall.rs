@@ -46,6 +46,17 @@ pub trait Syscall {
     fn unshare(&self, flags: nix::sched::CloneFlags) -> Result<(), Errno>;
     /// Installs a seccomp BPF filter on the calling thread.
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno>;
+    /// Installs a seccomp BPF filter with a new listener and returns it.
+    fn install_seccomp_listener(
+        &self,
+        prog: &[seccompiler::sock_filter],
+    ) -> Result<std::os::fd::OwnedFd, Errno>;
+    /// Sends a descriptor over the unix socket `sock` (`SCM_RIGHTS`).
+    fn send_fd(
+        &self,
+        sock: std::os::fd::RawFd,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), Errno>;
 }
 
 /// The real kernel.
@@ -153,6 +164,19 @@ impl Syscall for LinuxSyscall {
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         crate::sys::seccomp_set_filter(prog)
     }
+    fn install_seccomp_listener(
+        &self,
+        prog: &[seccompiler::sock_filter],
+    ) -> Result<std::os::fd::OwnedFd, Errno> {
+        crate::sys::seccomp_notify::install_with_listener(prog)
+    }
+    fn send_fd(
+        &self,
+        sock: std::os::fd::RawFd,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), Errno> {
+        crate::sys::seccomp_notify::send_fd(sock, fd)
+    }
 }
 
 use crate::sys::io_errno;
@@ -200,6 +224,10 @@ pub enum Call {
     Unshare(nix::sched::CloneFlags),
     /// The whole BPF program installed.
     InstallSeccomp(Vec<seccompiler::sock_filter>),
+    /// The whole BPF program installed with a new listener.
+    InstallSeccompListener(Vec<seccompiler::sock_filter>),
+    /// A descriptor sent over the socket with this number.
+    SendFd(std::os::fd::RawFd),
 }
 
 #[cfg(test)]
@@ -441,5 +469,22 @@ impl Syscall for RecordingSyscall {
     }
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         self.record(Call::InstallSeccomp(prog.to_vec()))
+    }
+    fn install_seccomp_listener(
+        &self,
+        prog: &[seccompiler::sock_filter],
+    ) -> Result<std::os::fd::OwnedFd, Errno> {
+        self.record(Call::InstallSeccompListener(prog.to_vec()))?;
+        // A descriptor stands in for the listener.
+        std::fs::File::open("/dev/null")
+            .map(Into::into)
+            .map_err(io_errno)
+    }
+    fn send_fd(
+        &self,
+        sock: std::os::fd::RawFd,
+        _fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), Errno> {
+        self.record(Call::SendFd(sock))
     }
 }

@@ -56,16 +56,25 @@ pub enum KernelFeature {
     Pidfd,
     /// `time-ns`: the kernel offers time namespaces.
     TimeNs,
+    /// `seccomp-user-notif`: the kernel knows the seccomp action
+    /// `SECCOMP_RET_USER_NOTIF` (asked with `SECCOMP_GET_ACTION_AVAIL`,
+    /// which installs nothing).
+    SeccompUserNotif,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 2] = [KernelFeature::Pidfd, KernelFeature::TimeNs];
+    pub const ALL: [KernelFeature; 3] = [
+        KernelFeature::Pidfd,
+        KernelFeature::TimeNs,
+        KernelFeature::SeccompUserNotif,
+    ];
 
     /// The name a table writes.
     pub fn as_str(self) -> &'static str {
         match self {
             KernelFeature::Pidfd => "pidfd",
             KernelFeature::TimeNs => "time-ns",
+            KernelFeature::SeccompUserNotif => "seccomp-user-notif",
         }
     }
 }
@@ -1025,6 +1034,24 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     Reason::new(ReasonKind::KernelLacksFeature, format!("pidfd_open: {e:?}")),
                 ),
             },
+            KernelFeature::SeccompUserNotif => {
+                let how = "seccomp(SECCOMP_GET_ACTION_AVAIL, SECCOMP_RET_USER_NOTIF)";
+                match crate::sys::seccomp_notify::user_notif_available() {
+                    Ok(()) => met(req, how, "ok"),
+                    // EOPNOTSUPP: the action is unknown; EINVAL: the
+                    // operation is (before 4.14), or seccomp is not built.
+                    Err(e @ (nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::EINVAL)) => unmet(
+                        req,
+                        how,
+                        format!("{e:?}"),
+                        Reason::new(
+                            ReasonKind::KernelLacksFeature,
+                            format!("no seccomp user notification ({e:?} from SECCOMP_GET_ACTION_AVAIL)"),
+                        ),
+                    ),
+                    Err(e) => undecided(req, how, format!("seccomp: {e:?}")),
+                }
+            }
         },
     }
 }
