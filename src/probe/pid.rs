@@ -108,9 +108,8 @@ impl Def for PidfdArgs {
         let host_pid: Option<i32> = std::env::var(crate::model::names::HOST_PID_ENV)
             .ok()
             .and_then(|p| p.parse().ok());
-        let host_pidfd_open = host_pid.map(|p| {
-            super::outcome(crate::sys::pidfd_open(nix::unistd::Pid::from_raw(p)))
-        });
+        let host_pidfd_open =
+            host_pid.map(|p| super::outcome(crate::sys::pidfd_open(nix::unistd::Pid::from_raw(p))));
         let mut set = SigSet::empty();
         set.add(Signal::SIGUSR1);
         // Blocked already since before the build (else an init would have

@@ -17,7 +17,6 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use super::scaffold::{Hook, Seen};
 use crate::model::error::StepError;
 use crate::model::names::NOTIFY_SOCK_FD_ENV;
 use crate::model::scaffold::NOTIFY_ANSWER;
@@ -59,8 +58,10 @@ fn outcome<T>(r: Result<T, nix::errno::Errno>) -> String {
     crate::probe::outcome(r)
 }
 
-impl Hook for Supervisor {
-    fn before_clone(&mut self) -> Result<(), StepError> {
+impl Supervisor {
+    /// Before the clone: the socket pair, its sandbox end named in the
+    /// environment the sandbox inherits.
+    pub fn prepare(&mut self) -> Result<(), StepError> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -75,20 +76,23 @@ impl Hook for Supervisor {
         self.peer = Some(theirs);
         Ok(())
     }
-    fn before_release(&mut self, child: Pid) -> Result<(), StepError> {
+    /// After the clone: the sandbox holds its end; the helper's copy goes.
+    pub fn started(&mut self, child: Pid) {
         // The sandbox holds its own copy; the socket reads as closed once
         // the sandbox is gone.
         self.peer = None;
         self.view.sandbox_pid = child.as_raw().into();
-        Ok(())
     }
-    fn watched(&self) -> Option<BorrowedFd<'_>> {
+    /// What to poll: the socket until a listener came, then the listener.
+    pub fn polled(&self) -> Option<BorrowedFd<'_>> {
         self.listener
             .as_ref()
             .or(self.sock.as_ref())
             .map(|fd| fd.as_fd())
     }
-    fn on_ready(&mut self, revents: PollFlags) {
+    /// The polled descriptor is ready with `revents`: take the listener,
+    /// or answer a notification.
+    pub fn ready(&mut self, revents: PollFlags) {
         if let Some(l) = &self.listener {
             if !revents.contains(PollFlags::POLLIN) {
                 // Hung up: no task the filter covers is left.
@@ -98,7 +102,8 @@ impl Hook for Supervisor {
             match sn::receive(l.as_fd()) {
                 Ok(n) => {
                     let valid = sn::id_valid(l.as_fd(), n.id);
-                    let answered = valid.and_then(|()| sn::answer(l.as_fd(), n.id, NOTIFY_ANSWER, 0));
+                    let answered =
+                        valid.and_then(|()| sn::answer(l.as_fd(), n.id, NOTIFY_ANSWER, 0));
                     self.view.received += 1;
                     if self.view.received == 1 {
                         self.view.nr = Some(n.nr.into());
@@ -124,7 +129,8 @@ impl Hook for Supervisor {
             }
         }
     }
-    fn report(&mut self, seen: &mut Seen) {
-        seen.notify = Some(std::mem::take(&mut self.view));
+    /// What the supervisor received.
+    pub fn view(&mut self) -> NotifyView {
+        std::mem::take(&mut self.view)
     }
 }

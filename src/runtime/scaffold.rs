@@ -99,9 +99,7 @@ pub fn helper_items(scaffold: &Scaffold, outer_net: bool) -> Vec<Box<dyn Hook>> 
                     held: None,
                 })),
                 Item::Joiner => Some(Box::new(Joiner)),
-                Item::SeccompSupervisor => {
-                    Some(Box::new(super::notify::Supervisor::default()))
-                }
+                Item::SeccompSupervisor => Some(Box::new(super::notify::Supervisor::default())),
                 Item::PidfdSignal => Some(Box::new(PidfdSignal)),
                 Item::ExecCopy(_) | Item::ScratchMarker | Item::SubidTools => None,
             }
@@ -185,6 +183,25 @@ impl Hook for Joiner {
     fn when_built(&mut self, child: Pid, seen: &mut Seen) -> Result<(), StepError> {
         seen.joiner = Some(super::join::join(child)?);
         Ok(())
+    }
+}
+
+impl Hook for super::notify::Supervisor {
+    fn before_clone(&mut self) -> Result<(), StepError> {
+        self.prepare()
+    }
+    fn before_release(&mut self, child: Pid) -> Result<(), StepError> {
+        self.started(child);
+        Ok(())
+    }
+    fn watched(&self) -> Option<BorrowedFd<'_>> {
+        self.polled()
+    }
+    fn on_ready(&mut self, revents: PollFlags) {
+        self.ready(revents)
+    }
+    fn report(&mut self, seen: &mut Seen) {
+        seen.notify = Some(self.view());
     }
 }
 

@@ -1240,7 +1240,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|seccomp-user-notif>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

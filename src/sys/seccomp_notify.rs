@@ -238,8 +238,9 @@ mod tests {
         assert!(prog
             .iter()
             .any(|i| i.code == ret_k && i.k == libc::SECCOMP_RET_USER_NOTIF));
-        assert!(!prog.iter().any(|i| i.code == ret_k
-            && i.k == libc::SECCOMP_RET_ERRNO | PLACEHOLDER_ERRNO));
+        assert!(!prog
+            .iter()
+            .any(|i| i.code == ret_k && i.k == libc::SECCOMP_RET_ERRNO | PLACEHOLDER_ERRNO));
         assert!(compile("getpgidx").unwrap_err().contains("getpgidx"));
     }
 
