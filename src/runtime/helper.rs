@@ -356,8 +356,6 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         item.report(&mut seen);
     }
     rep.joiner = seen.joiner;
-    rep.notify = seen.notify;
-    rep.pidfd_signal = seen.pidfd_signal;
     if let Some(r) = rep_open {
         while !read_some(&r, &mut buf) {}
     }
@@ -372,6 +370,12 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             }) => {
                 rep.setup = Some(setup);
                 rep.probe = Some(probe);
+                // What the supervisor and the signal saw speaks of a built
+                // sandbox whose probe ran; of one that failed or died
+                // first it says nothing (an empty supervisor would read
+                // as "nothing delivered").
+                rep.notify = seen.notify.take();
+                rep.pidfd_signal = seen.pidfd_signal.take();
                 rep.uid_map = uid_map;
                 sabotage::merge(&mut rep.sabotage_fired, sabotage_fired);
             }
