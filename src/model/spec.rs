@@ -576,6 +576,10 @@ mod tests {
         "namespaces = [\"mount\"]\nouter = [\"mount\"]\nroot_propagation = \"shared\"",
         "pivot_root refuses shared mounts"
     )]
+    #[case::notify_without_supervisor(
+        "namespaces = [\"mount\"]\nseccomp_notify = { call = \"getpgid\" }",
+        "seccomp_notify: the listener goes to a supervisor"
+    )]
     #[case::joiner_without_mount_ns(
         "namespaces = [\"pid\"]\nrootfs = { kind = \"host\" }\njoin = true",
         "join: a joiner enters the sandbox's mount namespace"

@@ -672,6 +672,38 @@ mod tests {
         assert!(s.index_of(&Call::SetNoNewPrivs).unwrap() < sc);
     }
 
+    #[test]
+    fn the_notify_filter_comes_after_the_other_and_its_listener_goes_to_the_socket() {
+        let s = sys();
+        let sp = SandboxSpec {
+            no_new_privs: true,
+            seccomp: Some(crate::model::spec::SeccompSpec {
+                deny: vec!["uname".into()],
+                errno: "EPERM".into(),
+            }),
+            seccomp_notify: Some(crate::model::spec::SeccompNotifySpec {
+                call: "getpgid".into(),
+            }),
+            ..spec()
+        };
+        let c = InitContext {
+            notify_sock: Some(7),
+            ..ctx(&sp)
+        };
+        build(&c, &s).unwrap();
+        let calls = s.calls();
+        let program = crate::sys::seccomp_notify::compile("getpgid").unwrap();
+        let notify = s.index_of(&Call::InstallSeccompListener(program)).unwrap();
+        assert!(s.position(is_seccomp).unwrap() < notify, "{calls:#?}");
+        if std::env::var(sabotage::ENV).is_err() {
+            assert_eq!(calls[notify + 1..], [Call::SendFd(7)], "{calls:#?}");
+        }
+        // Without a socket the listener is only closed.
+        let s = sys();
+        build(&ctx(&sp), &s).unwrap();
+        assert!(!s.calls().iter().any(|c| matches!(c, Call::SendFd(_))));
+    }
+
     fn is_seccomp(c: &Call) -> bool {
         matches!(c, Call::InstallSeccomp(_))
     }
