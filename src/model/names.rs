@@ -11,3 +11,9 @@ pub const LISTENER_PORT_ENV: &str = "ISOCHECK_LISTENER_PORT";
 /// The variable that names the descriptor of the sandbox's cgroup
 /// `cpu.stat`, opened by the helper and inherited by the sandbox.
 pub const CPU_STAT_FD_ENV: &str = "ISOCHECK_CPU_STAT_FD";
+/// The variable that carries the helper's own pid (in its PID namespace,
+/// the host's) into the sandbox (scaffold `pidfd_signal`).
+pub const HOST_PID_ENV: &str = "ISOCHECK_HOST_PID";
+/// The variable that names the sandbox's end of the unix socket a seccomp
+/// listener is sent over (scaffold `seccomp_supervisor`).
+pub const NOTIFY_SOCK_FD_ENV: &str = "ISOCHECK_NOTIFY_SOCK_FD";

@@ -41,7 +41,21 @@ pub struct Scaffold {
     /// A veth pair from the helper's throwaway outer network namespace
     /// into the sandbox's (see `runtime::veth`).
     pub veth: Option<VethSpec>,
+    /// The helper supervises a seccomp listener the sandbox passes it
+    /// (spec `seccomp_notify`): it answers each notification with
+    /// [`NOTIFY_ANSWER`] and reports what it received (`outside.notify`),
+    /// nothing received when no listener came.
+    pub seccomp_supervisor: bool,
+    /// Once the sandbox is built, and before its probe runs, the helper
+    /// sends its init `SIGUSR1` through a pidfd (`outside.pidfd_signal`);
+    /// the sandbox blocks the signal before it is built, so it stays
+    /// pending for the probe, and it finds the helper's pid in
+    /// [`super::names::HOST_PID_ENV`].
+    pub pidfd_signal: bool,
 }
+
+/// The value the seccomp supervisor makes a notified call return.
+pub const NOTIFY_ANSWER: i64 = 4242;
 
 /// One item of scaffolding, with its data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +74,10 @@ pub enum Item<'a> {
     Veth(&'a VethSpec),
     /// Helper, once the sandbox is built: a process joins it.
     Joiner,
+    /// Helper, while the sandbox runs: a seccomp listener's supervisor.
+    SeccompSupervisor,
+    /// Helper, once the sandbox is built: a signal through a pidfd.
+    PidfdSignal,
 }
 
 impl Scaffold {
@@ -86,6 +104,12 @@ impl Scaffold {
         }
         if self.join {
             v.push(Item::Joiner);
+        }
+        if self.seccomp_supervisor {
+            v.push(Item::SeccompSupervisor);
+        }
+        if self.pidfd_signal {
+            v.push(Item::PidfdSignal);
         }
         v
     }

@@ -132,6 +132,16 @@ pub struct SeccompSpec {
     pub errno: String,
 }
 
+/// A seccomp filter that hands one system call to a supervisor outside
+/// the sandbox (`SECCOMP_RET_USER_NOTIF`), installed with a new listener
+/// that the sandbox passes to the helper and then closes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SeccompNotifySpec {
+    /// The system call's name as the kernel's tables spell it (`getpgid`).
+    pub call: String,
+}
+
 fn eperm() -> String {
     "EPERM".into()
 }
@@ -206,6 +216,9 @@ pub struct SandboxSpec {
     pub seccomp: Option<SeccompSpec>,
     /// A Landlock ruleset, applied after no_new_privs, before seccomp.
     pub landlock: Option<LandlockSpec>,
+    /// A user-notification filter, installed after `seccomp`; its listener
+    /// goes to the helper's supervisor (scaffold `seccomp_supervisor`).
+    pub seccomp_notify: Option<SeccompNotifySpec>,
     /// Paths hidden as a container runtime hides them: a file under a bind
     /// of /dev/null, a directory under an empty read-only tmpfs. Absent
     /// paths are skipped.
@@ -245,6 +258,7 @@ struct Written {
     exec_copy: Option<super::scaffold::ExecCopy>,
     seccomp: Option<SeccompSpec>,
     landlock: Option<LandlockSpec>,
+    seccomp_notify: Option<SeccompNotifySpec>,
     masked_paths: Vec<PathBuf>,
     readonly_paths: Vec<PathBuf>,
     root_propagation: Propagation,
@@ -256,6 +270,8 @@ struct Written {
     join: bool,
     subid_tools: bool,
     veth: Option<super::veth::VethSpec>,
+    seccomp_supervisor: bool,
+    pidfd_signal: bool,
 }
 
 impl Default for Written {
@@ -274,6 +290,8 @@ impl From<SandboxSpec> for Written {
             join,
             subid_tools,
             veth,
+            seccomp_supervisor,
+            pidfd_signal,
         } = s.scaffold;
         Written {
             namespaces: s.namespaces,
@@ -291,6 +309,7 @@ impl From<SandboxSpec> for Written {
             exec_copy,
             seccomp: s.seccomp,
             landlock: s.landlock,
+            seccomp_notify: s.seccomp_notify,
             masked_paths: s.masked_paths,
             readonly_paths: s.readonly_paths,
             root_propagation: s.root_propagation,
@@ -302,6 +321,8 @@ impl From<SandboxSpec> for Written {
             join,
             subid_tools,
             veth,
+            seccomp_supervisor,
+            pidfd_signal,
         }
     }
 }
@@ -323,6 +344,7 @@ impl From<Written> for SandboxSpec {
             timeout_ms: w.timeout_ms,
             seccomp: w.seccomp,
             landlock: w.landlock,
+            seccomp_notify: w.seccomp_notify,
             masked_paths: w.masked_paths,
             readonly_paths: w.readonly_paths,
             root_propagation: w.root_propagation,
@@ -336,6 +358,8 @@ impl From<Written> for SandboxSpec {
                 join: w.join,
                 subid_tools: w.subid_tools,
                 veth: w.veth,
+                seccomp_supervisor: w.seccomp_supervisor,
+                pidfd_signal: w.pidfd_signal,
             },
         }
     }
@@ -375,6 +399,7 @@ impl Default for SandboxSpec {
             timeout_ms: DEFAULT_TIMEOUT_MS,
             seccomp: None,
             landlock: None,
+            seccomp_notify: None,
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
             root_propagation: Propagation::Private,
@@ -480,6 +505,9 @@ impl SandboxSpec {
                 );
             }
         }
+        if self.seccomp_notify.is_some() && !self.scaffold.seccomp_supervisor {
+            return Err("seccomp_notify: the listener goes to a supervisor: needs seccomp_supervisor = true".into());
+        }
         self.scaffold
             .items()
             .into_iter()
@@ -562,6 +590,10 @@ mod tests {
     #[case::shared_with_pivot(
         "namespaces = [\"mount\"]\nouter = [\"mount\"]\nroot_propagation = \"shared\"",
         "pivot_root refuses shared mounts"
+    )]
+    #[case::notify_without_supervisor(
+        "namespaces = [\"mount\"]\nseccomp_notify = { call = \"getpgid\" }",
+        "seccomp_notify: the listener goes to a supervisor"
     )]
     #[case::joiner_without_mount_ns(
         "namespaces = [\"pid\"]\nrootfs = { kind = \"host\" }\njoin = true",

@@ -180,6 +180,8 @@ probes! {
     "hang" => Hang(harness::HangArgs),
     "busy-loop" => BusyLoop(cpu::BusyLoopArgs),
     "net-reach" => NetReach(reach::NetReachArgs),
+    "getpgid" => Getpgid(security::GetpgidArgs),
+    "pidfd" => Pidfd(pid::PidfdArgs),
 }
 
 impl Probe {

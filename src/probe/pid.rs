@@ -73,3 +73,62 @@ impl Def for PidViewArgs {
         v.push(opt("probe.pid1_comm", Ty::Str));
     }
 }
+
+// `pidfd`: process descriptors across the PID namespace.
+
+/// How long the `pidfd` probe waits for the helper's signal.
+pub const SIGNAL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What pidfds reach from inside the sandbox.
+#[derive(Serialize, Debug)]
+pub struct PidfdView {
+    /// getpid() inside.
+    pub self_pid: i32,
+    /// The helper's pid outside, as passed in.
+    pub host_pid: Option<i32>,
+    /// `pidfd_open` of that pid: `ok` or the errno.
+    pub host_pidfd_open: Option<String>,
+    /// The signal the helper sent through a pidfd, when it arrived within
+    /// [`SIGNAL_WAIT`].
+    pub signal: Option<String>,
+    /// Its sender's pid as this PID namespace numbers it (0: outside it).
+    pub signal_sender_pid: Option<i32>,
+}
+
+/// `pidfd`: opens a pidfd of the host pid passed in, and waits (bounded)
+/// for the `SIGUSR1` the helper sends through a pidfd.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PidfdArgs {}
+
+impl Def for PidfdArgs {
+    type Output = PidfdView;
+    fn run(&self) -> PidfdView {
+        use nix::sys::signal::{SigSet, Signal};
+        let host_pid: Option<i32> = std::env::var(crate::model::names::HOST_PID_ENV)
+            .ok()
+            .and_then(|p| p.parse().ok());
+        let host_pidfd_open =
+            host_pid.map(|p| super::outcome(crate::sys::pidfd_open(nix::unistd::Pid::from_raw(p))));
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGUSR1);
+        // Blocked already since before the build (else an init would have
+        // dropped it); blocking again changes nothing.
+        let _ = set.thread_block();
+        let got = crate::sys::pidfd::wait_signal(&set, SIGNAL_WAIT).ok();
+        PidfdView {
+            self_pid: nix::unistd::getpid().as_raw(),
+            host_pid,
+            host_pidfd_open,
+            signal: got.and_then(|r| Signal::try_from(r.signo).ok().map(|s| s.as_str().into())),
+            signal_sender_pid: got.map(|r| r.sender_pid),
+        }
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.self_pid", Ty::SINT));
+        v.push(opt("probe.host_pid", Ty::SINT));
+        v.push(opt("probe.host_pidfd_open", Ty::Outcome));
+        v.push(opt("probe.signal", Ty::Str));
+        v.push(opt("probe.signal_sender_pid", Ty::SINT));
+    }
+}

@@ -190,6 +190,22 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
     // what a joiner saw (null without one).
     v.push(opt("outside.cgroup", Ty::Object));
     v.push(opt("outside.joiner", Ty::Object));
+    v.push(opt("outside.notify", Ty::Object));
+    v.push(opt("outside.pidfd_signal", Ty::Object));
+    if spec.scaffold.seccomp_supervisor {
+        v.push(f("outside.notify.listener", Ty::Bool));
+        v.push(f("outside.notify.received", Ty::UINT));
+        v.push(opt("outside.notify.nr", Ty::SINT));
+        v.push(opt("outside.notify.pid", Ty::SINT));
+        v.push(f("outside.notify.sandbox_pid", Ty::SINT));
+        v.push(opt("outside.notify.id_valid", Ty::Outcome));
+        v.push(opt("outside.notify.answer", Ty::Outcome));
+    }
+    if spec.scaffold.pidfd_signal {
+        v.push(f("outside.pidfd_signal.signal", Ty::Str));
+        v.push(f("outside.pidfd_signal.pidfd_open", Ty::Outcome));
+        v.push(f("outside.pidfd_signal.result", Ty::Outcome));
+    }
     if !spec.cgroup.is_empty() {
         v.push(f("outside.cgroup.backend", Ty::Str));
         v.push(f("outside.cgroup.kill", Ty::Str));

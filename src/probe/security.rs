@@ -350,3 +350,54 @@ mod tests {
         assert_eq!(r.writes[1].access, "ENOENT");
     }
 }
+
+// `getpgid`: a call a seccomp supervisor may answer.
+
+/// What `getpgid(0)` returned, next to the value /proc gives without the
+/// call.
+#[derive(Serialize, Debug)]
+pub struct GetpgidReport {
+    /// The call's number on this architecture (libc's table, not the
+    /// filter's).
+    pub nr: i64,
+    /// What the call returned, when it succeeded.
+    pub result: Option<i64>,
+    /// Its errno, when it failed.
+    pub errno: Option<String>,
+    /// The process group in /proc/self/stat: the call's real result, read
+    /// without the call.
+    pub real_pgid: Option<i64>,
+}
+
+/// The process group field of /proc/self/stat.
+fn stat_pgrp() -> Option<i64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command, in parentheses: state, ppid, pgrp.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// `getpgid`: calls getpgid(0) once and reports what it returned.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GetpgidArgs {}
+
+impl Def for GetpgidArgs {
+    type Output = GetpgidReport;
+    fn run(&self) -> GetpgidReport {
+        let real_pgid = stat_pgrp();
+        let r = nix::unistd::getpgid(None);
+        GetpgidReport {
+            nr: libc::SYS_getpgid,
+            result: r.ok().map(|p| p.as_raw().into()),
+            errno: r.err().map(|e| format!("{e:?}")),
+            real_pgid,
+        }
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.nr", Ty::SINT));
+        v.push(opt("probe.result", Ty::SINT));
+        v.push(opt("probe.errno", Ty::Outcome));
+        v.push(opt("probe.real_pgid", Ty::SINT));
+    }
+}

@@ -235,6 +235,7 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             drop(sync_w);
             drop(rep_r);
             drop(ready_r);
+            items.iter().for_each(|item| item.in_sandbox());
             sandbox_child(req, waits, helper_pid, sync_r, rep_w, ready_w)
         }
         CloneResult::Parent { child } => child,
@@ -260,6 +261,7 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         return Err(e);
     }
     let _ = nix::unistd::write(&sync_w, b"G");
+    let mut seen = scaffold::Seen::default();
     if waits {
         let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];
         let wait =
@@ -274,13 +276,11 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             }
         };
         if polled.unwrap_or(0) > 0 && nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
-            let mut seen = scaffold::Seen::default();
             for item in &mut items {
                 if let Err(e) = item.when_built(child, &mut seen) {
                     rep.setup_error = Some(e);
                 }
             }
-            rep.joiner = seen.joiner;
         }
         let _ = nix::unistd::write(&sync_w, b"J");
     }
@@ -306,17 +306,37 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         if let Some(r) = &rep_open {
             fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
         }
+        // The items' descriptors (a seccomp supervisor's), after those two.
+        let first_item = fds.len();
+        let watched: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let fd = item.watched()?;
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                Some(i)
+            })
+            .collect();
         let timeout = PollTimeout::try_from(wait_ms.min(60_000) as i32).unwrap_or(PollTimeout::MAX);
         match nix::poll::poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(step("poll", "", e)),
         }
         let pid_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let rep_ready = fds
-            .get(1)
-            .and_then(|f| f.revents())
-            .is_some_and(|r| !r.is_empty());
+        let rep_ready = rep_open.is_some()
+            && fds
+                .get(1)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty());
+        let item_ready: Vec<(usize, PollFlags)> = watched
+            .iter()
+            .zip(&fds[first_item..])
+            .filter_map(|(i, f)| Some((*i, f.revents().filter(|r| !r.is_empty())?)))
+            .collect();
         drop(fds);
+        for (i, revents) in item_ready {
+            items[i].on_ready(revents);
+        }
         if rep_ready && read_some(rep_open.as_ref().unwrap(), &mut buf) {
             rep_open = None;
         }
@@ -332,6 +352,10 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         }
     }
     rep.sandbox_us = started.elapsed().as_micros() as u64;
+    for item in &mut items {
+        item.report(&mut seen);
+    }
+    rep.joiner = seen.joiner;
     if let Some(r) = rep_open {
         while !read_some(&r, &mut buf) {}
     }
@@ -346,6 +370,12 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             }) => {
                 rep.setup = Some(setup);
                 rep.probe = Some(probe);
+                // What the supervisor and the signal saw speaks of a built
+                // sandbox whose probe ran; of one that failed or died
+                // first it says nothing (an empty supervisor would read
+                // as "nothing delivered").
+                rep.notify = seen.notify.take();
+                rep.pidfd_signal = seen.pidfd_signal.take();
                 rep.uid_map = uid_map;
                 sabotage::merge(&mut rep.sabotage_fired, sabotage_fired);
             }
@@ -472,6 +502,9 @@ fn sandbox_child(
         spec: &req.spec,
         root_dir: &req.root_dir,
         scratch: req.scratch.as_deref(),
+        notify_sock: std::env::var(crate::model::names::NOTIFY_SOCK_FD_ENV)
+            .ok()
+            .and_then(|fd| fd.parse().ok()),
     };
     let msg = match init::build(&ctx, &LinuxSyscall) {
         Ok(setup) => {

@@ -46,6 +46,9 @@ pub struct InitContext<'a> {
     pub root_dir: &'a Path,
     /// The case's scratch directory, for `BindSource::Scratch`.
     pub scratch: Option<&'a Path>,
+    /// The unix socket a seccomp listener is sent to (the supervisor's
+    /// peer), inherited from the helper.
+    pub notify_sock: Option<std::os::fd::RawFd>,
 }
 
 /// Builds the sandbox in the calling process. On return the process is in
@@ -186,7 +189,37 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
                 .map_err(|e| StepError::new("seccomp", sc.deny.join(","), e))?;
         }
     }
+    if let Some(n) = &spec.seccomp_notify {
+        install_notify(&n.call, ctx.notify_sock, sys)?;
+    }
     Ok(record)
+}
+
+/// Installs the filter that hands `call` to a supervisor, with a new
+/// listener, sends the listener to the supervisor's socket and closes the
+/// sandbox's copy (without a socket the listener is closed at once and the
+/// call fails with ENOSYS, as with no supervisor).
+fn install_notify(
+    call: &str,
+    sock: Option<std::os::fd::RawFd>,
+    sys: &dyn Syscall,
+) -> Result<(), StepError> {
+    use std::os::fd::AsFd;
+    let prog = crate::sys::seccomp_notify::compile(call)
+        .map_err(|e| StepError::with("seccomp-notify-compile", call, Cause::Seccomp(e)))?;
+    if sabotage::hit(Sabotage::SeccompListenerFlagDropped) {
+        return sys
+            .install_seccomp(&prog)
+            .map_err(|e| StepError::new("seccomp-notify", call, e));
+    }
+    let listener = sys
+        .install_seccomp_listener(&prog)
+        .map_err(|e| StepError::new("seccomp-notify", call, e))?;
+    if let Some(sock) = sock {
+        sys.send_fd(sock, listener.as_fd())
+            .map_err(|e| StepError::new("send-listener", call, e))?;
+    }
+    Ok(())
 }
 
 /// pivot_root into `root` and detach the old root; where pivot_root is
@@ -376,6 +409,7 @@ mod tests {
             spec,
             root_dir: Path::new("/run/iso/root"),
             scratch: Some(Path::new("/run/iso/scratch")),
+            notify_sock: None,
         }
     }
 
@@ -667,6 +701,38 @@ mod tests {
             .unwrap();
         assert!(s.index_of(&Call::SetNoNewPrivs).unwrap() < ll);
         assert!(ll < s.position(is_seccomp).unwrap(), "{:#?}", s.calls());
+    }
+
+    #[test]
+    fn the_notify_filter_comes_after_the_other_and_its_listener_goes_to_the_socket() {
+        let s = sys();
+        let sp = SandboxSpec {
+            no_new_privs: true,
+            seccomp: Some(crate::model::spec::SeccompSpec {
+                deny: vec!["uname".into()],
+                errno: "EPERM".into(),
+            }),
+            seccomp_notify: Some(crate::model::spec::SeccompNotifySpec {
+                call: "getpgid".into(),
+            }),
+            ..spec()
+        };
+        let c = InitContext {
+            notify_sock: Some(7),
+            ..ctx(&sp)
+        };
+        build(&c, &s).unwrap();
+        let calls = s.calls();
+        let program = crate::sys::seccomp_notify::compile("getpgid").unwrap();
+        let notify = s.index_of(&Call::InstallSeccompListener(program)).unwrap();
+        assert!(s.position(is_seccomp).unwrap() < notify, "{calls:#?}");
+        if std::env::var(sabotage::ENV).is_err() {
+            assert_eq!(calls[notify + 1..], [Call::SendFd(7)], "{calls:#?}");
+        }
+        // Without a socket the listener is only closed.
+        let s = sys();
+        build(&ctx(&sp), &s).unwrap();
+        assert!(!s.calls().iter().any(|c| matches!(c, Call::SendFd(_))));
     }
 
     fn is_seccomp(c: &Call) -> bool {

@@ -11,6 +11,7 @@
 //! - `execcopy`: copies of isocheck's binary with file capabilities or setuid
 //! - `veth`: a veth pair from a throwaway outer network namespace into the sandbox
 //! - `plumbing`: the step errors, pipes and parent-death guard the helper's processes share
+//! - `notify`: the seccomp supervisor, the helper's side of a user-notification filter
 //! - `scaffold`: the test scaffolding items, each preparing, holding and cleaning up its own
 //! - `sabotage`: the catalogue of injected bugs (hooks only with the feature `sabotage`)
 
@@ -21,6 +22,7 @@ pub mod idmap;
 pub mod init;
 pub mod join;
 pub mod mounts;
+pub mod notify;
 pub mod plumbing;
 pub mod protocol;
 pub mod rootless;

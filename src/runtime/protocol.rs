@@ -56,6 +56,13 @@ pub struct HelperReport {
     /// What a process that joined the sandbox saw (scaffold `join`).
     #[serde(default)]
     pub joiner: Option<super::join::JoinView>,
+    /// What the seccomp supervisor received (scaffold `seccomp_supervisor`).
+    #[serde(default)]
+    pub notify: Option<super::notify::NotifyView>,
+    /// A signal sent the sandbox's init through a pidfd (scaffold
+    /// `pidfd_signal`).
+    #[serde(default)]
+    pub pidfd_signal: Option<super::scaffold::SignalView>,
     /// The sandbox's /proc/self/uid_map, lines joined by `; `.
     #[serde(default)]
     pub uid_map: String,

@@ -9,13 +9,17 @@
 //! directory, subordinate-id tools) are prepared where the runner makes
 //! the scratch directory and picks the rootless plan.
 
+use nix::poll::PollFlags;
+use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
 use std::net::TcpListener;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use super::join::JoinView;
 use super::veth;
 use crate::model::error::StepError;
-use crate::model::names::{IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+use crate::model::names::{HOST_PID_ENV, IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
 use crate::model::scaffold::{Item, Scaffold};
 use crate::model::veth::VethSpec;
 use crate::sys;
@@ -25,6 +29,21 @@ use crate::sys;
 pub struct Seen {
     /// What a process that joined the sandbox saw.
     pub joiner: Option<JoinView>,
+    /// What the seccomp supervisor received.
+    pub notify: Option<super::notify::NotifyView>,
+    /// How a signal sent through a pidfd went.
+    pub pidfd_signal: Option<SignalView>,
+}
+
+/// A signal the helper sent the built sandbox's init through a pidfd.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct SignalView {
+    /// The signal's name.
+    pub signal: String,
+    /// `pidfd_open` of the init: `ok` or the errno.
+    pub pidfd_open: String,
+    /// `pidfd_send_signal`: `ok` or the errno.
+    pub result: String,
 }
 
 /// One item of scaffolding the helper runs. Every hook has a default that
@@ -49,6 +68,17 @@ pub trait Hook {
     fn when_built(&mut self, _child: Pid, _seen: &mut Seen) -> Result<(), StepError> {
         Ok(())
     }
+    /// In the cloned sandbox, before it is built (the item's data is the
+    /// clone's copy).
+    fn in_sandbox(&self) {}
+    /// A descriptor the helper polls while the sandbox runs.
+    fn watched(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+    /// The watched descriptor polled ready with `revents`.
+    fn on_ready(&mut self, _revents: PollFlags) {}
+    /// The sandbox has ended; what the item saw goes to `seen`.
+    fn report(&mut self, _seen: &mut Seen) {}
 }
 
 /// The helper's items of `scaffold`, in the order they are prepared.
@@ -69,6 +99,8 @@ pub fn helper_items(scaffold: &Scaffold, outer_net: bool) -> Vec<Box<dyn Hook>> 
                     held: None,
                 })),
                 Item::Joiner => Some(Box::new(Joiner)),
+                Item::SeccompSupervisor => Some(Box::new(super::notify::Supervisor::default())),
+                Item::PidfdSignal => Some(Box::new(PidfdSignal)),
                 Item::ExecCopy(_) | Item::ScratchMarker | Item::SubidTools => None,
             }
         })
@@ -150,6 +182,64 @@ impl Hook for Joiner {
     }
     fn when_built(&mut self, child: Pid, seen: &mut Seen) -> Result<(), StepError> {
         seen.joiner = Some(super::join::join(child)?);
+        Ok(())
+    }
+}
+
+impl Hook for super::notify::Supervisor {
+    fn before_clone(&mut self) -> Result<(), StepError> {
+        self.prepare()
+    }
+    fn before_release(&mut self, child: Pid) -> Result<(), StepError> {
+        self.started(child);
+        Ok(())
+    }
+    fn watched(&self) -> Option<BorrowedFd<'_>> {
+        self.polled()
+    }
+    fn on_ready(&mut self, revents: PollFlags) {
+        self.ready(revents)
+    }
+    fn report(&mut self, seen: &mut Seen) {
+        seen.notify = Some(self.view());
+    }
+}
+
+/// `SIGUSR1` to the built sandbox's init through a pidfd, from the
+/// helper, across the sandbox's PID namespace. The sandbox blocks the
+/// signal before it is built, so it waits, pending, for the probe (an
+/// init ignores a signal it has no handler for from an outer namespace).
+struct PidfdSignal;
+
+/// The signal [`PidfdSignal`] sends.
+pub const PIDFD_SIGNAL: Signal = Signal::SIGUSR1;
+
+impl Hook for PidfdSignal {
+    fn before_clone(&mut self) -> Result<(), StepError> {
+        // The sandbox is a clone of this single-threaded process: it
+        // inherits the variable.
+        std::env::set_var(HOST_PID_ENV, nix::unistd::getpid().to_string());
+        Ok(())
+    }
+    fn waits_for_build(&self) -> bool {
+        true
+    }
+    fn in_sandbox(&self) {
+        let mut set = SigSet::empty();
+        set.add(PIDFD_SIGNAL);
+        let _ = set.thread_block();
+    }
+    fn when_built(&mut self, child: Pid, seen: &mut Seen) -> Result<(), StepError> {
+        let pidfd = sys::pidfd_open(child);
+        let result = pidfd
+            .as_ref()
+            .map_err(|e| *e)
+            .and_then(|fd| sys::pidfd::send_signal(fd.as_fd(), PIDFD_SIGNAL));
+        seen.pidfd_signal = Some(SignalView {
+            signal: PIDFD_SIGNAL.as_str().into(),
+            pidfd_open: crate::probe::outcome(pidfd),
+            result: crate::probe::outcome(result),
+        });
         Ok(())
     }
 }

@@ -57,6 +57,13 @@ pub struct Outside {
     pub cgroup: Option<CgroupStats>,
     /// What a process that joined the sandbox saw (spec `join`).
     pub joiner: Option<super::join::JoinView>,
+    /// What the seccomp supervisor received (spec `seccomp_supervisor`).
+    #[serde(default)]
+    pub notify: Option<super::notify::NotifyView>,
+    /// A signal the helper sent the sandbox's init through a pidfd (spec
+    /// `pidfd_signal`).
+    #[serde(default)]
+    pub pidfd_signal: Option<super::scaffold::SignalView>,
     /// Mount points below the scratch directory that the helper saw in its
     /// own mount table after the sandbox ended (relative paths).
     #[serde(default)]
@@ -381,6 +388,8 @@ impl Launcher {
                 cgroup: stats,
                 scratch_mounts: rep.scratch_mounts,
                 joiner: rep.joiner,
+                notify: rep.notify,
+                pidfd_signal: rep.pidfd_signal,
             },
             ids: IdView {
                 uid_map: rep.uid_map,

@@ -12,6 +12,9 @@ pub fn check(spec: &SandboxSpec) -> Result<(), String> {
     if let Some(sc) = &spec.seccomp {
         crate::sys::seccomp::compile(&sc.deny, &sc.errno).map_err(|e| format!("seccomp: {e}"))?;
     }
+    if let Some(n) = &spec.seccomp_notify {
+        crate::sys::seccomp_notify::compile(&n.call).map_err(|e| format!("seccomp_notify: {e}"))?;
+    }
     Ok(())
 }
 
@@ -28,6 +31,10 @@ mod tests {
     #[case::unknown_errno(
         "namespaces = [\"mount\"]\nseccomp = { deny = [\"uname\"], errno = \"EWHAT\" }",
         "seccomp: errno: unknown errno `EWHAT`"
+    )]
+    #[case::unknown_notified_call(
+        "namespaces = [\"mount\"]\nseccomp_notify = { call = \"frobnicate\" }\nseccomp_supervisor = true",
+        "seccomp_notify: notify \"frobnicate\""
     )]
     fn a_filter_that_does_not_compile_is_refused(#[case] src: &str, #[case] msg: &str) {
         let spec: SandboxSpec = toml::from_str(src).unwrap();

@@ -48,6 +48,17 @@ pub trait Syscall {
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno>;
     /// Applies a Landlock ruleset allowing reads beneath `read` only.
     fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno>;
+    /// Installs a seccomp BPF filter with a new listener and returns it.
+    fn install_seccomp_listener(
+        &self,
+        prog: &[seccompiler::sock_filter],
+    ) -> Result<std::os::fd::OwnedFd, Errno>;
+    /// Sends a descriptor over the unix socket `sock` (`SCM_RIGHTS`).
+    fn send_fd(
+        &self,
+        sock: std::os::fd::RawFd,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), Errno>;
 }
 
 /// The real kernel.
@@ -159,6 +170,19 @@ impl Syscall for LinuxSyscall {
         let paths: Vec<&Path> = read.iter().map(PathBuf::as_path).collect();
         crate::sys::landlock::restrict_reads_to(&paths)
     }
+    fn install_seccomp_listener(
+        &self,
+        prog: &[seccompiler::sock_filter],
+    ) -> Result<std::os::fd::OwnedFd, Errno> {
+        crate::sys::seccomp_notify::install_with_listener(prog)
+    }
+    fn send_fd(
+        &self,
+        sock: std::os::fd::RawFd,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), Errno> {
+        crate::sys::seccomp_notify::send_fd(sock, fd)
+    }
 }
 
 use crate::sys::io_errno;
@@ -208,6 +232,10 @@ pub enum Call {
     InstallSeccomp(Vec<seccompiler::sock_filter>),
     /// A Landlock ruleset allowing reads beneath these paths.
     LandlockRestrictReads(Vec<PathBuf>),
+    /// The whole BPF program installed with a new listener.
+    InstallSeccompListener(Vec<seccompiler::sock_filter>),
+    /// A descriptor sent over the socket with this number.
+    SendFd(std::os::fd::RawFd),
 }
 
 #[cfg(test)]
@@ -452,5 +480,22 @@ impl Syscall for RecordingSyscall {
     }
     fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno> {
         self.record(Call::LandlockRestrictReads(read.to_vec()))
+    }
+    fn install_seccomp_listener(
+        &self,
+        prog: &[seccompiler::sock_filter],
+    ) -> Result<std::os::fd::OwnedFd, Errno> {
+        self.record(Call::InstallSeccompListener(prog.to_vec()))?;
+        // A descriptor stands in for the listener.
+        std::fs::File::open("/dev/null")
+            .map(Into::into)
+            .map_err(io_errno)
+    }
+    fn send_fd(
+        &self,
+        sock: std::os::fd::RawFd,
+        _fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(), Errno> {
+        self.record(Call::SendFd(sock))
     }
 }

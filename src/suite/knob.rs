@@ -189,6 +189,13 @@ pub static KNOBS: &[KnobDef] = &[
         turn_off: |_, s| s.seccomp = None,
     },
     KnobDef {
+        word: "seccomp-listener",
+        arg: ArgKind::Nothing,
+        doc: "no user-notification filter: the supervisor stays, with no listener to take",
+        is_on: |_, s| s.seccomp_notify.is_some(),
+        turn_off: |_, s| s.seccomp_notify = None,
+    },
+    KnobDef {
         word: "masked-paths",
         arg: ArgKind::Nothing,
         doc: "nothing is masked and no path is made read-only",
@@ -652,7 +659,7 @@ mod tests {
     fn every_knob_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             knob_forms(),
-            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
+            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `seccomp-listener`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
         );
         for def in KNOBS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

@@ -64,15 +64,20 @@ pub enum KernelFeature {
     /// `memory-peak`: a memory cgroup here keeps a high-water mark (v2
     /// memory.peak, v1 memory.max_usage_in_bytes).
     MemoryPeak,
+    /// `seccomp-user-notif`: the kernel knows the seccomp action
+    /// `SECCOMP_RET_USER_NOTIF` (asked with `SECCOMP_GET_ACTION_AVAIL`,
+    /// which installs nothing).
+    SeccompUserNotif,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 5] = [
+    pub const ALL: [KernelFeature; 6] = [
         KernelFeature::Pidfd,
         KernelFeature::TimeNs,
         KernelFeature::Landlock,
         KernelFeature::MemoryHigh,
         KernelFeature::MemoryPeak,
+        KernelFeature::SeccompUserNotif,
     ];
 
     /// The name a table writes.
@@ -83,6 +88,7 @@ impl KernelFeature {
             KernelFeature::Landlock => "landlock",
             KernelFeature::MemoryHigh => "memory-high",
             KernelFeature::MemoryPeak => "memory-peak",
+            KernelFeature::SeccompUserNotif => "seccomp-user-notif",
         }
     }
 }
@@ -1045,6 +1051,24 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     Reason::new(ReasonKind::KernelLacksFeature, format!("pidfd_open: {e:?}")),
                 ),
             },
+            KernelFeature::SeccompUserNotif => {
+                let how = "seccomp(SECCOMP_GET_ACTION_AVAIL, SECCOMP_RET_USER_NOTIF)";
+                match crate::sys::seccomp_notify::user_notif_available() {
+                    Ok(()) => met(req, how, "ok"),
+                    // EOPNOTSUPP: the action is unknown; EINVAL: the
+                    // operation is (before 4.14), or seccomp is not built.
+                    Err(e @ (nix::errno::Errno::EOPNOTSUPP | nix::errno::Errno::EINVAL)) => unmet(
+                        req,
+                        how,
+                        format!("{e:?}"),
+                        Reason::new(
+                            ReasonKind::KernelLacksFeature,
+                            format!("no seccomp user notification ({e:?} from SECCOMP_GET_ACTION_AVAIL)"),
+                        ),
+                    ),
+                    Err(e) => undecided(req, how, format!("seccomp: {e:?}")),
+                }
+            }
         },
     }
 }
@@ -1422,7 +1446,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|landlock|memory-high|memory-peak>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|landlock|memory-high|memory-peak|seccomp-user-notif>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);
