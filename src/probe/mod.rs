@@ -11,6 +11,7 @@
 //! under the name tables write.
 
 pub mod caps;
+pub mod cgroup;
 pub mod cpu;
 pub mod exec;
 pub mod fs;
@@ -70,6 +71,10 @@ pub trait Def {
     fn mounts(&self) -> bool {
         false
     }
+    /// Its look at the sandbox as it was born: the sandbox's first act,
+    /// before the helper releases it (its ids, cgroup and scaffolding not
+    /// yet in place); [`Def::run`] reports it later.
+    fn at_birth(&self) {}
 }
 
 /// The registration: each probe's name and definition, from which the
@@ -117,6 +122,14 @@ macro_rules! probes {
             fn def(&self) -> &dyn DefInfo {
                 match self {
                     $(Probe::$variant(d) => d,)*
+                }
+            }
+
+            /// The probe's first act in the sandbox, before its release
+            /// ([`Def::at_birth`]).
+            pub fn at_birth(&self) {
+                match self {
+                    $(Probe::$variant(d) => d.at_birth(),)*
                 }
             }
 
@@ -179,6 +192,8 @@ probes! {
     "hang" => Hang(harness::HangArgs),
     "busy-loop" => BusyLoop(cpu::BusyLoopArgs),
     "net-reach" => NetReach(reach::NetReachArgs),
+    "cgroup-birth" => CgroupBirth(cgroup::CgroupBirthArgs),
+    "escape-session" => EscapeSession(cgroup::EscapeSessionArgs),
 }
 
 impl Probe {

@@ -56,16 +56,29 @@ pub enum KernelFeature {
     Pidfd,
     /// `time-ns`: the kernel offers time namespaces.
     TimeNs,
+    /// `clone-into-cgroup`: a cgroup2 hierarchy is mounted and `clone3`
+    /// knows `CLONE_INTO_CGROUP`.
+    CloneIntoCgroup,
+    /// `cgroup-kill`: a cgroup2 hierarchy is mounted and its cgroups have
+    /// a `cgroup.kill` file.
+    CgroupKill,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 2] = [KernelFeature::Pidfd, KernelFeature::TimeNs];
+    pub const ALL: [KernelFeature; 4] = [
+        KernelFeature::Pidfd,
+        KernelFeature::TimeNs,
+        KernelFeature::CloneIntoCgroup,
+        KernelFeature::CgroupKill,
+    ];
 
     /// The name a table writes.
     pub fn as_str(self) -> &'static str {
         match self {
             KernelFeature::Pidfd => "pidfd",
             KernelFeature::TimeNs => "time-ns",
+            KernelFeature::CloneIntoCgroup => "clone-into-cgroup",
+            KernelFeature::CgroupKill => "cgroup-kill",
         }
     }
 }
@@ -1025,7 +1038,78 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     Reason::new(ReasonKind::KernelLacksFeature, format!("pidfd_open: {e:?}")),
                 ),
             },
+            KernelFeature::CloneIntoCgroup | KernelFeature::CgroupKill => {
+                cgroup2_feature(req, *f, host.cgroup.layout)
+            }
         },
+    }
+}
+
+/// Decides a feature of the cgroup2 hierarchy: there must be one mounted
+/// (a v1-only layout has none: `controller-absent`), then the kernel is
+/// asked. `clone-into-cgroup`: `clone3` with `CLONE_INTO_CGROUP` and a
+/// descriptor that is no cgroup, which a kernel that knows the flag
+/// refuses with EBADF before any child exists. `cgroup-kill`: the file in
+/// isocheck's cgroup parent (made as the runtime makes it; the root cgroup
+/// has none).
+fn cgroup2_feature(req: &Requirement, f: KernelFeature, layout: Layout) -> Decision {
+    let Some(mount) = cgroups::v2_mount(layout) else {
+        return unmet(
+            req,
+            "statfs /sys/fs/cgroup",
+            format!("layout {}", layout.as_str()),
+            Reason::new(
+                ReasonKind::ControllerAbsent,
+                format!(
+                    "no cgroup2 hierarchy mounted (cgroup layout {}): {f} needs one",
+                    layout.as_str()
+                ),
+            ),
+        );
+    };
+    match f {
+        KernelFeature::CloneIntoCgroup => {
+            let probe = "clone3(CLONE_INTO_CGROUP, a descriptor that is no cgroup)";
+            let file = match std::fs::File::open("/proc/self/status") {
+                Ok(file) => file,
+                Err(e) => return undecided(req, probe, format!("open /proc/self/status: {e}")),
+            };
+            use std::os::fd::AsFd;
+            match crate::sys::clone3::clone_into_cgroup_known(file.as_fd()) {
+                Ok(()) => met(req, probe, "EBADF: the flag is known"),
+                Err(e) if crate::sys::clone3::lacks_clone_into_cgroup(e) => unmet(
+                    req,
+                    probe,
+                    format!("{e:?}"),
+                    Reason::new(
+                        ReasonKind::KernelLacksFeature,
+                        format!("clone3 with CLONE_INTO_CGROUP refused: {e:?}"),
+                    ),
+                ),
+                Err(e) => undecided(req, probe, format!("clone3: {e:?}")),
+            }
+        }
+        _ => {
+            let parent = mount.join(cgroups::PARENT_NAME);
+            let probe = "stat cgroup.kill in isocheck's cgroup2 parent";
+            if let Err(e) = std::fs::create_dir_all(&parent) {
+                return undecided(req, probe, format!("mkdir {}: {e}", parent.display()));
+            }
+            let file = parent.join("cgroup.kill");
+            if file.exists() {
+                met(req, probe, format!("{} exists", file.display()))
+            } else {
+                unmet(
+                    req,
+                    probe,
+                    "missing",
+                    Reason::new(
+                        ReasonKind::KernelLacksFeature,
+                        format!("no cgroup.kill in {}", parent.display()),
+                    ),
+                )
+            }
+        }
     }
 }
 
@@ -1213,7 +1297,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|clone-into-cgroup|cgroup-kill>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);
