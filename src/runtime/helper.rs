@@ -443,7 +443,7 @@ fn clone_sandbox(
     };
     if let Some(dir) = born_in {
         let fd = std::fs::File::open(dir).map_err(|e| {
-            StepError::new("open-cgroup", &dir.display().to_string(), sys::io_errno(e))
+            StepError::new("open-cgroup", dir.display().to_string(), sys::io_errno(e))
         })?;
         let proof = sys::single_threaded().map_err(|e| step("clone3", "one thread", e))?;
         // The bug: the flag left out while the runtime believes the
@@ -514,7 +514,7 @@ fn watch_escapee(
             // The bug: the write left out while the runtime records it.
             if !sabotage::hit(Sabotage::CgroupKillSkipped) {
                 std::fs::write(&kill, "1").map_err(|e| {
-                    StepError::new("cgroup.kill", &kill.display().to_string(), sys::io_errno(e))
+                    StepError::new("cgroup.kill", kill.display().to_string(), sys::io_errno(e))
                 })?;
             }
             (KILL_BY_FILE, ESCAPEE_KILL_WAIT)
