@@ -1050,8 +1050,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
 /// asked. `clone-into-cgroup`: `clone3` with `CLONE_INTO_CGROUP` and a
 /// descriptor that is no cgroup, which a kernel that knows the flag
 /// refuses with EBADF before any child exists. `cgroup-kill`: the file in
-/// isocheck's cgroup parent (made as the runtime makes it; the root cgroup
-/// has none).
+/// a cgroup below the root ([`cgroup_below_root`]; the root has none).
 fn cgroup2_feature(req: &Requirement, f: KernelFeature, layout: Layout) -> Decision {
     let Some(mount) = cgroups::v2_mount(layout) else {
         return unmet(
@@ -1090,11 +1089,21 @@ fn cgroup2_feature(req: &Requirement, f: KernelFeature, layout: Layout) -> Decis
             }
         }
         _ => {
-            let parent = mount.join(cgroups::PARENT_NAME);
-            let probe = "stat cgroup.kill in isocheck's cgroup2 parent";
-            if let Err(e) = std::fs::create_dir_all(&parent) {
-                return undecided(req, probe, format!("mkdir {}: {e}", parent.display()));
-            }
+            let probe = "stat cgroup.kill in a cgroup2 cgroup below the root";
+            let parent = match cgroup_below_root(&mount) {
+                Ok(dir) => dir,
+                // Nothing to look in, and no right to make it: the
+                // hierarchy is not delegated to this user.
+                Err((e, Some(libc::EACCES | libc::EPERM))) => {
+                    return unmet(
+                        req,
+                        probe,
+                        e.clone(),
+                        Reason::new(ReasonKind::NotDelegated, e),
+                    )
+                }
+                Err((e, _)) => return undecided(req, probe, e),
+            };
             let file = parent.join("cgroup.kill");
             if file.exists() {
                 met(req, probe, format!("{} exists", file.display()))
@@ -1111,6 +1120,33 @@ fn cgroup2_feature(req: &Requirement, f: KernelFeature, layout: Layout) -> Decis
             }
         }
     }
+}
+
+/// A cgroup below the root of the cgroup2 hierarchy at `mount` (the root
+/// lacks files every other cgroup has): isocheck's parent, else any
+/// directory there, else isocheck's parent made as the runtime makes it.
+fn cgroup_below_root(mount: &Path) -> Result<std::path::PathBuf, (String, Option<i32>)> {
+    let parent = mount.join(cgroups::PARENT_NAME);
+    if parent.is_dir() {
+        return Ok(parent);
+    }
+    let other = std::fs::read_dir(mount)
+        .ok()
+        .and_then(|entries| entries.flatten().map(|e| e.path()).find(|p| p.is_dir()));
+    if let Some(dir) = other {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&parent)
+        .map(|()| parent.clone())
+        .map_err(|e| {
+            (
+                format!(
+                    "no cgroup below the cgroup2 root to look in, and mkdir {}: {e}",
+                    parent.display()
+                ),
+                e.raw_os_error(),
+            )
+        })
 }
 
 /// Creates one namespace for real: as root, or inside the rootless user
