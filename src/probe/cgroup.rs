@@ -49,6 +49,9 @@ impl Def for CgroupBirthArgs {
     fn at_birth(&self) {
         let _ = AT_BIRTH.set(own_v2_path());
     }
+    fn looks_at_birth(&self) -> bool {
+        true
+    }
     fn run(&self) -> CgroupBirth {
         CgroupBirth {
             at_birth: AT_BIRTH.get().cloned().flatten(),

@@ -75,6 +75,11 @@ pub trait Def {
     /// before the helper releases it (its ids, cgroup and scaffolding not
     /// yet in place); [`Def::run`] reports it later.
     fn at_birth(&self) {}
+    /// It has an [`Def::at_birth`] look: the helper then waits for it
+    /// before it moves the sandbox anywhere.
+    fn looks_at_birth(&self) -> bool {
+        false
+    }
 }
 
 /// The registration: each probe's name and definition, from which the
@@ -130,6 +135,14 @@ macro_rules! probes {
             pub fn at_birth(&self) {
                 match self {
                     $(Probe::$variant(d) => d.at_birth(),)*
+                }
+            }
+
+            /// The probe looks at the sandbox as it was born
+            /// ([`Def::looks_at_birth`]).
+            pub fn looks_at_birth(&self) -> bool {
+                match self {
+                    $(Probe::$variant(d) => d.looks_at_birth(),)*
                 }
             }
 

@@ -252,6 +252,14 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         let _ = waitpid(child, None);
         step("pidfd_open", &child.to_string(), e)
     })?;
+    // A probe that looks at the sandbox as it was born has looked before
+    // anything is done to it (a move into its cgroup included), however
+    // the two processes are scheduled; the child's end of the pipe closes
+    // if it dies first.
+    if req.probe.looks_at_birth() {
+        let mut byte = [0u8; 1];
+        while let Err(Errno::EINTR) = nix::unistd::read(&ready_r, &mut byte) {}
+    }
     // Release the child only once its maps, cgroup and scaffolding are in
     // place.
     let prepared = prepare_child(req, child, join == Some(JOIN_PROCS_WRITE)).and_then(|()| {
@@ -592,8 +600,11 @@ fn sandbox_child(
     ready_w: OwnedFd,
 ) -> ! {
     // The probe's first act, before anything else runs here (a probe that
-    // looks at the sandbox as it was born).
+    // looks at the sandbox as it was born); the helper waits for it.
     req.probe.at_birth();
+    if req.probe.looks_at_birth() {
+        let _ = nix::unistd::write(&ready_w, b"B");
+    }
     // In a new PID namespace the parent is outside it and getppid() is 0.
     die_with(helper, req.spec.has(Namespace::Pid));
     if !req.spec.has(Namespace::Pid) {
