@@ -53,16 +53,66 @@ pub struct CgroupLimits {
     /// CPU bandwidth (v2 cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us).
     #[serde(default)]
     pub cpu_max: Option<CpuMax>,
+    /// A cgroup of its own on the cgroup2 hierarchy, with or without a
+    /// limit (every limit then must be on cgroup2 too).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unified: bool,
+    /// How the sandbox enters its cgroup.
+    #[serde(default, skip_serializing_if = "CgroupJoin::is_default")]
+    pub join: CgroupJoin,
+    /// What the runtime does about the tasks left in the sandbox's cgroup
+    /// once its main process has ended (none: only the teardown's clean-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leftovers: Option<Leftovers>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl CgroupLimits {
+    /// No cgroup of its own is asked for.
     pub fn is_empty(&self) -> bool {
         self.memory_max.is_none()
             && self.memory_high.is_none()
             && !self.memory_account
             && self.pids_max.is_none()
             && self.cpu_max.is_none()
+            && !self.unified
+            && self.leftovers.is_none()
     }
+}
+
+/// How the sandbox enters its cgroup.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CgroupJoin {
+    /// Born there: `clone3` with `CLONE_INTO_CGROUP` where the cgroup is
+    /// on cgroup2 and the kernel has the flag, else as [`CgroupJoin::Move`].
+    #[default]
+    CloneInto,
+    /// A plain clone, then its pid written to `cgroup.procs` before it is
+    /// released.
+    Move,
+}
+
+impl CgroupJoin {
+    fn is_default(&self) -> bool {
+        *self == CgroupJoin::default()
+    }
+}
+
+/// What the runtime does about the tasks left in the sandbox's cgroup once
+/// its main process has ended; the helper watches the task the probe
+/// reports as escaped either way.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Leftovers {
+    /// `1` written to the cgroup's `cgroup.kill`: every task in it dies.
+    CgroupKill,
+    /// Only the main process is ended (it has ended): nothing else is
+    /// signalled.
+    MainProcess,
 }
 
 /// CPU bandwidth: at most `quota_us` of CPU time in every `period_us` of

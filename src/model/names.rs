@@ -1,6 +1,7 @@
 //! Names and values the runtime and the probes inside a sandbox agree on:
 //! the IPC objects the helper makes, and the variables that carry a
-//! listener's port and a `cpu.stat` descriptor into the sandbox.
+//! listener's port and a `cpu.stat` descriptor into the sandbox, and the
+//! field of a probe's report that names a task for the helper to watch.
 
 /// The key of the System V segment `ipc_objects` makes.
 pub const IPC_SHM_KEY: i32 = 0x1500_c4ec;
@@ -17,3 +18,7 @@ pub const HOST_PID_ENV: &str = "ISOCHECK_HOST_PID";
 /// The variable that names the sandbox's end of the unix socket a seccomp
 /// listener is sent over (scaffold `seccomp_supervisor`).
 pub const NOTIFY_SOCK_FD_ENV: &str = "ISOCHECK_NOTIFY_SOCK_FD";
+/// The field of a probe's report that names the pid of a task the probe
+/// left behind outside the sandbox's session: the helper watches it from
+/// outside once the sandbox's main process has ended.
+pub const ESCAPED_PID_FIELD: &str = "escaped_pid";

@@ -11,6 +11,7 @@
 //! under the name tables write.
 
 pub mod caps;
+pub mod cgroup;
 pub mod cpu;
 pub mod exec;
 pub mod fs;
@@ -70,6 +71,15 @@ pub trait Def {
     fn mounts(&self) -> bool {
         false
     }
+    /// Its look at the sandbox as it was born: the sandbox's first act,
+    /// before the helper releases it (its ids, cgroup and scaffolding not
+    /// yet in place); [`Def::run`] reports it later.
+    fn at_birth(&self) {}
+    /// It has an [`Def::at_birth`] look: the helper then waits for it
+    /// before it moves the sandbox anywhere.
+    fn looks_at_birth(&self) -> bool {
+        false
+    }
 }
 
 /// The registration: each probe's name and definition, from which the
@@ -117,6 +127,22 @@ macro_rules! probes {
             fn def(&self) -> &dyn DefInfo {
                 match self {
                     $(Probe::$variant(d) => d,)*
+                }
+            }
+
+            /// The probe's first act in the sandbox, before its release
+            /// ([`Def::at_birth`]).
+            pub fn at_birth(&self) {
+                match self {
+                    $(Probe::$variant(d) => d.at_birth(),)*
+                }
+            }
+
+            /// The probe looks at the sandbox as it was born
+            /// ([`Def::looks_at_birth`]).
+            pub fn looks_at_birth(&self) -> bool {
+                match self {
+                    $(Probe::$variant(d) => d.looks_at_birth(),)*
                 }
             }
 
@@ -182,6 +208,8 @@ probes! {
     "net-reach" => NetReach(reach::NetReachArgs),
     "getpgid" => Getpgid(security::GetpgidArgs),
     "pidfd" => Pidfd(pid::PidfdArgs),
+    "cgroup-birth" => CgroupBirth(cgroup::CgroupBirthArgs),
+    "escape-session" => EscapeSession(cgroup::EscapeSessionArgs),
 }
 
 impl Probe {

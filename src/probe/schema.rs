@@ -228,6 +228,20 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
             v.push(opt(k, Ty::UINT));
         }
         v.push(opt("outside.cgroup.memory_peak_file", Ty::Str));
+        // v2 only; how the sandbox joined (none where it was not placed).
+        v.push(opt("outside.cgroup.path", Ty::Str));
+        v.push(opt("outside.cgroup.join", Ty::Str));
+    }
+    // The task the probe left outside the session, as the helper saw it
+    // (spec `leftovers`, with a probe that reports one).
+    v.push(opt("outside.escapee", Ty::Object));
+    if spec.cgroup.leftovers.is_some() {
+        v.push(f("outside.escapee.pid", Ty::SINT));
+        v.push(f("outside.escapee.cgroup", Ty::Str));
+        v.push(f("outside.escapee.alive_before", Ty::Bool));
+        v.push(f("outside.escapee.ended_by", Ty::Str));
+        v.push(f("outside.escapee.alive_after", Ty::Bool));
+        v.push(f("outside.escapee.waited_ms", Ty::UINT));
     }
     if spec.scaffold.join {
         v.push(f("outside.joiner.pid", Ty::SINT));

@@ -19,13 +19,15 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use super::cgroups::{self, JOIN_CLONE_INTO, JOIN_PROCS_WRITE, KILL_BY_FILE};
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord};
 use super::plumbing::{die_with, pipe, step};
-use super::protocol::{ExitInfo, HelperReport, HelperRequest};
+use super::protocol::{Escapee, ExitInfo, HelperReport, HelperRequest};
 use super::sabotage::{self, Sabotage};
 use super::scaffold;
 use super::syscall::LinuxSyscall;
+use crate::model::cgroup::{CgroupJoin, Leftovers};
 use crate::model::error::{Cause, StepError};
 use crate::model::namespace::Namespace;
 use crate::model::spec::SandboxSpec;
@@ -230,7 +232,10 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     let helper_pid = nix::unistd::getpid();
     let started = Instant::now();
     let flags = sabotage::clone_flags(spec.clone_flags(), &spec.namespaces, &spec.outer)?;
-    let child = match sys::clone_fork(flags).map_err(|e| step("clone", &format!("{flags:?}"), e))? {
+    let joins = !req.cgroup_procs.is_empty() && !sabotage::hit(Sabotage::CgroupJoinSkipped);
+    let (cloned, join) = clone_sandbox(req, flags, joins)?;
+    rep.cgroup_join = join.map(String::from);
+    let child = match cloned {
         CloneResult::Child => {
             drop(sync_w);
             drop(rep_r);
@@ -248,9 +253,17 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         let _ = waitpid(child, None);
         step("pidfd_open", &child.to_string(), e)
     })?;
+    // A probe that looks at the sandbox as it was born has looked before
+    // anything is done to it (a move into its cgroup included), however
+    // the two processes are scheduled; the child's end of the pipe closes
+    // if it dies first.
+    if req.probe.looks_at_birth() {
+        let mut byte = [0u8; 1];
+        while let Err(Errno::EINTR) = nix::unistd::read(&ready_r, &mut byte) {}
+    }
     // Release the child only once its maps, cgroup and scaffolding are in
     // place.
-    let prepared = prepare_child(req, child).and_then(|()| {
+    let prepared = prepare_child(req, child, join == Some(JOIN_PROCS_WRITE)).and_then(|()| {
         items
             .iter_mut()
             .try_for_each(|item| item.before_release(child))
@@ -369,6 +382,14 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
                 sabotage_fired,
             }) => {
                 rep.setup = Some(setup);
+                // A pid the probe reports names a task outside only where
+                // the sandbox shares the helper's PID namespace.
+                if let Some(way) = spec.cgroup.leftovers.filter(|_| !spec.has(Namespace::Pid)) {
+                    match watch_escapee(&probe, way, &req.cgroup_procs) {
+                        Ok(e) => rep.escapee = e,
+                        Err(e) => rep.setup_error = Some(e),
+                    }
+                }
                 rep.probe = Some(probe);
                 // What the supervisor and the signal saw speaks of a built
                 // sandbox whose probe ran; of one that failed or died
@@ -433,8 +454,142 @@ fn exit_info(s: WaitStatus) -> ExitInfo {
     }
 }
 
-/// Parent side, before release: id maps, then cgroup membership.
-fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
+/// Clones the sandbox. Where it has one cgroup, on cgroup2, and the spec
+/// asks for it, the sandbox is born there (`clone3` with
+/// `CLONE_INTO_CGROUP`): nothing runs in it before it is in its cgroup,
+/// and no move follows. A kernel without the call or the flag, a v1
+/// cgroup, a rootless sandbox (its worker joined the delegated cgroup
+/// before it made the user namespace: the sandbox is born there anyway)
+/// and a clone that makes a cgroup namespace (kept in the order it asks
+/// for) get a plain clone and, with `joins`, the move before the release.
+/// Returns how the sandbox joins its cgroup, if it has one.
+fn clone_sandbox(
+    req: &HelperRequest,
+    flags: CloneFlags,
+    joins: bool,
+) -> Result<(CloneResult, Option<&'static str>), StepError> {
+    let born_in = match &req.cgroup_procs[..] {
+        [procs]
+            if joins
+                && req.rootless.is_none()
+                && req.spec.cgroup.join == CgroupJoin::CloneInto
+                && !flags.contains(CloneFlags::CLONE_NEWCGROUP) =>
+        {
+            procs.parent().filter(|d| cgroups::is_cgroup2(d))
+        }
+        _ => None,
+    };
+    if let Some(dir) = born_in {
+        let fd = std::fs::File::open(dir).map_err(|e| {
+            StepError::new("open-cgroup", dir.display().to_string(), sys::io_errno(e))
+        })?;
+        let proof = sys::single_threaded().map_err(|e| step("clone3", "one thread", e))?;
+        // The bug: the flag left out while the runtime believes the
+        // sandbox was born in its cgroup (and so never moves it).
+        let into = (!sabotage::hit(Sabotage::CloneIntoCgroupIgnored)).then(|| fd.as_fd());
+        match sys::clone3::clone3_fork(proof, flags, into) {
+            Ok(r) => return Ok((r, Some(JOIN_CLONE_INTO))),
+            Err(e) if sys::clone3::lacks_clone_into_cgroup(e) => {}
+            Err(e) => {
+                return Err(step(
+                    "clone3",
+                    &format!("{flags:?} into {}", dir.display()),
+                    e,
+                ))
+            }
+        }
+    }
+    let r = sys::clone_fork(flags).map_err(|e| step("clone", &format!("{flags:?}"), e))?;
+    Ok((r, joins.then_some(JOIN_PROCS_WRITE)))
+}
+
+/// How long the helper waits for an escaped task to die after it wrote
+/// `cgroup.kill` (a killed task exits as soon as it runs; on a loaded host
+/// that can wait for the CPU), and how long it watches one it did not
+/// kill.
+const ESCAPEE_KILL_WAIT: Duration = Duration::from_secs(5);
+const ESCAPEE_WATCH: Duration = Duration::from_millis(200);
+
+/// Watches the task the probe reports as escaped (the report's
+/// [`ESCAPED_PID_FIELD`]) once the main process has ended: a pidfd of it,
+/// its cgroup, then what `way` asks for, then whether it died. It is this
+/// helper's descendant (an orphan comes back to the subreaper), so its pid
+/// cannot be reused before the sweep reaps it, and the sweep ends it
+/// whatever happens here.
+///
+/// [`ESCAPED_PID_FIELD`]: crate::model::names::ESCAPED_PID_FIELD
+fn watch_escapee(
+    probe: &Value,
+    way: Leftovers,
+    procs: &[std::path::PathBuf],
+) -> Result<Option<Escapee>, StepError> {
+    let Some(pid) = probe
+        .get(crate::model::names::ESCAPED_PID_FIELD)
+        .and_then(Value::as_i64)
+        .and_then(|p| i32::try_from(p).ok())
+        .filter(|p| *p > 0)
+    else {
+        return Ok(None);
+    };
+    let pidfd =
+        sys::pidfd_open(Pid::from_raw(pid)).map_err(|e| step("pidfd_open", &pid.to_string(), e))?;
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_default()
+        .to_string();
+    let alive_before = !exited(&pidfd, Duration::ZERO);
+    let (ended_by, wait) = match way {
+        Leftovers::CgroupKill => {
+            let kill = procs
+                .iter()
+                .map(|p| p.with_file_name("cgroup.kill"))
+                .find(|k| k.exists())
+                .ok_or_else(|| {
+                    StepError::new("cgroup.kill", "the sandbox's cgroup", Errno::ENOENT)
+                })?;
+            // The bug: the write left out while the runtime records it.
+            if !sabotage::hit(Sabotage::CgroupKillSkipped) {
+                std::fs::write(&kill, "1").map_err(|e| {
+                    StepError::new("cgroup.kill", kill.display().to_string(), sys::io_errno(e))
+                })?;
+            }
+            (KILL_BY_FILE, ESCAPEE_KILL_WAIT)
+        }
+        Leftovers::MainProcess => ("main-process", ESCAPEE_WATCH),
+    };
+    let started = Instant::now();
+    let alive_after = !exited(&pidfd, wait);
+    Ok(Some(Escapee {
+        pid,
+        cgroup,
+        alive_before,
+        ended_by: ended_by.into(),
+        alive_after,
+        waited_ms: started.elapsed().as_millis() as u64,
+    }))
+}
+
+/// Whether the process behind `pidfd` has exited, waiting up to `wait`.
+fn exited(pidfd: &OwnedFd, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let timeout =
+            PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(PollTimeout::MAX);
+        match nix::poll::poll(&mut fds, timeout) {
+            Err(Errno::EINTR) if !left.is_zero() => continue,
+            Ok(n) => return n > 0,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Parent side, before release: id maps, then, with `move_in`, the move
+/// into the cgroup.
+fn prepare_child(req: &HelperRequest, child: Pid, move_in: bool) -> Result<(), StepError> {
     let spec = &req.spec;
     if spec.has(Namespace::User) {
         let (uid_map, gid_map) = (identity(&spec.uid_map), identity(&spec.gid_map));
@@ -445,11 +600,7 @@ fn prepare_child(req: &HelperRequest, child: Pid) -> Result<(), StepError> {
             req.deny_setgroups || spec.setgroups_deny,
         )?;
     }
-    for procs in req
-        .cgroup_procs
-        .iter()
-        .filter(|_| !sabotage::hit(Sabotage::CgroupJoinSkipped))
-    {
+    for procs in req.cgroup_procs.iter().filter(|_| move_in) {
         std::fs::write(procs, child.as_raw().to_string())
             .map_err(|e| StepError::new("join-cgroup", procs, crate::sys::io_errno(e)))?;
     }
@@ -478,6 +629,12 @@ fn sandbox_child(
     rep_w: OwnedFd,
     ready_w: OwnedFd,
 ) -> ! {
+    // The probe's first act, before anything else runs here (a probe that
+    // looks at the sandbox as it was born); the helper waits for it.
+    req.probe.at_birth();
+    if req.probe.looks_at_birth() {
+        let _ = nix::unistd::write(&ready_w, b"B");
+    }
     // In a new PID namespace the parent is outside it and getppid() is 0.
     die_with(helper, req.spec.has(Namespace::Pid));
     if !req.spec.has(Namespace::Pid) {

@@ -75,6 +75,35 @@ pub struct HelperReport {
     /// the helper, the rootless worker and the sandbox.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sabotage_fired: Vec<String>,
+    /// How the helper placed the sandbox in its cgroup
+    /// ([`JOIN_CLONE_INTO`] or [`JOIN_PROCS_WRITE`]); none without one.
+    ///
+    /// [`JOIN_CLONE_INTO`]: super::cgroups::JOIN_CLONE_INTO
+    /// [`JOIN_PROCS_WRITE`]: super::cgroups::JOIN_PROCS_WRITE
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_join: Option<String>,
+    /// The task the probe left outside the sandbox's session, as the
+    /// helper saw it after the main process ended (spec `leftovers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escapee: Option<Escapee>,
+}
+
+/// A task that left the sandbox's session (the probe's `escaped_pid`),
+/// watched by the helper through a pidfd once the main process has ended.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Escapee {
+    pub pid: i32,
+    /// Its cgroup on the cgroup2 hierarchy, from /proc/<pid>/cgroup.
+    pub cgroup: String,
+    /// It was alive when the helper found it.
+    pub alive_before: bool,
+    /// What the runtime did: `cgroup.kill` (1 written to the sandbox's
+    /// `cgroup.kill`) or `main-process` (only the main process ended).
+    pub ended_by: String,
+    /// It was still alive after the wait that followed.
+    pub alive_after: bool,
+    /// Milliseconds the helper waited for it to die.
+    pub waited_ms: u64,
 }
 
 /// How the worker's user namespace is made.

@@ -68,6 +68,10 @@ pub struct Outside {
     /// own mount table after the sandbox ended (relative paths).
     #[serde(default)]
     pub scratch_mounts: Vec<String>,
+    /// The task the probe left outside the sandbox's session, as the
+    /// helper saw it once the main process had ended (spec `leftovers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escapee: Option<super::protocol::Escapee>,
 }
 
 /// Whose ids the sandbox's files get on the host.
@@ -360,11 +364,14 @@ impl Launcher {
         };
         let deadline = Duration::from_millis(spec.timeout_ms) + HELPER_GRACE;
         let result = self.call_helper(&req, deadline);
-        let stats = cgroup.as_ref().map(|c| c.stats());
+        let mut stats = cgroup.as_ref().map(|c| c.stats());
         if let Some(cg) = cgroup.as_mut() {
             cg.remove()?;
         }
         let mut rep = result?;
+        if let Some(st) = stats.as_mut() {
+            st.join = rep.cgroup_join.take();
+        }
         super::sabotage::merge(&mut rep.sabotage_fired, super::sabotage::take_fired());
         Ok(Observation {
             probe: rep.probe,
@@ -390,6 +397,7 @@ impl Launcher {
                 joiner: rep.joiner,
                 notify: rep.notify,
                 pidfd_signal: rep.pidfd_signal,
+                escapee: rep.escapee,
             },
             ids: IdView {
                 uid_map: rep.uid_map,

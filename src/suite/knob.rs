@@ -9,6 +9,7 @@
 use caps::Capability;
 use std::str::FromStr;
 
+use crate::model::cgroup::{CgroupJoin, Leftovers};
 use crate::model::namespace::Namespace;
 use crate::model::spec::{BindSource, Mount, Propagation, Rootfs, SandboxSpec};
 
@@ -140,6 +141,20 @@ pub static KNOBS: &[KnobDef] = &[
         doc: "no pids cap",
         is_on: |_, s| s.cgroup.pids_max.is_some(),
         turn_off: |_, s| s.cgroup.pids_max = None,
+    },
+    KnobDef {
+        word: "clone-into-cgroup",
+        arg: ArgKind::Nothing,
+        doc: "the sandbox is not born in its cgroup: a plain clone, then its pid written to cgroup.procs before its release",
+        is_on: |_, s| !s.cgroup.is_empty() && s.cgroup.join == CgroupJoin::CloneInto,
+        turn_off: |_, s| s.cgroup.join = CgroupJoin::Move,
+    },
+    KnobDef {
+        word: "cgroup-kill",
+        arg: ArgKind::Nothing,
+        doc: "once the main process has ended nothing more is killed: no write to cgroup.kill (the teardown still empties the cgroup)",
+        is_on: |_, s| s.cgroup.leftovers == Some(Leftovers::CgroupKill),
+        turn_off: |_, s| s.cgroup.leftovers = Some(Leftovers::MainProcess),
     },
     KnobDef {
         word: "readonly",
@@ -659,7 +674,7 @@ mod tests {
     fn every_knob_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             knob_forms(),
-            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `seccomp-listener`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
+            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `clone-into-cgroup`, `cgroup-kill`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `seccomp-listener`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
         );
         for def in KNOBS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

@@ -68,16 +68,24 @@ pub enum KernelFeature {
     /// `SECCOMP_RET_USER_NOTIF` (asked with `SECCOMP_GET_ACTION_AVAIL`,
     /// which installs nothing).
     SeccompUserNotif,
+    /// `clone-into-cgroup`: a cgroup2 hierarchy is mounted and `clone3`
+    /// knows `CLONE_INTO_CGROUP`.
+    CloneIntoCgroup,
+    /// `cgroup-kill`: a cgroup2 hierarchy is mounted and its cgroups have
+    /// a `cgroup.kill` file.
+    CgroupKill,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 6] = [
+    pub const ALL: [KernelFeature; 8] = [
         KernelFeature::Pidfd,
         KernelFeature::TimeNs,
         KernelFeature::Landlock,
         KernelFeature::MemoryHigh,
         KernelFeature::MemoryPeak,
         KernelFeature::SeccompUserNotif,
+        KernelFeature::CloneIntoCgroup,
+        KernelFeature::CgroupKill,
     ];
 
     /// The name a table writes.
@@ -89,6 +97,8 @@ impl KernelFeature {
             KernelFeature::MemoryHigh => "memory-high",
             KernelFeature::MemoryPeak => "memory-peak",
             KernelFeature::SeccompUserNotif => "seccomp-user-notif",
+            KernelFeature::CloneIntoCgroup => "clone-into-cgroup",
+            KernelFeature::CgroupKill => "cgroup-kill",
         }
     }
 }
@@ -1069,6 +1079,9 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     Err(e) => undecided(req, how, format!("seccomp: {e:?}")),
                 }
             }
+            KernelFeature::CloneIntoCgroup | KernelFeature::CgroupKill => {
+                cgroup2_feature(req, *f, host.cgroup.layout)
+            }
         },
     }
 }
@@ -1262,6 +1275,110 @@ fn decide_memory_peak(req: &Requirement, _host: &HostFacts) -> Decision {
     }
 }
 
+/// Decides a feature of the cgroup2 hierarchy: there must be one mounted
+/// (a v1-only layout has none: `controller-absent`), then the kernel is
+/// asked. `clone-into-cgroup`: `clone3` with `CLONE_INTO_CGROUP` and a
+/// descriptor that is no cgroup, which a kernel that knows the flag
+/// refuses with EBADF before any child exists. `cgroup-kill`: the file in
+/// a cgroup below the root ([`cgroup_below_root`]; the root has none).
+fn cgroup2_feature(req: &Requirement, f: KernelFeature, layout: Layout) -> Decision {
+    let Some(mount) = cgroups::v2_mount(layout) else {
+        return unmet(
+            req,
+            "statfs /sys/fs/cgroup",
+            format!("layout {}", layout.as_str()),
+            Reason::new(
+                ReasonKind::ControllerAbsent,
+                format!(
+                    "no cgroup2 hierarchy mounted (cgroup layout {}): {f} needs one",
+                    layout.as_str()
+                ),
+            ),
+        );
+    };
+    match f {
+        KernelFeature::CloneIntoCgroup => {
+            let probe = "clone3(CLONE_INTO_CGROUP, a descriptor that is no cgroup)";
+            let file = match std::fs::File::open("/proc/self/status") {
+                Ok(file) => file,
+                Err(e) => return undecided(req, probe, format!("open /proc/self/status: {e}")),
+            };
+            use std::os::fd::AsFd;
+            match crate::sys::clone3::clone_into_cgroup_known(file.as_fd()) {
+                Ok(()) => met(req, probe, "EBADF: the flag is known"),
+                Err(e) if crate::sys::clone3::lacks_clone_into_cgroup(e) => unmet(
+                    req,
+                    probe,
+                    format!("{e:?}"),
+                    Reason::new(
+                        ReasonKind::KernelLacksFeature,
+                        format!("clone3 with CLONE_INTO_CGROUP refused: {e:?}"),
+                    ),
+                ),
+                Err(e) => undecided(req, probe, format!("clone3: {e:?}")),
+            }
+        }
+        _ => {
+            let probe = "stat cgroup.kill in a cgroup2 cgroup below the root";
+            let parent = match cgroup_below_root(&mount) {
+                Ok(dir) => dir,
+                // Nothing to look in, and no right to make it: the
+                // hierarchy is not delegated to this user.
+                Err((e, Some(libc::EACCES | libc::EPERM))) => {
+                    return unmet(
+                        req,
+                        probe,
+                        e.clone(),
+                        Reason::new(ReasonKind::NotDelegated, e),
+                    )
+                }
+                Err((e, _)) => return undecided(req, probe, e),
+            };
+            let file = parent.join("cgroup.kill");
+            if file.exists() {
+                met(req, probe, format!("{} exists", file.display()))
+            } else {
+                unmet(
+                    req,
+                    probe,
+                    "missing",
+                    Reason::new(
+                        ReasonKind::KernelLacksFeature,
+                        format!("no cgroup.kill in {}", parent.display()),
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// A cgroup below the root of the cgroup2 hierarchy at `mount` (the root
+/// lacks files every other cgroup has): isocheck's parent, else any
+/// directory there, else isocheck's parent made as the runtime makes it.
+fn cgroup_below_root(mount: &Path) -> Result<std::path::PathBuf, (String, Option<i32>)> {
+    let parent = mount.join(cgroups::PARENT_NAME);
+    if parent.is_dir() {
+        return Ok(parent);
+    }
+    let other = std::fs::read_dir(mount)
+        .ok()
+        .and_then(|entries| entries.flatten().map(|e| e.path()).find(|p| p.is_dir()));
+    if let Some(dir) = other {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&parent)
+        .map(|()| parent.clone())
+        .map_err(|e| {
+            (
+                format!(
+                    "no cgroup below the cgroup2 root to look in, and mkdir {}: {e}",
+                    parent.display()
+                ),
+                e.raw_os_error(),
+            )
+        })
+}
+
 /// Creates one namespace for real: as root, or inside the rootless user
 /// namespace when isocheck is not root. A refusal is the kernel's only when
 /// the namespace operation itself failed (see [`tried_sandbox`]).
@@ -1446,7 +1563,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|landlock|memory-high|memory-peak|seccomp-user-notif>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|landlock|memory-high|memory-peak|seccomp-user-notif|clone-into-cgroup|cgroup-kill>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

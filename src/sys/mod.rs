@@ -10,6 +10,7 @@
 //! ([`passwd`]), and the one atomic file writer ([`outdir`]).
 
 pub mod caps;
+pub mod clone3;
 pub mod landlock;
 pub mod lsm;
 pub mod mountinfo;

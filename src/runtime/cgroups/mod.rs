@@ -152,6 +152,26 @@ pub struct CgroupStats {
     /// offers no `cgroup.kill`.
     #[serde(default)]
     pub kill: String,
+    /// The sandbox's cgroup as /proc/<pid>/cgroup names it on the cgroup2
+    /// hierarchy (`/isocheck/<name>`); v2 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// How the sandbox entered it: [`JOIN_CLONE_INTO`] or
+    /// [`JOIN_PROCS_WRITE`] (what the helper did, not what it was asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join: Option<String>,
+}
+
+/// The sandbox was born in its cgroup: `clone3` with `CLONE_INTO_CGROUP`.
+pub const JOIN_CLONE_INTO: &str = "clone-into-cgroup";
+/// The sandbox was moved into its cgroup by a write of its pid to
+/// `cgroup.procs` before its release.
+pub const JOIN_PROCS_WRITE: &str = "cgroup.procs";
+
+/// The directory is on a cgroup2 hierarchy (the kernel's own answer, by
+/// statfs magic).
+pub fn is_cgroup2(dir: &Path) -> bool {
+    magic(dir) == Some(CGROUP2_SUPER_MAGIC)
 }
 
 /// The teardown writes `1` to the cgroup's `cgroup.kill`.
@@ -273,7 +293,21 @@ pub fn create(
             home.ok_or_else(|| CgroupError::ControllerAbsent(c.to_string()))?,
         ));
     }
-    if homes
+    if homes.is_empty() {
+        // No limit: a cgroup of its own on the cgroup2 hierarchy.
+        let mount = if root == Path::new(CGROUP_ROOT) {
+            v2_mount(layout)
+        } else {
+            Some(root.to_path_buf())
+        };
+        let mount = mount.ok_or_else(|| {
+            CgroupError::ControllerAbsent(format!(
+                "cgroup2 hierarchy (none mounted, layout {})",
+                layout.as_str()
+            ))
+        })?;
+        Ok(Box::new(v2::V2Cgroup::create(&mount, name, limits)?))
+    } else if homes
         .iter()
         .all(|(_, h)| matches!(h, ControllerHome::V2(_)))
     {
@@ -281,6 +315,11 @@ pub fn create(
             unreachable!()
         };
         Ok(Box::new(v2::V2Cgroup::create(mount, name, limits)?))
+    } else if limits.unified {
+        Err(CgroupError::ControllerAbsent(format!(
+            "{} on cgroup2 (on a v1 hierarchy here)",
+            needs.join(", ")
+        )))
     } else {
         let mut dirs = Vec::new();
         for (c, h) in homes {

@@ -136,6 +136,13 @@ impl SandboxCgroup for V2Cgroup {
             nr_throttled,
             throttled_usec,
             kill: super::kill_method(&self.dir).into(),
+            path: self
+                .dir
+                .parent()
+                .and_then(|p| p.parent())
+                .and_then(|mount| self.dir.strip_prefix(mount).ok())
+                .map(|rel| format!("/{}", rel.display())),
+            join: None,
         }
     }
 
