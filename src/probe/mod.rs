@@ -160,6 +160,7 @@ probes! {
     "memory-hog" => MemoryHog(memory::MemoryHogArgs),
     "chown" => Chown(fs::ChownArgs),
     "create-file" => CreateFile(fs::CreateFileArgs),
+    "file-owner" => FileOwner(fs::FileOwnerArgs),
     "fork-count" => ForkCount(tasks::ForkCountArgs),
     "ipc-view" => IpcView(ns::IpcViewArgs),
     "clocks" => Clocks(ns::ClocksArgs),

@@ -229,19 +229,41 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     let (ready_r, ready_w) = pipe()?;
     let helper_pid = nix::unistd::getpid();
     let started = Instant::now();
+    // The user namespaces of idmapped binds: the sandbox inherits their
+    // descriptors.
+    let idmap_ns = spec
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            crate::model::spec::Mount::Bind { idmap: Some(i), .. } => {
+                Some(idmap::mapped_userns(&i.uid_map, &i.gid_map))
+            }
+            _ => None,
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let idmaps: Vec<std::os::fd::RawFd> = idmap_ns
+        .iter()
+        .map(std::os::fd::AsRawFd::as_raw_fd)
+        .collect();
     let flags = sabotage::clone_flags(spec.clone_flags(), &spec.namespaces, &spec.outer)?;
     let child = match sys::clone_fork(flags).map_err(|e| step("clone", &format!("{flags:?}"), e))? {
         CloneResult::Child => {
             drop(sync_w);
             drop(rep_r);
             drop(ready_r);
-            sandbox_child(req, waits, helper_pid, sync_r, rep_w, ready_w)
+            let pipes = ChildPipes {
+                sync_r,
+                rep_w,
+                ready_w,
+            };
+            sandbox_child(req, waits, helper_pid, pipes, &idmaps)
         }
         CloneResult::Parent { child } => child,
     };
     drop(sync_r);
     drop(rep_w);
     drop(ready_w);
+    drop(idmap_ns);
     let pidfd = sys::pidfd_open(child).map_err(|e| {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
@@ -440,14 +462,25 @@ fn identity(maps: &[crate::model::spec::IdMap]) -> Option<Vec<crate::model::spec
 }
 
 /// The sandbox: waits for release, builds itself, runs the probe, reports.
+/// The sandbox's ends of its pipes to the helper.
+struct ChildPipes {
+    sync_r: OwnedFd,
+    rep_w: OwnedFd,
+    ready_w: OwnedFd,
+}
+
 fn sandbox_child(
     req: &HelperRequest,
     waits: bool,
     helper: Pid,
-    sync_r: OwnedFd,
-    rep_w: OwnedFd,
-    ready_w: OwnedFd,
+    pipes: ChildPipes,
+    idmaps: &[std::os::fd::RawFd],
 ) -> ! {
+    let ChildPipes {
+        sync_r,
+        rep_w,
+        ready_w,
+    } = pipes;
     // In a new PID namespace the parent is outside it and getppid() is 0.
     die_with(helper, req.spec.has(Namespace::Pid));
     if !req.spec.has(Namespace::Pid) {
@@ -472,6 +505,7 @@ fn sandbox_child(
         spec: &req.spec,
         root_dir: &req.root_dir,
         scratch: req.scratch.as_deref(),
+        idmaps,
     };
     let msg = match init::build(&ctx, &LinuxSyscall) {
         Ok(setup) => {

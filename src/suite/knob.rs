@@ -164,6 +164,25 @@ pub static KNOBS: &[KnobDef] = &[
         },
     },
     KnobDef {
+        word: "idmap",
+        arg: ArgKind::Target,
+        doc: "the bind at target is a plain bind: no user namespace's maps, its files show the owners they have on disk",
+        is_on: |a, s| {
+            let KnobArg::Target(t) = a else { return false };
+            s.mounts.iter().any(|m| matches!(m, Mount::Bind { target, idmap: Some(_), .. } if target.as_os_str() == t.as_str()))
+        },
+        turn_off: |a, s| {
+            let KnobArg::Target(t) = a else { return };
+            for m in &mut s.mounts {
+                if let Mount::Bind { target, idmap, .. } = m {
+                    if target.as_os_str() == t.as_str() {
+                        *idmap = None;
+                    }
+                }
+            }
+        },
+    },
+    KnobDef {
         word: "drop",
         arg: ArgKind::Capability,
         doc: "the capability is kept",
@@ -368,6 +387,7 @@ fn parents_proc(s: &mut SandboxSpec) {
                 source: BindSource::Host("/proc".into()),
                 target: target.clone(),
                 readonly: true,
+                idmap: None,
             };
         }
     }
@@ -401,6 +421,7 @@ mod tests {
                     source: BindSource::Scratch,
                     target: "/data".into(),
                     readonly: true,
+                    idmap: None,
                 },
                 Mount::Proc {
                     target: "/proc".into(),
@@ -436,6 +457,7 @@ mod tests {
                     source: BindSource::Scratch,
                     target: "/data".into(),
                     readonly: true,
+                    idmap: None,
                 },
             ],
             no_new_privs: true,
@@ -543,7 +565,8 @@ mod tests {
         assert!(off.mounts.contains(&Mount::Bind {
             source: BindSource::Host("/proc".into()),
             target: "/proc".into(),
-            readonly: true
+            readonly: true,
+            idmap: None,
         }));
         assert!(!off.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })));
     }

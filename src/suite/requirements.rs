@@ -56,16 +56,26 @@ pub enum KernelFeature {
     Pidfd,
     /// `time-ns`: the kernel offers time namespaces.
     TimeNs,
+    /// `idmapped-mount`: a rootful sandbox can make an idmapped bind of a
+    /// case's scratch directory (open_tree, mount_setattr with
+    /// MOUNT_ATTR_IDMAP, move_mount), which needs the system calls and
+    /// idmap support in the scratch directory's file system.
+    IdmappedMount,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 2] = [KernelFeature::Pidfd, KernelFeature::TimeNs];
+    pub const ALL: [KernelFeature; 3] = [
+        KernelFeature::Pidfd,
+        KernelFeature::TimeNs,
+        KernelFeature::IdmappedMount,
+    ];
 
     /// The name a table writes.
     pub fn as_str(self) -> &'static str {
         match self {
             KernelFeature::Pidfd => "pidfd",
             KernelFeature::TimeNs => "time-ns",
+            KernelFeature::IdmappedMount => "idmapped-mount",
         }
     }
 }
@@ -494,6 +504,12 @@ pub trait Behaviour {
     /// Creates a namespace of this kind (as root, or from the rootless user
     /// namespace when isocheck is not root).
     fn namespace(&self, ns: Namespace) -> Tried;
+    /// Makes an idmapped bind of a scratch directory in a rootful sandbox
+    /// ([`idmapped_mount_probe`]). Without a way to try it, nothing is
+    /// decided.
+    fn idmapped_mount(&self) -> Tried {
+        Err(Refusal::Harness("no idmapped-mount probe here".into()))
+    }
 }
 
 /// A requirement the harness could not decide: never a skip.
@@ -1013,6 +1029,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     )
                 }
             }
+            KernelFeature::IdmappedMount => decide_idmapped_mount(req, behaviour),
             KernelFeature::Pidfd => match crate::sys::pidfd_open(nix::unistd::getpid()) {
                 Ok(_) => met(req, "pidfd_open(self)", "ok"),
                 Err(e) if is_harness_errno(&format!("{e:?}")) => {
@@ -1027,6 +1044,112 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             },
         },
     }
+}
+
+/// The calls an idmapped bind is made of, as the runtime names its steps.
+const IDMAP_STEPS: &[&str] = &["open_tree", "mount_setattr", "move_mount"];
+
+/// Decides `kernel-feature idmapped-mount` by making one. Only a call the
+/// kernel does not have (`ENOSYS`) or a file system without idmap support
+/// (`EINVAL` from mount_setattr) is a skip; any other refusal decides
+/// nothing.
+fn decide_idmapped_mount(req: &Requirement, behaviour: &dyn Behaviour) -> Decision {
+    let probe = "idmapped bind of a scratch directory (open_tree, mount_setattr, move_mount)";
+    if !nix::unistd::geteuid().is_root() {
+        return unmet(
+            req,
+            probe,
+            format!("euid {}", nix::unistd::geteuid()),
+            Reason::new(
+                ReasonKind::NeedsRoot,
+                "an idmapped bind of a host directory needs CAP_SYS_ADMIN over its file system's user namespace (the initial one)",
+            )
+            .with_hint("run as root, e.g. `sudo isocheck run`"),
+        );
+    }
+    match behaviour.idmapped_mount() {
+        Ok(seen) => met(req, probe, seen),
+        Err(Refusal::Harness(cause)) => undecided(req, probe, cause),
+        Err(Refusal::Kernel { step, errno }) => {
+            let seen = format!("{step}: {errno}");
+            let call = step.split_whitespace().next().unwrap_or_default();
+            if errno == "ENOSYS" {
+                unmet(
+                    req,
+                    probe,
+                    seen.clone(),
+                    Reason::new(
+                        ReasonKind::KernelLacksFeature,
+                        format!(
+                            "the kernel has no {call} system call ({seen}): no idmapped mounts"
+                        ),
+                    ),
+                )
+            } else if errno == "EINVAL" && call == "mount_setattr" {
+                let fs = step
+                    .split_once('(')
+                    .and_then(|(_, r)| r.strip_suffix(')'))
+                    .unwrap_or("the scratch directory's file system");
+                unmet(
+                    req,
+                    probe,
+                    seen.clone(),
+                    Reason::new(
+                        ReasonKind::KernelLacksFeature,
+                        format!("{fs} does not support idmapped mounts (EINVAL from mount_setattr; {seen})"),
+                    ),
+                )
+            } else {
+                undecided(req, probe, format!("unexpected refusal {seen}"))
+            }
+        }
+    }
+}
+
+/// Makes an idmapped bind of a scratch directory in a rootful sandbox with
+/// its own mount namespace. A refusal of one of its calls is the kernel's
+/// answer and names the call and the file system (`mount_setattr
+/// (tmpfs)`); anything else is the harness's.
+pub fn idmapped_mount_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
+    use crate::model::spec::{BindSource, IdMap, Mount, MountIdmap, SandboxSpec};
+    let map = vec![IdMap {
+        inside: 0,
+        outside: 100000,
+        count: 65536,
+    }];
+    let spec = SandboxSpec {
+        namespaces: [Namespace::Mount].into_iter().collect(),
+        mounts: vec![Mount::Bind {
+            source: BindSource::Scratch,
+            target: "/idmapped".into(),
+            readonly: true,
+            idmap: Some(MountIdmap {
+                uid_map: map.clone(),
+                gid_map: map,
+            }),
+        }],
+        ..Default::default()
+    };
+    let run = launcher.run_as("idmap-probe", &spec, &crate::probe::Probe::noop(), None);
+    if let Ok(o) = &run {
+        if let Some(e) = &o.setup_error {
+            let errno = e.errno().map(|n| format!("{n:?}"));
+            if let Some(errno) =
+                errno.filter(|n| IDMAP_STEPS.contains(&e.step.as_str()) && !is_harness_errno(n))
+            {
+                let fs = e
+                    .target
+                    .rsplit_once(" (")
+                    .map(|(_, f)| f.trim_end_matches(')'))
+                    .unwrap_or("unknown");
+                return Err(Refusal::Kernel {
+                    step: format!("{} ({fs})", e.step),
+                    errno,
+                });
+            }
+        }
+    }
+    tried_sandbox(run).map(|_| "made an idmapped bind of a scratch directory".into())
 }
 
 /// Creates one namespace for real: as root, or inside the rootless user

@@ -11,6 +11,7 @@
 
 pub mod caps;
 pub mod lsm;
+pub mod mountapi;
 pub mod mountinfo;
 pub mod outdir;
 pub mod passwd;
