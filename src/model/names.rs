@@ -11,3 +11,7 @@ pub const LISTENER_PORT_ENV: &str = "ISOCHECK_LISTENER_PORT";
 /// The variable that names the descriptor of the sandbox's cgroup
 /// `cpu.stat`, opened by the helper and inherited by the sandbox.
 pub const CPU_STAT_FD_ENV: &str = "ISOCHECK_CPU_STAT_FD";
+/// The variable that carries the id of the host's mount namespace (the
+/// runner's, read by the helper with `NS_GET_MNTNS_ID`) into a sandbox
+/// whose probe asks listmount(2) about it.
+pub const HOST_MNTNS_ID_ENV: &str = "ISOCHECK_HOST_MNTNS_ID";

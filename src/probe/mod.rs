@@ -172,6 +172,7 @@ probes! {
     "mount-view" => MountView(mount::MountViewArgs),
     "find-host-file" => FindHostFile(mount::FindHostFileArgs),
     "host-writable" => HostWritable(mount::HostWritableArgs),
+    "listmount" => Listmount(mount::ListmountArgs),
     "syscalls" => Syscalls(security::SyscallsArgs),
     "path-access" => PathAccess(security::PathAccessArgs),
     "exec" => Exec(exec::ExecArgs),

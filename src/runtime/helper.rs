@@ -115,12 +115,34 @@ fn bare_clone(bits: &str) -> i32 {
 /// Runs one sandbox from this (single-threaded) process, rootful or from
 /// inside a rootless user namespace.
 pub fn run(req: &HelperRequest) -> HelperReport {
+    if matches!(req.probe, crate::probe::Probe::Listmount(_)) {
+        pass_host_mntns_id();
+    }
     let mut rep = match &req.rootless {
         None => run_sandbox(req),
         Some(plan) => super::rootless::run(req, plan, run_sandbox),
     };
     sabotage::merge(&mut rep.sabotage_fired, sabotage::take_fired());
     rep
+}
+
+/// Names the host's mount namespace (the runner's) to the sandbox, a
+/// clone of this single-threaded process, in [`HOST_MNTNS_ID_ENV`]. Where
+/// the kernel gives namespaces no ids the variable stays unset and the
+/// probe says so.
+///
+/// [`HOST_MNTNS_ID_ENV`]: crate::model::names::HOST_MNTNS_ID_ENV
+fn pass_host_mntns_id() {
+    let runner = std::env::var(RUNNER_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+        .unwrap_or_else(|| nix::unistd::getppid().as_raw());
+    let id = std::fs::File::open(format!("/proc/{runner}/ns/mnt"))
+        .ok()
+        .and_then(|f| sys::listmount::mntns_id(&f).ok());
+    if let Some(id) = id {
+        std::env::set_var(crate::model::names::HOST_MNTNS_ID_ENV, id.to_string());
+    }
 }
 
 fn run_sandbox(req: &HelperRequest) -> HelperReport {

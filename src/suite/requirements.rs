@@ -61,13 +61,17 @@ pub enum KernelFeature {
     /// MOUNT_ATTR_IDMAP, move_mount), which needs the system calls and
     /// idmap support in the scratch directory's file system.
     IdmappedMount,
+    /// `listmount-foreign`: listmount(2) lists a mount namespace named by
+    /// its id (`mnt_id_req.mnt_ns_id`, the id from `NS_GET_MNTNS_ID`).
+    ListmountForeign,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 3] = [
+    pub const ALL: [KernelFeature; 4] = [
         KernelFeature::Pidfd,
         KernelFeature::TimeNs,
         KernelFeature::IdmappedMount,
+        KernelFeature::ListmountForeign,
     ];
 
     /// The name a table writes.
@@ -76,6 +80,7 @@ impl KernelFeature {
             KernelFeature::Pidfd => "pidfd",
             KernelFeature::TimeNs => "time-ns",
             KernelFeature::IdmappedMount => "idmapped-mount",
+            KernelFeature::ListmountForeign => "listmount-foreign",
         }
     }
 }
@@ -1030,6 +1035,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                 }
             }
             KernelFeature::IdmappedMount => decide_idmapped_mount(req, behaviour),
+            KernelFeature::ListmountForeign => decide_listmount_foreign(req),
             KernelFeature::Pidfd => match crate::sys::pidfd_open(nix::unistd::getpid()) {
                 Ok(_) => met(req, "pidfd_open(self)", "ok"),
                 Err(e) if is_harness_errno(&format!("{e:?}")) => {
@@ -1103,6 +1109,67 @@ fn decide_idmapped_mount(req: &Requirement, behaviour: &dyn Behaviour) -> Decisi
                 undecided(req, probe, format!("unexpected refusal {seen}"))
             }
         }
+    }
+}
+
+/// Decides `kernel-feature listmount-foreign` by trying, in this process
+/// (it only reads): listmount(2) of its own mount namespace, that
+/// namespace's id (`NS_GET_MNTNS_ID`), then listmount(2) naming it by the
+/// id. A call the kernel lacks (`ENOSYS`), an ioctl it does not know
+/// (`ENOTTY`, `EINVAL`) or a request longer than its `mnt_id_req`
+/// (`E2BIG`: no `mnt_ns_id`) is a skip; any other answer decides nothing.
+fn decide_listmount_foreign(req: &Requirement) -> Decision {
+    use crate::sys::listmount::{listmount, mntns_id, LSMT_ROOT};
+    use nix::errno::Errno;
+    let probe = "listmount(2) of this mount namespace, then by its NS_GET_MNTNS_ID id";
+    let lacks = |seen: String, why: String| {
+        unmet(
+            req,
+            probe,
+            seen,
+            Reason::new(ReasonKind::KernelLacksFeature, why),
+        )
+    };
+    match listmount(LSMT_ROOT, 0) {
+        Ok(_) => {}
+        Err(Errno::ENOSYS) => {
+            return lacks(
+                "listmount: ENOSYS".into(),
+                "the kernel has no listmount system call (ENOSYS)".into(),
+            )
+        }
+        Err(e) => return undecided(req, probe, format!("listmount of this namespace: {e:?}")),
+    }
+    let ns = match std::fs::File::open("/proc/self/ns/mnt") {
+        Ok(f) => f,
+        Err(e) => return undecided(req, probe, format!("/proc/self/ns/mnt: {e}")),
+    };
+    let id = match mntns_id(&ns) {
+        Ok(id) => id,
+        Err(e @ (Errno::ENOTTY | Errno::EINVAL)) => {
+            return lacks(
+                format!("NS_GET_MNTNS_ID: {e:?}"),
+                format!("mount namespaces have no ids to name (NS_GET_MNTNS_ID on /proc/self/ns/mnt: {e:?})"),
+            )
+        }
+        Err(e) => return undecided(req, probe, format!("NS_GET_MNTNS_ID: {e:?}")),
+    };
+    match listmount(LSMT_ROOT, id) {
+        Ok(ids) => met(
+            req,
+            probe,
+            format!(
+                "listed {} mounts of mount namespace {id} by its id",
+                ids.len()
+            ),
+        ),
+        Err(e @ (Errno::E2BIG | Errno::EINVAL)) => lacks(
+            format!("listmount with mnt_ns_id {id}: {e:?}"),
+            format!(
+                "listmount takes no mount namespace id ({e:?} for a mnt_id_req with mnt_ns_id)"
+            ),
+        ),
+        Err(e) => undecided(req, probe, format!("listmount with mnt_ns_id {id}: {e:?}")),
     }
 }
 
