@@ -490,6 +490,41 @@ mod tests {
     }
 
     #[test]
+    fn an_idmapped_bind_goes_through_its_user_namespace_and_no_plain_mount() {
+        let s = tree();
+        let m = Mount::Bind {
+            source: BindSource::Scratch,
+            target: "/idmapped".into(),
+            readonly: true,
+            idmap: Some(crate::model::spec::MountIdmap {
+                uid_map: Vec::new(),
+                gid_map: Vec::new(),
+            }),
+        };
+        let scratch = Some(Path::new("/run/iso/scratch"));
+        apply(&m, Path::new("/m"), scratch, true, Some(9), &s).unwrap();
+        assert!(
+            s.calls().contains(&Call::BindIdmapped {
+                source: "/run/iso/scratch".into(),
+                target: "/m/idmapped".into(),
+                idmap: true,
+                readonly: true,
+            }),
+            "{:#?}",
+            s.calls()
+        );
+        assert!(s.position(|c| c.mount_target().is_some()).is_none());
+        // Without the namespace the helper was to make, nothing is mounted.
+        let s = tree();
+        let e = apply(&m, Path::new("/m"), scratch, true, None, &s).unwrap_err();
+        assert_eq!(e.step, "idmap-userns");
+        assert!(!s
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::BindIdmapped { .. })));
+    }
+
+    #[test]
     fn the_host_root_takes_paths_as_they_are() {
         let s = tree();
         mask(Path::new("/"), Path::new("/dev/null"), &s).unwrap();

@@ -1078,37 +1078,35 @@ fn decide_idmapped_mount(req: &Requirement, behaviour: &dyn Behaviour) -> Decisi
         Err(Refusal::Harness(cause)) => undecided(req, probe, cause),
         Err(Refusal::Kernel { step, errno }) => {
             let seen = format!("{step}: {errno}");
-            let call = step.split_whitespace().next().unwrap_or_default();
-            if errno == "ENOSYS" {
-                unmet(
-                    req,
-                    probe,
-                    seen.clone(),
-                    Reason::new(
-                        ReasonKind::KernelLacksFeature,
-                        format!(
-                            "the kernel has no {call} system call ({seen}): no idmapped mounts"
-                        ),
-                    ),
-                )
-            } else if errno == "EINVAL" && call == "mount_setattr" {
-                let fs = step
-                    .split_once('(')
-                    .and_then(|(_, r)| r.strip_suffix(')'))
-                    .unwrap_or("the scratch directory's file system");
-                unmet(
-                    req,
-                    probe,
-                    seen.clone(),
-                    Reason::new(
-                        ReasonKind::KernelLacksFeature,
-                        format!("{fs} does not support idmapped mounts (EINVAL from mount_setattr; {seen})"),
-                    ),
-                )
-            } else {
-                undecided(req, probe, format!("unexpected refusal {seen}"))
+            match idmap_refusal(&step, &errno) {
+                Some(reason) => unmet(req, probe, seen, reason),
+                None => undecided(req, probe, format!("unexpected refusal {seen}")),
             }
         }
+    }
+}
+
+/// The skip an idmapped bind's refusal makes, if it makes one: `step` is
+/// the call and the file system (`mount_setattr (tmpfs)`).
+fn idmap_refusal(step: &str, errno: &str) -> Option<Reason> {
+    let call = step.split_whitespace().next().unwrap_or_default();
+    let seen = format!("{step}: {errno}");
+    if errno == "ENOSYS" {
+        Some(Reason::new(
+            ReasonKind::KernelLacksFeature,
+            format!("the kernel has no {call} system call ({seen}): no idmapped mounts"),
+        ))
+    } else if errno == "EINVAL" && call == "mount_setattr" {
+        let fs = step
+            .split_once('(')
+            .and_then(|(_, r)| r.strip_suffix(')'))
+            .unwrap_or("the scratch directory's file system");
+        Some(Reason::new(
+            ReasonKind::KernelLacksFeature,
+            format!("{fs} does not support idmapped mounts (EINVAL from mount_setattr)"),
+        ))
+    } else {
+        None
     }
 }
 
@@ -1400,10 +1398,25 @@ mod tests {
     }
 
     #[test]
+    fn only_a_missing_call_or_file_system_support_skips_an_idmapped_bind() {
+        let r = idmap_refusal("mount_setattr (tmpfs)", "EINVAL").unwrap();
+        assert_eq!(r.kind, ReasonKind::KernelLacksFeature);
+        assert!(
+            r.detail
+                .starts_with("tmpfs does not support idmapped mounts"),
+            "{r:?}"
+        );
+        let r = idmap_refusal("mount_setattr (ext4)", "ENOSYS").unwrap();
+        assert!(r.detail.contains("no mount_setattr system call"), "{r:?}");
+        assert!(idmap_refusal("mount_setattr (tmpfs)", "EPERM").is_none());
+        assert!(idmap_refusal("move_mount (tmpfs)", "EINVAL").is_none());
+    }
+
+    #[test]
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);
