@@ -23,6 +23,9 @@ const MNT_ID_REQ_SIZE_VER0: u32 = 24;
 const MNT_ID_REQ_SIZE_VER1: u32 = 32;
 /// `NS_GET_MNTNS_ID`: `_IOR(0xb7, 0x5, __u64)`.
 const NS_GET_MNTNS_ID: libc::c_ulong = 0x8008_b705;
+/// `NS_GET_MNTNS_ID` as its first declaration spelled it,
+/// `_IO(0xb7, 0x5)`: tried when the other is unknown (`ENOTTY`).
+const NS_GET_MNTNS_ID_IO: libc::c_ulong = 0xb705;
 /// Offset of `mnt_id_old` in `struct statmount`.
 const MNT_ID_OLD_AT: usize = 56;
 
@@ -57,14 +60,21 @@ impl MntIdReq {
 /// The id of the mount namespace whose nsfs file `ns` is open
 /// (`/proc/<pid>/ns/mnt`).
 pub fn mntns_id(ns: &std::fs::File) -> Result<u64, Errno> {
-    let mut id: u64 = 0;
-    // SAFETY: NS_GET_MNTNS_ID writes one u64 through the pointer, which
-    // points at `id`, live and writable across the call.
-    let ret = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_MNTNS_ID, &mut id as *mut u64) };
-    if ret < 0 {
-        return Err(Errno::last());
+    let ask = |request: libc::c_ulong| {
+        let mut id: u64 = 0;
+        // SAFETY: NS_GET_MNTNS_ID writes one u64 through the pointer,
+        // which points at `id`, live and writable across the call.
+        let ret = unsafe { libc::ioctl(ns.as_raw_fd(), request, &mut id as *mut u64) };
+        if ret < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(id)
+        }
+    };
+    match ask(NS_GET_MNTNS_ID) {
+        Err(Errno::ENOTTY) => ask(NS_GET_MNTNS_ID_IO),
+        other => other,
     }
-    Ok(id)
 }
 
 /// Every mount below `mnt_id` (`LSMT_ROOT`: the root) in the namespace
