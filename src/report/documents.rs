@@ -54,6 +54,10 @@ pub struct ListedCase {
     pub mode: Mode,
     pub variant: Variant,
     pub description: String,
+    /// What the property is tied to in the kernel's history (`linux X.Y`,
+    /// `commit <hex>`, `CVE-<year>-<number>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// The knob the control turns off.
     pub control_off: String,
     /// Every requirement is met: the case would run here.
@@ -106,6 +110,13 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "diff.schema.json",
             titled::<DiffDocument>("isocheck diff --json", DIFF_SCHEMA_VERSION),
+        ),
+        (
+            "run-stream.schema.json",
+            titled::<super::stream::StreamLine>(
+                "a line of isocheck run --format json",
+                super::versioned::STREAM_SCHEMA_VERSION,
+            ),
         ),
     ]
 }
@@ -161,8 +172,21 @@ mod tests {
                 schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
                 "{name}"
             );
+            // A stream's first line carries the version; every other
+            // document carries it at the top.
+            let versioned = if name == "run-stream.schema.json" {
+                schema["oneOf"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["properties"]["event"]["const"] == "started")
+                    .unwrap()
+                    .clone()
+            } else {
+                schema.clone()
+            };
             assert!(
-                schema["required"]
+                versioned["required"]
                     .as_array()
                     .is_some_and(|r| r.iter().any(|f| f == "schema_version")),
                 "{name}: schema_version is required"
@@ -216,7 +240,13 @@ mod tests {
         ];
         let m = Matrix::build(&legs);
         let doc = serde_json::to_value(MatrixDocument::new(MATRIX_SCHEMA_VERSION, m)).unwrap();
-        assert_eq!(doc["schema_version"], "1.0");
+        assert_eq!(doc["schema_version"], "1.1");
+        // A tagged property carries its tags into its rows.
+        assert!(doc["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["tags"] == serde_json::json!(["linux 2.6", "CVE-2099-0001"])));
         assert_eq!(doc["tool"]["name"], "isocheck");
         assert!(doc["legs"].is_array() && doc["rows"].is_array());
         check("matrix.schema.json", &doc);
@@ -267,6 +297,7 @@ mod tests {
             mode: Mode::Rootless,
             variant: Variant::Test,
             description: "The sandbox's first process sees itself as pid 1".into(),
+            tags: vec!["linux 2.6".into()],
             control_off: "namespace pid".into(),
             runnable: false,
             undecided: false,
