@@ -122,6 +122,8 @@ pub fn fs_type_name(path: &Path) -> String {
     ];
     match nix::sys::statfs::statfs(path) {
         Ok(s) => {
+            // f_type's width depends on the architecture.
+            #[allow(clippy::unnecessary_cast)]
             let magic = s.filesystem_type().0 as i64;
             NAMES
                 .iter()
