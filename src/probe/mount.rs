@@ -699,6 +699,6 @@ impl Def for ListmountArgs {
         v.push(f("probe.statmount", Ty::Outcome));
         v.extend(list("probe.own_ids", Ty::UINT));
         v.extend(list("probe.mountinfo_ids", Ty::UINT));
-        v.extend(list("probe.own_unknown", Ty::UINT));
+        v.extend(rare_list_at("probe.own_unknown".into(), Ty::UINT));
     }
 }
