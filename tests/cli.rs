@@ -588,7 +588,30 @@ fn a_fresh_run_and_audit_write_json_that_fits_the_committed_schemas() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     fits_schema("audit.schema.json", &audit);
-    assert_eq!(audit["schema_version"], "1.0");
+    assert_eq!(audit["schema_version"], "1.1");
+
+    // `audit --for`: an answer per profile, in the schema; exit 1 exactly
+    // when one is no.
+    let o = isocheck(&[
+        "audit",
+        "--json",
+        "--no-write",
+        "--for",
+        "rootless-podman",
+        "--for",
+        "docker",
+    ]);
+    let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    fits_schema("audit.schema.json", &audit);
+    let answers: Vec<&str> = audit["readiness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["answer"].as_str().unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2, "{audit}");
+    let no = answers.contains(&"no");
+    assert_eq!(o.status.code(), Some(if no { 1 } else { 0 }), "{answers:?}");
 
     // `--format json`: standard output is JSON lines only, each fitting
     // the stream's schema: started, a line per case, finished; the paths of

@@ -66,8 +66,10 @@ const HELP_DIFF: &str = "Exit status:
   2    bad input or usage";
 /// The exit statuses of `audit`.
 const HELP_AUDIT: &str = "Exit status:
-  0    audited (with --strict: no feature absent, blocked or contradicted)
-  1    with --strict: a feature is absent, blocked or contradicted
+  0    audited (with --strict: no feature absent, blocked or contradicted;
+       with --for: every profile answered yes or unknown)
+  1    with --strict: a feature is absent, blocked or contradicted; with
+       --for: a profile is answered no
   2    bad input or usage
   3    the harness failed, or audit.json could not be written";
 /// The exit statuses of `sabotage`.
@@ -161,6 +163,11 @@ struct AuditArgs {
     /// Print JSON (facts and audit) instead of text.
     #[arg(long)]
     json: bool,
+    /// Answer whether this container stack can run here, and what blocks
+    /// it (repeatable): docker, rootless-podman, k8s-userns, bubblewrap.
+    /// Exits 1 when one is answered no.
+    #[arg(long = "for", value_name = "PROFILE", value_enum)]
+    profiles: Vec<crate::suite::readiness::Profile>,
 }
 
 #[derive(clap::Args)]
@@ -625,22 +632,34 @@ fn audit(a: AuditArgs) -> u8 {
         Err(code) => return code,
     };
     let audit = runner.audit();
+    let readiness: Vec<_> = a
+        .profiles
+        .iter()
+        .map(|p| crate::suite::readiness::answer(*p, &runner.host, &audit))
+        .collect();
     let document = AuditDocument::new(
         AUDIT_SCHEMA_VERSION,
         AuditBody {
             host: runner.host.clone(),
             audit,
+            readiness,
         },
     );
     let audit = &document.body.audit;
+    let readiness = &document.body.readiness;
     let text = if a.json {
         document.to_json()
     } else {
-        format!(
+        let mut text = format!(
             "{}\n== config against behaviour\n\n{}",
             crate::host::render_text(&runner.host),
             crate::suite::audit::render_text(audit)
-        )
+        );
+        if !readiness.is_empty() {
+            text.push_str("\n== can it run here\n\n");
+            text.push_str(&crate::suite::readiness::render_text(readiness));
+        }
+        text
     };
     say(&text);
     if let Some(dir) = out {
@@ -652,7 +671,10 @@ fn audit(a: AuditArgs) -> u8 {
         }
         eprintln!("audit: {}", path.display());
     }
-    if a.strict && audit.problems().next().is_some() {
+    let refused = readiness
+        .iter()
+        .any(|r| r.answer == crate::suite::readiness::Answer::No);
+    if (a.strict && audit.problems().next().is_some()) || refused {
         EXIT_BROKEN
     } else {
         EXIT_OK

@@ -37,6 +37,17 @@ impl Layout {
 pub struct CgroupLimits {
     /// Memory cap in bytes (v2 memory.max, v1 memory.limit_in_bytes).
     pub memory_max: Option<u64>,
+    /// Memory throttling limit in bytes (v2 memory.high; v1 has none).
+    #[serde(default)]
+    pub memory_high: Option<u64>,
+    /// A cgroup in the memory hierarchy even without a limit, so its
+    /// counters (usage, high-water mark, events) can be read.
+    #[serde(default)]
+    pub memory_account: bool,
+    /// The cgroup is made and read but the sandbox is never moved into it
+    /// (a control's: its counters then show nothing of the sandbox).
+    #[serde(default)]
+    pub unjoined: bool,
     /// Task cap (v2 and v1 pids.max).
     pub pids_max: Option<u64>,
     /// CPU bandwidth (v2 cpu.max, v1 cpu.cfs_quota_us and cpu.cfs_period_us).
@@ -46,7 +57,11 @@ pub struct CgroupLimits {
 
 impl CgroupLimits {
     pub fn is_empty(&self) -> bool {
-        self.memory_max.is_none() && self.pids_max.is_none() && self.cpu_max.is_none()
+        self.memory_max.is_none()
+            && self.memory_high.is_none()
+            && !self.memory_account
+            && self.pids_max.is_none()
+            && self.cpu_max.is_none()
     }
 }
 

@@ -150,6 +150,15 @@ fn eperm() -> String {
     "EPERM".into()
 }
 
+/// A Landlock ruleset: reading files and listing directories is allowed
+/// beneath the listed paths only (paths inside the sandbox's root). It is
+/// applied after no_new_privs and before any seccomp filter.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LandlockSpec {
+    pub read: Vec<PathBuf>,
+}
+
 /// How the sandbox's mounts propagate to and from the namespace it was
 /// cloned from (applied recursively to its `/` before anything is mounted).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -209,6 +218,8 @@ pub struct SandboxSpec {
     pub timeout_ms: u64,
     /// A seccomp filter, installed last, after no_new_privs.
     pub seccomp: Option<SeccompSpec>,
+    /// A Landlock ruleset, applied after no_new_privs, before seccomp.
+    pub landlock: Option<LandlockSpec>,
     /// Paths hidden as a container runtime hides them: a file under a bind
     /// of /dev/null, a directory under an empty read-only tmpfs. Absent
     /// paths are skipped.
@@ -247,6 +258,7 @@ struct Written {
     timeout_ms: u64,
     exec_copy: Option<super::scaffold::ExecCopy>,
     seccomp: Option<SeccompSpec>,
+    landlock: Option<LandlockSpec>,
     masked_paths: Vec<PathBuf>,
     readonly_paths: Vec<PathBuf>,
     root_propagation: Propagation,
@@ -292,6 +304,7 @@ impl From<SandboxSpec> for Written {
             timeout_ms: s.timeout_ms,
             exec_copy,
             seccomp: s.seccomp,
+            landlock: s.landlock,
             masked_paths: s.masked_paths,
             readonly_paths: s.readonly_paths,
             root_propagation: s.root_propagation,
@@ -323,6 +336,7 @@ impl From<Written> for SandboxSpec {
             no_new_privs: w.no_new_privs,
             timeout_ms: w.timeout_ms,
             seccomp: w.seccomp,
+            landlock: w.landlock,
             masked_paths: w.masked_paths,
             readonly_paths: w.readonly_paths,
             root_propagation: w.root_propagation,
@@ -374,6 +388,7 @@ impl Default for SandboxSpec {
             no_new_privs: false,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             seccomp: None,
+            landlock: None,
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
             root_propagation: Propagation::Private,

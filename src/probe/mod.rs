@@ -175,6 +175,7 @@ probes! {
     "listmount" => Listmount(mount::ListmountArgs),
     "syscalls" => Syscalls(security::SyscallsArgs),
     "path-access" => PathAccess(security::PathAccessArgs),
+    "landlock-read" => LandlockRead(security::LandlockReadArgs),
     "exec" => Exec(exec::ExecArgs),
     "noop" => Noop(harness::NoopArgs),
     "crash" => Crash(harness::CrashArgs),

@@ -197,6 +197,10 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
             "outside.cgroup.oom_kill",
             "outside.cgroup.memory_limit_hits",
             "outside.cgroup.memory_max",
+            "outside.cgroup.memory_high",
+            "outside.cgroup.memory_high_events",
+            "outside.cgroup.memory_peak",
+            "outside.cgroup.memory_current",
             "outside.cgroup.pids_max",
             "outside.cgroup.pids_limit_hits",
             "outside.cgroup.cpu_quota_us",
@@ -207,6 +211,7 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
         ] {
             v.push(opt(k, Ty::UINT));
         }
+        v.push(opt("outside.cgroup.memory_peak_file", Ty::Str));
     }
     if spec.scaffold.join {
         v.push(f("outside.joiner.pid", Ty::SINT));

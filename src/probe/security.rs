@@ -1,5 +1,6 @@
 //! Probes of the security layers: which harmless system calls a seccomp
-//! filter lets through, and what masked and read-only paths allow.
+//! filter lets through, what masked and read-only paths allow, and which
+//! files a Landlock ruleset lets the sandbox read.
 //!
 //! Nothing here writes to a kernel interface: write permission is asked
 //! with access(2), which reports a read-only mount (EROFS) without opening
@@ -249,6 +250,58 @@ impl Def for PathAccessArgs {
     }
 }
 
+/// What the `landlock-read` probe saw.
+#[derive(Serialize, Debug)]
+pub struct LandlockReadReport {
+    /// The Landlock ABI version the kernel offers (none where it refused).
+    pub abi: Option<u32>,
+    /// The errno of the version query where the kernel refused it.
+    pub abi_errno: Option<String>,
+    /// `"ok"` or the errno of opening and reading the allowed file.
+    pub allowed: String,
+    /// `"ok"` or the errno of opening and reading the other file.
+    pub denied: String,
+}
+
+/// `"ok"` once the start of the file at `path` was read, else the errno.
+fn read_start(path: &Path) -> String {
+    let mut buf = [0u8; READ_MAX];
+    io_outcome(std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)))
+}
+
+/// Asks the kernel's Landlock ABI version, then reads `allowed` and `denied`.
+pub fn landlock_read(allowed: &Path, denied: &Path) -> LandlockReadReport {
+    let abi = crate::sys::lsm::landlock_abi_version();
+    LandlockReadReport {
+        abi: abi.ok(),
+        abi_errno: abi.err().map(|e| format!("{e:?}")),
+        allowed: read_start(allowed),
+        denied: read_start(denied),
+    }
+}
+
+/// `landlock-read`: records the Landlock ABI version and reads the start
+/// of a file beneath the ruleset's allowed paths and of one outside them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LandlockReadArgs {
+    pub allowed: PathBuf,
+    pub denied: PathBuf,
+}
+
+impl Def for LandlockReadArgs {
+    type Output = LandlockReadReport;
+    fn run(&self) -> LandlockReadReport {
+        landlock_read(&self.allowed, &self.denied)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(opt("probe.abi", Ty::UINT));
+        v.push(opt("probe.abi_errno", Ty::Str));
+        v.push(f("probe.allowed", Ty::Outcome));
+        v.push(f("probe.denied", Ty::Outcome));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +318,16 @@ mod tests {
         assert_eq!(r.calls["uname"], "ok");
         assert_eq!(r.calls["getcwd"], "ok");
         assert_eq!(r.calls["openat"], "ok");
+    }
+
+    #[test]
+    fn landlock_read_reports_each_read_and_the_abi() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"hello").unwrap();
+        let r = landlock_read(&f, &dir.path().join("gone"));
+        assert_eq!((r.allowed.as_str(), r.denied.as_str()), ("ok", "ENOENT"));
+        assert!(r.abi.is_some() != r.abi_errno.is_some());
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub type ListDocument = Document<ListBody>;
 pub struct AuditBody {
     pub host: HostFacts,
     pub audit: Audit,
+    /// The answers of `audit --for <profile>`: can this stack run here,
+    /// and what blocks it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readiness: Vec<crate::suite::readiness::ProfileAnswer>,
 }
 
 /// Every case of the selected tables, without running any.
@@ -285,6 +289,10 @@ mod tests {
             AUDIT_SCHEMA_VERSION,
             AuditBody {
                 host: sample_host(),
+                readiness: crate::suite::readiness::Profile::ALL
+                    .iter()
+                    .map(|p| crate::suite::readiness::answer(*p, &sample_host(), &audit))
+                    .collect(),
                 audit,
             },
         );

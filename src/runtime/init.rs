@@ -1,7 +1,7 @@
 //! The sandbox side: mount propagation, the new root and its mounts,
 //! masked and read-only paths, pivot_root, hostname, the bounding set,
-//! ids, capabilities, no_new_privs and last a seccomp filter. Runs in the
-//! cloned child, through the [`Syscall`] seam only.
+//! ids, capabilities, no_new_privs, a Landlock ruleset and last a seccomp
+//! filter. Runs in the cloned child, through the [`Syscall`] seam only.
 
 use caps::{CapSet, Capability};
 use nix::errno::Errno;
@@ -174,6 +174,15 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
     if spec.no_new_privs && !sabotage::hit(Sabotage::NoNewPrivsSkipped) {
         sys.set_no_new_privs()
             .map_err(|e| StepError::new("no_new_privs", "", e))?;
+    }
+    // After no_new_privs (which an unprivileged ruleset needs), before
+    // seccomp: from here on reads are confined to the listed paths.
+    if let Some(ll) = &spec.landlock {
+        if !sabotage::hit(Sabotage::LandlockNotApplied) {
+            let paths: Vec<String> = ll.read.iter().map(|p| p.display().to_string()).collect();
+            sys.landlock_restrict_reads(&ll.read)
+                .map_err(|e| StepError::new("landlock", paths.join(","), e))?;
+        }
     }
     // Last: from here on the filter applies to everything, the probe too.
     if let Some(sc) = &spec.seccomp {
@@ -646,6 +655,28 @@ mod tests {
         let sc = s.index_of(&Call::InstallSeccomp(program)).unwrap();
         assert_eq!(sc, calls.len() - 1, "{calls:#?}");
         assert!(s.index_of(&Call::SetNoNewPrivs).unwrap() < sc);
+    }
+
+    #[test]
+    fn landlock_comes_after_no_new_privs_and_before_seccomp() {
+        let s = sys();
+        let sp = SandboxSpec {
+            no_new_privs: true,
+            landlock: Some(crate::model::spec::LandlockSpec {
+                read: vec!["/data".into()],
+            }),
+            seccomp: Some(crate::model::spec::SeccompSpec {
+                deny: vec!["uname".into()],
+                errno: "EPERM".into(),
+            }),
+            ..spec()
+        };
+        build(&ctx(&sp), &s).unwrap();
+        let ll = s
+            .index_of(&Call::LandlockRestrictReads(vec!["/data".into()]))
+            .unwrap();
+        assert!(s.index_of(&Call::SetNoNewPrivs).unwrap() < ll);
+        assert!(ll < s.position(is_seccomp).unwrap(), "{:#?}", s.calls());
     }
 
     fn is_seccomp(c: &Call) -> bool {

@@ -332,8 +332,11 @@ impl Launcher {
                 &spec.cgroup,
             )?)
         };
+        // The cgroup the sandbox is moved into: none when it is to stay
+        // outside the cgroup made for it (`unjoined`).
+        let joined = cgroup.as_ref().filter(|_| !spec.cgroup.unjoined);
         let mut plan = rootless.cloned();
-        if let (Some(p), Some(cg)) = (plan.as_mut(), cgroup.as_ref()) {
+        if let (Some(p), Some(cg)) = (plan.as_mut(), joined) {
             if nix::unistd::geteuid().is_root() {
                 cg.delegate(p.uid, p.gid)?;
                 p.join_cgroup = cg.procs_files();
@@ -344,7 +347,7 @@ impl Launcher {
             probe,
             root_dir: self.dir.there.join("root"),
             scratch: scratch.as_deref().map(|d| self.dir.there_of(d)),
-            cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
+            cgroup_procs: joined.map(|c| c.procs_files()).unwrap_or_default(),
             deny_setgroups: !nix::unistd::geteuid().is_root(),
             rootless: plan,
         };

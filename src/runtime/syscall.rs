@@ -57,6 +57,8 @@ pub trait Syscall {
         userns: Option<std::os::fd::RawFd>,
         readonly: bool,
     ) -> Result<(), (&'static str, Errno)>;
+    /// Applies a Landlock ruleset allowing reads beneath `read` only.
+    fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno>;
 }
 
 /// The real kernel.
@@ -186,6 +188,10 @@ impl Syscall for LinuxSyscall {
         }
         mountapi::move_mount(&tree, dst).map_err(|e| ("move_mount", e))
     }
+    fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno> {
+        let paths: Vec<&Path> = read.iter().map(PathBuf::as_path).collect();
+        crate::sys::landlock::restrict_reads_to(&paths)
+    }
 }
 
 use crate::sys::io_errno;
@@ -240,6 +246,8 @@ pub enum Call {
         idmap: bool,
         readonly: bool,
     },
+    /// A Landlock ruleset allowing reads beneath these paths.
+    LandlockRestrictReads(Vec<PathBuf>),
 }
 
 #[cfg(test)]
@@ -497,5 +505,8 @@ impl Syscall for RecordingSyscall {
             readonly,
         })
         .map_err(|e| ("mount_setattr", e))
+    }
+    fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno> {
+        self.record(Call::LandlockRestrictReads(read.to_vec()))
     }
 }

@@ -279,6 +279,30 @@ pub static KNOBS: &[KnobDef] = &[
         },
     },
     KnobDef {
+        word: "landlock",
+        arg: ArgKind::Nothing,
+        doc: "no Landlock ruleset",
+        is_on: |_, s| s.landlock.is_some(),
+        turn_off: |_, s| s.landlock = None,
+    },
+    KnobDef {
+        word: "memory-high",
+        arg: ArgKind::Nothing,
+        doc: "no memory.high limit; the sandbox keeps its cgroup in the memory hierarchy",
+        is_on: |_, s| s.cgroup.memory_high.is_some(),
+        turn_off: |_, s| {
+            s.cgroup.memory_high = None;
+            s.cgroup.memory_account = true;
+        },
+    },
+    KnobDef {
+        word: "cgroup-join",
+        arg: ArgKind::Nothing,
+        doc: "the sandbox's cgroup is made and read, but the sandbox is never moved into it",
+        is_on: |_, s| !s.cgroup.is_empty() && !s.cgroup.unjoined,
+        turn_off: |_, s| s.cgroup.unjoined = true,
+    },
+    KnobDef {
         word: "veth",
         arg: ArgKind::Nothing,
         doc: "no veth pair into the sandbox",
@@ -433,8 +457,7 @@ mod tests {
             },
             cgroup: crate::model::cgroup::CgroupLimits {
                 memory_max: Some(1 << 25),
-                pids_max: None,
-                cpu_max: None,
+                ..Default::default()
             },
             user: Some(crate::model::spec::Ids {
                 uid: 1000,
@@ -652,7 +675,7 @@ mod tests {
     fn every_knob_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             knob_forms(),
-            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `idmap <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `veth`"
+            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `idmap <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
         );
         for def in KNOBS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

@@ -64,14 +64,25 @@ pub enum KernelFeature {
     /// `listmount-foreign`: listmount(2) lists a mount namespace named by
     /// its id (`mnt_id_req.mnt_ns_id`, the id from `NS_GET_MNTNS_ID`).
     ListmountForeign,
+    /// `landlock`: landlock_create_ruleset(2) answers with an ABI version.
+    Landlock,
+    /// `memory-high`: the memory controller is on cgroup v2 here, whose
+    /// cgroups have memory.high (v1 has no such limit).
+    MemoryHigh,
+    /// `memory-peak`: a memory cgroup here keeps a high-water mark (v2
+    /// memory.peak, v1 memory.max_usage_in_bytes).
+    MemoryPeak,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 4] = [
+    pub const ALL: [KernelFeature; 7] = [
         KernelFeature::Pidfd,
         KernelFeature::TimeNs,
         KernelFeature::IdmappedMount,
         KernelFeature::ListmountForeign,
+        KernelFeature::Landlock,
+        KernelFeature::MemoryHigh,
+        KernelFeature::MemoryPeak,
     ];
 
     /// The name a table writes.
@@ -81,6 +92,9 @@ impl KernelFeature {
             KernelFeature::TimeNs => "time-ns",
             KernelFeature::IdmappedMount => "idmapped-mount",
             KernelFeature::ListmountForeign => "listmount-foreign",
+            KernelFeature::Landlock => "landlock",
+            KernelFeature::MemoryHigh => "memory-high",
+            KernelFeature::MemoryPeak => "memory-peak",
         }
     }
 }
@@ -1036,6 +1050,9 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             }
             KernelFeature::IdmappedMount => decide_idmapped_mount(req, behaviour),
             KernelFeature::ListmountForeign => decide_listmount_foreign(req),
+            KernelFeature::Landlock => decide_landlock(req, host),
+            KernelFeature::MemoryHigh => decide_memory_high(req, host),
+            KernelFeature::MemoryPeak => decide_memory_peak(req, host),
             KernelFeature::Pidfd => match crate::sys::pidfd_open(nix::unistd::getpid()) {
                 Ok(_) => met(req, "pidfd_open(self)", "ok"),
                 Err(e) if is_harness_errno(&format!("{e:?}")) => {
@@ -1215,6 +1232,195 @@ pub fn idmapped_mount_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried
         }
     }
     tried_sandbox(run).map(|_| "made an idmapped bind of a scratch directory".into())
+}
+
+/// Decides `kernel-feature landlock` by asking the ABI version: ENOSYS is
+/// a kernel built without it, EOPNOTSUPP one that built it but did not
+/// enable it at boot.
+fn decide_landlock(req: &Requirement, host: &HostFacts) -> Decision {
+    let probe = "landlock_create_ruleset(LANDLOCK_CREATE_RULESET_VERSION)";
+    match crate::sys::lsm::landlock_abi_version() {
+        Ok(v) => met(req, probe, format!("ABI {v}")),
+        Err(nix::errno::Errno::ENOSYS) => unmet(
+            req,
+            probe,
+            "ENOSYS",
+            Reason::new(
+                ReasonKind::MissingKconfig,
+                "CONFIG_SECURITY_LANDLOCK: the kernel lacks Landlock (ENOSYS from landlock_create_ruleset)",
+            ),
+        ),
+        Err(nix::errno::Errno::EOPNOTSUPP) => {
+            let active = if host.lsms.is_empty() {
+                "active LSMs unknown".to_string()
+            } else {
+                format!("active LSMs: {}", host.lsms.join(","))
+            };
+            unmet(
+                req,
+                probe,
+                "EOPNOTSUPP",
+                Reason::new(
+                    ReasonKind::LsmDenied,
+                    format!("Landlock is built but not enabled at boot (EOPNOTSUPP from landlock_create_ruleset; {active})"),
+                )
+                .with_hint("add `landlock` to the kernel's lsm= list (or CONFIG_LSM)"),
+            )
+        }
+        Err(e) => undecided(req, probe, format!("landlock_create_ruleset: {e:?}")),
+    }
+}
+
+/// Where the memory controller lives here, for `memory-high` and
+/// `memory-peak`: the decision already made when it lives nowhere usable.
+fn memory_home(req: &Requirement, probe: &str) -> Result<ControllerHome, Box<Decision>> {
+    if let Err(e) = std::fs::read("/proc/self/mountinfo") {
+        return Err(Box::new(undecided(
+            req,
+            probe,
+            format!("reading /proc/self/mountinfo: {e}"),
+        )));
+    }
+    cgroups::controller_home(cgroups::detect_layout(), "memory").ok_or_else(|| {
+        Box::new(unmet(
+            req,
+            probe,
+            "memory controller in no mounted hierarchy",
+            Reason::new(
+                ReasonKind::ControllerAbsent,
+                "the memory controller is in no mounted cgroup hierarchy",
+            ),
+        ))
+    })
+}
+
+/// Whether a fresh cgroup2 memory cgroup under isocheck's parent at
+/// `mount` shows `file`: made, looked at, removed.
+fn v2_memory_file(
+    req: &Requirement,
+    probe: &str,
+    mount: &Path,
+    file: &str,
+) -> Result<bool, Box<Decision>> {
+    let limits = crate::model::cgroup::CgroupLimits {
+        memory_account: true,
+        ..Default::default()
+    };
+    let name = format!("probe-{}-{file}", std::process::id());
+    match cgroups::v2::V2Cgroup::create(mount, &name, &limits) {
+        Ok(cg) => {
+            let there = cg.dir().join(file).exists();
+            // Dropping it removes it.
+            drop(cg);
+            Ok(there)
+        }
+        Err(cgroups::CgroupError::ControllerAbsent(c)) => Err(Box::new(unmet(
+            req,
+            probe,
+            format!("controller {c}"),
+            Reason::new(
+                ReasonKind::ControllerAbsent,
+                format!("memory is not enabled for isocheck's cgroups: {c}"),
+            ),
+        ))),
+        Err(e) if !nix::unistd::geteuid().is_root() => Err(Box::new(unmet(
+            req,
+            probe,
+            e.to_string(),
+            Reason::new(
+                ReasonKind::NotDelegated,
+                format!(
+                    "no memory cgroup could be made under {}: {e}",
+                    mount.display()
+                ),
+            ),
+        ))),
+        Err(e) => Err(Box::new(undecided(req, probe, e.to_string()))),
+    }
+}
+
+/// Decides `kernel-feature memory-high`: v1 has no memory.high, so the
+/// memory controller must be on cgroup v2 here, and a memory cgroup made
+/// there must show the file.
+fn decide_memory_high(req: &Requirement, _host: &HostFacts) -> Decision {
+    let probe = "mountinfo + a throwaway cgroup2 memory cgroup";
+    let m = match memory_home(req, probe) {
+        Ok(ControllerHome::V2(m)) => m,
+        Ok(ControllerHome::V1(p)) => {
+            return unmet(
+                req,
+                probe,
+                format!("memory on v1 at {}", p.display()),
+                Reason::new(
+                    ReasonKind::ControllerAbsent,
+                    format!(
+                        "memory is on cgroup v1 here ({}): v1 has no memory.high",
+                        p.display()
+                    ),
+                ),
+            )
+        }
+        Err(d) => return *d,
+    };
+    match v2_memory_file(req, probe, &m, "memory.high") {
+        Ok(true) => met(
+            req,
+            probe,
+            format!("memory.high in a memory cgroup under {}", m.display()),
+        ),
+        Ok(false) => unmet(
+            req,
+            probe,
+            format!("no memory.high in a memory cgroup under {}", m.display()),
+            Reason::new(
+                ReasonKind::KernelLacksFeature,
+                format!(
+                    "a cgroup2 memory cgroup under {} has no memory.high",
+                    m.display()
+                ),
+            ),
+        ),
+        Err(d) => *d,
+    }
+}
+
+/// Decides `kernel-feature memory-peak`: on v1 memory.max_usage_in_bytes
+/// of the hierarchy's root; on v2 memory.peak in a memory cgroup made for
+/// the question (the root cgroup has none on any kernel).
+fn decide_memory_peak(req: &Requirement, _host: &HostFacts) -> Decision {
+    let probe = "mountinfo + the memory cgroup's high-water mark file";
+    match memory_home(req, probe) {
+        Ok(ControllerHome::V1(p)) => {
+            let f = p.join("memory.max_usage_in_bytes");
+            if f.exists() {
+                met(req, probe, format!("v1: {}", f.display()))
+            } else {
+                unmet(
+                    req,
+                    probe,
+                    format!("no {}", f.display()),
+                    Reason::new(
+                        ReasonKind::KernelLacksFeature,
+                        format!("the v1 memory hierarchy has no memory.max_usage_in_bytes ({})", f.display()),
+                    ),
+                )
+            }
+        }
+        Ok(ControllerHome::V2(m)) => match v2_memory_file(req, probe, &m, "memory.peak") {
+            Ok(true) => met(req, probe, format!("v2: memory.peak in a memory cgroup under {}", m.display())),
+            Ok(false) => unmet(
+                req,
+                probe,
+                format!("no memory.peak in a memory cgroup under {}", m.display()),
+                Reason::new(
+                    ReasonKind::KernelLacksFeature,
+                    format!("cgroup2 memory cgroups have no memory.peak here (a memory cgroup under {} lacks it)", m.display()),
+                ),
+            ),
+            Err(d) => *d,
+        },
+        Err(d) => *d,
+    }
 }
 
 /// Creates one namespace for real: as root, or inside the rootless user
@@ -1416,7 +1622,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign|landlock|memory-high|memory-peak>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

@@ -10,6 +10,7 @@
 //! ([`passwd`]), and the one atomic file writer ([`outdir`]).
 
 pub mod caps;
+pub mod landlock;
 pub mod listmount;
 pub mod lsm;
 pub mod mountapi;

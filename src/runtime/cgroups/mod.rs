@@ -109,6 +109,24 @@ pub struct CgroupStats {
     pub memory_limit_hits: Option<u64>,
     /// The memory limit as the kernel reports it back.
     pub memory_max: Option<u64>,
+    /// The memory.high limit as the kernel reports it back (v2).
+    #[serde(default)]
+    pub memory_high: Option<u64>,
+    /// Times the cgroup went over memory.high and was throttled into
+    /// reclaim (v2 memory.events `high`).
+    #[serde(default)]
+    pub memory_high_events: Option<u64>,
+    /// The cgroup's memory high-water mark in bytes (v2 memory.peak, v1
+    /// memory.max_usage_in_bytes; none where the kernel has neither).
+    #[serde(default)]
+    pub memory_peak: Option<u64>,
+    /// The file `memory_peak` was read from.
+    #[serde(default)]
+    pub memory_peak_file: Option<String>,
+    /// The cgroup's memory usage in bytes when read (v2 memory.current,
+    /// v1 memory.usage_in_bytes).
+    #[serde(default)]
+    pub memory_current: Option<u64>,
     /// The pids limit as the kernel reports it back.
     pub pids_max: Option<u64>,
     /// Forks refused by the pids limit (v2 pids.events max).
@@ -283,7 +301,8 @@ impl CgroupLimits {
     /// The controllers these limits need, in a fixed order.
     pub fn controllers(&self) -> Vec<&'static str> {
         [
-            self.memory_max.map(|_| "memory"),
+            (self.memory_max.is_some() || self.memory_high.is_some() || self.memory_account)
+                .then_some("memory"),
             self.pids_max.map(|_| "pids"),
             self.cpu_max.map(|_| "cpu"),
         ]

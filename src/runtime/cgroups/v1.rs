@@ -73,6 +73,12 @@ impl V1Cgroup {
         name: &str,
         limits: &CgroupLimits,
     ) -> Result<V1Cgroup, CgroupError> {
+        // A limit v1 cannot apply is refused, never silently left out.
+        if limits.memory_high.is_some() {
+            return Err(CgroupError::ControllerAbsent(
+                "memory.high (memory is on cgroup v1, which has no memory.high)".into(),
+            ));
+        }
         let mut cg = V1Cgroup {
             dirs: Vec::new(),
             removed: false,
@@ -167,6 +173,16 @@ impl SandboxCgroup for V1Cgroup {
             s.memory_max = read(&d.join("memory.limit_in_bytes"))
                 .ok()
                 .and_then(|t| parse_limit(&t));
+            // v1's high-water mark; v1 has no memory.high.
+            s.memory_peak = read(&d.join("memory.max_usage_in_bytes"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            s.memory_peak_file = s
+                .memory_peak
+                .map(|_| "memory.max_usage_in_bytes".to_string());
+            s.memory_current = read(&d.join("memory.usage_in_bytes"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
         }
         if let Some(d) = self.dir_of("cpu") {
             // cpu.cfs_quota_us reads -1 for no quota.
@@ -272,6 +288,24 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn memory_high_is_refused_on_v1_before_anything_is_made() {
+        let t = tempfile::tempdir().unwrap();
+        let limits = CgroupLimits {
+            memory_high: Some(32 << 20),
+            ..Default::default()
+        };
+        let err = V1Cgroup::create(
+            &[("memory".into(), t.path().to_path_buf())],
+            "case-h",
+            &limits,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("memory.high"), "{err}");
+        assert!(!t.path().join(PARENT_NAME).exists());
     }
 
     #[test]

@@ -64,6 +64,15 @@ impl V2Cgroup {
                 write(&swap, "0")?;
             }
         }
+        if let Some(high) = limits.memory_high.filter(|_| !hit(V2MemoryHighSkipped)) {
+            write(&cg.dir.join("memory.high"), &high.to_string())?;
+        }
+        // Without swap for it, memory over memory.max or memory.high stays
+        // charged: a limit acts the same whether or not the host swaps.
+        let swap = cg.dir.join("memory.swap.max");
+        if limits.memory_high.is_some() && limits.memory_max.is_none() && swap.exists() {
+            write(&swap, "0")?;
+        }
         if let Some(max) = limits.pids_max.filter(|_| !hit(V2PidsLimitSkipped)) {
             write(&cg.dir.join("pids.max"), &max.to_string())?;
         }
@@ -89,6 +98,11 @@ impl SandboxCgroup for V2Cgroup {
 
     fn stats(&self) -> CgroupStats {
         let events = read(&self.dir.join("memory.events")).ok();
+        // memory.peak came with 5.19; older kernels have no high-water mark.
+        let peak = read(&self.dir.join("memory.peak"))
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .map(|v| ("memory.peak", v));
         let pids_events = read(&self.dir.join("pids.events")).ok();
         let (cpu_quota_us, cpu_period_us) = read(&self.dir.join("cpu.max"))
             .map(|t| parse_cpu_max(&t))
@@ -103,6 +117,15 @@ impl SandboxCgroup for V2Cgroup {
             memory_max: read(&self.dir.join("memory.max"))
                 .ok()
                 .and_then(|t| parse_limit(&t)),
+            memory_high: read(&self.dir.join("memory.high"))
+                .ok()
+                .and_then(|t| parse_limit(&t)),
+            memory_high_events: events.as_deref().and_then(|t| flat_keyed(t, "high")),
+            memory_peak: peak.as_ref().map(|(_, v)| *v),
+            memory_peak_file: peak.map(|(f, _)| f.into()),
+            memory_current: read(&self.dir.join("memory.current"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok()),
             pids_max: read(&self.dir.join("pids.max"))
                 .ok()
                 .and_then(|t| parse_limit(&t)),
@@ -155,7 +178,7 @@ mod tests {
         CgroupLimits {
             memory_max: memory,
             pids_max: pids,
-            cpu_max: None,
+            ..Default::default()
         }
     }
 
@@ -218,6 +241,72 @@ mod tests {
             ),
             ("v2", Some(1), Some(17), Some(1 << 20))
         );
+        std::mem::forget(cg);
+    }
+
+    #[test]
+    fn writes_memory_high_without_swap_and_reads_its_events_and_peak() {
+        let root = fake_root("memory");
+        let l = CgroupLimits {
+            memory_high: Some(32 << 20),
+            ..Default::default()
+        };
+        // A kernel with swap accounting shows memory.swap.max.
+        let dir = root.path().join("isocheck/case-h");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("memory.swap.max"), "max").unwrap();
+        let cg = V2Cgroup::create(root.path(), "case-h", &l).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(cg.dir().join("memory.high")).unwrap(),
+            "33554432"
+        );
+        assert_eq!(
+            std::fs::read_to_string(cg.dir().join("memory.swap.max")).unwrap(),
+            "0"
+        );
+        std::fs::write(
+            cg.dir().join("memory.events"),
+            "low 0\nhigh 12\nmax 0\noom 0\noom_kill 0\n",
+        )
+        .unwrap();
+        std::fs::write(cg.dir().join("memory.peak"), "70000000\n").unwrap();
+        std::fs::write(cg.dir().join("memory.current"), "200000\n").unwrap();
+        let s = cg.stats();
+        assert_eq!(
+            (
+                s.memory_high,
+                s.memory_high_events,
+                s.oom_kill,
+                s.memory_peak,
+                s.memory_peak_file.as_deref(),
+                s.memory_current
+            ),
+            (
+                Some(32 << 20),
+                Some(12),
+                Some(0),
+                Some(70_000_000),
+                Some("memory.peak"),
+                Some(200_000)
+            )
+        );
+        std::mem::forget(cg);
+    }
+
+    #[test]
+    fn a_kernel_without_memory_peak_reports_none() {
+        let root = fake_root("memory");
+        let l = CgroupLimits {
+            memory_account: true,
+            ..Default::default()
+        };
+        let cg = V2Cgroup::create(root.path(), "case-p", &l).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("isocheck/cgroup.subtree_control")).unwrap(),
+            "+memory"
+        );
+        let s = cg.stats();
+        assert_eq!((s.memory_peak, s.memory_peak_file), (None, None));
         std::mem::forget(cg);
     }
 
