@@ -22,3 +22,7 @@ pub const NOTIFY_SOCK_FD_ENV: &str = "ISOCHECK_NOTIFY_SOCK_FD";
 /// left behind outside the sandbox's session: the helper watches it from
 /// outside once the sandbox's main process has ended.
 pub const ESCAPED_PID_FIELD: &str = "escaped_pid";
+/// The variable that carries the id of the host's mount namespace (the
+/// runner's, read by the helper with `NS_GET_MNTNS_ID`) into a sandbox
+/// whose probe asks listmount(2) about it.
+pub const HOST_MNTNS_ID_ENV: &str = "ISOCHECK_HOST_MNTNS_ID";

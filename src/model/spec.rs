@@ -63,12 +63,17 @@ pub enum BindSource {
 pub enum Mount {
     /// A fresh proc of the sandbox's PID namespace.
     Proc { target: PathBuf },
-    /// A bind mount, read-only unless `readonly = false`.
+    /// A bind mount, read-only unless `readonly = false`. With `idmap` it
+    /// is an idmapped bind (OCI's `uidMappings`/`gidMappings`): a detached
+    /// copy of the source shows its files' ids through a user namespace
+    /// with these maps, then is attached.
     Bind {
         source: BindSource,
         target: PathBuf,
         #[serde(default = "yes")]
         readonly: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        idmap: Option<MountIdmap>,
     },
     /// A tmpfs, optionally size-capped in bytes.
     Tmpfs {
@@ -83,6 +88,15 @@ pub enum Mount {
         #[serde(default = "yes")]
         readonly: bool,
     },
+}
+
+/// The maps of an idmapped bind's user namespace: a file whose id on disk
+/// is `inside` shows as `outside` (each line `inside outside count`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MountIdmap {
+    pub uid_map: Vec<IdMap>,
+    pub gid_map: Vec<IdMap>,
 }
 
 fn yes() -> bool {

@@ -171,3 +171,50 @@ impl Def for CreateFileArgs {
         vec![("path", &self.path)]
     }
 }
+
+#[derive(Serialize, Debug)]
+pub struct FileOwnerReport {
+    /// `"ok"` or the errno of stat(2) on the path.
+    pub stat: String,
+    /// The file's owner and group as the sandbox sees them (null when
+    /// stat failed).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Stats `path` (following symlinks) and reports its owner and group as
+/// seen from the calling process.
+pub fn file_owner(path: &Path) -> FileOwnerReport {
+    match std::fs::metadata(path) {
+        Ok(m) => FileOwnerReport {
+            stat: "ok".into(),
+            uid: Some(m.uid()),
+            gid: Some(m.gid()),
+        },
+        Err(e) => FileOwnerReport {
+            stat: io_outcome::<()>(Err(e)),
+            uid: None,
+            gid: None,
+        },
+    }
+}
+
+/// `file-owner`: the owner and group of `path` as the sandbox sees them
+/// (through an idmapped mount, the mapped ids). It only reads.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileOwnerArgs {
+    pub path: PathBuf,
+}
+
+impl Def for FileOwnerArgs {
+    type Output = FileOwnerReport;
+    fn run(&self) -> FileOwnerReport {
+        file_owner(&self.path)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.stat", Ty::Outcome));
+        v.push(opt("probe.uid", Ty::UINT));
+        v.push(opt("probe.gid", Ty::UINT));
+    }
+}

@@ -589,3 +589,116 @@ mod tests {
         assert!(r.host_mounts.contains(&"/".to_string()), "{r:?}");
     }
 }
+
+#[derive(Serialize, Debug)]
+pub struct ListmountReport {
+    /// The host's mount namespace id reached the sandbox (the helper
+    /// passes it in [`HOST_MNTNS_ID_ENV`]).
+    ///
+    /// [`HOST_MNTNS_ID_ENV`]: crate::model::names::HOST_MNTNS_ID_ENV
+    pub host_ns_given: bool,
+    /// `"ok"` or the errno of listmount(2) of the host's namespace.
+    pub host: String,
+    /// Mounts that listing gave.
+    pub host_count: usize,
+    /// `"ok"` or the errno of listmount(2) of the sandbox's own namespace,
+    /// from its root and then below each mount found.
+    pub own: String,
+    /// `"ok"` or the first errno of statmount(2) of a mount found there.
+    pub statmount: String,
+    /// The legacy ids (mountinfo's first column) of the mounts found in
+    /// its own namespace, sorted.
+    pub own_ids: Vec<u32>,
+    /// The ids of the sandbox's /proc/self/mountinfo, sorted.
+    pub mountinfo_ids: Vec<u32>,
+    /// Mounts listmount gave that the sandbox's mountinfo does not show:
+    /// mounts that are not the sandbox's.
+    pub own_unknown: Vec<u32>,
+}
+
+/// Every mount below the caller's root in its own namespace: listmount
+/// from the root, then below each mount found (a kernel that lists only
+/// the direct children gets the whole tree too).
+fn own_mounts() -> Result<Vec<u64>, nix::errno::Errno> {
+    use crate::sys::listmount::{listmount, LSMT_ROOT};
+    let mut seen: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+    let mut todo = listmount(LSMT_ROOT, 0)?;
+    while let Some(id) = todo.pop() {
+        if seen.insert(id) {
+            todo.extend(listmount(id, 0)?);
+        }
+    }
+    Ok(seen.into_iter().collect())
+}
+
+/// Lists the host's mount namespace (by the id the helper passed) and the
+/// sandbox's own, and holds the latter against its mountinfo.
+pub fn listmount_view() -> ListmountReport {
+    use crate::sys::listmount::{listmount, mnt_id_old, LSMT_ROOT};
+    let host_id = std::env::var(crate::model::names::HOST_MNTNS_ID_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let (host, host_count) = match host_id.map(|id| listmount(LSMT_ROOT, id)) {
+        None => ("not tried".to_string(), 0),
+        Some(Ok(ids)) => ("ok".to_string(), ids.len()),
+        Some(Err(e)) => (format!("{e:?}"), 0),
+    };
+    let mut statmount = "ok".to_string();
+    let (own, mut own_ids) = match own_mounts() {
+        Ok(ids) => {
+            let mut old = Vec::new();
+            for id in ids {
+                match mnt_id_old(id, 0) {
+                    Ok(o) => old.push(o),
+                    Err(e) if statmount == "ok" => statmount = format!("{e:?}"),
+                    Err(_) => {}
+                }
+            }
+            ("ok".to_string(), old)
+        }
+        Err(e) => (format!("{e:?}"), Vec::new()),
+    };
+    own_ids.sort_unstable();
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut mountinfo_ids: Vec<u32> = mountinfo::entries(&text).iter().map(|e| e.id).collect();
+    mountinfo_ids.sort_unstable();
+    let own_unknown = own_ids
+        .iter()
+        .copied()
+        .filter(|i| mountinfo_ids.binary_search(i).is_err())
+        .collect();
+    ListmountReport {
+        host_ns_given: host_id.is_some(),
+        host,
+        host_count,
+        own,
+        statmount,
+        own_ids,
+        mountinfo_ids,
+        own_unknown,
+    }
+}
+
+/// `listmount`: listmount(2) of the host's mount namespace, named by its
+/// id, and of the sandbox's own, held against its mountinfo. It only
+/// reads.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ListmountArgs {}
+
+impl Def for ListmountArgs {
+    type Output = ListmountReport;
+    fn run(&self) -> ListmountReport {
+        listmount_view()
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(f("probe.host_ns_given", Ty::Bool));
+        v.push(f("probe.host", Ty::Str));
+        v.push(f("probe.host_count", Ty::UINT));
+        v.push(f("probe.own", Ty::Outcome));
+        v.push(f("probe.statmount", Ty::Outcome));
+        v.extend(list("probe.own_ids", Ty::UINT));
+        v.extend(list("probe.mountinfo_ids", Ty::UINT));
+        v.extend(rare_list_at("probe.own_unknown".into(), Ty::UINT));
+    }
+}

@@ -117,12 +117,34 @@ fn bare_clone(bits: &str) -> i32 {
 /// Runs one sandbox from this (single-threaded) process, rootful or from
 /// inside a rootless user namespace.
 pub fn run(req: &HelperRequest) -> HelperReport {
+    if matches!(req.probe, crate::probe::Probe::Listmount(_)) {
+        pass_host_mntns_id();
+    }
     let mut rep = match &req.rootless {
         None => run_sandbox(req),
         Some(plan) => super::rootless::run(req, plan, run_sandbox),
     };
     sabotage::merge(&mut rep.sabotage_fired, sabotage::take_fired());
     rep
+}
+
+/// Names the host's mount namespace (the runner's) to the sandbox, a
+/// clone of this single-threaded process, in [`HOST_MNTNS_ID_ENV`]. Where
+/// the kernel gives namespaces no ids the variable stays unset and the
+/// probe says so.
+///
+/// [`HOST_MNTNS_ID_ENV`]: crate::model::names::HOST_MNTNS_ID_ENV
+fn pass_host_mntns_id() {
+    let runner = std::env::var(RUNNER_PID_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+        .unwrap_or_else(|| nix::unistd::getppid().as_raw());
+    let id = std::fs::File::open(format!("/proc/{runner}/ns/mnt"))
+        .ok()
+        .and_then(|f| sys::listmount::mntns_id(&f).ok());
+    if let Some(id) = id {
+        std::env::set_var(crate::model::names::HOST_MNTNS_ID_ENV, id.to_string());
+    }
 }
 
 fn run_sandbox(req: &HelperRequest) -> HelperReport {
@@ -231,6 +253,22 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     let (ready_r, ready_w) = pipe()?;
     let helper_pid = nix::unistd::getpid();
     let started = Instant::now();
+    // The user namespaces of idmapped binds: the sandbox inherits their
+    // descriptors.
+    let idmap_ns = spec
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            crate::model::spec::Mount::Bind { idmap: Some(i), .. } => {
+                Some(idmap::mapped_userns(&i.uid_map, &i.gid_map))
+            }
+            _ => None,
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let idmaps: Vec<std::os::fd::RawFd> = idmap_ns
+        .iter()
+        .map(std::os::fd::AsRawFd::as_raw_fd)
+        .collect();
     let flags = sabotage::clone_flags(spec.clone_flags(), &spec.namespaces, &spec.outer)?;
     let joins = !req.cgroup_procs.is_empty() && !sabotage::hit(Sabotage::CgroupJoinSkipped);
     let (cloned, join) = clone_sandbox(req, flags, joins)?;
@@ -241,13 +279,19 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             drop(rep_r);
             drop(ready_r);
             items.iter().for_each(|item| item.in_sandbox());
-            sandbox_child(req, waits, helper_pid, sync_r, rep_w, ready_w)
+            let pipes = ChildPipes {
+                sync_r,
+                rep_w,
+                ready_w,
+            };
+            sandbox_child(req, waits, helper_pid, pipes, &idmaps)
         }
         CloneResult::Parent { child } => child,
     };
     drop(sync_r);
     drop(rep_w);
     drop(ready_w);
+    drop(idmap_ns);
     let pidfd = sys::pidfd_open(child).map_err(|e| {
         let _ = kill(child, Signal::SIGKILL);
         let _ = waitpid(child, None);
@@ -621,14 +665,25 @@ fn identity(maps: &[crate::model::spec::IdMap]) -> Option<Vec<crate::model::spec
 }
 
 /// The sandbox: waits for release, builds itself, runs the probe, reports.
+/// The sandbox's ends of its pipes to the helper.
+struct ChildPipes {
+    sync_r: OwnedFd,
+    rep_w: OwnedFd,
+    ready_w: OwnedFd,
+}
+
 fn sandbox_child(
     req: &HelperRequest,
     waits: bool,
     helper: Pid,
-    sync_r: OwnedFd,
-    rep_w: OwnedFd,
-    ready_w: OwnedFd,
+    pipes: ChildPipes,
+    idmaps: &[std::os::fd::RawFd],
 ) -> ! {
+    let ChildPipes {
+        sync_r,
+        rep_w,
+        ready_w,
+    } = pipes;
     // The probe's first act, before anything else runs here (a probe that
     // looks at the sandbox as it was born); the helper waits for it.
     req.probe.at_birth();
@@ -662,6 +717,7 @@ fn sandbox_child(
         notify_sock: std::env::var(crate::model::names::NOTIFY_SOCK_FD_ENV)
             .ok()
             .and_then(|fd| fd.parse().ok()),
+        idmaps,
     };
     let msg = match init::build(&ctx, &LinuxSyscall) {
         Ok(setup) => {

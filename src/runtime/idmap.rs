@@ -76,6 +76,40 @@ fn own_user_namespace(dir: &std::path::Path) -> Result<(), StepError> {
     Ok(())
 }
 
+/// A user namespace with these maps, held by a descriptor alone (the
+/// namespace of an idmapped bind): a child is cloned into a new user
+/// namespace, its maps are written from here, its namespace is opened, and
+/// the child is let go and reaped. The caller is single-threaded.
+pub fn mapped_userns(
+    uid_map: &[IdMap],
+    gid_map: &[IdMap],
+) -> Result<std::os::fd::OwnedFd, StepError> {
+    use crate::sys::CloneResult;
+    let (r, w) = super::plumbing::pipe()?;
+    let flags = nix::sched::CloneFlags::CLONE_NEWUSER;
+    match crate::sys::clone_fork(flags).map_err(|e| StepError::new("clone-idmap-userns", "", e))? {
+        CloneResult::Child => {
+            // Wait until the parent has what it needs (or is gone).
+            drop(w);
+            let mut byte = [0u8; 1];
+            let _ = nix::unistd::read(&r, &mut byte);
+            crate::sys::exit_now(0)
+        }
+        CloneResult::Parent { child } => {
+            drop(r);
+            let ns = PathBuf::from(format!("/proc/{}/ns/user", child.as_raw()));
+            let opened = write(child, uid_map, gid_map, false).and_then(|()| {
+                std::fs::File::open(&ns)
+                    .map(std::os::fd::OwnedFd::from)
+                    .map_err(|e| StepError::new("open-idmap-userns", &ns, crate::sys::io_errno(e)))
+            });
+            drop(w);
+            let _ = nix::sys::wait::waitpid(child, None);
+            opened
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

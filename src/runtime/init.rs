@@ -14,7 +14,7 @@ use super::sabotage::{self, Sabotage};
 use super::syscall::Syscall;
 use crate::model::error::{Cause, StepError};
 use crate::model::namespace::Namespace;
-use crate::model::spec::{Propagation, Rootfs, SandboxSpec};
+use crate::model::spec::{Mount, Propagation, Rootfs, SandboxSpec};
 
 /// How the sandbox got its root.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +49,9 @@ pub struct InitContext<'a> {
     /// The unix socket a seccomp listener is sent to (the supervisor's
     /// peer), inherited from the helper.
     pub notify_sock: Option<std::os::fd::RawFd>,
+    /// The user namespaces of the idmapped binds, one per bind with an
+    /// `idmap`, in the order of `spec.mounts` (made by the helper).
+    pub idmaps: &'a [std::os::fd::RawFd],
 }
 
 /// Builds the sandbox in the calling process. On return the process is in
@@ -108,8 +111,13 @@ pub fn build(ctx: &InitContext<'_>, sys: &dyn Syscall) -> Result<SetupRecord, St
         let base = new_root.clone().unwrap_or_else(|| PathBuf::from("/"));
         // /proc must be mounted before the old root is detached: in a user
         // namespace a proc mount needs a fully visible proc to exist.
+        let mut idmaps = ctx.idmaps.iter().copied();
         for m in &spec.mounts {
-            mounts::apply(m, &base, ctx.scratch, new_root.is_some(), sys)?;
+            let userns = match m {
+                Mount::Bind { idmap: Some(_), .. } => idmaps.next(),
+                _ => None,
+            };
+            mounts::apply(m, &base, ctx.scratch, new_root.is_some(), userns, sys)?;
         }
         // As runc: read-only paths first, then masked ones (a masked path
         // may lie below a read-only one).
@@ -388,6 +396,7 @@ mod tests {
                     source: BindSource::Scratch,
                     target: "/data".into(),
                     readonly: true,
+                    idmap: None,
                 },
             ],
             hostname: Some("sbx".into()),
@@ -410,6 +419,7 @@ mod tests {
             root_dir: Path::new("/run/iso/root"),
             scratch: Some(Path::new("/run/iso/scratch")),
             notify_sock: None,
+            idmaps: &[7],
         }
     }
 

@@ -211,15 +211,47 @@ pub fn bind(src: &Path, dst: &Path, readonly: bool, sys: &dyn Syscall) -> Result
     Ok(())
 }
 
+/// An idmapped bind of `src` on `dst`, through the user namespace
+/// `userns` (which the helper made with the bind's maps). A failing call
+/// is the step it names (`open_tree`, `mount_setattr`, `move_mount`), its
+/// target the source and the source's file system type, which is what a
+/// refusal (`EINVAL`: the file system does not support idmapped mounts)
+/// is about.
+fn bind_idmapped(
+    src: &Path,
+    dst: &Path,
+    readonly: bool,
+    userns: Option<std::os::fd::RawFd>,
+    sys: &dyn Syscall,
+) -> Result<(), StepError> {
+    let Some(userns) = userns else {
+        return Err(StepError::with(
+            "idmap-userns",
+            dst,
+            crate::model::error::Cause::Precondition(
+                "no user namespace was made for this idmapped bind".into(),
+            ),
+        ));
+    };
+    let userns = (!sabotage::hit(Sabotage::IdmappedBindPlain)).then_some(userns);
+    sys.bind_idmapped(src, dst, userns, readonly)
+        .map_err(|(step, e)| {
+            let fs = crate::sys::mountapi::fs_type_name(src);
+            StepError::new(step, format!("{} ({fs})", src.display()), e)
+        })
+}
+
 /// Applies one spec mount below `base` (the new root, or / for a sandbox
 /// that keeps the host root). `create` makes missing mount points; it is
 /// off in the host's root, whose file system must never be changed (a
-/// missing target is then an error of the mount).
+/// missing target is then an error of the mount). `userns` is the user
+/// namespace of an idmapped bind.
 pub fn apply(
     m: &Mount,
     base: &Path,
     scratch: Option<&Path>,
     create: bool,
+    userns: Option<std::os::fd::RawFd>,
     sys: &dyn Syscall,
 ) -> Result<(), StepError> {
     let dst = locate(base, m.target(), sys)?;
@@ -242,7 +274,10 @@ pub fn apply(
                 .map_err(|e| StepError::new("mount-proc", &dst, e))
         }
         Mount::Bind {
-            source, readonly, ..
+            source,
+            readonly,
+            idmap,
+            ..
         } => {
             let src: PathBuf = match source {
                 BindSource::Scratch => scratch
@@ -256,7 +291,10 @@ pub fn apply(
                     .map_err(|e| StepError::new("touch", &dst, e))?,
                 _ => mkdir(&dst)?,
             }
-            bind(&src, &dst, *readonly, sys)
+            match idmap {
+                None => bind(&src, &dst, *readonly, sys),
+                Some(_) => bind_idmapped(&src, &dst, *readonly, userns, sys),
+            }
         }
         Mount::Tmpfs { size, .. } => {
             mkdir(&dst)?;
@@ -429,6 +467,7 @@ mod tests {
             root,
             None,
             true,
+            None,
             &s,
         )
         .unwrap();
@@ -448,6 +487,41 @@ mod tests {
                 .all(|p| !p.starts_with("/run") && !p.starts_with("/var/run"))),
             "{calls:#?}"
         );
+    }
+
+    #[test]
+    fn an_idmapped_bind_goes_through_its_user_namespace_and_no_plain_mount() {
+        let s = tree();
+        let m = Mount::Bind {
+            source: BindSource::Scratch,
+            target: "/idmapped".into(),
+            readonly: true,
+            idmap: Some(crate::model::spec::MountIdmap {
+                uid_map: Vec::new(),
+                gid_map: Vec::new(),
+            }),
+        };
+        let scratch = Some(Path::new("/run/iso/scratch"));
+        apply(&m, Path::new("/m"), scratch, true, Some(9), &s).unwrap();
+        assert!(
+            s.calls().contains(&Call::BindIdmapped {
+                source: "/run/iso/scratch".into(),
+                target: "/m/idmapped".into(),
+                idmap: true,
+                readonly: true,
+            }),
+            "{:#?}",
+            s.calls()
+        );
+        assert!(s.position(|c| c.mount_target().is_some()).is_none());
+        // Without the namespace the helper was to make, nothing is mounted.
+        let s = tree();
+        let e = apply(&m, Path::new("/m"), scratch, true, None, &s).unwrap_err();
+        assert_eq!(e.step, "idmap-userns");
+        assert!(!s
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::BindIdmapped { .. })));
     }
 
     #[test]

@@ -46,6 +46,17 @@ pub trait Syscall {
     fn unshare(&self, flags: nix::sched::CloneFlags) -> Result<(), Errno>;
     /// Installs a seccomp BPF filter on the calling thread.
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno>;
+    /// An idmapped bind of `src` on `dst`: a detached clone of the tree
+    /// (`open_tree`), given the user namespace `userns` and read-only when
+    /// asked (`mount_setattr`), attached (`move_mount`). Without `userns`
+    /// the clone is attached as it is. The error names the failing call.
+    fn bind_idmapped(
+        &self,
+        src: &Path,
+        dst: &Path,
+        userns: Option<std::os::fd::RawFd>,
+        readonly: bool,
+    ) -> Result<(), (&'static str, Errno)>;
     /// Applies a Landlock ruleset allowing reads beneath `read` only.
     fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno>;
     /// Installs a seccomp BPF filter with a new listener and returns it.
@@ -166,6 +177,28 @@ impl Syscall for LinuxSyscall {
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         crate::sys::seccomp_set_filter(prog)
     }
+    fn bind_idmapped(
+        &self,
+        src: &Path,
+        dst: &Path,
+        userns: Option<std::os::fd::RawFd>,
+        readonly: bool,
+    ) -> Result<(), (&'static str, Errno)> {
+        use crate::sys::mountapi;
+        let tree = mountapi::open_tree_clone(src).map_err(|e| ("open_tree", e))?;
+        let mut attr = if readonly {
+            mountapi::MOUNT_ATTR_RDONLY
+        } else {
+            0
+        };
+        if userns.is_some() {
+            attr |= mountapi::MOUNT_ATTR_IDMAP;
+        }
+        if attr != 0 {
+            mountapi::mount_setattr(&tree, attr, userns).map_err(|e| ("mount_setattr", e))?;
+        }
+        mountapi::move_mount(&tree, dst).map_err(|e| ("move_mount", e))
+    }
     fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno> {
         let paths: Vec<&Path> = read.iter().map(PathBuf::as_path).collect();
         crate::sys::landlock::restrict_reads_to(&paths)
@@ -230,6 +263,13 @@ pub enum Call {
     Unshare(nix::sched::CloneFlags),
     /// The whole BPF program installed.
     InstallSeccomp(Vec<seccompiler::sock_filter>),
+    /// An idmapped bind; `idmap`: a user namespace was given.
+    BindIdmapped {
+        source: PathBuf,
+        target: PathBuf,
+        idmap: bool,
+        readonly: bool,
+    },
     /// A Landlock ruleset allowing reads beneath these paths.
     LandlockRestrictReads(Vec<PathBuf>),
     /// The whole BPF program installed with a new listener.
@@ -296,6 +336,7 @@ impl Call {
             | Call::CreateFile(p)
             | Call::LockedFlags(p) => vec![p],
             Call::Symlink { target, link } => vec![target, link],
+            Call::BindIdmapped { source, target, .. } => vec![source, target],
             _ => Vec::new(),
         }
     }
@@ -477,6 +518,21 @@ impl Syscall for RecordingSyscall {
     }
     fn install_seccomp(&self, prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
         self.record(Call::InstallSeccomp(prog.to_vec()))
+    }
+    fn bind_idmapped(
+        &self,
+        src: &Path,
+        dst: &Path,
+        userns: Option<std::os::fd::RawFd>,
+        readonly: bool,
+    ) -> Result<(), (&'static str, Errno)> {
+        self.record(Call::BindIdmapped {
+            source: src.to_path_buf(),
+            target: dst.to_path_buf(),
+            idmap: userns.is_some(),
+            readonly,
+        })
+        .map_err(|e| ("mount_setattr", e))
     }
     fn landlock_restrict_reads(&self, read: &[PathBuf]) -> Result<(), Errno> {
         self.record(Call::LandlockRestrictReads(read.to_vec()))

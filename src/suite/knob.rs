@@ -179,6 +179,25 @@ pub static KNOBS: &[KnobDef] = &[
         },
     },
     KnobDef {
+        word: "idmap",
+        arg: ArgKind::Target,
+        doc: "the bind at target is a plain bind: no user namespace's maps, its files show the owners they have on disk",
+        is_on: |a, s| {
+            let KnobArg::Target(t) = a else { return false };
+            s.mounts.iter().any(|m| matches!(m, Mount::Bind { target, idmap: Some(_), .. } if target.as_os_str() == t.as_str()))
+        },
+        turn_off: |a, s| {
+            let KnobArg::Target(t) = a else { return };
+            for m in &mut s.mounts {
+                if let Mount::Bind { target, idmap, .. } = m {
+                    if target.as_os_str() == t.as_str() {
+                        *idmap = None;
+                    }
+                }
+            }
+        },
+    },
+    KnobDef {
         word: "drop",
         arg: ArgKind::Capability,
         doc: "the capability is kept",
@@ -414,6 +433,7 @@ fn parents_proc(s: &mut SandboxSpec) {
                 source: BindSource::Host("/proc".into()),
                 target: target.clone(),
                 readonly: true,
+                idmap: None,
             };
         }
     }
@@ -447,6 +467,7 @@ mod tests {
                     source: BindSource::Scratch,
                     target: "/data".into(),
                     readonly: true,
+                    idmap: None,
                 },
                 Mount::Proc {
                     target: "/proc".into(),
@@ -481,6 +502,7 @@ mod tests {
                     source: BindSource::Scratch,
                     target: "/data".into(),
                     readonly: true,
+                    idmap: None,
                 },
             ],
             no_new_privs: true,
@@ -588,7 +610,8 @@ mod tests {
         assert!(off.mounts.contains(&Mount::Bind {
             source: BindSource::Host("/proc".into()),
             target: "/proc".into(),
-            readonly: true
+            readonly: true,
+            idmap: None,
         }));
         assert!(!off.mounts.iter().any(|m| matches!(m, Mount::Proc { .. })));
     }
@@ -674,7 +697,7 @@ mod tests {
     fn every_knob_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             knob_forms(),
-            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `clone-into-cgroup`, `cgroup-kill`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `seccomp-listener`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
+            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `clone-into-cgroup`, `cgroup-kill`, `readonly <target>`, `idmap <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `seccomp-listener`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
         );
         for def in KNOBS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

@@ -56,6 +56,14 @@ pub enum KernelFeature {
     Pidfd,
     /// `time-ns`: the kernel offers time namespaces.
     TimeNs,
+    /// `idmapped-mount`: a rootful sandbox can make an idmapped bind of a
+    /// case's scratch directory (open_tree, mount_setattr with
+    /// MOUNT_ATTR_IDMAP, move_mount), which needs the system calls and
+    /// idmap support in the scratch directory's file system.
+    IdmappedMount,
+    /// `listmount-foreign`: listmount(2) lists a mount namespace named by
+    /// its id (`mnt_id_req.mnt_ns_id`, the id from `NS_GET_MNTNS_ID`).
+    ListmountForeign,
     /// `landlock`: landlock_create_ruleset(2) answers with an ABI version.
     Landlock,
     /// `memory-high`: the memory controller is on cgroup v2 here, whose
@@ -77,9 +85,11 @@ pub enum KernelFeature {
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 8] = [
+    pub const ALL: [KernelFeature; 10] = [
         KernelFeature::Pidfd,
         KernelFeature::TimeNs,
+        KernelFeature::IdmappedMount,
+        KernelFeature::ListmountForeign,
         KernelFeature::Landlock,
         KernelFeature::MemoryHigh,
         KernelFeature::MemoryPeak,
@@ -93,6 +103,8 @@ impl KernelFeature {
         match self {
             KernelFeature::Pidfd => "pidfd",
             KernelFeature::TimeNs => "time-ns",
+            KernelFeature::IdmappedMount => "idmapped-mount",
+            KernelFeature::ListmountForeign => "listmount-foreign",
             KernelFeature::Landlock => "landlock",
             KernelFeature::MemoryHigh => "memory-high",
             KernelFeature::MemoryPeak => "memory-peak",
@@ -527,6 +539,12 @@ pub trait Behaviour {
     /// Creates a namespace of this kind (as root, or from the rootless user
     /// namespace when isocheck is not root).
     fn namespace(&self, ns: Namespace) -> Tried;
+    /// Makes an idmapped bind of a scratch directory in a rootful sandbox
+    /// ([`idmapped_mount_probe`]). Without a way to try it, nothing is
+    /// decided.
+    fn idmapped_mount(&self) -> Tried {
+        Err(Refusal::Harness("no idmapped-mount probe here".into()))
+    }
 }
 
 /// A requirement the harness could not decide: never a skip.
@@ -1046,6 +1064,8 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     )
                 }
             }
+            KernelFeature::IdmappedMount => decide_idmapped_mount(req, behaviour),
+            KernelFeature::ListmountForeign => decide_listmount_foreign(req),
             KernelFeature::Landlock => decide_landlock(req, host),
             KernelFeature::MemoryHigh => decide_memory_high(req, host),
             KernelFeature::MemoryPeak => decide_memory_peak(req, host),
@@ -1084,6 +1104,171 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             }
         },
     }
+}
+
+/// The calls an idmapped bind is made of, as the runtime names its steps.
+const IDMAP_STEPS: &[&str] = &["open_tree", "mount_setattr", "move_mount"];
+
+/// Decides `kernel-feature idmapped-mount` by making one. Only a call the
+/// kernel does not have (`ENOSYS`) or a file system without idmap support
+/// (`EINVAL` from mount_setattr) is a skip; any other refusal decides
+/// nothing.
+fn decide_idmapped_mount(req: &Requirement, behaviour: &dyn Behaviour) -> Decision {
+    let probe = "idmapped bind of a scratch directory (open_tree, mount_setattr, move_mount)";
+    if !nix::unistd::geteuid().is_root() {
+        return unmet(
+            req,
+            probe,
+            format!("euid {}", nix::unistd::geteuid()),
+            Reason::new(
+                ReasonKind::NeedsRoot,
+                "an idmapped bind of a host directory needs CAP_SYS_ADMIN over its file system's user namespace (the initial one)",
+            )
+            .with_hint("run as root, e.g. `sudo isocheck run`"),
+        );
+    }
+    match behaviour.idmapped_mount() {
+        Ok(seen) => met(req, probe, seen),
+        Err(Refusal::Harness(cause)) => undecided(req, probe, cause),
+        Err(Refusal::Kernel { step, errno }) => {
+            let seen = format!("{step}: {errno}");
+            match idmap_refusal(&step, &errno) {
+                Some(reason) => unmet(req, probe, seen, reason),
+                None => undecided(req, probe, format!("unexpected refusal {seen}")),
+            }
+        }
+    }
+}
+
+/// The skip an idmapped bind's refusal makes, if it makes one: `step` is
+/// the call and the file system (`mount_setattr (tmpfs)`).
+fn idmap_refusal(step: &str, errno: &str) -> Option<Reason> {
+    let call = step.split_whitespace().next().unwrap_or_default();
+    let seen = format!("{step}: {errno}");
+    if errno == "ENOSYS" {
+        Some(Reason::new(
+            ReasonKind::KernelLacksFeature,
+            format!("the kernel has no {call} system call ({seen}): no idmapped mounts"),
+        ))
+    } else if errno == "EINVAL" && call == "mount_setattr" {
+        let fs = step
+            .split_once('(')
+            .and_then(|(_, r)| r.strip_suffix(')'))
+            .unwrap_or("the scratch directory's file system");
+        Some(Reason::new(
+            ReasonKind::KernelLacksFeature,
+            format!("{fs} does not support idmapped mounts (EINVAL from mount_setattr)"),
+        ))
+    } else {
+        None
+    }
+}
+
+/// Decides `kernel-feature listmount-foreign` by trying, in this process
+/// (it only reads): listmount(2) of its own mount namespace, that
+/// namespace's id (`NS_GET_MNTNS_ID`), then listmount(2) naming it by the
+/// id. A call the kernel lacks (`ENOSYS`), an ioctl it does not know
+/// (`ENOTTY`, `EINVAL`) or a request longer than its `mnt_id_req`
+/// (`E2BIG`: no `mnt_ns_id`) is a skip; any other answer decides nothing.
+fn decide_listmount_foreign(req: &Requirement) -> Decision {
+    use crate::sys::listmount::{listmount, mntns_id, LSMT_ROOT};
+    use nix::errno::Errno;
+    let probe = "listmount(2) of this mount namespace, then by its NS_GET_MNTNS_ID id";
+    let lacks = |seen: String, why: String| {
+        unmet(
+            req,
+            probe,
+            seen,
+            Reason::new(ReasonKind::KernelLacksFeature, why),
+        )
+    };
+    match listmount(LSMT_ROOT, 0) {
+        Ok(_) => {}
+        Err(Errno::ENOSYS) => {
+            return lacks(
+                "listmount: ENOSYS".into(),
+                "the kernel has no listmount system call (ENOSYS)".into(),
+            )
+        }
+        Err(e) => return undecided(req, probe, format!("listmount of this namespace: {e:?}")),
+    }
+    let ns = match std::fs::File::open("/proc/self/ns/mnt") {
+        Ok(f) => f,
+        Err(e) => return undecided(req, probe, format!("/proc/self/ns/mnt: {e}")),
+    };
+    let id = match mntns_id(&ns) {
+        Ok(id) => id,
+        Err(e @ (Errno::ENOTTY | Errno::EINVAL)) => {
+            return lacks(
+                format!("NS_GET_MNTNS_ID: {e:?}"),
+                format!("mount namespaces have no ids to name (NS_GET_MNTNS_ID on /proc/self/ns/mnt: {e:?})"),
+            )
+        }
+        Err(e) => return undecided(req, probe, format!("NS_GET_MNTNS_ID: {e:?}")),
+    };
+    match listmount(LSMT_ROOT, id) {
+        Ok(ids) => met(
+            req,
+            probe,
+            format!(
+                "listed {} mounts of mount namespace {id} by its id",
+                ids.len()
+            ),
+        ),
+        Err(e @ (Errno::E2BIG | Errno::EINVAL)) => lacks(
+            format!("listmount with mnt_ns_id {id}: {e:?}"),
+            format!(
+                "listmount takes no mount namespace id ({e:?} for a mnt_id_req with mnt_ns_id)"
+            ),
+        ),
+        Err(e) => undecided(req, probe, format!("listmount with mnt_ns_id {id}: {e:?}")),
+    }
+}
+
+/// Makes an idmapped bind of a scratch directory in a rootful sandbox with
+/// its own mount namespace. A refusal of one of its calls is the kernel's
+/// answer and names the call and the file system (`mount_setattr
+/// (tmpfs)`); anything else is the harness's.
+pub fn idmapped_mount_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
+    use crate::model::spec::{BindSource, IdMap, Mount, MountIdmap, SandboxSpec};
+    let map = vec![IdMap {
+        inside: 0,
+        outside: 100000,
+        count: 65536,
+    }];
+    let spec = SandboxSpec {
+        namespaces: [Namespace::Mount].into_iter().collect(),
+        mounts: vec![Mount::Bind {
+            source: BindSource::Scratch,
+            target: "/idmapped".into(),
+            readonly: true,
+            idmap: Some(MountIdmap {
+                uid_map: map.clone(),
+                gid_map: map,
+            }),
+        }],
+        ..Default::default()
+    };
+    let run = launcher.run_as("idmap-probe", &spec, &crate::probe::Probe::noop(), None);
+    if let Ok(o) = &run {
+        if let Some(e) = &o.setup_error {
+            let errno = e.errno().map(|n| format!("{n:?}"));
+            if let Some(errno) =
+                errno.filter(|n| IDMAP_STEPS.contains(&e.step.as_str()) && !is_harness_errno(n))
+            {
+                let fs = e
+                    .target
+                    .rsplit_once(" (")
+                    .map(|(_, f)| f.trim_end_matches(')'))
+                    .unwrap_or("unknown");
+                return Err(Refusal::Kernel {
+                    step: format!("{} ({fs})", e.step),
+                    errno,
+                });
+            }
+        }
+    }
+    tried_sandbox(run).map(|_| "made an idmapped bind of a scratch directory".into())
 }
 
 /// Decides `kernel-feature landlock` by asking the ABI version: ENOSYS is
@@ -1560,10 +1745,25 @@ mod tests {
     }
 
     #[test]
+    fn only_a_missing_call_or_file_system_support_skips_an_idmapped_bind() {
+        let r = idmap_refusal("mount_setattr (tmpfs)", "EINVAL").unwrap();
+        assert_eq!(r.kind, ReasonKind::KernelLacksFeature);
+        assert!(
+            r.detail
+                .starts_with("tmpfs does not support idmapped mounts"),
+            "{r:?}"
+        );
+        let r = idmap_refusal("mount_setattr (ext4)", "ENOSYS").unwrap();
+        assert!(r.detail.contains("no mount_setattr system call"), "{r:?}");
+        assert!(idmap_refusal("mount_setattr (tmpfs)", "EPERM").is_none());
+        assert!(idmap_refusal("move_mount (tmpfs)", "EINVAL").is_none());
+    }
+
+    #[test]
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|landlock|memory-high|memory-peak|seccomp-user-notif|clone-into-cgroup|cgroup-kill>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign|landlock|memory-high|memory-peak|seccomp-user-notif|clone-into-cgroup|cgroup-kill>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

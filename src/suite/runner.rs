@@ -441,6 +441,9 @@ impl Behaviour for Runner {
     fn namespace(&self, ns: crate::model::namespace::Namespace) -> Tried {
         namespace_probe(&self.launcher, ns)
     }
+    fn idmapped_mount(&self) -> Tried {
+        super::requirements::idmapped_mount_probe(&self.launcher)
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@
 pub mod caps;
 pub mod clone3;
 pub mod landlock;
+pub mod listmount;
 pub mod lsm;
+pub mod mountapi;
 pub mod mountinfo;
 pub mod outdir;
 pub mod passwd;
