@@ -11,6 +11,7 @@
 //! under the name tables write.
 
 pub mod caps;
+pub mod cgroup;
 pub mod cpu;
 pub mod exec;
 pub mod fs;
@@ -179,6 +180,7 @@ probes! {
     "hang" => Hang(harness::HangArgs),
     "busy-loop" => BusyLoop(cpu::BusyLoopArgs),
     "net-reach" => NetReach(reach::NetReachArgs),
+    "cgroup-release-agent" => CgroupReleaseAgent(cgroup::ReleaseAgentArgs),
 }
 
 impl Probe {

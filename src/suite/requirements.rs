@@ -56,16 +56,24 @@ pub enum KernelFeature {
     Pidfd,
     /// `time-ns`: the kernel offers time namespaces.
     TimeNs,
+    /// `cgroup-v1`: a cgroup v1 hierarchy holding a controller exists
+    /// (`/proc/cgroups` lists one at a hierarchy other than 0).
+    CgroupV1,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 2] = [KernelFeature::Pidfd, KernelFeature::TimeNs];
+    pub const ALL: [KernelFeature; 3] = [
+        KernelFeature::Pidfd,
+        KernelFeature::TimeNs,
+        KernelFeature::CgroupV1,
+    ];
 
     /// The name a table writes.
     pub fn as_str(self) -> &'static str {
         match self {
             KernelFeature::Pidfd => "pidfd",
             KernelFeature::TimeNs => "time-ns",
+            KernelFeature::CgroupV1 => "cgroup-v1",
         }
     }
 }
@@ -1013,6 +1021,25 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     )
                 }
             }
+            KernelFeature::CgroupV1 => match std::fs::read_to_string("/proc/cgroups") {
+                Err(e) => undecided(req, "read /proc/cgroups", format!("/proc/cgroups: {e}")),
+                Ok(text) => {
+                    let found = crate::probe::cgroup::v1_hierarchies(&text);
+                    if found.is_empty() {
+                        unmet(
+                            req,
+                            "read /proc/cgroups",
+                            "every controller at hierarchy 0",
+                            Reason::new(
+                                ReasonKind::ControllerAbsent,
+                                "no cgroup v1 hierarchy (/proc/cgroups lists every controller at hierarchy 0, cgroup2's)",
+                            ),
+                        )
+                    } else {
+                        met(req, "read /proc/cgroups", found.join(" "))
+                    }
+                }
+            },
             KernelFeature::Pidfd => match crate::sys::pidfd_open(nix::unistd::getpid()) {
                 Ok(_) => met(req, "pidfd_open(self)", "ok"),
                 Err(e) if is_harness_errno(&format!("{e:?}")) => {
@@ -1213,7 +1240,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|cgroup-v1>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);
