@@ -11,3 +11,6 @@ pub const LISTENER_PORT_ENV: &str = "ISOCHECK_LISTENER_PORT";
 /// The variable that names the descriptor of the sandbox's cgroup
 /// `cpu.stat`, opened by the helper and inherited by the sandbox.
 pub const CPU_STAT_FD_ENV: &str = "ISOCHECK_CPU_STAT_FD";
+/// The variable that carries the lesser uid a probe opens a cgroup file
+/// with (`lesser_opener`) into the sandbox.
+pub const LESSER_OPENER_ENV: &str = "ISOCHECK_LESSER_OPENER";

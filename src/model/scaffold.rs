@@ -41,6 +41,11 @@ pub struct Scaffold {
     /// A veth pair from the helper's throwaway outer network namespace
     /// into the sandbox's (see `runtime::veth`).
     pub veth: Option<VethSpec>,
+    /// The helper tells the sandbox this uid in
+    /// [`super::names::LESSER_OPENER_ENV`]: a probe opens a cgroup file
+    /// with its effective uid lowered to it before it writes as root (the
+    /// knob `lesser-opener` turns this off: it opens as root).
+    pub lesser_opener: Option<u32>,
 }
 
 /// One item of scaffolding, with its data.
@@ -60,6 +65,9 @@ pub enum Item<'a> {
     Veth(&'a VethSpec),
     /// Helper, once the sandbox is built: a process joins it.
     Joiner,
+    /// Helper, before the clone: the lesser opener's uid told to the
+    /// sandbox.
+    LesserOpener(u32),
 }
 
 impl Scaffold {
@@ -83,6 +91,9 @@ impl Scaffold {
         }
         if let Some(veth) = &self.veth {
             v.push(Item::Veth(veth));
+        }
+        if let Some(uid) = self.lesser_opener {
+            v.push(Item::LesserOpener(uid));
         }
         if self.join {
             v.push(Item::Joiner);

@@ -244,6 +244,7 @@ struct Written {
     join: bool,
     subid_tools: bool,
     veth: Option<super::veth::VethSpec>,
+    lesser_opener: Option<u32>,
 }
 
 impl Default for Written {
@@ -262,6 +263,7 @@ impl From<SandboxSpec> for Written {
             join,
             subid_tools,
             veth,
+            lesser_opener,
         } = s.scaffold;
         Written {
             namespaces: s.namespaces,
@@ -289,6 +291,7 @@ impl From<SandboxSpec> for Written {
             join,
             subid_tools,
             veth,
+            lesser_opener,
         }
     }
 }
@@ -322,6 +325,7 @@ impl From<Written> for SandboxSpec {
                 join: w.join,
                 subid_tools: w.subid_tools,
                 veth: w.veth,
+                lesser_opener: w.lesser_opener,
             },
         }
     }

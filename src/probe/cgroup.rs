@@ -1,5 +1,6 @@
 //! Cgroup probes of known container-escape fixes: writing a cgroup v1
-//! hierarchy's `release_agent` from a mount the sandbox made itself.
+//! hierarchy's `release_agent` from a mount the sandbox made itself, and a
+//! migration through a `cgroup.procs` descriptor a lesser user opened.
 
 use nix::mount::MsFlags;
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,8 @@ use std::path::{Path, PathBuf};
 use super::schema::{f, opt, Field, Ty};
 use super::Def;
 use super::{io_outcome, outcome};
+use crate::model::names::LESSER_OPENER_ENV;
+use crate::sys::mountinfo;
 
 /// The cgroup v1 hierarchies that hold controllers, from a `/proc/cgroups`
 /// text: each as the mount option naming its controllers (`cpu,cpuacct`),
@@ -152,6 +155,206 @@ impl Def for ReleaseAgentArgs {
     }
     fn mounts(&self) -> bool {
         true
+    }
+}
+
+/// The directory of the calling process's cgroup in the hierarchy that
+/// holds `controller` (a v1 hierarchy listing it, else cgroup2 when its
+/// root offers it), from `/proc/self/cgroup` and `/proc/self/mountinfo`
+/// texts; with the hierarchy's version.
+pub fn own_cgroup(
+    proc_cgroup: &str,
+    mountinfo_text: &str,
+    controller: &str,
+) -> Option<(PathBuf, &'static str)> {
+    let mounts = mountinfo::entries(mountinfo_text);
+    for line in proc_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(list), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let rel = path.trim_start_matches('/');
+        if id != "0" && list.split(',').any(|c| c == controller) {
+            let m = mounts.iter().find(|m| {
+                m.fstype == "cgroup"
+                    && m.root == "/"
+                    && m.super_options.iter().any(|o| o == controller)
+            })?;
+            return Some((m.mount_point.join(rel), "v1"));
+        }
+    }
+    for line in proc_cgroup.lines() {
+        let Some(path) = line.strip_prefix("0::") else {
+            continue;
+        };
+        let m = mounts
+            .iter()
+            .find(|m| m.fstype == "cgroup2" && m.root == "/")?;
+        let offered =
+            std::fs::read_to_string(m.mount_point.join("cgroup.controllers")).unwrap_or_default();
+        if offered.split_whitespace().any(|c| c == controller) {
+            return Some((m.mount_point.join(path.trim_start_matches('/')), "v2"));
+        }
+    }
+    None
+}
+
+#[derive(Serialize, Debug)]
+pub struct MigrateReport {
+    /// The sandbox's own cgroup, in the hierarchy of the controller, or
+    /// none when it has none there or it is not a cgroup isocheck made for
+    /// the case (a directory under an `isocheck` parent): then nothing is
+    /// touched.
+    pub cgroup: Option<String>,
+    /// `"v1"` or `"v2"`: the hierarchy's version.
+    pub version: Option<String>,
+    /// The effective uid the destination's `cgroup.procs` was opened with
+    /// ([`LESSER_OPENER_ENV`]), or none: opened as root.
+    pub opener: Option<u32>,
+    /// `"ok"` or the errno of making the two children `a` and `b`.
+    pub mkdir: String,
+    /// `"ok"` or the errno of moving itself into `a` (as root).
+    pub enter: String,
+    /// `"ok"` or the errno of giving both children's `cgroup.procs` to the
+    /// opener (as the kernel's selftest does).
+    pub chown: String,
+    /// `"ok"` or the errno of opening `b/cgroup.procs` for writing.
+    pub open: String,
+    /// `"ok"` or the errno of writing `0` (itself) through it, as root.
+    pub write: String,
+    /// After the write the process sits in `b`: it was migrated.
+    pub moved: bool,
+    /// `"ok"` or the first errno of moving back and removing `a` and `b`.
+    pub cleanup: String,
+}
+
+/// Like the kernel selftest `test_cgcore_lesser_euid_open`, inside the
+/// sandbox's own cgroup only: makes children `a` and `b`, moves itself
+/// into `a`, gives both children's `cgroup.procs` to the opener, opens
+/// `b/cgroup.procs` with its effective uid lowered to the opener's, and
+/// writes `0` through it as root. The kernel checks a migration against
+/// the credentials the file was opened with, and the opener may not write
+/// the common parent's `cgroup.procs`: EACCES. Then it moves back and
+/// removes both children, whatever happened.
+pub fn migrate_through_fd(controller: &str) -> MigrateReport {
+    let opener: Option<u32> = std::env::var(LESSER_OPENER_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let mut r = MigrateReport {
+        cgroup: None,
+        version: None,
+        opener,
+        mkdir: "not-tried".into(),
+        enter: "not-tried".into(),
+        chown: "not-tried".into(),
+        open: "not-tried".into(),
+        write: "not-tried".into(),
+        moved: false,
+        cleanup: "not-tried".into(),
+    };
+    let own = own_cgroup(
+        &std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+        &std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+        controller,
+    );
+    let Some((dir, version)) = own else {
+        return r;
+    };
+    // Only ever below a cgroup made for the case: its parent is isocheck's.
+    if dir.parent().and_then(Path::file_name) != Some(std::ffi::OsStr::new("isocheck")) {
+        return r;
+    }
+    r.cgroup = Some(dir.display().to_string());
+    r.version = Some(version.into());
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    r.mkdir = io_outcome(std::fs::create_dir(&a).and_then(|_| std::fs::create_dir(&b)));
+    if r.mkdir == "ok" {
+        r.enter = io_outcome(std::fs::write(a.join("cgroup.procs"), "0"));
+    }
+    if r.enter == "ok" {
+        let uid = nix::unistd::Uid::from_raw(opener.unwrap_or(0));
+        r.chown = outcome(
+            nix::unistd::chown(&a.join("cgroup.procs"), Some(uid), None)
+                .and_then(|_| nix::unistd::chown(&b.join("cgroup.procs"), Some(uid), None)),
+        );
+    }
+    if r.chown == "ok" {
+        let file = match opener {
+            Some(u) => match nix::unistd::seteuid(nix::unistd::Uid::from_raw(u)) {
+                Err(e) => Err(std::io::Error::from(e)),
+                Ok(()) => {
+                    let f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(b.join("cgroup.procs"));
+                    if let Err(e) = nix::unistd::seteuid(nix::unistd::Uid::from_raw(0)) {
+                        // Without root back nothing below can be trusted.
+                        r.open = format!("{e:?}");
+                        return r;
+                    }
+                    f
+                }
+            },
+            None => std::fs::OpenOptions::new()
+                .write(true)
+                .open(b.join("cgroup.procs")),
+        };
+        match file {
+            Ok(mut f) => {
+                r.open = "ok".into();
+                r.write = io_outcome(std::io::Write::write_all(&mut f, b"0"));
+            }
+            Err(e) => r.open = io_outcome::<()>(Err(e)),
+        }
+        r.moved = own_cgroup(
+            &std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+            &std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+            controller,
+        )
+        .is_some_and(|(now, _)| now == b);
+    }
+    let mut cleanup = Vec::new();
+    if r.enter == "ok" {
+        cleanup.push(io_outcome(std::fs::write(dir.join("cgroup.procs"), "0")));
+    }
+    if r.mkdir != "not-tried" {
+        for d in [&a, &b] {
+            if d.exists() {
+                cleanup.push(io_outcome(std::fs::remove_dir(d)));
+            }
+        }
+    }
+    r.cleanup = cleanup
+        .into_iter()
+        .find(|o| o != "ok")
+        .unwrap_or_else(|| "ok".into());
+    r
+}
+
+/// `cgroup-migrate-through-fd`: a migration through a `cgroup.procs`
+/// descriptor opened by a lesser user, written by root, inside the
+/// sandbox's own cgroup in the hierarchy of `controller`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateArgs {
+    pub controller: String,
+}
+
+impl Def for MigrateArgs {
+    type Output = MigrateReport;
+    fn run(&self) -> MigrateReport {
+        migrate_through_fd(&self.controller)
+    }
+    fn fields(&self, v: &mut Vec<Field>) {
+        v.push(opt("probe.cgroup", Ty::Str));
+        v.push(opt("probe.version", Ty::Str));
+        v.push(opt("probe.opener", Ty::UINT));
+        v.push(f("probe.mkdir", Ty::Str));
+        v.push(f("probe.enter", Ty::Str));
+        v.push(f("probe.chown", Ty::Str));
+        v.push(f("probe.open", Ty::Str));
+        v.push(f("probe.write", Ty::Str));
+        v.push(f("probe.moved", Ty::Bool));
+        v.push(f("probe.cleanup", Ty::Str));
     }
 }
 

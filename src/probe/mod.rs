@@ -181,6 +181,7 @@ probes! {
     "busy-loop" => BusyLoop(cpu::BusyLoopArgs),
     "net-reach" => NetReach(reach::NetReachArgs),
     "cgroup-release-agent" => CgroupReleaseAgent(cgroup::ReleaseAgentArgs),
+    "cgroup-migrate-through-fd" => CgroupMigrateThroughFd(cgroup::MigrateArgs),
 }
 
 impl Probe {

@@ -214,6 +214,13 @@ pub static KNOBS: &[KnobDef] = &[
         },
     },
     KnobDef {
+        word: "lesser-opener",
+        arg: ArgKind::Nothing,
+        doc: "the probe opens the cgroup file as root, not with its effective uid lowered to the lesser opener's",
+        is_on: |_, s| s.scaffold.lesser_opener.is_some(),
+        turn_off: |_, s| s.scaffold.lesser_opener = None,
+    },
+    KnobDef {
         word: "pivot-root",
         arg: ArgKind::Nothing,
         doc: "no new root; the sandbox stays in the host's root",
