@@ -22,7 +22,7 @@ fn every_builtin_row_passes_in_every_mode() {
 
 /// README.md's table of properties is the rows': each built-in property
 /// has its line there (id, the row's promise, its modes, the knob its
-/// control turns off), and the counts above it are the tables'.
+/// control turns off, its tags), and the counts above it are the tables'.
 #[test]
 fn the_readme_lists_every_builtin_property_as_its_row_says() {
     let readme = include_str!("../README.md");
@@ -31,10 +31,11 @@ fn the_readme_lists_every_builtin_property_as_its_row_says() {
         let modes: Vec<String> = p.modes().map(|m| m.to_string()).collect();
         let knob = p.defs.values().next().unwrap().control.knob.to_string();
         let line = format!(
-            "| `{}` | {} | {} | `{knob}` |",
+            "| `{}` | {} | {} | `{knob}` | {} |",
             p.id,
             p.description,
-            modes.join(", ")
+            modes.join(", "),
+            p.tags.join(", ")
         );
         assert!(
             readme.lines().any(|l| l == line),
@@ -45,7 +46,7 @@ fn the_readme_lists_every_builtin_property_as_its_row_says() {
     // no table row (other tables in README.md are not counted).
     let listed = readme
         .lines()
-        .skip_while(|l| *l != "| property | the promise | modes | the control turns off |")
+        .skip_while(|l| *l != "| property | the promise | modes | the control turns off | tags |")
         .skip(2)
         .take_while(|l| l.starts_with('|'))
         .count();

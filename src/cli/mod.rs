@@ -902,6 +902,7 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool) -> u8 {
                 mode: id.mode,
                 variant: id.variant,
                 description: p.description.clone(),
+                tags: p.tags.clone(),
                 control_off: def.control.knob.to_string(),
                 runnable: decisions.iter().all(|d| d.check.met),
                 // A requirement the harness could not decide is an error,

@@ -610,6 +610,7 @@ mod tests {
             reason: (outcome == Outcome::Skip)
                 .then(|| Reason::new(ReasonKind::NeedsRoot, "not root")),
             description: String::new(),
+            tags: Vec::new(),
             expected: serde_json::Value::Null,
             observed: match fired {
                 None => serde_json::Value::Null,

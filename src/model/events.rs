@@ -196,7 +196,7 @@ pub(crate) mod testing {
         },
         CaseFinished {
             index: usize,
-            case: CaseResult,
+            case: Box<CaseResult>,
         },
         AuditFinished(Audit),
         RunFinished {
@@ -230,7 +230,7 @@ pub(crate) mod testing {
                 },
                 Event::CaseFinished { index, case } => Recorded::CaseFinished {
                     index: *index,
-                    case: (*case).clone(),
+                    case: Box::new((*case).clone()),
                 },
                 Event::AuditFinished(a) => Recorded::AuditFinished((*a).clone()),
                 Event::RunFinished {

@@ -21,4 +21,5 @@ pub mod scaffold;
 pub mod skeleton;
 pub mod spec;
 pub mod subid;
+pub mod tag;
 pub mod veth;

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use super::host::HostFacts;
 
 /// Version of the JSON report layout (`report.json`): 1.1 added the
-/// host's name.
-pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 1);
+/// host's name, 1.2 each case's `tags`.
+pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 2);
 
 /// The version of a JSON document isocheck writes, `MAJOR.MINOR` (written
 /// as the string `"1.1"`; a bare integer `N`, as reports before 1.1 carry,
@@ -365,6 +365,10 @@ pub struct CaseResult {
     /// The table's one-line statement of the promise.
     #[serde(default)]
     pub description: String,
+    /// What the property is tied to in the kernel's history: `linux X.Y`,
+    /// `commit <hex>`, `CVE-<year>-<number>` (see `model::tag`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// The expectations, as the table wrote them.
     pub expected: serde_json::Value,
     /// What was observed; null when the case did not run.

@@ -148,6 +148,14 @@ pub fn case_lines_in(case: &CaseResult, color: bool, property_width: usize) -> S
     if let Some(reason) = &case.reason {
         line.push_str("  ");
         line.push_str(&one_line(&reason.to_string()));
+        // A broken promise names what it is tied to in the kernel's
+        // history: the release, the commit, the CVE.
+        if case.outcome == Outcome::Fail && !case.tags.is_empty() {
+            line.push('\n');
+            line.push_str(&" ".repeat(reason_column(property_width)));
+            line.push_str("tags: ");
+            line.push_str(&one_line(&case.tags.join(", ")));
+        }
         if case.outcome == Outcome::Skip {
             if let Some(hint) = &reason.hint {
                 line.push('\n');
@@ -265,7 +273,22 @@ mod tests {
             .filter(|c| c.outcome == Outcome::Skip)
             .filter(|c| c.reason.as_ref().is_some_and(|r| r.hint.is_some()))
             .count();
-        assert_eq!(text.lines().count(), 1 + report.cases.len() + hints + 1);
+        // A failure of a tagged property names its tags on a line of its own.
+        let tagged = report
+            .cases
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail && !c.tags.is_empty())
+            .count();
+        assert_eq!(tagged, 1);
+        assert_eq!(
+            text.lines().count(),
+            1 + report.cases.len() + hints + tagged + 1
+        );
+        let tags_line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("tags: "))
+            .unwrap();
+        assert_eq!(tags_line.trim_start(), "tags: linux 2.6, CVE-2099-0001");
         assert!(
             text.contains(HOSTILE),
             "the console prints details as they are"
@@ -276,6 +299,7 @@ mod tests {
     fn control_characters_cannot_break_the_line() {
         let mut case = sample_report().cases[4].clone();
         case.reason.as_mut().unwrap().detail = "a\nb\x1b[2J".into();
+        case.tags.clear();
         let line = case_lines(&case, false);
         assert_eq!(line.lines().count(), 1);
         assert!(line.ends_with("promise-broken: a\\nb\\u{1b}[2J"));
@@ -300,6 +324,7 @@ mod tests {
         let case_lines: Vec<&&str> = lines[1..lines.len() - 1]
             .iter()
             .filter(|l| !l.trim_start().starts_with("hint: "))
+            .filter(|l| !l.trim_start().starts_with("tags: "))
             .collect();
         assert_eq!(case_lines.len(), report.cases.len());
         for (line, case) in case_lines.into_iter().zip(&report.cases) {
@@ -326,6 +351,13 @@ mod tests {
         {
             assert_eq!(hint.find("hint: "), Some(reason_column(width)), "{hint:?}");
         }
+        // So do tag lines.
+        for tags in lines
+            .iter()
+            .filter(|l| l.trim_start().starts_with("tags: "))
+        {
+            assert_eq!(tags.find("tags: "), Some(reason_column(width)), "{tags:?}");
+        }
         assert_eq!(property_width(&[]), PROPERTY_WIDTH);
         assert_eq!(property_width(&["a/rootful/test".into()]), PROPERTY_WIDTH);
     }
@@ -342,7 +374,12 @@ mod tests {
             .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
             .count();
         assert!(loud > 0 && loud < report.cases.len());
-        assert_eq!(text.lines().count(), loud + 1, "{text}");
+        let tag_lines = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("tags: "))
+            .count();
+        assert_eq!(tag_lines, 1, "{text}");
+        assert_eq!(text.lines().count(), loud + tag_lines + 1, "{text}");
         assert!(!text.contains("PASS") && !text.contains("SKIP") && !text.contains("planned"));
         assert!(text.lines().last().unwrap().contains(" passed, "));
     }

@@ -54,6 +54,10 @@ pub struct ListedCase {
     pub mode: Mode,
     pub variant: Variant,
     pub description: String,
+    /// What the property is tied to in the kernel's history (`linux X.Y`,
+    /// `commit <hex>`, `CVE-<year>-<number>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// The knob the control turns off.
     pub control_off: String,
     /// Every requirement is met: the case would run here.
@@ -216,7 +220,13 @@ mod tests {
         ];
         let m = Matrix::build(&legs);
         let doc = serde_json::to_value(MatrixDocument::new(MATRIX_SCHEMA_VERSION, m)).unwrap();
-        assert_eq!(doc["schema_version"], "1.0");
+        assert_eq!(doc["schema_version"], "1.1");
+        // A tagged property carries its tags into its rows.
+        assert!(doc["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["tags"] == serde_json::json!(["linux 2.6", "CVE-2099-0001"])));
         assert_eq!(doc["tool"]["name"], "isocheck");
         assert!(doc["legs"].is_array() && doc["rows"].is_array());
         check("matrix.schema.json", &doc);
@@ -267,6 +277,7 @@ mod tests {
             mode: Mode::Rootless,
             variant: Variant::Test,
             description: "The sandbox's first process sees itself as pid 1".into(),
+            tags: vec!["linux 2.6".into()],
             control_off: "namespace pid".into(),
             runnable: false,
             undecided: false,

@@ -45,6 +45,7 @@ pre { background: #f6f8fa; padding: .4rem; margin: .2rem 0; white-space: pre-wra
 .reason { margin-left: 3.5rem; }
 .hint { margin-left: 3.5rem; color: var(--muted); }
 .desc { color: var(--muted); font-size: 12px; }
+.tag { display: inline-block; font-size: 11px; padding: 0 4px; border: 1px solid var(--muted); border-radius: 3px; color: var(--muted); margin-top: 2px; }
 .variant details { margin-left: 3.5rem; }
 summary { cursor: pointer; color: var(--muted); }
 .line { display: block; }
@@ -225,6 +226,8 @@ pub(crate) fn case_evidence(c: &CaseResult) -> Markup {
 pub(crate) struct PropertyRow<'a> {
     pub property: &'a str,
     pub description: &'a str,
+    /// The kernel release, commit and CVE the property is tied to.
+    pub tags: &'a [String],
     pub cases: HashMap<(Mode, Variant), &'a CaseResult>,
 }
 
@@ -257,6 +260,7 @@ pub(crate) fn group_by_area(cases: &[CaseResult]) -> Vec<(&str, Vec<PropertyRow<
                 areas[a].1.push(PropertyRow {
                     property: &c.property,
                     description: &c.description,
+                    tags: &c.tags,
                     cases: HashMap::new(),
                 });
                 let ix = (a, areas[a].1.len() - 1);
@@ -267,6 +271,9 @@ pub(crate) fn group_by_area(cases: &[CaseResult]) -> Vec<(&str, Vec<PropertyRow<
         let row = &mut areas[a].1[p];
         if row.description.is_empty() {
             row.description = &c.description;
+        }
+        if row.tags.is_empty() {
+            row.tags = &c.tags;
         }
         row.cases.entry((c.mode, c.variant)).or_insert(c);
     }
@@ -380,6 +387,11 @@ pub fn render(report: &Report) -> String {
                                             @if !row.description.is_empty() {
                                                 div.desc { (row.description) }
                                             }
+                                            @if !row.tags.is_empty() {
+                                                div.tags {
+                                                    @for t in row.tags { span.tag { (t) } " " }
+                                                }
+                                            }
                                         }
                                         @for mode in &modes {
                                             td id=(case_anchor(row.property, *mode)) {
@@ -410,6 +422,8 @@ mod tests {
         assert!(!html.contains(HOSTILE));
         assert!(!html.contains("<script"), "no script of any kind");
         assert!(!html.contains("<b>"));
+        // A tagged property shows its tags.
+        assert!(html.contains(r#"<span class="tag">CVE-2099-0001</span>"#));
         // The detail, escaped.
         assert!(html.contains(
             "host hostname became &lt;script&gt;alert(&quot;pwned&quot; &amp; 'x')&lt;/script&gt; &amp;amp; &lt;b&gt;"

@@ -317,6 +317,8 @@ struct CaseOutcome {
     reason: Option<Reason>,
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    tags: Vec<String>,
     #[allow(dead_code)]
     expected: serde::de::IgnoredAny,
     #[allow(dead_code)]
@@ -348,6 +350,7 @@ impl ReportOutcomes {
                     outcome: c.outcome,
                     reason: c.reason,
                     description: c.description,
+                    tags: c.tags,
                     expected: serde_json::Value::Null,
                     observed: serde_json::Value::Null,
                     requirements: c.requirements,
@@ -542,7 +545,7 @@ mod tests {
     fn a_report_is_written_with_this_builds_version_as_a_string() {
         let v = json_value(&sample_report());
         assert_eq!(v["schema_version"], json!(SCHEMA_VERSION.to_string()));
-        assert_eq!(SCHEMA_VERSION.to_string(), "1.1");
+        assert_eq!(SCHEMA_VERSION.to_string(), "1.2");
     }
 
     #[test]

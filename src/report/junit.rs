@@ -46,6 +46,11 @@ pub fn leg(report: &Report) -> String {
 /// that did not hold and the observation, bounded.
 fn body(case: &CaseResult) -> String {
     let mut text = String::new();
+    if !case.tags.is_empty() {
+        text.push_str("tags: ");
+        text.push_str(&case.tags.join(", "));
+        text.push('\n');
+    }
     let failed = failed_expectations(&case.expected);
     if failed.is_empty() {
         text.push_str("no expectation of this case failed; the reason says what went wrong");
@@ -274,6 +279,10 @@ mod tests {
             panic!("not a failure");
         };
         let text = description.as_ref().unwrap().as_str();
+        // A tagged property's failure names its tags first.
+        let text = text
+            .strip_prefix("tags: linux 2.6, CVE-2099-0001\n")
+            .unwrap_or_else(|| panic!("no tags line: {text}"));
         assert!(
             text.starts_with("failed expectations:\n  probe.pids len 1: got [100000,"),
             "{text}"

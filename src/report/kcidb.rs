@@ -115,6 +115,10 @@ fn test(report: &Report, leg: &str, case: &CaseResult) -> Value {
     }
     if let Some(reason) = &case.reason {
         let mut excerpt = reason.to_string();
+        if case.outcome == Outcome::Fail && !case.tags.is_empty() {
+            excerpt.push_str("\ntags: ");
+            excerpt.push_str(&case.tags.join(", "));
+        }
         for what in failed_expectations(&case.expected) {
             excerpt.push_str("\nexpected ");
             excerpt.push_str(&what);
@@ -134,6 +138,7 @@ fn test(report: &Report, leg: &str, case: &CaseResult) -> Value {
             "case": case.id,
             "outcome": case.outcome,
             "reason": case.reason,
+            "tags": case.tags,
             "tool_version": report.tool.version,
         }),
     );
@@ -265,5 +270,11 @@ mod tests {
             "{excerpt}"
         );
         assert!(!doc.to_string().contains("whole observation"));
+        // The tags of a broken promise: in the excerpt and in misc.
+        assert!(
+            excerpt.contains("\ntags: linux 2.6, CVE-2099-0001"),
+            "{excerpt}"
+        );
+        assert_eq!(t["misc"]["tags"], json!(["linux 2.6", "CVE-2099-0001"]));
     }
 }

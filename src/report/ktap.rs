@@ -50,6 +50,13 @@ fn case_lines(out: &mut String, number: usize, case: &CaseResult) {
         .as_ref()
         .map(|r| one_line(&r.to_string()).into_owned());
     let id = name(&case.id);
+    if !case.tags.is_empty() {
+        let _ = writeln!(
+            out,
+            "{INDENT}# {id}: tags: {}",
+            one_line(&case.tags.join(", "))
+        );
+    }
     let line = match case.outcome {
         Outcome::Pass => format!("ok {number} {id}"),
         Outcome::Skip => format!(

@@ -253,6 +253,9 @@ pub struct Row {
     pub mode: Mode,
     #[serde(default)]
     pub description: String,
+    /// The kernel release, commit and CVE the property is tied to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// One cell per leg, in the order of [`Matrix::legs`].
     pub cells: Vec<Cell>,
     /// Some cell of this row is a regression.
@@ -309,6 +312,7 @@ impl Matrix {
                         area: case.area.clone(),
                         mode: case.mode,
                         description: case.description.clone(),
+                        tags: case.tags.clone(),
                         cells: vec![Cell::default(); n],
                         regression: false,
                         differs: false,
@@ -318,6 +322,9 @@ impl Matrix {
                 let row = &mut rows[r];
                 if row.description.is_empty() {
                     row.description = case.description.clone();
+                }
+                if row.tags.is_empty() {
+                    row.tags = case.tags.clone();
                 }
                 let slot = match case.variant {
                     Variant::Test => &mut row.cells[leg].test,
@@ -486,6 +493,16 @@ fn short_name(leg: &Leg) -> &str {
 /// columns (a kernel release standing in for a line label).
 fn line_rotated(line: &str, legs: usize) -> bool {
     line.chars().count() > 4 * legs
+}
+
+/// A row's title: its promise, then the release, commit and CVE it is
+/// tied to.
+fn row_title(row: &Row) -> String {
+    if row.tags.is_empty() {
+        row.description.clone()
+    } else {
+        format!("{} ({})", row.description, row.tags.join(", "))
+    }
 }
 
 /// The full description of a leg, for titles.
@@ -701,6 +718,9 @@ fn differences(m: &Matrix, order: &[usize]) -> Markup {
                                 td.prop {
                                     a href={ "#" (row_anchor(row)) } { code { (row.property) } }
                                     " " span.desc { (row.mode.as_str()) }
+                                    @if !row.tags.is_empty() {
+                                        div.desc { (row.tags.join(", ")) }
+                                    }
                                 }
                                 td {
                                     @let groups = cell_groups(row, order);
@@ -890,7 +910,7 @@ pub fn render_html(m: &Matrix) -> String {
                                     tr.area id={ "area-" (area) } { th colspan=(order.len() + 2) { (area) } }
                                     @for row in rows {
                                         tr id=(row_anchor(row)) class=[row.regression.then_some("bad")] {
-                                            td.prop title=(row.description) {
+                                            td.prop title=(row_title(row)) {
                                                 @if row.differs {
                                                     a href={ "#diff-" (row_anchor(row)) } { code { (row.property) } }
                                                 } @else {

@@ -79,6 +79,7 @@ pub fn case(
         outcome,
         reason,
         description: String::new(),
+        tags: Vec::new(),
         expected: serde_json::Value::Null,
         observed: serde_json::Value::Null,
         requirements: Vec::new(),
@@ -96,6 +97,18 @@ fn with(
     c.expected = expected;
     c.observed = observed;
     c
+}
+
+/// Sets a case's tags.
+trait Tagged {
+    fn tagged(self, tags: &[&str]) -> Self;
+}
+
+impl Tagged for CaseResult {
+    fn tagged(mut self, tags: &[&str]) -> Self {
+        self.tags = tags.iter().map(|t| t.to_string()).collect();
+        self
+    }
 }
 
 fn report_of(host: HostFacts, cases: Vec<CaseResult>) -> Report {
@@ -166,13 +179,15 @@ fn base_cases() -> Vec<CaseResult> {
             host_name,
             json!({"host_hostname": "unchanged"}),
             json!({"host_hostname": HOSTILE, "inside": "sandbox & \"friends\""}),
-        ),
+        )
+        .tagged(&["linux 2.6", "CVE-2099-0001"]),
         with(
             case("uts.hostname", Rootful, Control, Pass, None),
             host_name,
             json!({"host_hostname": "changed"}),
             json!({"host_hostname": "sandbox"}),
-        ),
+        )
+        .tagged(&["linux 2.6", "CVE-2099-0001"]),
         {
             let mut c = with(
                 case(

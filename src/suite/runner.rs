@@ -407,6 +407,7 @@ fn not_run(p: &Property, mode: Mode, variant: Variant) -> CaseResult {
         outcome: Outcome::Skip,
         reason: None,
         description: p.description.clone(),
+        tags: p.tags.clone(),
         expected: Value::Array(
             def.expect_for(variant)
                 .iter()
@@ -499,7 +500,7 @@ mod tests {
         events
             .iter()
             .filter_map(|e| match e {
-                Recorded::CaseFinished { index, case } => Some((*index, case.clone())),
+                Recorded::CaseFinished { index, case } => Some((*index, (**case).clone())),
                 _ => None,
             })
             .collect()

@@ -42,6 +42,9 @@ struct Row {
     sandbox: SandboxSpec,
     expect: Vec<Written>,
     control: RowControl,
+    /// What the property is tied to in the kernel's history: `linux X.Y`,
+    /// `commit <hex>`, `CVE-<year>-<number>` ([`crate::model::tag`]). A row
+    /// of a built-in property that names none reads the built-in row's.
     #[serde(default)]
     tags: Vec<String>,
     /// What differs in rootless mode.
@@ -492,6 +495,17 @@ pub fn parse_with(
                     broken_by.push(b);
                 }
             }
+            for (j, t) in row.tags.iter().enumerate() {
+                crate::model::tag::Tag::parse(t).map_err(|e| fail(&format!("tags[{j}]"), e))?;
+                if row.tags[..j].contains(t) {
+                    return Err(fail(&format!("tags[{j}]"), format!("`{t}` is named twice")));
+                }
+            }
+            let tags = if row.tags.is_empty() {
+                builtin.map(|k| k.tags.clone()).unwrap_or_default()
+            } else {
+                row.tags.clone()
+            };
             named = Some((
                 row.id.clone(),
                 exact.then(|| fail("id", format!("property `{}` appears twice", row.id))),
@@ -533,7 +547,7 @@ pub fn parse_with(
                 description: promise,
                 broken_by,
                 defs,
-                tags: row.tags,
+                tags,
                 source: PathBuf::from(file),
                 exclusive: row.exclusive,
             })
@@ -786,6 +800,8 @@ struct Known {
     description: Option<String>,
     #[serde(default)]
     area: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 /// The properties the built-in suites define, in their order: the ids a
@@ -855,6 +871,9 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         }
         assert_eq!(ids.len(), known().len());
         for p in &props {
+            for t in &p.tags {
+                crate::model::tag::Tag::parse(t).unwrap();
+            }
             assert!(!p.description.is_empty(), "{} states no promise", p.id);
             assert!(!p.broken_by.is_empty(), "no sabotage breaks {}", p.id);
         }
@@ -945,6 +964,18 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         "off = \"seccomp\"",
         8,
         "the control turns off `seccomp`, which the test's sandbox does not turn on"
+    )]
+    #[case::bad_tag(
+        "requires =",
+        "tags = [\"linux 5.14\", \"CVE-22-1\"]\nrequires =",
+        4,
+        "field `tags[1]`: tag `CVE-22-1` is none of"
+    )]
+    #[case::tag_twice(
+        "requires =",
+        "tags = [\"linux 5.14\", \"linux 5.14\"]\nrequires =",
+        4,
+        "field `tags[1]`: `linux 5.14` is named twice"
     )]
     fn bad_rows_name_file_line_row_and_field(
         #[case] from: &str,
