@@ -214,13 +214,6 @@ pub static KNOBS: &[KnobDef] = &[
         },
     },
     KnobDef {
-        word: "lesser-opener",
-        arg: ArgKind::Nothing,
-        doc: "the probe opens the cgroup file as root, not with its effective uid lowered to the lesser opener's",
-        is_on: |_, s| s.scaffold.lesser_opener.is_some(),
-        turn_off: |_, s| s.scaffold.lesser_opener = None,
-    },
-    KnobDef {
         word: "pivot-root",
         arg: ArgKind::Nothing,
         doc: "no new root; the sandbox stays in the host's root",
@@ -272,6 +265,13 @@ pub static KNOBS: &[KnobDef] = &[
         doc: "no veth pair into the sandbox",
         is_on: |_, s| s.scaffold.veth.is_some(),
         turn_off: |_, s| s.scaffold.veth = None,
+    },
+    KnobDef {
+        word: "lesser-opener",
+        arg: ArgKind::Nothing,
+        doc: "the probe opens the cgroup file as root, not with its effective uid lowered to the lesser opener's",
+        is_on: |_, s| s.scaffold.lesser_opener.is_some(),
+        turn_off: |_, s| s.scaffold.lesser_opener = None,
     },
 ];
 
@@ -636,7 +636,7 @@ mod tests {
     fn every_knob_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             knob_forms(),
-            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `veth`"
+            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `readonly <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `veth`, `lesser-opener`"
         );
         for def in KNOBS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);
