@@ -588,7 +588,77 @@ fn a_fresh_run_and_audit_write_json_that_fits_the_committed_schemas() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
     let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     fits_schema("audit.schema.json", &audit);
-    assert_eq!(audit["schema_version"], "1.0");
+    assert_eq!(audit["schema_version"], "1.1");
+
+    // `audit --for`: an answer per profile, in the schema; exit 1 exactly
+    // when one is no.
+    let o = isocheck(&[
+        "audit",
+        "--json",
+        "--no-write",
+        "--for",
+        "rootless-podman",
+        "--for",
+        "docker",
+    ]);
+    let audit: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    fits_schema("audit.schema.json", &audit);
+    let answers: Vec<&str> = audit["readiness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["answer"].as_str().unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2, "{audit}");
+    let no = answers.contains(&"no");
+    assert_eq!(o.status.code(), Some(if no { 1 } else { 0 }), "{answers:?}");
+
+    // `--format json`: standard output is JSON lines only, each fitting
+    // the stream's schema: started, a line per case, finished; the paths of
+    // the reports go to standard error.
+    let o = isocheck(&[
+        "run",
+        "--format",
+        "json",
+        "uts.hostname/",
+        "--out",
+        t.path().join("json-out").to_str().unwrap(),
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{}", text(&o).1);
+    let (stdout, stderr) = text(&o);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for l in &lines {
+        fits_schema("run-stream.schema.json", l);
+    }
+    assert_eq!(lines[0]["event"], "started");
+    assert_eq!(lines[0]["schema_version"], "1.0");
+    assert_eq!(lines.last().unwrap()["event"], "finished");
+    assert_eq!(lines.len(), n + 2, "{stdout}");
+    assert!(stderr.contains("reports: "), "{stderr}");
+
+    // `--format ktap`: standard output is the KTAP document.
+    let o = isocheck(&["run", "--format", "ktap", "--no-write", "uts.hostname/"]);
+    assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{}", text(&o).1);
+    let (stdout, _) = text(&o);
+    assert!(stdout.starts_with("KTAP version 1\n"), "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("  ok ") || l.starts_with("  not ok "))
+            .count(),
+        n,
+        "{stdout}"
+    );
+
+    // `--format terse`: a character per case on one line.
+    let o = isocheck(&["run", "--format", "terse", "--no-write", "uts.hostname/"]);
+    let (stdout, _) = text(&o);
+    let chars = stdout.lines().nth(1).unwrap_or_default();
+    assert_eq!(chars.chars().count(), n, "{stdout}");
+    assert!(chars.chars().all(|c| ".FsE".contains(c)), "{stdout}");
 }
 
 /// Validates `doc` against the committed schema `schemas/<name>`, listing
@@ -713,7 +783,16 @@ fn every_help_states_the_exit_codes_the_readme_lists() {
     );
     let mut seen = std::collections::BTreeSet::new();
     for command in [
-        "run", "list", "bench", "matrix", "diff", "audit", "sabotage", "report",
+        "run",
+        "list",
+        "bench",
+        "matrix",
+        "diff",
+        "audit",
+        "sabotage",
+        "report",
+        "completions",
+        "man",
     ] {
         let o = isocheck(&[command, "--help"]);
         assert_eq!(o.status.code(), Some(0), "{command}");
@@ -742,4 +821,45 @@ fn every_help_states_the_exit_codes_the_readme_lists() {
         table.keys().copied().collect(),
         "a README code no help states"
     );
+}
+
+/// Completions and man pages come from the command line's definition:
+/// every command and `run`'s options are in them, the bash script parses,
+/// and each command gets its page with its exit statuses.
+#[test]
+fn completions_and_man_pages_are_generated_from_the_cli() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = isocheck(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let script = text(&o).0;
+        for word in ["isocheck", "matrix", "format", "exact", "terse"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    let bash = t.path().join("isocheck.bash");
+    std::fs::write(&bash, isocheck(&["completions", "bash"]).stdout).unwrap();
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&bash)
+        .status()
+        .unwrap();
+    assert!(syntax.success());
+    let o = isocheck(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = isocheck(&["man"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).0.contains(".TH isocheck 1"));
+    let dir = t.path().join("man");
+    let o = isocheck(&["man", "--out", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    for command in ["run", "list", "matrix", "audit", "diff", "report"] {
+        let page = std::fs::read_to_string(dir.join(format!("isocheck-{command}.1"))).unwrap();
+        assert!(
+            page.contains(&format!(".TH isocheck-{command} 1")),
+            "{page}"
+        );
+        assert!(page.contains("Exit status:"), "{command}: {page}");
+    }
 }

@@ -98,6 +98,10 @@ const MOUNT: Tool = Tool::Path {
     name: "mount",
     package: "mount",
 };
+const CHROMIUM: Tool = Tool::Path {
+    name: "chromium",
+    package: "chromium",
+};
 const SH: Tool = Tool::Path {
     name: "sh",
     package: "dash",
@@ -123,6 +127,7 @@ fn main() {
         ),
         t!(an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
+        t!(the_report_and_matrix_pages_render_in_chromium, CHROMIUM),
         t!(
             subordinate_ranges_map_through_newuidmap,
             Tool::IdmapTools,
@@ -453,6 +458,97 @@ fn the_judge_sees_broken_isolation_and_blind_probes() {
         ("custom.pid_leak/rootful/control", "pass", ""),
     ];
     assert_eq!(got, want.map(|(a, b, c)| (a.into(), b.into(), c.into())));
+}
+
+/// Loads `page` in headless Chromium (a profile of its own in `tmp`,
+/// nothing loaded from elsewhere) and writes a screenshot `png`; returns
+/// the DOM Chromium built. Fails on a console message or a failed load.
+fn chromium(page: &std::path::Path, png: &std::path::Path, tmp: &std::path::Path) -> String {
+    let base = |c: &mut Command| {
+        c.arg("--headless")
+            .arg("--no-sandbox")
+            .arg("--disable-gpu")
+            .arg("--hide-scrollbars")
+            .arg("--enable-logging=stderr")
+            .arg("--v=0")
+            .arg(format!("--user-data-dir={}", tmp.display()))
+            .arg("--window-size=1280,1000");
+    };
+    let mut shot = Command::new("chromium");
+    base(&mut shot);
+    shot.arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()));
+    let o = shot.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "chromium: {err}");
+    // Chromium logs what a page prints to its console, and a resource it
+    // could not load, as CONSOLE lines.
+    let console: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("net::ERR"))
+        .collect();
+    assert!(console.is_empty(), "{}: {console:#?}", page.display());
+    let size = std::fs::metadata(png).unwrap().len();
+    assert!(size > 20_000, "{}: a {size}-byte screenshot", png.display());
+    let mut dom = Command::new("chromium");
+    base(&mut dom);
+    dom.arg("--dump-dom")
+        .arg(format!("file://{}", page.display()));
+    let o = dom.output().unwrap();
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The report page of a run with a broken promise and a blind probe, and
+/// the matrix page of the committed references, load in a real browser
+/// with no console message; the screenshots go to target/screenshots/
+/// (README.md shows them).
+fn the_report_and_matrix_pages_render_in_chromium() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let (o, _) = Scope::new().run_to(
+        &out,
+        &["--suite", fixture("suites/broken.toml").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o).1);
+    let leg = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let shots = root().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let dom = chromium(
+        &leg.join("report.html"),
+        &shots.join("report.png"),
+        &tmp.path().join("profile"),
+    );
+    assert!(dom.contains("Failed and errored (3)"), "{dom}");
+    assert!(dom.contains("the probe saw the leak"));
+    assert!(dom.contains(r#"id="case-custom.pid_leak-rootful-test""#));
+
+    let mut legs: Vec<String> = std::fs::read_dir(root().join("reports"))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path().join("report.json");
+            p.exists().then(|| p.to_string_lossy().into_owned())
+        })
+        .collect();
+    legs.sort();
+    assert!(legs.len() >= 2, "{legs:?}");
+    let matrix = tmp.path().join("matrix");
+    let mut args = vec!["matrix", "--out", matrix.to_str().unwrap()];
+    args.extend(legs.iter().map(String::as_str));
+    let o = isocheck(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    let dom = chromium(
+        &matrix.join("matrix.html"),
+        &shots.join("matrix.png"),
+        &tmp.path().join("profile"),
+    );
+    assert!(dom.contains("Rows that differ between legs"), "{dom}");
 }
 
 fn crashing_and_hanging_probes_are_errors_and_leave_the_host_clean() {

@@ -66,8 +66,10 @@ const HELP_DIFF: &str = "Exit status:
   2    bad input or usage";
 /// The exit statuses of `audit`.
 const HELP_AUDIT: &str = "Exit status:
-  0    audited (with --strict: no feature absent, blocked or contradicted)
-  1    with --strict: a feature is absent, blocked or contradicted
+  0    audited (with --strict: no feature absent, blocked or contradicted;
+       with --for: every profile answered yes or unknown)
+  1    with --strict: a feature is absent, blocked or contradicted; with
+       --for: a profile is answered no
   2    bad input or usage
   3    the harness failed, or audit.json could not be written";
 /// The exit statuses of `sabotage`.
@@ -80,6 +82,11 @@ const HELP_SABOTAGE: &str = "Exit status:
 const HELP_REPORT: &str = "Exit status:
   0    answered
   2    bad input or usage (a file that is not a report)";
+/// The exit statuses of `completions` and `man`.
+const HELP_GENERATED: &str = "Exit status:
+  0    written
+  2    bad usage
+  3    a file could not be written";
 /// The exit statuses common to every command, for `isocheck --help`.
 const HELP_TOP: &str = "Exit status: 0 success, 1 a promise broken or a regression (run, matrix,
 diff, audit --strict, sabotage), 2 bad input or usage, 3 the harness
@@ -128,6 +135,14 @@ enum Command {
     /// Questions about one report file, for scripts (`report summary FILE`).
     #[command(after_help = HELP_REPORT)]
     Report(inspect::ReportArgs),
+    /// Shell completions, generated from this command line's definition,
+    /// on standard output (`isocheck completions bash > isocheck.bash`).
+    #[command(after_help = HELP_GENERATED)]
+    Completions(CompletionsArgs),
+    /// Man pages, generated from this command line's definition:
+    /// isocheck(1) on standard output, or one page per command in `--out`.
+    #[command(after_help = HELP_GENERATED)]
+    Man(ManArgs),
 }
 
 #[derive(clap::Args)]
@@ -148,6 +163,11 @@ struct AuditArgs {
     /// Print JSON (facts and audit) instead of text.
     #[arg(long)]
     json: bool,
+    /// Answer whether this container stack can run here, and what blocks
+    /// it (repeatable): docker, rootless-podman, k8s-userns, bubblewrap.
+    /// Exits 1 when one is answered no.
+    #[arg(long = "for", value_name = "PROFILE", value_enum)]
+    profiles: Vec<crate::suite::readiness::Profile>,
 }
 
 #[derive(clap::Args)]
@@ -292,6 +312,28 @@ struct RunArgs {
     /// Print the selected cases, as `list` does, and run nothing.
     #[arg(long)]
     list: bool,
+    /// What standard output shows: `pretty` (a line per case), `terse` (a
+    /// character per case, then the failures), `json` (JSON lines as the
+    /// run goes, schemas/run-stream.schema.json) or `ktap` (KTAP at the
+    /// end). Messages go to standard error with json and ktap.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = Format::Pretty)]
+    format: Format,
+}
+
+/// What `run` prints on standard output.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Pretty,
+    Terse,
+    Json,
+    Ktap,
+}
+
+/// Whether `run` keeps a live progress line: only when both standard
+/// output and standard error are terminals, never under CI (`CI` set, as
+/// GitHub Actions and GitLab set it) and never for a machine's format.
+fn use_progress(format: Format, ci: Option<&std::ffi::OsStr>, terminals: bool) -> bool {
+    matches!(format, Format::Pretty | Format::Terse) && terminals && ci.is_none_or(|v| v.is_empty())
 }
 
 /// When the console colours its outcome words.
@@ -325,6 +367,71 @@ fn use_color(
             }
         }
     }
+}
+
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+struct ManArgs {
+    /// Write isocheck.1 and isocheck-<command>.1 into this directory
+    /// instead of isocheck.1 on standard output.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+fn completions(a: CompletionsArgs) -> u8 {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Into memory first: clap_complete panics on a write error, and a
+    // reader that stops early (`| head`) is no error of ours.
+    let mut text = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "isocheck", &mut text);
+    say(&String::from_utf8_lossy(&text));
+    EXIT_OK
+}
+
+fn man(a: ManArgs) -> u8 {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let page = |cmd: clap::Command| {
+        let mut text = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut text).map(|()| text)
+    };
+    let Some(dir) = a.out else {
+        return match page(cmd) {
+            Ok(text) => {
+                say(&String::from_utf8_lossy(&text));
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("isocheck: man: {e}");
+                EXIT_HARNESS
+            }
+        };
+    };
+    let mut pages = vec![("isocheck.1".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands() {
+        let name = format!("isocheck-{}", sub.get_name());
+        pages.push((format!("{name}.1"), sub.clone().name(name)));
+    }
+    let out = match OutDir::open(&dir, true) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("isocheck: man --out {}: {e}", dir.display());
+            return EXIT_USAGE;
+        }
+    };
+    for (file, cmd) in pages {
+        let written = page(cmd).and_then(|text| out.write(std::ffi::OsStr::new(&file), &text));
+        if let Err(e) = written {
+            eprintln!("isocheck: {}: {e}", dir.join(&file).display());
+            return EXIT_HARNESS;
+        }
+    }
+    EXIT_OK
 }
 
 #[derive(clap::Args)]
@@ -409,6 +516,8 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => audit(a),
         Command::Sabotage(a) => sabotage::run(a),
         Command::Report(a) => inspect::run(a),
+        Command::Completions(a) => completions(a),
+        Command::Man(a) => man(a),
     };
     ExitCode::from(code)
 }
@@ -523,22 +632,34 @@ fn audit(a: AuditArgs) -> u8 {
         Err(code) => return code,
     };
     let audit = runner.audit();
+    let readiness: Vec<_> = a
+        .profiles
+        .iter()
+        .map(|p| crate::suite::readiness::answer(*p, &runner.host, &audit))
+        .collect();
     let document = AuditDocument::new(
         AUDIT_SCHEMA_VERSION,
         AuditBody {
             host: runner.host.clone(),
             audit,
+            readiness,
         },
     );
     let audit = &document.body.audit;
+    let readiness = &document.body.readiness;
     let text = if a.json {
         document.to_json()
     } else {
-        format!(
+        let mut text = format!(
             "{}\n== config against behaviour\n\n{}",
             crate::host::render_text(&runner.host),
             crate::suite::audit::render_text(audit)
-        )
+        );
+        if !readiness.is_empty() {
+            text.push_str("\n== can it run here\n\n");
+            text.push_str(&crate::suite::readiness::render_text(readiness));
+        }
+        text
     };
     say(&text);
     if let Some(dir) = out {
@@ -550,7 +671,10 @@ fn audit(a: AuditArgs) -> u8 {
         }
         eprintln!("audit: {}", path.display());
     }
-    if a.strict && audit.problems().next().is_some() {
+    let refused = readiness
+        .iter()
+        .any(|r| r.answer == crate::suite::readiness::Answer::No);
+    if (a.strict && audit.problems().next().is_some()) || refused {
         EXIT_BROKEN
     } else {
         EXIT_OK
@@ -746,7 +870,7 @@ fn run(a: RunArgs) -> u8 {
         return EXIT_USAGE;
     }
     if a.list {
-        return list_cases(&props, &selection, false);
+        return list_cases(&props, &selection, a.format == Format::Json);
     }
     if let Some(dir) = &a.rootfs {
         let why = match std::fs::read_dir(dir) {
@@ -806,9 +930,28 @@ fn run(a: RunArgs) -> u8 {
         std::env::var_os("CLICOLOR_FORCE").as_deref(),
         std::io::IsTerminal::is_terminal(&stdout),
     );
-    let mut console = ConsoleSink::new(stdout.lock())
-        .with_color(color)
-        .with_quiet(a.quiet);
+    let progress = use_progress(
+        a.format,
+        std::env::var_os("CI").as_deref(),
+        std::io::IsTerminal::is_terminal(&stdout)
+            && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    let mut console: Box<dyn Sink> = match a.format {
+        Format::Pretty | Format::Terse => Box::new(
+            ConsoleSink::new(stdout.lock())
+                .with_color(color)
+                .with_quiet(a.quiet)
+                .with_style(if a.format == Format::Terse {
+                    crate::report::console::Style::Terse
+                } else {
+                    crate::report::console::Style::Pretty
+                })
+                .with_progress(progress),
+        ),
+        Format::Json => Box::new(crate::report::stream::JsonLinesSink::new(stdout.lock())),
+        Format::Ktap => Box::new(crate::report::stream::KtapStreamSink::new(stdout.lock())),
+    };
+    let machine = matches!(a.format, Format::Json | Format::Ktap);
     let leg = outputs.leg.map(std::sync::Arc::new);
     let mut json = leg.clone().map(FileSink::json);
     let mut html = leg.map(FileSink::html);
@@ -825,7 +968,7 @@ fn run(a: RunArgs) -> u8 {
                 runner.interrupt(sig);
             }
         });
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut console];
+        let mut sinks: Vec<&mut dyn Sink> = vec![console.as_mut()];
         for file in [&mut json, &mut html, &mut junit, &mut ktap]
             .into_iter()
             .flatten()
@@ -852,11 +995,17 @@ fn run(a: RunArgs) -> u8 {
                 return EXIT_HARNESS;
             }
         }
-        say(&format!(
-            "reports: {} and {}\n",
+        let where_ = format!(
+            "reports: {} and {}",
             json.path().display(),
             html.path().display()
-        ));
+        );
+        // A machine's format keeps standard output to itself.
+        if machine {
+            eprintln!("{where_}");
+        } else {
+            say(&format!("{where_}\n"));
+        }
     }
     for file in [&mut junit, &mut ktap].into_iter().flatten() {
         if let Err(e) = file.finish() {
@@ -1381,5 +1530,32 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.contains("/nonexistent/isocheck-suite.toml"), "{e}");
+    }
+
+    #[test]
+    fn progress_only_on_terminals_outside_ci_for_a_person_s_format() {
+        let ci = Some(std::ffi::OsStr::new("true"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        // (format, CI, both terminals, progress)
+        let table = [
+            (Format::Pretty, None, true, true),
+            (Format::Terse, None, true, true),
+            (Format::Pretty, empty, true, true),
+            (Format::Pretty, ci, true, false),
+            (Format::Pretty, None, false, false),
+            (Format::Json, None, true, false),
+            (Format::Ktap, None, true, false),
+        ];
+        for (format, env, terminals, want) in table {
+            assert_eq!(
+                use_progress(format, env, terminals),
+                want,
+                "{format:?} CI={env:?} terminals={terminals}"
+            );
+        }
+        assert_eq!(run_args(&[]).format, Format::Pretty);
+        assert_eq!(run_args(&["--format", "terse"]).format, Format::Terse);
+        assert_eq!(run_args(&["--format", "json"]).format, Format::Json);
+        assert_eq!(run_args(&["--format", "ktap"]).format, Format::Ktap);
     }
 }

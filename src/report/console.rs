@@ -14,6 +14,14 @@
 //! the columns aligned too. Details are printed on one line whatever they
 //! contain: control characters are escaped. Quiet, the sink prints only the
 //! failed and errored cases and the summary.
+//!
+//! Terse, a case is one character (`.` pass, `F` fail, `s` skip, `E`
+//! error), 60 to a line, and the failed and errored cases follow in full
+//! before the summary, as libtest's terse format does.
+//!
+//! On a terminal the sink can keep a live progress line under the cases
+//! (done of planned, and the case running), redrawn by `indicatif`; the
+//! case lines print above it, so a log or a pipe never sees it.
 
 use std::io::Write;
 
@@ -50,6 +58,29 @@ pub fn property_width(plan: &[String]) -> usize {
         .fold(PROPERTY_WIDTH, usize::max)
 }
 
+/// How the console shows the cases.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Style {
+    /// A header, one aligned line per case, the summary.
+    #[default]
+    Pretty,
+    /// A character per case, then the failures in full and the summary.
+    Terse,
+}
+
+/// Cases per line in the terse style.
+const TERSE_WIDTH: usize = 60;
+
+/// The terse style's character for an outcome.
+pub fn outcome_char(outcome: Outcome) -> char {
+    match outcome {
+        Outcome::Pass => '.',
+        Outcome::Fail => 'F',
+        Outcome::Skip => 's',
+        Outcome::Error => 'E',
+    }
+}
+
 /// Prints the run to a terminal or a log.
 pub struct ConsoleSink<W: Write> {
     out: W,
@@ -59,6 +90,13 @@ pub struct ConsoleSink<W: Write> {
     pub quiet: bool,
     /// The property column's width, set from the plan when the run starts.
     property_width: usize,
+    pub style: Style,
+    /// Terse: characters printed on the current line.
+    column: usize,
+    /// Terse: the failed and errored cases, printed in full at the end.
+    loud: Vec<String>,
+    /// The live progress line, on a terminal only.
+    progress: Option<indicatif::ProgressBar>,
 }
 
 impl<W: Write> ConsoleSink<W> {
@@ -68,7 +106,63 @@ impl<W: Write> ConsoleSink<W> {
             color: false,
             quiet: false,
             property_width: PROPERTY_WIDTH,
+            style: Style::Pretty,
+            column: 0,
+            loud: Vec::new(),
+            progress: None,
         }
+    }
+
+    pub fn with_style(mut self, style: Style) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// Keeps a live progress line (cases done of planned, the case
+    /// running) on standard error. Only for a terminal: the caller decides.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("[{pos}/{len}] {elapsed} {wide_msg}")
+                    .expect("a fixed template"),
+            );
+            bar
+        });
+        self
+    }
+
+    /// Writes `text` and a newline, above the progress line if there is
+    /// one.
+    fn line(&mut self, text: &str) -> std::io::Result<()> {
+        match &self.progress {
+            Some(bar) => {
+                let bar = bar.clone();
+                bar.suspend(|| writeln!(self.out, "{text}").and_then(|()| self.out.flush()))
+            }
+            None => writeln!(self.out, "{text}"),
+        }
+    }
+
+    /// Terse: one character, starting a new line every [`TERSE_WIDTH`].
+    fn terse_char(&mut self, c: char) -> std::io::Result<()> {
+        let end = self.column + 1 == TERSE_WIDTH;
+        let write = |out: &mut W| {
+            write!(out, "{c}")?;
+            if end {
+                writeln!(out)?;
+            }
+            out.flush()
+        };
+        match self.progress.clone() {
+            Some(bar) => bar.suspend(|| write(&mut self.out))?,
+            None => write(&mut self.out)?,
+        }
+        self.column = if end { 0 } else { self.column + 1 };
+        Ok(())
     }
 
     pub fn with_color(mut self, color: bool) -> Self {
@@ -193,27 +287,55 @@ impl<W: Write> Sink for ConsoleSink<W> {
                 ..
             } => {
                 self.property_width = property_width(plan);
+                if let Some(bar) = &self.progress {
+                    bar.set_length(*planned as u64);
+                }
                 if self.quiet {
                     return Ok(());
                 }
-                writeln!(self.out, "{}", header_line(host, *planned))?;
+                self.line(&header_line(host, *planned))?;
             }
-            Event::CaseStarted { .. } | Event::AuditFinished(_) => return Ok(()),
-            Event::CaseFinished { case, .. } => {
-                if self.quiet && matches!(case.outcome, Outcome::Pass | Outcome::Skip) {
-                    return Ok(());
+            Event::CaseStarted { id, .. } => {
+                if let Some(bar) = &self.progress {
+                    bar.set_message(one_line(id).into_owned());
                 }
-                writeln!(
-                    self.out,
-                    "{}",
-                    case_lines_in(case, self.color, self.property_width)
-                )?;
+                return Ok(());
+            }
+            Event::AuditFinished(_) => return Ok(()),
+            Event::CaseFinished { case, .. } => {
+                if let Some(bar) = &self.progress {
+                    bar.inc(1);
+                }
+                let loud = matches!(case.outcome, Outcome::Fail | Outcome::Error);
+                let text = case_lines_in(case, self.color, self.property_width);
+                match self.style {
+                    Style::Pretty if self.quiet && !loud => return Ok(()),
+                    Style::Pretty => self.line(&text)?,
+                    Style::Terse => {
+                        if loud {
+                            self.loud.push(text);
+                        }
+                        if !self.quiet {
+                            self.terse_char(outcome_char(case.outcome))?;
+                        }
+                    }
+                }
             }
             Event::RunFinished {
                 summary,
                 duration_ms,
                 ..
             } => {
+                if let Some(bar) = self.progress.take() {
+                    bar.finish_and_clear();
+                }
+                if self.column > 0 {
+                    writeln!(self.out)?;
+                    self.column = 0;
+                }
+                for text in std::mem::take(&mut self.loud) {
+                    writeln!(self.out, "{text}")?;
+                }
                 writeln!(self.out, "{}", summary_line(summary, *duration_ms))?;
             }
         }
@@ -360,6 +482,55 @@ mod tests {
         }
         assert_eq!(property_width(&[]), PROPERTY_WIDTH);
         assert_eq!(property_width(&["a/rootful/test".into()]), PROPERTY_WIDTH);
+    }
+
+    #[test]
+    fn terse_prints_a_character_per_case_then_the_failures_in_full() {
+        let report = sample_report();
+        let mut sink = ConsoleSink::new(Vec::new()).with_style(Style::Terse);
+        replay(&report, &mut sink);
+        let text = String::from_utf8(sink.into_inner()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("isocheck "), "{text}");
+        let chars: String = report
+            .cases
+            .iter()
+            .map(|c| outcome_char(c.outcome))
+            .collect();
+        assert_eq!(lines[1], chars);
+        assert!(chars.contains('F') && chars.contains('s') && chars.contains('.'));
+        // Then each failed or errored case as the pretty style prints it.
+        let loud: Vec<String> = report
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
+            .map(|c| case_lines_in(c, false, property_width(&[])))
+            .collect();
+        assert_eq!(lines[2..lines.len() - 1].join("\n"), loud.join("\n"));
+        assert!(lines.last().unwrap().contains(" passed, "));
+    }
+
+    #[test]
+    fn terse_wraps_at_sixty_cases() {
+        let mut report = sample_report();
+        let one = report.cases[0].clone();
+        report.cases = (0..130)
+            .map(|i| {
+                let mut c = one.clone();
+                c.property = format!("custom.p{i}");
+                c.id = format!("custom.p{i}/rootful/test");
+                c
+            })
+            .collect();
+        let mut sink = ConsoleSink::new(Vec::new()).with_style(Style::Terse);
+        replay(&report, &mut sink);
+        let text = String::from_utf8(sink.into_inner()).unwrap();
+        let dots: Vec<usize> = text
+            .lines()
+            .filter(|l| l.chars().all(|c| c == '.'))
+            .map(str::len)
+            .collect();
+        assert_eq!(dots, vec![60, 60, 10], "{text}");
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub type ListDocument = Document<ListBody>;
 pub struct AuditBody {
     pub host: HostFacts,
     pub audit: Audit,
+    /// The answers of `audit --for <profile>`: can this stack run here,
+    /// and what blocks it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readiness: Vec<crate::suite::readiness::ProfileAnswer>,
 }
 
 /// Every case of the selected tables, without running any.
@@ -111,6 +115,13 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
             "diff.schema.json",
             titled::<DiffDocument>("isocheck diff --json", DIFF_SCHEMA_VERSION),
         ),
+        (
+            "run-stream.schema.json",
+            titled::<super::stream::StreamLine>(
+                "a line of isocheck run --format json",
+                super::versioned::STREAM_SCHEMA_VERSION,
+            ),
+        ),
     ]
 }
 
@@ -165,8 +176,21 @@ mod tests {
                 schema["$schema"], "https://json-schema.org/draft/2020-12/schema",
                 "{name}"
             );
+            // A stream's first line carries the version; every other
+            // document carries it at the top.
+            let versioned = if name == "run-stream.schema.json" {
+                schema["oneOf"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["properties"]["event"]["const"] == "started")
+                    .unwrap()
+                    .clone()
+            } else {
+                schema.clone()
+            };
             assert!(
-                schema["required"]
+                versioned["required"]
                     .as_array()
                     .is_some_and(|r| r.iter().any(|f| f == "schema_version")),
                 "{name}: schema_version is required"
@@ -265,6 +289,10 @@ mod tests {
             AUDIT_SCHEMA_VERSION,
             AuditBody {
                 host: sample_host(),
+                readiness: crate::suite::readiness::Profile::ALL
+                    .iter()
+                    .map(|p| crate::suite::readiness::answer(*p, &sample_host(), &audit))
+                    .collect(),
                 audit,
             },
         );

@@ -1,11 +1,17 @@
 //! The HTML report: one self-contained file, inline CSS, no scripts.
 //!
-//! Host facts first, then the summary counts, then the properties grouped
-//! by area (in the order the run met them), one row per property with a
-//! column per mode (its `id` is `case-<property>-<mode>`, which the
-//! matrix links to). Each cell shows the test and the control: outcome
-//! badges, the reason and hint, and the expectations, observation and
-//! requirement checks in a `<details>` one click away.
+//! Host facts first (the headline facts, then every fact grouped by what
+//! it is about, one click away), then the summary counts with a legend of
+//! what each outcome means (a control's PASS: the leak was seen), then the
+//! failed and errored cases first, each with what was expected against
+//! what was found, then the properties grouped by area (in the order the
+//! run met them), one row per property with a column per mode (its `id` is
+//! `case-<property>-<mode>`, which the matrix links to; each case has its
+//! own `case-<property>-<mode>-<variant>`). Each cell shows the test and
+//! the control: outcome badges, the reason and hint, and the expectations,
+//! observation and requirement checks in a `<details>` one click away. A
+//! filter by outcome is made of radio buttons and CSS (`:has`), so the page
+//! needs no script.
 //!
 //! Everything that comes from a report goes through maud's escaping; the
 //! only unescaped text is this module's own stylesheet.
@@ -53,12 +59,41 @@ tr.bad > td:first-child { border-left: 4px solid var(--fail); }
 td.regression { background: #ffebe9; outline: 2px solid var(--fail); outline-offset: -2px; }
 .regression-mark { color: var(--fail); font-weight: 600; }
 nav a { margin-right: .8rem; }
+.badge.zero { background: #fff; color: var(--muted); border: 1px solid var(--line); font-weight: normal; }
+dl.legend { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .6rem; margin: .5rem 0; }
+dl.legend dt { margin: 0; } dl.legend dd { margin: 0; color: var(--muted); }
+.found { background: #ffebe9; border-left: 3px solid var(--fail); padding: .2rem .4rem; margin: .2rem 0; }
+.found code { white-space: pre-wrap; }
+.filter { margin: .5rem 0; } .filter label { margin-right: .8rem; cursor: pointer; }
+body:has(#show-problems:checked) section.area table.cases tbody tr:not(.has-fail):not(.has-error) { display: none; }
+body:has(#show-skip:checked) section.area table.cases tbody tr:not(.has-skip) { display: none; }
+body:has(#show-pass:checked) section.area table.cases tbody tr:not(.has-pass) { display: none; }
+.facts-group { margin: .4rem 0 .4rem 1rem; }
+:target { outline: 2px solid #0969da; outline-offset: 2px; }
 "#;
 
 /// The anchor of one property and mode on the report page (the cell with
 /// its test and control), which the matrix links to.
 pub fn case_anchor(property: &str, mode: Mode) -> String {
     format!("case-{property}-{}", mode.as_str())
+}
+
+/// The anchor of one case (a variant of a property in a mode).
+pub fn variant_anchor(property: &str, mode: Mode, variant: Variant) -> String {
+    format!("case-{property}-{}-{}", mode.as_str(), variant.as_str())
+}
+
+/// What each outcome means, for a reader new to the suite.
+pub(crate) fn legend() -> Markup {
+    html! {
+        dl.legend {
+            dt { (badge(Outcome::Pass)) " test" } dd { "the promise held with isolation on" }
+            dt { (badge(Outcome::Pass)) " control" } dd { "with the one knob under test off, the probe saw the leak: proof that a test's PASS means something" }
+            dt { (badge(Outcome::Fail)) } dd { "the kernel broke the promise (a test), or a control did not see the leak" }
+            dt { (badge(Outcome::Error)) } dd { "isocheck or the environment failed: nothing was decided (a test whose control was blind is an error, never a pass)" }
+            dt { (badge(Outcome::Skip)) } dd { "this host lacks the feature, by the kernel's or the policy's own answer; the reason is typed" }
+        }
+    }
 }
 
 /// The upper-case outcome word in a coloured badge.
@@ -129,17 +164,34 @@ pub(crate) fn headline_facts(host: &HostFacts) -> [(&'static str, String); 4] {
     })
 }
 
-/// Every host fact, flattened, in a table behind a `<details>`.
+/// Every host fact behind a `<details>`, grouped by what it is about (the
+/// kernel, its config, the cgroups, sysctls, LSMs, ...), each group a
+/// table of flattened `key = value` rows.
 pub(crate) fn all_host_facts(host: &HostFacts) -> Markup {
-    let rows = serde_json::to_value(host)
-        .map(|v| flatten(&v))
-        .unwrap_or_default();
+    let groups: Vec<(String, Vec<(String, String)>)> = match serde_json::to_value(host) {
+        Ok(serde_json::Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| {
+                let rows = match v {
+                    serde_json::Value::Object(_) => flatten(v),
+                    _ => flatten(&serde_json::json!({ k: v })),
+                };
+                (k.clone(), rows)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     html! {
         details.host-facts {
-            summary { "all host facts" }
-            table.facts {
-                @for (k, v) in &rows {
-                    tr { th { code { (k) } } td { code { (v) } } }
+            summary { "all host facts (" (groups.len()) " groups)" }
+            @for (group, rows) in &groups {
+                details.facts-group {
+                    summary { code { (group) } " (" (rows.len()) ")" }
+                    table.facts {
+                        @for (k, v) in rows {
+                            tr { th { code { (k) } } td { code { (v) } } }
+                        }
+                    }
                 }
             }
         }
@@ -157,7 +209,9 @@ pub(crate) fn counts(summary: &Summary) -> Markup {
                     Outcome::Skip => summary.skip,
                     Outcome::Error => summary.error,
                 };
-                span class={ "badge " (outcome.as_str()) } { (n) " " (outcome.as_str()) }
+                // A zero is no alarm: only a count above zero has its
+                // outcome's colour.
+                span class={ "badge " (if n == 0 { "zero" } else { outcome.as_str() }) } { (n) " " (outcome.as_str()) }
             }
             " of " (summary.total) " cases"
         }
@@ -168,7 +222,7 @@ pub(crate) fn counts(summary: &Summary) -> Markup {
 /// expectations and the observation one click away.
 pub(crate) fn variant_block(variant: Variant, case: Option<&CaseResult>) -> Markup {
     html! {
-        div.variant {
+        div.variant id=[case.map(|c| variant_anchor(&c.property, c.mode, c.variant))] {
             span.label { (variant.as_str()) }
             @match case {
                 None => { span.badge.none { "not run" } }
@@ -176,12 +230,24 @@ pub(crate) fn variant_block(variant: Variant, case: Option<&CaseResult>) -> Mark
                     (badge(c.outcome))
                     span.ms { (ms(c.duration_ms)) }
                     (reason_lines(c))
+                    (found_lines(c))
                     details {
                         summary { "expected / observed" }
                         (case_evidence(c))
                     }
                 }
             }
+        }
+    }
+}
+
+/// The expectations of a case that did not hold, each as expected
+/// against found, highlighted.
+pub(crate) fn found_lines(c: &CaseResult) -> Markup {
+    let failed = super::text::failed_expectations(&c.expected);
+    html! {
+        @for what in &failed {
+            div.found { "expected " code { (what) } }
         }
     }
 }
@@ -240,6 +306,21 @@ impl PropertyRow<'_> {
         self.cases
             .values()
             .any(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
+    }
+
+    /// The row's classes: `bad`, and `has-<outcome>` for each outcome
+    /// among its cases (what the filter shows and hides).
+    fn classes(&self) -> String {
+        let mut classes = Vec::new();
+        if self.bad() {
+            classes.push("bad".to_string());
+        }
+        for o in Outcome::ALL {
+            if self.cases.values().any(|c| c.outcome == o) {
+                classes.push(format!("has-{}", o.as_str()));
+            }
+        }
+        classes.join(" ")
     }
 }
 
@@ -316,6 +397,35 @@ pub(crate) fn audit_section(a: &crate::model::result::Audit) -> Markup {
     }
 }
 
+/// The failed and errored cases, first on the page: each links to its
+/// case and says why, with what was expected against what was found.
+fn problems(cases: &[CaseResult]) -> Markup {
+    let bad: Vec<&CaseResult> = cases
+        .iter()
+        .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
+        .collect();
+    html! {
+        @if !bad.is_empty() {
+            section #problems {
+                h2 { "Failed and errored (" (bad.len()) ")" }
+                ul {
+                    @for c in &bad {
+                        li {
+                            (badge(c.outcome)) " "
+                            a href={ "#" (variant_anchor(&c.property, c.mode, c.variant)) } { code { (c.id) } }
+                            (reason_lines(c))
+                            @if !c.tags.is_empty() {
+                                div.desc { "tags: " (c.tags.join(", ")) }
+                            }
+                            (found_lines(c))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Renders one report as a self-contained HTML page.
 pub fn render(report: &Report) -> String {
     let areas = group_by_area(&report.cases);
@@ -355,6 +465,15 @@ pub fn render(report: &Report) -> String {
                         }
                     }
                     (counts(&report.summary))
+                    (legend())
+                    (problems(&report.cases))
+                    div.filter {
+                        "show: "
+                        label { input type="radio" name="show" id="show-all" checked; " every property" }
+                        label { input type="radio" name="show" id="show-problems"; " failed or errored" }
+                        label { input type="radio" name="show" id="show-skip"; " skipped" }
+                        label { input type="radio" name="show" id="show-pass"; " passed" }
+                    }
                     @if areas.len() > 1 {
                         nav {
                             @for (area, _) in &areas {
@@ -370,7 +489,7 @@ pub fn render(report: &Report) -> String {
                     p { "No cases." }
                 }
                 @for (area, rows) in &areas {
-                    section id={ "area-" (area) } {
+                    section.area id={ "area-" (area) } {
                         h2 { (area) }
                         table.cases {
                             thead {
@@ -381,7 +500,7 @@ pub fn render(report: &Report) -> String {
                             }
                             tbody {
                                 @for row in rows {
-                                    tr class=[row.bad().then_some("bad")] {
+                                    tr class=(row.classes()) {
                                         td {
                                             code { (row.property) }
                                             @if !row.description.is_empty() {
@@ -459,7 +578,9 @@ mod tests {
         assert!(html.contains("<td>Debian GNU/Linux 12 (bookworm)</td>"));
         assert!(html.contains("<td>hybrid</td>"));
         // Generic facts, including ones HostFacts may grow into.
-        assert!(html.contains("<code>extra.sysctl.kernel.unprivileged_userns_clone</code>"));
+        // Grouped by what they are about.
+        assert!(html.contains("<summary><code>extra</code> ("));
+        assert!(html.contains("<code>sysctl.kernel.unprivileged_userns_clone</code>"));
         assert!(html.contains("<code>lockdown, capability, landlock, apparmor</code>"));
         assert!(html.contains(r#"<span class="badge pass">7 pass</span>"#));
         assert!(html.contains(r#"<span class="badge error">2 error</span>"#));
@@ -480,13 +601,59 @@ mod tests {
         // net.empty has no rootful cases and no rootless control.
         assert!(html.contains(r#"<span class="badge none">not run</span>"#));
         // A row with a fail or an error is marked.
-        assert_eq!(html.matches(r#"<tr class="bad">"#).count(), 3);
+        assert_eq!(html.matches(r#"<tr class="bad "#).count(), 3);
         // Every case has its details.
         assert_eq!(
             html.matches("<summary>expected / observed</summary>")
                 .count(),
             sample_report().cases.len()
         );
+    }
+
+    #[test]
+    fn failures_first_with_a_legend_a_filter_and_an_anchor_per_case() {
+        let mut report = sample_report();
+        report.cases[4].expected = serde_json::json!([
+            {"ok": true, "what": "probe.a eq 1", "got": 1},
+            {"ok": false, "what": "probe.host_hostname eq \"unchanged\"", "got": "evil"},
+        ]);
+        let html = render(&report);
+        let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s}"));
+        // The legend says what a control's PASS means.
+        assert!(html.contains("the probe saw the leak"));
+        // The failed and errored cases come before the areas, each linked
+        // to its own anchor, with expected against found highlighted.
+        let bad = report
+            .cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Fail | Outcome::Error))
+            .count();
+        assert!(html.contains(&format!("Failed and errored ({bad})")));
+        assert!(at(r#"id="problems""#) < at(r#"id="area-pid""#));
+        assert!(html.contains(r##"href="#case-uts.hostname-rootful-test""##));
+        assert_eq!(
+            html.matches(r#"id="case-uts.hostname-rootful-test""#)
+                .count(),
+            1
+        );
+        assert!(html.contains(
+            r#"<div class="found">expected <code>probe.host_hostname eq &quot;unchanged&quot;: got &quot;evil&quot;</code></div>"#
+        ));
+        assert!(!html.contains("probe.a eq 1: got"), "only what failed");
+        assert!(html.contains("tags: linux 2.6, CVE-2099-0001"));
+        // Every case has its anchor.
+        for c in &report.cases {
+            let id = format!(r#"id="{}""#, variant_anchor(&c.property, c.mode, c.variant));
+            assert_eq!(html.matches(&id).count(), 1, "{id}");
+        }
+        // The filter: radio buttons, and rows marked with their outcomes.
+        assert!(html.contains(r#"id="show-problems""#));
+        assert!(html.contains(r#"<tr class="bad has-pass has-fail">"#));
+        // A zero count is not coloured as its outcome.
+        let mut quiet = sample_report();
+        quiet.summary.fail = 0;
+        let html = render(&quiet);
+        assert!(html.contains(r#"<span class="badge zero">0 fail</span>"#));
     }
 
     #[test]

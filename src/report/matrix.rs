@@ -46,12 +46,17 @@ pub fn leg_name_of(release: &str, labels: &BTreeMap<String, String>) -> String {
     }
 }
 
-/// The name a report's leg has in the matrix: its `leg` label, else
-/// [`leg_name`].
+/// The name a report's leg has in the matrix: its `leg` label, else the
+/// host's name and [`leg_name`] (`node-7 6.1.0-43-amd64-v2`), so the
+/// reports of a fleet's nodes on one kernel stay apart; [`leg_name`] alone
+/// when the host's name is unknown.
 pub fn matrix_leg_name(report: &Report) -> String {
     match report.labels.get("leg").map(String::as_str) {
         Some(leg) if !leg.trim().is_empty() => leg.to_string(),
-        _ => leg_name(report),
+        _ => match report.host.hostname.trim() {
+            "" => leg_name(report),
+            host => format!("{host} {}", leg_name(report)),
+        },
     }
 }
 
@@ -975,6 +980,53 @@ mod tests {
         ]);
         let names: Vec<&str> = m.legs.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["x", "x#2", "6.1.0-43-amd64-hybrid"]);
+    }
+
+    /// A fleet: 200 nodes on three kernels, reports without `leg` labels.
+    /// Each node keeps its own leg, named by host and kernel, and the legs
+    /// are grouped by kernel.
+    #[test]
+    fn a_fleet_of_200_nodes_is_named_by_host_and_kernel_and_grouped_by_kernel() {
+        let kernels = [
+            "6.1.0-43-amd64",
+            "6.12.57+deb13-amd64",
+            "7.2.13+deb14-amd64",
+        ];
+        let reports: Vec<(String, Report)> = (0..200)
+            .map(|i| {
+                let mut r = sample_report();
+                r.labels.clear();
+                r.host.hostname = format!("node-{i:03}");
+                r.host.kernel.release = kernels[i % 3].into();
+                (String::new(), r)
+            })
+            .collect();
+        let m = Matrix::build(&reports);
+        assert_eq!(m.legs.len(), 200);
+        assert_eq!(m.legs[7].name, "node-007 6.12.57+deb13-amd64");
+        assert!(m.legs.iter().all(|l| !l.name.contains('#')));
+        let groups = m.groups();
+        let lines: Vec<&str> = groups.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, kernels);
+        assert_eq!(
+            groups
+                .iter()
+                .map(|(_, legs)| legs.len())
+                .collect::<Vec<_>>(),
+            [67, 67, 66]
+        );
+        let page = render_html(&m);
+        for l in &m.legs {
+            assert!(page.contains(&l.name), "{} is not on the page", l.name);
+        }
+        // The page grows with the legs, not with legs times rows times
+        // their full host facts.
+        assert!(page.len() < 4 << 20, "{} bytes", page.len());
+        // Without a host name a leg keeps the kernel's name.
+        let mut anonymous = sample_report();
+        anonymous.labels.clear();
+        anonymous.host.hostname = "  ".into();
+        assert_eq!(matrix_leg_name(&anonymous), "6.1.0-43-amd64");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! (kernels across, properties down) and [`diff`] (what changed between two
 //! runs). [`documents`]: the versions and JSON Schemas of every JSON
 //! document isocheck writes. [`kcidb`]: reports as KernelCI's KCIDB
-//! submission.
+//! submission. [`stream`]: the run on standard output as JSON lines or
+//! KTAP (`run --format json|ktap`).
 
 pub mod console;
 pub mod diff;
@@ -25,6 +26,7 @@ pub mod kcidb;
 pub mod ktap;
 pub mod matrix;
 pub mod sink;
+pub mod stream;
 #[cfg(test)]
 pub(crate) mod testing;
 mod text;

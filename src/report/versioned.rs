@@ -10,9 +10,11 @@ use crate::model::result::{SchemaVersion, Tool};
 /// Version of `matrix.json`.
 pub const MATRIX_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 1);
 /// Version of `audit.json` and `isocheck audit --json`.
-pub const AUDIT_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
+pub const AUDIT_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 1);
 /// Version of `isocheck list --json`.
 pub const LIST_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 1);
+/// Version of the lines of `isocheck run --format json`.
+pub const STREAM_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
 /// Version of `isocheck diff --json`.
 pub const DIFF_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
 

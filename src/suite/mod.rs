@@ -12,6 +12,7 @@ pub mod gates;
 pub mod judge;
 pub mod knob;
 pub mod policy;
+pub mod readiness;
 pub mod requirements;
 pub mod runner;
 pub mod table;
