@@ -26,3 +26,6 @@ pub const ESCAPED_PID_FIELD: &str = "escaped_pid";
 /// runner's, read by the helper with `NS_GET_MNTNS_ID`) into a sandbox
 /// whose probe asks listmount(2) about it.
 pub const HOST_MNTNS_ID_ENV: &str = "ISOCHECK_HOST_MNTNS_ID";
+/// The variable that carries the lesser uid a probe opens a cgroup file
+/// with (`lesser_opener`) into the sandbox.
+pub const LESSER_OPENER_ENV: &str = "ISOCHECK_LESSER_OPENER";

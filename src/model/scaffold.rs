@@ -52,6 +52,11 @@ pub struct Scaffold {
     /// pending for the probe, and it finds the helper's pid in
     /// [`super::names::HOST_PID_ENV`].
     pub pidfd_signal: bool,
+    /// The helper tells the sandbox this uid in
+    /// [`super::names::LESSER_OPENER_ENV`]: a probe opens a cgroup file
+    /// with its effective uid lowered to it before it writes as root (the
+    /// knob `lesser-opener` turns this off: it opens as root).
+    pub lesser_opener: Option<u32>,
 }
 
 /// The value the seccomp supervisor makes a notified call return.
@@ -78,6 +83,9 @@ pub enum Item<'a> {
     SeccompSupervisor,
     /// Helper, once the sandbox is built: a signal through a pidfd.
     PidfdSignal,
+    /// Helper, before the clone: the lesser opener's uid told to the
+    /// sandbox.
+    LesserOpener(u32),
 }
 
 impl Scaffold {
@@ -101,6 +109,9 @@ impl Scaffold {
         }
         if let Some(veth) = &self.veth {
             v.push(Item::Veth(veth));
+        }
+        if let Some(uid) = self.lesser_opener {
+            v.push(Item::LesserOpener(uid));
         }
         if self.join {
             v.push(Item::Joiner);

@@ -286,6 +286,7 @@ struct Written {
     veth: Option<super::veth::VethSpec>,
     seccomp_supervisor: bool,
     pidfd_signal: bool,
+    lesser_opener: Option<u32>,
 }
 
 impl Default for Written {
@@ -306,6 +307,7 @@ impl From<SandboxSpec> for Written {
             veth,
             seccomp_supervisor,
             pidfd_signal,
+            lesser_opener,
         } = s.scaffold;
         Written {
             namespaces: s.namespaces,
@@ -337,6 +339,7 @@ impl From<SandboxSpec> for Written {
             veth,
             seccomp_supervisor,
             pidfd_signal,
+            lesser_opener,
         }
     }
 }
@@ -374,6 +377,7 @@ impl From<Written> for SandboxSpec {
                 veth: w.veth,
                 seccomp_supervisor: w.seccomp_supervisor,
                 pidfd_signal: w.pidfd_signal,
+                lesser_opener: w.lesser_opener,
             },
         }
     }

@@ -12,6 +12,7 @@
 
 pub mod caps;
 pub mod cgroup;
+pub mod cgroup_perm;
 pub mod cpu;
 pub mod exec;
 pub mod fs;
@@ -212,6 +213,8 @@ probes! {
     "pidfd" => Pidfd(pid::PidfdArgs),
     "cgroup-birth" => CgroupBirth(cgroup::CgroupBirthArgs),
     "escape-session" => EscapeSession(cgroup::EscapeSessionArgs),
+    "cgroup-release-agent" => CgroupReleaseAgent(cgroup_perm::ReleaseAgentArgs),
+    "cgroup-migrate-through-fd" => CgroupMigrateThroughFd(cgroup_perm::MigrateArgs),
 }
 
 impl Probe {

@@ -19,7 +19,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use super::join::JoinView;
 use super::veth;
 use crate::model::error::StepError;
-use crate::model::names::{HOST_PID_ENV, IPC_MQ_NAME, IPC_SHM_KEY, LISTENER_PORT_ENV};
+use crate::model::names::{
+    HOST_PID_ENV, IPC_MQ_NAME, IPC_SHM_KEY, LESSER_OPENER_ENV, LISTENER_PORT_ENV,
+};
 use crate::model::scaffold::{Item, Scaffold};
 use crate::model::veth::VethSpec;
 use crate::sys;
@@ -101,6 +103,7 @@ pub fn helper_items(scaffold: &Scaffold, outer_net: bool) -> Vec<Box<dyn Hook>> 
                 Item::Joiner => Some(Box::new(Joiner)),
                 Item::SeccompSupervisor => Some(Box::new(super::notify::Supervisor::default())),
                 Item::PidfdSignal => Some(Box::new(PidfdSignal)),
+                Item::LesserOpener(uid) => Some(Box::new(LesserOpener { uid })),
                 Item::ExecCopy(_) | Item::ScratchMarker | Item::SubidTools => None,
             }
         })
@@ -155,6 +158,20 @@ impl Hook for LoopbackListener {
         // inherits the variable.
         std::env::set_var(LISTENER_PORT_ENV, port.to_string());
         self.listener = Some(l);
+        Ok(())
+    }
+}
+
+/// The lesser opener's uid, told to the sandbox.
+struct LesserOpener {
+    uid: u32,
+}
+
+impl Hook for LesserOpener {
+    fn before_clone(&mut self) -> Result<(), StepError> {
+        // The sandbox is a clone of this single-threaded process: it
+        // inherits the variable.
+        std::env::set_var(LESSER_OPENER_ENV, self.uid.to_string());
         Ok(())
     }
 }

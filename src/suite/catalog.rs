@@ -14,7 +14,8 @@ use crate::runtime::sabotage::{self, Entry, Expected};
 
 /// Areas in the order reports show them.
 pub const AREAS: &[&str] = &[
-    "pid", "uts", "net", "mount", "ipc", "cgroup", "userns", "caps", "time", "security", "custom",
+    "pid", "uts", "net", "mount", "ipc", "cgroup", "userns", "caps", "time", "security", "cve",
+    "custom",
 ];
 
 /// The area of a property whose row names none: the first word of its id

@@ -331,6 +331,13 @@ pub static KNOBS: &[KnobDef] = &[
         is_on: |_, s| s.scaffold.veth.is_some(),
         turn_off: |_, s| s.scaffold.veth = None,
     },
+    KnobDef {
+        word: "lesser-opener",
+        arg: ArgKind::Nothing,
+        doc: "the probe opens the cgroup file as root, not with its effective uid lowered to the lesser opener's",
+        is_on: |_, s| s.scaffold.lesser_opener.is_some(),
+        turn_off: |_, s| s.scaffold.lesser_opener = None,
+    },
 ];
 
 /// Every knob's form, for messages: `` `namespace <user|pid|...>`, `memory-limit`, ... ``.
@@ -697,7 +704,7 @@ mod tests {
     fn every_knob_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             knob_forms(),
-            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `clone-into-cgroup`, `cgroup-kill`, `readonly <target>`, `idmap <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `seccomp-listener`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`"
+            "`namespace <user|pid|mount|uts|ipc|net|cgroup|time>`, `memory-limit`, `pids-limit`, `clone-into-cgroup`, `cgroup-kill`, `readonly <target>`, `idmap <target>`, `drop <CAP_NAME>`, `no-new-privs`, `seccomp`, `seccomp-listener`, `masked-paths`, `file-caps`, `pivot-root`, `propagation`, `fresh-proc`, `setgroups-deny`, `user`, `cpu-limit`, `landlock`, `memory-high`, `cgroup-join`, `veth`, `lesser-opener`"
         );
         for def in KNOBS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

@@ -82,10 +82,13 @@ pub enum KernelFeature {
     /// `cgroup-kill`: a cgroup2 hierarchy is mounted and its cgroups have
     /// a `cgroup.kill` file.
     CgroupKill,
+    /// `cgroup-v1`: a cgroup v1 hierarchy holding a controller exists
+    /// (`/proc/cgroups` lists one at a hierarchy other than 0).
+    CgroupV1,
 }
 
 impl KernelFeature {
-    pub const ALL: [KernelFeature; 10] = [
+    pub const ALL: [KernelFeature; 11] = [
         KernelFeature::Pidfd,
         KernelFeature::TimeNs,
         KernelFeature::IdmappedMount,
@@ -96,6 +99,7 @@ impl KernelFeature {
         KernelFeature::SeccompUserNotif,
         KernelFeature::CloneIntoCgroup,
         KernelFeature::CgroupKill,
+        KernelFeature::CgroupV1,
     ];
 
     /// The name a table writes.
@@ -111,6 +115,7 @@ impl KernelFeature {
             KernelFeature::SeccompUserNotif => "seccomp-user-notif",
             KernelFeature::CloneIntoCgroup => "clone-into-cgroup",
             KernelFeature::CgroupKill => "cgroup-kill",
+            KernelFeature::CgroupV1 => "cgroup-v1",
         }
     }
 }
@@ -1069,6 +1074,25 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             KernelFeature::Landlock => decide_landlock(req, host),
             KernelFeature::MemoryHigh => decide_memory_high(req, host),
             KernelFeature::MemoryPeak => decide_memory_peak(req, host),
+            KernelFeature::CgroupV1 => match std::fs::read_to_string("/proc/cgroups") {
+                Err(e) => undecided(req, "read /proc/cgroups", format!("/proc/cgroups: {e}")),
+                Ok(text) => {
+                    let found = crate::probe::cgroup_perm::v1_hierarchies(&text);
+                    if found.is_empty() {
+                        unmet(
+                            req,
+                            "read /proc/cgroups",
+                            "every controller at hierarchy 0",
+                            Reason::new(
+                                ReasonKind::ControllerAbsent,
+                                "no cgroup v1 hierarchy (/proc/cgroups lists every controller at hierarchy 0, cgroup2's)",
+                            ),
+                        )
+                    } else {
+                        met(req, "read /proc/cgroups", found.join(" "))
+                    }
+                }
+            },
             KernelFeature::Pidfd => match crate::sys::pidfd_open(nix::unistd::getpid()) {
                 Ok(_) => met(req, "pidfd_open(self)", "ok"),
                 Err(e) if is_harness_errno(&format!("{e:?}")) => {
@@ -1763,7 +1787,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign|landlock|memory-high|memory-peak|seccomp-user-notif|clone-into-cgroup|cgroup-kill>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign|landlock|memory-high|memory-peak|seccomp-user-notif|clone-into-cgroup|cgroup-kill|cgroup-v1>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);

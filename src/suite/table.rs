@@ -789,6 +789,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../suites/userns.toml"),
     ),
     ("suites/net.toml", include_str!("../../suites/net.toml")),
+    ("suites/cve.toml", include_str!("../../suites/cve.toml")),
 ];
 
 /// What a built-in row says of its property as a whole.
