@@ -1131,7 +1131,12 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
 }
 
 /// The calls an idmapped bind is made of, as the runtime names its steps.
-const IDMAP_STEPS: &[&str] = &["open_tree", "mount_setattr", "move_mount"];
+const IDMAP_STEPS: &[&str] = &[
+    "clone-idmap-userns",
+    "open_tree",
+    "mount_setattr",
+    "move_mount",
+];
 
 /// Decides `kernel-feature idmapped-mount` by making one. Only a call the
 /// kernel does not have (`ENOSYS`) or a file system without idmap support
@@ -1169,6 +1174,25 @@ fn decide_idmapped_mount(req: &Requirement, behaviour: &dyn Behaviour) -> Decisi
 fn idmap_refusal(step: &str, errno: &str) -> Option<Reason> {
     let call = step.split_whitespace().next().unwrap_or_default();
     let seen = format!("{step}: {errno}");
+    // The idmap is a user namespace the helper makes: a limit of zero
+    // refuses it with ENOSPC (EUSERS before 4.9), a security module with
+    // EPERM or EACCES. The host's policy, not the kernel's lack.
+    if call == "clone-idmap-userns" {
+        return match errno {
+            "ENOSPC" | "EUSERS" => Some(
+                Reason::new(
+                    ReasonKind::SysctlPolicy,
+                    format!("no user namespace for the idmap ({seen}): user.max_user_namespaces is reached or 0"),
+                )
+                .with_hint("sysctl -w user.max_user_namespaces=15000"),
+            ),
+            "EPERM" | "EACCES" => Some(Reason::new(
+                ReasonKind::LsmDenied,
+                format!("the user namespace for the idmap was refused ({seen})"),
+            )),
+            _ => None,
+        };
+    }
     if errno == "ENOSYS" {
         Some(Reason::new(
             ReasonKind::KernelLacksFeature,
@@ -1781,6 +1805,14 @@ mod tests {
         assert!(r.detail.contains("no mount_setattr system call"), "{r:?}");
         assert!(idmap_refusal("mount_setattr (tmpfs)", "EPERM").is_none());
         assert!(idmap_refusal("move_mount (tmpfs)", "EINVAL").is_none());
+        // The idmap's user namespace refused by the host's policy: a
+        // user.max_user_namespaces of 0, a security module.
+        let r = idmap_refusal("clone-idmap-userns ", "ENOSPC").unwrap();
+        assert_eq!(r.kind, ReasonKind::SysctlPolicy);
+        assert!(r.detail.contains("user.max_user_namespaces"), "{r:?}");
+        let r = idmap_refusal("clone-idmap-userns ", "EPERM").unwrap();
+        assert_eq!(r.kind, ReasonKind::LsmDenied);
+        assert!(idmap_refusal("clone-idmap-userns ", "EINVAL").is_none());
     }
 
     #[test]
