@@ -246,6 +246,64 @@ fn v2_delegation(host: &HostFacts) -> Need {
     }
 }
 
+/// crun, the OCI runtime Podman runs by default on Debian and Fedora,
+/// refuses a hybrid layout whose cgroup2 hierarchy holds a controller
+/// ("cgroups in hybrid mode not supported, drop all controllers from
+/// cgroupv2"), whatever `--cgroups` says: seen on such a host with
+/// Debian's Podman 4.3 and crun 1.8.
+fn crun_layout(host: &HostFacts) -> Need {
+    let hybrid = host.cgroup.layout.as_str() == "hybrid";
+    let on_v2 = &host.cgroup.v2_controllers;
+    let met = !hybrid || on_v2.is_empty();
+    Need {
+        what: "a cgroup layout crun accepts (not hybrid with a controller on cgroup2)".into(),
+        met: Some(met),
+        optional: false,
+        seen: if hybrid {
+            format!(
+                "hybrid layout; on cgroup2: {}",
+                if on_v2.is_empty() {
+                    "no controller".to_string()
+                } else {
+                    on_v2.join(" ")
+                }
+            )
+        } else {
+            format!("cgroup layout {}", host.cgroup.layout.as_str())
+        },
+        fix: (!met).then(|| {
+            "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2 only), or run Podman with runc (--runtime runc)".into()
+        }),
+    }
+}
+
+/// A user-mode network stack for rootless containers' default network:
+/// slirp4netns or pasta, looked up in `path` (PATH's value).
+fn rootless_network(path: Option<&std::ffi::OsStr>) -> Need {
+    let found: Vec<String> = ["slirp4netns", "pasta"]
+        .into_iter()
+        .filter_map(|name| {
+            std::env::split_paths(path.unwrap_or_default())
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+                .map(|p| p.display().to_string())
+        })
+        .collect();
+    Need {
+        what: "slirp4netns or pasta (the default network of rootless containers)".into(),
+        met: Some(!found.is_empty()),
+        optional: false,
+        seen: if found.is_empty() {
+            "neither in PATH".into()
+        } else {
+            found.join(", ")
+        },
+        fix: found
+            .is_empty()
+            .then(|| "install slirp4netns (or passt, for pasta)".into()),
+    }
+}
+
 /// `user.max_user_namespaces` above zero.
 fn userns_count(host: &HostFacts) -> Need {
     let v = host.sysctl("user.max_user_namespaces");
@@ -262,8 +320,19 @@ fn userns_count(host: &HostFacts) -> Need {
     }
 }
 
-/// The needs of each profile, decided on this host.
+/// The needs of each profile, decided on this host (programs looked up in
+/// this process's PATH).
 pub fn answer(profile: Profile, host: &HostFacts, audit: &Audit) -> ProfileAnswer {
+    answer_with(profile, host, audit, std::env::var_os("PATH").as_deref())
+}
+
+/// [`answer`], with programs looked up in `path`.
+pub fn answer_with(
+    profile: Profile,
+    host: &HostFacts,
+    audit: &Audit,
+    path: Option<&std::ffi::OsStr>,
+) -> ProfileAnswer {
     let ns = |n: &str| from_audit(audit, &format!("{n} namespaces"), false);
     let needs: Vec<Need> =
         match profile {
@@ -289,6 +358,8 @@ pub fn answer(profile: Profile, host: &HostFacts, audit: &Audit) -> ProfileAnswe
                 subid_ranges(host),
                 ns("pid"),
                 ns("net"),
+                crun_layout(host),
+                rootless_network(path),
                 from_kconfig(
                     host,
                     "overlay or FUSE file system (rootless image layers)",
@@ -437,11 +508,57 @@ mod tests {
         h
     }
 
+    /// A PATH holding a slirp4netns (an empty file is enough to be found).
+    fn net_path() -> (tempfile::TempDir, std::ffi::OsString) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("slirp4netns"), b"").unwrap();
+        let path = dir.path().as_os_str().to_owned();
+        (dir, path)
+    }
+
+    fn answer(profile: Profile, host: &HostFacts, audit: &Audit) -> ProfileAnswer {
+        let (_dir, path) = net_path();
+        answer_with(profile, host, audit, Some(&path))
+    }
+
     fn answers(host: &HostFacts, audit: &Audit) -> Vec<(&'static str, Answer)> {
         Profile::ALL
             .iter()
             .map(|p| (p.name(), answer(*p, host, audit).answer))
             .collect()
+    }
+
+    #[test]
+    fn crun_s_hybrid_refusal_and_a_missing_network_stack_block_rootless_podman() {
+        // A hybrid host with hugetlb on its cgroup2 hierarchy, as crun
+        // refuses it ("cgroups in hybrid mode not supported").
+        let mut host = ready_host();
+        host.cgroup.layout = crate::model::cgroup::Layout::Hybrid;
+        host.cgroup.v2_controllers = vec!["hugetlb".into()];
+        let a = answer(Profile::RootlessPodman, &host, &all_ok());
+        assert_eq!(a.answer, Answer::No);
+        let n = a.needs.iter().find(|n| n.what.contains("crun")).unwrap();
+        assert_eq!(n.met, Some(false));
+        assert!(n.fix.as_deref().unwrap().contains("--runtime runc"));
+        // Without a controller on cgroup2 crun takes the hybrid layout.
+        host.cgroup.v2_controllers.clear();
+        assert_eq!(
+            answer(Profile::RootlessPodman, &host, &all_ok()).answer,
+            Answer::Yes
+        );
+        // Neither slirp4netns nor pasta in PATH.
+        let empty = tempfile::tempdir().unwrap();
+        let a = answer_with(
+            Profile::RootlessPodman,
+            &ready_host(),
+            &all_ok(),
+            Some(empty.path().as_os_str()),
+        );
+        assert_eq!(a.answer, Answer::No);
+        assert!(a
+            .needs
+            .iter()
+            .any(|n| n.fix.as_deref() == Some("install slirp4netns (or passt, for pasta)")));
     }
 
     #[test]
@@ -509,6 +626,8 @@ mod tests {
     fn cgroup_v1_limits_rootless_podman_but_does_not_block_it() {
         let mut host = ready_host();
         host.cgroup.layout = crate::model::cgroup::Layout::Hybrid;
+        // No controller on its cgroup2 hierarchy: crun takes it.
+        host.cgroup.v2_controllers.clear();
         let a = answer(Profile::RootlessPodman, &host, &all_ok());
         assert_eq!(a.answer, Answer::Yes);
         let limited = a.needs.iter().find(|n| n.optional && n.met == Some(false));
