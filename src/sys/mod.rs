@@ -144,6 +144,15 @@ pub fn exit_now(code: i32) -> ! {
 /// the calling thread. Needs no_new_privs or CAP_SYS_ADMIN; it does not
 /// set no_new_privs itself (the sandbox spec decides that).
 pub fn seccomp_set_filter(prog: &[seccompiler::sock_filter]) -> Result<(), Errno> {
+    seccomp_set_filter_flags(prog, 0).map(|_| ())
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`: the kernel's answer,
+/// which some flags make a descriptor (`SECCOMP_FILTER_FLAG_NEW_LISTENER`).
+pub(crate) fn seccomp_set_filter_flags(
+    prog: &[seccompiler::sock_filter],
+    flags: libc::c_ulong,
+) -> Result<i64, Errno> {
     if prog.is_empty() || prog.len() > u16::MAX as usize {
         return Err(Errno::EINVAL);
     }
@@ -167,14 +176,14 @@ pub fn seccomp_set_filter(prog: &[seccompiler::sock_filter]) -> Result<(), Errno
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
-            0 as libc::c_ulong,
+            flags,
             &fprog as *const libc::sock_fprog,
         )
     };
-    if ret != 0 {
+    if ret < 0 {
         return Err(Errno::last());
     }
-    Ok(())
+    Ok(ret)
 }
 
 /// Whether this process runs in secure-execution mode (`AT_SECURE`): it was

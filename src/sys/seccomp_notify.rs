@@ -49,46 +49,12 @@ pub fn compile(call: &str) -> Result<BpfProgram, String> {
     Ok(prog)
 }
 
-fn set_filter(prog: &[seccompiler::sock_filter], flags: libc::c_ulong) -> Result<i64, Errno> {
-    if prog.is_empty() || prog.len() > u16::MAX as usize {
-        return Err(Errno::EINVAL);
-    }
-    let filter: Vec<libc::sock_filter> = prog
-        .iter()
-        .map(|f| libc::sock_filter {
-            code: f.code,
-            jt: f.jt,
-            jf: f.jf,
-            k: f.k,
-        })
-        .collect();
-    let fprog = libc::sock_fprog {
-        len: filter.len() as libc::c_ushort,
-        filter: filter.as_ptr().cast_mut(),
-    };
-    // SAFETY: `fprog` points at `filter`, a live allocation of exactly
-    // `len` instructions in the kernel's `struct sock_filter` layout; the
-    // kernel copies the program before returning and keeps no pointer.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
-            flags,
-            &fprog as *const libc::sock_fprog,
-        )
-    };
-    if ret < 0 {
-        return Err(Errno::last());
-    }
-    Ok(ret)
-}
-
 /// `seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
 /// prog)`: installs the filter on the calling thread and returns its
 /// listener. Needs no_new_privs or CAP_SYS_ADMIN in the caller's user
 /// namespace.
 pub fn install_with_listener(prog: &[seccompiler::sock_filter]) -> Result<OwnedFd, Errno> {
-    let fd = set_filter(prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)?;
+    let fd = super::seccomp_set_filter_flags(prog, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)?;
     // SAFETY: with NEW_LISTENER a successful call returns a new
     // descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
