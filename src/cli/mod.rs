@@ -248,6 +248,26 @@ struct Selection {
     exact: bool,
 }
 
+/// When a run audits the host (`run --audit`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum AuditWhen {
+    /// A run of every case audits; a narrowed run does not.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl AuditWhen {
+    fn wanted(self, selection: &Selection) -> bool {
+        match self {
+            AuditWhen::Always => true,
+            AuditWhen::Never => false,
+            AuditWhen::Auto => selection.filters.is_empty() && selection.skips.is_empty(),
+        }
+    }
+}
+
 impl Selection {
     /// Whether `pattern` matches the case `id` (as `text`).
     fn hits(&self, pattern: &str, id: &CaseId, text: &str) -> bool {
@@ -293,6 +313,12 @@ struct RunArgs {
     /// Pairs of cases run at once (1 to 64).
     #[arg(long, default_value_t = 2, value_parser = parse_jobs)]
     jobs: usize,
+    /// Audit the host into the report: `auto` (the default) audits a run
+    /// of every case and leaves it out of a run narrowed by filters or
+    /// `--skip` (a single check then costs only its own sandboxes);
+    /// `always` and `never` override.
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    audit: AuditWhen,
     /// Colour the outcome words: `auto` (the default) colours on a
     /// terminal unless `NO_COLOR` is set, or when `CLICOLOR_FORCE` is;
     /// `always` and `never` override both. `--color` alone is `always`.
@@ -851,7 +877,18 @@ fn interrupted_status(signal: &str) -> u8 {
 }
 
 fn run(a: RunArgs) -> u8 {
-    let props = match load(&a.suite) {
+    // The host's facts are read while the tables load: neither needs the
+    // other, and together they are most of the start-up.
+    let (props, host) = std::thread::scope(|s| {
+        let host = s.spawn(HostFacts::probe);
+        let props = load(&a.suite);
+        (props, host.join())
+    });
+    let host = match host {
+        Ok(h) => h,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    let props = match props {
         Ok(p) => p,
         Err(e) => {
             eprintln!("isocheck: {e}");
@@ -899,7 +936,6 @@ fn run(a: RunArgs) -> u8 {
         eprintln!("isocheck: {e}");
         return EXIT_USAGE;
     }
-    let host = HostFacts::probe();
     let labels: std::collections::BTreeMap<String, String> = a.labels.iter().cloned().collect();
     let outputs = match Outputs::prepare(&a, &host, &labels) {
         Ok(o) => o,
@@ -959,7 +995,7 @@ fn run(a: RunArgs) -> u8 {
     let mut ktap = outputs.ktap.map(|(dir, name)| FileSink::ktap(dir, name));
     let settings = RunSettings {
         labels,
-        audit: true,
+        audit: a.audit.wanted(&selection),
     };
     let report = std::thread::scope(|s| {
         let runner = &runner;

@@ -35,31 +35,46 @@ pub struct Quota {
 }
 
 /// Runtime the kernel hands a CPU's run queue ahead of use
-/// (`kernel.sched_cfs_bandwidth_slice_us`, 5 ms by default): what is left
-/// of it on a CPU may be spent in the next period.
+/// (`kernel.sched_cfs_bandwidth_slice_us`, 5 ms by default), never more
+/// than one quota: what is left of it on a CPU may be spent in the next
+/// period.
 const SLICE: Duration = Duration::from_millis(5);
 /// The longest scheduler tick (HZ=100): an overrun of the quota is noticed
-/// at the latest one tick late.
+/// at the latest one tick late, and later periods pay it back.
 const TICK: Duration = Duration::from_millis(10);
-/// Throttled periods that end the loop once it has run into its quota:
-/// enough periods that a quota twice the promised one gets the loop over
-/// the allowance first (its slack weighs less the longer the run).
-const THROTTLES_TO_DECIDE: u64 = 8;
 
 impl Quota {
+    fn quota(&self) -> Duration {
+        Duration::from_micros(self.quota_us.max(1))
+    }
+
+    /// What a task held to this quota may get beyond one quota per period
+    /// it touches: a slice left over on each CPU it may run on (at most 16
+    /// counted) and one tick.
+    fn slack(&self, cpus: usize) -> Duration {
+        SLICE.min(self.quota()) * cpus.clamp(1, 16) as u32 + TICK
+    }
+
     /// The most CPU time a single task held to this quota can get in a
     /// stretch of `wall` that spans `kernel_periods` of the cgroup's
     /// periods (0 when unknown): one quota for every period the stretch
     /// touches (`ceil(wall / period) + 1`, or the kernel's count plus one
-    /// if larger), plus a slice left over on each CPU it may run on (at
-    /// most 16 counted) and one tick.
+    /// if larger), plus the [slack](Quota::slack).
     pub fn allows(&self, wall: Duration, kernel_periods: u64, cpus: usize) -> Duration {
         let period = Duration::from_micros(self.period_us.max(1));
         let by_wall = wall.as_nanos().div_ceil(period.as_nanos()) as u64 + 1;
         let periods = by_wall.max(kernel_periods + 1);
-        Duration::from_micros(self.quota_us.saturating_mul(periods))
-            + SLICE * cpus.clamp(1, 16) as u32
-            + TICK
+        Duration::from_micros(self.quota_us.saturating_mul(periods)) + self.slack(cpus)
+    }
+
+    /// Throttled periods that end the loop once it has run into its quota:
+    /// enough that a quota twice the promised one would have got the loop
+    /// over [`allows`](Quota::allows) first. In `n` periods such a quota
+    /// gives `2nq`, which passes `(n + 2)q + slack` once `n > 2 + slack/q`;
+    /// one more for the period the count lags.
+    pub fn throttles_to_decide(&self, cpus: usize) -> u64 {
+        let q = self.quota().as_nanos();
+        3 + self.slack(cpus).as_nanos().div_ceil(q) as u64
     }
 }
 
@@ -174,7 +189,7 @@ pub fn busy_loop(ms: u64, max_ms: Option<u64>, quota: Option<Quota>) -> BusyRepo
         if now >= next_stat {
             next_stat = now + Duration::from_millis(5);
             if let (Some(a), Some(b)) = (stat0, CpuStat::inherited()) {
-                if b.nr_throttled.saturating_sub(a.nr_throttled) >= THROTTLES_TO_DECIDE {
+                if b.nr_throttled.saturating_sub(a.nr_throttled) >= q.throttles_to_decide(cpus) {
                     break;
                 }
             }
@@ -319,6 +334,35 @@ mod tests {
             Q.allows(Duration::from_millis(300), 0, 256),
             Duration::from_millis(20 + 80 + 10)
         );
+        // A quota smaller than a slice is all a CPU's run queue can hold.
+        let small = Quota {
+            quota_us: 1_000,
+            period_us: 10_000,
+        };
+        assert_eq!(
+            small.allows(Duration::from_millis(100), 0, 2),
+            Duration::from_millis(11 + 2 + 10)
+        );
+    }
+
+    #[test]
+    fn a_loop_throttled_long_enough_would_have_shown_a_doubled_quota() {
+        // 5 ms per 100 ms on two CPUs: slack 20 ms is 4 quotas: 7 periods.
+        assert_eq!(Q.throttles_to_decide(2), 7);
+        let small = Quota {
+            quota_us: 1_000,
+            period_us: 10_000,
+        };
+        // 1 ms per 10 ms on two CPUs: slack 12 ms: 15 periods.
+        assert_eq!(small.throttles_to_decide(2), 15);
+        // What those periods mean: twice the quota over them gets past
+        // what the promised quota allows.
+        for (q, cpus) in [(Q, 2), (small, 2), (small, 16), (Q, 1)] {
+            let n = q.throttles_to_decide(cpus);
+            let wall = Duration::from_micros(q.period_us * n);
+            let doubled = Duration::from_micros(2 * q.quota_us * n);
+            assert!(doubled > q.allows(wall, n, cpus), "{q:?} on {cpus} CPUs");
+        }
     }
 
     #[test]

@@ -552,7 +552,7 @@ fn clone_sandbox(
 /// that can wait for the CPU), and how long it watches one it did not
 /// kill.
 const ESCAPEE_KILL_WAIT: Duration = Duration::from_secs(5);
-const ESCAPEE_WATCH: Duration = Duration::from_millis(200);
+const ESCAPEE_WATCH: Duration = Duration::from_millis(50);
 
 /// Watches the task the probe reports as escaped (the report's
 /// [`ESCAPED_PID_FIELD`]) once the main process has ended: a pidfd of it,

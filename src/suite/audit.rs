@@ -129,8 +129,32 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     let root = nix::unistd::geteuid().is_root();
     let mut checks = Vec::new();
 
+    // The sandboxes the audit tries run at once: each waits mostly on the
+    // kernel (namespace set-up and teardown), not on a CPU.
+    let namespaces = [
+        Namespace::Pid,
+        Namespace::Net,
+        Namespace::Uts,
+        Namespace::Ipc,
+        Namespace::Cgroup,
+        Namespace::Time,
+    ];
+    let (seen, mut ns_seen) = std::thread::scope(|s| {
+        let each: Vec<_> = namespaces
+            .iter()
+            .map(|&ns| {
+                s.spawn(move || root.then(|| super::requirements::namespace_probe(launcher, ns)))
+            })
+            .collect();
+        let userns = super::requirements::userns_probe(launcher);
+        let each: Vec<Seen> = each
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect();
+        (userns, each.into_iter())
+    });
+
     // Unprivileged user namespaces, the root of rootless containers.
-    let seen = super::requirements::userns_probe(launcher);
     let mut knobs: Vec<KnobSeen> = gates::USERNS_GATES
         .iter()
         .filter_map(|g| knob(host, g))
@@ -156,15 +180,8 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
     ));
 
     // Each namespace kind, created for real by a rootful sandbox.
-    for ns in [
-        Namespace::Pid,
-        Namespace::Net,
-        Namespace::Uts,
-        Namespace::Ipc,
-        Namespace::Cgroup,
-        Namespace::Time,
-    ] {
-        let seen = root.then(|| super::requirements::namespace_probe(launcher, ns));
+    for ns in namespaces {
+        let seen = ns_seen.next().flatten();
         let facts = gates::namespace(ns);
         let knobs = knob(host, &facts.limit).into_iter().collect();
         checks.push(judge(

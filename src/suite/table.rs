@@ -106,8 +106,13 @@ struct Built {
 /// `f` over `items` on every CPU, results in order; small inputs stay on
 /// the calling thread.
 fn par_map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    // Small inputs first: asking for the CPU count reads the cgroup's CPU
+    // quota files, which costs more than a small table's rows.
+    if items.len() < 1024 {
+        return items.into_iter().map(f).collect();
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads == 1 || items.len() < 1024 {
+    if threads == 1 {
         return items.into_iter().map(f).collect();
     }
     let per = items.len().div_ceil(threads);
@@ -1225,12 +1230,11 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         assert!(!parse("t.toml", GOOD).unwrap()[0].exclusive);
         let text = GOOD.replacen("requires =", "exclusive = true\nrequires =", 1);
         assert!(parse("t.toml", &text).unwrap()[0].exclusive);
+        // The busy loop is judged against its quota, not against the CPU
+        // it gets: it shares the host with the other sandboxes.
         let props = builtin().unwrap();
         let cpu = props.iter().find(|p| p.id == "cgroup.cpu_max").unwrap();
-        assert!(
-            cpu.exclusive,
-            "the busy loop measures CPU time: it runs alone"
-        );
+        assert!(!cpu.exclusive);
     }
 
     #[test]
