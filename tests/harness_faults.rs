@@ -63,12 +63,82 @@ fn run_with(helper: PathBuf, props: &[Property]) -> Report {
             helper,
             rootfs: None,
             jobs: 1,
+            zygote: false,
         },
         HostFacts::probe(),
     )
     .unwrap();
     let all = |_: &CaseId| true;
     runner.run_all(props, &all, &mut [])
+}
+
+/// The helper zygotes (`isocheck __zygote`) this process started.
+fn own_zygotes() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The parent pid is the second field after the command's `)`.
+            let ppid = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().nth(1));
+            cmdline.split(|b| *b == 0).any(|a| a == b"__zygote") && ppid == Some(me.as_str())
+        })
+        .collect()
+}
+
+#[test]
+fn helpers_forked_by_a_zygote_judge_as_helpers_started_anew_and_a_killed_zygote_is_replaced() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let props = plain_properties();
+    let all = |_: &CaseId| true;
+    let run = |zygote: bool, runner_hook: &dyn Fn(&Runner)| {
+        let runner = Runner::new(
+            RunOptions {
+                helper: bin(),
+                rootfs: None,
+                jobs: 2,
+                zygote,
+            },
+            HostFacts::probe(),
+        )
+        .unwrap();
+        runner_hook(&runner);
+        runner.run_all(&props, &all, &mut [])
+    };
+    let started_anew = run(false, &|_| {});
+    assert!(own_zygotes().is_empty(), "one-shot helpers need no zygote");
+    let forked = run(true, &|runner| {
+        // Warm the pool, then kill every zygote while it is idle: the
+        // run must start fresh ones and lose no case to it.
+        let few: Vec<Property> = props.iter().take(2).cloned().collect();
+        runner.run_all(&few, &all, &mut []);
+        let zygotes = own_zygotes();
+        assert!(
+            !zygotes.is_empty(),
+            "the run forked no helper from a zygote"
+        );
+        for z in zygotes {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(z),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+        }
+    });
+    assert_eq!(outcomes(&forked), outcomes(&started_anew));
+    assert!(
+        forked.cases.iter().all(|c| c.outcome != Outcome::Error),
+        "{:#?}",
+        outcomes(&forked)
+    );
+    // The runner is gone: so are its zygotes (reaped, not left behind).
+    assert!(own_zygotes().is_empty(), "zygotes outlived their runner");
 }
 
 /// What each case came to: outcome and reason kind.
@@ -171,6 +241,7 @@ fn helpers_that_cannot_start_or_speak_make_errors() {
             helper: dir.path().join("missing"),
             rootfs: None,
             jobs: 1,
+            zygote: false,
         },
         HostFacts::probe(),
     );
@@ -295,6 +366,7 @@ fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
             helper,
             rootfs: None,
             jobs: 1,
+            zygote: false,
         },
         HostFacts::probe(),
     )

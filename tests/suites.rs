@@ -70,6 +70,7 @@ fn main() {
             helper,
             rootfs: None,
             jobs: 1,
+            zygote: true,
         },
         HostFacts::probe(),
     ) {

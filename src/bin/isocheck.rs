@@ -26,6 +26,9 @@ fn main() -> ExitCode {
     if first == Some(isocheck::runtime::helper::HELPER_ARG) {
         return ExitCode::from(isocheck::runtime::helper::main() as u8);
     }
+    if first == Some(isocheck::runtime::zygote::ZYGOTE_ARG) {
+        return ExitCode::from(isocheck::runtime::zygote::main() as u8);
+    }
     if first == Some(isocheck::runtime::workdir::WORKNS_ARG) {
         let rest: Vec<String> = args[2..]
             .iter()

@@ -593,6 +593,7 @@ fn make_runner(rootfs: Option<PathBuf>, jobs: usize, host: HostFacts) -> Result<
             helper,
             rootfs,
             jobs,
+            zygote: true,
         },
         host,
     )

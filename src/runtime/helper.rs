@@ -78,12 +78,20 @@ pub fn main() -> i32 {
             return bare_clone(bits);
         }
     }
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
         eprintln!("isocheck helper: reading the request: {e}");
         return 3;
     }
-    let req: HelperRequest = match serde_json::from_str(&input) {
+    serve(&input)
+}
+
+/// Runs the request `input` (JSON) and writes the report to stdout: the
+/// helper's work once it is in the run's work namespace, whether it was
+/// started for this one sandbox or forked by the zygote
+/// ([`super::zygote`]). Returns the process exit code.
+pub fn serve(input: &[u8]) -> i32 {
+    let req: HelperRequest = match serde_json::from_slice(input) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("isocheck helper: bad request: {e}");

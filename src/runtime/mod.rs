@@ -33,3 +33,4 @@ pub mod spec;
 pub mod syscall;
 pub mod veth;
 pub mod workdir;
+pub mod zygote;

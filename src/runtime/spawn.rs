@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use super::helper::HELPER_ARG;
 use super::protocol::RootlessPlan;
 use super::protocol::{HelperReport, HelperRequest};
 use super::workdir::WorkDir;
+use super::zygote::Zygote;
 use crate::model::cgroup::Layout;
 use crate::model::namespace::Namespace;
 use crate::model::scaffold::{ExecCopy, EXEC_COPY_NAME, MARKER_NAME};
@@ -153,12 +154,29 @@ pub struct Launcher {
     interrupted: AtomicI32,
     /// Process groups of the helpers running now.
     live: Mutex<HashSet<i32>>,
+    /// Idle helper zygotes ([`super::zygote`]); `None` when every helper is
+    /// started anew (the binary does not answer as a zygote, or the
+    /// launcher was made with [`Launcher::one_shot`]). Ended before the
+    /// work directory goes.
+    zygotes: Option<Mutex<Vec<Zygote>>>,
+    /// Set once a zygote could not be started: helpers are started anew.
+    one_shot_from_now: AtomicBool,
     /// Dropped last: the work directory and the run's identity.
     dir: WorkDir,
 }
 
 impl Launcher {
+    /// A launcher that forks helpers from zygotes of `helper` (falling
+    /// back to starting `helper` for each sandbox when it does not answer
+    /// as one).
     pub fn new(helper: impl Into<PathBuf>) -> Result<Launcher, SpawnError> {
+        let mut l = Launcher::one_shot(helper)?;
+        l.zygotes = Some(Mutex::new(Vec::new()));
+        Ok(l)
+    }
+
+    /// A launcher that starts `helper` anew for every sandbox.
+    pub fn one_shot(helper: impl Into<PathBuf>) -> Result<Launcher, SpawnError> {
         let helper = helper.into();
         let layout = cgroups::detect_layout();
         let dir = WorkDir::new(&helper, layout)?;
@@ -189,6 +207,8 @@ impl Launcher {
             exec_copies: Mutex::new(Default::default()),
             interrupted: AtomicI32::new(0),
             live: Mutex::new(HashSet::new()),
+            zygotes: None,
+            one_shot_from_now: AtomicBool::new(false),
             dir,
         })
     }
@@ -411,11 +431,36 @@ impl Launcher {
         })
     }
 
+    /// An idle zygote, started if none is; `None` when helpers are
+    /// started anew (then for the rest of the run, if a zygote could not
+    /// be started).
+    fn zygote(&self) -> Option<Zygote> {
+        let pool = self.zygotes.as_ref()?;
+        if let Some(z) = pool.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Some(z);
+        }
+        match Zygote::start(&self.helper, &self.dir) {
+            Ok(z) => Some(z),
+            Err(_) => {
+                // Not a binary that answers as a zygote (a stand-in
+                // helper): every helper is started anew from now on.
+                self.one_shot_from_now.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
     fn call_helper(
         &self,
         req: &HelperRequest,
         deadline: Duration,
     ) -> Result<HelperReport, SpawnError> {
+        let body = serde_json::to_vec(req).map_err(|e| SpawnError::Protocol(e.to_string()))?;
+        if !self.one_shot_from_now.load(Ordering::Relaxed) {
+            if let Some(z) = self.zygote() {
+                return self.call_zygote(z, &body, deadline, false);
+            }
+        }
         let mut cmd = Command::new(&self.helper);
         self.dir.pass_to(&mut cmd);
         let mut child = cmd
@@ -436,7 +481,6 @@ impl Launcher {
             })?;
         let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _live = LiveGroup::new(self, pgid.as_raw());
-        let body = serde_json::to_vec(req).map_err(|e| SpawnError::Protocol(e.to_string()))?;
         let mut stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");
@@ -471,15 +515,102 @@ impl Launcher {
         if self.interrupted().is_some() {
             return Err(SpawnError::Interrupted);
         }
-        if !status.success() {
-            return Err(SpawnError::Helper {
-                status: status.to_string(),
-                stderr: stderr.trim().to_string(),
-            });
-        }
-        serde_json::from_slice(&out)
-            .map_err(|e| SpawnError::Protocol(format!("{e}: {:?}", String::from_utf8_lossy(&out))))
+        finish(status, &stderr, &out)
     }
+
+    /// [`Launcher::call_helper`] through a zygote: the same pipes, the same
+    /// deadline and process-group kill, the status from the zygote. The
+    /// zygote goes back to the pool unless it failed to answer.
+    fn call_zygote(
+        &self,
+        mut z: Zygote,
+        body: &[u8],
+        deadline: Duration,
+        retried: bool,
+    ) -> Result<HelperReport, SpawnError> {
+        let start_error = |e: String| SpawnError::Start {
+            path: self.helper.clone(),
+            source: std::io::Error::other(format!("through its zygote: {e}")),
+        };
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError::Start {
+                path: self.helper.clone(),
+                source: e.into(),
+            })
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let pgid = match z.fork_helper(body, out_w, err_w) {
+            Ok(p) => p,
+            // An idle zygote that died (killed from outside, say) started
+            // nothing: a fresh one takes the request, once.
+            Err(_) if !retried => {
+                drop(z);
+                let fresh = Zygote::start(&self.helper, &self.dir).map_err(start_error)?;
+                return self.call_zygote(fresh, body, deadline, true);
+            }
+            Err(e) => return Err(start_error(e)),
+        };
+        let _live = LiveGroup::new(self, pgid.as_raw());
+        let mut stdout = std::fs::File::from(out_r);
+        let mut stderr = std::fs::File::from(err_r);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = stdout.read_to_end(&mut out);
+            let _ = tx.send(out);
+        });
+        let kill = || {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        };
+        let out = match rx.recv_timeout(deadline) {
+            Ok(out) => out,
+            Err(_) => {
+                kill();
+                if z.helper_status().is_ok() {
+                    self.give_back(z);
+                }
+                return Err(SpawnError::HelperTimeout(deadline));
+            }
+        };
+        let status = z.helper_status();
+        // Nothing of this helper's group may outlive it.
+        kill();
+        let status = status.map_err(start_error)?;
+        self.give_back(z);
+        let stderr = err_reader.join().unwrap_or_default();
+        if self.interrupted().is_some() {
+            return Err(SpawnError::Interrupted);
+        }
+        finish(status, &stderr, &out)
+    }
+
+    fn give_back(&self, z: Zygote) {
+        if let Some(pool) = &self.zygotes {
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(z);
+        }
+    }
+}
+
+/// The helper's report from its exit status, stderr and stdout.
+fn finish(
+    status: std::process::ExitStatus,
+    stderr: &str,
+    out: &[u8],
+) -> Result<HelperReport, SpawnError> {
+    if !status.success() {
+        return Err(SpawnError::Helper {
+            status: status.to_string(),
+            stderr: stderr.trim().to_string(),
+        });
+    }
+    serde_json::from_slice(out)
+        .map_err(|e| SpawnError::Protocol(format!("{e}: {:?}", String::from_utf8_lossy(out))))
 }
 
 /// A helper's process group, listed while it runs so that an interrupt

@@ -26,6 +26,11 @@ pub struct RunOptions {
     pub rootfs: Option<PathBuf>,
     /// Pairs run at once.
     pub jobs: usize,
+    /// Fork helpers from zygotes of `helper` ([`crate::runtime::zygote`])
+    /// instead of starting it for every sandbox: the same helpers, without
+    /// an exec each. Off for a stand-in helper that must be started for
+    /// each sandbox to do its part.
+    pub zygote: bool,
 }
 
 pub struct Runner {
@@ -42,7 +47,11 @@ pub struct Runner {
 impl Runner {
     pub fn new(opts: RunOptions, host: HostFacts) -> Result<Runner, SpawnError> {
         Ok(Runner {
-            launcher: Launcher::new(opts.helper)?,
+            launcher: if opts.zygote {
+                Launcher::new(opts.helper)?
+            } else {
+                Launcher::one_shot(opts.helper)?
+            },
             host,
             rootfs: opts.rootfs,
             jobs: opts.jobs.max(1),
@@ -496,6 +505,7 @@ mod tests {
                 helper,
                 rootfs: None,
                 jobs: 1,
+                zygote: false,
             },
             HostFacts::default(),
         )

@@ -11,6 +11,7 @@
 
 pub mod caps;
 pub mod clone3;
+pub mod fdpass;
 pub mod landlock;
 pub mod listmount;
 pub mod lsm;
