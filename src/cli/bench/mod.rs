@@ -91,6 +91,7 @@ fn typical_case() -> SandboxSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Case,
+    CaseCgroup,
     FloorClone,
     FloorSetup,
     HelperClone,
@@ -103,6 +104,7 @@ impl Kind {
     fn all() -> Vec<Kind> {
         let mut v = vec![
             Kind::Case,
+            Kind::CaseCgroup,
             Kind::FloorSetup,
             Kind::FloorClone,
             Kind::HelperClone,
@@ -115,6 +117,7 @@ impl Kind {
     fn id(self) -> &'static str {
         match self {
             Kind::Case => "case",
+            Kind::CaseCgroup => "case-cgroup",
             Kind::FloorClone => "floor-clone",
             Kind::FloorSetup => "floor-setup",
             Kind::HelperClone => "helper-clone",
@@ -129,6 +132,10 @@ impl Kind {
             Kind::Case => "isocheck's per-case cost (Launcher::run): a typical case's sandbox \
                 (five namespaces, skeleton root, proc, pivot_root, hostname, cap drop, \
                 no_new_privs), no-op probe, result back, teardown"
+                .into(),
+            Kind::CaseCgroup => "the same case in a cgroup of its own with memory.max 64 MiB and \
+                pids.max 64 (made, joined, removed: on a v1 memory hierarchy the \
+                cgroup.procs move)"
                 .into(),
             Kind::FloorClone => {
                 "in-process clone into pid+mnt+uts+ipc+net, child exits, waited for".into()
@@ -190,6 +197,7 @@ struct Bench {
     floors: floor::FloorServer,
     bundle: Option<peers::Bundle>,
     case: SandboxSpec,
+    case_cgroup: SandboxSpec,
     counter: u64,
 }
 
@@ -198,9 +206,14 @@ impl Bench {
     fn time(&mut self, kind: Kind, peer: Option<&peers::Ready>) -> Result<Duration, String> {
         self.counter += 1;
         match kind {
-            Kind::Case => {
+            Kind::Case | Kind::CaseCgroup => {
+                let spec = if kind == Kind::Case {
+                    &self.case
+                } else {
+                    &self.case_cgroup
+                };
                 let t = Instant::now();
-                match self.launcher.run("bench", &self.case, &Probe::noop()) {
+                match self.launcher.run("bench", spec, &Probe::noop()) {
                     Ok(o) if o.setup_error.is_none() => Ok(t.elapsed()),
                     Ok(o) => Err(format!("sandbox set-up failed: {:?}", o.setup_error)),
                     Err(e) => Err(e.to_string()),
@@ -354,6 +367,14 @@ fn measure(
         floors,
         bundle: bundle.ok(),
         case: typical_case(),
+        case_cgroup: SandboxSpec {
+            cgroup: crate::model::cgroup::CgroupLimits {
+                memory_max: Some(64 << 20),
+                pids_max: Some(64),
+                ..Default::default()
+            },
+            ..typical_case()
+        },
         counter: 0,
     };
     // One untimed run of each first: it checks each variant works (and
