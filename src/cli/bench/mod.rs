@@ -12,6 +12,7 @@ mod floor;
 mod peers;
 mod runs;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -278,10 +279,19 @@ pub fn run(a: BenchArgs) -> u8 {
         std::env::var_os("ISOCHECK_PEERS_CACHE")
             .map_or_else(|| PathBuf::from(peers::DEFAULT_CACHE), PathBuf::from)
     });
-    let code = measure(&a, &cache, exe, host, &work, floor_root, &out);
-    let _ = std::fs::remove_dir_all(&work);
-    peers::remove_cgroup_parent();
-    code
+    let _cleanup = Cleanup(work.clone());
+    measure(&a, &cache, exe, host, &work, floor_root, &out)
+}
+
+/// Removes the bench's work directory and the peers' cgroup parent when
+/// the bench ends, however it ends.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        peers::remove_cgroup_parent();
+    }
 }
 
 /// The rounds, the suite runs, the table and the JSON.
@@ -453,13 +463,14 @@ fn measure(
     };
     body.set_ratios();
     body.targets = crate::report::bench::targets(&body);
-    print!("{}", crate::report::bench::render(&body));
+    // A closed standard output does not stop the figures being written.
+    let _ = std::io::stdout().write_all(crate::report::bench::render(&body).as_bytes());
     let doc = BenchDocument::new(BENCH_SCHEMA_VERSION, body);
     if let Err(e) = crate::sys::outdir::write_file(out, doc.to_json().as_bytes()) {
         eprintln!("isocheck bench: {}: {e}", out.display());
         return super::EXIT_HARNESS;
     }
-    println!("figures: {}", out.display());
+    let _ = writeln!(std::io::stdout(), "figures: {}", out.display());
     if failed {
         super::EXIT_HARNESS
     } else {

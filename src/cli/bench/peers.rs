@@ -63,13 +63,11 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// The bundle `dir/bundle`: `rootfs` (busybox, proc) and config.json.
+    /// The root tree `dir/rootfs` (busybox, proc) every peer runs in;
+    /// each OCI run gets a bundle directory of its own whose config.json
+    /// names this tree.
     pub fn rootfs(&self) -> PathBuf {
-        self.dir.join("bundle/rootfs")
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.dir.join("bundle")
+        self.dir.join("rootfs")
     }
 
     /// Makes the tree under `dir` (a fresh directory) with a copy of
@@ -81,10 +79,6 @@ impl Bundle {
             std::fs::create_dir_all(rootfs.join(d))?;
         }
         std::fs::copy(busybox, rootfs.join("bin/busybox"))?;
-        std::fs::write(
-            b.bundle().join("config.json"),
-            serde_json::to_string_pretty(&oci_config()).expect("JSON"),
-        )?;
         Ok(b)
     }
 }
