@@ -128,6 +128,7 @@ fn main() {
         t!(an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(the_report_and_matrix_pages_render_in_chromium, CHROMIUM),
+        t!(the_bench_measures_each_variant_and_writes_a_valid_document),
         t!(
             subordinate_ranges_map_through_newuidmap,
             Tool::IdmapTools,
@@ -202,6 +203,86 @@ impl Scope {
     fn state(&self) -> HostState {
         host_state(self)
     }
+}
+
+/// `isocheck bench`, two rounds and one suite run: every isocheck variant
+/// and floor is measured (each peer measured or absent, never failed),
+/// the document fits its schema, the runner's peak RSS is its own, and the
+/// bench leaves neither its work directory nor the peers' cgroups.
+fn the_bench_measures_each_variant_and_writes_a_valid_document() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bench/host.json");
+    let o = isocheck(&[
+        "bench",
+        "--rounds",
+        "2",
+        "--suite-runs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("targets:"), "{stdout}");
+    let doc = read_json(&out);
+    let schema = read_json(&root().join("schemas/bench.schema.json"));
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    assert!(validator.is_valid(&doc), "{doc:#}");
+    let variants = doc["variants"].as_array().unwrap();
+    let status = |id: &str| {
+        variants
+            .iter()
+            .find(|v| v["id"] == id)
+            .unwrap_or_else(|| panic!("no variant {id}"))
+    };
+    for id in [
+        "case",
+        "case-cgroup",
+        "floor-setup",
+        "floor-clone",
+        "helper-clone",
+        "one-case-run",
+        "startup",
+    ] {
+        let v = status(id);
+        assert_eq!(v["status"], "measured", "{id}: {v}");
+        assert_eq!(v["stats"]["samples"], 2, "{id}");
+        assert!(v["stats"]["min_ms"].as_f64().unwrap() > 0.0, "{id}");
+    }
+    for id in ["unshare-chroot", "crun", "runc"] {
+        let v = status(id);
+        assert!(
+            v["status"] == "measured" || v["status"] == "absent",
+            "{id}: {v}"
+        );
+    }
+    assert_eq!(status("floor-setup")["ratio"], 1.0);
+    let run = &doc["suite"]["runs"][0];
+    assert!(run["summary"]["total"].as_u64().unwrap() > 100, "{run}");
+    assert_eq!(run["summary"]["fail"], 0, "{run}");
+    // The runner's own, not a 64 MiB hog's.
+    let rss = run["peak_rss_kib"].as_u64().unwrap();
+    assert!((1024..64 * 1024).contains(&rss), "{rss} KiB");
+    assert!(run["user_ms"].as_f64().unwrap() + run["sys_ms"].as_f64().unwrap() > 0.0);
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join("isocheck-bench"))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .filter(|d| {
+            d.file_name()
+                .to_string_lossy()
+                .starts_with("isocheck-bench-")
+        })
+        .map(|d| d.path())
+        .collect();
+    assert!(dirs.is_empty(), "{dirs:?}");
 }
 
 /// Everything isocheck could leak, as seen from the host.

@@ -50,9 +50,10 @@ const HELP_LIST: &str = "Exit status:
   3    the harness failed";
 /// The exit statuses of `bench`.
 const HELP_BENCH: &str = "Exit status:
-  0    measured
+  0    measured (an absent peer is no failure)
   2    bad input or usage
-  3    the harness failed";
+  3    the harness failed, a peer ran but did not print the check's
+       output, or the figures could not be written";
 /// The exit statuses of `matrix`.
 const HELP_MATRIX: &str = "Exit status:
   0    the matrix was written and shows no regression
@@ -113,7 +114,8 @@ enum Command {
     /// List every case with its requirements, without running anything.
     #[command(after_help = HELP_LIST)]
     List(ListArgs),
-    /// Measure the per-case sandbox overhead against a bare clone.
+    /// Measure what a sandbox costs, next to the in-process floors and to
+    /// unshare(1), crun and runc running the same check.
     #[command(after_help = HELP_BENCH)]
     Bench(bench::BenchArgs),
     /// One page (and JSON) of many reports: properties down, legs across,
@@ -545,6 +547,8 @@ pub fn main() -> ExitCode {
         Command::Completions(a) => completions(a),
         Command::Man(a) => man(a),
     };
+    // `isocheck bench` measures a runner's own peak memory this way.
+    bench::write_peak_rss_if_asked();
     ExitCode::from(code)
 }
 

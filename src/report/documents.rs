@@ -5,8 +5,9 @@
 //! Every document carries `schema_version` (`MAJOR.MINOR`,
 //! [`SchemaVersion`]) and `tool`: `report.json` ([`Report`]),
 //! `matrix.json` ([`MatrixDocument`]), `audit.json` and `audit --json`
-//! ([`AuditDocument`]), `list --json` ([`ListDocument`]) and `diff --json`
-//! ([`DiffDocument`]). Each has its own version; a change that only adds
+//! ([`AuditDocument`]), `list --json` ([`ListDocument`]), `diff --json`
+//! ([`DiffDocument`]) and `isocheck bench`'s figures
+//! ([`super::bench::BenchDocument`]). Each has its own version; a change that only adds
 //! raises its minor, any other change its major. The wrapper and the
 //! versions are in [`super::versioned`], which the matrix also uses.
 
@@ -114,6 +115,13 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         (
             "diff.schema.json",
             titled::<DiffDocument>("isocheck diff --json", DIFF_SCHEMA_VERSION),
+        ),
+        (
+            "bench.schema.json",
+            titled::<super::bench::BenchDocument>(
+                "isocheck bench's reports/bench/<host>.json",
+                BENCH_SCHEMA_VERSION,
+            ),
         ),
         (
             "run-stream.schema.json",
@@ -254,6 +262,29 @@ mod tests {
         assert_eq!(doc["tool"]["name"], "isocheck");
         assert!(doc["legs"].is_array() && doc["rows"].is_array());
         check("matrix.schema.json", &doc);
+    }
+
+    #[test]
+    fn a_bench_document_fits_its_schema() {
+        let body = crate::report::bench::tests::sample_body();
+        let doc = serde_json::to_value(super::super::bench::BenchDocument::new(
+            BENCH_SCHEMA_VERSION,
+            body,
+        ))
+        .unwrap();
+        assert_eq!(doc["schema_version"], "1.0");
+        assert_eq!(doc["variants"][0]["stats"]["median_ms"], 2.8);
+        assert_eq!(doc["variants"][4]["status"], "absent");
+        assert!(doc["variants"][4].get("stats").is_none());
+        assert_eq!(doc["suite"]["runs"][0]["peak_rss_kib"], 9728);
+        assert!(doc["targets"].is_array() && doc["host"]["load_end"].is_array());
+        check("bench.schema.json", &doc);
+        let mut bad = doc;
+        bad["variants"][0]["status"] = "maybe".into();
+        let schema = committed("bench.schema.json");
+        assert!(!jsonschema::draft202012::new(&schema)
+            .unwrap()
+            .is_valid(&bad));
     }
 
     #[test]

@@ -14,8 +14,10 @@
 //! runs). [`documents`]: the versions and JSON Schemas of every JSON
 //! document isocheck writes. [`kcidb`]: reports as KernelCI's KCIDB
 //! submission. [`stream`]: the run on standard output as JSON lines or
-//! KTAP (`run --format json|ktap`).
+//! KTAP (`run --format json|ktap`). [`bench`]: what `isocheck bench`
+//! measured, as a document and a table.
 
+pub mod bench;
 pub mod console;
 pub mod diff;
 pub mod documents;

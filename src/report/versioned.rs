@@ -18,6 +18,9 @@ pub const STREAM_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
 /// Version of `isocheck diff --json`.
 pub const DIFF_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
 
+/// Version of `reports/bench/<host>.json` (`isocheck bench`).
+pub const BENCH_SCHEMA_VERSION: SchemaVersion = SchemaVersion::new(1, 0);
+
 /// A document: its version, the tool that wrote it, and its body's fields.
 #[derive(Serialize, Deserialize, Clone, Debug, JsonSchema)]
 pub struct Document<T> {
