@@ -1080,6 +1080,16 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
+    let pairs: Vec<(&Property, crate::model::result::Mode)> = props
+        .iter()
+        .flat_map(|p| {
+            p.cases()
+                .into_iter()
+                .filter(|c| select(c))
+                .map(move |c| (p, c.mode))
+        })
+        .collect();
+    runner.decide_ahead(&pairs);
     let mut rows = Vec::new();
     for p in props {
         for id in p.cases().into_iter().filter(|c| select(c)) {

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use super::case::{CaseId, Property};
 use super::judge::{combine, judge, Run};
-use super::requirements::{namespace_probe, userns_probe, Behaviour, Decision, Decisions, Tried};
+use super::requirements::{
+    namespace_probe, userns_probe, Behaviour, Decision, Decisions, Requirement, Tried,
+};
 use crate::model::events::{Collector, Event, Sink};
 use crate::model::host::HostFacts;
 use crate::model::result::{
@@ -67,6 +69,30 @@ impl Runner {
             .iter()
             .map(|r| self.decisions.decide(r, &self.host, self))
             .collect()
+    }
+
+    /// Decides every requirement of these pairs now, several at once
+    /// (each decision that tries a sandbox waits mostly on the kernel), so
+    /// that no pair waits for them one by one. Each is still decided once
+    /// per run: [`Runner::decide_all`] then finds it made.
+    pub fn decide_ahead(&self, pairs: &[(&Property, Mode)]) {
+        let mut seen = std::collections::HashSet::new();
+        let reqs: Vec<&Requirement> = pairs
+            .iter()
+            .flat_map(|(p, m)| p.def(*m).requires.iter())
+            .filter(|r| seen.insert(*r))
+            .collect();
+        let threads = reqs.len().min(8);
+        let queue = Mutex::new(reqs.into_iter());
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| loop {
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some(r) = next else { break };
+                    self.decisions.decide(r, &self.host, self);
+                });
+            }
+        });
     }
 
     /// Makes ahead of time what these properties' sandboxes need (copies of
@@ -224,6 +250,7 @@ impl Runner {
         let planned = pairs.len() * 2;
         let selected: Vec<&Property> = pairs.iter().map(|(p, _)| *p).collect();
         self.prepare(&selected);
+        self.decide_ahead(&pairs);
         let plan = Plan::new(&pairs, select);
         let mut collector = Collector::default();
         let mut alive = vec![true; sinks.len()];
