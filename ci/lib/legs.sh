@@ -250,9 +250,9 @@ cmd_run() {
 		esac
 		progress_draw
 	}
-	# Starts a leg's runner ($1: host or a guest leg) in the background.
+	# Starts guest leg $1's runner in the background.
 	start_leg() {
-		if [[ $1 == host ]]; then run_host_leg & else run_guest_leg "$1" & fi
+		run_guest_leg "$1" &
 		P_LIVE[$!]=$1
 		WORKERS+=($!)
 		P_STARTED=$((P_STARTED + 1))
@@ -272,9 +272,15 @@ cmd_run() {
 	local rest=()
 	for leg in "${legs[@]}"; do
 		if [[ $leg == host ]]; then
+			# In the foreground, as a signal to the driver must find it:
+			# the progress line is drawn before and after, not during.
 			mkdir -p "$TMP/legs/host"
-			start_leg host
-			finish_leg
+			P_STARTED=$((P_STARTED + 1))
+			P_LIVE[host]=host
+			progress_draw
+			run_host_leg
+			unset 'P_LIVE[host]'
+			summarize host
 		else
 			rest+=("$leg")
 		fi
