@@ -772,5 +772,37 @@ mod tests {
             );
             assert!(r.detail.contains("exit status 121"), "{r:?}");
         }
+        // Asked before the pair runs (a test harness listing its cases),
+        // the answer is the same.
+        let (outcome, reason) = runner.unmet(&p, Mode::Rootful).unwrap();
+        assert_eq!(
+            (outcome, reason.kind),
+            (Outcome::Error, ReasonKind::HarnessFailed)
+        );
+    }
+
+    #[test]
+    fn an_unmet_requirement_is_a_skip_and_all_met_is_none() {
+        let check = |met| crate::model::result::RequirementCheck {
+            requirement: "root".into(),
+            met,
+            probe: "geteuid+capget".into(),
+            observed: "euid 1000".into(),
+        };
+        let met = Decision {
+            check: check(true),
+            reason: None,
+        };
+        let unmet = Decision {
+            check: check(false),
+            reason: Some(Reason::new(ReasonKind::NeedsRoot, "not root")),
+        };
+        assert!(first_unmet(std::slice::from_ref(&met)).is_none());
+        assert!(first_unmet(&[]).is_none());
+        let (outcome, reason) = first_unmet(&[met, unmet]).unwrap();
+        assert_eq!(
+            (outcome, reason.kind, reason.detail.as_str()),
+            (Outcome::Skip, ReasonKind::NeedsRoot, "not root")
+        );
     }
 }
