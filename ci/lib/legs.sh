@@ -260,8 +260,16 @@ cmd_run() {
 	}
 	# Waits for a running leg to end and prints its line.
 	finish_leg() {
-		local leg
-		wait_leg || return 0
+		local leg pid
+		if ! wait_leg; then
+			# No child left to wait for: the legs still listed ended unseen.
+			for pid in "${!P_LIVE[@]}"; do
+				leg=${P_LIVE[$pid]}
+				unset "P_LIVE[$pid]"
+				summarize "$leg"
+			done
+			return 0
+		fi
 		leg=${P_LIVE[$P_DONE]}
 		unset "P_LIVE[$P_DONE]"
 		summarize "$leg"
