@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # ci/lib/common.sh: what the kernel matrix scripts share: the repository's
-# paths, messages, and the small steps each of them needs (is this file an
+# paths, messages (and the progress line's switch), and the small steps each of them needs (is this file an
 # ELF file, decompress a file by its suffix, seconds between two clocks).
 # Sourced; sets CI_DIR and REPO. Messages start with "$PROG: " (the
 # sourcing script sets PROG first).
@@ -10,9 +10,14 @@ CI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO=$(cd "$CI_DIR/.." && pwd)
 PROG=${PROG:-ci}
 
+# 1 while `run` draws its live progress line on stderr (ci/lib/legs.sh):
+# every message then clears that line first, so the two do not mix.
+PROGRESS_LIVE=0
+clear_progress() { if ((PROGRESS_LIVE)); then printf '\r\033[K' >&2; fi; }
+
 # A usage error: the message, exit 2.
-die() { echo "$PROG: $*" >&2; exit 2; }
-say() { echo "$PROG: $*" >&2; }
+die() { clear_progress; echo "$PROG: $*" >&2; exit 2; }
+say() { clear_progress; echo "$PROG: $*" >&2; }
 
 # True when file $1 starts with the ELF magic.
 is_elf() { [[ $(head -c4 "$1" | od -An -tx1 | tr -d ' \n') == 7f454c46 ]]; }

@@ -4,7 +4,8 @@
 # feature away (`6.12-v2-nouserns`), or `host`. Here: the default legs,
 # what each name means for the guest (leg_params), `list`, the host leg,
 # one guest leg end to end (initramfs, boot, collect, status), and `run`
-# (fetch, then at most JOBS legs at once, a summary line as each ends).
+# (fetch, then at most JOBS legs at once, a summary line as each ends; on
+# a terminal a live progress line too).
 # Sourced after every other ci/lib piece.
 #
 # Reads the options of ci/kernel-matrix (BINARY, GUEST_CMD, JOBS, TIMEOUT,
@@ -145,8 +146,48 @@ run_guest_leg() {
 	report_status "$leg" "$GUEST_CODE" "$names" "$GUEST_TIMING${USE_NOTE[$LEG_KERNEL]:+; ${USE_NOTE[$LEG_KERNEL]}}" "$rel"
 }
 
+# ------------------------------------------------------- progress line
+# On a terminal (stderr is a tty, CI unset, TERM not dumb) `run` keeps one
+# live line at the bottom: legs started of all, the legs running, the time
+# since the legs began, and the legs passed and not passed so far. It is
+# redrawn in place each second (a ticker process signals the driver, whose
+# wait for a leg returns to redraw) and cleared before every other line.
+# Anywhere else (a log, a pipe, CI) only the plain lines are printed, with
+# no control characters.
+progress_wanted() { [[ -t 2 && -z ${CI:-} && ${TERM:-dumb} != dumb ]]; }
+
+# Draws the line from cmd_run's state: P_STARTED, P_TOTAL, P_PASS, P_FAIL,
+# P_T0 and the running legs (the values of P_LIVE).
+progress_draw() {
+	((PROGRESS_LIVE)) || return 0
+	local s=$(($(date +%s) - P_T0)) names line cols
+	names=${P_LIVE[*]:-}
+	line=$(printf '%s: [%d/%d] %s | %dm%02ds | %d pass, %d fail' "$PROG" "$P_STARTED" "$P_TOTAL" \
+		"${names:-(none running)}" $((s / 60)) $((s % 60)) "$P_PASS" "$P_FAIL")
+	cols=$(tput cols 2>/dev/null || echo 80)
+	# One character short of the width: a line that wraps cannot be redrawn.
+	printf '\r\033[K%s' "${line:0:cols-1}" >&2
+}
+
+# Waits for the next leg to end and sets P_DONE to its pid (a pid in
+# P_LIVE); while the progress line is live, redraws it at each tick.
+wait_leg() {
+	local pid rc
+	while :; do
+		pid="" rc=0
+		wait -n -p pid || rc=$?
+		if [[ -n ${pid:-} && -n ${P_LIVE[$pid]:-} ]]; then
+			P_DONE=$pid
+			return 0
+		fi
+		# No child left to wait for: nothing can end any more.
+		((rc != 127)) || return 1
+		progress_draw
+	done
+}
+
 cmd_run() {
-	local legs=("$@") leg kid pid overall=0
+	local legs=("$@") leg kid overall=0
 	((${#legs[@]})) || legs=("${DEFAULT_LEGS[@]}")
 	if [[ ${legs[*]} == all ]]; then legs=(host "${DEFAULT_LEGS[@]}"); fi
 	for leg in "${legs[@]}"; do
@@ -182,19 +223,56 @@ cmd_run() {
 	flock -u "$CACHE_FD"
 
 	# Run the legs, at most $JOBS at once; print a line as each finishes.
-	local -A pid_leg=()
-	local running=0 t_start
-	t_start=$(date +%s)
+	local -A P_LIVE=()
+	local P_STARTED=0 P_TOTAL=${#legs[@]} P_PASS=0 P_FAIL=0 P_T0 P_DONE ticker=
+	P_T0=$(date +%s)
 	say "running ${#legs[@]} legs, $JOBS at once, timeout ${TIMEOUT}s each; payload $BINARY"
+	if progress_wanted; then
+		PROGRESS_LIVE=1
+		trap ':' USR1
+		(while sleep 1; do kill -USR1 $$ 2>/dev/null || exit 0; done) &
+		ticker=$!
+		WORKERS+=("$ticker")
+	fi
 	summarize() {
 		local leg=$1 st detail
 		IFS='|' read -r st _ detail <"$TMP/legs/$leg/status" || st=INFRA detail="leg runner died"
+		clear_progress
 		printf '%-16s %-6s %s\n' "$leg" "$st" "$detail" | tee -a "$LOGS/summary.txt"
+		case "$st" in
+		PASS) P_PASS=$((P_PASS + 1)) ;;
+		*) P_FAIL=$((P_FAIL + 1)) ;;
+		esac
 		case "$st" in
 		INFRA) overall=4 ;;
 		ERROR) ((overall >= 3)) || overall=3 ;;
 		FAIL | REGRESSION) ((overall >= 1)) || overall=1 ;;
 		esac
+		progress_draw
+	}
+	# Starts guest leg $1's runner in the background.
+	start_leg() {
+		run_guest_leg "$1" &
+		P_LIVE[$!]=$1
+		WORKERS+=($!)
+		P_STARTED=$((P_STARTED + 1))
+		progress_draw
+	}
+	# Waits for a running leg to end and prints its line.
+	finish_leg() {
+		local leg pid
+		if ! wait_leg; then
+			# No child left to wait for: the legs still listed ended unseen.
+			for pid in "${!P_LIVE[@]}"; do
+				leg=${P_LIVE[$pid]}
+				unset "P_LIVE[$pid]"
+				summarize "$leg"
+			done
+			return 0
+		fi
+		leg=${P_LIVE[$P_DONE]}
+		unset "P_LIVE[$P_DONE]"
+		summarize "$leg"
 	}
 	: >"$LOGS/summary.txt"
 	# The host leg runs alone, first: qemu guests under TCG take every
@@ -202,8 +280,14 @@ cmd_run() {
 	local rest=()
 	for leg in "${legs[@]}"; do
 		if [[ $leg == host ]]; then
+			# In the foreground, as a signal to the driver must find it:
+			# the progress line is drawn before and after, not during.
 			mkdir -p "$TMP/legs/host"
+			P_STARTED=$((P_STARTED + 1))
+			P_LIVE[host]=host
+			progress_draw
 			run_host_leg
+			unset 'P_LIVE[host]'
 			summarize host
 		else
 			rest+=("$leg")
@@ -215,25 +299,22 @@ cmd_run() {
 		kid=$LEG_KERNEL
 		if [[ ${kernel_ok[$kid]} != 1 ]]; then
 			leg_status "$leg" INFRA - "kernel '$kid': ${FETCH_WHY[$kid]:-${FETCH_WHY[busybox]:-not available (see above)}}"
+			P_STARTED=$((P_STARTED + 1))
 			summarize "$leg"
 			continue
 		fi
-		while ((running >= JOBS)); do
-			wait -n -p pid || true
-			summarize "${pid_leg[$pid]}"
-			running=$((running - 1))
-		done
-		run_guest_leg "$leg" &
-		pid_leg[$!]=$leg
-		WORKERS+=($!)
-		running=$((running + 1))
+		while ((${#P_LIVE[@]} >= JOBS)); do finish_leg; done
+		start_leg "$leg"
 	done
-	while ((running > 0)); do
-		wait -n -p pid || true
-		summarize "${pid_leg[$pid]}"
-		running=$((running - 1))
-	done
-	say "matrix done in $(($(date +%s) - t_start))s; exit $overall (logs: $LOGS)"
+	while ((${#P_LIVE[@]} > 0)); do finish_leg; done
+	if [[ -n $ticker ]]; then
+		kill "$ticker" 2>/dev/null || true
+		wait "$ticker" 2>/dev/null || true
+		trap - USR1
+		clear_progress
+		PROGRESS_LIVE=0
+	fi
+	say "matrix done in $(($(date +%s) - P_T0))s; exit $overall (logs: $LOGS)"
 	if ((UPDATE_REFS)); then
 		update_references
 	fi

@@ -249,9 +249,14 @@ impl WorkDir {
             let mp = base.join(format!("isocheck-{tag}"));
             match make_locked_dir(&mp, if root { 0o700 } else { 0o755 }) {
                 Ok(lock) => break (tag, mp, lock),
+                // ENOENT: a run reaping leftovers took the directory for one
+                // between its mkdir and its lock, and removed it.
                 Err(e)
                     if tries < 8
-                        && matches!(e, Errno::EEXIST | Errno::EWOULDBLOCK | Errno::ESTALE) =>
+                        && matches!(
+                            e,
+                            Errno::EEXIST | Errno::EWOULDBLOCK | Errno::ESTALE | Errno::ENOENT
+                        ) =>
                 {
                     tries += 1;
                 }

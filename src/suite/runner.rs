@@ -95,6 +95,17 @@ impl Runner {
         });
     }
 
+    /// What a property's requirements in a mode decide before any sandbox
+    /// runs: `None` when every one is met; else the outcome both cases get
+    /// without running and its reason. A requirement the harness could not
+    /// decide makes them errors, whatever the others say; else the first
+    /// unmet one is the skip reason. Each requirement is decided once per
+    /// run, so asking here (a test harness listing its cases) and running
+    /// the pair later agree.
+    pub fn unmet(&self, p: &Property, mode: Mode) -> Option<(Outcome, Reason)> {
+        first_unmet(&self.decide_all(p, mode))
+    }
+
     /// Makes ahead of time what these properties' sandboxes need (copies of
     /// isocheck's binary for exec probes), so no case's time includes it.
     /// A failure here is left for the case that needs the thing to report.
@@ -158,19 +169,10 @@ impl Runner {
         };
         let mut test = base(Variant::Test);
         let mut control = base(Variant::Control);
-        // A requirement the harness could not decide makes both cases
-        // errors, whatever the other requirements say; else the first
-        // unmet one is the skip reason.
-        let undecided = decisions.iter().find(|d| d.harness_failed());
-        if let Some(d) = undecided.or_else(|| decisions.iter().find(|d| d.reason.is_some())) {
-            let outcome = if d.harness_failed() {
-                Outcome::Error
-            } else {
-                Outcome::Skip
-            };
+        if let Some((outcome, reason)) = first_unmet(&decisions) {
             for case in [&mut test, &mut control] {
                 case.outcome = outcome;
-                case.reason = d.reason.clone();
+                case.reason = Some(reason.clone());
             }
             return [test, control];
         }
@@ -445,6 +447,19 @@ impl Plan {
         }
         Plan { ids, places }
     }
+}
+
+/// The outcome and reason decisions give a pair before it runs (see
+/// [`Runner::unmet`]).
+fn first_unmet(decisions: &[Decision]) -> Option<(Outcome, Reason)> {
+    let undecided = decisions.iter().find(|d| d.harness_failed());
+    let d = undecided.or_else(|| decisions.iter().find(|d| d.reason.is_some()))?;
+    let outcome = if d.harness_failed() {
+        Outcome::Error
+    } else {
+        Outcome::Skip
+    };
+    Some((outcome, d.reason.clone()?))
 }
 
 /// A case as the report lists it before it ran.
@@ -810,5 +825,37 @@ mod tests {
             );
             assert!(r.detail.contains("exit status 121"), "{r:?}");
         }
+        // Asked before the pair runs (a test harness listing its cases),
+        // the answer is the same.
+        let (outcome, reason) = runner.unmet(&p, Mode::Rootful).unwrap();
+        assert_eq!(
+            (outcome, reason.kind),
+            (Outcome::Error, ReasonKind::HarnessFailed)
+        );
+    }
+
+    #[test]
+    fn an_unmet_requirement_is_a_skip_and_all_met_is_none() {
+        let check = |met| crate::model::result::RequirementCheck {
+            requirement: "root".into(),
+            met,
+            probe: "geteuid+capget".into(),
+            observed: "euid 1000".into(),
+        };
+        let met = Decision {
+            check: check(true),
+            reason: None,
+        };
+        let unmet = Decision {
+            check: check(false),
+            reason: Some(Reason::new(ReasonKind::NeedsRoot, "not root")),
+        };
+        assert!(first_unmet(std::slice::from_ref(&met)).is_none());
+        assert!(first_unmet(&[]).is_none());
+        let (outcome, reason) = first_unmet(&[met, unmet]).unwrap();
+        assert_eq!(
+            (outcome, reason.kind, reason.detail.as_str()),
+            (Outcome::Skip, ReasonKind::NeedsRoot, "not root")
+        );
     }
 }
