@@ -199,7 +199,7 @@ pub fn lock_hierarchy(layout: Layout) -> Option<PathBuf> {
         Layout::Unified | Layout::Hybrid => cgroups::v2_mount(layout),
         Layout::Legacy => ["pids", "memory", "cpu"].iter().find_map(|c| {
             match cgroups::controller_home(layout, c) {
-                Some(ControllerHome::V1(p)) => Some(p),
+                Ok(Some(ControllerHome::V1(p))) => Some(p),
                 _ => None,
             }
         }),

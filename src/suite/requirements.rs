@@ -947,10 +947,10 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
             let probe = "statfs /sys/fs/cgroup + mountinfo + cgroup.controllers";
             // Where a controller lives is read from the mount table: a table
             // that cannot be read says nothing about the controller.
-            if let Err(e) = std::fs::read("/proc/self/mountinfo") {
-                return undecided(req, probe, format!("reading /proc/self/mountinfo: {e}"));
-            }
-            let home = cgroups::controller_home(layout, c);
+            let home = match cgroups::controller_home(layout, c) {
+                Ok(h) => h,
+                Err(e) => return undecided(req, probe, e.to_string()),
+            };
             // Without root, isocheck can only use a hierarchy delegated to it.
             if let (false, Some(ControllerHome::V1(p) | ControllerHome::V2(p))) =
                 (nix::unistd::geteuid().is_root(), &home)
@@ -1359,14 +1359,9 @@ fn decide_landlock(req: &Requirement, host: &HostFacts) -> Decision {
 /// Where the memory controller lives here, for `memory-high` and
 /// `memory-peak`: the decision already made when it lives nowhere usable.
 fn memory_home(req: &Requirement, probe: &str) -> Result<ControllerHome, Box<Decision>> {
-    if let Err(e) = std::fs::read("/proc/self/mountinfo") {
-        return Err(Box::new(undecided(
-            req,
-            probe,
-            format!("reading /proc/self/mountinfo: {e}"),
-        )));
-    }
-    cgroups::controller_home(cgroups::detect_layout(), "memory").ok_or_else(|| {
+    let home = cgroups::controller_home(cgroups::detect_layout(), "memory")
+        .map_err(|e| Box::new(undecided(req, probe, e.to_string())))?;
+    home.ok_or_else(|| {
         Box::new(unmet(
             req,
             probe,

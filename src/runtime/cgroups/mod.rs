@@ -83,19 +83,34 @@ pub enum ControllerHome {
 }
 
 /// Finds the hierarchy a controller is usable in. On a hybrid host a
-/// controller bound to v1 is not available on v2, so v1 wins.
-pub fn controller_home(layout: Layout, controller: &str) -> Option<ControllerHome> {
+/// controller bound to v1 is not available on v2, so v1 wins. `Ok(None)`
+/// means the controller is in no mounted hierarchy; a mount table or a
+/// controller list that could not be read (say, out of descriptors) is an
+/// error, never an absence.
+pub fn controller_home(
+    layout: Layout,
+    controller: &str,
+) -> Result<Option<ControllerHome>, CgroupError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+            path: path.into(),
+            source,
+        })
+    };
     if matches!(layout, Layout::Hybrid | Layout::Legacy) {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let text = read(Path::new("/proc/self/mountinfo"))?;
         if let Some(p) = v1::mount_of(&text, controller) {
-            return Some(ControllerHome::V1(p));
+            return Ok(Some(ControllerHome::V1(p)));
         }
     }
-    let m = v2_mount(layout)?;
-    v2_root_controllers(layout)
-        .iter()
+    let Some(m) = v2_mount(layout) else {
+        return Ok(None);
+    };
+    let listed = read(&m.join("cgroup.controllers"))?;
+    Ok(listed
+        .split_whitespace()
         .any(|c| c == controller)
-        .then_some(ControllerHome::V2(m))
+        .then_some(ControllerHome::V2(m)))
 }
 
 /// Counters read from a sandbox's cgroup after it ended.
@@ -283,7 +298,7 @@ pub fn create(
     let mut homes = Vec::new();
     for c in &needs {
         let home = if root == Path::new(CGROUP_ROOT) {
-            controller_home(layout, c)
+            controller_home(layout, c)?
         } else {
             // A fake tree (tests): unified at `root`.
             Some(ControllerHome::V2(root.to_path_buf()))
