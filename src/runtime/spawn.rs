@@ -482,21 +482,11 @@ impl Launcher {
         let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
         let _live = LiveGroup::new(self, pgid.as_raw());
         let mut stdin = child.stdin.take().expect("piped stdin");
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
         let _ = stdin.write_all(&body);
         drop(stdin);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = stdout.read_to_end(&mut out);
-            let _ = tx.send(out);
-        });
+        let (rx, err_reader) = read_streams(stdout, stderr);
         let out = match rx.recv_timeout(deadline) {
             Ok(out) => out,
             Err(_) => {
@@ -552,19 +542,9 @@ impl Launcher {
             Err(e) => return Err(start_error(e)),
         };
         let _live = LiveGroup::new(self, pgid.as_raw());
-        let mut stdout = std::fs::File::from(out_r);
-        let mut stderr = std::fs::File::from(err_r);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = stdout.read_to_end(&mut out);
-            let _ = tx.send(out);
-        });
+        let stdout = std::fs::File::from(out_r);
+        let stderr = std::fs::File::from(err_r);
+        let (rx, err_reader) = read_streams(stdout, stderr);
         let kill = || {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         };
@@ -595,6 +575,30 @@ impl Launcher {
             pool.lock().unwrap_or_else(|e| e.into_inner()).push(z);
         }
     }
+}
+
+/// Reads a helper's stdout and stderr to their ends on threads of their
+/// own: stdout arrives on the channel (waited for with the deadline),
+/// stderr from the handle.
+fn read_streams(
+    mut stdout: impl Read + Send + 'static,
+    mut stderr: impl Read + Send + 'static,
+) -> (
+    std::sync::mpsc::Receiver<Vec<u8>>,
+    std::thread::JoinHandle<String>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+    (rx, err_reader)
 }
 
 /// The helper's report from its exit status, stderr and stdout.

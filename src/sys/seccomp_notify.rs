@@ -6,9 +6,7 @@
 //! (`SCM_RIGHTS`); and whether the kernel knows the action at all.
 
 use nix::errno::Errno;
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use seccompiler::BpfProgram;
-use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// The errno the filter is first compiled with, then rewritten into the
@@ -162,35 +160,16 @@ pub fn answer(listener: BorrowedFd<'_>, id: u64, val: i64, error: i32) -> Result
 
 /// Sends `fd` over the unix socket `sock` (`SCM_RIGHTS`, one byte of data).
 pub fn send_fd(sock: RawFd, fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    let fds = [fd.as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let iov = [IoSlice::new(b"L")];
-    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None)?;
-    Ok(())
+    // SAFETY: only borrowed for this one send; the caller keeps it open.
+    let sock = unsafe { BorrowedFd::borrow_raw(sock) };
+    super::fdpass::send(sock, b"L", &[fd])
 }
 
 /// Receives a descriptor sent with [`send_fd`]; `Ok(None)` when the peer
 /// closed the socket without sending one.
 pub fn recv_fd(sock: BorrowedFd<'_>) -> Result<Option<OwnedFd>, Errno> {
     let mut byte = [0u8; 1];
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(&fd) = fds.first() {
-                // SAFETY: the kernel installed this descriptor in our table
-                // for this message; nothing else owns it.
-                return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
-            }
-        }
-    }
-    Ok(None)
+    Ok(super::fdpass::recv(sock, &mut byte)?.and_then(|(_, fds)| fds.into_iter().next()))
 }
 
 #[cfg(test)]
