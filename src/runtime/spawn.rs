@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -155,12 +155,10 @@ pub struct Launcher {
     /// Process groups of the helpers running now.
     live: Mutex<HashSet<i32>>,
     /// Idle helper zygotes ([`super::zygote`]); `None` when every helper is
-    /// started anew (the binary does not answer as a zygote, or the
-    /// launcher was made with [`Launcher::one_shot`]). Ended before the
-    /// work directory goes.
-    zygotes: Option<Mutex<Vec<Zygote>>>,
-    /// Set once a zygote could not be started: helpers are started anew.
-    one_shot_from_now: AtomicBool,
+    /// started anew (the launcher was made with [`Launcher::one_shot`], or
+    /// the binary did not answer as a zygote). Ended before the work
+    /// directory goes.
+    zygotes: Mutex<Option<Vec<Zygote>>>,
     /// Dropped last: the work directory and the run's identity.
     dir: WorkDir,
 }
@@ -170,8 +168,8 @@ impl Launcher {
     /// back to starting `helper` for each sandbox when it does not answer
     /// as one).
     pub fn new(helper: impl Into<PathBuf>) -> Result<Launcher, SpawnError> {
-        let mut l = Launcher::one_shot(helper)?;
-        l.zygotes = Some(Mutex::new(Vec::new()));
+        let l = Launcher::one_shot(helper)?;
+        *l.zygotes.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
         Ok(l)
     }
 
@@ -207,8 +205,7 @@ impl Launcher {
             exec_copies: Mutex::new(Default::default()),
             interrupted: AtomicI32::new(0),
             live: Mutex::new(HashSet::new()),
-            zygotes: None,
-            one_shot_from_now: AtomicBool::new(false),
+            zygotes: Mutex::new(None),
             dir,
         })
     }
@@ -435,19 +432,23 @@ impl Launcher {
     /// started anew (then for the rest of the run, if a zygote could not
     /// be started).
     fn zygote(&self) -> Option<Zygote> {
-        let pool = self.zygotes.as_ref()?;
-        if let Some(z) = pool.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+        if let Some(z) = self.pool().as_mut()?.pop() {
             return Some(z);
         }
+        // Started outside the lock: other sandboxes need not wait for it.
         match Zygote::start(&self.helper, &self.dir) {
             Ok(z) => Some(z),
             Err(_) => {
                 // Not a binary that answers as a zygote (a stand-in
                 // helper): every helper is started anew from now on.
-                self.one_shot_from_now.store(true, Ordering::Relaxed);
+                *self.pool() = None;
                 None
             }
         }
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Option<Vec<Zygote>>> {
+        self.zygotes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn call_helper(
@@ -456,10 +457,8 @@ impl Launcher {
         deadline: Duration,
     ) -> Result<HelperReport, SpawnError> {
         let body = serde_json::to_vec(req).map_err(|e| SpawnError::Protocol(e.to_string()))?;
-        if !self.one_shot_from_now.load(Ordering::Relaxed) {
-            if let Some(z) = self.zygote() {
-                return self.call_zygote(z, &body, deadline, false);
-            }
+        if let Some(z) = self.zygote() {
+            return self.call_zygote(z, &body, deadline, false);
         }
         let mut cmd = Command::new(&self.helper);
         self.dir.pass_to(&mut cmd);
@@ -570,9 +569,11 @@ impl Launcher {
         finish(status, &stderr, &out)
     }
 
+    /// Returns an idle zygote to the pool (or ends it, once helpers are
+    /// started anew).
     fn give_back(&self, z: Zygote) {
-        if let Some(pool) = &self.zygotes {
-            pool.lock().unwrap_or_else(|e| e.into_inner()).push(z);
+        if let Some(pool) = self.pool().as_mut() {
+            pool.push(z);
         }
     }
 }

@@ -227,24 +227,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_floors_clone_the_namespaces_of_a_typical_case() {
-        use crate::model::namespace::Namespace;
-        let spec = crate::model::spec::SandboxSpec {
-            namespaces: [
-                Namespace::Pid,
-                Namespace::Mount,
-                Namespace::Uts,
-                Namespace::Ipc,
-                Namespace::Net,
-            ]
-            .into_iter()
-            .collect(),
-            ..Default::default()
-        };
-        assert_eq!(spec.clone_flags(), FLAGS);
-    }
-
-    #[test]
     fn the_server_replies_are_read_strictly() {
         assert_eq!(parse_reply("ok 1500000\n"), Ok(Duration::from_micros(1500)));
         assert_eq!(

@@ -492,11 +492,12 @@ mod tests {
             namespaces: ns,
             ..SandboxSpec::default()
         };
-        // The floor clones exactly these (passed to the helper as bits).
+        // The floors clone exactly these (passed to the helper as bits).
         assert_eq!(
             spec.clone_flags(),
             F::CLONE_NEWPID | F::CLONE_NEWNS | F::CLONE_NEWUTS | F::CLONE_NEWIPC | F::CLONE_NEWNET
         );
+        assert_eq!(spec.clone_flags(), floor::FLAGS);
         let bits = spec.clone_flags().bits().to_string();
         assert_eq!(
             bits.parse().ok().map(F::from_bits_retain),
