@@ -164,9 +164,15 @@ pub(crate) fn judge(
         duration_ms,
     };
     let reported = obs.probe.is_some();
-    let shown = leak.map_or_else(Vec::new, |l| {
-        leaks(&checks, expects, l, &observed, reported)
-    });
+    // A precondition whose value never came (the sandbox died before
+    // reporting it) leaves every other value unexplained: a counter read
+    // from outside that looks like the leak may only show that the probe
+    // never ran.
+    let unexplained = checks.iter().any(|c| c.pre && c.missing.is_some());
+    let shown = match leak {
+        Some(l) if !unexplained => leaks(&checks, expects, l, &observed, reported),
+        _ => Vec::new(),
+    };
     let failed = |c: &&Checked| !c.ok;
     let describe = |c: &Checked| match &c.missing {
         Some(p) => format!("{}: the observation has no `{p}`", c.what),
@@ -489,5 +495,48 @@ mod tests {
         let e = expects("expect = [{ path = \"exit.code\", eq = 137 }]");
         let verdict = judge(Ok(o), &e, Some(&leak), 1.0).verdict;
         assert!(matches!(&verdict, Verdict::NotHeld(_)), "{verdict:?}");
+    }
+
+    #[test]
+    fn an_outside_value_is_no_leak_when_the_precondition_never_reported() {
+        // The memory hog's sandbox ended before its probe reported: the
+        // cgroup's peak read from outside is 0, which is what the control
+        // (no cgroup joined) shows, but nothing was allocated to charge.
+        let died = Observation {
+            probe: None,
+            exit: Some(ExitInfo {
+                code: Some(121),
+                signal: None,
+            }),
+            outside: crate::runtime::spawn::Outside {
+                cgroup: Some(crate::runtime::cgroups::CgroupStats {
+                    memory_peak: Some(0),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = expects("expect = [{ path = \"probe.allocated_mib\", eq = 32, pre = true }, { path = \"outside.cgroup.memory_peak\", ge = 33554432 }]");
+        let leak = expects("expect = [{ path = \"probe.allocated_mib\", eq = 32 }, { path = \"outside.cgroup.memory_peak\", le = 8388608 }]");
+        let verdict = judge(Ok(died.clone()), &e, Some(&leak), 1.0).verdict;
+        assert!(
+            matches!(&verdict, Verdict::Broken(r) if r.kind == ReasonKind::ProbeCrashed),
+            "{verdict:?}"
+        );
+        // The same peak with the precondition reported is the leak.
+        let reported = Observation {
+            probe: Some(serde_json::json!({"allocated_mib": 32})),
+            exit: Some(ExitInfo {
+                code: Some(0),
+                signal: None,
+            }),
+            ..died
+        };
+        let verdict = judge(Ok(reported), &e, Some(&leak), 1.0).verdict;
+        assert!(
+            matches!(&verdict, Verdict::NotHeld(w) if w.contains("memory_peak")),
+            "{verdict:?}"
+        );
     }
 }
