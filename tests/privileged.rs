@@ -102,12 +102,35 @@ const CHROMIUM: Tool = Tool::Path {
     name: "chromium",
     package: "chromium",
 };
+const SETPRIV: Tool = Tool::Path {
+    name: "setpriv",
+    package: "util-linux",
+};
 const SH: Tool = Tool::Path {
     name: "sh",
     package: "dash",
 };
 
+/// Set in a copy of this test binary that only asks the kernel for each
+/// namespace the runner tries without a helper, and prints the answers.
+const TRY_NAMESPACES: &str = "ISOCHECK_TEST_TRY_NAMESPACES";
+
+/// The namespaces `isocheck::sys::try_namespaces` is asked for.
+const BARE_NAMESPACES: [isocheck::model::namespace::Namespace; 6] = {
+    use isocheck::model::namespace::Namespace as N;
+    [N::Pid, N::Mount, N::Uts, N::Ipc, N::Net, N::Cgroup]
+};
+
 fn main() {
+    if std::env::var_os(TRY_NAMESPACES).is_some() {
+        for ns in BARE_NAMESPACES {
+            match isocheck::sys::try_namespaces(ns.clone_flag()) {
+                Ok(()) => println!("{} ok", ns.proc_name()),
+                Err(e) => println!("{} {e:?}", ns.proc_name()),
+            }
+        }
+        return;
+    }
     let args = Arguments::from_args();
     macro_rules! t {
         ($f:ident $(, $need:expr)*) => {
@@ -129,6 +152,7 @@ fn main() {
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(the_report_and_matrix_pages_render_in_chromium, CHROMIUM),
         t!(the_bench_measures_each_variant_and_writes_a_valid_document),
+        t!(the_bare_namespace_probe_gets_the_kernels_answer, SETPRIV),
         t!(
             subordinate_ranges_map_through_newuidmap,
             Tool::IdmapTools,
@@ -203,6 +227,35 @@ impl Scope {
     fn state(&self) -> HostState {
         host_state(self)
     }
+}
+
+/// The runner decides `namespace` requirements by a bare clone of its own
+/// (`isocheck::sys::try_namespaces`) when it is root. As root, every one is
+/// made; in a copy of this binary whose bounding set lacks CAP_SYS_ADMIN
+/// (the control), the kernel refuses every one with EPERM, and the probe
+/// says so instead of reporting a namespace it did not get.
+fn the_bare_namespace_probe_gets_the_kernels_answer() {
+    let answers = |drop_admin: bool| -> Vec<String> {
+        let me = std::env::current_exe().unwrap();
+        let mut c = if drop_admin {
+            let mut c = Command::new("setpriv");
+            c.args(["--bounding-set", "-sys_admin"]).arg(&me);
+            c
+        } else {
+            Command::new(&me)
+        };
+        c.env(TRY_NAMESPACES, "1");
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8(o.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let names = BARE_NAMESPACES.map(|n| n.proc_name());
+    assert_eq!(answers(false), names.map(|n| format!("{n} ok")));
+    assert_eq!(answers(true), names.map(|n| format!("{n} EPERM")));
 }
 
 /// `isocheck bench`, two rounds and one suite run: every isocheck variant

@@ -882,17 +882,7 @@ fn interrupted_status(signal: &str) -> u8 {
 }
 
 fn run(a: RunArgs) -> u8 {
-    // The host's facts are read while the tables load: neither needs the
-    // other, and together they are most of the start-up.
-    let (props, host) = std::thread::scope(|s| {
-        let host = s.spawn(HostFacts::probe);
-        let props = load(&a.suite);
-        (props, host.join())
-    });
-    let host = match host {
-        Ok(h) => h,
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
+    let (props, host) = load_with_host(&a.suite);
     let props = match props {
         Ok(p) => p,
         Err(e) => {
@@ -912,7 +902,7 @@ fn run(a: RunArgs) -> u8 {
         return EXIT_USAGE;
     }
     if a.list {
-        return list_cases(&props, &selection, a.format == Format::Json);
+        return list_cases(&props, &selection, a.format == Format::Json, host);
     }
     if let Some(dir) = &a.rootfs {
         let why = match std::fs::read_dir(dir) {
@@ -1061,22 +1051,37 @@ fn run(a: RunArgs) -> u8 {
 }
 
 fn list(a: ListArgs) -> u8 {
-    let props = match load(&a.suite) {
+    let (props, host) = load_with_host(&a.suite);
+    let props = match props {
         Ok(p) => p,
         Err(e) => {
             eprintln!("isocheck: {e}");
             return EXIT_USAGE;
         }
     };
-    list_cases(&props, &a.suite.selection(), a.json)
+    list_cases(&props, &a.suite.selection(), a.json, host)
+}
+
+/// The tables, loaded while the host's facts are read: neither needs the
+/// other, and together they are most of the start-up.
+fn load_with_host(args: &SuiteArgs) -> (Result<Vec<Property>, String>, HostFacts) {
+    let (props, host) = std::thread::scope(|s| {
+        let host = s.spawn(HostFacts::probe);
+        let props = load(args);
+        (props, host.join())
+    });
+    match host {
+        Ok(h) => (props, h),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// Prints the selected cases of `props` with their requirements, as a
 /// table or JSON: `list`, and `run --list`.
-fn list_cases(props: &[Property], selection: &Selection, json: bool) -> u8 {
+fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostFacts) -> u8 {
     let select = selector(selection);
     // The runner decides requirements by trying them, as a run would.
-    let runner = match make_runner(None, 1, HostFacts::probe()) {
+    let runner = match make_runner(None, 1, host) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -161,6 +161,20 @@ pub struct Launcher {
     zygotes: Mutex<Option<Vec<Zygote>>>,
     /// Dropped last: the work directory and the run's identity.
     dir: WorkDir,
+}
+
+impl Drop for Launcher {
+    /// Ends the idle zygotes together, before the work directory goes.
+    fn drop(&mut self) {
+        let pool = self
+            .zygotes
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(pool) = pool {
+            super::zygote::end_all(pool);
+        }
+    }
 }
 
 impl Launcher {
@@ -485,26 +499,23 @@ impl Launcher {
         let stderr = child.stderr.take().expect("piped stderr");
         let _ = stdin.write_all(&body);
         drop(stdin);
-        let (rx, err_reader) = read_streams(stdout, stderr);
-        let out = match rx.recv_timeout(deadline) {
-            Ok(out) => out,
-            Err(_) => {
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(SpawnError::HelperTimeout(deadline));
-            }
-        };
+        let mut streams = Streams::new(stdout, stderr);
+        if !streams.stdout_by(deadline) {
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+            return Err(SpawnError::HelperTimeout(deadline));
+        }
         let status = child.wait().map_err(|source| SpawnError::Start {
             path: self.helper.clone(),
             source,
         })?;
         // Nothing of this helper's group may outlive it.
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        let stderr = err_reader.join().unwrap_or_default();
+        let stderr = streams.stderr_to_end();
         if self.interrupted().is_some() {
             return Err(SpawnError::Interrupted);
         }
-        finish(status, &stderr, &out)
+        finish(status, &stderr, &streams.stdout)
     }
 
     /// [`Launcher::call_helper`] through a zygote: the same pipes, the same
@@ -541,32 +552,27 @@ impl Launcher {
             Err(e) => return Err(start_error(e)),
         };
         let _live = LiveGroup::new(self, pgid.as_raw());
-        let stdout = std::fs::File::from(out_r);
-        let stderr = std::fs::File::from(err_r);
-        let (rx, err_reader) = read_streams(stdout, stderr);
+        let mut streams = Streams::new(out_r, err_r);
         let kill = || {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         };
-        let out = match rx.recv_timeout(deadline) {
-            Ok(out) => out,
-            Err(_) => {
-                kill();
-                if z.helper_status().is_ok() {
-                    self.give_back(z);
-                }
-                return Err(SpawnError::HelperTimeout(deadline));
+        if !streams.stdout_by(deadline) {
+            kill();
+            if z.helper_status().is_ok() {
+                self.give_back(z);
             }
-        };
+            return Err(SpawnError::HelperTimeout(deadline));
+        }
         let status = z.helper_status();
         // Nothing of this helper's group may outlive it.
         kill();
         let status = status.map_err(start_error)?;
         self.give_back(z);
-        let stderr = err_reader.join().unwrap_or_default();
+        let stderr = streams.stderr_to_end();
         if self.interrupted().is_some() {
             return Err(SpawnError::Interrupted);
         }
-        finish(status, &stderr, &out)
+        finish(status, &stderr, &streams.stdout)
     }
 
     /// Returns an idle zygote to the pool (or ends it, once helpers are
@@ -578,28 +584,92 @@ impl Launcher {
     }
 }
 
-/// Reads a helper's stdout and stderr to their ends on threads of their
-/// own: stdout arrives on the channel (waited for with the deadline),
-/// stderr from the handle.
-fn read_streams(
-    mut stdout: impl Read + Send + 'static,
-    mut stderr: impl Read + Send + 'static,
-) -> (
-    std::sync::mpsc::Receiver<Vec<u8>>,
-    std::thread::JoinHandle<String>,
-) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        let _ = tx.send(out);
-    });
-    (rx, err_reader)
+/// A helper's stdout and stderr, read on the calling thread: no thread of
+/// their own to start and end for every sandbox.
+struct Streams {
+    out: Option<std::os::fd::OwnedFd>,
+    err: Option<std::os::fd::OwnedFd>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Streams {
+    fn new(out: impl Into<std::os::fd::OwnedFd>, err: impl Into<std::os::fd::OwnedFd>) -> Streams {
+        Streams {
+            out: Some(out.into()),
+            err: Some(err.into()),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
+    /// Reads both until stdout ends: `false` when `within` passed first.
+    /// What stderr gave meanwhile is kept.
+    fn stdout_by(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while self.out.is_some() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.step(Some(left)) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads stderr to its end (the helper's group is gone by then).
+    fn stderr_to_end(&mut self) -> String {
+        self.out = None;
+        while self.err.is_some() {
+            if !self.step(None) {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// One wait for either stream, then one read of each that is ready;
+    /// a stream ends at EOF or on an error. `false` when nothing became
+    /// ready within `left`, or the wait itself failed.
+    fn step(&mut self, left: Option<Duration>) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let timeout = left.map_or(PollTimeout::NONE, |l| {
+            PollTimeout::try_from(l).unwrap_or(PollTimeout::MAX)
+        });
+        let mut fds: Vec<PollFd<'_>> = [&self.out, &self.err]
+            .into_iter()
+            .flatten()
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        match poll(&mut fds, timeout) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return true,
+            Err(_) => return false,
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let mut ready = ready.into_iter();
+        for (fd, buf) in [
+            (&mut self.out, &mut self.stdout),
+            (&mut self.err, &mut self.stderr),
+        ] {
+            if fd.is_none() || !ready.next().unwrap_or(false) {
+                continue;
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            match nix::unistd::read(fd.as_ref().expect("open"), &mut chunk) {
+                Ok(0) => *fd = None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+                Err(_) => *fd = None,
+            }
+        }
+        true
+    }
 }
 
 /// The helper's report from its exit status, stderr and stdout.

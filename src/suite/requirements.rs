@@ -920,13 +920,20 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     "no kernel config readable: decided by behaviour",
                 );
             };
-            match crate::host::KernelConfig::from_file(std::path::Path::new(&src)) {
+            // The host facts hold the isolation options' values, read from
+            // the same file: only another option needs the file again.
+            let read = match host.kconfig.get(opt) {
+                Some(v) => Ok(v),
+                None => crate::host::KernelConfig::from_file(std::path::Path::new(&src))
+                    .map(|cfg| cfg.get(opt)),
+            };
+            match read {
                 Err(e) => met(
                     req,
                     probe,
                     format!("config unreadable ({e}): decided by behaviour"),
                 ),
-                Ok(cfg) => match cfg.get(opt) {
+                Ok(value) => match value {
                     crate::model::host::Tristate::Yes | crate::model::host::Tristate::Module => {
                         met(req, probe, format!("{opt} set in {src}"))
                     }
@@ -1645,6 +1652,34 @@ pub fn namespace_probe(
         plan.as_ref(),
     );
     tried_sandbox(run).map(|_| format!("created a {ns} namespace"))
+}
+
+/// Tries a namespace by a bare clone from the runner itself
+/// ([`crate::sys::try_namespaces`]): the kernel's own answer to the
+/// `clone(2)` a sandbox makes, without a helper's cost. `None` where that
+/// is not the question: for a user or time namespace, and for a runner
+/// that is not root (its namespaces are made inside its user namespace,
+/// which needs the map a sandbox writes: [`namespace_probe`]).
+pub fn namespace_clone_probe(ns: crate::model::namespace::Namespace) -> Option<Tried> {
+    use crate::model::namespace::Namespace;
+    if matches!(ns, Namespace::User | Namespace::Time) || !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    Some(match crate::sys::try_namespaces(ns.clone_flag()) {
+        Ok(()) => Ok(format!("created a {ns} namespace")),
+        Err(e) => {
+            let errno = format!("{e:?}");
+            // ECHILD: the child was not there to reap, or did not exit 0.
+            if is_harness_errno(&errno) || e == nix::errno::Errno::ECHILD {
+                Err(Refusal::Harness(format!("clone: {errno}")))
+            } else {
+                Err(Refusal::Kernel {
+                    step: "clone".into(),
+                    errno,
+                })
+            }
+        }
+    })
 }
 
 /// Tries a rootless user namespace for real: the sandbox `userns`

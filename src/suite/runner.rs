@@ -509,7 +509,8 @@ impl Behaviour for Runner {
         userns_probe(&self.launcher)
     }
     fn namespace(&self, ns: crate::model::namespace::Namespace) -> Tried {
-        namespace_probe(&self.launcher, ns)
+        super::requirements::namespace_clone_probe(ns)
+            .unwrap_or_else(|| namespace_probe(&self.launcher, ns))
     }
     fn idmapped_mount(&self) -> Tried {
         super::requirements::idmapped_mount_probe(&self.launcher)
@@ -800,26 +801,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let runner = runner_with_a_broken_helper(dir.path());
         let p = net_loopback();
-        let decisions = runner.decide_all(&p, Mode::Rootful);
-        let ns = decisions
+        // `userns` is decided by a sandbox of the (broken) helper.
+        let decisions = runner.decide_all(&p, Mode::Rootless);
+        let userns = decisions
             .iter()
-            .find(|d| d.check.requirement == "namespace net")
+            .find(|d| d.check.requirement == "userns")
             .unwrap();
-        assert!(ns.harness_failed(), "{ns:?}");
-        // Whatever `root` says, the harness failure decides the outcome.
+        assert!(userns.harness_failed(), "{userns:?}");
+        // Whatever the other requirement says, the harness failure decides
+        // the outcome.
         runner.decisions.insert(
-            crate::suite::requirements::Requirement::Root,
+            crate::suite::requirements::Requirement::Namespace(
+                crate::model::namespace::Namespace::Net,
+            ),
             Decision {
                 check: crate::model::result::RequirementCheck {
-                    requirement: "root".into(),
+                    requirement: "namespace net".into(),
                     met: false,
-                    probe: "geteuid+capget".into(),
-                    observed: "euid 1000".into(),
+                    probe: "create a net namespace".into(),
+                    observed: "clone: EPERM".into(),
                 },
-                reason: Some(Reason::new(ReasonKind::NeedsRoot, "not root")),
+                reason: Some(Reason::new(
+                    ReasonKind::KernelLacksFeature,
+                    "no net namespace",
+                )),
             },
         );
-        for case in runner.run_pair(&p, Mode::Rootful) {
+        for case in runner.run_pair(&p, Mode::Rootless) {
             let r = case.reason.as_ref().unwrap();
             assert_eq!(
                 (case.outcome, r.kind),
@@ -830,7 +838,7 @@ mod tests {
         }
         // Asked before the pair runs (a test harness listing its cases),
         // the answer is the same.
-        let (outcome, reason) = runner.unmet(&p, Mode::Rootful).unwrap();
+        let (outcome, reason) = runner.unmet(&p, Mode::Rootless).unwrap();
         assert_eq!(
             (outcome, reason.kind),
             (Outcome::Error, ReasonKind::HarnessFailed)

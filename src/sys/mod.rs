@@ -105,6 +105,68 @@ pub fn clone_fork_as(_proof: SingleThreaded, flags: CloneFlags) -> Result<CloneR
     }
 }
 
+/// Asks the kernel for new namespaces of `flags` without a helper: a child
+/// is cloned into them, exits at once and is reaped. `Ok` means the kernel
+/// made every one; the error is its answer to the `clone(2)`.
+///
+/// The child shares this process's memory and runs nothing but its exit
+/// (`CLONE_VM | CLONE_VFORK`, as posix_spawn does), with every signal
+/// blocked, so this is sound in a process with threads. It cannot make a
+/// time namespace (clone(2) has no flag for it) and refuses
+/// `CLONE_NEWUSER` with `EINVAL`: a user namespace is usable only once it
+/// has a map, which this child never gets. `ECHILD`: the child was not
+/// there to reap, or did not exit 0.
+pub fn try_namespaces(flags: CloneFlags) -> Result<(), Errno> {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+    use nix::sys::wait::{waitpid, WaitStatus};
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        return Err(Errno::EINVAL);
+    }
+    extern "C" fn exit_at_once(_: *mut libc::c_void) -> libc::c_int {
+        0
+    }
+    // The child's stack: it only returns 0, which glibc's clone wrapper
+    // passes to exit(2). 16-byte aligned at the top, as the ABI asks.
+    let mut stack = vec![0u8; 16 * 1024];
+    let top = (stack.as_mut_ptr() as usize + stack.len()) & !15;
+    let raw = flags.bits() | libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    let mut old = SigSet::empty();
+    pthread_sigmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old),
+    )?;
+    // SAFETY: the child runs `exit_at_once` on its own stack (`stack`,
+    // alive until the clone returns: CLONE_VFORK holds this thread until
+    // the child has exited), touches no memory and no lock, and cannot run
+    // a signal handler on the shared memory: it inherits this thread's mask
+    // with every signal blocked. The pointer argument is unused.
+    let pid = unsafe {
+        libc::clone(
+            exit_at_once,
+            top as *mut libc::c_void,
+            raw,
+            std::ptr::null_mut(),
+        )
+    };
+    let cloned = if pid == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(pid)
+    };
+    pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None)?;
+    drop(stack);
+    let child = Pid::from_raw(cloned?);
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
+            Ok(_) => return Err(Errno::ECHILD),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// `pidfd_open(2)`: a descriptor that becomes readable when `pid` exits.
 pub fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
     // SAFETY: pidfd_open takes a pid and flags by value and returns a new
