@@ -313,6 +313,18 @@ pub fn parse_with(
     text: &str,
     host: &policy::Host,
 ) -> Result<Vec<Property>, TableError> {
+    parse_rows(file, text, host, false)
+}
+
+/// [`parse_with`]; `built_in`: the text is one of [`BUILTIN`], whose rows
+/// are each their own [`known`] row (so that loading the built-in tables
+/// does not parse them all a second time to find them).
+fn parse_rows(
+    file: &str,
+    text: &str,
+    host: &policy::Host,
+    built_in: bool,
+) -> Result<Vec<Property>, TableError> {
     let err = |line: usize, place: String, message: String| TableError {
         file: file.into(),
         line,
@@ -452,7 +464,18 @@ pub fn parse_with(
                 .id
                 .strip_prefix("custom.")
                 .is_some_and(|r| !r.is_empty());
-            let builtin = known().iter().find(|k| k.id == row.id);
+            let own;
+            let builtin = if built_in {
+                own = Known {
+                    id: row.id.clone(),
+                    description: row.description.clone(),
+                    area: row.area.clone(),
+                    tags: row.tags.clone(),
+                };
+                Some(&own)
+            } else {
+                known().iter().find(|k| k.id == row.id)
+            };
             if !custom && builtin.is_none() {
                 let known: Vec<&str> = known().iter().map(|k| k.id.as_str()).collect();
                 return Err(fail(
@@ -833,7 +856,7 @@ pub fn builtin() -> Result<Vec<Property>, TableError> {
     let mut all: Vec<Property> = Vec::new();
     let host = policy::Host::this();
     for (name, text) in BUILTIN {
-        for p in parse_with(name, text, &host)? {
+        for p in parse_rows(name, text, &host, true)? {
             if let Some(prev) = all.iter().find(|q| q.id == p.id) {
                 return Err(TableError {
                     file: name.to_string(),
