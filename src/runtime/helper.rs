@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::cgroups::{self, JOIN_CLONE_INTO, JOIN_PROCS_WRITE, KILL_BY_FILE};
+use super::cgroups::{self, JOIN_CLONE_INTO, JOIN_PROCS_WRITE, JOIN_TASKS_SELF, KILL_BY_FILE};
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord};
 use super::plumbing::{die_with, pipe, step};
@@ -279,8 +280,25 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         .collect();
     let flags = sabotage::clone_flags(spec.clone_flags(), &spec.namespaces, &spec.outer)?;
     let joins = !req.cgroup_procs.is_empty() && !sabotage::hit(Sabotage::CgroupJoinSkipped);
+    // Checked here, inherited by the sandbox: it moves itself into its v1
+    // cgroups, which only a process of one thread may do by a thread move.
+    let one = sys::single_threaded().map_err(|e| step("clone", "one thread", e))?;
     let (cloned, join) = clone_sandbox(req, flags, joins)?;
-    rep.cgroup_join = join.map(String::from);
+    // A move by write: the sandbox moves itself on v1 hierarchies (no
+    // grace-period wait, see `cgroups::join_self`), the helper writes its
+    // pid on cgroup2 ones.
+    let (by_self, by_helper): (Vec<&Path>, Vec<&Path>) = match join {
+        Some(JOIN_PROCS_WRITE) => req
+            .cgroup_procs
+            .iter()
+            .map(PathBuf::as_path)
+            .partition(|procs| !procs.parent().is_some_and(cgroups::is_cgroup2)),
+        _ => Default::default(),
+    };
+    rep.cgroup_join = match join {
+        Some(JOIN_PROCS_WRITE) if by_helper.is_empty() => Some(JOIN_TASKS_SELF.into()),
+        other => other.map(String::from),
+    };
     let child = match cloned {
         CloneResult::Child => {
             drop(sync_w);
@@ -292,7 +310,8 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
                 rep_w,
                 ready_w,
             };
-            sandbox_child(req, waits, helper_pid, pipes, &idmaps)
+            let joins = SelfJoin { dirs: by_self, one };
+            sandbox_child(req, waits, helper_pid, pipes, &idmaps, joins)
         }
         CloneResult::Parent { child } => child,
     };
@@ -315,7 +334,7 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
     }
     // Release the child only once its maps, cgroup and scaffolding are in
     // place.
-    let prepared = prepare_child(req, child, join == Some(JOIN_PROCS_WRITE)).and_then(|()| {
+    let prepared = prepare_child(req, child, &by_helper).and_then(|()| {
         items
             .iter_mut()
             .try_for_each(|item| item.before_release(child))
@@ -639,9 +658,9 @@ fn exited(pidfd: &OwnedFd, wait: Duration) -> bool {
     }
 }
 
-/// Parent side, before release: id maps, then, with `move_in`, the move
-/// into the cgroup.
-fn prepare_child(req: &HelperRequest, child: Pid, move_in: bool) -> Result<(), StepError> {
+/// Parent side, before release: id maps, then the move into the cgroup2
+/// cgroups in `procs` (their `cgroup.procs` files).
+fn prepare_child(req: &HelperRequest, child: Pid, procs: &[&Path]) -> Result<(), StepError> {
     let spec = &req.spec;
     if spec.has(Namespace::User) {
         let (uid_map, gid_map) = (identity(&spec.uid_map), identity(&spec.gid_map));
@@ -652,7 +671,7 @@ fn prepare_child(req: &HelperRequest, child: Pid, move_in: bool) -> Result<(), S
             req.deny_setgroups || spec.setgroups_deny,
         )?;
     }
-    for procs in req.cgroup_procs.iter().filter(|_| move_in) {
+    for procs in procs {
         std::fs::write(procs, child.as_raw().to_string())
             .map_err(|e| StepError::new("join-cgroup", procs, crate::sys::io_errno(e)))?;
     }
@@ -680,12 +699,20 @@ struct ChildPipes {
     ready_w: OwnedFd,
 }
 
+/// The v1 cgroups the sandbox moves itself into after its release (their
+/// `cgroup.procs` files), with the helper's proof that it has one thread.
+struct SelfJoin<'a> {
+    dirs: Vec<&'a Path>,
+    one: sys::SingleThreaded,
+}
+
 fn sandbox_child(
     req: &HelperRequest,
     waits: bool,
     helper: Pid,
     pipes: ChildPipes,
     idmaps: &[std::os::fd::RawFd],
+    joins: SelfJoin<'_>,
 ) -> ! {
     let ChildPipes {
         sync_r,
@@ -709,6 +736,12 @@ fn sandbox_child(
         Ok(1) => {}
         _ => sys::exit_now(121),
     }
+    // Into its v1 cgroups, first of all.
+    let joined = joins.dirs.iter().try_for_each(|procs| {
+        let dir = procs.parent().unwrap_or(procs);
+        cgroups::join_self(dir, joins.one)
+            .map_err(|e| StepError::new("join-cgroup", dir.join("tasks"), e))
+    });
     // Read before the root changes: the new root may have no /proc.
     let uid_map = std::fs::read_to_string("/proc/self/uid_map")
         .map(|m| {
@@ -727,7 +760,7 @@ fn sandbox_child(
             .and_then(|fd| fd.parse().ok()),
         idmaps,
     };
-    let msg = match init::build(&ctx, &LinuxSyscall) {
+    let msg = match joined.and_then(|()| init::build(&ctx, &LinuxSyscall)) {
         Ok(setup) => {
             // Credential changes clear the parent-death signal: set it again.
             die_with(helper, req.spec.has(Namespace::Pid));

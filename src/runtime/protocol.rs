@@ -75,10 +75,11 @@ pub struct HelperReport {
     /// the helper, the rootless worker and the sandbox.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sabotage_fired: Vec<String>,
-    /// How the helper placed the sandbox in its cgroup
-    /// ([`JOIN_CLONE_INTO`] or [`JOIN_PROCS_WRITE`]); none without one.
+    /// How the sandbox was placed in its cgroup ([`JOIN_CLONE_INTO`],
+    /// [`JOIN_TASKS_SELF`] or [`JOIN_PROCS_WRITE`]); none without one.
     ///
     /// [`JOIN_CLONE_INTO`]: super::cgroups::JOIN_CLONE_INTO
+    /// [`JOIN_TASKS_SELF`]: super::cgroups::JOIN_TASKS_SELF
     /// [`JOIN_PROCS_WRITE`]: super::cgroups::JOIN_PROCS_WRITE
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_join: Option<String>,
