@@ -453,6 +453,23 @@ mod tests {
     }
 
     #[test]
+    fn a_precondition_missing_from_a_report_does_not_hide_the_leak_it_reported() {
+        // The chown row: the exec'd copy said nothing readable (`child`
+        // is null, so `child.euid` is missing), but the probe itself
+        // reported that the chown it should have been refused went
+        // through, which is what the control (CAP_CHOWN kept) shows.
+        let verdict = judged_test(
+            "expect = [{ path = \"probe.exec_self.child.euid\", eq = 0, pre = true }, { path = \"probe.chown\", eq = \"EPERM\" }]",
+            "expect = [{ path = \"probe.chown\", eq = \"ok\" }]",
+            serde_json::json!({"exec_self": {"exec": "ok", "child": null}, "chown": "ok"}),
+        );
+        assert!(
+            matches!(&verdict, Verdict::NotHeld(w) if w.contains("probe.chown")),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
     fn a_missing_value_does_not_hide_a_leak_shown_elsewhere() {
         let verdict = judged_test(
             "expect = [{ path = \"probe.x\", eq = 1 }, { path = \"probe.y\", ne = 1 }]",
