@@ -398,3 +398,52 @@ fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
         assert!(matches!(c.status, Error | Unprobed), "{c:?}");
     }
 }
+
+/// Runs one sandbox through a launcher that starts `helper` anew, on a
+/// thread of its own: `None` when it had not returned within `within`
+/// (the runner would hang there).
+fn one_sandbox_within(
+    helper: PathBuf,
+    within: std::time::Duration,
+) -> Option<Result<isocheck::runtime::spawn::Observation, String>> {
+    let launcher = isocheck::runtime::spawn::Launcher::one_shot(helper).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let spec = isocheck::model::spec::SandboxSpec {
+            rootfs: isocheck::model::spec::Rootfs::Host,
+            ..Default::default()
+        };
+        let r = launcher.run("stderr", &spec, &isocheck::probe::Probe::noop());
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(within).ok()
+}
+
+#[test]
+fn a_helper_that_writes_much_to_stderr_after_its_report_does_not_hang_the_runner() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::to_string(&HelperReport {
+        exit: Some(ExitInfo {
+            code: Some(0),
+            signal: None,
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    // The report, stdout closed, then more than a pipe holds on stderr
+    // before the helper exits: the runner must keep reading stderr while
+    // it waits for the helper's status.
+    let helper = script(
+        dir.path(),
+        "helper",
+        &format!(
+            "cat >/dev/null\nprintf '%s' '{json}'\nexec 1>&-\nhead -c 1048576 /dev/zero | tr '\\0' x >&2"
+        ),
+    );
+    let got = one_sandbox_within(helper, std::time::Duration::from_secs(60));
+    assert!(
+        got.is_some(),
+        "the runner still waits for a helper blocked on a full stderr pipe"
+    );
+}
