@@ -441,9 +441,8 @@ fn a_helper_that_writes_much_to_stderr_after_its_report_does_not_hang_the_runner
             "cat >/dev/null\nprintf '%s' '{json}'\nexec 1>&-\nhead -c 1048576 /dev/zero | tr '\\0' x >&2"
         ),
     );
-    let got = one_sandbox_within(helper, std::time::Duration::from_secs(60));
-    assert!(
-        got.is_some(),
-        "the runner still waits for a helper blocked on a full stderr pipe"
-    );
+    let got = one_sandbox_within(helper, std::time::Duration::from_secs(60))
+        .expect("the runner still waits for a helper blocked on a full stderr pipe");
+    // The report was whole and the status 0: an observation, not an error.
+    assert!(got.is_ok(), "{got:?}");
 }
