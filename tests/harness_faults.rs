@@ -446,3 +446,27 @@ fn a_helper_that_writes_much_to_stderr_after_its_report_does_not_hang_the_runner
     // The report was whole and the status 0: an observation, not an error.
     assert!(got.is_ok(), "{got:?}");
 }
+
+#[test]
+fn a_helper_whose_stderr_outlives_its_group_does_not_hang_the_runner() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::to_string(&HelperReport {
+        exit: Some(ExitInfo {
+            code: Some(0),
+            signal: None,
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    // A process of its own session (out of the reach of the group kill)
+    // keeps the helper's stderr open long after the helper has exited.
+    let helper = script(
+        dir.path(),
+        "helper",
+        &format!("cat >/dev/null\nsetsid sleep 120 </dev/null >/dev/null &\nprintf '%s' '{json}'"),
+    );
+    let got = one_sandbox_within(helper, std::time::Duration::from_secs(60))
+        .expect("the runner still waits for the end of a stderr a stray process holds");
+    assert!(got.is_ok(), "{got:?}");
+}
