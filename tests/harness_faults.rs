@@ -470,3 +470,54 @@ fn a_helper_whose_stderr_outlives_its_group_does_not_hang_the_runner() {
         .expect("the runner still waits for the end of a stderr a stray process holds");
     assert!(got.is_ok(), "{got:?}");
 }
+
+#[test]
+fn a_pids_limit_makes_list_decide_errors_not_panic_or_skip() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    // A throwaway child of the pids hierarchy (v1, else cgroup2's root
+    // where it has the controller), removed at the end.
+    let v1 = Path::new("/sys/fs/cgroup/pids");
+    let v2 = Path::new("/sys/fs/cgroup");
+    let parent = if v1.join("cgroup.procs").exists() {
+        Some(v1)
+    } else {
+        std::fs::read_to_string(v2.join("cgroup.subtree_control"))
+            .is_ok_and(|c| c.split_whitespace().any(|w| w == "pids"))
+            .then_some(v2)
+    };
+    let Some(parent) = parent else {
+        eprintln!("no pids hierarchy: nothing to limit");
+        return;
+    };
+    for max in [2, 4, 6, 8] {
+        let cg = parent.join(format!("isocheck-test-pids-{}-{max}", std::process::id()));
+        std::fs::create_dir(&cg).unwrap();
+        std::fs::write(cg.join("pids.max"), max.to_string()).unwrap();
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("echo $$ > \"$1\" && exec \"$0\" list --json")
+            .arg(bin())
+            .arg(cg.join("cgroup.procs"))
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir(&cg);
+        let (stdout, stderr) = text(&o);
+        assert!(!stderr.contains("panicked"), "pids.max {max}: {stderr}");
+        // Either the runner could not start at all (exit 3), or every
+        // requirement it could not decide is an error, never a skip.
+        if o.status.code() == Some(3) {
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(0), "pids.max {max}: {stderr}");
+        let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for c in list["cases"].as_array().unwrap() {
+            for r in c["requirements"].as_array().unwrap() {
+                let observed = r["observed"].as_str().unwrap_or_default();
+                if observed.contains("EAGAIN") || observed.contains("failed to start") {
+                    assert_eq!(r["reason"]["kind"], "harness-failed", "pids.max {max}: {r}");
+                }
+            }
+        }
+    }
+}
