@@ -398,3 +398,126 @@ fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
         assert!(matches!(c.status, Error | Unprobed), "{c:?}");
     }
 }
+
+/// Runs one sandbox through a launcher that starts `helper` anew, on a
+/// thread of its own: `None` when it had not returned within `within`
+/// (the runner would hang there).
+fn one_sandbox_within(
+    helper: PathBuf,
+    within: std::time::Duration,
+) -> Option<Result<isocheck::runtime::spawn::Observation, String>> {
+    let launcher = isocheck::runtime::spawn::Launcher::one_shot(helper).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let spec = isocheck::model::spec::SandboxSpec {
+            rootfs: isocheck::model::spec::Rootfs::Host,
+            ..Default::default()
+        };
+        let r = launcher.run("stderr", &spec, &isocheck::probe::Probe::noop());
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(within).ok()
+}
+
+#[test]
+fn a_helper_that_writes_much_to_stderr_after_its_report_does_not_hang_the_runner() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::to_string(&HelperReport {
+        exit: Some(ExitInfo {
+            code: Some(0),
+            signal: None,
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    // The report, stdout closed, then more than a pipe holds on stderr
+    // before the helper exits: the runner must keep reading stderr while
+    // it waits for the helper's status.
+    let helper = script(
+        dir.path(),
+        "helper",
+        &format!(
+            "cat >/dev/null\nprintf '%s' '{json}'\nexec 1>&-\nhead -c 1048576 /dev/zero | tr '\\0' x >&2"
+        ),
+    );
+    let got = one_sandbox_within(helper, std::time::Duration::from_secs(60))
+        .expect("the runner still waits for a helper blocked on a full stderr pipe");
+    // The report was whole and the status 0: an observation, not an error.
+    assert!(got.is_ok(), "{got:?}");
+}
+
+#[test]
+fn a_helper_whose_stderr_outlives_its_group_does_not_hang_the_runner() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let json = serde_json::to_string(&HelperReport {
+        exit: Some(ExitInfo {
+            code: Some(0),
+            signal: None,
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    // A process of its own session (out of the reach of the group kill)
+    // keeps the helper's stderr open long after the helper has exited.
+    let helper = script(
+        dir.path(),
+        "helper",
+        &format!("cat >/dev/null\nsetsid sleep 120 </dev/null >/dev/null &\nprintf '%s' '{json}'"),
+    );
+    let got = one_sandbox_within(helper, std::time::Duration::from_secs(60))
+        .expect("the runner still waits for the end of a stderr a stray process holds");
+    assert!(got.is_ok(), "{got:?}");
+}
+
+#[test]
+fn a_pids_limit_makes_list_decide_errors_not_panic_or_skip() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    // A throwaway child of the pids hierarchy (v1, else cgroup2's root
+    // where it has the controller), removed at the end.
+    let v1 = Path::new("/sys/fs/cgroup/pids");
+    let v2 = Path::new("/sys/fs/cgroup");
+    let parent = if v1.join("cgroup.procs").exists() {
+        Some(v1)
+    } else {
+        std::fs::read_to_string(v2.join("cgroup.subtree_control"))
+            .is_ok_and(|c| c.split_whitespace().any(|w| w == "pids"))
+            .then_some(v2)
+    };
+    let Some(parent) = parent else {
+        eprintln!("no pids hierarchy: nothing to limit");
+        return;
+    };
+    for max in [2, 4, 6, 8] {
+        let cg = parent.join(format!("isocheck-test-pids-{}-{max}", std::process::id()));
+        std::fs::create_dir(&cg).unwrap();
+        std::fs::write(cg.join("pids.max"), max.to_string()).unwrap();
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("echo $$ > \"$1\" && exec \"$0\" list --json")
+            .arg(bin())
+            .arg(cg.join("cgroup.procs"))
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir(&cg);
+        let (stdout, stderr) = text(&o);
+        assert!(!stderr.contains("panicked"), "pids.max {max}: {stderr}");
+        // Either the runner could not start at all (exit 3), or every
+        // requirement it could not decide is an error, never a skip.
+        if o.status.code() == Some(3) {
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(0), "pids.max {max}: {stderr}");
+        let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for c in list["cases"].as_array().unwrap() {
+            for r in c["requirements"].as_array().unwrap() {
+                let observed = r["observed"].as_str().unwrap_or_default();
+                if observed.contains("EAGAIN") || observed.contains("failed to start") {
+                    assert_eq!(r["reason"]["kind"], "harness-failed", "pids.max {max}: {r}");
+                }
+            }
+        }
+    }
+}

@@ -1066,9 +1066,14 @@ fn list(a: ListArgs) -> u8 {
 /// other, and together they are most of the start-up.
 fn load_with_host(args: &SuiteArgs) -> (Result<Vec<Property>, String>, HostFacts) {
     let (props, host) = std::thread::scope(|s| {
-        let host = s.spawn(HostFacts::probe);
-        let props = load(args);
-        (props, host.join())
+        match std::thread::Builder::new().spawn_scoped(s, HostFacts::probe) {
+            Ok(host) => {
+                let props = load(args);
+                (props, host.join())
+            }
+            // No thread to spare (a pids limit, say): one after the other.
+            Err(_) => (load(args), Ok(HostFacts::probe())),
+        }
     });
     match host {
         Ok(h) => (props, h),

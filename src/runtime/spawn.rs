@@ -505,6 +505,11 @@ impl Launcher {
             let _ = child.wait();
             return Err(SpawnError::HelperTimeout(deadline));
         }
+        // Not reaped yet: the pid is still the helper's.
+        if let Ok(exited) = crate::sys::pidfd_open(pgid) {
+            use std::os::fd::AsFd;
+            streams.stderr_until(exited.as_fd(), None);
+        }
         let status = child.wait().map_err(|source| SpawnError::Start {
             path: self.helper.clone(),
             source,
@@ -563,6 +568,7 @@ impl Launcher {
             }
             return Err(SpawnError::HelperTimeout(deadline));
         }
+        streams.stderr_until(z.answer_fd(), Some(super::zygote::ANSWER_WITHIN));
         let status = z.helper_status();
         // Nothing of this helper's group may outlive it.
         kill();
@@ -614,6 +620,51 @@ impl Streams {
             }
         }
         true
+    }
+
+    /// Reads stderr until `ended` is readable (the helper has exited, or
+    /// its status is there to read) or `within` has passed: a helper that
+    /// writes to stderr after its report must not be left blocked on a
+    /// full pipe while its status is waited for.
+    fn stderr_until(&mut self, ended: std::os::fd::BorrowedFd<'_>, within: Option<Duration>) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let deadline = within.map(|w| Instant::now() + w);
+        while let Some(err) = &self.err {
+            let timeout = deadline.map_or(PollTimeout::NONE, |d| {
+                PollTimeout::try_from(d.saturating_duration_since(Instant::now()))
+                    .unwrap_or(PollTimeout::MAX)
+            });
+            let mut fds = [
+                PollFd::new(ended, PollFlags::POLLIN),
+                PollFd::new(err.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, timeout) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return,
+            }
+            let [end, err_ready] = fds.map(|f| f.revents().is_some_and(|r| !r.is_empty()));
+            if end {
+                return;
+            }
+            if err_ready {
+                self.read_stderr();
+            }
+        }
+    }
+
+    /// One read of stderr; it ends at EOF or on an error.
+    fn read_stderr(&mut self) {
+        let Some(fd) = &self.err else { return };
+        let mut chunk = [0u8; 16 * 1024];
+        match nix::unistd::read(fd, &mut chunk) {
+            Ok(0) => self.err = None,
+            Ok(n) => self.stderr.extend_from_slice(&chunk[..n]),
+            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+            Err(_) => self.err = None,
+        }
     }
 
     /// Reads stderr to its end (the helper's group is gone by then).

@@ -47,7 +47,7 @@ const MAX_REQUEST: usize = 1 << 20;
 /// How long a zygote may take to say it is ready, and to answer a
 /// request or report a helper's end once its pipes have closed: it does
 /// nothing but fork and reap, so a loaded machine answers well within.
-const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 const READY: u8 = b'R';
 const STARTED: u8 = b'S';
@@ -295,6 +295,13 @@ impl Zygote {
             )),
             (k, v) => Err(format!("unexpected answer {:?} {v}", k as char)),
         }
+    }
+
+    /// The socket the zygote answers on: readable once the helper forked
+    /// last has ended and its status is there to read.
+    pub fn answer_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.sock.as_fd()
     }
 
     /// The wait status of the helper forked last, once it has ended.

@@ -98,13 +98,15 @@ pub(crate) fn combine(test: &Verdict, control: &Verdict, knob: &str) -> (Judged,
 /// follows from a failed precondition is not the leak); where it does not,
 /// only a value the probe reported counts (a sandbox that died before
 /// reporting shows a crash, not a leak, unless the control's own
-/// expectations recognise it).
+/// expectations recognise it). With `unexplained` (a precondition's value
+/// never came) only values the probe reported (`probe.*`) can show it.
 fn leaks(
     checks: &[Checked],
     expects: &[Expect],
     leak: &[Expect],
     obs: &Value,
     reported: bool,
+    unexplained: bool,
 ) -> Vec<String> {
     checks
         .iter()
@@ -116,7 +118,8 @@ fn leaks(
             } else {
                 reported
             };
-            !c.ok && !c.pre && c.missing.is_none() && !c.got.is_null() && recognised
+            let explained = !unexplained || e.path.starts_with("probe.");
+            !c.ok && !c.pre && c.missing.is_none() && !c.got.is_null() && recognised && explained
         })
         .map(|(c, _)| format!("{}, got {}", c.what, c.got))
         .collect()
@@ -165,14 +168,15 @@ pub(crate) fn judge(
     };
     let reported = obs.probe.is_some();
     // A precondition whose value never came (the sandbox died before
-    // reporting it) leaves every other value unexplained: a counter read
-    // from outside that looks like the leak may only show that the probe
-    // never ran.
+    // reporting it) leaves the values read around the probe unexplained:
+    // a counter read from outside that looks like the leak may only show
+    // that the probe never ran. What the probe itself reported stays
+    // evidence (an exec'd copy that said nothing does not undo a chown
+    // the probe saw go through).
     let unexplained = checks.iter().any(|c| c.pre && c.missing.is_some());
-    let shown = match leak {
-        Some(l) if !unexplained => leaks(&checks, expects, l, &observed, reported),
-        _ => Vec::new(),
-    };
+    let shown = leak.map_or_else(Vec::new, |l| {
+        leaks(&checks, expects, l, &observed, reported, unexplained)
+    });
     let failed = |c: &&Checked| !c.ok;
     let describe = |c: &Checked| match &c.missing {
         Some(p) => format!("{}: the observation has no `{p}`", c.what),
@@ -448,6 +452,23 @@ mod tests {
         );
         assert!(
             matches!(&verdict, Verdict::Broken(r) if r.kind == ReasonKind::HarnessFailed && r.detail.contains("no `probe.y`")),
+            "{verdict:?}"
+        );
+    }
+
+    #[test]
+    fn a_precondition_missing_from_a_report_does_not_hide_the_leak_it_reported() {
+        // The chown row: the exec'd copy said nothing readable (`child`
+        // is null, so `child.euid` is missing), but the probe itself
+        // reported that the chown it should have been refused went
+        // through, which is what the control (CAP_CHOWN kept) shows.
+        let verdict = judged_test(
+            "expect = [{ path = \"probe.exec_self.child.euid\", eq = 0, pre = true }, { path = \"probe.chown\", eq = \"EPERM\" }]",
+            "expect = [{ path = \"probe.chown\", eq = \"ok\" }]",
+            serde_json::json!({"exec_self": {"exec": "ok", "child": null}, "chown": "ok"}),
+        );
+        assert!(
+            matches!(&verdict, Verdict::NotHeld(w) if w.contains("probe.chown")),
             "{verdict:?}"
         );
     }

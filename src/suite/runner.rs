@@ -87,13 +87,18 @@ impl Runner {
         // (on two cores, eight at once measured 36 ms for `list`, four 32).
         let threads = reqs.len().min(4);
         let queue = Mutex::new(reqs.into_iter());
+        let work = || loop {
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some(r) = next else { break };
+            self.decisions.decide(r, &self.host, self);
+        };
         std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| loop {
-                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    let Some(r) = next else { break };
-                    self.decisions.decide(r, &self.host, self);
-                });
+            let started = (0..threads)
+                .take_while(|_| std::thread::Builder::new().spawn_scoped(s, work).is_ok())
+                .count();
+            // No thread to spare (a pids limit, say): decided here.
+            if started == 0 {
+                work();
             }
         });
     }
