@@ -135,8 +135,8 @@ impl Kind {
                 no_new_privs), no-op probe, result back, teardown"
                 .into(),
             Kind::CaseCgroup => "the same case in a cgroup of its own with memory.max 64 MiB and \
-                pids.max 64 (made, joined, removed: on a v1 memory hierarchy the \
-                cgroup.procs move)"
+                pids.max 64 (made, joined, removed: on v1 hierarchies the sandbox's \
+                own move by its tasks file)"
                 .into(),
             Kind::FloorClone => {
                 "in-process clone into pid+mnt+uts+ipc+net, child exits, waited for".into()
