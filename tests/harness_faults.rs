@@ -460,19 +460,40 @@ fn a_helper_whose_stderr_outlives_its_group_does_not_hang_the_runner() {
     })
     .unwrap();
     // A process of its own session (out of the reach of the group kill)
-    // keeps the helper's stderr open long after the helper has exited.
+    // keeps the helper's stderr open long after the helper has exited. The
+    // helper reports only once the stray has its session (it has written
+    // its pid), so the group kill can never reach it.
+    let stray = dir.path().join("stray");
     let helper = script(
         dir.path(),
         "helper",
-        &format!("cat >/dev/null\nsetsid sleep 120 </dev/null >/dev/null &\nprintf '%s' '{json}'"),
+        &format!(
+            "cat >/dev/null\nsetsid sh -c 'echo $$ > \"$0\"; exec sleep 120' '{}' </dev/null >/dev/null &\nwhile [ ! -s '{}' ]; do sleep 0.01; done\nprintf '%s' '{json}'",
+            stray.display(),
+            stray.display()
+        ),
     );
+    let started = std::time::Instant::now();
     let got = one_sandbox_within(helper, std::time::Duration::from_secs(60))
         .expect("the runner still waits for the end of a stderr a stray process holds");
+    let took = started.elapsed();
+    if let Some(pid) = std::fs::read_to_string(&stray)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     assert!(got.is_ok(), "{got:?}");
+    // Well before the stray's 120 s: the runner stops reading soon after
+    // the helper's group is gone.
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
 }
 
 #[test]
-fn a_pids_limit_makes_list_decide_errors_not_panic_or_skip() {
+fn a_pids_limit_makes_list_and_run_give_errors_not_panics_or_skips() {
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     // A throwaway child of the pids hierarchy (v1, else cgroup2's root
     // where it has the controller), removed at the end.
@@ -504,6 +525,31 @@ fn a_pids_limit_makes_list_decide_errors_not_panic_or_skip() {
         let _ = std::fs::remove_dir(&cg);
         let (stdout, stderr) = text(&o);
         assert!(!stderr.contains("panicked"), "pids.max {max}: {stderr}");
+        // A run under the same limit: no panic either (its job threads,
+        // the audit's and the signal watcher's), and what it could not do
+        // is an error (exit 3), never a pass or a skip of a case that runs
+        // here.
+        let cg = parent.join(format!(
+            "isocheck-test-pids-run-{}-{max}",
+            std::process::id()
+        ));
+        std::fs::create_dir(&cg).unwrap();
+        std::fs::write(cg.join("pids.max"), max.to_string()).unwrap();
+        let run = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("echo $$ > \"$1\" && exec \"$0\" run --no-write --format terse --audit always")
+            .arg(bin())
+            .arg(cg.join("cgroup.procs"))
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir(&cg);
+        let (_, run_err) = text(&run);
+        assert!(
+            !run_err.contains("panicked"),
+            "run, pids.max {max}: {run_err}"
+        );
+        assert_eq!(run.status.code(), Some(3), "run, pids.max {max}: {run_err}");
         // Either the runner could not start at all (exit 3), or every
         // requirement it could not decide is an error, never a skip.
         if o.status.code() == Some(3) {

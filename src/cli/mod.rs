@@ -992,13 +992,15 @@ fn run(a: RunArgs) -> u8 {
         labels,
         audit: a.audit.wanted(&selection),
     };
-    let report = std::thread::scope(|s| {
+    let report: std::io::Result<_> = std::thread::scope(|s| {
         let runner = &runner;
-        s.spawn(move || {
+        let watcher = std::thread::Builder::new().spawn_scoped(s, move || {
             for sig in signals.forever() {
                 runner.interrupt(sig);
             }
         });
+        // A run that could not be stopped cleanly does not start.
+        watcher?;
         let mut sinks: Vec<&mut dyn Sink> = vec![console.as_mut()];
         for file in [&mut json, &mut html, &mut junit, &mut ktap]
             .into_iter()
@@ -1008,8 +1010,15 @@ fn run(a: RunArgs) -> u8 {
         }
         let r = runner.run(&props, &select, &settings, &mut sinks);
         signal_handle.close();
-        r
+        Ok(r)
     });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isocheck: cannot start the thread that watches for SIGINT and SIGTERM: {e}");
+            return EXIT_HARNESS;
+        }
+    };
     drop(console);
     if let Some(sig) = &report.interrupted {
         eprintln!(

@@ -590,6 +590,11 @@ impl Launcher {
     }
 }
 
+/// How long the rest of a helper's stderr is read once its process group
+/// is gone: the pipe holds all it wrote, unless a process that left the
+/// group keeps it open.
+const STDERR_AFTER_END: Duration = Duration::from_secs(1);
+
 /// A helper's stdout and stderr, read on the calling thread: no thread of
 /// their own to start and end for every sandbox.
 struct Streams {
@@ -667,14 +672,21 @@ impl Streams {
         }
     }
 
-    /// Reads stderr to its end (the helper's group is gone by then).
+    /// Reads stderr to its end (the helper's group is gone by then, so
+    /// what it wrote is all in the pipe), or for at most
+    /// [`STDERR_AFTER_END`]: a process that left the group (its own
+    /// session) may hold the pipe open for as long as it lives, and the
+    /// runner does not wait for it.
     fn stderr_to_end(&mut self) -> String {
         self.out = None;
+        let deadline = Instant::now() + STDERR_AFTER_END;
         while self.err.is_some() {
-            if !self.step(None) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.step(Some(left)) {
                 break;
             }
         }
+        self.err = None;
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
 

@@ -140,16 +140,26 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         Namespace::Time,
     ];
     let (seen, mut ns_seen) = std::thread::scope(|s| {
+        // Each in a sandbox (the runtime's own path, which the audit
+        // describes), on a thread of its own; with no thread to spare (a
+        // pids limit, say), here.
         let each: Vec<_> = namespaces
             .iter()
             .map(|&ns| {
-                s.spawn(move || root.then(|| super::requirements::namespace_probe(launcher, ns)))
+                let probe =
+                    move || root.then(|| super::requirements::namespace_probe(launcher, ns));
+                std::thread::Builder::new()
+                    .spawn_scoped(s, probe)
+                    .map_err(|_| probe())
             })
             .collect();
         let userns = super::requirements::userns_probe(launcher);
         let each: Vec<Seen> = each
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .map(|h| match h {
+                Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                Err(seen) => seen,
+            })
             .collect();
         (userns, each.into_iter())
     });

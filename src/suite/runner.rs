@@ -299,31 +299,41 @@ impl Runner {
                 ),
             ));
         };
+        let worker = |tx: std::sync::mpsc::Sender<Progress>| loop {
+            if self.launcher.interrupted().is_some() {
+                break;
+            }
+            let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((i, (p, m))) = next else { break };
+            if tx.send(Progress::Started(i)).is_err() {
+                break;
+            }
+            let mut pair = self.run_pair(p, m);
+            // A pair that ends after the interrupt may have had its
+            // sandboxes killed: its outcome proves nothing.
+            if let Some(sig) = self.launcher.interrupted() {
+                for c in pair.iter_mut() {
+                    interrupted_case(c, sig);
+                }
+            }
+            if tx.send(Progress::Finished(i, Box::new(pair))).is_err() {
+                break;
+            }
+        };
         std::thread::scope(|s| {
-            for _ in 0..self.jobs {
-                let tx = tx.clone();
-                let queue = &queue;
-                s.spawn(move || loop {
-                    if self.launcher.interrupted().is_some() {
-                        break;
-                    }
-                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    let Some((i, (p, m))) = next else { break };
-                    if tx.send(Progress::Started(i)).is_err() {
-                        break;
-                    }
-                    let mut pair = self.run_pair(p, m);
-                    // A pair that ends after the interrupt may have had its
-                    // sandboxes killed: its outcome proves nothing.
-                    if let Some(sig) = self.launcher.interrupted() {
-                        for c in pair.iter_mut() {
-                            interrupted_case(c, sig);
-                        }
-                    }
-                    if tx.send(Progress::Finished(i, Box::new(pair))).is_err() {
-                        break;
-                    }
-                });
+            let worker = &worker;
+            let started = (0..self.jobs)
+                .take_while(|_| {
+                    let tx = tx.clone();
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || worker(tx))
+                        .is_ok()
+                })
+                .count();
+            // No thread to spare (a pids limit, say): every pair runs
+            // here, one after the other, before the events go out.
+            if started == 0 {
+                worker(tx.clone());
             }
             drop(tx);
             for progress in rx {
