@@ -210,15 +210,8 @@ fn a_requirement_sandbox_that_exits_with_the_helpers_failure_status_makes_errors
     let healthy = run_with(bin(), &props);
     // Every sandbox ends with the status the sandbox side of the helper
     // uses for its own failures, before its probe reports.
-    let report = HelperReport {
-        exit: Some(ExitInfo {
-            code: Some(121),
-            signal: None,
-        }),
-        ..Default::default()
-    };
     let dir = tempfile::tempdir().unwrap();
-    let json = serde_json::to_string(&report).unwrap();
+    let json = report_exiting(121);
     let helper = script(
         dir.path(),
         "helper",
@@ -399,6 +392,19 @@ fn the_audit_blames_no_knob_or_security_module_for_a_killed_helper() {
     }
 }
 
+/// A helper's report, as JSON, of a sandbox that exited with `code` and
+/// reported nothing else.
+fn report_exiting(code: i32) -> String {
+    serde_json::to_string(&HelperReport {
+        exit: Some(ExitInfo {
+            code: Some(code),
+            signal: None,
+        }),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 /// Runs one sandbox through a launcher that starts `helper` anew, on a
 /// thread of its own: `None` when it had not returned within `within`
 /// (the runner would hang there).
@@ -423,14 +429,7 @@ fn one_sandbox_within(
 fn a_helper_that_writes_much_to_stderr_after_its_report_does_not_hang_the_runner() {
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let json = serde_json::to_string(&HelperReport {
-        exit: Some(ExitInfo {
-            code: Some(0),
-            signal: None,
-        }),
-        ..Default::default()
-    })
-    .unwrap();
+    let json = report_exiting(0);
     // The report, stdout closed, then more than a pipe holds on stderr
     // before the helper exits: the runner must keep reading stderr while
     // it waits for the helper's status.
@@ -451,14 +450,7 @@ fn a_helper_that_writes_much_to_stderr_after_its_report_does_not_hang_the_runner
 fn a_helper_whose_stderr_outlives_its_group_does_not_hang_the_runner() {
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let json = serde_json::to_string(&HelperReport {
-        exit: Some(ExitInfo {
-            code: Some(0),
-            signal: None,
-        }),
-        ..Default::default()
-    })
-    .unwrap();
+    let json = report_exiting(0);
     // A process of its own session (out of the reach of the group kill)
     // keeps the helper's stderr open long after the helper has exited. The
     // helper reports only once the stray has its session (it has written
@@ -510,40 +502,30 @@ fn a_pids_limit_makes_list_and_run_give_errors_not_panics_or_skips() {
         eprintln!("no pids hierarchy: nothing to limit");
         return;
     };
-    for max in [2, 4, 6, 8] {
+    // isocheck with `args`, started in a throwaway pids cgroup of `max`.
+    let under = |max: u32, args: &str| {
         let cg = parent.join(format!("isocheck-test-pids-{}-{max}", std::process::id()));
         std::fs::create_dir(&cg).unwrap();
         std::fs::write(cg.join("pids.max"), max.to_string()).unwrap();
         let o = std::process::Command::new("sh")
             .arg("-c")
-            .arg("echo $$ > \"$1\" && exec \"$0\" list --json")
+            .arg(format!("echo $$ > \"$1\" && exec \"$0\" {args}"))
             .arg(bin())
             .arg(cg.join("cgroup.procs"))
             .current_dir(std::env::temp_dir())
             .output()
             .unwrap();
         let _ = std::fs::remove_dir(&cg);
+        o
+    };
+    for max in [2, 4, 6, 8] {
+        let o = under(max, "list --json");
         let (stdout, stderr) = text(&o);
         assert!(!stderr.contains("panicked"), "pids.max {max}: {stderr}");
         // A run under the same limit: no panic either (its job threads,
         // the audit's and the signal watcher's), and what it could not do
-        // is an error (exit 3), never a pass or a skip of a case that runs
-        // here.
-        let cg = parent.join(format!(
-            "isocheck-test-pids-run-{}-{max}",
-            std::process::id()
-        ));
-        std::fs::create_dir(&cg).unwrap();
-        std::fs::write(cg.join("pids.max"), max.to_string()).unwrap();
-        let run = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("echo $$ > \"$1\" && exec \"$0\" run --no-write --format terse --audit always")
-            .arg(bin())
-            .arg(cg.join("cgroup.procs"))
-            .current_dir(std::env::temp_dir())
-            .output()
-            .unwrap();
-        let _ = std::fs::remove_dir(&cg);
+        // makes it exit 3.
+        let run = under(max, "run --no-write --format terse --audit always");
         let (_, run_err) = text(&run);
         assert!(
             !run_err.contains("panicked"),

@@ -280,10 +280,11 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         .collect();
     let flags = sabotage::clone_flags(spec.clone_flags(), &spec.namespaces, &spec.outer)?;
     let joins = !req.cgroup_procs.is_empty() && !sabotage::hit(Sabotage::CgroupJoinSkipped);
-    // Checked here, inherited by the sandbox: it moves itself into its v1
-    // cgroups, which only a process of one thread may do by a thread move.
+    // Checked once: the clone needs it, and the sandbox inherits it to move
+    // itself into its v1 cgroups, which only a process of one thread may do
+    // by a thread move.
     let one = sys::single_threaded().map_err(|e| step("clone", "one thread", e))?;
-    let (cloned, join) = clone_sandbox(req, flags, joins)?;
+    let (cloned, join) = clone_sandbox(req, flags, joins, one)?;
     // A move by write: the sandbox moves itself on v1 hierarchies (no
     // grace-period wait, see `cgroups::join_self`), the helper writes its
     // pid on cgroup2 ones.
@@ -310,7 +311,10 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
                 rep_w,
                 ready_w,
             };
-            let joins = SelfJoin { dirs: by_self, one };
+            let joins = SelfJoin {
+                procs: by_self,
+                one,
+            };
             sandbox_child(req, waits, helper_pid, pipes, &idmaps, joins)
         }
         CloneResult::Parent { child } => child,
@@ -538,6 +542,7 @@ fn clone_sandbox(
     req: &HelperRequest,
     flags: CloneFlags,
     joins: bool,
+    one: sys::SingleThreaded,
 ) -> Result<(CloneResult, Option<&'static str>), StepError> {
     let born_in = match &req.cgroup_procs[..] {
         [procs]
@@ -554,11 +559,10 @@ fn clone_sandbox(
         let fd = std::fs::File::open(dir).map_err(|e| {
             StepError::new("open-cgroup", dir.display().to_string(), sys::io_errno(e))
         })?;
-        let proof = sys::single_threaded().map_err(|e| step("clone3", "one thread", e))?;
         // The bug: the flag left out while the runtime believes the
         // sandbox was born in its cgroup (and so never moves it).
         let into = (!sabotage::hit(Sabotage::CloneIntoCgroupIgnored)).then(|| fd.as_fd());
-        match sys::clone3::clone3_fork(proof, flags, into) {
+        match sys::clone3::clone3_fork(one, flags, into) {
             Ok(r) => return Ok((r, Some(JOIN_CLONE_INTO))),
             Err(e) if sys::clone3::lacks_clone_into_cgroup(e) => {}
             Err(e) => {
@@ -570,7 +574,7 @@ fn clone_sandbox(
             }
         }
     }
-    let r = sys::clone_fork(flags).map_err(|e| step("clone", &format!("{flags:?}"), e))?;
+    let r = sys::clone_fork_as(one, flags).map_err(|e| step("clone", &format!("{flags:?}"), e))?;
     Ok((r, joins.then_some(JOIN_PROCS_WRITE)))
 }
 
@@ -702,7 +706,7 @@ struct ChildPipes {
 /// The v1 cgroups the sandbox moves itself into after its release (their
 /// `cgroup.procs` files), with the helper's proof that it has one thread.
 struct SelfJoin<'a> {
-    dirs: Vec<&'a Path>,
+    procs: Vec<&'a Path>,
     one: sys::SingleThreaded,
 }
 
@@ -737,11 +741,10 @@ fn sandbox_child(
         _ => sys::exit_now(121),
     }
     // Into its v1 cgroups, first of all.
-    let joined = joins.dirs.iter().try_for_each(|procs| {
-        let dir = procs.parent().unwrap_or(procs);
-        cgroups::join_self(dir, joins.one)
-            .map_err(|e| StepError::new("join-cgroup", dir.join("tasks"), e))
-    });
+    let joined = joins
+        .procs
+        .iter()
+        .try_for_each(|procs| cgroups::join_self(procs, joins.one).map(drop));
     // Read before the root changes: the new root may have no /proc.
     let uid_map = std::fs::read_to_string("/proc/self/uid_map")
         .map(|m| {

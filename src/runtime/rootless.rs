@@ -292,22 +292,17 @@ fn worker_setup(
 ) -> Result<(), StepError> {
     die_with(helper, false);
     let join = !super::sabotage::hit(super::sabotage::Sabotage::CgroupJoinSkipped);
-    for procs in plan.join_cgroup.iter().filter(|_| join) {
-        // On v1 it moves itself by a thread move (no grace-period wait:
-        // see `cgroups::join_self`); on cgroup2 it writes its pid.
-        let dir = procs.parent().unwrap_or(procs);
-        let (file, moved) = if super::cgroups::is_cgroup2(dir) {
-            (
-                procs.clone(),
-                std::fs::write(procs, nix::unistd::getpid().as_raw().to_string())
-                    .map_err(crate::sys::io_errno),
-            )
-        } else {
-            let one = crate::sys::single_threaded()
-                .map_err(|e| step("join-delegated-cgroup", "one thread", e))?;
-            (dir.join("tasks"), super::cgroups::join_self(dir, one))
-        };
-        moved.map_err(|e| step("join-delegated-cgroup", &file.display().to_string(), e))?;
+    if join && !plan.join_cgroup.is_empty() {
+        // On v1 by a thread move (no grace-period wait: see
+        // `cgroups::join_self`).
+        let one = crate::sys::single_threaded()
+            .map_err(|e| step("join-delegated-cgroup", "one thread", e))?;
+        for procs in &plan.join_cgroup {
+            super::cgroups::join_self(procs, one).map_err(|e| StepError {
+                step: "join-delegated-cgroup".into(),
+                ..e
+            })?;
+        }
     }
     if nix::unistd::geteuid().is_root() {
         nix::unistd::setgroups(&[]).map_err(|e| step("setgroups", "[]", e))?;

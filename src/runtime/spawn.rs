@@ -655,20 +655,8 @@ impl Streams {
                 return;
             }
             if err_ready {
-                self.read_stderr();
+                read_once(&mut self.err, &mut self.stderr);
             }
-        }
-    }
-
-    /// One read of stderr; it ends at EOF or on an error.
-    fn read_stderr(&mut self) {
-        let Some(fd) = &self.err else { return };
-        let mut chunk = [0u8; 16 * 1024];
-        match nix::unistd::read(fd, &mut chunk) {
-            Ok(0) => self.err = None,
-            Ok(n) => self.stderr.extend_from_slice(&chunk[..n]),
-            Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
-            Err(_) => self.err = None,
         }
     }
 
@@ -720,18 +708,24 @@ impl Streams {
             (&mut self.out, &mut self.stdout),
             (&mut self.err, &mut self.stderr),
         ] {
-            if fd.is_none() || !ready.next().unwrap_or(false) {
-                continue;
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            match nix::unistd::read(fd.as_ref().expect("open"), &mut chunk) {
-                Ok(0) => *fd = None,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
-                Err(_) => *fd = None,
+            if fd.is_some() && ready.next().unwrap_or(false) {
+                read_once(fd, buf);
             }
         }
         true
+    }
+}
+
+/// One read of a stream into `buf`; the stream ends (`None`) at EOF or on
+/// an error.
+fn read_once(fd: &mut Option<std::os::fd::OwnedFd>, buf: &mut Vec<u8>) {
+    let Some(open) = fd else { return };
+    let mut chunk = [0u8; 16 * 1024];
+    match nix::unistd::read(&*open, &mut chunk) {
+        Ok(0) => *fd = None,
+        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
+        Err(_) => *fd = None,
     }
 }
 

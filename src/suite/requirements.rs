@@ -472,8 +472,8 @@ const KERNEL_STEPS: &[&str] = &[
 ];
 
 /// Errnos that speak of the environment, not of the feature: descriptor
-/// and memory exhaustion, process limits, interrupted or broken plumbing.
-/// The kernel never answers a question about a namespace with these.
+/// and memory exhaustion, process limits, interrupted or broken plumbing,
+/// a child not there to reap. The kernel never answers a question about a namespace with these.
 const HARNESS_ERRNOS: &[&str] = &[
     "EMFILE",
     "ENFILE",
@@ -485,6 +485,7 @@ const HARNESS_ERRNOS: &[&str] = &[
     "EPIPE",
     "EFAULT",
     "ETIMEDOUT",
+    "ECHILD",
 ];
 
 /// Whether an errno (as `EMFILE`) speaks of the environment.
@@ -1665,21 +1666,12 @@ pub fn namespace_clone_probe(ns: crate::model::namespace::Namespace) -> Option<T
     if matches!(ns, Namespace::User | Namespace::Time) || !nix::unistd::geteuid().is_root() {
         return None;
     }
-    Some(match crate::sys::try_namespaces(ns.clone_flag()) {
-        Ok(()) => Ok(format!("created a {ns} namespace")),
-        Err(e) => {
-            let errno = format!("{e:?}");
-            // ECHILD: the child was not there to reap, or did not exit 0.
-            if is_harness_errno(&errno) || e == nix::errno::Errno::ECHILD {
-                Err(Refusal::Harness(format!("clone: {errno}")))
-            } else {
-                Err(Refusal::Kernel {
-                    step: "clone".into(),
-                    errno,
-                })
-            }
-        }
-    })
+    let flags = ns.clone_flag();
+    Some(
+        crate::sys::try_namespaces(flags)
+            .map(|()| format!("created a {ns} namespace"))
+            .map_err(|e| refusal_of_step(&StepError::new("clone", format!("{flags:?}"), e))),
+    )
 }
 
 /// Tries a rootless user namespace for real: the sandbox `userns`

@@ -187,14 +187,28 @@ pub const JOIN_PROCS_WRITE: &str = "cgroup.procs";
 /// one's `tasks` file after its release ([`join_self`]).
 pub const JOIN_TASKS_SELF: &str = "tasks";
 
-/// Moves the calling process into the v1 cgroup `dir` by its own hand: it
-/// writes `0` (itself) to the cgroup's `tasks` file. A thread moving itself
-/// skips the kernel's thread-group lock, which any other move takes and
-/// whose first taker after a quiet spell waits for an RCU grace period
-/// (5-14 ms on this project's machines, against 0.5 ms for this write).
-/// Only the calling thread moves, so the caller proves it has no other.
-pub fn join_self(dir: &Path, _one: crate::sys::SingleThreaded) -> Result<(), nix::errno::Errno> {
-    std::fs::write(dir.join("tasks"), "0").map_err(crate::sys::io_errno)
+/// Moves the calling process into the cgroup whose `cgroup.procs` is
+/// `procs`, by its own hand; returns the file it wrote. On v1 it writes `0`
+/// (itself) to the cgroup's `tasks` file: a thread moving itself skips the
+/// kernel's thread-group lock, which any other move takes and whose first
+/// taker after a quiet spell waits for an RCU grace period (5-14 ms on
+/// this project's machines, against 0.5 ms for this write). Only the
+/// calling thread moves, so the caller proves it has no other. On cgroup2
+/// (no `tasks` file) it writes its pid to `cgroup.procs`.
+pub fn join_self(
+    procs: &Path,
+    _one: crate::sys::SingleThreaded,
+) -> Result<PathBuf, crate::model::error::StepError> {
+    let dir = procs.parent().unwrap_or(procs);
+    let (file, text) = if is_cgroup2(dir) {
+        (procs.to_path_buf(), std::process::id().to_string())
+    } else {
+        (dir.join("tasks"), "0".to_string())
+    };
+    std::fs::write(&file, text).map_err(|e| {
+        crate::model::error::StepError::new("join-cgroup", &file, crate::sys::io_errno(e))
+    })?;
+    Ok(file)
 }
 
 /// The directory is on a cgroup2 hierarchy (the kernel's own answer, by
