@@ -149,6 +149,10 @@ fn main() {
             UNSHARE
         ),
         t!(an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_ones),
+        t!(
+            root_of_a_user_namespace_gets_typed_skips_never_a_verdict,
+            UNSHARE
+        ),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(the_report_and_matrix_pages_render_in_chromium, CHROMIUM),
         t!(the_bench_measures_each_variant_and_writes_a_valid_document),
@@ -994,6 +998,76 @@ fn an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_o
         "{stdout}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// isocheck as uid 0 of a user namespace that maps only its root (`unshare
+/// -r`): its capabilities hold over that namespace alone, and ids 1000 and
+/// 100000 do not exist there. Before rootful cases needed root of the
+/// initial namespace, `caps.chown_denied` failed there (chown to an unmapped
+/// id is EINVAL, not EPERM: a false fail) and others were errors. Every
+/// case is now a typed skip naming the namespace, and `list` says which
+/// requirement decided it.
+fn root_of_a_user_namespace_gets_typed_skips_never_a_verdict() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let nested = |args: &[&str]| {
+        Command::new("unshare")
+            .args(["--user", "--map-root-user", "--"])
+            .arg(bin())
+            .args(args)
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    let o = nested(&["run", "--no-write"]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let mut lines = 0;
+    for l in stdout
+        .lines()
+        .filter(|l| matches!(l.split_whitespace().nth(1), Some("rootful" | "rootless")))
+    {
+        lines += 1;
+        let kind = if l.split_whitespace().nth(1) == Some("rootful") {
+            "needs-root"
+        } else {
+            "not-delegated"
+        };
+        assert!(
+            l.contains("SKIP") && l.contains(kind) && l.contains("not the initial one"),
+            "{l}"
+        );
+    }
+    assert_eq!(lines, listed_cases(), "{stdout}");
+    let o = nested(&["list", "--json"]);
+    let (stdout, stderr) = text(&o);
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let mut kinds = std::collections::BTreeMap::new();
+    for r in listed["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["requirements"].as_array().unwrap())
+        .filter(|r| r["met"] == false)
+    {
+        kinds.insert(
+            r["requirement"].as_str().unwrap().to_string(),
+            r["reason"]["kind"].as_str().unwrap().to_string(),
+        );
+    }
+    for (req, kind) in [
+        ("root", "needs-root"),
+        ("userns", "not-delegated"),
+        ("id-range", "not-delegated"),
+        ("namespace user", "not-delegated"),
+        ("kernel-feature idmapped-mount", "needs-root"),
+    ] {
+        assert_eq!(
+            kinds.get(req).map(String::as_str),
+            Some(kind),
+            "{req}: {kinds:?}"
+        );
+    }
+    assert!(!kinds.values().any(|k| k == "harness-failed"), "{kinds:?}");
 }
 
 fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {

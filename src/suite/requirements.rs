@@ -25,7 +25,8 @@ use crate::runtime::spawn::{Observation, SpawnError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Requirement {
-    /// `root`: uid 0 with CAP_SYS_ADMIN in the effective set.
+    /// `root`: uid 0 with CAP_SYS_ADMIN in the effective set, in the initial
+    /// user namespace.
     Root,
     /// `namespace <kind>`: the kernel offers this namespace kind.
     Namespace(Namespace),
@@ -216,7 +217,7 @@ pub static REQUIREMENTS: &[RequirementDef] = &[
     RequirementDef {
         word: "root",
         arg: ArgKind::Nothing,
-        doc: "uid 0 with CAP_SYS_ADMIN in the effective set",
+        doc: "uid 0 with CAP_SYS_ADMIN in the effective set, in the initial user namespace",
         build: |_| Some(Requirement::Root),
         shown: |r| matches!(r, Requirement::Root).then(String::new),
     },
@@ -580,9 +581,132 @@ impl Decision {
 }
 
 /// Decides `userns` by behaviour; the knobs only explain a refusal.
+/// The runner's user namespace when isocheck is its uid 0 but it is not
+/// the initial one (`unshare -r`, a container with a user namespace of its
+/// own): capabilities there hold over that namespace alone, and only the
+/// ids its maps list exist in it.
+struct NestedRoot {
+    uid_map: Vec<crate::host::nesting::IdMapLine>,
+    gid_map: Vec<crate::host::nesting::IdMapLine>,
+    /// The uid map as read (`0 1000 1`), or why it could not be.
+    shown: String,
+}
+
+impl NestedRoot {
+    /// `None` for root of the initial user namespace and for an
+    /// unprivileged runner.
+    fn of_runner(host: &HostFacts) -> Option<NestedRoot> {
+        if !nix::unistd::geteuid().is_root() || host.nesting.user_namespace != Some(true) {
+            return None;
+        }
+        let read = |file: &str| {
+            std::fs::read_to_string(format!("/proc/self/{file}"))
+                .map_err(|e| format!("/proc/self/{file}: {e}"))
+                .and_then(|t| crate::host::nesting::parse_id_map(&t).map(|m| (t, m)))
+        };
+        let (uid_map, shown) = match read("uid_map") {
+            Ok((text, map)) => (map, compact_map(&text)),
+            Err(e) => (Vec::new(), e),
+        };
+        let gid_map = read("gid_map").map(|(_, m)| m).unwrap_or_default();
+        Some(NestedRoot {
+            uid_map,
+            gid_map,
+            shown,
+        })
+    }
+
+    /// Ids the maps do not give both as a uid and as a gid: the outside
+    /// side of `maps`, the ids a sandbox of isocheck's would map. `None`
+    /// when every one exists here.
+    fn missing(&self, maps: &[crate::model::spec::IdMap]) -> Option<String> {
+        let covers = |map: &[crate::host::nesting::IdMapLine], m: &crate::model::spec::IdMap| {
+            let (lo, hi) = (
+                u64::from(m.outside),
+                u64::from(m.outside) + u64::from(m.count),
+            );
+            // The map's ranges never overlap: the ids of [lo, hi) inside
+            // them add up to the whole only when all are there.
+            let inside: u64 = map
+                .iter()
+                .map(|l| {
+                    let (a, b) = (
+                        u64::from(l.inside),
+                        u64::from(l.inside) + u64::from(l.count),
+                    );
+                    b.min(hi).saturating_sub(a.max(lo))
+                })
+                .sum();
+            inside == hi - lo
+        };
+        let missing: Vec<String> = maps
+            .iter()
+            .filter(|m| m.count > 0 && !(covers(&self.uid_map, m) && covers(&self.gid_map, m)))
+            .map(|m| match m.count {
+                1 => format!("{}", m.outside),
+                n => format!("{}-{}", m.outside, u64::from(m.outside) + u64::from(n) - 1),
+            })
+            .collect();
+        (!missing.is_empty()).then(|| missing.join(", "))
+    }
+
+    /// Why an idmapped bind of a host directory or a rootful case cannot
+    /// be had here.
+    fn not_initial(&self) -> String {
+        format!(
+            "isocheck is uid 0 of a user namespace that is not the initial one (uid_map `{}`)",
+            self.shown
+        )
+    }
+
+    /// The skip for ids a sandbox needs that do not exist here.
+    fn unmapped(&self, who: &str, ids: &str) -> Reason {
+        Reason::new(
+            ReasonKind::NotDelegated,
+            format!(
+                "{}: {who} (ids {ids}) does not exist there",
+                self.not_initial()
+            ),
+        )
+        .with_hint(format!(
+            "run isocheck as root outside any user namespace, or in one that maps ids {ids}"
+        ))
+    }
+}
+
+/// A uid_map's lines as one: `0 1000 1; 1 100000 65536`.
+fn compact_map(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The rootless user a root runner stands in for: its ids must exist in
+/// the runner's user namespace.
+fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Option<Decision> {
+    let nested = NestedRoot::of_runner(host)?;
+    let plan = crate::runtime::protocol::RootlessPlan::for_runner();
+    let ids = nested.missing(&plan.uid_map)?;
+    let who = format!(
+        "the rootless user isocheck stands in for as root, uid {}",
+        plan.uid
+    );
+    Some(unmet(
+        req,
+        probe,
+        format!("uid_map {}", nested.shown),
+        nested.unmapped(&who, &ids),
+    ))
+}
+
 fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) -> Decision {
     let probe =
         "create a user namespace as the rootless uid, then a private mount namespace inside it";
+    if let Some(d) = emulated_user_missing(req, host, probe) {
+        return d;
+    }
     let (step, errno) = match behaviour.rootless_userns() {
         Ok(seen) => return met(req, probe, seen),
         Err(Refusal::Harness(cause)) => return undecided(req, probe, cause),
@@ -793,7 +917,22 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                 if admin { "effective" } else { "absent" }
             );
             if uid == 0 && admin {
-                met(req, "geteuid+capget", seen)
+                match NestedRoot::of_runner(host) {
+                    None => met(req, "geteuid+capget", seen),
+                    Some(nested) => unmet(
+                        req,
+                        "geteuid+capget+uid_map",
+                        format!("{seen}, uid_map {}", nested.shown),
+                        Reason::new(
+                            ReasonKind::NeedsRoot,
+                            format!(
+                                "{}: rootful cases need root of the initial user namespace, whose ids, cgroups and file systems they use",
+                                nested.not_initial()
+                            ),
+                        )
+                        .with_hint("run isocheck as root outside any user namespace; the rootless cases need no root"),
+                    ),
+                }
             } else {
                 unmet(
                     req,
@@ -827,6 +966,13 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                 );
             }
             let probe = format!("create a {ns} namespace");
+            if *ns == Namespace::User {
+                // The probe's namespace maps its root to the user a root
+                // runner stands in for: an id that must exist here.
+                if let Some(d) = emulated_user_missing(req, host, &probe) {
+                    return d;
+                }
+            }
             match behaviour.namespace(*ns) {
                 Ok(seen) => met(req, &probe, seen),
                 Err(Refusal::Harness(cause)) => undecided(req, &probe, cause),
@@ -893,6 +1039,9 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
         }
         Requirement::IdRange => {
             let probe = "geteuid";
+            if let Some(d) = emulated_user_missing(req, host, probe) {
+                return d;
+            }
             if nix::unistd::geteuid().is_root() {
                 met(
                     req,
@@ -1077,7 +1226,7 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                     )
                 }
             }
-            KernelFeature::IdmappedMount => decide_idmapped_mount(req, behaviour),
+            KernelFeature::IdmappedMount => decide_idmapped_mount(req, host, behaviour),
             KernelFeature::ListmountForeign => decide_listmount_foreign(req),
             KernelFeature::Landlock => decide_landlock(req, host),
             KernelFeature::MemoryHigh => decide_memory_high(req, host),
@@ -1150,8 +1299,27 @@ const IDMAP_STEPS: &[&str] = &[
 /// kernel does not have (`ENOSYS`) or a file system without idmap support
 /// (`EINVAL` from mount_setattr) is a skip; any other refusal decides
 /// nothing.
-fn decide_idmapped_mount(req: &Requirement, behaviour: &dyn Behaviour) -> Decision {
+fn decide_idmapped_mount(
+    req: &Requirement,
+    host: &HostFacts,
+    behaviour: &dyn Behaviour,
+) -> Decision {
     let probe = "idmapped bind of a scratch directory (open_tree, mount_setattr, move_mount)";
+    if let Some(nested) = NestedRoot::of_runner(host) {
+        return unmet(
+            req,
+            probe,
+            format!("uid_map {}", nested.shown),
+            Reason::new(
+                ReasonKind::NeedsRoot,
+                format!(
+                    "{}: an idmapped bind of a host directory needs CAP_SYS_ADMIN over its file system's user namespace (the initial one)",
+                    nested.not_initial()
+                ),
+            )
+            .with_hint("run isocheck as root outside any user namespace"),
+        );
+    }
     if !nix::unistd::geteuid().is_root() {
         return unmet(
             req,
@@ -1709,6 +1877,55 @@ mod tests {
     const PROC_CGROUPS_612: &str = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t1\nmemory\t0\t1\t1\npids\t1\t1\t1\n";
     const PROC_CGROUPS_NO_MEMORY: &str =
         "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t0\t1\t1\npids\t1\t1\t1\n";
+
+    fn nested(uid_map: &str, gid_map: &str) -> NestedRoot {
+        use crate::host::nesting::parse_id_map;
+        NestedRoot {
+            uid_map: parse_id_map(uid_map).unwrap(),
+            gid_map: parse_id_map(gid_map).unwrap(),
+            shown: compact_map(uid_map),
+        }
+    }
+
+    fn ids(outside: u32, count: u32) -> crate::model::spec::IdMap {
+        crate::model::spec::IdMap {
+            inside: 0,
+            outside,
+            count,
+        }
+    }
+
+    #[test]
+    fn a_nested_root_misses_the_ids_its_maps_do_not_list() {
+        // `unshare -r` as root: only uid 0 exists.
+        let only_root = nested("         0          0          1\n", "0 0 1\n");
+        assert_eq!(only_root.shown, "0 0 1");
+        assert_eq!(only_root.missing(&[ids(0, 1)]), None);
+        assert_eq!(
+            only_root
+                .missing(&[ids(100000, 1), ids(100001, 65536)])
+                .as_deref(),
+            Some("100000, 100001-165536")
+        );
+        // Two ranges that meet cover the ids across their border; one id
+        // short of the end is missing.
+        let split = nested("0 0 100001\n100001 500000 65536\n", "0 0 200000\n");
+        assert_eq!(split.missing(&[ids(100000, 1), ids(100001, 65536)]), None);
+        assert_eq!(
+            split.missing(&[ids(100001, 65537)]).as_deref(),
+            Some("100001-165537")
+        );
+        // A uid without its gid is missing too.
+        let no_gids = nested("0 0 4294967295\n", "0 0 1\n");
+        assert_eq!(no_gids.missing(&[ids(1000, 1)]).as_deref(), Some("1000"));
+        let reason = only_root.unmapped("the rootless user", "100000");
+        assert_eq!(reason.kind, ReasonKind::NotDelegated);
+        assert!(
+            reason.detail.contains("uid_map `0 0 1`"),
+            "{}",
+            reason.detail
+        );
+    }
 
     #[rstest]
     #[case::option_set(
