@@ -1005,8 +1005,9 @@ fn an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_o
 /// 100000 do not exist there. Before rootful cases needed root of the
 /// initial namespace, `caps.chown_denied` failed there (chown to an unmapped
 /// id is EINVAL, not EPERM: a false fail) and others were errors. Every
-/// case is now a typed skip naming the namespace, and `list` says which
-/// requirement decided it.
+/// case is now a typed skip naming the namespace, `list` says which
+/// requirement decided it, and the audit no longer blames a security module
+/// for the unprivileged user namespace it could not try (it said `blocked`).
 fn root_of_a_user_namespace_gets_typed_skips_never_a_verdict() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let nested = |args: &[&str]| {
@@ -1068,6 +1069,24 @@ fn root_of_a_user_namespace_gets_typed_skips_never_a_verdict() {
         );
     }
     assert!(!kinds.values().any(|k| k == "harness-failed"), "{kinds:?}");
+    // The audit does not blame a security module for the missing ids.
+    let o = nested(&["audit", "--no-write", "--json"]);
+    let (stdout, stderr) = text(&o);
+    let audit: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let userns = audit["audit"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["feature"] == "unprivileged user namespaces")
+        .unwrap();
+    assert_eq!(userns["status"], "unprobed", "{userns}");
+    assert!(
+        userns["behaviour"]
+            .as_str()
+            .unwrap()
+            .contains("not the initial one"),
+        "{userns}"
+    );
 }
 
 fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {

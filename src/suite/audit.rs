@@ -139,6 +139,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         Namespace::Cgroup,
         Namespace::Time,
     ];
+    let unmapped = super::requirements::emulated_user_unmapped(host);
     let (seen, mut ns_seen) = std::thread::scope(|s| {
         // Each in a sandbox (the runtime's own path, which the audit
         // describes), on a thread of its own; with no thread to spare (a
@@ -153,7 +154,11 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
                     .map_err(|_| probe())
             })
             .collect();
-        let userns = super::requirements::userns_probe(launcher);
+        // A root runner nested in a user namespace that lacks the ids of
+        // the rootless user it stands in for has nothing to try.
+        let userns = unmapped
+            .is_none()
+            .then(|| super::requirements::userns_probe(launcher));
         let each: Vec<Seen> = each
             .into_iter()
             .map(|h| match h {
@@ -171,7 +176,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         .collect();
     // A user namespace that is made but whose capabilities are refused is
     // the mark of an LSM policy, even with no knob to show.
-    if let Err(Refusal::Kernel { step, .. }) = &seen {
+    if let Some(Err(Refusal::Kernel { step, .. })) = &seen {
         if gates::refused_after_creation(step) && !knobs.iter().any(|k| k.blocks) {
             knobs.push(KnobSeen {
                 shown: "a security module (capabilities refused inside the new user namespace)"
@@ -181,13 +186,17 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
             });
         }
     }
-    checks.push(judge(
+    let mut check = judge(
         "unprivileged user namespaces",
         config_of(host, &[gates::namespace(Namespace::User).config]),
         knobs,
         "create a user namespace as an unprivileged uid, then a private mount namespace in it",
-        Some(seen),
-    ));
+        seen,
+    );
+    if let Some((why, _)) = unmapped {
+        check.behaviour = format!("not tried: {why}");
+    }
+    checks.push(check);
 
     // Each namespace kind, created for real by a rootful sandbox.
     for ns in namespaces {

@@ -659,18 +659,12 @@ impl NestedRoot {
         )
     }
 
-    /// The skip for ids a sandbox needs that do not exist here.
-    fn unmapped(&self, who: &str, ids: &str) -> Reason {
-        Reason::new(
-            ReasonKind::NotDelegated,
-            format!(
-                "{}: {who} (ids {ids}) does not exist there",
-                self.not_initial()
-            ),
+    /// Why ids a sandbox needs cannot be had here.
+    fn unmapped(&self, who: &str, ids: &str) -> String {
+        format!(
+            "{}: {who} (ids {ids}) does not exist there",
+            self.not_initial()
         )
-        .with_hint(format!(
-            "run isocheck as root outside any user namespace, or in one that maps ids {ids}"
-        ))
     }
 }
 
@@ -683,9 +677,10 @@ fn compact_map(text: &str) -> String {
         .join("; ")
 }
 
-/// The rootless user a root runner stands in for: its ids must exist in
-/// the runner's user namespace.
-fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Option<Decision> {
+/// Why a root runner cannot stand in for the rootless user here: it is uid
+/// 0 of a nested user namespace whose maps lack that user's ids. The
+/// explanation and the missing ids; `None` where it can.
+pub fn emulated_user_unmapped(host: &HostFacts) -> Option<(String, String)> {
     let nested = NestedRoot::of_runner(host)?;
     let plan = crate::runtime::protocol::RootlessPlan::for_runner();
     let ids = nested.missing(&plan.uid_map)?;
@@ -693,11 +688,19 @@ fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Op
         "the rootless user isocheck stands in for as root, uid {}",
         plan.uid
     );
+    Some((nested.unmapped(&who, &ids), ids))
+}
+
+/// The skip [`emulated_user_unmapped`] makes, if it makes one.
+fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Option<Decision> {
+    let (why, ids) = emulated_user_unmapped(host)?;
     Some(unmet(
         req,
         probe,
-        format!("uid_map {}", nested.shown),
-        nested.unmapped(&who, &ids),
+        why.clone(),
+        Reason::new(ReasonKind::NotDelegated, why).with_hint(format!(
+            "run isocheck as root outside any user namespace, or in one that maps ids {ids}"
+        )),
     ))
 }
 
@@ -1918,13 +1921,8 @@ mod tests {
         // A uid without its gid is missing too.
         let no_gids = nested("0 0 4294967295\n", "0 0 1\n");
         assert_eq!(no_gids.missing(&[ids(1000, 1)]).as_deref(), Some("1000"));
-        let reason = only_root.unmapped("the rootless user", "100000");
-        assert_eq!(reason.kind, ReasonKind::NotDelegated);
-        assert!(
-            reason.detail.contains("uid_map `0 0 1`"),
-            "{}",
-            reason.detail
-        );
+        let why = only_root.unmapped("the rootless user", "100000");
+        assert!(why.contains("uid_map `0 0 1`"), "{why}");
     }
 
     #[rstest]
