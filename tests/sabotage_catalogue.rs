@@ -51,3 +51,12 @@ fn every_property_is_broken_by_a_sabotage_or_excused() {
         assert!(!why.is_empty());
     }
 }
+
+/// README.md's count of the catalogue is the catalogue's.
+#[test]
+fn the_readme_counts_the_catalogue() {
+    let readme = include_str!("../README.md");
+    let n = isocheck::runtime::sabotage::CATALOGUE.len();
+    let said = format!("{n} realistic one-line bugs");
+    assert!(readme.contains(&said), "README.md does not say `{said}`");
+}
