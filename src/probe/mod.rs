@@ -81,6 +81,11 @@ pub trait Def {
     fn looks_at_birth(&self) -> bool {
         false
     }
+    /// The namespaces it makes itself (`unshare(2)` from inside the
+    /// sandbox).
+    fn namespaces_made(&self) -> Vec<crate::model::namespace::Namespace> {
+        Vec::new()
+    }
 }
 
 /// The registration: each probe's name and definition, from which the
@@ -158,6 +163,7 @@ macro_rules! probes {
 
 /// What of a [`Def`] the suite asks without knowing its kind.
 trait DefInfo {
+    fn namespaces_made(&self) -> Vec<crate::model::namespace::Namespace>;
     fn execs_isocheck(&self) -> bool;
     fn written_paths(&self) -> Vec<(&'static str, &Path)>;
     fn may_write_scratch(&self) -> bool;
@@ -165,6 +171,9 @@ trait DefInfo {
 }
 
 impl<D: Def> DefInfo for D {
+    fn namespaces_made(&self) -> Vec<crate::model::namespace::Namespace> {
+        Def::namespaces_made(self)
+    }
     fn execs_isocheck(&self) -> bool {
         Def::execs_isocheck(self)
     }
@@ -227,6 +236,11 @@ impl Probe {
     /// the host's libraries in the sandbox's root.
     pub fn execs_isocheck(&self) -> bool {
         self.def().execs_isocheck()
+    }
+
+    /// The namespaces the probe makes itself, from inside the sandbox.
+    pub fn namespaces_made(&self) -> Vec<crate::model::namespace::Namespace> {
+        self.def().namespaces_made()
     }
 
     /// The paths the probe writes (creates, chowns, makes a directory

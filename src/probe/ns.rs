@@ -256,4 +256,7 @@ impl Def for TryUnshareArgs {
     fn execs_isocheck(&self) -> bool {
         self.exec_self
     }
+    fn namespaces_made(&self) -> Vec<crate::model::namespace::Namespace> {
+        self.namespaces.clone()
+    }
 }

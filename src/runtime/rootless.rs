@@ -28,6 +28,9 @@ use crate::sys::{self, CloneResult};
 
 /// The unprivileged ids a rootless sandbox runs as when isocheck is root.
 pub const DEFAULT_UID: u32 = 100_000;
+/// The rootless worker's step that drops to the rootless user's ids,
+/// before it makes the user namespace.
+pub const BECOME_ROOTLESS_USER: &str = "become-rootless-user";
 /// Start of the subordinate range mapped to ids 1.. in the namespace.
 pub const DEFAULT_SUB_START: u32 = 100_001;
 pub const DEFAULT_SUB_COUNT: u32 = 65_536;
@@ -304,21 +307,25 @@ fn worker_setup(
             })?;
         }
     }
+    // Becoming the rootless user: the runner's own privileges (a root
+    // runner's CAP_SETUID and CAP_SETGID, setgroups allowed where it
+    // runs), asked before any user namespace is made.
+    let become_user = |call: &str, e| step(BECOME_ROOTLESS_USER, call, e);
     if nix::unistd::geteuid().is_root() {
-        nix::unistd::setgroups(&[]).map_err(|e| step("setgroups", "[]", e))?;
+        nix::unistd::setgroups(&[]).map_err(|e| become_user("setgroups []", e))?;
     }
     nix::unistd::setresgid(
         Gid::from_raw(plan.gid),
         Gid::from_raw(plan.gid),
         Gid::from_raw(plan.gid),
     )
-    .map_err(|e| step("setresgid", &plan.gid.to_string(), e))?;
+    .map_err(|e| become_user(&format!("setresgid {}", plan.gid), e))?;
     nix::unistd::setresuid(
         Uid::from_raw(plan.uid),
         Uid::from_raw(plan.uid),
         Uid::from_raw(plan.uid),
     )
-    .map_err(|e| step("setresuid", &plan.uid.to_string(), e))?;
+    .map_err(|e| become_user(&format!("setresuid {}", plan.uid), e))?;
     // The id change cleared the parent-death signal, and made the process
     // non-dumpable: its /proc files (and its children's, among them the
     // uid_map of a nested user namespace) would then belong to root.

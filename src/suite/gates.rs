@@ -103,7 +103,7 @@ pub const USERNS_CREATE_STEP: &str = "unshare-user";
 /// Whether a rootless user namespace refused at `step` was refused after it
 /// was made (see [`USERNS_CREATE_STEP`]).
 pub fn refused_after_creation(step: &str) -> bool {
-    step != USERNS_CREATE_STEP
+    step != USERNS_CREATE_STEP && step != crate::runtime::rootless::BECOME_ROOTLESS_USER
 }
 
 /// What builds a namespace kind and what limits it.

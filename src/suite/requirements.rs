@@ -467,6 +467,7 @@ const KERNEL_STEPS: &[&str] = &[
     "setgroups",
     "setresgid",
     "setresuid",
+    crate::runtime::rootless::BECOME_ROOTLESS_USER,
     "make-private",
     "make-slave",
     "make-shared",
@@ -716,6 +717,19 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
         Err(Refusal::Kernel { step, errno }) => (step, errno),
     };
     let seen = format!("{step}: {errno}");
+    if step == crate::runtime::rootless::BECOME_ROOTLESS_USER {
+        let uid = crate::runtime::protocol::RootlessPlan::for_runner().uid;
+        return unmet(
+            req,
+            probe,
+            seen.clone(),
+            Reason::new(
+                ReasonKind::NeedsRoot,
+                format!("isocheck as root stands in for the rootless user, uid {uid}, and could not become it ({seen}): it lacks CAP_SETUID or CAP_SETGID, or setgroups is denied where it runs"),
+            )
+            .with_hint("run isocheck as root with its full capability sets, outside any user namespace"),
+        );
+    }
     let knob = |name: &str| {
         host.sysctl(name)
             .map(str::to_string)
@@ -904,6 +918,60 @@ fn missing_v1(layout: Layout, controller: &str, host: &HostFacts) -> Option<(V1I
 
 /// Decides a requirement on this host.
 pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) -> Decision {
+    attributed(req, decide_by_probe(req, host, behaviour), host)
+}
+
+/// Errnos that never mean a kernel without the feature: a privilege or a
+/// policy refused the call.
+const REFUSAL_ERRNOS: &[&str] = &["EPERM", "EACCES"];
+
+/// Errnos a seccomp filter answers the calls it refuses with: container
+/// runtimes' profiles use EPERM, and ENOSYS for calls whose callers have
+/// a fallback (clone3).
+const FILTER_ERRNOS: &[&str] = &["EPERM", "EACCES", "ENOSYS", "EINVAL", "EOPNOTSUPP"];
+
+/// A skip that blames the kernel (its build, or a feature it lacks) on an
+/// errno that something else may have given is no skip: the requirement is
+/// undecided, and the cases that need it are errors naming the refusal.
+/// EPERM and EACCES are never a missing feature's answer; under a seccomp
+/// filter (the runner's `Seccomp: filter`, which its sandboxes inherit) no
+/// errno a filter can return is the kernel's for sure.
+fn attributed(req: &Requirement, d: Decision, host: &HostFacts) -> Decision {
+    let blames_kernel = d.reason.as_ref().is_some_and(|r| {
+        matches!(
+            r.kind,
+            ReasonKind::KernelLacksFeature | ReasonKind::MissingKconfig
+        )
+    });
+    if !blames_kernel {
+        return d;
+    }
+    let filtered = host.runner.seccomp.as_deref() == Some("filter");
+    let errnos = if filtered {
+        FILTER_ERRNOS
+    } else {
+        REFUSAL_ERRNOS
+    };
+    let seen = &d.check.observed;
+    let Some(errno) = seen
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|t| errnos.contains(t))
+    else {
+        return d;
+    };
+    let by = if filtered {
+        "isocheck runs under a seccomp filter (Seccomp: filter), which answers the calls it refuses with such errnos; a security module or a capability isocheck lacks may also have refused it"
+    } else {
+        "a security module or a capability isocheck lacks refused it"
+    };
+    undecided(
+        req,
+        &d.check.probe,
+        format!("{seen}: {errno} is no answer of a kernel without the feature: {by}"),
+    )
+}
+
+fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) -> Decision {
     match req {
         Requirement::Root => {
             let uid = nix::unistd::geteuid().as_raw();
@@ -1111,18 +1179,22 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
                 Ok(h) => h,
                 Err(e) => return undecided(req, probe, e.to_string()),
             };
-            // Without root, isocheck can only use a hierarchy delegated to it.
-            if let (false, Some(ControllerHome::V1(p) | ControllerHome::V2(p))) =
-                (nix::unistd::geteuid().is_root(), &home)
-            {
+            // Without root (of the initial user namespace), isocheck can
+            // only use a hierarchy delegated to it; nobody can use one
+            // mounted read-only (a container's default).
+            let root = nix::unistd::geteuid().is_root() && NestedRoot::of_runner(host).is_none();
+            if let Some(ControllerHome::V1(p) | ControllerHome::V2(p)) = &home {
                 let parent = p.join(cgroups::PARENT_NAME);
                 let target = if parent.exists() { parent } else { p.clone() };
-                if let Err(e) = nix::unistd::access(&target, nix::unistd::AccessFlags::W_OK) {
+                let refused = nix::unistd::access(&target, nix::unistd::AccessFlags::W_OK)
+                    .err()
+                    .filter(|e| !root || *e == nix::errno::Errno::EROFS);
+                if let Some(e) = refused {
                     return unmet(
                         req,
                         "access(W_OK) on isocheck's cgroup parent",
                         format!("{}: {e:?} for uid {}", target.display(), nix::unistd::geteuid()),
-                        Reason::new(ReasonKind::NotDelegated, format!("{c}: {} is not delegated to uid {}", target.display(), nix::unistd::geteuid()))
+                        Reason::new(ReasonKind::NotDelegated, format!("{c}: {} is not delegated to uid {} here ({e:?} for write access)", target.display(), nix::unistd::geteuid()))
                             .with_hint(format!(
                                 "delegate a parent to it: mkdir -p {0} && chown {1} {0} {0}/cgroup.procs",
                                 p.join(cgroups::PARENT_NAME).display(),
@@ -2210,7 +2282,7 @@ mod tests {
     #[case::debian_knob(&[("user.max_user_namespaces", "63000"), ("kernel.unprivileged_userns_clone", "0")], "unshare-user", ReasonKind::SysctlPolicy, "unprivileged_userns_clone=0")]
     #[case::apparmor(&[("kernel.apparmor_restrict_unprivileged_userns", "1")], "make-private", ReasonKind::LsmDenied, "AppArmor")]
     #[case::caps_refused(&[], "make-private", ReasonKind::LsmDenied, "capabilities were refused")]
-    #[case::unexplained(&[], "unshare-user", ReasonKind::KernelLacksFeature, "unshare-user: EPERM")]
+    #[case::unexplained(&[], "unshare-user", ReasonKind::HarnessFailed, "EPERM is no answer of a kernel without the feature")]
     fn a_refused_user_namespace_is_explained_by_the_knob_that_blocks_it(
         #[case] knobs: &[(&str, &str)],
         #[case] step: &'static str,
@@ -2227,6 +2299,29 @@ mod tests {
         let r = d.reason.unwrap();
         assert_eq!(r.kind, kind, "{r:?}");
         assert!(r.detail.contains(detail), "{r:?}");
+    }
+
+    /// EPERM never blames the kernel; under a seccomp filter on isocheck no
+    /// errno a filter returns does.
+    #[rstest]
+    #[case::einval_unfiltered(None, "EINVAL", ReasonKind::KernelLacksFeature)]
+    #[case::eperm_unfiltered(None, "EPERM", ReasonKind::HarnessFailed)]
+    #[case::einval_filtered(Some("filter"), "EINVAL", ReasonKind::HarnessFailed)]
+    #[case::enospc_filtered(Some("filter"), "ENOSPC", ReasonKind::KernelLacksFeature)]
+    fn a_refusal_blames_the_kernel_only_where_nothing_else_gives_its_errno(
+        #[case] seccomp: Option<&str>,
+        #[case] errno: &'static str,
+        #[case] kind: ReasonKind,
+    ) {
+        let mut host = host_with(&[]);
+        host.runner.seccomp = seccomp.map(String::from);
+        let d = decide(
+            &Requirement::Namespace(Namespace::Net),
+            &host,
+            &Refuses("clone", errno),
+        );
+        assert!(!d.check.met, "{d:?}");
+        assert_eq!(d.reason.unwrap().kind, kind);
     }
 
     #[test]

@@ -667,6 +667,7 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
                 .map_err(|e| (f(&format!("requires[{j}]")), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let requires = with_namespaces_made(requires, m.sandbox, m.probe);
     crate::runtime::spec::check(m.sandbox).map_err(|e| (f("sandbox"), e))?;
     if m.expect.is_empty() {
         return Err((f("expect"), "a test needs at least one expectation".into()));
@@ -733,6 +734,34 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
             expect: control_expect,
         },
     })
+}
+
+/// The namespaces a case's sandbox and probe make are requirements of the
+/// case, written in the row or not: a refusal of one (a seccomp filter
+/// around isocheck, a security module) is then decided before the case
+/// runs, as a skip or an error of its own, and never read as the promise
+/// broken. Only the kinds a root runner tries with a bare clone are
+/// added, after the row's own (user and time namespaces have requirements
+/// of their own: `userns`, `namespace user`, `kernel-feature time-ns`).
+fn with_namespaces_made(
+    mut requires: Vec<Requirement>,
+    sandbox: &SandboxSpec,
+    probe: &Probe,
+) -> Vec<Requirement> {
+    use crate::model::namespace::Namespace;
+    let made = sandbox
+        .namespaces
+        .iter()
+        .chain(&sandbox.outer)
+        .copied()
+        .chain(probe.namespaces_made());
+    for ns in made.filter(|n| !matches!(n, Namespace::User | Namespace::Time)) {
+        let r = Requirement::Namespace(ns);
+        if !requires.contains(&r) {
+            requires.push(r);
+        }
+    }
+    requires
 }
 
 /// A list of expectations as written, each checked for its shape (a path
@@ -889,6 +918,51 @@ sandbox = { namespaces = ["pid", "mount"], mounts = [{ kind = "proc", target = "
 expect = [{ path = "probe.self_pid", eq = 1 }]
 control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }] }
 "#;
+
+    /// Every namespace a case's sandbox or probe makes (but user and time)
+    /// is one of its requirements, after the row's own.
+    #[test]
+    fn the_namespaces_a_case_makes_are_required() {
+        use crate::model::namespace::Namespace;
+        let props = builtin().unwrap();
+        for p in &props {
+            for (mode, def) in &p.defs {
+                let made = def
+                    .sandbox
+                    .namespaces
+                    .iter()
+                    .chain(&def.sandbox.outer)
+                    .copied()
+                    .chain(def.probe.namespaces_made())
+                    .filter(|n| !matches!(n, Namespace::User | Namespace::Time));
+                for ns in made {
+                    assert!(
+                        def.requires.contains(&Requirement::Namespace(ns)),
+                        "{} {mode:?}: makes a {ns} namespace without requiring it",
+                        p.id
+                    );
+                }
+            }
+        }
+        // The probe's own: a row that names none of them.
+        let row = r#"
+[[property]]
+id = "userns.unprivileged_needs_userns"
+requires = ["root", "userns"]
+probe = { kind = "try-unshare", namespaces = ["net", "uts"] }
+sandbox = { rootfs = { kind = "host" }, user = { uid = 1000, gid = 1000 } }
+expect = [{ path = "probe.without_userns", eq = "EPERM" }]
+control = { off = "user", expect = [{ path = "probe.without_userns", eq = "ok" }] }
+"#;
+        let props = parse_rows("t.toml", row, &policy::Host::this(), false).unwrap();
+        let shown: Vec<String> = props[0]
+            .def(crate::model::result::Mode::Rootful)
+            .requires
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        assert_eq!(shown, ["root", "userns", "namespace net", "namespace uts"]);
+    }
 
     #[test]
     fn the_builtin_suites_load() {
