@@ -60,6 +60,33 @@ pub enum WorkError {
     Holder(String),
 }
 
+/// What the holder said, with the likely cause when root lacks what a
+/// mount namespace needs: a container's default (no CAP_SYS_ADMIN, a
+/// seccomp filter) refuses it, and nothing can run without one.
+fn with_cause(said: String) -> String {
+    if !said.contains("unshare(CLONE_NEWNS)") {
+        return said;
+    }
+    let admin = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_ADMIN,
+    )
+    .unwrap_or(true);
+    let filtered = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Seccomp:", "2"])
+    });
+    let why = match (admin, filtered) {
+        (false, _) => "isocheck is uid 0 without CAP_SYS_ADMIN",
+        (true, true) => "isocheck runs under a seccomp filter that may refuse it",
+        (true, false) => return said,
+    };
+    format!(
+        "{said}: {why}, as in a container's default confinement; run it with CAP_SYS_ADMIN and no seccomp filter (e.g. `docker run --privileged`)"
+    )
+}
+
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> WorkError + 'a {
     move |source| WorkError::Io {
         what,
@@ -281,7 +308,10 @@ impl WorkDir {
         };
         if root {
             wd.cgroup_lock = wd.lock_cgroup(layout)?;
-            wd.start_holder(holder_bin)?;
+            wd.start_holder(holder_bin).map_err(|e| match e {
+                WorkError::Holder(said) => WorkError::Holder(with_cause(said)),
+                other => other,
+            })?;
         }
         Ok(wd)
     }
