@@ -25,8 +25,8 @@ use crate::runtime::spawn::{Observation, SpawnError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Requirement {
-    /// `root`: uid 0 with CAP_SYS_ADMIN in the effective set, in the initial
-    /// user namespace.
+    /// `root`: uid 0 with the capabilities rootful sandboxes use effective
+    /// and in the bounding set, in the initial user namespace.
     Root,
     /// `namespace <kind>`: the kernel offers this namespace kind.
     Namespace(Namespace),
@@ -217,7 +217,7 @@ pub static REQUIREMENTS: &[RequirementDef] = &[
     RequirementDef {
         word: "root",
         arg: ArgKind::Nothing,
-        doc: "uid 0 with CAP_SYS_ADMIN in the effective set, in the initial user namespace",
+        doc: "uid 0 with the capabilities rootful sandboxes use (CAP_SYS_ADMIN, CAP_SETUID ...) effective and in the bounding set, in the initial user namespace",
         build: |_| Some(Requirement::Root),
         shown: |r| matches!(r, Requirement::Root).then(String::new),
     },
@@ -582,6 +582,37 @@ impl Decision {
 }
 
 /// Decides `userns` by behaviour; the knobs only explain a refusal.
+/// The capabilities a rootful sandbox is built with and its controls
+/// show: namespaces, mounts and pivot_root (SYS_ADMIN, SYS_CHROOT, which
+/// entering the run's mount namespace also needs), its ids and maps
+/// (SETUID, SETGID), the bounding set dropped (SETPCAP), loopback and veth
+/// (NET_ADMIN), exec copies' file capabilities (SETFCAP), the scratch
+/// directory's and the chown control's owner (CHOWN), and cgroup and /proc
+/// files of other owners (DAC_OVERRIDE).
+const ROOTFUL_CAPS: &[caps::Capability] = &[
+    caps::Capability::CAP_SYS_ADMIN,
+    caps::Capability::CAP_SYS_CHROOT,
+    caps::Capability::CAP_SETUID,
+    caps::Capability::CAP_SETGID,
+    caps::Capability::CAP_SETPCAP,
+    caps::Capability::CAP_NET_ADMIN,
+    caps::Capability::CAP_SETFCAP,
+    caps::Capability::CAP_CHOWN,
+    caps::Capability::CAP_DAC_OVERRIDE,
+];
+
+/// The [`ROOTFUL_CAPS`] the runner lacks in its effective or its bounding
+/// set, by name: a rootful sandbox starts from the runner's sets.
+fn lacking_caps() -> Result<Vec<String>, caps::errors::CapsError> {
+    let effective = caps::read(None, caps::CapSet::Effective)?;
+    let bounding = caps::read(None, caps::CapSet::Bounding)?;
+    Ok(ROOTFUL_CAPS
+        .iter()
+        .filter(|c| !effective.contains(c) || !bounding.contains(c))
+        .map(|c| c.to_string())
+        .collect())
+}
+
 /// The runner's user namespace when isocheck is its uid 0 but it is not
 /// the initial one (`unshare -r`, a container with a user namespace of its
 /// own): capabilities there hold over that namespace alone, and only the
@@ -717,18 +748,29 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
         Err(Refusal::Kernel { step, errno }) => (step, errno),
     };
     let seen = format!("{step}: {errno}");
+    let reason = userns_refusal(host, &step, &errno);
+    // With no user namespaces built, the kernel's answer is the missing
+    // /proc/self/ns/user, not the errno.
+    let seen = if reason.kind == ReasonKind::MissingKconfig {
+        "/proc/self/ns/user missing".to_string()
+    } else {
+        seen
+    };
+    unmet(req, probe, seen, reason)
+}
+
+/// Why a rootless user namespace was refused at `step` with `errno`: the
+/// skip reason of `userns`, and of every requirement whose probe needed
+/// that namespace first (a namespace kind an unprivileged runner tries).
+fn userns_refusal(host: &HostFacts, step: &str, errno: &str) -> Reason {
+    let seen = format!("{step}: {errno}");
     if step == crate::runtime::rootless::BECOME_ROOTLESS_USER {
         let uid = crate::runtime::protocol::RootlessPlan::for_runner().uid;
-        return unmet(
-            req,
-            probe,
-            seen.clone(),
-            Reason::new(
-                ReasonKind::NeedsRoot,
-                format!("isocheck as root stands in for the rootless user, uid {uid}, and could not become it ({seen}): it lacks CAP_SETUID or CAP_SETGID, or setgroups is denied where it runs"),
-            )
-            .with_hint("run isocheck as root with its full capability sets, outside any user namespace"),
-        );
+        return Reason::new(
+            ReasonKind::NeedsRoot,
+            format!("isocheck as root stands in for the rootless user, uid {uid}, and could not become it ({seen}): it lacks CAP_SETUID or CAP_SETGID, or setgroups is denied where it runs"),
+        )
+        .with_hint("run isocheck as root with its full capability sets, outside any user namespace");
     }
     let knob = |name: &str| {
         host.sysctl(name)
@@ -738,7 +780,7 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
     let blocker = gates::USERNS_GATES
         .iter()
         .find(|g| knob(g.sysctl).is_some_and(|v| g.blocks(&v)));
-    let reason = if !Path::new("/proc/self/ns/user").exists() {
+    if !Path::new("/proc/self/ns/user").exists() {
         Reason::new(
             ReasonKind::MissingKconfig,
             format!(
@@ -748,7 +790,7 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
         )
     } else if let Some(g) = blocker {
         Reason::new(gate_kind(g), format!("{} ({seen})", g.explanation())).with_hint(g.hint)
-    } else if gates::refused_after_creation(&step) {
+    } else if gates::refused_after_creation(step) {
         Reason::new(
             ReasonKind::LsmDenied,
             format!("a user namespace was made but its capabilities were refused ({seen})"),
@@ -758,8 +800,7 @@ fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour)
             ReasonKind::KernelLacksFeature,
             format!("creating a user namespace failed ({seen})"),
         )
-    };
-    unmet(req, probe, seen, reason)
+    }
 }
 
 /// The skip reason a blocking knob gives.
@@ -925,17 +966,12 @@ pub fn decide(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) ->
 /// policy refused the call.
 const REFUSAL_ERRNOS: &[&str] = &["EPERM", "EACCES"];
 
-/// Errnos a seccomp filter answers the calls it refuses with: container
-/// runtimes' profiles use EPERM, and ENOSYS for calls whose callers have
-/// a fallback (clone3).
-const FILTER_ERRNOS: &[&str] = &["EPERM", "EACCES", "ENOSYS", "EINVAL", "EOPNOTSUPP"];
-
-/// A skip that blames the kernel (its build, or a feature it lacks) on an
-/// errno that something else may have given is no skip: the requirement is
-/// undecided, and the cases that need it are errors naming the refusal.
-/// EPERM and EACCES are never a missing feature's answer; under a seccomp
-/// filter (the runner's `Seccomp: filter`, which its sandboxes inherit) no
-/// errno a filter can return is the kernel's for sure.
+/// A skip that blames the kernel (its build, or a feature it lacks) on
+/// EPERM or EACCES is no skip: those are a privilege's or a policy's
+/// answer (a security module, a seccomp filter around isocheck, a chroot,
+/// a capability isocheck lacks), never a missing feature's. The
+/// requirement is undecided, and the cases that need it are errors naming
+/// the refusal.
 fn attributed(req: &Requirement, d: Decision, host: &HostFacts) -> Decision {
     let blames_kernel = d.reason.as_ref().is_some_and(|r| {
         matches!(
@@ -946,23 +982,17 @@ fn attributed(req: &Requirement, d: Decision, host: &HostFacts) -> Decision {
     if !blames_kernel {
         return d;
     }
-    let filtered = host.runner.seccomp.as_deref() == Some("filter");
-    let errnos = if filtered {
-        FILTER_ERRNOS
-    } else {
-        REFUSAL_ERRNOS
-    };
     let seen = &d.check.observed;
     let Some(errno) = seen
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|t| errnos.contains(t))
+        .find(|t| REFUSAL_ERRNOS.contains(t))
     else {
         return d;
     };
-    let by = if filtered {
-        "isocheck runs under a seccomp filter (Seccomp: filter), which answers the calls it refuses with such errnos; a security module or a capability isocheck lacks may also have refused it"
+    let by = if host.runner.seccomp.as_deref() == Some("filter") {
+        "isocheck runs under a seccomp filter (Seccomp: filter), which may have refused it, as may a security module, a chroot or a capability isocheck lacks"
     } else {
-        "a security module or a capability isocheck lacks refused it"
+        "a security module, a chroot or a capability isocheck lacks refused it"
     };
     undecided(
         req,
@@ -975,19 +1005,16 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
     match req {
         Requirement::Root => {
             let uid = nix::unistd::geteuid().as_raw();
-            let admin = match caps::has_cap(
-                None,
-                caps::CapSet::Effective,
-                caps::Capability::CAP_SYS_ADMIN,
-            ) {
-                Ok(a) => a,
+            let lacking = match lacking_caps() {
+                Ok(l) => l,
                 Err(e) => return undecided(req, "geteuid+capget", format!("capget: {e}")),
             };
-            let seen = format!(
-                "euid {uid}, CAP_SYS_ADMIN {}",
-                if admin { "effective" } else { "absent" }
-            );
-            if uid == 0 && admin {
+            let seen = if lacking.is_empty() {
+                format!("euid {uid}, the capabilities rootful sandboxes use effective and in the bounding set")
+            } else {
+                format!("euid {uid}, lacking {}", lacking.join(", "))
+            };
+            if uid == 0 && lacking.is_empty() {
                 match NestedRoot::of_runner(host) {
                     None => met(req, "geteuid+capget", seen),
                     Some(nested) => unmet(
@@ -1011,9 +1038,9 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
                     seen.clone(),
                     Reason::new(
                         ReasonKind::NeedsRoot,
-                        format!("rootful cases need uid 0 with CAP_SYS_ADMIN; {seen}"),
+                        format!("rootful cases need uid 0 with the capabilities their sandboxes use and their controls show (CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_NET_ADMIN, CAP_SETFCAP, CAP_CHOWN, CAP_DAC_OVERRIDE); {seen}"),
                     )
-                    .with_hint("run as root, e.g. `sudo isocheck run`"),
+                    .with_hint("run as root with the full capability sets, e.g. `sudo isocheck run` (in a container: `--privileged`)"),
                 )
             }
         }
@@ -1047,6 +1074,16 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
             match behaviour.namespace(*ns) {
                 Ok(seen) => met(req, &probe, seen),
                 Err(Refusal::Harness(cause)) => undecided(req, &probe, cause),
+                // An unprivileged runner tries the kind inside a rootless
+                // user namespace: refused before the kind was tried, the
+                // user namespace's refusal is the reason.
+                Err(Refusal::Kernel { step, errno })
+                    if step == gates::USERNS_CREATE_STEP
+                        || step == crate::runtime::rootless::BECOME_ROOTLESS_USER =>
+                {
+                    let reason = userns_refusal(host, &step, &errno);
+                    unmet(req, &probe, format!("{step}: {errno}"), reason)
+                }
                 Err(Refusal::Kernel { step, errno }) => {
                     let seen = format!("{step}: {errno}");
                     let limit = gates::namespace(*ns).limit;
@@ -2301,14 +2338,13 @@ mod tests {
         assert!(r.detail.contains(detail), "{r:?}");
     }
 
-    /// EPERM never blames the kernel; under a seccomp filter on isocheck no
-    /// errno a filter returns does.
+    /// EPERM and EACCES never blame the kernel, filtered or not.
     #[rstest]
     #[case::einval_unfiltered(None, "EINVAL", ReasonKind::KernelLacksFeature)]
     #[case::eperm_unfiltered(None, "EPERM", ReasonKind::HarnessFailed)]
-    #[case::einval_filtered(Some("filter"), "EINVAL", ReasonKind::HarnessFailed)]
-    #[case::enospc_filtered(Some("filter"), "ENOSPC", ReasonKind::KernelLacksFeature)]
-    fn a_refusal_blames_the_kernel_only_where_nothing_else_gives_its_errno(
+    #[case::eacces_filtered(Some("filter"), "EACCES", ReasonKind::HarnessFailed)]
+    #[case::einval_filtered(Some("filter"), "EINVAL", ReasonKind::KernelLacksFeature)]
+    fn a_refusal_blames_the_kernel_only_with_an_errno_a_kernel_gives(
         #[case] seccomp: Option<&str>,
         #[case] errno: &'static str,
         #[case] kind: ReasonKind,

@@ -105,9 +105,11 @@ impl Runner {
 
     /// What a property's requirements in a mode decide before any sandbox
     /// runs: `None` when every one is met; else the outcome both cases get
-    /// without running and its reason. A requirement the harness could not
-    /// decide makes them errors, whatever the others say; else the first
-    /// unmet one is the skip reason. Each requirement is decided once per
+    /// without running and its reason. A privilege isocheck lacks
+    /// (`needs-root`) makes them skips, as they could never run here; else
+    /// a requirement the harness could not decide makes them errors,
+    /// whatever the others say; else the first unmet one is the skip
+    /// reason. Each requirement is decided once per
     /// run, so asking here (a test harness listing its cases) and running
     /// the pair later agree.
     pub fn unmet(&self, p: &Property, mode: Mode) -> Option<(Outcome, Reason)> {
@@ -470,6 +472,17 @@ impl Plan {
 /// The outcome and reason decisions give a pair before it runs (see
 /// [`Runner::unmet`]).
 fn first_unmet(decisions: &[Decision]) -> Option<(Outcome, Reason)> {
+    // A privilege isocheck lacks is certain: the case could never run
+    // here, whatever else could not be decided (that harness failure
+    // shows on the cases it keeps from running).
+    let lacking = decisions.iter().find(|d| {
+        d.reason
+            .as_ref()
+            .is_some_and(|r| r.kind == ReasonKind::NeedsRoot)
+    });
+    if let Some(d) = lacking {
+        return Some((Outcome::Skip, d.reason.clone()?));
+    }
     let undecided = decisions.iter().find(|d| d.harness_failed());
     let d = undecided.or_else(|| decisions.iter().find(|d| d.reason.is_some()))?;
     let outcome = if d.harness_failed() {
