@@ -261,17 +261,34 @@ pub fn runner_fields(spec: &SandboxSpec) -> Vec<Field> {
 
 /// The declared field at a concrete path (`outside.scratch.0.uid`).
 pub fn find<'a>(fields: &'a [Field], path: &str) -> Option<&'a Field> {
+    // A path without an index matches only the declared path of the same
+    // text (see [`matches`]): no need to split every candidate.
+    if !path.split('.').any(is_index) {
+        return fields.iter().find(|f| f.path == path);
+    }
     fields.iter().find(|f| matches(&f.path, path))
+}
+
+/// A segment of a concrete path that a declared `#` matches.
+fn is_index(segment: &str) -> bool {
+    segment == "#" || segment.parse::<usize>().is_ok()
 }
 
 /// A declared path (`a.#.b`) matches a concrete one (`a.0.b`, or `a.#.b`).
 pub fn matches(declared: &str, path: &str) -> bool {
+    // Most declared paths have no `#`: for them only the same text matches.
+    if declared == path {
+        return true;
+    }
+    if !declared.contains('#') {
+        return false;
+    }
     let (mut d, mut p) = (declared.split('.'), path.split('.'));
     loop {
         match (d.next(), p.next()) {
             (None, None) => return true,
             (Some(a), Some(b)) => {
-                let ok = a == b || (a == "#" && (b == "#" || b.parse::<usize>().is_ok()));
+                let ok = a == b || (a == "#" && is_index(b));
                 if !ok {
                     return false;
                 }
@@ -348,6 +365,26 @@ mod tests {
         assert!(!matches("outside.scratch.#.uid", "outside.scratch.x.uid"));
         assert!(!matches("outside.scratch", "outside.scratch.0"));
         assert!(!matches("probe.self_pid", "probe"));
+        assert!(matches("probe.self_pid", "probe.self_pid"));
+        assert!(!matches("probe.self_pid", "probe.self_pid.x"));
+        assert!(!matches("a.#", "a.#.b") && !matches("a.#", "a"));
+    }
+
+    #[test]
+    fn find_takes_the_first_declared_match() {
+        let fields = [
+            f("a", Ty::Array),
+            f("a.#", Ty::Object),
+            f("a.#.b", Ty::UINT),
+            f("c", Ty::Str),
+        ];
+        let at = |p: &str| find(&fields, p).map(|f| f.path.to_string());
+        assert_eq!(at("c").as_deref(), Some("c"));
+        assert_eq!(at("a.0.b").as_deref(), Some("a.#.b"));
+        assert_eq!(at("a.#").as_deref(), Some("a.#"));
+        assert_eq!(at("a.x"), None);
+        assert_eq!(at("a.b"), None);
+        assert_eq!(at("d"), None);
     }
 
     #[test]

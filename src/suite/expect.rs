@@ -274,11 +274,12 @@ impl Expect {
     /// value's type. The error says why.
     pub fn check_against(&self, fields: &[Field]) -> Result<(), String> {
         let field = find_field(fields, &self.path)?;
-        let what = self.describe();
-        let never = |why: String| Err(format!("`{what}` can never hold: {why}"));
+        // Described only for an error: most expectations pass.
+        let never = |why: String| Err(format!("`{}` can never hold: {why}", self.describe()));
         let always = |why: String| {
             Err(format!(
-                "`{what}` is always true, so it proves nothing: {why}"
+                "`{}` is always true, so it proves nothing: {why}",
+                self.describe()
             ))
         };
         let numeric = matches!(field.ty, Ty::Int { .. } | Ty::Number);
@@ -401,7 +402,10 @@ fn fits_deep(fields: &[Field], path: &str, v: &Value) -> bool {
         return false;
     }
     match v {
-        Value::Array(a) => a.iter().all(|x| fits_deep(fields, &format!("{path}.#"), x)),
+        Value::Array(a) => {
+            let elem = format!("{path}.#");
+            a.iter().all(|x| fits_deep(fields, &elem, x))
+        }
         Value::Object(m) => m
             .iter()
             .all(|(k, x)| fits_deep(fields, &format!("{path}.{k}"), x)),
