@@ -7,7 +7,8 @@
 
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -118,70 +119,12 @@ impl KernelConfig {
     /// lines that are not `CONFIG_X=v` or `# CONFIG_X is not set` become
     /// warnings. Text with NUL bytes or without a single option is refused.
     pub fn parse(text: &str) -> Result<KernelConfig, ParseError> {
-        if let Some(at) = text.find('\0') {
-            return Err(ParseError::Binary(at));
-        }
-        let mut options = BTreeMap::new();
-        let mut warnings = Vec::new();
-        let mut odd = 0usize;
-        let mut warn = |n: usize, msg: String| {
-            odd += 1;
-            if odd <= MAX_WARNINGS {
-                warnings.push(format!("line {n}: {msg}"));
-            }
-        };
-        for (i, raw) in text.lines().enumerate() {
-            let n = i + 1;
-            let line = raw.trim();
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(comment) = line.strip_prefix('#') {
-                if let Some(name) = comment
-                    .trim()
-                    .strip_suffix("is not set")
-                    .map(str::trim)
-                    .filter(|s| is_option_name(s))
-                {
-                    if options.insert(name.to_string(), Tristate::No).is_some() {
-                        warn(n, format!("{name} set again"));
-                    }
-                }
-                continue;
-            }
-            let Some((name, value)) = line.split_once('=') else {
-                warn(n, format!("not an option line: {}", clip(line)));
-                continue;
-            };
-            let name = name.trim();
-            if !is_option_name(name) {
-                warn(n, format!("not a CONFIG_ option: {}", clip(line)));
-                continue;
-            }
-            let value = match value.trim() {
-                "y" => Tristate::Yes,
-                "m" => Tristate::Module,
-                "n" => Tristate::No,
-                v => match unquote(v) {
-                    Ok(s) => Tristate::Value(s),
-                    Err(e) => {
-                        warn(n, format!("{name}: {e}"));
-                        Tristate::Value(v.to_string())
-                    }
-                },
-            };
-            if options.insert(name.to_string(), value).is_some() {
-                warn(n, format!("{name} set again"));
-            }
-        }
-        if odd > MAX_WARNINGS {
-            warnings.push(format!("... and {} more odd lines", odd - MAX_WARNINGS));
-        }
-        if options.is_empty() {
-            return Err(ParseError::NoOptions);
-        }
+        let Scan { options, warnings } = scan(text)?;
         Ok(KernelConfig {
-            options,
+            options: options
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value.into_tristate()))
+                .collect(),
             sha256: sha256_hex(text.as_bytes()),
             warnings,
         })
@@ -190,28 +133,7 @@ impl KernelConfig {
     /// Parses file contents: gzip (by its magic) is decompressed first.
     /// `path` only names the file in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<KernelConfig, KconfigError> {
-        let text = if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut out = Vec::new();
-            GzDecoder::new(bytes)
-                .read_to_end(&mut out)
-                .map_err(|source| KconfigError::Gunzip {
-                    path: path.into(),
-                    source,
-                })?;
-            out
-        } else {
-            bytes.to_vec()
-        };
-        let not_a_config = |reason| KconfigError::NotAConfig {
-            path: path.into(),
-            reason,
-        };
-        if let Some(at) = text.iter().position(|&b| b == 0) {
-            return Err(not_a_config(ParseError::Binary(at)));
-        }
-        let text = std::str::from_utf8(&text)
-            .map_err(|e| not_a_config(ParseError::NotUtf8(e.valid_up_to())))?;
-        KernelConfig::parse(text).map_err(not_a_config)
+        read_text(bytes, path, KernelConfig::parse)
     }
 
     /// Reads and parses a config file, plain or gzip.
@@ -253,6 +175,148 @@ impl KernelConfig {
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
+}
+
+/// An option's value as a config text gives it: a value with no quotes
+/// to undo stays borrowed from the text until it is kept.
+enum Raw<'t> {
+    Value(Tristate),
+    Bare(&'t str),
+}
+
+impl Raw<'_> {
+    fn to_tristate(&self) -> Tristate {
+        match self {
+            Raw::Value(v) => v.clone(),
+            Raw::Bare(v) => Tristate::Value(v.to_string()),
+        }
+    }
+
+    fn into_tristate(self) -> Tristate {
+        match self {
+            Raw::Value(v) => v,
+            Raw::Bare(v) => Tristate::Value(v.to_string()),
+        }
+    }
+}
+
+/// A config text read line by line: every option it sets or marks not
+/// set (the last line of each wins), and the odd lines.
+struct Scan<'t> {
+    options: HashMap<&'t str, Raw<'t>>,
+    warnings: Vec<String>,
+}
+
+/// Reads config text as [`KernelConfig::parse`] describes, without an
+/// allocation for each option: the names stay borrowed from the text.
+fn scan(text: &str) -> Result<Scan<'_>, ParseError> {
+    if let Some(at) = text.find('\0') {
+        return Err(ParseError::Binary(at));
+    }
+    // A config line is about 30 bytes long.
+    let mut options: HashMap<&str, Raw<'_>> = HashMap::with_capacity(text.len() / 24);
+    let mut warnings = Vec::new();
+    let mut odd = 0usize;
+    let mut warn = |n: usize, msg: String| {
+        odd += 1;
+        if odd <= MAX_WARNINGS {
+            warnings.push(format!("line {n}: {msg}"));
+        }
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            if let Some(name) = comment
+                .trim()
+                .strip_suffix("is not set")
+                .map(str::trim)
+                .filter(|s| is_option_name(s))
+            {
+                if options.insert(name, Raw::Value(Tristate::No)).is_some() {
+                    warn(n, format!("{name} set again"));
+                }
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            warn(n, format!("not an option line: {}", clip(line)));
+            continue;
+        };
+        let name = name.trim();
+        if !is_option_name(name) {
+            warn(n, format!("not a CONFIG_ option: {}", clip(line)));
+            continue;
+        }
+        let value = match value.trim() {
+            "y" => Raw::Value(Tristate::Yes),
+            "m" => Raw::Value(Tristate::Module),
+            "n" => Raw::Value(Tristate::No),
+            v if !v.starts_with('"') => Raw::Bare(v),
+            v => match unquote(v) {
+                Ok(s) => Raw::Value(Tristate::Value(s)),
+                Err(e) => {
+                    warn(n, format!("{name}: {e}"));
+                    Raw::Bare(v)
+                }
+            },
+        };
+        if options.insert(name, value).is_some() {
+            warn(n, format!("{name} set again"));
+        }
+    }
+    if odd > MAX_WARNINGS {
+        warnings.push(format!("... and {} more odd lines", odd - MAX_WARNINGS));
+    }
+    if options.is_empty() {
+        return Err(ParseError::NoOptions);
+    }
+    Ok(Scan { options, warnings })
+}
+
+/// File contents as text, gzip (by its magic) decompressed first, handed
+/// to `parse`; errors name `path`.
+fn read_text<T>(
+    bytes: &[u8],
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<T, ParseError>,
+) -> Result<T, KconfigError> {
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        // The gzip trailer gives the text's length (modulo 2^32): a hint
+        // for the buffer, bounded so that a lying trailer costs nothing.
+        let hint = bytes
+            .last_chunk::<4>()
+            .map_or(0, |t| u32::from_le_bytes(*t) as usize);
+        let mut out = Vec::with_capacity(hint.min(16 << 20));
+        GzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|source| KconfigError::Gunzip {
+                path: path.into(),
+                source,
+            })?;
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(bytes)
+    };
+    let not_a_config = |reason| KconfigError::NotAConfig {
+        path: path.into(),
+        reason,
+    };
+    // A NUL byte anywhere is named before a byte that is not UTF-8.
+    let reason = match std::str::from_utf8(&text) {
+        Ok(text) => match text.find('\0') {
+            Some(at) => ParseError::Binary(at),
+            None => return parse(text).map_err(not_a_config),
+        },
+        Err(e) => match text.iter().position(|&b| b == 0) {
+            Some(at) => ParseError::Binary(at),
+            None => ParseError::NotUtf8(e.valid_up_to()),
+        },
+    };
+    Err(not_a_config(reason))
 }
 
 fn is_option_name(s: &str) -> bool {
@@ -317,17 +381,47 @@ impl KconfigFacts {
     /// Facts from a config given explicitly and read from `path`
     /// ([`KconfigFacts::search`] clears `explicit` for found ones).
     pub fn from_config(cfg: &KernelConfig, path: &Path) -> KconfigFacts {
+        KconfigFacts::recorded(
+            path,
+            cfg.sha256().to_string(),
+            cfg.warnings().to_vec(),
+            |o| cfg.get(o),
+        )
+    }
+
+    /// The facts of a config read from `path`: its sha256, its odd lines
+    /// and the value `get` gives each of the [`ISOLATION_OPTIONS`].
+    fn recorded(
+        path: &Path,
+        sha256: String,
+        warnings: Vec<String>,
+        get: impl Fn(&str) -> Tristate,
+    ) -> KconfigFacts {
         KconfigFacts {
             source: Some(path.display().to_string()),
             explicit: true,
             tried: Vec::new(),
-            sha256: Some(cfg.sha256().to_string()),
+            sha256: Some(sha256),
             options: ISOLATION_OPTIONS
                 .iter()
-                .map(|o| (o.to_string(), cfg.get(o)))
+                .map(|o| (o.to_string(), get(o)))
                 .collect(),
-            warnings: cfg.warnings().to_vec(),
+            warnings,
         }
+    }
+
+    /// [`KconfigFacts::from_config`] of the config in `bytes`, without
+    /// making a [`KernelConfig`] of every option only to keep a few.
+    fn of_bytes(bytes: &[u8], path: &Path) -> Result<KconfigFacts, KconfigError> {
+        read_text(bytes, path, |text| {
+            let Scan { options, warnings } = scan(text)?;
+            Ok(KconfigFacts::recorded(
+                path,
+                sha256_hex(text.as_bytes()),
+                warnings,
+                |o| options.get(o).map_or(Tristate::No, Raw::to_tristate),
+            ))
+        })
     }
 
     /// Searches the [`candidate_paths`] under `root`; the first that
@@ -343,9 +437,8 @@ impl KconfigFacts {
                     continue;
                 }
             };
-            match KernelConfig::from_bytes(&bytes, &path) {
-                Ok(cfg) => {
-                    let mut f = KconfigFacts::from_config(&cfg, &path);
+            match KconfigFacts::of_bytes(&bytes, &path) {
+                Ok(mut f) => {
                     f.explicit = false;
                     f.tried = tries;
                     return f;
@@ -482,6 +575,7 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
     #[rstest]
     #[case::binary(vec![0x7f, b'E', b'L', b'F', 0, 1, 2], "not a kernel config: binary data")]
     #[case::latin1(b"CONFIG_A=\"\xe9\"\n".to_vec(), "not a kernel config: not UTF-8 text (invalid byte at offset 10)")]
+    #[case::latin1_then_nul(b"CONFIG_A=\"\xe9\"\n\0".to_vec(), "not a kernel config: binary data (NUL byte at offset 13)")]
     #[case::truncated_gzip(gzip(SAMPLE.as_bytes())[..20].to_vec(), "failed to decompress kernel config")]
     #[case::gzip_of_garbage(gzip(b"hello"), "not a kernel config: no CONFIG_ option lines")]
     fn from_bytes_errors_name_the_file(#[case] bytes: Vec<u8>, #[case] want: &str) {
@@ -542,6 +636,32 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
         assert!(!f.is_known());
         assert_eq!(f.tried.len(), candidate_paths("6.1.0").len());
         assert_eq!(f.get("CONFIG_USER_NS"), None);
+    }
+
+    #[test]
+    fn found_facts_are_those_of_the_parsed_config() {
+        let text = format!(
+            "{SAMPLE}CONFIG_USER_NS=m\nCONFIG_SECURITY_LANDLOCK=\"x\nCONFIG_CGROUPS=\"a \\\"b\\\"\"\nFOO\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        let path = dir.path().join("proc/config.gz");
+        std::fs::write(&path, gzip(text.as_bytes())).unwrap();
+        let found = KconfigFacts::search(dir.path(), "");
+        let cfg = KernelConfig::parse(&text).unwrap();
+        let mut want = KconfigFacts::from_config(&cfg, &path);
+        want.explicit = false;
+        assert_eq!(found, want);
+        assert_eq!(found.get("CONFIG_USER_NS"), Some(Tristate::Module));
+        assert_eq!(
+            found.get("CONFIG_CGROUPS"),
+            Some(Tristate::Value("a \"b\"".into()))
+        );
+        assert_eq!(
+            found.get("CONFIG_SECURITY_LANDLOCK"),
+            Some(Tristate::Value("\"x".into()))
+        );
+        assert_eq!(found.warnings.len(), 3, "{:?}", found.warnings);
     }
 
     #[rstest]
