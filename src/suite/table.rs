@@ -676,7 +676,8 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
     let knob: ControlKnob = m.control.off.parse().map_err(|e| (f("control.off"), e))?;
     knob.check_on(m.sandbox)
         .map_err(|e| (f("control.off"), e))?;
-    crate::runtime::spec::check(&knob.turn_off(m.sandbox)).map_err(|e| {
+    let control_spec = knob.turn_off(m.sandbox);
+    crate::runtime::spec::check(&control_spec).map_err(|e| {
         (
             f("control.off"),
             format!("the control's sandbox is invalid: {e}"),
@@ -693,12 +694,17 @@ fn build_def(m: &ModeInput<'_>, prefix: &str, host: &policy::Host) -> Result<Mod
     // Every expectation reads a path the observation has, and can both
     // hold and fail; each list can pass; the control looks for something
     // the test does not ask for.
-    let control_spec = knob.turn_off(m.sandbox);
+    // The probe's own paths are the same in both sandboxes: listed once
+    // (what `Probe::fields` gives, in two steps).
+    let probe_fields = m.probe.probe_fields();
     for (name, list, spec) in [
         ("expect", &expect[..], m.sandbox),
         ("control.expect", &control_expect[..], &control_spec),
     ] {
-        let fields = m.probe.fields(spec);
+        let runner_fields = crate::probe::schema::runner_fields(spec);
+        let mut fields = Vec::with_capacity(probe_fields.len() + runner_fields.len());
+        fields.extend_from_slice(&probe_fields);
+        fields.extend(runner_fields);
         for (j, e) in list.iter().enumerate() {
             e.check_against(&fields)
                 .map_err(|e| (f(&format!("{name}[{j}]")), e))?;
