@@ -635,6 +635,28 @@ mod tests {
             .collect()
     }
 
+    /// The requirements taken first are those whose decision starts a
+    /// helper; the in-process ones are not among them.
+    #[test]
+    fn sandbox_trying_requirements_are_told_apart() {
+        let req = |s: &str| s.parse::<Requirement>().unwrap();
+        for r in ["userns", "namespace user", "kernel-feature idmapped-mount"] {
+            assert!(tries_a_sandbox(&req(r)), "{r}");
+        }
+        for r in [
+            "root",
+            "setfcap",
+            "kernel-feature pidfd",
+            "cgroup-controller pids",
+        ] {
+            assert!(!tries_a_sandbox(&req(r)), "{r}");
+        }
+        // Made in-process by root; from the rootless user namespace, in a
+        // sandbox, otherwise.
+        let root = nix::unistd::geteuid().is_root();
+        assert_eq!(tries_a_sandbox(&req("namespace pid")), !root);
+    }
+
     /// `planned` counts what runs: a pair runs both its cases (the test is
     /// judged against its control), so a control selected alone plans two
     /// runs, while the plan and the report list the one case selected.
