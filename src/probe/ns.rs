@@ -134,7 +134,8 @@ pub fn try_unshare(
         .iter()
         .fold(CloneFlags::empty(), |f, n| f | n.clone_flag());
     let uid = nix::unistd::getuid().as_raw();
-    let without_userns = outcome(unshare(flags));
+    let kinds: Vec<CloneFlags> = namespaces.iter().map(|n| n.clone_flag()).collect();
+    let without_userns = each_alone(&kinds, unshare);
     let with_userns = outcome(unshare(flags | CloneFlags::CLONE_NEWUSER));
     UnshareTry {
         uid,
@@ -142,6 +143,24 @@ pub fn try_unshare(
         with_userns,
         caps,
     }
+}
+
+/// Each kind tried alone: one call for all would fail as a whole on the
+/// first kind refused, and hide another the kernel wrongly allowed. The
+/// first answer that is not EPERM, else EPERM; with no kinds, the answer
+/// to an empty unshare.
+fn each_alone(
+    kinds: &[nix::sched::CloneFlags],
+    mut try_one: impl FnMut(nix::sched::CloneFlags) -> nix::Result<()>,
+) -> String {
+    if kinds.is_empty() {
+        return outcome(try_one(nix::sched::CloneFlags::empty()));
+    }
+    kinds
+        .iter()
+        .map(|&k| outcome(try_one(k)))
+        .find(|o| o != "EPERM")
+        .unwrap_or_else(|| "EPERM".into())
 }
 
 // The probe's definition: its arguments, what it reports and the paths
@@ -231,9 +250,10 @@ impl Def for IdsArgs {
     }
 }
 
-/// `try-unshare`: tries to create `namespaces`, without and with a user
-/// namespace; reports the capability sets held before (and with
-/// `exec_self` what an exec gets).
+/// `try-unshare`: tries to create `namespaces` without a user namespace,
+/// each kind alone (`without_userns`: the first answer that is not EPERM,
+/// else EPERM), then all together with one (`with_userns`); reports the
+/// capability sets held before (and with `exec_self` what an exec gets).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TryUnshareArgs {
@@ -258,5 +278,51 @@ impl Def for TryUnshareArgs {
     }
     fn namespaces_made(&self) -> Vec<crate::model::namespace::Namespace> {
         self.namespaces.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_is_tried_alone_so_one_allowed_kind_shows() {
+        use nix::errno::Errno;
+        use nix::sched::CloneFlags as F;
+        let kinds = [
+            F::CLONE_NEWPID,
+            F::CLONE_NEWNS,
+            F::CLONE_NEWUTS,
+            F::CLONE_NEWNET,
+        ];
+        // A kernel that lets the user make a network namespace alone: one
+        // call for all four fails on the first and would hide it.
+        let net_leaks = |f: F| {
+            if f == F::CLONE_NEWNET {
+                Ok(())
+            } else {
+                Err(Errno::EPERM)
+            }
+        };
+        assert_eq!(each_alone(&kinds, net_leaks), "ok");
+        let mut tried = Vec::new();
+        let all_refused = |f: F| {
+            tried.push(f);
+            Err(Errno::EPERM)
+        };
+        assert_eq!(each_alone(&kinds, all_refused), "EPERM");
+        assert_eq!(tried, kinds);
+        assert_eq!(
+            each_alone(&[F::CLONE_NEWNET], |_| Err(Errno::EINVAL)),
+            "EINVAL"
+        );
+        assert_eq!(
+            each_alone(&[], |f| if f.is_empty() {
+                Ok(())
+            } else {
+                Err(Errno::EPERM)
+            }),
+            "ok"
+        );
     }
 }
