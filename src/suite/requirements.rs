@@ -1839,8 +1839,9 @@ fn cgroup2_feature(req: &Requirement, f: KernelFeature, layout: Layout) -> Decis
             let parent = match cgroup_below_root(&mount) {
                 Ok(dir) => dir,
                 // Nothing to look in, and no right to make it: the
-                // hierarchy is not delegated to this user.
-                Err((e, Some(libc::EACCES | libc::EPERM))) => {
+                // hierarchy is not delegated to this user, or is mounted
+                // read-only where isocheck runs (a container's default).
+                Err((e, Some(libc::EACCES | libc::EPERM | libc::EROFS))) => {
                     return unmet(
                         req,
                         probe,
