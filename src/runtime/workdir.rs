@@ -73,10 +73,8 @@ fn with_cause(said: String) -> String {
         caps::Capability::CAP_SYS_ADMIN,
     )
     .unwrap_or(true);
-    let filtered = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Seccomp:", "2"])
-    });
+    let filtered = std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| crate::sys::status::parse_status(&s).seccomp == Some(2));
     let why = match (admin, filtered) {
         (false, _) => "isocheck is uid 0 without CAP_SYS_ADMIN",
         (true, true) => "isocheck runs under a seccomp filter that may refuse it",

@@ -581,7 +581,6 @@ impl Decision {
     }
 }
 
-/// Decides `userns` by behaviour; the knobs only explain a refusal.
 /// The capabilities a rootful sandbox is built with and its controls
 /// show: namespaces, mounts and pivot_root (SYS_ADMIN, SYS_CHROOT, which
 /// entering the run's mount namespace also needs), its ids and maps
@@ -736,6 +735,7 @@ fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Op
     ))
 }
 
+/// Decides `userns` by behaviour; the knobs only explain a refusal.
 fn decide_userns(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviour) -> Decision {
     let probe =
         "create a user namespace as the rootless uid, then a private mount namespace inside it";
@@ -1038,7 +1038,10 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
                     seen.clone(),
                     Reason::new(
                         ReasonKind::NeedsRoot,
-                        format!("rootful cases need uid 0 with the capabilities their sandboxes use and their controls show (CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_NET_ADMIN, CAP_SETFCAP, CAP_CHOWN, CAP_DAC_OVERRIDE); {seen}"),
+                        format!(
+                            "rootful cases need uid 0 with the capabilities their sandboxes use and their controls show ({}); {seen}",
+                            ROOTFUL_CAPS.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+                        ),
                     )
                     .with_hint("run as root with the full capability sets, e.g. `sudo isocheck run` (in a container: `--privileged`)"),
                 )

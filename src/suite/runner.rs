@@ -939,10 +939,27 @@ mod tests {
         };
         assert!(first_unmet(std::slice::from_ref(&met)).is_none());
         assert!(first_unmet(&[]).is_none());
-        let (outcome, reason) = first_unmet(&[met, unmet]).unwrap();
+        let (outcome, reason) = first_unmet(&[met, unmet.clone()]).unwrap();
         assert_eq!(
             (outcome, reason.kind, reason.detail.as_str()),
             (Outcome::Skip, ReasonKind::NeedsRoot, "not root")
+        );
+        // A privilege isocheck lacks is certain and wins over a requirement
+        // the harness could not decide; without it, the undecided one is
+        // an error.
+        let undecided = Decision {
+            check: check(false),
+            reason: Some(Reason::new(ReasonKind::HarnessFailed, "helper died")),
+        };
+        let (outcome, reason) = first_unmet(&[undecided.clone(), unmet]).unwrap();
+        assert_eq!(
+            (outcome, reason.kind),
+            (Outcome::Skip, ReasonKind::NeedsRoot)
+        );
+        let (outcome, reason) = first_unmet(&[undecided]).unwrap();
+        assert_eq!(
+            (outcome, reason.kind),
+            (Outcome::Error, ReasonKind::HarnessFailed)
         );
     }
 }
