@@ -731,14 +731,40 @@ fn a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let scope = Scope::new();
     let before = scope.state();
+    // The selftest's hang (in a cgroup, cut at 500 ms) and one in no
+    // cgroup that would hang for a minute: nothing but the runner's death
+    // may end it within the wait below.
+    let suite = tempfile::tempdir().unwrap();
+    let table = suite.path().join("hangs.toml");
+    let selftest = std::fs::read_to_string(fixture("suites/selftest.toml")).unwrap();
+    std::fs::write(
+        &table,
+        format!(
+            "{selftest}\n{}",
+            r#"
+[[property]]
+id = "custom.hang_long"
+description = "the sandbox never returns, in no cgroup"
+requires = ["root"]
+probe = { kind = "hang" }
+sandbox = { namespaces = ["pid", "mount"], timeout_ms = 60000 }
+expect = [{ path = "exit.code", eq = 0 }]
+control = { off = "namespace pid", expect = [{ path = "exit.code", ge = 0 }] }
+"#
+        ),
+    )
+    .unwrap();
     let mut child = scope
         .command(&[
             "run",
             "--no-write",
             "--suite",
-            fixture("suites/selftest.toml").to_str().unwrap(),
+            table.to_str().unwrap(),
             "--filter",
             "custom.hang",
+            // Both properties' pairs at once.
+            "--jobs",
+            "2",
         ])
         .stdout(std::process::Stdio::null())
         .spawn()

@@ -99,12 +99,56 @@ pub fn serve(input: &[u8]) -> i32 {
             return 3;
         }
     };
-    let report = run(&req);
+    serve_request(&req)
+}
+
+/// Runs a parsed request and writes the report to stdout; returns the
+/// process exit code.
+pub fn serve_request(req: &HelperRequest) -> i32 {
+    let report = run(req);
     let mut out = std::io::stdout().lock();
     if serde_json::to_writer(&mut out, &report).is_err() || out.flush().is_err() {
         return 3;
     }
     0
+}
+
+/// Whether the process serving `req` may clone its sandbox itself, with no
+/// helper forked for it ([`super::zygote`] runs such a request in place):
+/// a rootful sandbox that enters no throwaway namespace and has no
+/// scaffolding. Nothing the helper then does outlives the request in the
+/// serving process but its environment (restored by the zygote) and the
+/// subreaper flag (cleared by it); a request that would unshare, drop to
+/// another uid or leave objects in the process's namespaces gets a helper
+/// of its own.
+pub fn runs_in_place(req: &HelperRequest) -> bool {
+    req.rootless.is_none()
+        && req.spec.outer.is_empty()
+        && !req.spec.has(Namespace::Time)
+        && scaffold::helper_items(&req.spec.scaffold, false).is_empty()
+}
+
+/// The zygote's socket to the runner, held here while the zygote serves a
+/// request in place. The sandbox closes it first (it is not the
+/// sandbox's), and the wait for the sandbox ends it once the socket turns
+/// readable: nothing is sent while a request is served, so the runner is
+/// gone.
+static RUNNER_SOCKET: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+fn runner_socket() -> std::sync::MutexGuard<'static, Option<OwnedFd>> {
+    RUNNER_SOCKET.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Serves `req` in place ([`runs_in_place`]) with the zygote's socket
+/// `sock` held for the span (see [`RUNNER_SOCKET`]); returns the exit code
+/// and the socket.
+pub fn serve_in_place(req: &HelperRequest, sock: OwnedFd) -> (i32, OwnedFd) {
+    *runner_socket() = Some(sock);
+    let code = serve_request(req);
+    let sock = runner_socket()
+        .take()
+        .expect("the socket lent for the request");
+    (code, sock)
 }
 
 /// The benchmark's floor: clone with these namespace flags, the child
@@ -394,7 +438,14 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         if let Some(r) = &rep_open {
             fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
         }
-        // The items' descriptors (a seccomp supervisor's), after those two.
+        // Served in place: the runner's socket, to end the sandbox when the
+        // runner is gone.
+        let sock = runner_socket();
+        let runner = sock.as_ref().map(|sock| {
+            fds.push(PollFd::new(sock.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        // The items' descriptors (a seccomp supervisor's), after those.
         let first_item = fds.len();
         let watched: Vec<usize> = items
             .iter()
@@ -421,7 +472,14 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             .zip(&fds[first_item..])
             .filter_map(|(i, f)| Some((*i, f.revents().filter(|r| !r.is_empty())?)))
             .collect();
+        let runner_gone = runner.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()));
         drop(fds);
+        drop(sock);
+        if runner_gone {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            return Err(step("runner-gone", &child.to_string(), Errno::EPIPE));
+        }
         for (i, revents) in item_ready {
             items[i].on_ready(revents);
         }
@@ -726,6 +784,7 @@ fn sandbox_child(
     // The probe's first act, before anything else runs here (a probe that
     // looks at the sandbox as it was born); the helper waits for it.
     req.probe.at_birth();
+    drop(runner_socket().take());
     if req.probe.looks_at_birth() {
         let _ = nix::unistd::write(&ready_w, b"B");
     }
@@ -898,6 +957,44 @@ mod tests {
         for bits in ["", "x", "0x20000", "99999999999"] {
             assert_eq!(bare_clone(bits), 2, "{bits:?}");
         }
+    }
+
+    #[test]
+    fn only_a_request_that_leaves_the_serving_process_as_it_was_runs_in_place() {
+        let plain = HelperRequest {
+            spec: SandboxSpec::default(),
+            probe: crate::probe::Probe::noop(),
+            root_dir: "/root-dir".into(),
+            scratch: None,
+            cgroup_procs: vec!["/sys/fs/cgroup/memory/x/cgroup.procs".into()],
+            deny_setgroups: false,
+            rootless: None,
+        };
+        assert!(runs_in_place(&plain));
+        let changed = |change: &dyn Fn(&mut HelperRequest)| {
+            let mut r = plain.clone();
+            change(&mut r);
+            runs_in_place(&r)
+        };
+        // Each would change the serving process for good: its namespaces,
+        // its uid, objects in its namespaces.
+        assert!(!changed(&|r| {
+            r.spec.outer.insert(Namespace::Net);
+        }));
+        assert!(!changed(&|r| {
+            r.spec.namespaces.insert(Namespace::Time);
+        }));
+        assert!(!changed(&|r| r.spec.scaffold.ipc_objects = true));
+        assert!(!changed(&|r| {
+            r.rootless = Some(super::super::protocol::RootlessPlan {
+                uid: 100000,
+                gid: 100000,
+                uid_map: Vec::new(),
+                gid_map: Vec::new(),
+                join_cgroup: Vec::new(),
+                tools: None,
+            })
+        }));
     }
 
     #[test]

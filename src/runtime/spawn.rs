@@ -545,8 +545,8 @@ impl Launcher {
         };
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
-        let pgid = match z.fork_helper(body, out_w, err_w) {
-            Ok(p) => p,
+        let served = match z.fork_helper(body, out_w, err_w) {
+            Ok(s) => s,
             // An idle zygote that died (killed from outside, say) started
             // nothing: a fresh one takes the request, once.
             Err(_) if !retried => {
@@ -556,12 +556,15 @@ impl Launcher {
             }
             Err(e) => return Err(start_error(e)),
         };
+        let pgid = served.group();
         let _live = LiveGroup::new(self, pgid.as_raw());
         let mut streams = Streams::new(out_r, err_r);
         let kill = || {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         };
         if !streams.stdout_by(deadline) {
+            // Served in place, the zygote dies too: its answer fails and
+            // it is not given back.
             kill();
             if z.helper_status().is_ok() {
                 self.give_back(z);
@@ -570,15 +573,20 @@ impl Launcher {
         }
         streams.stderr_until(z.answer_fd(), Some(super::zygote::ANSWER_WITHIN));
         let status = z.helper_status();
-        // Nothing of this helper's group may outlive it.
-        kill();
-        let status = status.map_err(start_error)?;
-        self.give_back(z);
+        // Nothing of this helper's group may outlive it. A zygote that
+        // served in place swept what its sandbox left (it was their
+        // subreaper) before it answered, and stays.
+        if matches!(served, super::zygote::Served::Forked(_)) {
+            kill();
+        }
+        if status.is_ok() {
+            self.give_back(z);
+        }
         let stderr = streams.stderr_to_end();
         if self.interrupted().is_some() {
             return Err(SpawnError::Interrupted);
         }
-        finish(status, &stderr, &streams.stdout)
+        finish(status.map_err(start_error)?, &stderr, &streams.stdout)
     }
 
     /// Returns an idle zygote to the pool (or ends it, once helpers are

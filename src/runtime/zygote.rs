@@ -13,7 +13,14 @@
 //!   write ends of the helper's stdout and stderr pipes attached);
 //! - the zygote forks, says `S` with the helper's pid (its process group),
 //!   and, once the helper has exited and been reaped, `X` with its wait
-//!   status (or `E` with the errno when the fork failed).
+//!   status (or `E` with the errno when the fork failed);
+//! - or, for a request that changes nothing in the process serving it
+//!   ([`helper::runs_in_place`]: a rootful sandbox with no throwaway
+//!   namespace and no scaffolding), the zygote is the helper: it says `P`
+//!   with its own pid, clones the sandbox itself, writes the report, closes
+//!   the pipes and says `X` with the status a helper would have had. One
+//!   process fewer per sandbox: no fork, no fresh copy of the request to
+//!   fault in, no exit to wait for.
 //!
 //! The runner reads the report from the pipes as it reads a started
 //! helper's, kills the helper's process group on a timeout or an
@@ -28,13 +35,15 @@ use nix::sys::signal::Signal;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::helper::RUNNER_PID_ENV;
+use super::helper::{self, RUNNER_PID_ENV};
+use super::protocol::HelperRequest;
 use super::workdir::WorkDir;
 use crate::sys::{self, fdpass, CloneResult};
 
@@ -53,6 +62,7 @@ const READY: u8 = b'R';
 const STARTED: u8 = b'S';
 const EXITED: u8 = b'X';
 const FORK_FAILED: u8 = b'E';
+const IN_PLACE: u8 = b'P';
 
 fn answer(kind: u8, value: i32) -> [u8; 5] {
     let v = value.to_le_bytes();
@@ -88,7 +98,7 @@ pub fn main() -> i32 {
     if super::workdir::enter_work_ns().is_err() {
         return 3;
     }
-    let Some(sock) = std::env::var(ZYGOTE_FD_ENV)
+    let Some(mut sock) = std::env::var(ZYGOTE_FD_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
         .and_then(|fd| sys::own_inherited_fd(fd).ok())
@@ -114,10 +124,23 @@ pub fn main() -> i32 {
         let Ok([stdout, stderr]) = <[OwnedFd; 2]>::try_from(fds) else {
             return 3;
         };
+        let request = serde_json::from_slice::<HelperRequest>(&buf[..n]).ok();
+        if let Some(req) = request.as_ref().filter(|r| helper::runs_in_place(r)) {
+            match in_place(sock, req, stdout, stderr) {
+                Ok(s) => sock = s,
+                Err(()) => return 3,
+            }
+            continue;
+        }
         match sys::clone_fork_as(one, nix::sched::CloneFlags::empty()) {
             Ok(CloneResult::Child) => {
                 drop(sock);
-                sys::exit_now(helper_child(&buf[..n], stdout, stderr));
+                let code = helper_child(stdout, stderr, || match &request {
+                    Some(req) => helper::serve_request(req),
+                    // The helper says what is wrong with it.
+                    None => helper::serve(&buf[..n]),
+                });
+                sys::exit_now(code);
             }
             Ok(CloneResult::Parent { child }) => {
                 drop((stdout, stderr));
@@ -146,9 +169,82 @@ pub fn main() -> i32 {
     }
 }
 
+/// Runs `req` in the zygote itself ([`helper::runs_in_place`]): the
+/// helper's work with the pipes as stdout and stderr, the sandbox cloned
+/// from here. The runner is told `P` with the zygote's pid (the process
+/// group a timeout kills, the zygote with it), then, once the report is
+/// written and the pipes are closed, `X` with the status a helper would
+/// have exited with. The environment the helper's work set is restored and
+/// the subreaper flag it took is cleared, so the next request finds the
+/// zygote as it was. `Err` when the runner cannot be told.
+fn in_place(
+    sock: OwnedFd,
+    req: &HelperRequest,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+) -> Result<OwnedFd, ()> {
+    let me = nix::unistd::getpid().as_raw();
+    fdpass::send(sock.as_fd(), &answer(IN_PLACE, me), &[]).map_err(drop)?;
+    let streams = [(stdout.as_fd(), 1), (stderr.as_fd(), 2)]
+        .into_iter()
+        .try_for_each(|(fd, target)| fdpass::dup_onto(fd, target));
+    drop((stdout, stderr));
+    let (code, sock) = match streams {
+        Ok(()) => {
+            let env: Vec<_> = std::env::vars_os().collect();
+            let (code, sock) = helper::serve_in_place(req, sock);
+            let _ = nix::sys::prctl::set_child_subreaper(false);
+            restore_env(&env);
+            (code, sock)
+        }
+        Err(_) => (3, sock),
+    };
+    // The pipes close here (stdin is /dev/null): the runner reads to
+    // their end.
+    let closed = [1, 2]
+        .into_iter()
+        .try_for_each(|target| fdpass::dup_onto(std::io::stdin().as_fd(), target));
+    let code = if closed.is_ok() { code } else { 3 };
+    fdpass::send(sock.as_fd(), &answer(EXITED, (code & 0xff) << 8), &[]).map_err(drop)?;
+    Ok(sock)
+}
+
+/// Makes the environment `before` again: what was added since is removed,
+/// what was changed or removed is set back.
+fn restore_env(before: &[(OsString, OsString)]) {
+    let now: Vec<_> = std::env::vars_os().collect();
+    for (key, value) in env_undo(before, &now) {
+        match value {
+            Some(v) => std::env::set_var(key, v),
+            None => std::env::remove_var(key),
+        }
+    }
+}
+
+/// What makes the environment `now` into `before` again: each variable to
+/// set back (`Some`) or to remove (`None`).
+fn env_undo(
+    before: &[(OsString, OsString)],
+    now: &[(OsString, OsString)],
+) -> Vec<(OsString, Option<OsString>)> {
+    let was = |key: &OsString| before.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    let mut undo: Vec<_> = now
+        .iter()
+        .filter(|(key, value)| was(key) != Some(value))
+        .map(|(key, _)| (key.clone(), was(key).cloned()))
+        .collect();
+    undo.extend(
+        before
+            .iter()
+            .filter(|(key, _)| !now.iter().any(|(k, _)| k == key))
+            .map(|(key, value)| (key.clone(), Some(value.clone()))),
+    );
+    undo
+}
+
 /// The forked helper: its own process group, dying with the zygote, the
-/// pipes as its standard streams, then the helper's work.
-fn helper_child(request: &[u8], stdout: OwnedFd, stderr: OwnedFd) -> i32 {
+/// pipes as its standard streams, then the helper's work (`serve`).
+fn helper_child(stdout: OwnedFd, stderr: OwnedFd, serve: impl FnOnce() -> i32) -> i32 {
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     let null = match std::fs::File::open("/dev/null") {
@@ -161,7 +257,7 @@ fn helper_child(request: &[u8], stdout: OwnedFd, stderr: OwnedFd) -> i32 {
         }
     }
     drop((null, stdout, stderr));
-    super::helper::serve(request)
+    serve()
 }
 
 /// Kills the helper's process group and reaps the helper.
@@ -198,6 +294,25 @@ fn watch(sock: BorrowedFd<'_>, child: Pid) -> Option<i32> {
             // Nothing is sent while a helper runs: the runner is gone.
             end(child);
             return None;
+        }
+    }
+}
+
+/// Who serves a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// A helper forked for it: its pid, also its process group.
+    Forked(Pid),
+    /// The zygote itself: its pid, also its process group (killing it
+    /// ends the zygote, which then cannot go back to the pool).
+    InPlace(Pid),
+}
+
+impl Served {
+    /// The process group that holds whatever serves the request.
+    pub fn group(self) -> Pid {
+        match self {
+            Served::Forked(p) | Served::InPlace(p) => p,
         }
     }
 }
@@ -271,14 +386,14 @@ impl Zygote {
         }
     }
 
-    /// Forks a helper for `request` with these pipes as its stdout and
-    /// stderr; returns its pid, which is also its process group.
+    /// Has `request` served with these pipes as the helper's stdout and
+    /// stderr: by a forked helper, or by the zygote itself.
     pub fn fork_helper(
         &mut self,
         request: &[u8],
         stdout: OwnedFd,
         stderr: OwnedFd,
-    ) -> Result<Pid, String> {
+    ) -> Result<Served, String> {
         fdpass::send(
             self.sock.as_fd(),
             request,
@@ -288,7 +403,10 @@ impl Zygote {
         // The helper holds the write ends now: the pipes end with it.
         drop((stdout, stderr));
         match self.next(ANSWER_WITHIN)? {
-            (STARTED, pid) if pid > 0 => Ok(Pid::from_raw(pid)),
+            (STARTED, pid) if pid > 0 => Ok(Served::Forked(Pid::from_raw(pid))),
+            (IN_PLACE, pid) if pid == self.child.id() as i32 => {
+                Ok(Served::InPlace(Pid::from_raw(pid)))
+            }
             (FORK_FAILED, errno) => Err(format!(
                 "fork: {}",
                 nix::errno::Errno::from_raw(errno).desc()
@@ -344,11 +462,32 @@ mod tests {
             (STARTED, 4242),
             (EXITED, 3 << 8),
             (FORK_FAILED, 11),
+            (IN_PLACE, 4243),
         ] {
             assert_eq!(parse_answer(&answer(k, v)), Some((k, v)));
         }
         assert_eq!(parse_answer(b"S42"), None);
         assert_eq!(parse_answer(b""), None);
+    }
+
+    #[test]
+    fn what_the_request_did_to_the_environment_is_undone() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs.iter().map(|(k, v)| (k.into(), v.into())).collect()
+        };
+        let before = env(&[("KEPT", "1"), ("CHANGED", "before"), ("GONE", "here")]);
+        let now = env(&[("KEPT", "1"), ("CHANGED", "after"), ("ADDED", "7")]);
+        let mut undo = env_undo(&before, &now);
+        undo.sort();
+        assert_eq!(
+            undo,
+            [
+                ("ADDED".into(), None),
+                ("CHANGED".into(), Some("before".into())),
+                ("GONE".into(), Some("here".into())),
+            ]
+        );
+        assert!(env_undo(&before, &before).is_empty());
     }
 
     #[test]
