@@ -115,17 +115,19 @@ pub fn serve_request(req: &HelperRequest) -> i32 {
 
 /// Whether the process serving `req` may clone its sandbox itself, with no
 /// helper forked for it ([`super::zygote`] runs such a request in place):
-/// a rootful sandbox that enters no throwaway namespace and has no
-/// scaffolding. Nothing the helper then does outlives the request in the
-/// serving process but its environment (restored by the zygote) and the
-/// subreaper flag (cleared by it); a request that would unshare, drop to
-/// another uid or leave objects in the process's namespaces gets a helper
-/// of its own.
+/// a rootful sandbox that enters no throwaway namespace, has no
+/// scaffolding and is cloned as its spec says (no sabotage drops one of its
+/// namespaces: the cloning process would unshare a throwaway one for good).
+/// Nothing the helper then does outlives the request in the serving process
+/// but its environment (restored by the zygote) and the subreaper flag
+/// (cleared by it); a request that would unshare, drop to another uid or
+/// leave objects in the process's namespaces gets a helper of its own.
 pub fn runs_in_place(req: &HelperRequest) -> bool {
     req.rootless.is_none()
         && req.spec.outer.is_empty()
         && !req.spec.has(Namespace::Time)
         && scaffold::helper_items(&req.spec.scaffold, false).is_empty()
+        && !sabotage::alters_clone(&req.spec.namespaces)
 }
 
 /// The zygote's socket to the runner, held here while the zygote serves a

@@ -381,19 +381,13 @@ pub fn clone_flags(
     use nix::mount::MsFlags;
     use nix::sched::CloneFlags as C;
     let mut flags = flags;
-    if namespaces.contains(&N::Cgroup) && hit(Sabotage::CgroupNsBeforeJoin) {
+    let [(cgroup, before_join), dropping @ ..] = CLONE_SABOTAGES;
+    if namespaces.contains(&cgroup) && hit(before_join) {
         flags |= C::CLONE_NEWCGROUP;
     }
-    let dropped = [
-        (N::Pid, Sabotage::NsPidDropped),
-        (N::Mount, Sabotage::NsMountDropped),
-        (N::Uts, Sabotage::NsUtsDropped),
-        (N::Ipc, Sabotage::NsIpcDropped),
-        (N::Net, Sabotage::NsNetDropped),
-        (N::User, Sabotage::NsUserDropped),
-    ]
-    .into_iter()
-    .find(|(ns, s)| namespaces.contains(ns) && hit(*s));
+    let dropped = dropping
+        .into_iter()
+        .find(|(ns, s)| namespaces.contains(ns) && hit(*s));
     let Some((ns, _)) = dropped else {
         return Ok(flags);
     };
@@ -416,6 +410,46 @@ pub fn clone_flags(
         }
     }
     Ok(flags)
+}
+
+/// The sabotages that change the sandbox's clone flags, with the namespace
+/// of the sandbox's each needs to act.
+#[cfg(feature = "sabotage")]
+const CLONE_SABOTAGES: [(crate::model::namespace::Namespace, Sabotage); 7] = {
+    use crate::model::namespace::Namespace as N;
+    [
+        (N::Cgroup, Sabotage::CgroupNsBeforeJoin),
+        (N::Pid, Sabotage::NsPidDropped),
+        (N::Mount, Sabotage::NsMountDropped),
+        (N::Uts, Sabotage::NsUtsDropped),
+        (N::Ipc, Sabotage::NsIpcDropped),
+        (N::Net, Sabotage::NsNetDropped),
+        (N::User, Sabotage::NsUserDropped),
+    ]
+};
+
+/// Whether the active sabotage would change the clone of a sandbox with
+/// these namespaces ([`clone_flags`]); asked without firing it. A dropped
+/// namespace makes the cloning process unshare a throwaway one for good,
+/// so such a sandbox must be cloned from a helper of its own.
+#[cfg(feature = "sabotage")]
+pub fn alters_clone(
+    namespaces: &std::collections::BTreeSet<crate::model::namespace::Namespace>,
+) -> bool {
+    hooks::active().is_some_and(|active| {
+        CLONE_SABOTAGES
+            .iter()
+            .any(|(ns, s)| *s == active && namespaces.contains(ns))
+    })
+}
+
+/// Without the feature: no sabotage changes a clone.
+#[cfg(not(feature = "sabotage"))]
+#[inline(always)]
+pub fn alters_clone(
+    _namespaces: &std::collections::BTreeSet<crate::model::namespace::Namespace>,
+) -> bool {
+    false
 }
 
 /// Without the feature: the spec's own clone flags.
