@@ -346,6 +346,10 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         Some(JOIN_PROCS_WRITE) if by_helper.is_empty() => Some(JOIN_TASKS_SELF.into()),
         other => other.map(String::from),
     };
+    // The release: the sandbox waits for it only where the helper has
+    // something to do first (id maps, a move into a cgroup2 cgroup, the
+    // scaffolding); otherwise it goes on at once, without a wake-up.
+    let released = spec.has(Namespace::User) || !by_helper.is_empty() || !items.is_empty();
     let child = match cloned {
         CloneResult::Child => {
             drop(sync_w);
@@ -360,6 +364,10 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
             let joins = SelfJoin {
                 procs: by_self,
                 one,
+            };
+            let waits = Waits {
+                release: released,
+                scaffolding: waits,
             };
             sandbox_child(req, waits, helper_pid, pipes, &idmaps, joins)
         }
@@ -394,7 +402,9 @@ fn start_and_wait(req: &HelperRequest, rep: &mut HelperReport) -> Result<(), Ste
         let _ = waitpid(child, None);
         return Err(e);
     }
-    let _ = nix::unistd::write(&sync_w, b"G");
+    if released {
+        let _ = nix::unistd::write(&sync_w, b"G");
+    }
     let mut seen = scaffold::Seen::default();
     if waits {
         let mut fds = [PollFd::new(ready_r.as_fd(), PollFlags::POLLIN)];
@@ -770,9 +780,16 @@ struct SelfJoin<'a> {
     one: sys::SingleThreaded,
 }
 
+/// What the sandbox waits for its helper to do: the release (before it
+/// builds itself) and the scaffolding's look at it built.
+struct Waits {
+    release: bool,
+    scaffolding: bool,
+}
+
 fn sandbox_child(
     req: &HelperRequest,
-    waits: bool,
+    waits: Waits,
     helper: Pid,
     pipes: ChildPipes,
     idmaps: &[std::os::fd::RawFd],
@@ -797,9 +814,11 @@ fn sandbox_child(
         let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     }
     let mut go = [0u8; 1];
-    match nix::unistd::read(&sync_r, &mut go) {
-        Ok(1) => {}
-        _ => sys::exit_now(121),
+    if waits.release {
+        match nix::unistd::read(&sync_r, &mut go) {
+            Ok(1) => {}
+            _ => sys::exit_now(121),
+        }
     }
     // Into its v1 cgroups, first of all.
     let joined = joins
@@ -828,7 +847,7 @@ fn sandbox_child(
         Ok(setup) => {
             // Credential changes clear the parent-death signal: set it again.
             die_with(helper, req.spec.has(Namespace::Pid));
-            if waits {
+            if waits.scaffolding {
                 // Built: let the scaffolding look (a joiner in), and wait
                 // until it has.
                 let _ = nix::unistd::write(&ready_w, b"R");
