@@ -298,6 +298,7 @@ fn the_bench_measures_each_variant_and_writes_a_valid_document() {
         "case-cgroup",
         "floor-setup",
         "floor-clone",
+        "floor-build",
         "helper-clone",
         "one-case-run",
         "startup",

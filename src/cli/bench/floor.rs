@@ -3,7 +3,11 @@
 //! plainly with the system calls in the clone's child (private /, the root
 //! bound onto itself, a fresh proc, pivot_root, hostname, cap drop,
 //! no_new_privs, exit). Nothing is exec'd: this is what a sandbox costs
-//! the kernel, the floor the runtime is measured against.
+//! the kernel, the floor the runtime is measured against. A third floor
+//! clones the same way and builds the typical case with the runtime's own
+//! steps ([`crate::runtime::init::build`]: the skeleton root and all), with
+//! no helper and no runner around it: what the runtime's process layers
+//! add is the case over it, what its build adds is it over the set-up.
 //!
 //! They run in a [`FloorServer`]: a fork of the bench process made before
 //! anything starts a thread, so it stays single-threaded (a clone of a
@@ -20,6 +24,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
 
+use crate::model::spec::SandboxSpec;
 use crate::sys::{self, CloneResult};
 
 /// The five namespaces of a typical case.
@@ -36,6 +41,8 @@ pub enum Floor {
     Clone,
     /// The same clone, then the whole set-up in the child.
     Setup,
+    /// The same clone, then the runtime's own build of the typical case.
+    Build,
 }
 
 impl Floor {
@@ -43,13 +50,14 @@ impl Floor {
         match self {
             Floor::Clone => 'c',
             Floor::Setup => 's',
+            Floor::Build => 'b',
         }
     }
 }
 
 /// The set-up steps in the child, by the exit status that names the one
 /// that failed.
-pub const STEPS: [&str; 8] = [
+pub const STEPS: [&str; 9] = [
     "",
     "make / private (MS_REC|MS_PRIVATE)",
     "bind the root onto itself",
@@ -58,6 +66,7 @@ pub const STEPS: [&str; 8] = [
     "pivot_root(\".\", \".\") and detach the old root",
     "sethostname",
     "drop CAP_SYS_ADMIN, set no_new_privs",
+    "build the typical case with the runtime's own steps",
 ];
 
 /// The full set-up in the clone's child; returns the exit status (0, or
@@ -121,13 +130,30 @@ fn setup(root: &Path) -> i32 {
     0
 }
 
+/// The runtime's own build of `spec` on `root` in the clone's child;
+/// returns the exit status (0, or [`STEPS`]' last index).
+fn build(root: &Path, spec: &SandboxSpec) -> i32 {
+    let ctx = crate::runtime::init::InitContext {
+        spec,
+        root_dir: root,
+        scratch: None,
+        notify_sock: None,
+        idmaps: &[],
+    };
+    match crate::runtime::init::build(&ctx, &crate::runtime::syscall::LinuxSyscall) {
+        Ok(_) => 0,
+        Err(_) => (STEPS.len() - 1) as i32,
+    }
+}
+
 /// Times one floor from this (single-threaded) process.
-fn time(floor: Floor, root: &Path) -> Result<Duration, String> {
+fn time(floor: Floor, root: &Path, spec: &SandboxSpec) -> Result<Duration, String> {
     let t = Instant::now();
     match sys::clone_fork(FLAGS) {
         Ok(CloneResult::Child) => sys::exit_now(match floor {
             Floor::Clone => 0,
             Floor::Setup => setup(root),
+            Floor::Build => build(root, spec),
         }),
         Ok(CloneResult::Parent { child }) => match waitpid(child, None) {
             Ok(WaitStatus::Exited(_, 0)) => Ok(t.elapsed()),
@@ -149,13 +175,14 @@ pub struct FloorServer {
 
 impl FloorServer {
     /// Forks the server; `root` is the directory the set-up pivots into
-    /// (it must hold `proc`). Call it while this process has one thread.
-    pub fn start(root: PathBuf) -> Result<FloorServer, String> {
+    /// (it must hold `proc`), and the one the runtime's build of `spec`
+    /// mounts its root on. Call it while this process has one thread.
+    pub fn start(root: PathBuf, spec: SandboxSpec) -> Result<FloorServer, String> {
         let (ours, theirs) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
         match sys::clone_fork(CloneFlags::empty()) {
             Ok(CloneResult::Child) => {
                 drop(ours);
-                sys::exit_now(serve(theirs, &root))
+                sys::exit_now(serve(theirs, &root, &spec))
             }
             Ok(CloneResult::Parent { child }) => Ok(FloorServer {
                 conn: BufReader::new(ours),
@@ -199,7 +226,7 @@ fn parse_reply(line: &str) -> Result<Duration, String> {
 }
 
 /// The server's loop: a letter in, a reply out, until the bench hangs up.
-fn serve(conn: UnixStream, root: &Path) -> i32 {
+fn serve(conn: UnixStream, root: &Path, spec: &SandboxSpec) -> i32 {
     let mut out = match conn.try_clone() {
         Ok(c) => c,
         Err(_) => return 3,
@@ -209,9 +236,10 @@ fn serve(conn: UnixStream, root: &Path) -> i32 {
         let floor = match line.as_str() {
             "c" => Floor::Clone,
             "s" => Floor::Setup,
+            "b" => Floor::Build,
             _ => return 2,
         };
-        let reply = match time(floor, root) {
+        let reply = match time(floor, root, spec) {
             Ok(d) => format!("ok {}", d.as_nanos()),
             Err(e) => format!("err {e}"),
         };

@@ -95,6 +95,7 @@ enum Kind {
     CaseCgroup,
     FloorClone,
     FloorSetup,
+    FloorBuild,
     HelperClone,
     Peer(peers::Peer),
     OneCaseRun,
@@ -108,6 +109,7 @@ impl Kind {
             Kind::CaseCgroup,
             Kind::FloorSetup,
             Kind::FloorClone,
+            Kind::FloorBuild,
             Kind::HelperClone,
         ];
         v.extend(peers::Peer::ALL.map(Kind::Peer));
@@ -121,6 +123,7 @@ impl Kind {
             Kind::CaseCgroup => "case-cgroup",
             Kind::FloorClone => "floor-clone",
             Kind::FloorSetup => "floor-setup",
+            Kind::FloorBuild => "floor-build",
             Kind::HelperClone => "helper-clone",
             Kind::Peer(p) => p.id(),
             Kind::OneCaseRun => "one-case-run",
@@ -146,6 +149,10 @@ impl Kind {
                 pivot_root, hostname, cap drop, no_new_privs, exit"
                     .into()
             }
+            Kind::FloorBuild => "that clone, then the runtime's own build of the typical case \
+                (init::build: skeleton root, proc, pivot_root, hostname, cap drop, \
+                no_new_privs), exit: the case without its process layers"
+                .into(),
             Kind::HelperClone => {
                 "the same bare clone from the helper (fork+exec of isocheck included)".into()
             }
@@ -222,6 +229,7 @@ impl Bench {
             }
             Kind::FloorClone => self.floors.time(floor::Floor::Clone),
             Kind::FloorSetup => self.floors.time(floor::Floor::Setup),
+            Kind::FloorBuild => self.floors.time(floor::Floor::Build),
             Kind::HelperClone => {
                 let t = Instant::now();
                 let status = std::process::Command::new(&self.exe)
@@ -305,7 +313,7 @@ fn measure(
     out: &Path,
 ) -> u8 {
     // First, while this process has one thread.
-    let floors = match floor::FloorServer::start(floor_root) {
+    let floors = match floor::FloorServer::start(floor_root, typical_case()) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("isocheck bench: {e}");
