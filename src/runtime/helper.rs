@@ -6,6 +6,8 @@
 //!
 //! Being its own process makes it safe under a threaded test harness:
 //! `unshare(CLONE_NEWUSER)` and fork-then-run-Rust both need one thread.
+//! The same work runs in a zygote's fork, or in the zygote itself for a
+//! request that leaves the serving process as it was ([`runs_in_place`]).
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
