@@ -143,6 +143,7 @@ fn main() {
         t!(crashing_and_hanging_probes_are_errors_and_leave_the_host_clean),
         t!(a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind),
         t!(sigterm_stops_the_run_and_writes_a_partial_report),
+        t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(a_closed_stdout_ends_the_console_output_only),
         t!(
             concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes,
@@ -856,6 +857,76 @@ fn sigterm_stops_the_run_and_writes_a_partial_report() {
         before,
         "the stopped run left something behind"
     );
+}
+
+fn an_interrupt_ends_what_left_the_sandboxs_session() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    // Sandboxes in no PID namespace and no cgroup, each leaving a task in a
+    // session of its own before it hangs for a minute: one served by the
+    // zygote in place, one by a forked helper (an outer namespace).
+    let suite = tempfile::tempdir().unwrap();
+    let table = suite.path().join("escapes.toml");
+    let property = |id: &str, outer: &str| {
+        format!(
+            r#"
+[[property]]
+id = "custom.{id}"
+description = "a task leaves the session, then the sandbox hangs"
+requires = ["root"]
+probe = {{ kind = "hang", escape = true }}
+sandbox = {{ namespaces = ["mount"], rootfs = {{ kind = "host" }}, timeout_ms = 60000{outer} }}
+expect = [{{ path = "exit.code", eq = 0 }}]
+control = {{ off = "namespace mount", expect = [{{ path = "exit.code", ge = 0 }}] }}
+"#
+        )
+    };
+    std::fs::write(
+        &table,
+        property("in_place", "") + &property("forked", r#", outer = ["uts"]"#),
+    )
+    .unwrap();
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+    ] {
+        let child = scope
+            .command(&[
+                "run",
+                "--no-write",
+                "--suite",
+                table.to_str().unwrap(),
+                // All four cases at once.
+                "--jobs",
+                "2",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let t = std::time::Instant::now();
+        let o = child.wait_with_output().unwrap();
+        // Not the sandboxes' minute: what holds the helpers' pipes is ended.
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{signal}: stopping took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(128 + signal as i32),
+            "{signal}: {}",
+            text(&o).1
+        );
+        assert_eq!(
+            scope.state(),
+            before,
+            "{signal}: the stopped run left something behind"
+        );
+    }
 }
 
 fn a_closed_stdout_ends_the_console_output_only() {

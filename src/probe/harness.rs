@@ -37,14 +37,22 @@ impl Def for CrashArgs {
     fn fields(&self, _: &mut Vec<Field>) {}
 }
 
-/// `hang`: harness self-test: never returns (it is killed).
+/// `hang`: harness self-test: never returns (it is killed). With
+/// `escape = true` it first leaves a task behind in a session of its own,
+/// as `escape-session` does: what an interrupted run must still end.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct HangArgs {}
+pub struct HangArgs {
+    #[serde(default)]
+    pub escape: bool,
+}
 
 impl Def for HangArgs {
     type Output = Nothing;
     fn run(&self) -> Nothing {
+        if self.escape {
+            let _ = super::cgroup::escape_session();
+        }
         loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }

@@ -121,9 +121,9 @@ pub fn serve_request(req: &HelperRequest) -> i32 {
 /// scaffolding and is cloned as its spec says (no sabotage drops one of its
 /// namespaces: the cloning process would unshare a throwaway one for good).
 /// Nothing the helper then does outlives the request in the serving process
-/// but its environment (restored by the zygote) and the subreaper flag
-/// (cleared by it); a request that would unshare, drop to another uid or
-/// leave objects in the process's namespaces gets a helper of its own.
+/// but its environment (restored by the zygote) and the subreaper flag (the
+/// zygote's own anyway); a request that would unshare, drop to another uid
+/// or leave objects in the process's namespaces gets a helper of its own.
 pub fn runs_in_place(req: &HelperRequest) -> bool {
     req.rootless.is_none()
         && req.spec.outer.is_empty()
@@ -878,7 +878,7 @@ fn sandbox_child(
 
 /// Kills and reaps every process left below the helper (orphans of the
 /// sandbox are reparented to it as subreaper). Returns how many there were.
-fn sweep() -> usize {
+pub fn sweep() -> usize {
     let me = nix::unistd::getpid();
     let mut swept = 0;
     for _ in 0..50 {

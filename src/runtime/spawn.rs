@@ -153,7 +153,7 @@ pub struct Launcher {
     /// The signal that interrupted the run, 0 while none did.
     interrupted: AtomicI32,
     /// Process groups of the helpers running now.
-    live: Mutex<HashSet<i32>>,
+    live: Mutex<HashSet<Serving>>,
     /// Idle helper zygotes ([`super::zygote`]); `None` when every helper is
     /// started anew (the launcher was made with [`Launcher::one_shot`], or
     /// the binary did not answer as a zygote). Ended before the work
@@ -230,16 +230,14 @@ impl Launcher {
     }
 
     /// Stops the run: every helper running now is killed with its process
-    /// group (the sandboxes die with it), and no helper starts from now on
+    /// group (the sandboxes die with it), every zygote serving in place is
+    /// told to end its sandbox, and no helper starts from now on
     /// ([`SpawnError::Interrupted`]). `signal` is the one that asked.
     pub fn interrupt(&self, signal: i32) {
         self.interrupted.store(signal.max(1), Ordering::SeqCst);
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        for pgid in live.iter() {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(*pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        for serving in live.iter() {
+            serving.stop();
         }
     }
 
@@ -493,7 +491,7 @@ impl Launcher {
                 source,
             })?;
         let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-        let _live = LiveGroup::new(self, pgid.as_raw());
+        let _live = LiveGroup::new(self, Serving::Group(pgid.as_raw()));
         let mut stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
@@ -557,7 +555,17 @@ impl Launcher {
             Err(e) => return Err(start_error(e)),
         };
         let pgid = served.group();
-        let _live = LiveGroup::new(self, pgid.as_raw());
+        // Unlisted before the zygote goes back to the pool, where another
+        // request may end it and its descriptor.
+        let live = LiveGroup::new(
+            self,
+            match served {
+                super::zygote::Served::Forked(_) => Serving::Group(pgid.as_raw()),
+                super::zygote::Served::InPlace(_) => {
+                    Serving::InPlace(std::os::fd::AsRawFd::as_raw_fd(&z.answer_fd()))
+                }
+            },
+        );
         let mut streams = Streams::new(out_r, err_r);
         let kill = || {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
@@ -566,7 +574,9 @@ impl Launcher {
             // Served in place, the zygote dies too: its answer fails and
             // it is not given back.
             kill();
-            if z.helper_status().is_ok() {
+            let status = z.helper_status();
+            drop(live);
+            if status.is_ok() {
                 self.give_back(z);
             }
             return Err(SpawnError::HelperTimeout(deadline));
@@ -579,6 +589,7 @@ impl Launcher {
         if matches!(served, super::zygote::Served::Forked(_)) {
             kill();
         }
+        drop(live);
         if status.is_ok() {
             self.give_back(z);
         }
@@ -753,29 +764,56 @@ fn finish(
         .map_err(|e| SpawnError::Protocol(format!("{e}: {:?}", String::from_utf8_lossy(out))))
 }
 
-/// A helper's process group, listed while it runs so that an interrupt
-/// can kill it; a helper started after the interrupt kills itself here.
+/// What serves a sandbox now, as an interrupt stops it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Serving {
+    /// A helper: its process group, killed (the sandbox dies with it; the
+    /// zygote that forked it sweeps what left the group).
+    Group(i32),
+    /// A zygote serving in place: the runner's end of its socket, shut
+    /// down. The zygote then ends the sandbox and sweeps what it left, as
+    /// when the runner is gone; killed, it could not sweep.
+    InPlace(std::os::fd::RawFd),
+}
+
+impl Serving {
+    fn stop(self) {
+        match self {
+            Serving::Group(pgid) => {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            Serving::InPlace(sock) => {
+                // The descriptor is open while it is listed: the zygote
+                // that owns it outlives its `LiveGroup`.
+                let _ = nix::sys::socket::shutdown(sock, nix::sys::socket::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// What serves a sandbox, listed while it runs so that an interrupt can
+/// stop it; one started after the interrupt is stopped here.
 struct LiveGroup<'a> {
     launcher: &'a Launcher,
-    pgid: i32,
+    serving: Serving,
 }
 
 impl<'a> LiveGroup<'a> {
-    fn new(launcher: &'a Launcher, pgid: i32) -> LiveGroup<'a> {
+    fn new(launcher: &'a Launcher, serving: Serving) -> LiveGroup<'a> {
         launcher
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(pgid);
-        // Listed before the flag is read: either the interrupt's kill saw
-        // this group, or this sees the flag.
+            .insert(serving);
+        // Listed before the flag is read: either the interrupt saw this
+        // one, or this sees the flag.
         if launcher.interrupted().is_some() {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            serving.stop();
         }
-        LiveGroup { launcher, pgid }
+        LiveGroup { launcher, serving }
     }
 }
 
@@ -785,7 +823,7 @@ impl Drop for LiveGroup<'_> {
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.pgid);
+            .remove(&self.serving);
     }
 }
 

@@ -110,6 +110,12 @@ pub fn main() -> i32 {
     let Ok(one) = sys::single_threaded() else {
         return 3;
     };
+    // What a helper or a sandbox leaves behind when it is killed (a
+    // process that left its group and session, say) comes back here, to be
+    // swept: never to pid 1, where nothing would end it.
+    if nix::sys::prctl::set_child_subreaper(true).is_err() {
+        return 3;
+    }
     if fdpass::send(sock.as_fd(), &answer(READY, 0), &[]).is_err() {
         return 3;
     }
@@ -149,9 +155,15 @@ pub fn main() -> i32 {
                 let _ = nix::unistd::setpgid(child, child);
                 if fdpass::send(sock.as_fd(), &answer(STARTED, child.as_raw()), &[]).is_err() {
                     end(child);
+                    helper::sweep();
                     return 3;
                 }
-                let Some(status) = watch(sock.as_fd(), child) else {
+                let status = watch(sock.as_fd(), child);
+                // What the helper left if it was killed before its own
+                // sweep, ended before the runner hears that it is over (a
+                // leftover would hold the helper's pipes open).
+                helper::sweep();
+                let Some(status) = status else {
                     // The runner is gone: so is the helper.
                     return 0;
                 };
@@ -174,9 +186,10 @@ pub fn main() -> i32 {
 /// from here. The runner is told `P` with the zygote's pid (the process
 /// group a timeout kills, the zygote with it), then, once the report is
 /// written and the pipes are closed, `X` with the status a helper would
-/// have exited with. The environment the helper's work set is restored and
-/// the subreaper flag it took is cleared, so the next request finds the
-/// zygote as it was. `Err` when the runner cannot be told.
+/// have exited with. The environment the helper's work set is restored, so
+/// the next request finds the zygote as it was (its subreaper flag is the
+/// zygote's own, and the helper's work swept what the sandbox left). `Err`
+/// when the runner cannot be told.
 fn in_place(
     sock: OwnedFd,
     req: &HelperRequest,
@@ -193,7 +206,6 @@ fn in_place(
         Ok(()) => {
             let env: Vec<_> = std::env::vars_os().collect();
             let (code, sock) = helper::serve_in_place(req, sock);
-            let _ = nix::sys::prctl::set_child_subreaper(false);
             restore_env(&env);
             (code, sock)
         }
