@@ -144,6 +144,7 @@ fn main() {
         t!(a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind),
         t!(sigterm_stops_the_run_and_writes_a_partial_report),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
+        t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
         t!(a_closed_stdout_ends_the_console_output_only),
         t!(
             concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes,
@@ -927,6 +928,57 @@ control = {{ off = "namespace mount", expect = [{{ path = "exit.code", ge = 0 }}
             "{signal}: the stopped run left something behind"
         );
     }
+}
+
+fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
+    use std::os::fd::AsRawFd;
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    // A pipe end the caller leaves open (not close-on-exec), as a shell or
+    // a CI runner does.
+    let (_r, w) = nix::unistd::pipe().unwrap();
+    let inherited = std::fs::read_link(format!("/proc/self/fd/{}", w.as_raw_fd())).unwrap();
+    let mut child = scope
+        .command(&[
+            "run",
+            "--no-write",
+            "--suite",
+            fixture("suites/selftest.toml").to_str().unwrap(),
+            "--filter",
+            "custom.hang",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(w);
+    // The hanging sandboxes are up (they are cut at 500 ms).
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    let runner = child.id().to_string();
+    let others: Vec<String> = scope
+        .state()
+        .processes
+        .into_iter()
+        .filter(|p| p.split_whitespace().next() != Some(runner.as_str()))
+        .collect();
+    let holding: Vec<&String> = others
+        .iter()
+        .filter(|p| {
+            let pid = p.split_whitespace().next().unwrap_or_default();
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == inherited))
+        })
+        .collect();
+    // The hangs end at their timeout, and the run with them.
+    let _ = child.wait();
+    assert!(
+        others.iter().any(|p| p.contains("__zygote")),
+        "no zygote or sandbox was running: {others:?}"
+    );
+    assert!(holding.is_empty(), "{holding:?} keep {inherited:?}");
 }
 
 fn a_closed_stdout_ends_the_console_output_only() {

@@ -36,5 +36,8 @@ fn main() -> ExitCode {
             .collect();
         return ExitCode::from(isocheck::runtime::workdir::holder_main(&rest) as u8);
     }
+    // The commands a person runs: nothing the caller left open goes on to
+    // the helpers and sandboxes.
+    isocheck::sys::close_inherited_on_exec();
     isocheck::cli::main()
 }

@@ -310,6 +310,42 @@ pub fn loopback_up() -> Result<(), Errno> {
     Ok(())
 }
 
+/// Marks every descriptor from 3 up close-on-exec: what the invoking
+/// environment left open (a shell's, a CI runner's, a test harness's pipe)
+/// reaches no helper, zygote or sandbox this process starts, and so no
+/// sandbox holds a descriptor of the host's. Called first, before this
+/// process opens anything of its own; the descriptors stay open here.
+pub fn close_inherited_on_exec() {
+    // SAFETY: close_range(2) takes three integers and touches no memory;
+    // with CLOSE_RANGE_CLOEXEC it only sets a flag on open descriptors.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    // A kernel before 5.11: each open descriptor, as /proc lists them.
+    let open: Vec<std::os::fd::RawFd> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= 3)
+        .collect();
+    for fd in open {
+        // SAFETY: one fcntl(2) call on a descriptor number; on a number
+        // that is no longer open (the listing's own) it fails with EBADF.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
 /// Lets `fd` survive into the program `cmd` runs, at the same number, in
 /// that child only (it stays close-on-exec here and in every other child).
 pub fn keep_fd_on_exec(cmd: &mut std::process::Command, fd: std::os::fd::RawFd) {
