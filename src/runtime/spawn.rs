@@ -571,9 +571,15 @@ impl Launcher {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         };
         if !streams.stdout_by(deadline) {
-            // Served in place, the zygote dies too: its answer fails and
-            // it is not given back.
-            kill();
+            // Served in place, the zygote is asked first, so that it ends
+            // its sandbox and sweeps what it left; killed (if it does not
+            // answer), it could not, and its answer fails: it is not given
+            // back.
+            let asked = matches!(served, super::zygote::Served::InPlace(_))
+                && live.stop_and_wait(&mut streams, STOP_WITHIN);
+            if !asked {
+                kill();
+            }
             let status = z.helper_status();
             drop(live);
             if status.is_ok() {
@@ -608,6 +614,10 @@ impl Launcher {
         }
     }
 }
+
+/// How long a zygote serving in place has to end its sandbox and close its
+/// streams once it is told to stop, before it is killed.
+const STOP_WITHIN: Duration = Duration::from_secs(2);
 
 /// How long the rest of a helper's stderr is read once its process group
 /// is gone: the pipe holds all it wrote, unless a process that left the
@@ -814,6 +824,15 @@ impl<'a> LiveGroup<'a> {
             serving.stop();
         }
         LiveGroup { launcher, serving }
+    }
+}
+
+impl LiveGroup<'_> {
+    /// Stops what serves the sandbox and reads its streams to their end
+    /// for at most `within`; `true` when they ended.
+    fn stop_and_wait(&self, streams: &mut Streams, within: Duration) -> bool {
+        self.serving.stop();
+        streams.stdout_by(within)
     }
 }
 
