@@ -156,6 +156,10 @@ fn main() {
             UNSHARE
         ),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
+        t!(
+            a_proc_of_another_pid_namespace_is_refused_before_anything_runs,
+            UNSHARE
+        ),
         t!(the_report_and_matrix_pages_render_in_chromium, CHROMIUM),
         t!(the_bench_measures_each_variant_and_writes_a_valid_document),
         t!(the_bare_namespace_probe_gets_the_kernels_answer, SETPRIV),
@@ -898,7 +902,7 @@ control = {{ off = "namespace mount", expect = [{{ path = "exit.code", ge = 0 }}
                 "--no-write",
                 "--suite",
                 table.to_str().unwrap(),
-                // All four cases at once.
+                // Both properties at once.
                 "--jobs",
                 "2",
             ])
@@ -906,7 +910,33 @@ control = {{ off = "namespace mount", expect = [{{ path = "exit.code", ge = 0 }}
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        // The sandboxes have each left a task in a session of its own (a
+        // session other than the runner's): else this would prove nothing.
+        let session = |pid: &str| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let after = s.rsplit_once(')')?.1.to_string();
+                    after.split_whitespace().nth(3).map(str::to_string)
+                })
+        };
+        let runner_session = session(&child.id().to_string());
+        let escaped = || {
+            scope
+                .state()
+                .processes
+                .iter()
+                .filter_map(|p| session(p.split_whitespace().next()?))
+                .filter(|s| Some(s) != runner_session.as_ref())
+                .count()
+        };
+        let waited = std::time::Instant::now();
+        // Each pair runs its test, then its control: one sandbox of each
+        // property at a time.
+        while escaped() < 2 && waited.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(escaped(), 2, "{signal}: each sandbox left a task behind");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
         let t = std::time::Instant::now();
         let o = child.wait_with_output().unwrap();
@@ -1158,6 +1188,44 @@ fn an_unprivileged_runner_gets_typed_skips_for_rootful_cases_and_runs_rootless_o
 /// case is now a typed skip naming the namespace, `list` says which
 /// requirement decided it, and the audit no longer blames a security module
 /// for the unprivileged user namespace it could not try (it said `blocked`).
+fn a_proc_of_another_pid_namespace_is_refused_before_anything_runs() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    // A PID namespace of its own; with --mount-proc a proc of it too.
+    let in_pid_ns = |mount_proc: bool| {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--kill-child"]);
+        if mount_proc {
+            cmd.arg("--mount-proc");
+        }
+        cmd.arg("--")
+            .arg(bin())
+            .args(["run", "--no-write", "--filter", "pid.pid1"])
+            .env("ISOCHECK_RUN_ID", &scope.id)
+            .env("ISOCHECK_WORK_DIR", scope.work.path())
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    // Before the fix this configuration judged from the host's pids: a
+    // false fail (an escaped task's cgroup read as empty) and errors.
+    let o = in_pid_ns(false);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("/proc belongs to another PID namespace"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("PASS") && !stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    assert_eq!(scope.state(), before, "the refused run changed the host");
+    let o = in_pid_ns(true);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+}
+
 fn root_of_a_user_namespace_gets_typed_skips_never_a_verdict() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let nested = |args: &[&str]| {

@@ -58,6 +58,13 @@ pub enum WorkError {
     },
     #[error("the work namespace holder (isocheck __workns): {0}")]
     Holder(String),
+    #[error(
+        "/proc belongs to another PID namespace (/proc/self names {shown}, this process is \
+         {pid}): the sandboxes' pids could not be read there. Run isocheck with a proc of its \
+         own PID namespace (`unshare --pid --fork --mount-proc`, or `mount -t proc proc /proc` \
+         in a mount namespace of its own)"
+    )]
+    ForeignProc { pid: i32, shown: String },
 }
 
 /// What the holder said, with the likely cause when root lacks what a
@@ -124,6 +131,23 @@ pub fn check_env() -> Result<(), WorkError> {
         }
     }
     Ok(())
+}
+
+/// Checks that /proc shows this process's own PID namespace: every pid
+/// the runtime reads there (its children, an escaped task's cgroup) and
+/// every pid it signals must be one number. A runner started in a PID
+/// namespace of its own without a /proc of it would read another
+/// namespace's pids and judge from them.
+pub fn check_proc() -> Result<(), WorkError> {
+    let pid = nix::unistd::getpid().as_raw();
+    let shown = std::fs::read_link("/proc/self")
+        .map(|l| l.display().to_string())
+        .unwrap_or_else(|e| e.to_string());
+    if shown == pid.to_string() {
+        Ok(())
+    } else {
+        Err(WorkError::ForeignProc { pid, shown })
+    }
 }
 
 /// Where work directories go: the first of `$ISOCHECK_WORK_DIR`, the temp
@@ -265,6 +289,7 @@ impl WorkDir {
     /// isocheck's own binary.
     pub fn new(holder_bin: &Path, layout: Layout) -> Result<WorkDir, WorkError> {
         check_env()?;
+        check_proc()?;
         reap_stale(layout);
         let base = work_base();
         let root = nix::unistd::geteuid().is_root();
