@@ -152,7 +152,7 @@ pub struct Launcher {
     exec_copies: Mutex<std::collections::HashMap<String, PathBuf>>,
     /// The signal that interrupted the run, 0 while none did.
     interrupted: AtomicI32,
-    /// Process groups of the helpers running now.
+    /// What serves each sandbox running now, for an interrupt to stop.
     live: Mutex<HashSet<Serving>>,
     /// Idle helper zygotes ([`super::zygote`]); `None` when every helper is
     /// started anew (the launcher was made with [`Launcher::one_shot`], or
@@ -825,9 +825,7 @@ impl<'a> LiveGroup<'a> {
         }
         LiveGroup { launcher, serving }
     }
-}
 
-impl LiveGroup<'_> {
     /// Stops what serves the sandbox and reads its streams to their end
     /// for at most `within`; `true` when they ended.
     fn stop_and_wait(&self, streams: &mut Streams, within: Duration) -> bool {

@@ -24,9 +24,12 @@
 //!
 //! The runner reads the report from the pipes as it reads a started
 //! helper's, kills the helper's process group on a timeout or an
-//! interrupt, and decides from the status the zygote sends. A zygote whose
-//! runner is gone sees its socket close: it kills the helper running, if
-//! any, and exits; a helper dies with its zygote (parent-death signal).
+//! interrupt (a zygote serving in place is asked first, by its socket shut
+//! down), and decides from the status the zygote sends. A zygote whose
+//! runner is gone sees its socket close: it ends the helper or sandbox
+//! running, if any, sweeps what it left (the zygote is the subreaper of
+//! all it serves), and exits; a helper dies with its zygote (parent-death
+//! signal).
 //! A helper binary that does not answer as a zygote (a stand-in script)
 //! is started anew for every sandbox instead.
 
@@ -184,7 +187,7 @@ pub fn main() -> i32 {
 /// Runs `req` in the zygote itself ([`helper::runs_in_place`]): the
 /// helper's work with the pipes as stdout and stderr, the sandbox cloned
 /// from here. The runner is told `P` with the zygote's pid (the process
-/// group a timeout kills, the zygote with it), then, once the report is
+/// group killed if the zygote does not stop when asked), then, once the report is
 /// written and the pipes are closed, `X` with the status a helper would
 /// have exited with. The environment the helper's work set is restored, so
 /// the next request finds the zygote as it was (its subreaper flag is the
