@@ -985,11 +985,18 @@ fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
     // The hanging sandboxes are up (they are cut at 500 ms).
     std::thread::sleep(std::time::Duration::from_millis(250));
     let runner = child.id().to_string();
+    // Each with its name: a zygote or holder forked from the runner has
+    // the runner's command line and a name of its own.
     let others: Vec<String> = scope
         .state()
         .processes
         .into_iter()
         .filter(|p| p.split_whitespace().next() != Some(runner.as_str()))
+        .map(|p| {
+            let pid = p.split_whitespace().next().unwrap_or_default();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("{p} [{}]", comm.trim())
+        })
         .collect();
     let holding: Vec<&String> = others
         .iter()
@@ -1005,7 +1012,7 @@ fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
     // The hangs end at their timeout, and the run with them.
     let _ = child.wait();
     assert!(
-        others.iter().any(|p| p.contains("__zygote")),
+        others.iter().any(|p| p.ends_with("[isocheck-zygote]")),
         "no zygote or sandbox was running: {others:?}"
     );
     assert!(holding.is_empty(), "{holding:?} keep {inherited:?}");

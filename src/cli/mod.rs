@@ -943,6 +943,11 @@ fn run(a: RunArgs) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
+    // Before the signal watcher's thread and any other.
+    runner.prestart(
+        &crate::suite::runner::selected_pairs(&props, &select),
+        a.jobs,
+    );
     let mut signals = match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -1108,6 +1113,7 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
                 .map(move |c| (p, c.mode))
         })
         .collect();
+    runner.prestart(&pairs, 1);
     runner.decide_ahead(&pairs);
     let mut rows = Vec::new();
     for p in props {

@@ -96,3 +96,40 @@ mod tests {
         );
     }
 }
+
+/// A child forked from this process (not started from a binary, so with
+/// no `std::process::Child`): signalled and reaped by its pid until it is
+/// reaped once, never after (its pid may then name another process).
+#[derive(Debug)]
+pub struct Forked {
+    pid: Pid,
+    reaped: bool,
+}
+
+impl Forked {
+    pub fn new(pid: Pid) -> Forked {
+        Forked { pid, reaped: false }
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// SIGKILL, unless reaped already.
+    pub fn kill(&mut self) {
+        if !self.reaped {
+            let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+        }
+    }
+
+    /// Waits for the child to end and reaps it, once.
+    pub fn wait(&mut self) {
+        while !self.reaped {
+            match nix::sys::wait::waitpid(self.pid, None) {
+                Err(Errno::EINTR) => {}
+                // Reaped, or not ours to reap (ECHILD): never waited for again.
+                _ => self.reaped = true,
+            }
+        }
+    }
+}

@@ -459,6 +459,27 @@ impl Launcher {
         }
     }
 
+    /// Forks zygotes until `n` are idle, while this process has a single
+    /// thread (a zygote forked is far cheaper than one started from the
+    /// binary; a process with threads starts them from the binary, as
+    /// needed). Nothing when helpers are started anew.
+    pub fn prefork(&self, n: usize) {
+        let mut pool = self.pool();
+        let Some(pool) = pool.as_mut() else {
+            return;
+        };
+        while pool.len() < n {
+            let Ok(one) = crate::sys::single_threaded() else {
+                return;
+            };
+            match Zygote::fork_from(&self.dir, one) {
+                Ok(z) => pool.push(z),
+                // Left to a zygote started from the binary when needed.
+                Err(_) => return,
+            }
+        }
+    }
+
     fn pool(&self) -> std::sync::MutexGuard<'_, Option<Vec<Zygote>>> {
         self.zygotes.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -268,6 +268,54 @@ fn run_alive(layout: Layout, tag: &str) -> bool {
     }
 }
 
+/// The work namespace holder's process: started from the binary, or
+/// forked from the runner (with the write end of its stdin).
+enum Holder {
+    Started(Child),
+    Forked(super::plumbing::Forked, Option<std::fs::File>),
+}
+
+impl Holder {
+    fn id(&self) -> u32 {
+        match self {
+            Holder::Started(c) => c.id(),
+            Holder::Forked(f, _) => f.pid().as_raw() as u32,
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Holder::Started(c) => {
+                let _ = c.kill();
+            }
+            Holder::Forked(f, _) => f.kill(),
+        }
+    }
+
+    fn wait(&mut self) {
+        match self {
+            Holder::Started(c) => {
+                let _ = c.wait();
+            }
+            Holder::Forked(f, _) => f.wait(),
+        }
+    }
+
+    /// Tells the holder the runner cleaned up itself, and closes its stdin.
+    fn say_done(&mut self) {
+        let stdin = match self {
+            Holder::Started(c) => c
+                .stdin
+                .take()
+                .map(|s| std::fs::File::from(OwnedFd::from(s))),
+            Holder::Forked(_, stdin) => stdin.take(),
+        };
+        if let Some(mut stdin) = stdin {
+            let _ = std::io::Write::write_all(&mut stdin, b"done\n");
+        }
+    }
+}
+
 /// One run's work directory and identity; everything is removed on drop.
 pub struct WorkDir {
     /// Names the run's work directory and cgroups (`<tag>-<n>-<case>`).
@@ -277,7 +325,7 @@ pub struct WorkDir {
     /// The work directory as helpers (in the work namespace) see it.
     pub there: PathBuf,
     mount_point: PathBuf,
-    holder: Option<Child>,
+    holder: Option<Holder>,
     ns: Option<OwnedFd>,
     cgroup_lock: Option<(PathBuf, Flock<OwnedFd>)>,
     _lock: Flock<OwnedFd>,
@@ -379,28 +427,39 @@ impl WorkDir {
     }
 
     fn start_holder(&mut self, bin: &Path) -> Result<(), WorkError> {
-        let mut child = Command::new(bin)
-            .arg(WORKNS_ARG)
-            .arg(&self.mount_point)
-            .arg(&self.tag)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Out of the terminal's process group: a Ctrl-C goes to the
-            // runner, which cleans up with the holder still there.
-            .process_group(0)
-            .spawn()
-            .map_err(|e| WorkError::Holder(format!("starting {}: {e}", bin.display())))?;
+        // Forked while this process has one thread (no exec, no dynamic
+        // loader, no runtime start-up on the run's critical path); else
+        // started from the binary.
+        let (mut child, stdout, stderr) = match crate::sys::single_threaded() {
+            Ok(one) => self.fork_holder(one)?,
+            Err(_) => {
+                let mut child = Command::new(bin)
+                    .arg(WORKNS_ARG)
+                    .arg(&self.mount_point)
+                    .arg(&self.tag)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    // Out of the terminal's process group: a Ctrl-C goes to
+                    // the runner, which cleans up with the holder still there.
+                    .process_group(0)
+                    .spawn()
+                    .map_err(|e| WorkError::Holder(format!("starting {}: {e}", bin.display())))?;
+                let stdout = OwnedFd::from(child.stdout.take().expect("piped stdout"));
+                let stderr = OwnedFd::from(child.stderr.take().expect("piped stderr"));
+                (Holder::Started(child), stdout, stderr)
+            }
+        };
         let pid = child.id();
-        let stdout = child.stdout.take().expect("piped stdout");
         let line = ready_line(&stdout, HOLDER_READY_WITHIN);
         if line.as_deref().map(str::trim) != Ok("ready") {
             // Killed first, so reading what it said cannot wait on a holder
             // that hangs.
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
+            child.wait();
             let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
+            {
+                let mut e = std::fs::File::from(stderr);
                 let _ = std::io::Read::read_to_string(&mut e, &mut err);
             }
             let said = match line {
@@ -423,6 +482,60 @@ impl WorkDir {
         Ok(())
     }
 
+    /// Forks the work namespace holder ([`holder_main`]) from this
+    /// single-threaded process, with pipes as its standard streams and
+    /// none of this process's descriptors: the holder a start from the
+    /// binary would be. Returns it with the read ends of its stdout and
+    /// stderr.
+    fn fork_holder(
+        &self,
+        one: crate::sys::SingleThreaded,
+    ) -> Result<(Holder, OwnedFd, OwnedFd), WorkError> {
+        use std::io::Write;
+        let pipe = || {
+            nix::unistd::pipe2(OFlag::O_CLOEXEC)
+                .map_err(|e| WorkError::Holder(format!("pipe: {}", e.desc())))
+        };
+        let (in_r, in_w) = pipe()?;
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let args = [
+            self.mount_point.to_string_lossy().into_owned(),
+            self.tag.clone(),
+        ];
+        // Nothing buffered here is written again by the holder.
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        match crate::sys::clone_fork_as(one, CloneFlags::empty()) {
+            Ok(crate::sys::CloneResult::Child) => {
+                let _ = nix::unistd::setpgid(
+                    nix::unistd::Pid::from_raw(0),
+                    nix::unistd::Pid::from_raw(0),
+                );
+                let streams = [(in_r.as_fd(), 0), (out_w.as_fd(), 1), (err_w.as_fd(), 2)]
+                    .into_iter()
+                    .try_for_each(|(fd, target)| crate::sys::fdpass::dup_onto(fd, target));
+                if streams.is_err() {
+                    crate::sys::exit_now(3);
+                }
+                crate::sys::close_all_but(&[]);
+                let code = holder_main(&args);
+                let _ = std::io::stdout().flush();
+                crate::sys::exit_now(code);
+            }
+            Ok(crate::sys::CloneResult::Parent { child }) => {
+                let _ = nix::unistd::setpgid(child, child);
+                drop((in_r, out_w, err_w));
+                let holder = Holder::Forked(
+                    super::plumbing::Forked::new(child),
+                    Some(std::fs::File::from(in_w)),
+                );
+                Ok((holder, out_r, err_r))
+            }
+            Err(e) => Err(WorkError::Holder(format!("fork: {}", e.desc()))),
+        }
+    }
+
     /// Sets up `cmd` (a helper) to enter the work namespace first thing.
     pub fn pass_to(&self, cmd: &mut Command) {
         if let Some(ns) = &self.ns {
@@ -430,6 +543,12 @@ impl WorkDir {
             cmd.env(WORK_NS_FD_ENV, fd.to_string());
             crate::sys::keep_fd_on_exec(cmd, fd);
         }
+    }
+
+    /// The work namespace's descriptor, for a zygote forked from the
+    /// runner to enter (none for a plain work directory).
+    pub fn ns_fd(&self) -> Option<RawFd> {
+        self.ns.as_ref().map(|ns| ns.as_raw_fd())
     }
 
     /// `path` below [`WorkDir::here`] as helpers see it.
@@ -487,10 +606,8 @@ impl Drop for WorkDir {
             // The tmpfs goes with the namespace; emptying it first returns
             // its memory at once.
             let _ = std::fs::remove_dir_all(&self.here);
-            if let Some(mut stdin) = h.stdin.take() {
-                let _ = std::io::Write::write_all(&mut stdin, b"done\n");
-            }
-            let _ = h.wait();
+            h.say_done();
+            h.wait();
         }
         self.ns = None;
         let _ = std::fs::remove_dir_all(&self.mount_point);
@@ -518,6 +635,9 @@ pub fn holder_main(args: &[String]) -> i32 {
         eprintln!("{tag:?} is not a run tag");
         return 2;
     }
+    // Named for `ps` and `top`: a forked holder's command line is the
+    // runner's.
+    let _ = nix::sys::prctl::set_name(c"isocheck-workns");
     let fail = |what: &str, e: Errno| {
         eprintln!("{what}: {}", e.desc());
         3

@@ -46,6 +46,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::helper::{self, RUNNER_PID_ENV};
+use super::plumbing::Forked;
 use super::protocol::HelperRequest;
 use super::workdir::WorkDir;
 use crate::sys::{self, fdpass, CloneResult};
@@ -101,7 +102,7 @@ pub fn main() -> i32 {
     if super::workdir::enter_work_ns().is_err() {
         return 3;
     }
-    let Some(mut sock) = std::env::var(ZYGOTE_FD_ENV)
+    let Some(sock) = std::env::var(ZYGOTE_FD_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
         .and_then(|fd| sys::own_inherited_fd(fd).ok())
@@ -113,6 +114,15 @@ pub fn main() -> i32 {
     let Ok(one) = sys::single_threaded() else {
         return 3;
     };
+    serve(sock, one)
+}
+
+/// The zygote's work once it is in the work namespace with its socket:
+/// says it is ready, then serves requests until the runner closes its end.
+fn serve(mut sock: OwnedFd, one: sys::SingleThreaded) -> i32 {
+    // Named for `ps` and `top`: a forked zygote's command line is the
+    // runner's.
+    let _ = nix::sys::prctl::set_name(c"isocheck-zygote");
     // What a helper or a sandbox leaves behind when it is killed (a
     // process that left its group and session, say) comes back here, to be
     // swept: never to pid 1, where nothing would end it.
@@ -182,6 +192,44 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+/// The zygote forked from the runner, before it serves: what a start
+/// from the binary gets from `Command` and from [`main`]'s checks.
+fn forked_zygote(sock: OwnedFd, ns: Option<std::os::fd::RawFd>, runner: u32) -> i32 {
+    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    let null = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        Ok(f) => f,
+        Err(_) => return 3,
+    };
+    for target in 0..=2 {
+        if fdpass::dup_onto(null.as_fd(), target).is_err() {
+            return 3;
+        }
+    }
+    drop(null);
+    let mut keep = vec![sock.as_raw_fd()];
+    keep.extend(ns);
+    sys::close_all_but(&keep);
+    if let Some(ns) = ns {
+        let Ok(ns) = sys::own_inherited_fd(ns) else {
+            return 3;
+        };
+        if nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS).is_err() {
+            return 3;
+        }
+    }
+    // As a started zygote's environment says: the runner is its parent
+    // (the helpers it forks name the runner's mount namespace by it).
+    std::env::set_var(RUNNER_PID_ENV, runner.to_string());
+    let Ok(one) = sys::single_threaded() else {
+        return 3;
+    };
+    serve(sock, one)
 }
 
 /// Runs `req` in the zygote itself ([`helper::runs_in_place`]): the
@@ -334,8 +382,41 @@ impl Served {
 
 /// The runner's side of one zygote.
 pub struct Zygote {
-    child: Child,
+    child: Proc,
     sock: OwnedFd,
+}
+
+/// A zygote's process: started from the binary, or forked from the runner.
+enum Proc {
+    Started(Child),
+    Forked(Forked),
+}
+
+impl Proc {
+    fn id(&self) -> i32 {
+        match self {
+            Proc::Started(c) => c.id() as i32,
+            Proc::Forked(f) => f.pid().as_raw(),
+        }
+    }
+
+    fn kill(&mut self) {
+        match self {
+            Proc::Started(c) => {
+                let _ = c.kill();
+            }
+            Proc::Forked(f) => f.kill(),
+        }
+    }
+
+    fn wait(&mut self) {
+        match self {
+            Proc::Started(c) => {
+                let _ = c.wait();
+            }
+            Proc::Forked(f) => f.wait(),
+        }
+    }
 }
 
 impl Zygote {
@@ -366,9 +447,56 @@ impl Zygote {
             .spawn()
             .map_err(|e| format!("starting {}: {e}", helper.display()))?;
         drop(theirs);
-        let mut z = Zygote { child, sock: ours };
-        match z.next(ANSWER_WITHIN)? {
-            (READY, _) => Ok(z),
+        Zygote {
+            child: Proc::Started(child),
+            sock: ours,
+        }
+        .ready()
+    }
+
+    /// Forks a zygote from this process, which must be single-threaded
+    /// (`one`): the zygote a start from the binary would be (in the work
+    /// namespace of `dir`, its own process group, /dev/null as its standard
+    /// streams, holding no descriptor but its socket), without paying for
+    /// exec, the dynamic loader and the runtime's start-up. The runner
+    /// forks its first zygotes this way before it starts any thread.
+    pub fn fork_from(dir: &WorkDir, one: sys::SingleThreaded) -> Result<Zygote, String> {
+        use std::io::Write;
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| format!("socketpair: {e}"))?;
+        // Nothing buffered here is written again by the zygote.
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        let runner = std::process::id();
+        match sys::clone_fork_as(one, nix::sched::CloneFlags::empty()) {
+            Ok(CloneResult::Child) => {
+                let code = forked_zygote(theirs, dir.ns_fd(), runner);
+                sys::exit_now(code);
+            }
+            Ok(CloneResult::Parent { child }) => {
+                drop(theirs);
+                // Also set in the child: whichever runs first, the group
+                // exists before the runner can signal it.
+                let _ = nix::unistd::setpgid(child, child);
+                Zygote {
+                    child: Proc::Forked(Forked::new(child)),
+                    sock: ours,
+                }
+                .ready()
+            }
+            Err(e) => Err(format!("fork: {}", e.desc())),
+        }
+    }
+
+    /// Waits for the zygote's `ready`.
+    fn ready(mut self) -> Result<Zygote, String> {
+        match self.next(ANSWER_WITHIN)? {
+            (READY, _) => Ok(self),
             (k, _) => Err(format!("the zygote said {:?} instead of ready", k as char)),
         }
     }
@@ -419,9 +547,7 @@ impl Zygote {
         drop((stdout, stderr));
         match self.next(ANSWER_WITHIN)? {
             (STARTED, pid) if pid > 0 => Ok(Served::Forked(Pid::from_raw(pid))),
-            (IN_PLACE, pid) if pid == self.child.id() as i32 => {
-                Ok(Served::InPlace(Pid::from_raw(pid)))
-            }
+            (IN_PLACE, pid) if pid == self.child.id() => Ok(Served::InPlace(Pid::from_raw(pid))),
             (FORK_FAILED, errno) => Err(format!(
                 "fork: {}",
                 nix::errno::Errno::from_raw(errno).desc()
@@ -451,7 +577,7 @@ impl Zygote {
 /// so that their exits overlap instead of following one another.
 pub fn end_all(mut zygotes: Vec<Zygote>) {
     for z in &mut zygotes {
-        let _ = z.child.kill();
+        z.child.kill();
     }
     // Each drop waits for its zygote (and kills it again, harmlessly).
     drop(zygotes);
@@ -461,8 +587,8 @@ impl Drop for Zygote {
     /// Ends the zygote and reaps it (its helpers' CPU time is counted to
     /// the runner's children only once it is reaped).
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
+        self.child.wait();
     }
 }
 

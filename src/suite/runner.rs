@@ -112,6 +112,23 @@ impl Runner {
         });
     }
 
+    /// Forks, while the runner has one thread, the zygotes these pairs'
+    /// requirement decisions ([`Runner::decide_ahead`]) and then `jobs`
+    /// cases at once will serve from: each started from the binary later
+    /// would cost an exec, the dynamic loader and the runtime's start-up,
+    /// on the run's critical path. Call it before any thread is started.
+    pub fn prestart(&self, pairs: &[(&Property, Mode)], jobs: usize) {
+        let mut seen = std::collections::HashSet::new();
+        let sandboxes = pairs
+            .iter()
+            .flat_map(|(p, m)| p.def(*m).requires.iter())
+            .filter(|r| seen.insert(*r) && tries_a_sandbox(r))
+            .count();
+        // As many as run at once: decisions four at a time, then the jobs.
+        self.launcher
+            .prefork(sandboxes.min(4).max(jobs.min(pairs.len())).min(8));
+    }
+
     /// What a property's requirements in a mode decide before any sandbox
     /// runs: `None` when every one is met; else the outcome both cases get
     /// without running and its reason. A privilege isocheck lacks
@@ -259,15 +276,7 @@ impl Runner {
         let started_at =
             humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let t0 = Instant::now();
-        let pairs: Vec<(&Property, Mode)> = props
-            .iter()
-            .flat_map(|p| p.modes().map(move |m| (p, m)))
-            .filter(|(p, m)| {
-                [Variant::Test, Variant::Control]
-                    .iter()
-                    .any(|v| select(&CaseId::new(&p.id, *m, *v)))
-            })
-            .collect();
+        let pairs = selected_pairs(props, select);
         let planned = pairs.len() * 2;
         let selected: Vec<&Property> = pairs.iter().map(|(p, _)| *p).collect();
         self.prepare(&selected);
@@ -547,6 +556,22 @@ impl Runner {
 /// or any when isocheck is not root: see
 /// [`super::requirements::namespace_clone_probe`]). Only the order of the
 /// decisions depends on it, never what they decide.
+/// Each property and mode of which `select` takes a case, in table order.
+pub fn selected_pairs<'a>(
+    props: &'a [Property],
+    select: &(dyn Fn(&CaseId) -> bool + Sync),
+) -> Vec<(&'a Property, Mode)> {
+    props
+        .iter()
+        .flat_map(|p| p.modes().map(move |m| (p, m)))
+        .filter(|(p, m)| {
+            [Variant::Test, Variant::Control]
+                .iter()
+                .any(|v| select(&CaseId::new(&p.id, *m, *v)))
+        })
+        .collect()
+}
+
 fn tries_a_sandbox(r: &Requirement) -> bool {
     use crate::model::namespace::Namespace;
     match r {

@@ -346,6 +346,62 @@ pub fn close_inherited_on_exec() {
     }
 }
 
+/// Closes every descriptor from 3 up but those in `keep`: for a process
+/// forked from the runner (a zygote) that must hold nothing of the
+/// runner's (its locks, its pipes to the work namespace holder, the
+/// caller's descriptors) but its own.
+pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
+    let (keep, gaps) = close_gaps(keep);
+    // SAFETY: close_range(2) takes three integers and touches no memory.
+    // The descriptors it closes are owned by objects of the runner's that
+    // this process never uses or drops (it ends with `exit_now`).
+    let ranged = gaps.iter().all(|&(first, last)| unsafe {
+        libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) == 0
+    });
+    if ranged {
+        return;
+    }
+    // A kernel before 5.9: each open descriptor, as /proc lists them.
+    let open: Vec<libc::c_int> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &libc::c_int| fd >= 3 && !keep.contains(&(fd as libc::c_uint)))
+        .collect();
+    for fd in open {
+        // SAFETY: one close(2) on a descriptor number, owned as above; the
+        // listing's own descriptor, closed already, fails with EBADF.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
+/// The descriptors of `keep` from 3 up, sorted, and the ranges between
+/// them (inclusive, the last open-ended) that [`close_all_but`] closes.
+fn close_gaps(
+    keep: &[std::os::fd::RawFd],
+) -> (Vec<libc::c_uint>, Vec<(libc::c_uint, libc::c_uint)>) {
+    let mut keep: Vec<libc::c_uint> = keep
+        .iter()
+        .filter_map(|&fd| libc::c_uint::try_from(fd).ok())
+        .filter(|&fd| fd >= 3)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut gaps = Vec::with_capacity(keep.len() + 1);
+    let mut low: libc::c_uint = 3;
+    for &k in &keep {
+        if k > low {
+            gaps.push((low, k - 1));
+        }
+        low = k.saturating_add(1);
+    }
+    gaps.push((low, libc::c_uint::MAX));
+    (keep, gaps)
+}
+
 /// Lets `fd` survive into the program `cmd` runs, at the same number, in
 /// that child only (it stays close-on-exec here and in every other child).
 pub fn keep_fd_on_exec(cmd: &mut std::process::Command, fd: std::os::fd::RawFd) {
@@ -417,4 +473,22 @@ pub fn exec_without_mount(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::close_gaps;
+
+    /// Every descriptor from 3 up is in exactly one range, but those kept
+    /// (and 0 to 2, never touched).
+    #[test]
+    fn the_ranges_closed_are_everything_from_3_but_what_is_kept() {
+        let max = libc::c_uint::MAX;
+        assert_eq!(close_gaps(&[]), (vec![], vec![(3, max)]));
+        assert_eq!(
+            close_gaps(&[9, 4, 1, 9, -1]),
+            (vec![4, 9], vec![(3, 3), (5, 8), (10, max)])
+        );
+        assert_eq!(close_gaps(&[3, 4]), (vec![3, 4], vec![(5, max)]));
+    }
 }
