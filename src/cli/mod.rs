@@ -554,7 +554,18 @@ pub fn main() -> ExitCode {
 
 fn load(args: &SuiteArgs) -> Result<Vec<Property>, String> {
     let props = if args.suites.is_empty() {
-        table::builtin().map_err(|e| e.to_string())?
+        // Only the built-in properties a case of which the selection could
+        // take are parsed: a run of one check reads one row.
+        let selection = args.selection();
+        let could_select = |id: &str| {
+            use crate::model::result::{Mode, Variant};
+            [Mode::Rootful, Mode::Rootless].into_iter().any(|m| {
+                [Variant::Test, Variant::Control]
+                    .into_iter()
+                    .any(|v| selection.selects(&CaseId::new(id, m, v)))
+            })
+        };
+        table::builtin_where(&could_select).map_err(|e| e.to_string())?
     } else {
         let mut all: Vec<Property> = Vec::new();
         // Each id's table, to refuse a second definition (in linear time).

@@ -3,8 +3,11 @@
 //! The work directory holds setuid and file-capability copies of isocheck
 //! (for the exec probes), so it must not outlive the run, whatever ends it.
 //! As root it is a tmpfs mounted in a private mount namespace held by a
-//! small single-threaded holder process (`isocheck __workns`): the host sees
-//! only an empty, locked mount point. The runner reaches the tmpfs through
+//! small single-threaded holder process ([`holder_main`]; forked by a
+//! runner that has one thread, started as `isocheck __workns` by one that
+//! has more, and named `isocheck-workns` either way; a forked holder keeps
+//! none of the runner's descriptors): the host sees only an empty, locked
+//! mount point. The runner reaches the tmpfs through
 //! `/proc/<holder>/root`, and each helper enters the namespace through a
 //! handle the runner passes it. The holder exits when the runner's end of its
 //! stdin closes, which happens when the runner dies however it dies; the

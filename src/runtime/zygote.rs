@@ -1,6 +1,10 @@
-//! The helper zygote: one process started from isocheck's binary that
-//! forks a helper for each sandbox instead of the runner starting the
-//! binary anew every time. A helper forked from it is the helper a fresh
+//! The helper zygote: one process that forks a helper for each sandbox
+//! instead of the runner starting isocheck's binary anew every time. A
+//! runner with one thread forks its first zygotes itself
+//! ([`Zygote::fork_from`]: no exec, no dynamic loader, no runtime
+//! start-up; the child keeps none of the runner's descriptors but its
+//! socket); a runner with threads, and any zygote needed later, starts
+//! `isocheck __zygote`. Either is named `isocheck-zygote`. A helper forked from it is the helper a fresh
 //! start would be (single-threaded, in the run's work namespace, its own
 //! process group, its pipes as stdin, stdout and stderr), without paying
 //! for exec, the dynamic loader and the runtime's start-up on every case.

@@ -313,7 +313,25 @@ pub fn parse_with(
     text: &str,
     host: &policy::Host,
 ) -> Result<Vec<Property>, TableError> {
-    parse_rows(file, text, host, false)
+    parse_rows(file, text, host, false, &|_| true)
+}
+
+/// Which property ids of the built-in tables to load.
+pub type Keep<'a> = dyn Fn(&str) -> bool + Sync + 'a;
+
+/// The id a row's text gives on its first `id = "..."` line, read without
+/// parsing the row; `None` when it is not written that way (the text
+/// before the first row, say). Every built-in row gives its own id so
+/// (`table::tests::each_built_in_row_is_found_by_its_id`).
+fn quick_id(chunk: &str) -> Option<&str> {
+    chunk.lines().find_map(|l| {
+        let rest = l.trim_start().strip_prefix("id")?.trim_start();
+        rest.strip_prefix('=')?
+            .trim()
+            .strip_prefix('"')?
+            .split('"')
+            .next()
+    })
 }
 
 /// [`parse_with`]; `built_in`: the text is one of [`BUILTIN`], whose rows
@@ -324,6 +342,7 @@ fn parse_rows(
     text: &str,
     host: &policy::Host,
     built_in: bool,
+    keep: &Keep<'_>,
 ) -> Result<Vec<Property>, TableError> {
     let err = |line: usize, place: String, message: String| TableError {
         file: file.into(),
@@ -343,7 +362,21 @@ fn parse_rows(
     let mut bounds: Vec<usize> = vec![0];
     bounds.extend(headers.iter().copied().filter(|&h| h > 0));
     bounds.push(text.len());
-    let windows: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let all = bounds.len() - 1;
+    // A built-in row whose id is not kept is never parsed (a run of one
+    // check parses one row); a table of the operator's is read whole.
+    let windows: Vec<(usize, usize)> = bounds
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .filter(|&(base, end)| !built_in || quick_id(&text[base..end]).is_none_or(keep))
+        .collect();
+    if windows.len() < all
+        && windows
+            .iter()
+            .all(|&(b, e)| quick_id(&text[b..e]).is_none())
+    {
+        return Ok(Vec::new());
+    }
     let parse_chunk = |(base, end): (usize, usize)| {
         let chunk = &text[base..end];
         // The rows straight into their types; only a chunk that does not
@@ -888,10 +921,16 @@ fn known() -> &'static [Known] {
 
 /// Loads the built-in suites.
 pub fn builtin() -> Result<Vec<Property>, TableError> {
+    builtin_where(&|_| true)
+}
+
+/// Loads the built-in properties whose ids `keep` takes (the others are
+/// not parsed at all), in table order.
+pub fn builtin_where(keep: &Keep<'_>) -> Result<Vec<Property>, TableError> {
     let mut all: Vec<Property> = Vec::new();
     let host = policy::Host::this();
     for (name, text) in BUILTIN {
-        for p in parse_rows(name, text, &host, true)? {
+        for p in parse_rows(name, text, &host, true, keep)? {
             if let Some(prev) = all.iter().find(|q| q.id == p.id) {
                 return Err(TableError {
                     file: name.to_string(),
@@ -924,6 +963,29 @@ sandbox = { namespaces = ["pid", "mount"], mounts = [{ kind = "proc", target = "
 expect = [{ path = "probe.self_pid", eq = 1 }]
 control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }] }
 "#;
+
+    /// Each built-in row names its own id on its first `id` line, so that
+    /// a run narrowed to some ids can skip the others unparsed; and loading
+    /// only some gives exactly those, as the whole load gives them.
+    #[test]
+    fn each_built_in_row_is_found_by_its_id() {
+        let all = builtin().unwrap();
+        let mut found = Vec::new();
+        for (_, text) in BUILTIN {
+            for chunk in text.split("\n[[property]]").skip(1) {
+                found.push(quick_id(chunk).expect("a row with an id line").to_string());
+            }
+        }
+        let ids: Vec<String> = all.iter().map(|p| p.id.clone()).collect();
+        assert_eq!(found, ids);
+        for want in [&ids[0], &ids[ids.len() / 2], &ids[ids.len() - 1]] {
+            let some = builtin_where(&|id| id == want.as_str()).unwrap();
+            assert_eq!(some.len(), 1);
+            let whole = all.iter().find(|p| &p.id == want).unwrap();
+            assert_eq!(format!("{:?}", some[0]), format!("{whole:?}"));
+        }
+        assert!(builtin_where(&|_| false).unwrap().is_empty());
+    }
 
     /// Every namespace a case's sandbox or probe makes (but user and time)
     /// is one of its requirements, after the row's own.
@@ -960,7 +1022,7 @@ sandbox = { rootfs = { kind = "host" }, user = { uid = 1000, gid = 1000 } }
 expect = [{ path = "probe.without_userns", eq = "EPERM" }]
 control = { off = "user", expect = [{ path = "probe.without_userns", eq = "ok" }] }
 "#;
-        let props = parse_rows("t.toml", row, &policy::Host::this(), false).unwrap();
+        let props = parse_rows("t.toml", row, &policy::Host::this(), false, &|_| true).unwrap();
         let shown: Vec<String> = props[0]
             .def(crate::model::result::Mode::Rootful)
             .requires
