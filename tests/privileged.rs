@@ -145,6 +145,7 @@ fn main() {
         t!(sigterm_stops_the_run_and_writes_a_partial_report),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
+        t!(a_callers_umask_and_ignored_sigchld_change_no_verdict),
         t!(a_closed_stdout_ends_the_console_output_only),
         t!(
             concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes,
@@ -1016,6 +1017,56 @@ fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
         "no zygote or sandbox was running: {others:?}"
     );
     assert!(holding.is_empty(), "{holding:?} keep {inherited:?}");
+}
+
+/// A caller's umask 077 (which made what isocheck creates unreachable for
+/// the rootless user: a Landlock case failed falsely and 14 errored) and
+/// an ignored SIGCHLD (children reaped by the kernel: every case errored
+/// on ECHILD) give the same outcomes as a plain run.
+fn a_callers_umask_and_ignored_sigchld_change_no_verdict() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let outcomes = |report: &serde_json::Value| -> Vec<(String, String, String)> {
+        report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].as_str().unwrap_or_default().to_string(),
+                    c["outcome"].as_str().unwrap_or_default().to_string(),
+                    c["reason"]["kind"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let plain = tempfile::tempdir().unwrap();
+    let (o, report) = Scope::new().run_to(plain.path(), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).0);
+    let expected = outcomes(&report);
+    let scope = Scope::new();
+    let before = scope.state();
+    let out = tempfile::tempdir().unwrap();
+    // bash passes an ignored SIGCHLD on to what it execs (dash does not).
+    let o = Command::new("bash")
+        .args(["-c", "umask 077; trap '' CHLD; exec \"$0\" \"$@\""])
+        .arg(bin())
+        .args(["run", "--out", out.path().to_str().unwrap()])
+        .current_dir(std::env::temp_dir())
+        .env("ISOCHECK_RUN_ID", &scope.id)
+        .env("ISOCHECK_WORK_DIR", scope.work.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let leg = std::fs::read_dir(out.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(leg.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(outcomes(&report), expected);
+    assert_eq!(scope.state(), before, "the host is as it was");
 }
 
 fn a_closed_stdout_ends_the_console_output_only() {

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    // Neither the caller's umask nor an ignored SIGCHLD reaches a verdict.
+    isocheck::sys::reset_inherited_state();
     // The helper must stay single-threaded and fast: it is dispatched
     // before anything else runs.
     if first == Some(isocheck::runtime::helper::HELPER_ARG) {

@@ -6,9 +6,10 @@
 //! with `CONFIG_CGROUPS` and mount namespaces are always built.
 
 use flate2::read::GzDecoder;
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -203,7 +204,7 @@ impl Raw<'_> {
 /// A config text read line by line: every option it sets or marks not
 /// set (the last line of each wins), and the odd lines.
 struct Scan<'t> {
-    options: HashMap<&'t str, Raw<'t>>,
+    options: FxHashMap<&'t str, Raw<'t>>,
     warnings: Vec<String>,
 }
 
@@ -214,7 +215,8 @@ fn scan(text: &str) -> Result<Scan<'_>, ParseError> {
         return Err(ParseError::Binary(at));
     }
     // A config line is about 30 bytes long.
-    let mut options: HashMap<&str, Raw<'_>> = HashMap::with_capacity(text.len() / 24);
+    let mut options: FxHashMap<&str, Raw<'_>> =
+        FxHashMap::with_capacity_and_hasher(text.len() / 24, Default::default());
     let mut warnings = Vec::new();
     let mut odd = 0usize;
     let mut warn = |n: usize, msg: String| {

@@ -518,10 +518,13 @@ impl WorkDir {
                 let streams = [(in_r.as_fd(), 0), (out_w.as_fd(), 1), (err_w.as_fd(), 2)]
                     .into_iter()
                     .try_for_each(|(fd, target)| crate::sys::fdpass::dup_onto(fd, target));
-                if streams.is_err() {
+                // A holder that kept the runner's descriptors (its end of
+                // this holder's stdin among them) would never see the
+                // runner die: it says why and ends instead.
+                if streams.is_err() || crate::sys::close_all_but(&[]).is_err() {
+                    eprintln!("its descriptors could not be closed after fork");
                     crate::sys::exit_now(3);
                 }
-                crate::sys::close_all_but(&[]);
                 let code = holder_main(&args);
                 let _ = std::io::stdout().flush();
                 crate::sys::exit_now(code);

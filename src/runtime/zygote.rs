@@ -218,7 +218,9 @@ fn forked_zygote(sock: OwnedFd, ns: Option<std::os::fd::RawFd>, runner: u32) -> 
     drop(null);
     let mut keep = vec![sock.as_raw_fd()];
     keep.extend(ns);
-    sys::close_all_but(&keep);
+    if sys::close_all_but(&keep).is_err() {
+        return 3;
+    }
     if let Some(ns) = ns {
         let Ok(ns) = sys::own_inherited_fd(ns) else {
             return 3;

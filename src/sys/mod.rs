@@ -346,11 +346,32 @@ pub fn close_inherited_on_exec() {
     }
 }
 
+/// Resets what a process inherits across exec that isocheck's verdicts
+/// must not depend on: the umask to 022 (a caller's 077 made the work
+/// directory and cgroups isocheck creates unreachable for the rootless
+/// user, and a Landlock case failed falsely), and SIGCHLD to its default
+/// (a caller that ignores it has the kernel reap every child at once, so
+/// that each wait fails with ECHILD). Called first by every entry point
+/// but the exec probe's.
+pub fn reset_inherited_state() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    // SAFETY: sets one signal's disposition to its default action: no
+    // handler is installed, so no code runs in signal context.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGCHLD,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
+}
+
 /// Closes every descriptor from 3 up but those in `keep`: for a process
 /// forked from the runner (a zygote) that must hold nothing of the
 /// runner's (its locks, its pipes to the work namespace holder, the
-/// caller's descriptors) but its own.
-pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
+/// caller's descriptors) but its own. `Err` when the descriptors open
+/// could not be listed (no close_range and no /proc): the caller must not
+/// go on holding what it was to close.
+pub fn close_all_but(keep: &[std::os::fd::RawFd]) -> Result<(), Errno> {
     let (keep, gaps) = close_gaps(keep);
     // SAFETY: close_range(2) takes three integers and touches no memory.
     // The descriptors it closes are owned by objects of the runner's that
@@ -359,13 +380,14 @@ pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
         libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) == 0
     });
     if ranged {
-        return;
+        return Ok(());
     }
     // A kernel before 5.9: each open descriptor, as /proc lists them.
-    let open: Vec<libc::c_int> = std::fs::read_dir("/proc/self/fd")
-        .into_iter()
-        .flatten()
-        .flatten()
+    let listing = std::fs::read_dir("/proc/self/fd").map_err(io_errno)?;
+    let open: Vec<libc::c_int> = listing
+        .map(|e| e.map_err(io_errno))
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())
         .filter(|&fd: &libc::c_int| fd >= 3 && !keep.contains(&(fd as libc::c_uint)))
         .collect();
@@ -376,6 +398,7 @@ pub fn close_all_but(keep: &[std::os::fd::RawFd]) {
             libc::close(fd);
         }
     }
+    Ok(())
 }
 
 /// The descriptors of `keep` from 3 up, sorted, and the ranges between
