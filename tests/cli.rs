@@ -315,6 +315,11 @@ fn usage_errors_exit_2() {
             .code(),
         Some(2)
     );
+    // `list` says a filter that takes nothing, as `run` does.
+    let o = isocheck(&["list", "no.such.case"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no case matches the filters"));
 }
 
 #[test]

@@ -1067,6 +1067,12 @@ fn a_callers_umask_and_ignored_sigchld_change_no_verdict() {
         serde_json::from_slice(&std::fs::read(leg.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(outcomes(&report), expected);
     assert_eq!(scope.state(), before, "the host is as it was");
+    // The reports still honour the caller's umask.
+    use std::os::unix::fs::PermissionsExt;
+    for p in [leg.path(), leg.path().join("report.json")] {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
+    }
 }
 
 fn a_closed_stdout_ends_the_console_output_only() {

@@ -903,13 +903,8 @@ fn run(a: RunArgs) -> u8 {
     };
     let selection = a.suite.selection();
     let select = selector(&selection);
-    if !props.iter().any(|p| p.cases().iter().any(&select)) {
-        eprintln!(
-            "isocheck: no case matches the filters {:?} (skipping {:?}{})",
-            selection.filters,
-            selection.skips,
-            if selection.exact { ", exact" } else { "" }
-        );
+    if let Err(e) = some_case_matches(&props, &selection) {
+        eprintln!("isocheck: {e}");
         return EXIT_USAGE;
     }
     if a.list {
@@ -1084,7 +1079,27 @@ fn list(a: ListArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    list_cases(&props, &a.suite.selection(), a.json, host)
+    let selection = a.suite.selection();
+    // A mistyped filter is said, as `run` says it, not listed as nothing.
+    if let Err(e) = some_case_matches(&props, &selection) {
+        eprintln!("isocheck: {e}");
+        return EXIT_USAGE;
+    }
+    list_cases(&props, &selection, a.json, host)
+}
+
+/// `Err` naming the filters when `selection` takes no case of `props`.
+fn some_case_matches(props: &[Property], selection: &Selection) -> Result<(), String> {
+    let select = selector(selection);
+    if props.iter().any(|p| p.cases().iter().any(&select)) {
+        return Ok(());
+    }
+    Err(format!(
+        "no case matches the filters {:?} (skipping {:?}{})",
+        selection.filters,
+        selection.skips,
+        if selection.exact { ", exact" } else { "" }
+    ))
 }
 
 /// The tables, loaded while the host's facts are read: neither needs the

@@ -515,6 +515,8 @@ impl WorkDir {
                     nix::unistd::Pid::from_raw(0),
                     nix::unistd::Pid::from_raw(0),
                 );
+                // As `Command` leaves a holder it starts: no signal blocked.
+                let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
                 let streams = [(in_r.as_fd(), 0), (out_w.as_fd(), 1), (err_w.as_fd(), 2)]
                     .into_iter()
                     .try_for_each(|(fd, target)| crate::sys::fdpass::dup_onto(fd, target));
@@ -525,7 +527,9 @@ impl WorkDir {
                     eprintln!("its descriptors could not be closed after fork");
                     crate::sys::exit_now(3);
                 }
-                let code = holder_main(&args);
+                // The runner's frames are below, copied by the fork: a
+                // panic ends this process, never unwinds into them.
+                let code = std::panic::catch_unwind(|| holder_main(&args)).unwrap_or(101);
                 let _ = std::io::stdout().flush();
                 crate::sys::exit_now(code);
             }

@@ -202,6 +202,9 @@ fn serve(mut sock: OwnedFd, one: sys::SingleThreaded) -> i32 {
 /// from the binary gets from `Command` and from [`main`]'s checks.
 fn forked_zygote(sock: OwnedFd, ns: Option<std::os::fd::RawFd>, runner: u32) -> i32 {
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    // As `Command` leaves a zygote it starts: no signal blocked (the
+    // caller's mask would reach every helper and sandbox).
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
     let null = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -481,7 +484,16 @@ impl Zygote {
         let runner = std::process::id();
         match sys::clone_fork_as(one, nix::sched::CloneFlags::empty()) {
             Ok(CloneResult::Child) => {
-                let code = forked_zygote(theirs, dir.ns_fd(), runner);
+                // The runner's frames are below this one, copied by the
+                // fork: a panic here, or in any helper or sandbox forked
+                // from here, must end the process, never unwind into them
+                // (their clean-up would empty the live run's work
+                // directory and kill its zygotes).
+                let ns = dir.ns_fd();
+                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    forked_zygote(theirs, ns, runner)
+                }))
+                .unwrap_or(101);
                 sys::exit_now(code);
             }
             Ok(CloneResult::Parent { child }) => {

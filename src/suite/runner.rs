@@ -550,12 +550,6 @@ impl Runner {
     }
 }
 
-/// Whether deciding `r` tries a sandbox through the runner's
-/// [`Behaviour`]: the rootless user namespace, an idmapped mount, and a
-/// namespace that is not created in-process (a user or time namespace,
-/// or any when isocheck is not root: see
-/// [`super::requirements::namespace_clone_probe`]). Only the order of the
-/// decisions depends on it, never what they decide.
 /// Each property and mode of which `select` takes a case, in table order.
 pub fn selected_pairs<'a>(
     props: &'a [Property],
@@ -572,6 +566,12 @@ pub fn selected_pairs<'a>(
         .collect()
 }
 
+/// Whether deciding `r` tries a sandbox through the runner's
+/// [`Behaviour`]: the rootless user namespace, an idmapped mount, and a
+/// namespace that is not created in-process (a user or time namespace,
+/// or any when isocheck is not root: see
+/// [`super::requirements::namespace_clone_probe`]). Only the order of the
+/// decisions depends on it, never what they decide.
 fn tries_a_sandbox(r: &Requirement) -> bool {
     use crate::model::namespace::Namespace;
     match r {

@@ -346,15 +346,27 @@ pub fn close_inherited_on_exec() {
     }
 }
 
+/// The umask the caller gave, before [`reset_inherited_state`] (0 when it
+/// was not called): the files made for the operator (reports) honour it.
+static CALLER_UMASK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The caller's umask (see [`CALLER_UMASK`]), for the modes of files and
+/// directories made for the operator.
+pub fn caller_umask() -> libc::mode_t {
+    CALLER_UMASK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Resets what a process inherits across exec that isocheck's verdicts
 /// must not depend on: the umask to 022 (a caller's 077 made the work
 /// directory and cgroups isocheck creates unreachable for the rootless
 /// user, and a Landlock case failed falsely), and SIGCHLD to its default
 /// (a caller that ignores it has the kernel reap every child at once, so
 /// that each wait fails with ECHILD). Called first by every entry point
-/// but the exec probe's.
+/// but the exec probe's. The reports still honour the caller's umask
+/// ([`caller_umask`]).
 pub fn reset_inherited_state() {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let was = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    CALLER_UMASK.store(was.bits(), std::sync::atomic::Ordering::Relaxed);
     // SAFETY: sets one signal's disposition to its default action: no
     // handler is installed, so no code runs in signal context.
     unsafe {

@@ -183,7 +183,11 @@ impl OutDir {
         let fd = match open() {
             Ok(fd) => fd,
             Err(Errno::ENOENT) if create => {
-                match mkdirat(self.fd.as_fd(), name, Mode::from_bits_truncate(0o755)) {
+                match mkdirat(
+                    self.fd.as_fd(),
+                    name,
+                    Mode::from_bits_truncate(0o755 & !super::caller_umask()),
+                ) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => return Err(err(path, "creating the directory", e)),
                 }
@@ -274,7 +278,7 @@ impl OutDir {
                     | OFlag::O_EXCL
                     | OFlag::O_NOFOLLOW
                     | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o644),
+                Mode::from_bits_truncate(0o644 & !super::caller_umask()),
             ) {
                 Ok(fd) => return Ok((tmp, std::fs::File::from(fd))),
                 Err(Errno::EEXIST) => last = Errno::EEXIST,
