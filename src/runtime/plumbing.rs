@@ -1,6 +1,8 @@
 //! Process plumbing shared by the helper, its rootless worker, the joiner
 //! and the veth set-up: a failed call as a named [`StepError`], pipes that
-//! close on exec, and the guard that ends a child whose parent is gone.
+//! close on exec, and the guard that ends a child whose parent is gone; and
+//! the runner's own children forked rather than started from the binary
+//! (the work namespace holder, the first zygotes).
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -94,6 +96,67 @@ mod tests {
             orphaned(Pid::from_raw(ppid), Pid::from_raw(parent), own_pid_ns),
             want
         );
+    }
+}
+
+/// Forks `child` from this single-threaded process (`one`) as a process
+/// group of its own with no signal blocked, as `Command` leaves a program
+/// it starts, and returns its pid. Both buffered standard streams are
+/// flushed first, so the child writes nothing of this process's again.
+/// The child's stack below `child` is a copy of this process's frames: a
+/// panic in `child`, or in anything forked from it, ends the child (101),
+/// never unwinds into them (their clean-up would run in the child).
+pub fn fork_group(one: sys::SingleThreaded, child: impl FnOnce() -> i32) -> Result<Pid, Errno> {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    match sys::clone_fork_as(one, nix::sched::CloneFlags::empty())? {
+        sys::CloneResult::Child => {
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(101);
+            sys::exit_now(code)
+        }
+        sys::CloneResult::Parent { child } => {
+            // Also set in the child: whichever runs first, the group exists
+            // before this process can signal it.
+            let _ = nix::unistd::setpgid(child, child);
+            Ok(child)
+        }
+    }
+}
+
+/// A helper process of the runner's (a zygote, the work namespace holder):
+/// started from the binary, or forked ([`fork_group`]).
+pub enum ChildProc {
+    Started(std::process::Child),
+    Forked(Forked),
+}
+
+impl ChildProc {
+    pub fn id(&self) -> i32 {
+        match self {
+            ChildProc::Started(c) => c.id() as i32,
+            ChildProc::Forked(f) => f.pid().as_raw(),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        match self {
+            ChildProc::Started(c) => {
+                let _ = c.kill();
+            }
+            ChildProc::Forked(f) => f.kill(),
+        }
+    }
+
+    pub fn wait(&mut self) {
+        match self {
+            ChildProc::Started(c) => {
+                let _ = c.wait();
+            }
+            ChildProc::Forked(f) => f.wait(),
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use nix::sys::stat::Mode;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use super::cgroups::{self, ControllerHome};
 use crate::model::cgroup::Layout;
@@ -271,49 +271,13 @@ fn run_alive(layout: Layout, tag: &str) -> bool {
     }
 }
 
-/// The work namespace holder's process: started from the binary, or
-/// forked from the runner (with the write end of its stdin).
-enum Holder {
-    Started(Child),
-    Forked(super::plumbing::Forked, Option<std::fs::File>),
-}
+/// The work namespace holder's process, and the write end of its stdin.
+struct Holder(super::plumbing::ChildProc, Option<std::fs::File>);
 
 impl Holder {
-    fn id(&self) -> u32 {
-        match self {
-            Holder::Started(c) => c.id(),
-            Holder::Forked(f, _) => f.pid().as_raw() as u32,
-        }
-    }
-
-    fn kill(&mut self) {
-        match self {
-            Holder::Started(c) => {
-                let _ = c.kill();
-            }
-            Holder::Forked(f, _) => f.kill(),
-        }
-    }
-
-    fn wait(&mut self) {
-        match self {
-            Holder::Started(c) => {
-                let _ = c.wait();
-            }
-            Holder::Forked(f, _) => f.wait(),
-        }
-    }
-
     /// Tells the holder the runner cleaned up itself, and closes its stdin.
     fn say_done(&mut self) {
-        let stdin = match self {
-            Holder::Started(c) => c
-                .stdin
-                .take()
-                .map(|s| std::fs::File::from(OwnedFd::from(s))),
-            Holder::Forked(_, stdin) => stdin.take(),
-        };
-        if let Some(mut stdin) = stdin {
+        if let Some(mut stdin) = self.1.take() {
             let _ = std::io::Write::write_all(&mut stdin, b"done\n");
         }
     }
@@ -450,16 +414,24 @@ impl WorkDir {
                     .map_err(|e| WorkError::Holder(format!("starting {}: {e}", bin.display())))?;
                 let stdout = OwnedFd::from(child.stdout.take().expect("piped stdout"));
                 let stderr = OwnedFd::from(child.stderr.take().expect("piped stderr"));
-                (Holder::Started(child), stdout, stderr)
+                let stdin = child
+                    .stdin
+                    .take()
+                    .map(|s| std::fs::File::from(OwnedFd::from(s)));
+                (
+                    Holder(super::plumbing::ChildProc::Started(child), stdin),
+                    stdout,
+                    stderr,
+                )
             }
         };
-        let pid = child.id();
+        let pid = child.0.id();
         let line = ready_line(&stdout, HOLDER_READY_WITHIN);
         if line.as_deref().map(str::trim) != Ok("ready") {
             // Killed first, so reading what it said cannot wait on a holder
             // that hangs.
-            child.kill();
-            child.wait();
+            child.0.kill();
+            child.0.wait();
             let mut err = String::new();
             {
                 let mut e = std::fs::File::from(stderr);
@@ -494,7 +466,6 @@ impl WorkDir {
         &self,
         one: crate::sys::SingleThreaded,
     ) -> Result<(Holder, OwnedFd, OwnedFd), WorkError> {
-        use std::io::Write;
         let pipe = || {
             nix::unistd::pipe2(OFlag::O_CLOEXEC)
                 .map_err(|e| WorkError::Holder(format!("pipe: {}", e.desc())))
@@ -506,44 +477,27 @@ impl WorkDir {
             self.mount_point.to_string_lossy().into_owned(),
             self.tag.clone(),
         ];
-        // Nothing buffered here is written again by the holder.
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
-        match crate::sys::clone_fork_as(one, CloneFlags::empty()) {
-            Ok(crate::sys::CloneResult::Child) => {
-                let _ = nix::unistd::setpgid(
-                    nix::unistd::Pid::from_raw(0),
-                    nix::unistd::Pid::from_raw(0),
-                );
-                // As `Command` leaves a holder it starts: no signal blocked.
-                let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
-                let streams = [(in_r.as_fd(), 0), (out_w.as_fd(), 1), (err_w.as_fd(), 2)]
-                    .into_iter()
-                    .try_for_each(|(fd, target)| crate::sys::fdpass::dup_onto(fd, target));
-                // A holder that kept the runner's descriptors (its end of
-                // this holder's stdin among them) would never see the
-                // runner die: it says why and ends instead.
-                if streams.is_err() || crate::sys::close_all_but(&[]).is_err() {
-                    eprintln!("its descriptors could not be closed after fork");
-                    crate::sys::exit_now(3);
-                }
-                // The runner's frames are below, copied by the fork: a
-                // panic ends this process, never unwinds into them.
-                let code = std::panic::catch_unwind(|| holder_main(&args)).unwrap_or(101);
-                let _ = std::io::stdout().flush();
-                crate::sys::exit_now(code);
+        let child = super::plumbing::fork_group(one, move || {
+            let streams = [(in_r.as_fd(), 0), (out_w.as_fd(), 1), (err_w.as_fd(), 2)]
+                .into_iter()
+                .try_for_each(|(fd, target)| crate::sys::fdpass::dup_onto(fd, target));
+            // A holder that kept the runner's descriptors (its end of this
+            // holder's stdin among them) would never see the runner die: it
+            // says why and ends instead.
+            if streams.is_err() || crate::sys::close_all_but(&[]).is_err() {
+                eprintln!("its descriptors could not be closed after fork");
+                return 3;
             }
-            Ok(crate::sys::CloneResult::Parent { child }) => {
-                let _ = nix::unistd::setpgid(child, child);
-                drop((in_r, out_w, err_w));
-                let holder = Holder::Forked(
-                    super::plumbing::Forked::new(child),
-                    Some(std::fs::File::from(in_w)),
-                );
-                Ok((holder, out_r, err_r))
-            }
-            Err(e) => Err(WorkError::Holder(format!("fork: {}", e.desc()))),
-        }
+            let code = holder_main(&args);
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            code
+        })
+        .map_err(|e| WorkError::Holder(format!("fork: {}", e.desc())))?;
+        let holder = Holder(
+            super::plumbing::ChildProc::Forked(super::plumbing::Forked::new(child)),
+            Some(std::fs::File::from(in_w)),
+        );
+        Ok((holder, out_r, err_r))
     }
 
     /// Sets up `cmd` (a helper) to enter the work namespace first thing.
@@ -617,7 +571,7 @@ impl Drop for WorkDir {
             // its memory at once.
             let _ = std::fs::remove_dir_all(&self.here);
             h.say_done();
-            h.wait();
+            h.0.wait();
         }
         self.ns = None;
         let _ = std::fs::remove_dir_all(&self.mount_point);

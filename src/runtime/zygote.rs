@@ -4,8 +4,8 @@
 //! ([`Zygote::fork_from`]: no exec, no dynamic loader, no runtime
 //! start-up; the child keeps none of the runner's descriptors but its
 //! socket); a runner with threads, and any zygote needed later, starts
-//! `isocheck __zygote`. Either is named `isocheck-zygote`. A helper forked from it is the helper a fresh
-//! start would be (single-threaded, in the run's work namespace, its own
+//! `isocheck __zygote`. Either is named `isocheck-zygote`. A helper
+//! forked from it is the helper a fresh start would be (single-threaded, in the run's work namespace, its own
 //! process group, its pipes as stdin, stdout and stderr), without paying
 //! for exec, the dynamic loader and the runtime's start-up on every case.
 //!
@@ -46,11 +46,11 @@ use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::helper::{self, RUNNER_PID_ENV};
-use super::plumbing::Forked;
+use super::plumbing::{fork_group, ChildProc, Forked};
 use super::protocol::HelperRequest;
 use super::workdir::WorkDir;
 use crate::sys::{self, fdpass, CloneResult};
@@ -201,10 +201,6 @@ fn serve(mut sock: OwnedFd, one: sys::SingleThreaded) -> i32 {
 /// The zygote forked from the runner, before it serves: what a start
 /// from the binary gets from `Command` and from [`main`]'s checks.
 fn forked_zygote(sock: OwnedFd, ns: Option<std::os::fd::RawFd>, runner: u32) -> i32 {
-    let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-    // As `Command` leaves a zygote it starts: no signal blocked (the
-    // caller's mask would reach every helper and sandbox).
-    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
     let null = match std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -244,8 +240,8 @@ fn forked_zygote(sock: OwnedFd, ns: Option<std::os::fd::RawFd>, runner: u32) -> 
 /// Runs `req` in the zygote itself ([`helper::runs_in_place`]): the
 /// helper's work with the pipes as stdout and stderr, the sandbox cloned
 /// from here. The runner is told `P` with the zygote's pid (the process
-/// group killed if the zygote does not stop when asked), then, once the report is
-/// written and the pipes are closed, `X` with the status a helper would
+/// group killed if the zygote does not stop when asked), then, once the
+/// report is written and the pipes are closed, `X` with the status a helper would
 /// have exited with. The environment the helper's work set is restored, so
 /// the next request finds the zygote as it was (its subreaper flag is the
 /// zygote's own, and the helper's work swept what the sandbox left). `Err`
@@ -391,41 +387,8 @@ impl Served {
 
 /// The runner's side of one zygote.
 pub struct Zygote {
-    child: Proc,
+    child: ChildProc,
     sock: OwnedFd,
-}
-
-/// A zygote's process: started from the binary, or forked from the runner.
-enum Proc {
-    Started(Child),
-    Forked(Forked),
-}
-
-impl Proc {
-    fn id(&self) -> i32 {
-        match self {
-            Proc::Started(c) => c.id() as i32,
-            Proc::Forked(f) => f.pid().as_raw(),
-        }
-    }
-
-    fn kill(&mut self) {
-        match self {
-            Proc::Started(c) => {
-                let _ = c.kill();
-            }
-            Proc::Forked(f) => f.kill(),
-        }
-    }
-
-    fn wait(&mut self) {
-        match self {
-            Proc::Started(c) => {
-                let _ = c.wait();
-            }
-            Proc::Forked(f) => f.wait(),
-        }
-    }
 }
 
 impl Zygote {
@@ -457,7 +420,7 @@ impl Zygote {
             .map_err(|e| format!("starting {}: {e}", helper.display()))?;
         drop(theirs);
         Zygote {
-            child: Proc::Started(child),
+            child: ChildProc::Started(child),
             sock: ours,
         }
         .ready()
@@ -470,7 +433,6 @@ impl Zygote {
     /// exec, the dynamic loader and the runtime's start-up. The runner
     /// forks its first zygotes this way before it starts any thread.
     pub fn fork_from(dir: &WorkDir, one: sys::SingleThreaded) -> Result<Zygote, String> {
-        use std::io::Write;
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -478,37 +440,14 @@ impl Zygote {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| format!("socketpair: {e}"))?;
-        // Nothing buffered here is written again by the zygote.
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
-        let runner = std::process::id();
-        match sys::clone_fork_as(one, nix::sched::CloneFlags::empty()) {
-            Ok(CloneResult::Child) => {
-                // The runner's frames are below this one, copied by the
-                // fork: a panic here, or in any helper or sandbox forked
-                // from here, must end the process, never unwind into them
-                // (their clean-up would empty the live run's work
-                // directory and kill its zygotes).
-                let ns = dir.ns_fd();
-                let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                    forked_zygote(theirs, ns, runner)
-                }))
-                .unwrap_or(101);
-                sys::exit_now(code);
-            }
-            Ok(CloneResult::Parent { child }) => {
-                drop(theirs);
-                // Also set in the child: whichever runs first, the group
-                // exists before the runner can signal it.
-                let _ = nix::unistd::setpgid(child, child);
-                Zygote {
-                    child: Proc::Forked(Forked::new(child)),
-                    sock: ours,
-                }
-                .ready()
-            }
-            Err(e) => Err(format!("fork: {}", e.desc())),
+        let (ns, runner) = (dir.ns_fd(), std::process::id());
+        let child = fork_group(one, move || forked_zygote(theirs, ns, runner))
+            .map_err(|e| format!("fork: {}", e.desc()))?;
+        Zygote {
+            child: ChildProc::Forked(Forked::new(child)),
+            sock: ours,
         }
+        .ready()
     }
 
     /// Waits for the zygote's `ready`.
