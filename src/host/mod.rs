@@ -105,36 +105,61 @@ impl HostFacts {
             .ok()
             .unwrap_or_else(|| uts_field(|u| u.nodename()));
 
-        let kconfig = match &opts.kconfig {
-            Some(path) => KconfigFacts::from_config(&KernelConfig::from_file(path)?, path),
-            None => KconfigFacts::search(root, &kernel.release),
+        let kconfig = || -> Result<KconfigFacts, KconfigError> {
+            match &opts.kconfig {
+                Some(path) => Ok(KconfigFacts::from_config(
+                    &KernelConfig::from_file(path)?,
+                    path,
+                )),
+                None => Ok(KconfigFacts::search(root, &kernel.release)),
+            }
         };
+        // The kernel config (inflated, hashed and scanned: about two thirds
+        // of the facts' time) is read beside the rest.
+        let (kconfig, mut facts) = std::thread::scope(|s| {
+            match std::thread::Builder::new().spawn_scoped(s, kconfig) {
+                Ok(k) => {
+                    let facts = Self::probe_rest(root, live);
+                    (k.join(), facts)
+                }
+                // No thread to spare (a pids limit, say): one after the other.
+                Err(_) => (Ok(kconfig()), Self::probe_rest(root, live)),
+            }
+        });
+        facts.kconfig = match kconfig {
+            Ok(k) => k?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        facts.hostname = hostname;
+        facts.kernel = kernel;
+        facts.arch = arch;
+        Ok(facts)
+    }
 
+    /// The facts but the kernel's release, the hostname, the architecture
+    /// and the kernel config.
+    fn probe_rest(root: &Path, live: bool) -> HostFacts {
         let cmdline = read_trimmed(&under(root, "/proc/cmdline")).unwrap_or_default();
         let boot_params = cmdline::isolation_params(&cmdline);
         let (lsms, security) = lsm::probe(root, live);
         let runner = credentials::probe(root, live);
         let subids = subid::probe(root);
         let idmap_tools = subid::probe_tools(root);
-
-        Ok(HostFacts {
-            hostname,
-            kernel,
+        HostFacts {
             distro: os_release::probe(root),
-            arch,
             cmdline,
             lsms,
             cgroup: cgroup::probe(root),
             runner,
             boot_params,
             nesting: nesting::probe(root),
-            kconfig,
             sysctls: sysctl::probe(root),
             security,
             subids,
             idmap_tools,
             extra: BTreeMap::new(),
-        })
+            ..HostFacts::default()
+        }
     }
 }
 

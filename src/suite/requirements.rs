@@ -1945,17 +1945,39 @@ pub fn namespace_probe(
 /// is not the question: for a user or time namespace, and for a runner
 /// that is not root (its namespaces are made inside its user namespace,
 /// which needs the map a sandbox writes: [`namespace_probe`]).
+///
+/// The first such question of a run tries every namespace a bare clone can
+/// make at once, in one `clone(2)` (one child, one exit, one reap instead
+/// of six; the net namespace, the dearest, is made once either way): when
+/// the kernel makes them all, that is each one's answer. When it refuses,
+/// each namespace is tried alone, so that the refusal is the named
+/// namespace's own.
 pub fn namespace_clone_probe(ns: crate::model::namespace::Namespace) -> Option<Tried> {
     use crate::model::namespace::Namespace;
+    static ALL_AT_ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if matches!(ns, Namespace::User | Namespace::Time) || !nix::unistd::geteuid().is_root() {
         return None;
+    }
+    let made = format!("created a {ns} namespace");
+    let all = *ALL_AT_ONCE.get_or_init(|| crate::sys::try_namespaces(bare_clone_flags()).is_ok());
+    if all {
+        return Some(Ok(format!("{made} (with the others, in one clone)")));
     }
     let flags = ns.clone_flag();
     Some(
         crate::sys::try_namespaces(flags)
-            .map(|()| format!("created a {ns} namespace"))
+            .map(|()| made)
             .map_err(|e| refusal_of_step(&StepError::new("clone", format!("{flags:?}"), e))),
     )
+}
+
+/// Every namespace [`namespace_clone_probe`] decides, as clone flags.
+fn bare_clone_flags() -> nix::sched::CloneFlags {
+    use crate::model::namespace::Namespace;
+    Namespace::ALL
+        .iter()
+        .filter(|ns| !matches!(ns, Namespace::User | Namespace::Time))
+        .fold(nix::sched::CloneFlags::empty(), |f, ns| f | ns.clone_flag())
 }
 
 /// Tries a rootless user namespace for real: the sandbox `userns`
