@@ -12,7 +12,7 @@
 mod common;
 use common::*;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -164,6 +164,7 @@ fn main() {
         t!(the_report_and_matrix_pages_render_in_chromium, CHROMIUM),
         t!(the_bench_measures_each_variant_and_writes_a_valid_document),
         t!(the_bare_namespace_probe_gets_the_kernels_answer, SETPRIV),
+        t!(a_namespace_refused_alone_leaves_the_others_met, UNSHARE, SH),
         t!(
             subordinate_ranges_map_through_newuidmap,
             Tool::IdmapTools,
@@ -267,6 +268,61 @@ fn the_bare_namespace_probe_gets_the_kernels_answer() {
     let names = BARE_NAMESPACES.map(|n| n.proc_name());
     assert_eq!(answers(false), names.map(|n| format!("{n} ok")));
     assert_eq!(answers(true), names.map(|n| format!("{n} EPERM")));
+}
+
+/// A root runner decides the namespaces a bare clone can make by trying
+/// them all in one clone first: here that clone makes them all, and each
+/// decision says so. With one of them refused (no net namespace left to
+/// make: `user.max_net_namespaces=0` of a user namespace of the test's
+/// own, which leaves the host's limit alone), the one clone fails, and
+/// each namespace is tried alone: the net namespace is the only one unmet,
+/// by the sysctl's answer, and every other is met by its own clone, never
+/// refused for the net namespace's sake.
+fn a_namespace_refused_alone_leaves_the_others_met() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let bare = ["pid", "mount", "uts", "ipc", "cgroup"];
+    let decisions = |o: std::process::Output| -> BTreeMap<String, serde_json::Value> {
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{stderr}");
+        let listed: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+        listed["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["requirements"].as_array().unwrap())
+            .filter_map(|r| {
+                let req = r["requirement"].as_str()?.strip_prefix("namespace ")?;
+                Some((req.to_string(), r.clone()))
+            })
+            .collect()
+    };
+    let all = decisions(isocheck(&["list", "--json"]));
+    for ns in bare.iter().chain(&["net"]) {
+        let d = &all[*ns];
+        assert_eq!(d["met"], true, "{ns}: {d}");
+        assert_eq!(
+            d["observed"],
+            format!("created a {ns} namespace (with the others, in one clone)"),
+            "{ns}"
+        );
+    }
+    let o = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--", "sh", "-c"])
+        .arg(r#"echo 0 > /proc/sys/user/max_net_namespaces && exec "$0" list --json"#)
+        .arg(bin())
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let refused = decisions(o);
+    for ns in bare {
+        let d = &refused[ns];
+        assert_eq!(d["met"], true, "{ns}: {d}");
+        assert_eq!(d["observed"], format!("created a {ns} namespace"), "{ns}");
+    }
+    let net = &refused["net"];
+    assert_eq!(net["met"], false, "{net}");
+    assert_eq!(net["observed"], "clone: ENOSPC", "{net}");
+    assert_eq!(net["reason"]["kind"], "sysctl-policy", "{net}");
 }
 
 /// `isocheck bench`, two rounds and one suite run: every isocheck variant
