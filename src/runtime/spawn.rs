@@ -164,16 +164,21 @@ pub struct Launcher {
 }
 
 impl Drop for Launcher {
-    /// Ends the idle zygotes together, before the work directory goes.
+    /// Ends the idle zygotes together, and the work namespace while they
+    /// exit (a zygote's exit unmaps a copy of the runner: a millisecond or
+    /// more each, here); the run's lock cgroup goes only after every zygote
+    /// is reaped.
     fn drop(&mut self) {
         let pool = self
             .zygotes
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(pool) = pool {
-            super::zygote::end_all(pool);
-        }
+        let mut pool = pool.unwrap_or_default();
+        super::zygote::kill_all(&mut pool);
+        self.dir.end_namespace();
+        // Each drop reaps its zygote.
+        drop(pool);
     }
 }
 

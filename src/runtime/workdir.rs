@@ -564,8 +564,12 @@ fn ready_line(out: &impl std::os::fd::AsFd, within: std::time::Duration) -> Resu
     }
 }
 
-impl Drop for WorkDir {
-    fn drop(&mut self) {
+impl WorkDir {
+    /// Empties the work directory, ends the holder (and with it the work
+    /// namespace, once no zygote is left in it) and removes the mount
+    /// point; the lock cgroup, which says the run is alive, stays until the
+    /// drop. Done once: the drop then finds it done.
+    pub fn end_namespace(&mut self) {
         if let Some(mut h) = self.holder.take() {
             // The tmpfs goes with the namespace; emptying it first returns
             // its memory at once.
@@ -575,6 +579,12 @@ impl Drop for WorkDir {
         }
         self.ns = None;
         let _ = std::fs::remove_dir_all(&self.mount_point);
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        self.end_namespace();
         if let Some((path, lock)) = self.cgroup_lock.take() {
             let _ = std::fs::remove_dir(&path);
             drop(lock);

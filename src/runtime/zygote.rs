@@ -530,14 +530,13 @@ impl Zygote {
     }
 }
 
-/// Ends these zygotes together: each is killed before any is waited for,
-/// so that their exits overlap instead of following one another.
-pub fn end_all(mut zygotes: Vec<Zygote>) {
-    for z in &mut zygotes {
+/// Kills these zygotes, each before any is waited for, so that their exits
+/// overlap instead of following one another; dropping each then reaps it
+/// (and kills it again, harmlessly).
+pub fn kill_all(zygotes: &mut [Zygote]) {
+    for z in zygotes {
         z.child.kill();
     }
-    // Each drop waits for its zygote (and kills it again, harmlessly).
-    drop(zygotes);
 }
 
 impl Drop for Zygote {
