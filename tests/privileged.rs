@@ -277,7 +277,8 @@ fn the_bare_namespace_probe_gets_the_kernels_answer() {
 /// own, which leaves the host's limit alone), the one clone fails, and
 /// each namespace is tried alone: the net namespace is the only one unmet,
 /// by the sysctl's answer, and every other is met by its own clone, never
-/// refused for the net namespace's sake.
+/// refused for the net namespace's sake. A limit above 0 that is reached
+/// is no kernel's answer either way: undecided.
 fn a_namespace_refused_alone_leaves_the_others_met() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let bare = ["pid", "mount", "uts", "ipc", "cgroup"];
@@ -306,14 +307,18 @@ fn a_namespace_refused_alone_leaves_the_others_met() {
             "{ns}"
         );
     }
-    let o = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--", "sh", "-c"])
-        .arg(r#"echo 0 > /proc/sys/user/max_net_namespaces && exec "$0" list --json"#)
-        .arg(bin())
-        .current_dir("/")
-        .output()
-        .unwrap();
-    let refused = decisions(o);
+    let limited = |knob: &str, n: u32| {
+        Command::new("unshare")
+            .args(["--user", "--map-root-user", "--", "sh", "-c"])
+            .arg(format!(
+                r#"echo {n} > /proc/sys/user/{knob} && exec "$0" list --json"#
+            ))
+            .arg(bin())
+            .current_dir("/")
+            .output()
+            .unwrap()
+    };
+    let refused = decisions(limited("max_net_namespaces", 0));
     for ns in bare {
         let d = &refused[ns];
         assert_eq!(d["met"], true, "{ns}: {d}");
@@ -323,6 +328,22 @@ fn a_namespace_refused_alone_leaves_the_others_met() {
     assert_eq!(net["met"], false, "{net}");
     assert_eq!(net["observed"], "clone: ENOSPC", "{net}");
     assert_eq!(net["reason"]["kind"], "sysctl-policy", "{net}");
+    // A limit of one mount namespace, taken by the run's own work
+    // namespace: the mount namespace's ENOSPC is a limit reached, which
+    // decides nothing (it was a kernel-lacks-feature skip, blaming a
+    // kernel that has mount namespaces).
+    let reached = decisions(limited("max_mnt_namespaces", 1));
+    let mount = &reached["mount"];
+    assert_eq!(mount["met"], false, "{mount}");
+    assert_eq!(mount["reason"]["kind"], "harness-failed", "{mount}");
+    assert!(
+        mount["observed"]
+            .as_str()
+            .unwrap()
+            .contains("ENOSPC: a limit reached"),
+        "{mount}"
+    );
+    assert_eq!(reached["pid"]["met"], true, "{reached:?}");
 }
 
 /// `isocheck bench`, two rounds and one suite run: every isocheck variant
@@ -1448,6 +1469,29 @@ fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {
         vec![std::ffi::OsString::from("usr")],
         "the sandbox wrote into the user's tree"
     );
+    // A tree without the /usr the ownership probe stats breaks no promise:
+    // its cases are errors naming the precondition (they were false fails).
+    let bare = tempfile::tempdir().unwrap();
+    std::fs::write(bare.path().join("x.xml"), "x").unwrap();
+    let o = Scope::new().run(&[
+        "run",
+        "--no-write",
+        "--rootfs",
+        bare.path().to_str().unwrap(),
+        "--filter",
+        "userns.uid_map_ownership",
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{stdout}\n{stderr}");
+    let tests: Vec<&str> = stdout.lines().filter(|l| l.contains(" test ")).collect();
+    assert_eq!(tests.len(), 2, "{stdout}");
+    for l in tests {
+        assert!(
+            l.contains("ERROR") && l.contains("probe.unmapped_owner ge 0, got null"),
+            "{l}"
+        );
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
 }
 
 fn subordinate_ranges_map_through_newuidmap() {

@@ -383,6 +383,15 @@ impl WorkDir {
                 Err(Errno::ENOENT) => {
                     let _ = std::fs::create_dir(parent);
                 }
+                // A run reaping leftovers took the new cgroup for one
+                // between its mkdir and its lock (EWOULDBLOCK: it holds the
+                // lock; ESTALE: it removed the cgroup under this lock;
+                // EEXIST: it has not removed it yet): made again once it is
+                // gone. Before, that was the run's harness error (exit 3),
+                // about once in a thousand starts of four runs at once.
+                Err(Errno::EWOULDBLOCK | Errno::ESTALE | Errno::EEXIST) => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 Err(Errno::EROFS | Errno::EACCES | Errno::EPERM) => return Ok(None),
                 Err(e) => return Err(io_err("making the run's lock cgroup", &path)(e.into())),
             }

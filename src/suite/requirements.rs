@@ -983,6 +983,22 @@ fn attributed(req: &Requirement, d: Decision, host: &HostFacts) -> Decision {
         return d;
     }
     let seen = &d.check.observed;
+    // ENOSPC from clone(2) or unshare(2) is a limit reached: a
+    // user.max_*_namespaces count (a limit of 0 is the policy's own answer,
+    // decided before this as sysctl-policy) or the nesting depth of PID
+    // namespaces (32). A kernel without the namespace says EINVAL.
+    if seen
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|t| t == "ENOSPC")
+    {
+        return undecided(
+            req,
+            &d.check.probe,
+            format!(
+                "{seen}: a limit reached (a user.max_*_namespaces count in use, or 32 nested PID namespaces), no answer of a kernel without the feature"
+            ),
+        );
+    }
     let Some(errno) = seen
         .split(|c: char| !c.is_ascii_alphanumeric())
         .find(|t| REFUSAL_ERRNOS.contains(t))
@@ -2302,10 +2318,14 @@ mod tests {
         }
     }
 
+    /// A limit of 0 is the policy's own answer (a typed skip); ENOSPC with
+    /// no such limit is a limit reached (a count in use, the PID nesting
+    /// depth): undecided, never a kernel without the namespace.
     #[rstest]
     #[case::policy(&[("user.max_user_namespaces", "0")], ReasonKind::SysctlPolicy, "user.max_user_namespaces=0")]
-    #[case::unexplained(&[], ReasonKind::KernelLacksFeature, "clone: ENOSPC")]
-    fn a_namespace_that_cannot_be_made_is_a_typed_skip(
+    #[case::limit_reached(&[("user.max_user_namespaces", "15000")], ReasonKind::HarnessFailed, "clone: ENOSPC: a limit reached")]
+    #[case::unexplained(&[], ReasonKind::HarnessFailed, "clone: ENOSPC: a limit reached")]
+    fn a_namespace_that_cannot_be_made_is_a_typed_skip_or_undecided(
         #[case] knobs: &[(&str, &str)],
         #[case] kind: ReasonKind,
         #[case] detail: &str,
