@@ -116,28 +116,31 @@ impl HostFacts {
         };
         // The kernel config (inflated, hashed and scanned: about two thirds
         // of the facts' time) is read beside the rest.
-        let (kconfig, mut facts) = std::thread::scope(|s| {
+        let (kconfig, rest) = std::thread::scope(|s| {
             match std::thread::Builder::new().spawn_scoped(s, kconfig) {
                 Ok(k) => {
-                    let facts = Self::probe_rest(root, live);
-                    (k.join(), facts)
+                    let rest = Self::probe_rest(root, live);
+                    (k.join(), rest)
                 }
                 // No thread to spare (a pids limit, say): one after the other.
                 Err(_) => (Ok(kconfig()), Self::probe_rest(root, live)),
             }
         });
-        facts.kconfig = match kconfig {
+        let kconfig = match kconfig {
             Ok(k) => k?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        facts.hostname = hostname;
-        facts.kernel = kernel;
-        facts.arch = arch;
-        Ok(facts)
+        Ok(HostFacts {
+            hostname,
+            kernel,
+            arch,
+            kconfig,
+            ..rest
+        })
     }
 
     /// The facts but the kernel's release, the hostname, the architecture
-    /// and the kernel config.
+    /// and the kernel config (left at their defaults).
     fn probe_rest(root: &Path, live: bool) -> HostFacts {
         let cmdline = read_trimmed(&under(root, "/proc/cmdline")).unwrap_or_default();
         let boot_params = cmdline::isolation_params(&cmdline);

@@ -983,14 +983,12 @@ fn attributed(req: &Requirement, d: Decision, host: &HostFacts) -> Decision {
         return d;
     }
     let seen = &d.check.observed;
+    let mut errnos = seen.split(|c: char| !c.is_ascii_alphanumeric());
     // ENOSPC from clone(2) or unshare(2) is a limit reached: a
     // user.max_*_namespaces count (a limit of 0 is the policy's own answer,
     // decided before this as sysctl-policy) or the nesting depth of PID
     // namespaces (32). A kernel without the namespace says EINVAL.
-    if seen
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|t| t == "ENOSPC")
-    {
+    if errnos.clone().any(|t| t == "ENOSPC") {
         return undecided(
             req,
             &d.check.probe,
@@ -999,10 +997,7 @@ fn attributed(req: &Requirement, d: Decision, host: &HostFacts) -> Decision {
             ),
         );
     }
-    let Some(errno) = seen
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .find(|t| REFUSAL_ERRNOS.contains(t))
-    else {
+    let Some(errno) = errnos.find(|t| REFUSAL_ERRNOS.contains(t)) else {
         return d;
     };
     let by = if host.runner.seccomp.as_deref() == Some("filter") {
@@ -1969,9 +1964,8 @@ pub fn namespace_probe(
 /// each namespace is tried alone, so that the refusal is the named
 /// namespace's own.
 pub fn namespace_clone_probe(ns: crate::model::namespace::Namespace) -> Option<Tried> {
-    use crate::model::namespace::Namespace;
     static ALL_AT_ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if matches!(ns, Namespace::User | Namespace::Time) || !nix::unistd::geteuid().is_root() {
+    if !bare_clone_makes(ns) || !nix::unistd::geteuid().is_root() {
         return None;
     }
     let made = format!("created a {ns} namespace");
@@ -1987,12 +1981,19 @@ pub fn namespace_clone_probe(ns: crate::model::namespace::Namespace) -> Option<T
     )
 }
 
+/// Whether a bare clone ([`crate::sys::try_namespaces`]) can make `ns`:
+/// not a user namespace (usable only once mapped) nor a time namespace
+/// (clone(2) has no flag for it).
+pub fn bare_clone_makes(ns: crate::model::namespace::Namespace) -> bool {
+    use crate::model::namespace::Namespace;
+    !matches!(ns, Namespace::User | Namespace::Time)
+}
+
 /// Every namespace [`namespace_clone_probe`] decides, as clone flags.
 fn bare_clone_flags() -> nix::sched::CloneFlags {
-    use crate::model::namespace::Namespace;
-    Namespace::ALL
-        .iter()
-        .filter(|ns| !matches!(ns, Namespace::User | Namespace::Time))
+    crate::model::namespace::Namespace::ALL
+        .into_iter()
+        .filter(|&ns| bare_clone_makes(ns))
         .fold(nix::sched::CloneFlags::empty(), |f, ns| f | ns.clone_flag())
 }
 

@@ -573,11 +573,10 @@ pub fn selected_pairs<'a>(
 /// [`super::requirements::namespace_clone_probe`]). Only the order of the
 /// decisions depends on it, never what they decide.
 fn tries_a_sandbox(r: &Requirement) -> bool {
-    use crate::model::namespace::Namespace;
     match r {
         Requirement::Userns | Requirement::KernelFeature(KernelFeature::IdmappedMount) => true,
         Requirement::Namespace(ns) => {
-            matches!(ns, Namespace::User | Namespace::Time) || !nix::unistd::geteuid().is_root()
+            !super::requirements::bare_clone_makes(*ns) || !nix::unistd::geteuid().is_root()
         }
         _ => false,
     }
