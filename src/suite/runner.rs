@@ -624,16 +624,26 @@ mod tests {
         )
         .unwrap();
         std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Runner::new(
-            RunOptions {
-                helper,
-                rootfs: None,
-                jobs: 1,
-                zygote: false,
-            },
-            HostFacts::default(),
-        )
-        .unwrap()
+        // A child another test forks (without exec) while the script is
+        // being written keeps a copy of its write descriptor for a moment:
+        // until it lets go, starting the script is ETXTBSY.
+        for _ in 0..100 {
+            match Runner::new(
+                RunOptions {
+                    helper: helper.clone(),
+                    rootfs: None,
+                    jobs: 1,
+                    zygote: false,
+                },
+                HostFacts::default(),
+            ) {
+                Err(e) if e.to_string().contains("Text file busy") => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                r => return r.unwrap(),
+            }
+        }
+        panic!("{} stayed busy for a second", helper.display())
     }
 
     fn builtin(id: &str) -> Property {
