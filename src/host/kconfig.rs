@@ -115,6 +115,51 @@ pub struct KernelConfig {
 /// How many odd lines are reported one by one before the rest are counted.
 const MAX_WARNINGS: usize = 20;
 
+/// The most a config file, or the text it inflates to, may hold. A
+/// kernel's own config is about 300 KB of text (60 KB as
+/// /proc/config.gz); what is larger is no config, and reading it whole
+/// (`/dev/zero`, a gzip bomb) would only cost time and memory.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// Where a config's bytes come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Named by the operator: a pipe (`<(zcat config.gz)`) is read as it
+    /// comes.
+    Given,
+    /// A place a config is looked for: only a regular file is read, so a
+    /// FIFO or a device planted there cannot stall or flood the run.
+    Searched,
+}
+
+/// A config file's bytes, at most [`MAX_CONFIG_BYTES`] of them.
+fn read_config_file(path: &Path, source: Source) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    if source == Source::Searched {
+        // Opening a FIFO for reading waits for a writer unless non-blocking.
+        open.custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits());
+    }
+    let file = open.open(path)?;
+    if source == Source::Searched && !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(too_large()));
+    }
+    Ok(bytes)
+}
+
+fn too_large() -> String {
+    format!(
+        "larger than {} MiB, which no kernel config is",
+        MAX_CONFIG_BYTES >> 20
+    )
+}
+
 impl KernelConfig {
     /// Parses config text. Comments and blank lines are skipped; other
     /// lines that are not `CONFIG_X=v` or `# CONFIG_X is not set` become
@@ -139,7 +184,7 @@ impl KernelConfig {
 
     /// Reads and parses a config file, plain or gzip.
     pub fn from_file(path: &Path) -> Result<KernelConfig, KconfigError> {
-        let bytes = std::fs::read(path).map_err(|source| KconfigError::Read {
+        let bytes = read_config_file(path, Source::Given).map_err(|source| KconfigError::Read {
             path: path.into(),
             source,
         })?;
@@ -254,6 +299,12 @@ fn scan(text: &str) -> Result<Scan<'_>, ParseError> {
             continue;
         }
         let value = match value.trim() {
+            // A kernel's config never writes an empty value (an empty
+            // string is `""`): an odd line, not an option set to nothing.
+            "" => {
+                warn(n, format!("{name}: no value"));
+                continue;
+            }
             "y" => Raw::Value(Tristate::Yes),
             "m" => Raw::Value(Tristate::Module),
             "n" => Raw::Value(Tristate::No),
@@ -292,13 +343,21 @@ fn read_text<T>(
         let hint = bytes
             .last_chunk::<4>()
             .map_or(0, |t| u32::from_le_bytes(*t) as usize);
-        let mut out = Vec::with_capacity(hint.min(16 << 20));
+        let mut out = Vec::with_capacity(hint.min(MAX_CONFIG_BYTES as usize));
+        let gunzip = |source| KconfigError::Gunzip {
+            path: path.into(),
+            source,
+        };
         GzDecoder::new(bytes)
+            .take(MAX_CONFIG_BYTES + 1)
             .read_to_end(&mut out)
-            .map_err(|source| KconfigError::Gunzip {
-                path: path.into(),
-                source,
-            })?;
+            .map_err(gunzip)?;
+        if out.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(gunzip(std::io::Error::other(format!(
+                "inflates to more than {} MiB, which no kernel config is",
+                MAX_CONFIG_BYTES >> 20
+            ))));
+        }
         Cow::Owned(out)
     } else {
         Cow::Borrowed(bytes)
@@ -432,7 +491,7 @@ impl KconfigFacts {
         let mut tries = Vec::new();
         for p in candidate_paths(release) {
             let path = under(root, &p);
-            let bytes = match std::fs::read(&path) {
+            let bytes = match read_config_file(&path, Source::Searched) {
                 Ok(b) => b,
                 Err(e) => {
                     tries.push(tried(&path, &io_reason(&e)));
@@ -515,6 +574,7 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
         "line 2: CONFIG_S: text after the closing quote:  x"
     )]
     #[case::duplicate("CONFIG_A=y\nCONFIG_A=m\n", "line 2: CONFIG_A set again")]
+    #[case::empty_value("CONFIG_A=y\nCONFIG_B=\n", "line 2: CONFIG_B: no value")]
     fn odd_lines_are_warnings_with_line_numbers(#[case] text: &str, #[case] want: &str) {
         let cfg = KernelConfig::parse(text).unwrap();
         assert_eq!(cfg.warnings(), [want.to_string()]);
@@ -629,6 +689,75 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
         assert_eq!(f.tried.len(), 1);
         assert!(f.tried[0].contains("failed to decompress"), "{:?}", f.tried);
         assert_eq!(f.get("CONFIG_USER_NS"), Some(Tristate::Module));
+    }
+
+    /// A config is never larger than [`MAX_CONFIG_BYTES`], plain or
+    /// inflated: more is refused after reading that much, not read whole.
+    #[test]
+    fn a_config_larger_than_any_kernels_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let msg = KernelConfig::from_file(&big).unwrap_err().to_string();
+        assert!(msg.contains("larger than 16 MiB"), "{msg}");
+        assert!(msg.contains(&*big.display().to_string()), "{msg}");
+        let line = b"CONFIG_A=y\n";
+        let text: Vec<u8> = line
+            .iter()
+            .copied()
+            .cycle()
+            .take(MAX_CONFIG_BYTES as usize + line.len())
+            .collect();
+        let msg = KernelConfig::from_bytes(&gzip(&text), Path::new("/bomb"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/bomb") && msg.contains("inflates to more than 16 MiB"),
+            "{msg}"
+        );
+        // Exactly the largest is still a config.
+        let most = &text[..MAX_CONFIG_BYTES as usize - MAX_CONFIG_BYTES as usize % line.len()];
+        assert!(KernelConfig::from_bytes(&gzip(most), Path::new("/most")).is_ok());
+    }
+
+    /// A FIFO or a device where a config is looked for is passed over
+    /// with its reason, at once: the search never waits for a writer.
+    #[test]
+    fn search_passes_over_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["proc", "boot", "lib/modules/6.1.0"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        nix::unistd::mkfifo(
+            &dir.path().join("proc/config.gz"),
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("boot/config-6.1.0")).unwrap();
+        std::fs::write(
+            dir.path().join("lib/modules/6.1.0/config"),
+            "CONFIG_USER_NS=y\n",
+        )
+        .unwrap();
+        let root = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(KconfigFacts::search(&root, "6.1.0")));
+        let f = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the search waited on the FIFO");
+        assert!(f
+            .source
+            .as_deref()
+            .unwrap()
+            .ends_with("lib/modules/6.1.0/config"));
+        assert_eq!(f.tried.len(), 2, "{:?}", f.tried);
+        assert!(
+            f.tried.iter().all(|t| t.ends_with(": not a regular file")),
+            "{:?}",
+            f.tried
+        );
+        assert_eq!(f.get("CONFIG_USER_NS"), Some(Tristate::Yes));
     }
 
     #[test]
