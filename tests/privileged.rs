@@ -143,6 +143,7 @@ fn main() {
         t!(crashing_and_hanging_probes_are_errors_and_leave_the_host_clean),
         t!(a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind),
         t!(sigterm_stops_the_run_and_writes_a_partial_report),
+        t!(a_list_stopped_while_it_decides_leaves_nothing_behind),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
         t!(a_callers_umask_and_ignored_sigchld_change_no_verdict),
@@ -939,6 +940,73 @@ fn sigterm_stops_the_run_and_writes_a_partial_report() {
         scope.state(),
         before,
         "the stopped run left something behind"
+    );
+}
+
+/// `list` decides requirements by trying sandboxes in a work directory of
+/// its own. Stopped by SIGTERM or SIGINT while it decides, it ends them and
+/// its work directory as a run does, lists nothing and exits 143 or 130,
+/// leaving nothing for a next run to reap.
+fn a_list_stopped_while_it_decides_leaves_nothing_behind() {
+    use std::os::unix::fs::MetadataExt;
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let mut stopped = 0;
+    for round in 0..20 {
+        let signal = if round % 2 == 0 {
+            nix::sys::signal::Signal::SIGTERM
+        } else {
+            nix::sys::signal::Signal::SIGINT
+        };
+        let child = scope
+            .command(&["list"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // The work directory's holder is its child once the runner is made;
+        // a thread beside the main one after that is the signal watcher or
+        // a decision's: the signals are caught by then.
+        let deciding = || {
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"));
+            let tasks = std::fs::metadata(format!("/proc/{pid}/task"));
+            children.is_ok_and(|c| !c.trim().is_empty()) && tasks.is_ok_and(|t| t.nlink() >= 4)
+        };
+        let t = std::time::Instant::now();
+        while !deciding() && t.elapsed() < std::time::Duration::from_secs(10) {
+            std::hint::spin_loop();
+        }
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal);
+        let o = child.wait_with_output().unwrap();
+        let (stdout, stderr) = text(&o);
+        match o.status.code() {
+            // It had decided everything before the signal came.
+            Some(0) => {}
+            Some(code) => {
+                assert_eq!(code, 128 + signal as i32, "{stderr}");
+                assert!(
+                    stderr.contains(&format!(
+                        "stopped by {}; nothing is listed",
+                        signal.as_str()
+                    )),
+                    "{stderr}"
+                );
+                assert!(stdout.is_empty(), "{stdout}");
+                stopped += 1;
+            }
+            None => panic!("round {round}: list died of {signal}: {stderr}"),
+        }
+        assert_eq!(
+            scope.state(),
+            before,
+            "round {round}: the stopped list left something behind"
+        );
+    }
+    assert!(
+        stopped >= 5,
+        "only {stopped} of 20 lists were stopped while they decided"
     );
 }
 

@@ -1140,7 +1140,42 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
         })
         .collect();
     runner.prestart(&pairs, 1);
-    runner.decide_ahead(&pairs);
+    // Stopped by SIGINT or SIGTERM, `list` ends its sandboxes and its work
+    // directory as a run does, and lists nothing: a decision cut short is
+    // no answer.
+    let mut signals = match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("isocheck: catching SIGINT and SIGTERM: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let signal_handle = signals.handle();
+    let decided = std::thread::scope(|s| {
+        let runner = &runner;
+        std::thread::Builder::new()
+            .spawn_scoped(s, move || {
+                for sig in signals.forever() {
+                    runner.interrupt(sig);
+                }
+            })
+            .map(|_| {
+                runner.decide_ahead(&pairs);
+                signal_handle.close();
+            })
+    });
+    if let Err(e) = decided {
+        eprintln!("isocheck: cannot start the thread that watches for SIGINT and SIGTERM: {e}");
+        return EXIT_HARNESS;
+    }
+    if let Some(sig) = runner.interrupted() {
+        let name = crate::suite::runner::signal_name(sig);
+        eprintln!("isocheck: stopped by {name}; nothing is listed");
+        return interrupted_status(&name);
+    }
     let mut rows = Vec::new();
     for p in props {
         for id in p.cases().into_iter().filter(|c| select(c)) {

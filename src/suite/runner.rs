@@ -239,6 +239,11 @@ impl Runner {
         self.launcher.interrupt(signal);
     }
 
+    /// The signal [`Runner::interrupt`] was given, if it was.
+    pub fn interrupted(&self) -> Option<i32> {
+        self.launcher.interrupted()
+    }
+
     /// The run's tag, which names its work directory and cgroups.
     pub fn tag(&self) -> &str {
         self.launcher.tag()
