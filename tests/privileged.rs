@@ -144,6 +144,7 @@ fn main() {
         t!(a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind),
         t!(sigterm_stops_the_run_and_writes_a_partial_report),
         t!(a_list_stopped_while_it_decides_leaves_nothing_behind),
+        t!(sigterm_ends_a_run_whose_helpers_were_stopped_by_sigstop),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
         t!(a_callers_umask_and_ignored_sigchld_change_no_verdict),
@@ -1008,6 +1009,66 @@ fn a_list_stopped_while_it_decides_leaves_nothing_behind() {
         stopped >= 5,
         "only {stopped} of 20 lists were stopped while they decided"
     );
+}
+
+/// A zygote or work-namespace holder stopped by SIGSTOP (a debugger, a
+/// job-control mistake) answers nothing; SIGTERM still ends the run within
+/// the time a zygote has to stop its sandbox (2 s), not at the sandbox's
+/// deadline or never, and leaves nothing behind.
+fn sigterm_ends_a_run_whose_helpers_were_stopped_by_sigstop() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    for stopped in ["isocheck-workns", "isocheck-zygote"] {
+        let child = scope
+            .command(&[
+                "run",
+                "--no-write",
+                "--suite",
+                fixture("suites/selftest.toml").to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The hanging case runs for seconds.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let pid = child.id();
+        let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+        let mut n = 0;
+        for c in children.split_whitespace() {
+            if std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|n| n.trim() == stopped)
+            {
+                let c = nix::unistd::Pid::from_raw(c.parse().unwrap());
+                nix::sys::signal::kill(c, nix::sys::signal::Signal::SIGSTOP).unwrap();
+                n += 1;
+            }
+        }
+        assert!(
+            n > 0,
+            "no {stopped} among the runner's children {children:?}"
+        );
+        let t = std::time::Instant::now();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        // Whatever happens, nothing stays stopped once this is decided.
+        let o = child.wait_with_output().unwrap();
+        let took = t.elapsed();
+        assert_eq!(o.status.code(), Some(143), "{}", text(&o).1);
+        assert!(
+            took < std::time::Duration::from_secs(4),
+            "with {stopped} stopped, SIGTERM took {took:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert_eq!(
+            scope.state(),
+            before,
+            "with {stopped} stopped, the run left something behind"
+        );
+    }
 }
 
 fn an_interrupt_ends_what_left_the_sandboxs_session() {

@@ -596,7 +596,7 @@ impl Launcher {
         let kill = || {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         };
-        if !streams.stdout_by(deadline) {
+        if !self.stdout_unless_interrupted(&mut streams, deadline) {
             // Served in place, the zygote is asked first, so that it ends
             // its sandbox and sweeps what it left; killed (if it does not
             // answer), it could not, and its answer fails: it is not given
@@ -610,6 +610,9 @@ impl Launcher {
             drop(live);
             if status.is_ok() {
                 self.give_back(z);
+            }
+            if self.interrupted().is_some() {
+                return Err(SpawnError::Interrupted);
             }
             return Err(SpawnError::HelperTimeout(deadline));
         }
@@ -632,6 +635,28 @@ impl Launcher {
         finish(status.map_err(start_error)?, &stderr, &streams.stdout)
     }
 
+    /// [`Streams::stdout_by`], looking at the run's interrupt every
+    /// [`INTERRUPT_SEEN_WITHIN`]: `false` once it is interrupted and the
+    /// stream has not ended. An interrupt stops what serves the sandbox,
+    /// which ends the stream at once; one that does not answer (a zygote
+    /// stopped by SIGSTOP) then keeps the run at most [`STOP_WITHIN`] more,
+    /// not until the sandbox's deadline.
+    fn stdout_unless_interrupted(&self, streams: &mut Streams, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if streams.stdout_by(left.min(INTERRUPT_SEEN_WITHIN)) {
+                return true;
+            }
+            if self.interrupted().is_some() {
+                return false;
+            }
+        }
+    }
+
     /// Returns an idle zygote to the pool (or ends it, once helpers are
     /// started anew).
     fn give_back(&self, z: Zygote) {
@@ -644,6 +669,9 @@ impl Launcher {
 /// How long a zygote serving in place has to end its sandbox and close its
 /// streams once it is told to stop, before it is killed.
 const STOP_WITHIN: Duration = Duration::from_secs(2);
+
+/// How often a sandbox's wait looks at the run's interrupt.
+const INTERRUPT_SEEN_WITHIN: Duration = Duration::from_millis(100);
 
 /// How long the rest of a helper's stderr is read once its process group
 /// is gone: the pipe holds all it wrote, unless a process that left the

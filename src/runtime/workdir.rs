@@ -584,6 +584,10 @@ impl WorkDir {
             // its memory at once.
             let _ = std::fs::remove_dir_all(&self.here);
             h.say_done();
+            // Told, it exits at once and does nothing more; killed, it
+            // cannot keep the runner waiting (a holder stopped by SIGSTOP
+            // would never read what it was told).
+            h.0.kill();
             h.0.wait();
         }
         self.ns = None;
