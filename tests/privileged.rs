@@ -1019,14 +1019,32 @@ fn sigterm_ends_a_run_whose_helpers_were_stopped_by_sigstop() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let scope = Scope::new();
     let before = scope.state();
-    for stopped in ["isocheck-workns", "isocheck-zygote"] {
+    // A hang served by a helper the zygote forks (an outer namespace), as
+    // the selftest's is served by the zygote itself.
+    let suite = tempfile::tempdir().unwrap();
+    let forked = suite.path().join("forked.toml");
+    std::fs::write(
+        &forked,
+        r#"
+[[property]]
+id = "custom.forked_hang"
+description = "a forked helper's sandbox hangs for a minute"
+requires = ["root"]
+probe = { kind = "hang" }
+sandbox = { namespaces = ["mount"], rootfs = { kind = "host" }, timeout_ms = 60000, outer = ["uts"] }
+expect = [{ path = "exit.code", eq = 0 }]
+control = { off = "namespace mount", expect = [{ path = "exit.code", ge = 0 }] }
+"#,
+    )
+    .unwrap();
+    let selftest = fixture("suites/selftest.toml");
+    for (table, stopped) in [
+        (&selftest, "isocheck-workns"),
+        (&selftest, "isocheck-zygote"),
+        (&forked, "isocheck-zygote"),
+    ] {
         let child = scope
-            .command(&[
-                "run",
-                "--no-write",
-                "--suite",
-                fixture("suites/selftest.toml").to_str().unwrap(),
-            ])
+            .command(&["run", "--no-write", "--suite", table.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -1060,13 +1078,15 @@ fn sigterm_ends_a_run_whose_helpers_were_stopped_by_sigstop() {
         assert_eq!(o.status.code(), Some(143), "{}", text(&o).1);
         assert!(
             took < std::time::Duration::from_secs(4),
-            "with {stopped} stopped, SIGTERM took {took:?}"
+            "{}: with {stopped} stopped, SIGTERM took {took:?}",
+            table.display()
         );
         std::thread::sleep(std::time::Duration::from_millis(300));
         assert_eq!(
             scope.state(),
             before,
-            "with {stopped} stopped, the run left something behind"
+            "{}: with {stopped} stopped, the run left something behind",
+            table.display()
         );
     }
 }

@@ -617,6 +617,21 @@ impl Launcher {
             return Err(SpawnError::HelperTimeout(deadline));
         }
         streams.stderr_until(z.answer_fd(), Some(super::zygote::ANSWER_WITHIN));
+        if !self.answer_unless_interrupted(&z) {
+            // Silent (stopped by SIGSTOP, say): killed with what it serves,
+            // never given back.
+            kill();
+            drop(live);
+            drop(z);
+            return Err(if self.interrupted().is_some() {
+                SpawnError::Interrupted
+            } else {
+                start_error(format!(
+                    "no answer within {} s",
+                    super::zygote::ANSWER_WITHIN.as_secs()
+                ))
+            });
+        }
         let status = z.helper_status();
         // Nothing of this helper's group may outlive it. A zygote that
         // served in place swept what its sandbox left (it was their
@@ -653,6 +668,27 @@ impl Launcher {
             }
             if self.interrupted().is_some() {
                 return false;
+            }
+        }
+    }
+
+    /// Whether the zygote's answer for the helper that ended comes within
+    /// [`super::zygote::ANSWER_WITHIN`], or within [`STOP_WITHIN`] of the
+    /// run's interrupt, which is looked at every [`INTERRUPT_SEEN_WITHIN`].
+    fn answer_unless_interrupted(&self, z: &Zygote) -> bool {
+        let mut deadline = Instant::now() + super::zygote::ANSWER_WITHIN;
+        let mut seen = false;
+        loop {
+            if !seen && self.interrupted().is_some() {
+                seen = true;
+                deadline = deadline.min(Instant::now() + STOP_WITHIN);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            if z.answers_within(left.min(INTERRUPT_SEEN_WITHIN)) {
+                return true;
             }
         }
     }
