@@ -47,7 +47,9 @@ const HELP_RUN: &str = "Exit status:
 const HELP_LIST: &str = "Exit status:
   0    the cases were listed
   2    bad input or usage
-  3    the harness failed";
+  3    the harness failed
+  130  stopped by SIGINT while deciding (nothing listed)
+  143  stopped by SIGTERM while deciding (nothing listed)";
 /// The exit statuses of `bench`.
 const HELP_BENCH: &str = "Exit status:
   0    measured (an absent peer is no failure)
