@@ -742,7 +742,9 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
         .unwrap();
         let root = dir.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(KconfigFacts::search(&root, "6.1.0")));
+        std::thread::spawn(move || {
+            let _ = tx.send(KconfigFacts::search(&root, "6.1.0"));
+        });
         let f = rx
             .recv_timeout(std::time::Duration::from_secs(20))
             .expect("the search waited on the FIFO");
