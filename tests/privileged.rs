@@ -1038,20 +1038,44 @@ control = { off = "namespace mount", expect = [{ path = "exit.code", ge = 0 }] }
     )
     .unwrap();
     let selftest = fixture("suites/selftest.toml");
+    // The default suite, its zygotes stopped as soon as the signals are
+    // caught: while they decide requirements or start the first pairs, a
+    // wait for a zygote's answer is what the interrupt must cut short.
+    let default = std::path::PathBuf::from("the default suite");
     for (table, stopped) in [
         (&selftest, "isocheck-workns"),
         (&selftest, "isocheck-zygote"),
         (&forked, "isocheck-zygote"),
+        (&default, "isocheck-zygote"),
     ] {
+        let mut args = vec!["run", "--no-write", "--jobs", "2"];
+        if table != &default {
+            args.extend(["--suite", table.to_str().unwrap()]);
+        }
         let child = scope
-            .command(&["run", "--no-write", "--suite", table.to_str().unwrap()])
+            .command(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // The hanging case runs for seconds.
-        std::thread::sleep(std::time::Duration::from_millis(700));
         let pid = child.id();
+        if table == &default {
+            // Children (the runner is made), and a thread beside the main
+            // one after that: the signals are caught.
+            use std::os::unix::fs::MetadataExt;
+            let deciding = || {
+                let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"));
+                let tasks = std::fs::metadata(format!("/proc/{pid}/task"));
+                children.is_ok_and(|c| !c.trim().is_empty()) && tasks.is_ok_and(|t| t.nlink() >= 4)
+            };
+            let t = std::time::Instant::now();
+            while !deciding() && t.elapsed() < std::time::Duration::from_secs(10) {
+                std::hint::spin_loop();
+            }
+        } else {
+            // The hanging case runs for seconds.
+            std::thread::sleep(std::time::Duration::from_millis(700));
+        }
         let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
         let mut n = 0;
         for c in children.split_whitespace() {
@@ -1066,6 +1090,9 @@ control = { off = "namespace mount", expect = [{ path = "exit.code", ge = 0 }] }
             n > 0,
             "no {stopped} among the runner's children {children:?}"
         );
+        if table == &default {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
         let t = std::time::Instant::now();
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),

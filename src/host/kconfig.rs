@@ -5,7 +5,7 @@
 //! There is no `CONFIG_CGROUP_NS` or `CONFIG_MNT_NS`: cgroup namespaces come
 //! with `CONFIG_CGROUPS` and mount namespaces are always built.
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -348,7 +348,7 @@ fn read_text<T>(
             path: path.into(),
             source,
         };
-        GzDecoder::new(bytes)
+        MultiGzDecoder::new(bytes)
             .take(MAX_CONFIG_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(gunzip)?;
@@ -632,6 +632,11 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
         let plain = KernelConfig::from_bytes(SAMPLE.as_bytes(), p).unwrap();
         let gz = KernelConfig::from_bytes(&gzip(SAMPLE.as_bytes()), p).unwrap();
         assert_eq!(plain, gz);
+        // Members one after another are one text, as zcat reads them: the
+        // first alone would say every later option is not set.
+        let (head, tail) = SAMPLE.split_at(SAMPLE.find("CONFIG_USER_NS").unwrap());
+        let members = [gzip(head.as_bytes()), gzip(tail.as_bytes())].concat();
+        assert_eq!(KernelConfig::from_bytes(&members, p).unwrap(), plain);
     }
 
     #[rstest]

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cgroups::{self, CgroupStats, SandboxCgroup};
@@ -151,7 +151,7 @@ pub struct Launcher {
     /// Exec copies made so far, by [`execcopy::key`].
     exec_copies: Mutex<std::collections::HashMap<String, PathBuf>>,
     /// The signal that interrupted the run, 0 while none did.
-    interrupted: AtomicI32,
+    interrupted: Arc<AtomicI32>,
     /// What serves each sandbox running now, for an interrupt to stop.
     live: Mutex<HashSet<Serving>>,
     /// Idle helper zygotes ([`super::zygote`]); `None` when every helper is
@@ -222,7 +222,7 @@ impl Launcher {
             private,
             counter: AtomicU64::new(0),
             exec_copies: Mutex::new(Default::default()),
-            interrupted: AtomicI32::new(0),
+            interrupted: Arc::new(AtomicI32::new(0)),
             live: Mutex::new(HashSet::new()),
             zygotes: Mutex::new(None),
             dir,
@@ -453,7 +453,7 @@ impl Launcher {
             return Some(z);
         }
         // Started outside the lock: other sandboxes need not wait for it.
-        match Zygote::start(&self.helper, &self.dir) {
+        match Zygote::start(&self.helper, &self.dir, self.interrupted.clone()) {
             Ok(z) => Some(z),
             Err(_) => {
                 // Not a binary that answers as a zygote (a stand-in
@@ -477,7 +477,7 @@ impl Launcher {
             let Ok(one) = crate::sys::single_threaded() else {
                 return;
             };
-            match Zygote::fork_from(&self.dir, one) {
+            match Zygote::fork_from(&self.dir, one, self.interrupted.clone()) {
                 Ok(z) => pool.push(z),
                 // Left to a zygote started from the binary when needed.
                 Err(_) => return,
@@ -573,9 +573,10 @@ impl Launcher {
             Ok(s) => s,
             // An idle zygote that died (killed from outside, say) started
             // nothing: a fresh one takes the request, once.
-            Err(_) if !retried => {
+            Err(_) if !retried && self.interrupted().is_none() => {
                 drop(z);
-                let fresh = Zygote::start(&self.helper, &self.dir).map_err(start_error)?;
+                let fresh = Zygote::start(&self.helper, &self.dir, self.interrupted.clone())
+                    .map_err(start_error)?;
                 return self.call_zygote(fresh, body, deadline, true);
             }
             Err(e) => return Err(start_error(e)),
@@ -702,12 +703,7 @@ impl Launcher {
     }
 }
 
-/// How long a zygote serving in place has to end its sandbox and close its
-/// streams once it is told to stop, before it is killed.
-const STOP_WITHIN: Duration = Duration::from_secs(2);
-
-/// How often a sandbox's wait looks at the run's interrupt.
-const INTERRUPT_SEEN_WITHIN: Duration = Duration::from_millis(100);
+use super::zygote::{INTERRUPT_SEEN_WITHIN, STOP_WITHIN};
 
 /// How long the rest of a helper's stderr is read once its process group
 /// is gone: the pipe holds all it wrote, unless a process that left the

@@ -47,6 +47,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::helper::{self, RUNNER_PID_ENV};
@@ -65,6 +67,13 @@ const MAX_REQUEST: usize = 1 << 20;
 /// request or report a helper's end once its pipes have closed: it does
 /// nothing but fork and reap, so a loaded machine answers well within.
 pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+/// How long a zygote has to answer once the run is interrupted (to end
+/// the sandbox it serves in place and close its streams, say), before it
+/// is given up and killed.
+pub(crate) const STOP_WITHIN: Duration = Duration::from_secs(2);
+/// How often a wait for a zygote or its helper looks at the run's
+/// interrupt.
+pub(crate) const INTERRUPT_SEEN_WITHIN: Duration = Duration::from_millis(100);
 
 const READY: u8 = b'R';
 const STARTED: u8 = b'S';
@@ -389,13 +398,21 @@ impl Served {
 pub struct Zygote {
     child: ChildProc,
     sock: OwnedFd,
+    /// The run's interrupt (a signal number, 0 until one comes): a wait
+    /// for an answer gives up [`STOP_WITHIN`] after it, so that a zygote
+    /// that never answers (stopped by SIGSTOP) cannot hold up a stopped run.
+    interrupted: Arc<AtomicI32>,
 }
 
 impl Zygote {
     /// Starts a zygote from `helper` in the work namespace of `dir`;
     /// `Err` says why there is none (a binary that does not answer as a
     /// zygote among the reasons).
-    pub fn start(helper: &Path, dir: &WorkDir) -> Result<Zygote, String> {
+    pub fn start(
+        helper: &Path,
+        dir: &WorkDir,
+        interrupted: Arc<AtomicI32>,
+    ) -> Result<Zygote, String> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -422,6 +439,7 @@ impl Zygote {
         Zygote {
             child: ChildProc::Started(child),
             sock: ours,
+            interrupted,
         }
         .ready()
     }
@@ -432,7 +450,11 @@ impl Zygote {
     /// streams, holding no descriptor but its socket), without paying for
     /// exec, the dynamic loader and the runtime's start-up. The runner
     /// forks its first zygotes this way before it starts any thread.
-    pub fn fork_from(dir: &WorkDir, one: sys::SingleThreaded) -> Result<Zygote, String> {
+    pub fn fork_from(
+        dir: &WorkDir,
+        one: sys::SingleThreaded,
+        interrupted: Arc<AtomicI32>,
+    ) -> Result<Zygote, String> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -446,6 +468,7 @@ impl Zygote {
         Zygote {
             child: ChildProc::Forked(Forked::new(child)),
             sock: ours,
+            interrupted,
         }
         .ready()
     }
@@ -458,18 +481,28 @@ impl Zygote {
         }
     }
 
-    /// The zygote's next answer, within `within`.
+    /// The zygote's next answer, within `within`, or within
+    /// [`STOP_WITHIN`] of the run's interrupt.
     fn next(&mut self, within: Duration) -> Result<(u8, i32), String> {
-        let deadline = Instant::now() + within;
+        let mut deadline = Instant::now() + within;
+        let mut seen = false;
         loop {
+            if !seen && self.interrupted.load(Ordering::SeqCst) != 0 {
+                seen = true;
+                deadline = deadline.min(Instant::now() + STOP_WITHIN);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(format!("no answer within {} s", within.as_secs()));
+                return Err(if seen {
+                    "no answer once the run was interrupted".to_string()
+                } else {
+                    format!("no answer within {} s", within.as_secs())
+                });
             }
             let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
             match nix::poll::poll(
                 &mut fds,
-                PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+                PollTimeout::try_from(left.min(INTERRUPT_SEEN_WITHIN)).unwrap_or(PollTimeout::MAX),
             ) {
                 Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
                 Ok(_) => {}
