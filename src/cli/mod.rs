@@ -886,6 +886,30 @@ pub const EXIT_SIGINT: u8 = 130;
 /// Exit status of a run stopped by SIGTERM (128 + 15).
 pub const EXIT_SIGTERM: u8 = 143;
 
+/// Holds SIGINT and SIGTERM back from the runner's making (its work
+/// directory, lock cgroup, holder and zygotes) until they are caught
+/// ([`release_stop_signals`]): one sent meanwhile is then an interrupt,
+/// which removes all of it, instead of ending the process with it half
+/// made. The helpers forked meanwhile empty their mask
+/// (`plumbing::fork_group`); a child started from a binary gets an empty
+/// one from the standard library.
+fn hold_stop_signals() {
+    let _ = stop_signals().thread_block();
+}
+
+/// Lets SIGINT and SIGTERM in again, once they are caught: one held back
+/// is delivered now.
+fn release_stop_signals() {
+    let _ = stop_signals().thread_unblock();
+}
+
+fn stop_signals() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    set
+}
+
 /// The exit status of a run stopped by `signal`.
 fn interrupted_status(signal: &str) -> u8 {
     match signal {
@@ -947,6 +971,7 @@ fn run(a: RunArgs) -> u8 {
             return code;
         }
     };
+    hold_stop_signals();
     let runner = match make_runner(rootfs, a.jobs, host) {
         Ok(r) => r,
         Err(code) => return code,
@@ -966,6 +991,7 @@ fn run(a: RunArgs) -> u8 {
             return EXIT_HARNESS;
         }
     };
+    release_stop_signals();
     let signal_handle = signals.handle();
     let stdout = std::io::stdout();
     let color = use_color(
@@ -1128,6 +1154,7 @@ fn load_with_host(args: &SuiteArgs) -> (Result<Vec<Property>, String>, HostFacts
 fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostFacts) -> u8 {
     let select = selector(selection);
     // The runner decides requirements by trying them, as a run would.
+    hold_stop_signals();
     let runner = match make_runner(None, 1, host) {
         Ok(r) => r,
         Err(code) => return code,
@@ -1155,6 +1182,7 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
             return EXIT_HARNESS;
         }
     };
+    release_stop_signals();
     let signal_handle = signals.handle();
     let decided = std::thread::scope(|s| {
         let runner = &runner;
