@@ -148,16 +148,12 @@ fn read_config_file(path: &Path, source: Source) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(std::io::Error::other(too_large()));
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB, which no kernel config is",
+            MAX_CONFIG_BYTES >> 20
+        )));
     }
     Ok(bytes)
-}
-
-fn too_large() -> String {
-    format!(
-        "larger than {} MiB, which no kernel config is",
-        MAX_CONFIG_BYTES >> 20
-    )
 }
 
 impl KernelConfig {

@@ -618,31 +618,21 @@ impl Launcher {
             return Err(SpawnError::HelperTimeout(deadline));
         }
         streams.stderr_until(z.answer_fd(), Some(super::zygote::ANSWER_WITHIN));
-        if !self.answer_unless_interrupted(&z) {
-            // Silent (stopped by SIGSTOP, say): killed with what it serves,
-            // never given back.
-            kill();
-            drop(live);
-            drop(z);
-            return Err(if self.interrupted().is_some() {
-                SpawnError::Interrupted
-            } else {
-                start_error(format!(
-                    "no answer within {} s",
-                    super::zygote::ANSWER_WITHIN.as_secs()
-                ))
-            });
-        }
+        // Given up 2 s after an interrupt (`Zygote::next`) when the zygote
+        // is silent (stopped by SIGSTOP, say).
         let status = z.helper_status();
         // Nothing of this helper's group may outlive it. A zygote that
         // served in place swept what its sandbox left (it was their
-        // subreaper) before it answered, and stays.
-        if matches!(served, super::zygote::Served::Forked(_)) {
+        // subreaper) before it answered, and stays; one that did not
+        // answer is killed with what it serves, never given back.
+        if matches!(served, super::zygote::Served::Forked(_)) || status.is_err() {
             kill();
         }
         drop(live);
         if status.is_ok() {
             self.give_back(z);
+        } else {
+            drop(z);
         }
         let stderr = streams.stderr_to_end();
         if self.interrupted().is_some() {
@@ -669,27 +659,6 @@ impl Launcher {
             }
             if self.interrupted().is_some() {
                 return false;
-            }
-        }
-    }
-
-    /// Whether the zygote's answer for the helper that ended comes within
-    /// [`super::zygote::ANSWER_WITHIN`], or within [`STOP_WITHIN`] of the
-    /// run's interrupt, which is looked at every [`INTERRUPT_SEEN_WITHIN`].
-    fn answer_unless_interrupted(&self, z: &Zygote) -> bool {
-        let mut deadline = Instant::now() + super::zygote::ANSWER_WITHIN;
-        let mut seen = false;
-        loop {
-            if !seen && self.interrupted().is_some() {
-                seen = true;
-                deadline = deadline.min(Instant::now() + STOP_WITHIN);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            if z.answers_within(left.min(INTERRUPT_SEEN_WITHIN)) {
-                return true;
             }
         }
     }

@@ -553,17 +553,6 @@ impl Zygote {
         self.sock.as_fd()
     }
 
-    /// Whether an answer (or the zygote's end) is there to read within
-    /// `within`.
-    pub fn answers_within(&self, within: Duration) -> bool {
-        let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLIN)];
-        nix::poll::poll(
-            &mut fds,
-            PollTimeout::try_from(within).unwrap_or(PollTimeout::MAX),
-        )
-        .is_ok_and(|n| n > 0)
-    }
-
     /// The wait status of the helper forked last, once it has ended.
     pub fn helper_status(&mut self) -> Result<std::process::ExitStatus, String> {
         use std::os::unix::process::ExitStatusExt;
