@@ -160,6 +160,17 @@ fn cpus() -> usize {
 /// Spins for at least `ms` milliseconds of wall time; with a `quota`, on
 /// until the measurement decides (see the module), for at most `max_ms`.
 pub fn busy_loop(ms: u64, max_ms: Option<u64>, quota: Option<Quota>) -> BusyReport {
+    busy_loop_then(ms, max_ms, quota, || {})
+}
+
+/// [`busy_loop`], calling `after` once the loop has ended and before the
+/// cgroup's counters are read: tests stand for a preemption there.
+fn busy_loop_then(
+    ms: u64,
+    max_ms: Option<u64>,
+    quota: Option<Quota>,
+    after: impl FnOnce(),
+) -> BusyReport {
     let cpus = cpus();
     let stat0 = CpuStat::inherited();
     let cpu0 = cpu_time();
@@ -168,35 +179,42 @@ pub fn busy_loop(ms: u64, max_ms: Option<u64>, quota: Option<Quota>) -> BusyRepo
     let max = Duration::from_millis(max_ms.unwrap_or(ms).max(ms));
     let mut next_stat = start + min;
     let mut x = 0u64;
-    loop {
+    // The loop ends on a sample, wall time read first and CPU time right
+    // after (CPU time only grows, so the pair can flatter the loop by the
+    // microseconds between the reads, never by a preemption), and that
+    // sample is what the report judges. Reading the clocks again after the
+    // loop would add every millisecond the process then waited for a CPU to
+    // what the quota allows, but nothing to its CPU time: an unlimited loop
+    // that had just got over the quota on a busy host was judged under it.
+    let (wall, cpu1) = loop {
         for _ in 0..1_000 {
             x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
         let now = Instant::now();
         let wall = now - start;
         if wall >= max {
-            break;
+            break (wall, cpu_time());
         }
         if wall < min {
             continue;
         }
         let (Some(q), Ok(c0)) = (quota, cpu0) else {
-            break;
+            break (wall, cpu_time());
         };
-        if cpu_time().is_ok_and(|c| c.saturating_sub(c0) > q.allows(wall, 0, cpus)) {
-            break;
+        let cpu = cpu_time();
+        if cpu.is_ok_and(|c| c.saturating_sub(c0) > q.allows(wall, 0, cpus)) {
+            break (wall, cpu);
         }
         if now >= next_stat {
             next_stat = now + Duration::from_millis(5);
             if let (Some(a), Some(b)) = (stat0, CpuStat::inherited()) {
                 if b.nr_throttled.saturating_sub(a.nr_throttled) >= q.throttles_to_decide(cpus) {
-                    break;
+                    break (wall, cpu);
                 }
             }
         }
-    }
-    let wall = start.elapsed();
-    let cpu1 = cpu_time();
+    };
+    after();
     let delta = match (stat0, CpuStat::inherited()) {
         (Some(a), Some(b)) => Some(CpuStat {
             nr_periods: b.nr_periods.saturating_sub(a.nr_periods),
@@ -439,5 +457,20 @@ mod tests {
         let r = busy_loop(10, Some(20_000), Some(Q));
         assert_eq!((r.over_quota, r.decided), (Some(true), Some(true)), "{r:?}");
         assert!(r.wall_ms < 20_000.0, "{r:?}");
+    }
+
+    #[test]
+    fn a_wait_for_the_cpu_after_the_loop_does_not_undo_its_verdict() {
+        // The loop ends just over what 1 ms per 10 ms allows; 60 ms without
+        // a CPU after it (a busy host) would have the quota allow 6 ms more
+        // than the loop got, were the clocks read again.
+        let small = Quota {
+            quota_us: 1_000,
+            period_us: 10_000,
+        };
+        let r = busy_loop_then(10, Some(20_000), Some(small), || {
+            std::thread::sleep(Duration::from_millis(60))
+        });
+        assert_eq!((r.over_quota, r.decided), (Some(true), Some(true)), "{r:?}");
     }
 }
