@@ -9,7 +9,7 @@ use flate2::read::MultiGzDecoder;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -108,6 +108,9 @@ pub enum KconfigError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelConfig {
     options: BTreeMap<String, Tristate>,
+    /// Options whose (last) line gives no value that can be read: their
+    /// value is unknown, not `n`.
+    unreadable: BTreeSet<String>,
     sha256: String,
     warnings: Vec<String>,
 }
@@ -162,11 +165,21 @@ impl KernelConfig {
     /// warnings. Text with NUL bytes or without a single option is refused.
     pub fn parse(text: &str) -> Result<KernelConfig, ParseError> {
         let Scan { options, warnings } = scan(text)?;
+        let mut known = BTreeMap::new();
+        let mut unreadable = BTreeSet::new();
+        for (name, value) in options {
+            match value.into_tristate() {
+                Some(v) => {
+                    known.insert(name.to_string(), v);
+                }
+                None => {
+                    unreadable.insert(name.to_string());
+                }
+            }
+        }
         Ok(KernelConfig {
-            options: options
-                .into_iter()
-                .map(|(name, value)| (name.to_string(), value.into_tristate()))
-                .collect(),
+            options: known,
+            unreadable,
             sha256: sha256_hex(text.as_bytes()),
             warnings,
         })
@@ -187,16 +200,28 @@ impl KernelConfig {
         KernelConfig::from_bytes(&bytes, path)
     }
 
-    /// An option's value; absent options are `No`.
-    pub fn get(&self, name: &str) -> Tristate {
-        self.options.get(name).cloned().unwrap_or(Tristate::No)
+    /// An option's value; absent options are `No`. `None` when the line
+    /// that sets it gives no value that can be read (`CONFIG_X=`): what
+    /// the kernel was built with is then unknown.
+    pub fn get(&self, name: &str) -> Option<Tristate> {
+        if self.unreadable.contains(name) {
+            return None;
+        }
+        Some(self.options.get(name).cloned().unwrap_or(Tristate::No))
     }
 
     /// An option's value as the text gives it; `None` when the text does
     /// not mention it (an option the kernel's build does not have, or one
-    /// whose dependencies are not met), unlike [`KernelConfig::get`].
+    /// whose dependencies are not met), unlike [`KernelConfig::get`], or
+    /// gives no value that can be read ([`KernelConfig::is_unreadable`]).
     pub fn lookup(&self, name: &str) -> Option<Tristate> {
         self.options.get(name).cloned()
+    }
+
+    /// The text names the option on a line with no value that can be
+    /// read: its value is unknown.
+    pub fn is_unreadable(&self, name: &str) -> bool {
+        self.unreadable.contains(name)
     }
 
     /// Lowercase hex sha256 of the (decompressed) text.
@@ -224,20 +249,24 @@ impl KernelConfig {
 enum Raw<'t> {
     Value(Tristate),
     Bare(&'t str),
+    /// A line with no value (`CONFIG_X=`): the value is unknown.
+    Unreadable,
 }
 
 impl Raw<'_> {
-    fn to_tristate(&self) -> Tristate {
+    fn to_tristate(&self) -> Option<Tristate> {
         match self {
-            Raw::Value(v) => v.clone(),
-            Raw::Bare(v) => Tristate::Value(v.to_string()),
+            Raw::Value(v) => Some(v.clone()),
+            Raw::Bare(v) => Some(Tristate::Value(v.to_string())),
+            Raw::Unreadable => None,
         }
     }
 
-    fn into_tristate(self) -> Tristate {
+    fn into_tristate(self) -> Option<Tristate> {
         match self {
-            Raw::Value(v) => v,
-            Raw::Bare(v) => Tristate::Value(v.to_string()),
+            Raw::Value(v) => Some(v),
+            Raw::Bare(v) => Some(Tristate::Value(v.to_string())),
+            Raw::Unreadable => None,
         }
     }
 }
@@ -296,10 +325,11 @@ fn scan(text: &str) -> Result<Scan<'_>, ParseError> {
         }
         let value = match value.trim() {
             // A kernel's config never writes an empty value (an empty
-            // string is `""`): an odd line, not an option set to nothing.
+            // string is `""`): an odd line, and the option's value is
+            // unknown (not `n`: the line says the option is there).
             "" => {
                 warn(n, format!("{name}: no value"));
-                continue;
+                Raw::Unreadable
             }
             "y" => Raw::Value(Tristate::Yes),
             "m" => Raw::Value(Tristate::Module),
@@ -447,12 +477,13 @@ impl KconfigFacts {
     }
 
     /// The facts of a config read from `path`: its sha256, its odd lines
-    /// and the value `get` gives each of the [`ISOLATION_OPTIONS`].
+    /// and the value `get` gives each of the [`ISOLATION_OPTIONS`] (left
+    /// out where `get` cannot tell it, so that it reads as unknown).
     fn recorded(
         path: &Path,
         sha256: String,
         warnings: Vec<String>,
-        get: impl Fn(&str) -> Tristate,
+        get: impl Fn(&str) -> Option<Tristate>,
     ) -> KconfigFacts {
         KconfigFacts {
             source: Some(path.display().to_string()),
@@ -461,7 +492,7 @@ impl KconfigFacts {
             sha256: Some(sha256),
             options: ISOLATION_OPTIONS
                 .iter()
-                .map(|o| (o.to_string(), get(o)))
+                .filter_map(|o| Some((o.to_string(), get(o)?)))
                 .collect(),
             warnings,
         }
@@ -476,7 +507,7 @@ impl KconfigFacts {
                 path,
                 sha256_hex(text.as_bytes()),
                 warnings,
-                |o| options.get(o).map_or(Tristate::No, Raw::to_tristate),
+                |o| options.get(o).map_or(Some(Tristate::No), Raw::to_tristate),
             ))
         })
     }
@@ -543,7 +574,7 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
     )]
     fn get_values(#[case] name: &str, #[case] want: Tristate) {
         let cfg = KernelConfig::parse(SAMPLE).unwrap();
-        assert_eq!(cfg.get(name), want);
+        assert_eq!(cfg.get(name), Some(want));
         assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
     }
 
@@ -574,7 +605,32 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
     fn odd_lines_are_warnings_with_line_numbers(#[case] text: &str, #[case] want: &str) {
         let cfg = KernelConfig::parse(text).unwrap();
         assert_eq!(cfg.warnings(), [want.to_string()]);
-        assert!(cfg.get("CONFIG_A").is_enabled());
+        assert!(cfg.get("CONFIG_A").unwrap().is_enabled());
+    }
+
+    #[test]
+    fn an_option_on_a_line_with_no_value_is_unknown_not_off() {
+        let cfg =
+            KernelConfig::parse("CONFIG_A=y\nCONFIG_USER_NS=\n# CONFIG_B is not set\n").unwrap();
+        assert_eq!(cfg.get("CONFIG_USER_NS"), None);
+        assert!(cfg.is_unreadable("CONFIG_USER_NS"));
+        assert_eq!(cfg.lookup("CONFIG_USER_NS"), None);
+        assert_eq!(cfg.get("CONFIG_B"), Some(Tristate::No));
+        assert_eq!(cfg.get("CONFIG_C"), Some(Tristate::No));
+        // The facts leave it out, so that it reads as unknown, both ways
+        // they are made.
+        let path = Path::new("/boot/config-x");
+        let facts = KconfigFacts::from_config(&cfg, path);
+        let scanned = KconfigFacts::of_bytes(b"CONFIG_A=y\nCONFIG_USER_NS=\n", path).unwrap();
+        for f in [facts, scanned] {
+            assert_eq!(f.get("CONFIG_USER_NS"), None, "{f:?}");
+            assert_eq!(f.get("CONFIG_PID_NS"), Some(Tristate::No), "{f:?}");
+            assert_eq!(f.warnings, ["line 2: CONFIG_USER_NS: no value"]);
+        }
+        // The last line wins, as for any option.
+        let cfg = KernelConfig::parse("CONFIG_A=\nCONFIG_A=m\nCONFIG_B=y\nCONFIG_B=\n").unwrap();
+        assert_eq!(cfg.get("CONFIG_A"), Some(Tristate::Module));
+        assert_eq!(cfg.get("CONFIG_B"), None);
     }
 
     #[test]
@@ -591,8 +647,8 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
     #[test]
     fn crlf_and_indentation_are_tolerated() {
         let cfg = KernelConfig::parse("  CONFIG_A=y\r\n# CONFIG_B is not set\r\n").unwrap();
-        assert_eq!(cfg.get("CONFIG_A"), Tristate::Yes);
-        assert_eq!(cfg.get("CONFIG_B"), Tristate::No);
+        assert_eq!(cfg.get("CONFIG_A"), Some(Tristate::Yes));
+        assert_eq!(cfg.get("CONFIG_B"), Some(Tristate::No));
         assert_eq!(cfg.len(), 2);
     }
 
@@ -602,7 +658,7 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
         assert_eq!(cfg.lookup("CONFIG_MEMCG"), Some(Tristate::Yes));
         assert_eq!(cfg.lookup("CONFIG_MEMCG_V1"), Some(Tristate::No));
         assert_eq!(cfg.lookup("CONFIG_CPUSETS_V1"), None);
-        assert_eq!(cfg.get("CONFIG_CPUSETS_V1"), Tristate::No);
+        assert_eq!(cfg.get("CONFIG_CPUSETS_V1"), Some(Tristate::No));
     }
 
     #[test]

@@ -210,7 +210,9 @@ pub struct KconfigFacts {
     /// Hex sha256 of the config text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    /// The [`ISOLATION_OPTIONS`](crate::host::kconfig::ISOLATION_OPTIONS), with their values.
+    /// The [`ISOLATION_OPTIONS`](crate::host::kconfig::ISOLATION_OPTIONS), with their values;
+    /// one whose line gives no value that can be read (`CONFIG_X=`) is left
+    /// out: its value is unknown.
     pub options: BTreeMap<String, Tristate>,
     /// Odd lines of the source, with their numbers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -222,8 +224,9 @@ impl KconfigFacts {
         self.source.is_some()
     }
 
-    /// An option's value; `None` when the config is unknown or the option
-    /// is not one of the recorded [`ISOLATION_OPTIONS`](crate::host::kconfig::ISOLATION_OPTIONS).
+    /// An option's value; `None` when the config is unknown, its line
+    /// gives no value that can be read, or the option is not one of the
+    /// recorded [`ISOLATION_OPTIONS`](crate::host::kconfig::ISOLATION_OPTIONS).
     pub fn get(&self, name: &str) -> Option<Tristate> {
         self.options.get(name).cloned()
     }

@@ -30,11 +30,17 @@ fn config_of(host: &HostFacts, options: &[&str]) -> (String, Option<bool>) {
         return ("unknown (no kernel config found)".into(), None);
     }
     let mut parts = Vec::new();
-    let mut all = true;
+    let mut all = Some(true);
     for o in options {
-        let v = host.kconfig.get(o).unwrap_or(Tristate::No);
+        // Every option a check names is recorded (a gates test says so):
+        // one missing had a line with no value that can be read.
+        let Some(v) = host.kconfig.get(o) else {
+            parts.push(format!("{o}=? (its line has no value)"));
+            all = None;
+            continue;
+        };
         let on = matches!(v, Tristate::Yes | Tristate::Module);
-        all &= on;
+        all = all.map(|a| a && on);
         parts.push(format!(
             "{o}={}",
             if on {
@@ -48,7 +54,7 @@ fn config_of(host: &HostFacts, options: &[&str]) -> (String, Option<bool>) {
             }
         ));
     }
-    (parts.join(", "), Some(all))
+    (parts.join(", "), all)
 }
 
 /// A knob with its value, and whether that value blocks the feature.
@@ -109,7 +115,7 @@ fn judge(
             format!("built ({config_text}) but it fails and no knob explains it: a security module, a seccomp filter or a container around isocheck may refuse it"),
             None,
         ),
-        (Some(Err(d)), None) => (d.to_string(), AuditStatus::Absent, "it fails, and no kernel config is readable to say why".into(), None),
+        (Some(Err(d)), None) => (d.to_string(), AuditStatus::Absent, format!("it fails, and the kernel config cannot say why: {config_text}"), None),
     };
     AuditCheck {
         feature: feature.into(),
@@ -432,6 +438,36 @@ mod tests {
                 "{c:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_option_whose_value_is_unknown_is_not_read_as_off() {
+        // CONFIG_USER_NS had a line with no value: not recorded.
+        let h = host(Some(&[("CONFIG_PID_NS", Tristate::Yes)]), &[]);
+        let (text, built) = config_of(&h, &["CONFIG_PID_NS", "CONFIG_USER_NS"]);
+        assert_eq!(built, None);
+        assert_eq!(
+            text,
+            "CONFIG_PID_NS=y, CONFIG_USER_NS=? (its line has no value)"
+        );
+        // Working is then OK, never DISAGREE; refused is not blamed on
+        // the build alone.
+        let c = judge(
+            "user namespaces",
+            config_of(&h, &["CONFIG_USER_NS"]),
+            Vec::new(),
+            "try",
+            Some(Ok("made".into())),
+        );
+        assert_eq!(c.status, AuditStatus::Ok, "{c:?}");
+        let c = judge(
+            "user namespaces",
+            config_of(&h, &["CONFIG_USER_NS"]),
+            Vec::new(),
+            "try",
+            Some(Err(refused("unshare-user", "EINVAL"))),
+        );
+        assert!(c.explanation.contains("CONFIG_USER_NS=?"), "{c:?}");
     }
 
     #[test]

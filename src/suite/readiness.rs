@@ -150,16 +150,35 @@ fn from_kconfig(host: &HostFacts, what: &str, options: &[&str], optional: bool) 
             fix: None,
         };
     }
+    // Every option named here is recorded: one missing had a line with no
+    // value that can be read, and whether it is built is unknown.
+    let unknown: Vec<&str> = options
+        .iter()
+        .copied()
+        .filter(|o| host.kconfig.get(o).is_none())
+        .collect();
     let missing: Vec<&str> = options
         .iter()
         .copied()
         .filter(|o| {
-            !matches!(
+            matches!(
                 host.kconfig.get(o),
-                Some(Tristate::Yes) | Some(Tristate::Module)
+                Some(Tristate::No) | Some(Tristate::Value(_))
             )
         })
         .collect();
+    if missing.is_empty() && !unknown.is_empty() {
+        return Need {
+            what: what.into(),
+            met: None,
+            optional,
+            seen: format!(
+                "the kernel config gives no value for {}",
+                unknown.join(", ")
+            ),
+            fix: None,
+        };
+    }
     Need {
         what: what.into(),
         met: Some(missing.is_empty()),
@@ -559,6 +578,20 @@ mod tests {
             .needs
             .iter()
             .any(|n| n.fix.as_deref() == Some("install slirp4netns (or passt, for pasta)")));
+    }
+
+    #[test]
+    fn an_option_with_no_value_in_the_config_is_unknown_not_missing() {
+        // CONFIG_VETH had a line with no value: the facts leave it out.
+        let mut host = ready_host();
+        host.kconfig.options.remove("CONFIG_VETH");
+        let n = from_kconfig(&host, "net", &["CONFIG_VETH", "CONFIG_BRIDGE"], false);
+        assert_eq!(n.met, None, "{n:?}");
+        assert_eq!(n.seen, "the kernel config gives no value for CONFIG_VETH");
+        // One that is known to be missing still says no.
+        host.kconfig.options.insert("CONFIG_BRIDGE".into(), Tristate::No);
+        let n = from_kconfig(&host, "net", &["CONFIG_VETH", "CONFIG_BRIDGE"], false);
+        assert_eq!(n.met, Some(false), "{n:?}");
     }
 
     #[test]

@@ -857,7 +857,24 @@ pub fn v1_interface(
     proc_cgroups: Option<&str>,
 ) -> Option<V1Interface> {
     let v1 = gates::controller_v1_config(controller)?;
-    Some(match config {
+    // An option the config names on a line with no value tells nothing:
+    // decided as without a config.
+    let unreadable = match config {
+        ConfigAnswer::Known { source, config } => {
+            // The controller's own option is asked only without v1's.
+            let asked = if config.lookup(v1.option).is_some() || config.is_unreadable(v1.option) {
+                v1.option
+            } else {
+                v1.controller
+            };
+            config
+                .is_unreadable(asked)
+                .then(|| format!("{source} gives no value for {asked}"))
+        }
+        ConfigAnswer::Unknown(_) => None,
+    };
+    let unreadable = unreadable.map(ConfigAnswer::Unknown);
+    Some(match unreadable.as_ref().unwrap_or(config) {
         ConfigAnswer::Known { source, config } => match config.lookup(v1.option) {
             Some(t) if t.is_enabled() => {
                 V1Interface::Built(format!("{}={t} in {source}", v1.option))
@@ -867,10 +884,12 @@ pub fn v1_interface(
                 source: source.to_string(),
             },
             // A kernel from before the option: v1 comes with the controller.
-            None if config.get(v1.controller).is_enabled() => V1Interface::Built(format!(
-                "{source} has no {} and sets {}",
-                v1.option, v1.controller
-            )),
+            None if config.get(v1.controller).is_some_and(|t| t.is_enabled()) => {
+                V1Interface::Built(format!(
+                    "{source} has no {} and sets {}",
+                    v1.option, v1.controller
+                ))
+            }
             None => V1Interface::NotBuilt {
                 option: v1.controller,
                 source: source.to_string(),
@@ -1195,7 +1214,7 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
             // The host facts hold the isolation options' values, read from
             // the same file: only another option needs the file again.
             let read = match host.kconfig.get(opt) {
-                Some(v) => Ok(v),
+                Some(v) => Ok(Some(v)),
                 None => crate::host::KernelConfig::from_file(std::path::Path::new(&src))
                     .map(|cfg| cfg.get(opt)),
             };
@@ -1205,7 +1224,12 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
                     probe,
                     format!("config unreadable ({e}): decided by behaviour"),
                 ),
-                Ok(value) => match value {
+                Ok(None) => met(
+                    req,
+                    probe,
+                    format!("{opt} has a line with no value in {src}: decided by behaviour"),
+                ),
+                Ok(Some(value)) => match value {
                     crate::model::host::Tristate::Yes | crate::model::host::Tristate::Module => {
                         met(req, probe, format!("{opt} set in {src}"))
                     }
@@ -2109,6 +2133,18 @@ mod tests {
         Some((ReasonKind::MissingKconfig, "memory controller not built for cgroup v1: CONFIG_MEMCG is not set (in /boot/config-x)"))
     )]
     #[case::config_unknown("memory", None, PROC_CGROUPS_612, None)]
+    #[case::option_with_no_value(
+        "memory",
+        Some("CONFIG_MEMCG=y\nCONFIG_MEMCG_V1=\n"),
+        PROC_CGROUPS_NO_MEMORY,
+        Some((ReasonKind::ControllerAbsent, "memory controller not available for cgroup v1: /proc/cgroups does not list it (kernel config unknown: /boot/config-x gives no value for CONFIG_MEMCG_V1; CONFIG_MEMCG_V1 builds it)"))
+    )]
+    #[case::controller_with_no_value_and_no_v1_option(
+        "memory",
+        Some("CONFIG_MEMCG=\n"),
+        PROC_CGROUPS_612,
+        None
+    )]
     #[case::config_unknown_and_unlisted(
         "memory",
         None,
