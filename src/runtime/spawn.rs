@@ -571,9 +571,15 @@ impl Launcher {
         let (err_r, err_w) = pipe()?;
         let served = match z.fork_helper(body, out_w, err_w) {
             Ok(s) => s,
-            // An idle zygote that died (killed from outside, say) started
-            // nothing: a fresh one takes the request, once.
-            Err(_) if !retried && self.interrupted().is_none() => {
+            // An idle zygote that died (killed from outside, say) or did
+            // not answer (stopped) started nothing: a fresh one takes the
+            // request, once. Said on stderr: a silent zygote has made the
+            // run wait up to ANSWER_WITHIN.
+            Err(e) if !retried && self.interrupted().is_none() => {
+                eprintln!(
+                    "isocheck: a zygote (pid {}) did not take a request ({e}); a fresh one takes it",
+                    z.pid()
+                );
                 drop(z);
                 let fresh = Zygote::start(&self.helper, &self.dir, self.interrupted.clone())
                     .map_err(start_error)?;

@@ -546,6 +546,11 @@ impl Zygote {
         }
     }
 
+    /// The zygote's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id()
+    }
+
     /// The socket the zygote answers on: readable once the helper forked
     /// last has ended and its status is there to read.
     pub fn answer_fd(&self) -> std::os::fd::BorrowedFd<'_> {

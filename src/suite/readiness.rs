@@ -589,7 +589,9 @@ mod tests {
         assert_eq!(n.met, None, "{n:?}");
         assert_eq!(n.seen, "the kernel config gives no value for CONFIG_VETH");
         // One that is known to be missing still says no.
-        host.kconfig.options.insert("CONFIG_BRIDGE".into(), Tristate::No);
+        host.kconfig
+            .options
+            .insert("CONFIG_BRIDGE".into(), Tristate::No);
         let n = from_kconfig(&host, "net", &["CONFIG_VETH", "CONFIG_BRIDGE"], false);
         assert_eq!(n.met, Some(false), "{n:?}");
     }
