@@ -11,13 +11,17 @@
 //! - it got more CPU time than the quota allows over its wall time (an
 //!   unlimited loop does as soon as the CPU gives it a small share): the
 //!   quota cannot have held;
-//! - the kernel throttled its cgroup in several periods (cpu.stat
-//!   `nr_throttled`, read through a descriptor the helper passes down): the
-//!   loop ran into the quota, so its CPU time measures the quota, not the
-//!   host's load.
+//! - the kernel throttled its cgroup in so many of the loop's periods that,
+//!   had each of them given twice the promised quota, the loop would be
+//!   over what the quota allows (cpu.stat `nr_throttled`, read through a
+//!   descriptor the helper passes down), and the kernel ran no more periods
+//!   than the promised period makes (`nr_periods`; shorter periods, a
+//!   larger share, would make each throttle worth less): the loop ran into
+//!   the quota, so its CPU time measures the quota, not the host's load.
 //!
 //! When neither happened by `max_ms` the loop got too little CPU time to
-//! tell, and says so (`decided: false`) rather than let a ratio guess.
+//! tell (a host so busy that it was rarely throttled), and says so
+//! (`decided: false`) rather than let a ratio guess.
 
 use nix::time::{clock_gettime, ClockId};
 use serde::{Deserialize, Serialize};
@@ -55,26 +59,37 @@ impl Quota {
         SLICE.min(self.quota()) * cpus.clamp(1, 16) as u32 + TICK
     }
 
-    /// The most CPU time a single task held to this quota can get in a
-    /// stretch of `wall` that spans `kernel_periods` of the cgroup's
-    /// periods (0 when unknown): one quota for every period the stretch
-    /// touches (`ceil(wall / period) + 1`, or the kernel's count plus one
-    /// if larger), plus the [slack](Quota::slack).
-    pub fn allows(&self, wall: Duration, kernel_periods: u64, cpus: usize) -> Duration {
+    /// Periods of the promised length a stretch of `wall` touches:
+    /// `ceil(wall / period) + 1`.
+    fn periods(&self, wall: Duration) -> u64 {
         let period = Duration::from_micros(self.period_us.max(1));
-        let by_wall = wall.as_nanos().div_ceil(period.as_nanos()) as u64 + 1;
-        let periods = by_wall.max(kernel_periods + 1);
-        Duration::from_micros(self.quota_us.saturating_mul(periods)) + self.slack(cpus)
+        wall.as_nanos().div_ceil(period.as_nanos()) as u64 + 1
     }
 
-    /// Throttled periods that end the loop once it has run into its quota:
-    /// enough that a quota twice the promised one would have got the loop
-    /// over [`allows`](Quota::allows) first. In `n` periods such a quota
-    /// gives `2nq`, which passes `(n + 2)q + slack` once `n > 2 + slack/q`;
-    /// one more for the period the count lags.
-    pub fn throttles_to_decide(&self, cpus: usize) -> u64 {
-        let q = self.quota().as_nanos();
-        3 + self.slack(cpus).as_nanos().div_ceil(q) as u64
+    /// The most CPU time a single task held to this quota can get in a
+    /// stretch of `wall`: one quota for every period of the promised
+    /// length the stretch touches, plus the [slack](Quota::slack). Never
+    /// from the kernel's count of periods: a cgroup given a shorter period
+    /// than promised (a larger share) would have itself allowed more.
+    pub fn allows(&self, wall: Duration, cpus: usize) -> Duration {
+        Duration::from_micros(self.quota_us.saturating_mul(self.periods(wall))) + self.slack(cpus)
+    }
+
+    /// The cgroup's counters over a stretch of `wall` show the loop ran
+    /// into this quota: throttled in so many periods that twice the quota
+    /// in each would have got it over [`allows`](Quota::allows), in no more
+    /// periods than the promised period makes. A loop the host starved is
+    /// rarely throttled and decides nothing; one given a shorter period
+    /// than promised shows more periods and must get over the quota to
+    /// end.
+    pub fn throttling_decides(&self, wall: Duration, stat: CpuStat, cpus: usize) -> bool {
+        let promised = self.periods(wall);
+        let doubled = Duration::from_micros(
+            self.quota_us
+                .saturating_mul(2)
+                .saturating_mul(stat.nr_throttled.min(promised)),
+        );
+        stat.nr_periods <= promised + 1 && doubled > self.allows(wall, cpus)
     }
 }
 
@@ -101,7 +116,8 @@ pub struct BusyReport {
     /// `usage_usec`, cgroup v2 only).
     pub cgroup_usage_ms: Option<f64>,
     /// With a quota: the loop either got more than the quota allows or ran
-    /// into it (throttled); false when it got too little CPU time to tell.
+    /// into it (throttled, as [`Quota::throttling_decides`] says); false
+    /// when it got too little CPU time to tell.
     pub decided: Option<bool>,
     /// Set when the CPU clock could not be read: nothing above means anything.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,9 +188,12 @@ fn busy_loop_then(
     after: impl FnOnce(),
 ) -> BusyReport {
     let cpus = cpus();
+    // Wall time from first: the cgroup's counters and the CPU time are
+    // taken within it, so the kernel's periods are those of the stretch
+    // judged (and one more at its end, where the counters are read last).
+    let start = Instant::now();
     let stat0 = CpuStat::inherited();
     let cpu0 = cpu_time();
-    let start = Instant::now();
     let min = Duration::from_millis(ms);
     let max = Duration::from_millis(max_ms.unwrap_or(ms).max(ms));
     let mut next_stat = start + min;
@@ -186,43 +205,36 @@ fn busy_loop_then(
     // loop would add every millisecond the process then waited for a CPU to
     // what the quota allows, but nothing to its CPU time: an unlimited loop
     // that had just got over the quota on a busy host was judged under it.
-    let (wall, cpu1) = loop {
+    let (wall, cpu1, decided_on) = loop {
         for _ in 0..1_000 {
             x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
         let now = Instant::now();
         let wall = now - start;
         if wall >= max {
-            break (wall, cpu_time());
+            break (wall, cpu_time(), None);
         }
         if wall < min {
             continue;
         }
         let (Some(q), Ok(c0)) = (quota, cpu0) else {
-            break (wall, cpu_time());
+            break (wall, cpu_time(), None);
         };
         let cpu = cpu_time();
-        if cpu.is_ok_and(|c| c.saturating_sub(c0) > q.allows(wall, 0, cpus)) {
-            break (wall, cpu);
+        if cpu.is_ok_and(|c| c.saturating_sub(c0) > q.allows(wall, cpus)) {
+            break (wall, cpu, None);
         }
         if now >= next_stat {
             next_stat = now + Duration::from_millis(5);
-            if let (Some(a), Some(b)) = (stat0, CpuStat::inherited()) {
-                if b.nr_throttled.saturating_sub(a.nr_throttled) >= q.throttles_to_decide(cpus) {
-                    break (wall, cpu);
-                }
+            let stat = since(stat0);
+            if stat.is_some_and(|s| q.throttling_decides(wall, s, cpus)) {
+                break (wall, cpu, stat);
             }
         }
     };
     after();
-    let delta = match (stat0, CpuStat::inherited()) {
-        (Some(a), Some(b)) => Some(CpuStat {
-            nr_periods: b.nr_periods.saturating_sub(a.nr_periods),
-            nr_throttled: b.nr_throttled.saturating_sub(a.nr_throttled),
-            usage_us: b.usage_us.zip(a.usage_us).map(|(b, a)| b.saturating_sub(a)),
-        }),
-        _ => None,
-    };
+    // The counters the loop decided on, else read now (for the report).
+    let delta = decided_on.or_else(|| since(stat0));
     report(
         wall,
         cpu0.and_then(|a| cpu1.map(|b| b.saturating_sub(a))),
@@ -230,6 +242,16 @@ fn busy_loop_then(
         delta,
         cpus,
     )
+}
+
+/// The cgroup's counters since `stat0`.
+fn since(stat0: Option<CpuStat>) -> Option<CpuStat> {
+    let (a, b) = (stat0?, CpuStat::inherited()?);
+    Some(CpuStat {
+        nr_periods: b.nr_periods.saturating_sub(a.nr_periods),
+        nr_throttled: b.nr_throttled.saturating_sub(a.nr_throttled),
+        usage_us: b.usage_us.zip(a.usage_us).map(|(b, a)| b.saturating_sub(a)),
+    })
 }
 
 fn report(
@@ -267,9 +289,9 @@ fn report(
         r.ratio = (r.cpu_ms / wall_ms * 1000.0).round() / 1000.0;
     }
     if let Some(q) = quota {
-        let allows = q.allows(wall, stat.map_or(0, |s| s.nr_periods), cpus);
+        let allows = q.allows(wall, cpus);
         let over = cpu > allows;
-        let throttled = stat.is_some_and(|s| s.nr_throttled >= 1);
+        let throttled = stat.is_some_and(|s| q.throttling_decides(wall, s, cpus));
         r.quota_allows_ms = Some(ms(allows));
         r.over_quota = Some(over);
         r.decided = Some(over || throttled);
@@ -335,75 +357,134 @@ mod tests {
     fn the_quota_allows_one_quota_per_period_touched_plus_slack() {
         // 300 ms touch at most 4 periods: 20 ms, + 2 slices + a tick.
         assert_eq!(
-            Q.allows(Duration::from_millis(300), 0, 2),
+            Q.allows(Duration::from_millis(300), 2),
             Duration::from_millis(40)
         );
         assert_eq!(
-            Q.allows(Duration::from_millis(301), 0, 2),
+            Q.allows(Duration::from_millis(301), 2),
             Duration::from_millis(45)
-        );
-        // The kernel's own count wins when it is larger.
-        assert_eq!(
-            Q.allows(Duration::from_millis(300), 9, 2),
-            Duration::from_millis(70)
         );
         // Slices are counted for 16 CPUs at most.
         assert_eq!(
-            Q.allows(Duration::from_millis(300), 0, 256),
+            Q.allows(Duration::from_millis(300), 256),
             Duration::from_millis(20 + 80 + 10)
         );
         // A quota smaller than a slice is all a CPU's run queue can hold.
-        let small = Quota {
-            quota_us: 1_000,
-            period_us: 10_000,
-        };
         assert_eq!(
-            small.allows(Duration::from_millis(100), 0, 2),
+            SMALL.allows(Duration::from_millis(100), 2),
             Duration::from_millis(11 + 2 + 10)
         );
     }
 
-    #[test]
-    fn a_loop_throttled_long_enough_would_have_shown_a_doubled_quota() {
-        // 5 ms per 100 ms on two CPUs: slack 20 ms is 4 quotas: 7 periods.
-        assert_eq!(Q.throttles_to_decide(2), 7);
-        let small = Quota {
-            quota_us: 1_000,
-            period_us: 10_000,
-        };
-        // 1 ms per 10 ms on two CPUs: slack 12 ms: 15 periods.
-        assert_eq!(small.throttles_to_decide(2), 15);
-        // What those periods mean: twice the quota over them gets past
-        // what the promised quota allows.
-        for (q, cpus) in [(Q, 2), (small, 2), (small, 16), (Q, 1)] {
-            let n = q.throttles_to_decide(cpus);
-            let wall = Duration::from_micros(q.period_us * n);
-            let doubled = Duration::from_micros(2 * q.quota_us * n);
-            assert!(doubled > q.allows(wall, n, cpus), "{q:?} on {cpus} CPUs");
+    const SMALL: Quota = Quota {
+        quota_us: 1_000,
+        period_us: 10_000,
+    };
+
+    fn stat(nr_periods: u64, nr_throttled: u64) -> CpuStat {
+        CpuStat {
+            nr_periods,
+            nr_throttled,
+            usage_us: None,
         }
     }
 
     #[test]
+    fn throttling_decides_once_a_doubled_quota_would_have_shown() {
+        let ms = Duration::from_millis;
+        // 1 ms per 10 ms on two CPUs, throttled in every period: 160 ms
+        // touch 17 periods, 29 ms allowed; 16 throttles doubled are 32.
+        assert!(SMALL.throttling_decides(ms(160), stat(17, 16), 2));
+        // Not yet at 100 ms (11 throttles doubled: 22 of 23 ms).
+        assert!(!SMALL.throttling_decides(ms(100), stat(11, 11), 2));
+        // A starved loop, throttled in every other period, never does.
+        for wall in [160, 400, 1000, 5000] {
+            let p = wall / 10 + 1;
+            assert!(
+                !SMALL.throttling_decides(ms(wall), stat(p, p / 2), 2),
+                "{wall} ms"
+            );
+        }
+        // Periods shorter than promised (a larger share): more periods
+        // than the promised period makes decide nothing, however many
+        // throttles they show.
+        assert!(!SMALL.throttling_decides(ms(160), stat(33, 32), 2));
+        assert!(!SMALL.throttling_decides(ms(160), stat(20, 16), 2));
+        // The counters read just after the stretch may show one more.
+        assert!(SMALL.throttling_decides(ms(160), stat(18, 16), 2));
+    }
+
+    #[test]
     fn an_unlimited_share_is_over_and_a_throttled_loop_is_decided() {
-        let stat = |t| {
-            Some(CpuStat {
-                nr_periods: 3,
-                nr_throttled: t,
-                usage_us: None,
-            })
-        };
         let wall = Duration::from_millis(300);
         // A loaded host's share of an unlimited loop: 0.3 of a CPU.
-        let r = report(wall, Ok(Duration::from_millis(90)), Some(Q), stat(0), 2);
+        let r = report(
+            wall,
+            Ok(Duration::from_millis(90)),
+            Some(Q),
+            Some(stat(3, 0)),
+            2,
+        );
         assert_eq!(
             (r.over_quota, r.decided, r.quota_allows_ms),
             (Some(true), Some(true), Some(40.0))
         );
-        // Held to the quota and throttled.
-        let r = report(wall, Ok(Duration::from_millis(16)), Some(Q), stat(3), 2);
-        assert_eq!((r.over_quota, r.decided), (Some(false), Some(true)));
+        // 1 ms per 10 ms, held to it and throttled in every period.
+        let r = report(
+            wall,
+            Ok(Duration::from_millis(32)),
+            Some(SMALL),
+            Some(stat(31, 30)),
+            2,
+        );
+        assert_eq!(
+            (r.over_quota, r.decided),
+            (Some(false), Some(true)),
+            "{r:?}"
+        );
+        // Throttled in a few periods only: the host's load, not the quota.
+        let r = report(
+            wall,
+            Ok(Duration::from_millis(16)),
+            Some(SMALL),
+            Some(stat(31, 3)),
+            2,
+        );
+        assert_eq!(
+            (r.over_quota, r.decided),
+            (Some(false), Some(false)),
+            "{r:?}"
+        );
+        // Throttled in every period of a period half the promised one: the
+        // share is twice the promise, which only the CPU time can show.
+        let r = report(
+            wall,
+            Ok(Duration::from_millis(40)),
+            Some(SMALL),
+            Some(stat(61, 60)),
+            2,
+        );
+        assert_eq!(
+            (r.over_quota, r.decided),
+            (Some(false), Some(false)),
+            "{r:?}"
+        );
+        let r = report(
+            wall,
+            Ok(Duration::from_millis(60)),
+            Some(SMALL),
+            Some(stat(61, 60)),
+            2,
+        );
+        assert_eq!((r.over_quota, r.decided), (Some(true), Some(true)), "{r:?}");
         // Starved: neither throttled nor over, nothing to judge.
-        let r = report(wall, Ok(Duration::from_millis(4)), Some(Q), stat(0), 2);
+        let r = report(
+            wall,
+            Ok(Duration::from_millis(4)),
+            Some(Q),
+            Some(stat(3, 0)),
+            2,
+        );
         assert_eq!((r.over_quota, r.decided), (Some(false), Some(false)));
         // Without a quota nothing is judged.
         let r = report(wall, Ok(Duration::from_millis(61)), None, None, 2);
@@ -464,11 +545,7 @@ mod tests {
         // The loop ends just over what 1 ms per 10 ms allows; 60 ms without
         // a CPU after it (a busy host) would have the quota allow 6 ms more
         // than the loop got, were the clocks read again.
-        let small = Quota {
-            quota_us: 1_000,
-            period_us: 10_000,
-        };
-        let r = busy_loop_then(10, Some(20_000), Some(small), || {
+        let r = busy_loop_then(10, Some(20_000), Some(SMALL), || {
             std::thread::sleep(Duration::from_millis(60))
         });
         assert_eq!((r.over_quota, r.decided), (Some(true), Some(true)), "{r:?}");
