@@ -83,7 +83,7 @@ pub enum ParseError {
     Binary(usize),
     #[error("not UTF-8 text (invalid byte at offset {0})")]
     NotUtf8(usize),
-    #[error("no CONFIG_ option lines")]
+    #[error("no CONFIG_ option line with a value")]
     NoOptions,
 }
 
@@ -350,7 +350,8 @@ fn scan(text: &str) -> Result<Scan<'_>, ParseError> {
     if odd > MAX_WARNINGS {
         warnings.push(format!("... and {} more odd lines", odd - MAX_WARNINGS));
     }
-    if options.is_empty() {
+    // Lines with no value tell nothing: a text of only those is no config.
+    if options.values().all(|v| matches!(v, Raw::Unreadable)) {
         return Err(ParseError::NoOptions);
     }
     Ok(Scan { options, warnings })
@@ -585,6 +586,7 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
     #[case::nul("CONFIG_A=y\n\0\0", ParseError::Binary(11))]
     #[case::lowercase_prefix("config_user_ns=y\n", ParseError::NoOptions)]
     #[case::bare_prefix("CONFIG_=y\n", ParseError::NoOptions)]
+    #[case::no_value_only("CONFIG_USER_NS=\nCONFIG_PID_NS=\n", ParseError::NoOptions)]
     fn rejects_non_configs(#[case] text: &str, #[case] want: ParseError) {
         assert_eq!(KernelConfig::parse(text).unwrap_err(), want);
     }
@@ -696,7 +698,10 @@ CONFIG_LSM=\"landlock,lockdown,yama,apparmor\"
     #[case::latin1(b"CONFIG_A=\"\xe9\"\n".to_vec(), "not a kernel config: not UTF-8 text (invalid byte at offset 10)")]
     #[case::latin1_then_nul(b"CONFIG_A=\"\xe9\"\n\0".to_vec(), "not a kernel config: binary data (NUL byte at offset 13)")]
     #[case::truncated_gzip(gzip(SAMPLE.as_bytes())[..20].to_vec(), "failed to decompress kernel config")]
-    #[case::gzip_of_garbage(gzip(b"hello"), "not a kernel config: no CONFIG_ option lines")]
+    #[case::gzip_of_garbage(
+        gzip(b"hello"),
+        "not a kernel config: no CONFIG_ option line with a value"
+    )]
     fn from_bytes_errors_name_the_file(#[case] bytes: Vec<u8>, #[case] want: &str) {
         let err = KernelConfig::from_bytes(&bytes, Path::new("/some/file")).unwrap_err();
         let msg = err.to_string();

@@ -253,6 +253,17 @@ impl Tristate {
     pub fn is_enabled(&self) -> bool {
         matches!(self, Tristate::Yes | Tristate::Module)
     }
+
+    /// Whether an on/off option is built: `None` for a value that is not
+    /// `y`, `m` or `n` (`CONFIG_USER_NS=""`), which the kernel's build
+    /// would not take for one, so that what it built is unknown.
+    pub fn built(&self) -> Option<bool> {
+        match self {
+            Tristate::Yes | Tristate::Module => Some(true),
+            Tristate::No => Some(false),
+            Tristate::Value(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for Tristate {

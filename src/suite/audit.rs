@@ -39,7 +39,11 @@ fn config_of(host: &HostFacts, options: &[&str]) -> (String, Option<bool>) {
             all = None;
             continue;
         };
-        let on = matches!(v, Tristate::Yes | Tristate::Module);
+        let Some(on) = v.built() else {
+            parts.push(format!("{o}={v} (not y, m or n)"));
+            all = None;
+            continue;
+        };
         all = all.map(|a| a && on);
         parts.push(format!(
             "{o}={}",
@@ -468,6 +472,16 @@ mod tests {
             Some(Err(refused("unshare-user", "EINVAL"))),
         );
         assert!(c.explanation.contains("CONFIG_USER_NS=?"), "{c:?}");
+        // A value that is not y, m or n, for an on/off option, likewise.
+        let h = host(
+            Some(&[("CONFIG_USER_NS", Tristate::Value(String::new()))]),
+            &[],
+        );
+        let (text, built) = config_of(&h, &["CONFIG_USER_NS"]);
+        assert_eq!(
+            (text.as_str(), built),
+            ("CONFIG_USER_NS=\"\" (not y, m or n)", None)
+        );
     }
 
     #[test]

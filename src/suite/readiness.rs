@@ -12,7 +12,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::host::{HostFacts, Tristate};
+use crate::model::host::HostFacts;
 use crate::model::result::{Audit, AuditStatus};
 
 /// A container stack whose needs a host is checked against.
@@ -155,17 +155,12 @@ fn from_kconfig(host: &HostFacts, what: &str, options: &[&str], optional: bool) 
     let unknown: Vec<&str> = options
         .iter()
         .copied()
-        .filter(|o| host.kconfig.get(o).is_none())
+        .filter(|o| host.kconfig.get(o).and_then(|v| v.built()).is_none())
         .collect();
     let missing: Vec<&str> = options
         .iter()
         .copied()
-        .filter(|o| {
-            matches!(
-                host.kconfig.get(o),
-                Some(Tristate::No) | Some(Tristate::Value(_))
-            )
-        })
+        .filter(|o| host.kconfig.get(o).and_then(|v| v.built()) == Some(false))
         .collect();
     if missing.is_empty() && !unknown.is_empty() {
         return Need {
@@ -173,7 +168,7 @@ fn from_kconfig(host: &HostFacts, what: &str, options: &[&str], optional: bool) 
             met: None,
             optional,
             seen: format!(
-                "the kernel config gives no value for {}",
+                "the kernel config gives no y, m or n for {}",
                 unknown.join(", ")
             ),
             fix: None,
@@ -453,6 +448,7 @@ pub fn render_text(answers: &[ProfileAnswer]) -> String {
 mod tests {
     use super::*;
     use crate::model::host::IdmapTool;
+    use crate::model::host::Tristate;
     use crate::model::result::AuditCheck;
     use crate::model::subid::SubidEntry;
 
@@ -587,7 +583,18 @@ mod tests {
         host.kconfig.options.remove("CONFIG_VETH");
         let n = from_kconfig(&host, "net", &["CONFIG_VETH", "CONFIG_BRIDGE"], false);
         assert_eq!(n.met, None, "{n:?}");
-        assert_eq!(n.seen, "the kernel config gives no value for CONFIG_VETH");
+        assert_eq!(
+            n.seen,
+            "the kernel config gives no y, m or n for CONFIG_VETH"
+        );
+        // Nor does a value that is not y, m or n.
+        let mut other = ready_host();
+        other
+            .kconfig
+            .options
+            .insert("CONFIG_VETH".into(), Tristate::Value(String::new()));
+        let n = from_kconfig(&other, "net", &["CONFIG_VETH"], false);
+        assert_eq!(n.met, None, "{n:?}");
         // One that is known to be missing still says no.
         host.kconfig
             .options

@@ -867,9 +867,13 @@ pub fn v1_interface(
             } else {
                 v1.controller
             };
-            config
-                .is_unreadable(asked)
-                .then(|| format!("{source} gives no value for {asked}"))
+            match config.get(asked) {
+                None => Some(format!("{source} gives no value for {asked}")),
+                Some(v) if v.built().is_none() => {
+                    Some(format!("{source} gives {asked}={v}, not y, m or n"))
+                }
+                Some(_) => None,
+            }
         }
         ConfigAnswer::Unknown(_) => None,
     };
@@ -1229,14 +1233,17 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
                     probe,
                     format!("{opt} has a line with no value in {src}: decided by behaviour"),
                 ),
-                Ok(Some(value)) => match value {
-                    crate::model::host::Tristate::Yes | crate::model::host::Tristate::Module => {
-                        met(req, probe, format!("{opt} set in {src}"))
-                    }
-                    other => unmet(
+                Ok(Some(value)) => match value.built() {
+                    Some(true) => met(req, probe, format!("{opt} set in {src}")),
+                    None => met(
                         req,
                         probe,
-                        format!("{opt}={other:?} in {src}"),
+                        format!("{opt}={value} in {src}, not y, m or n: decided by behaviour"),
+                    ),
+                    Some(false) => unmet(
+                        req,
+                        probe,
+                        format!("{opt}={value:?} in {src}"),
                         Reason::new(
                             ReasonKind::MissingKconfig,
                             format!("{opt} is not set in {src}"),
@@ -2141,7 +2148,7 @@ mod tests {
     )]
     #[case::controller_with_no_value_and_no_v1_option(
         "memory",
-        Some("CONFIG_MEMCG=\n"),
+        Some("CONFIG_CGROUPS=y\nCONFIG_MEMCG=\n"),
         PROC_CGROUPS_612,
         None
     )]
