@@ -886,6 +886,18 @@ pub const EXIT_SIGINT: u8 = 130;
 /// Exit status of a run stopped by SIGTERM (128 + 15).
 pub const EXIT_SIGTERM: u8 = 143;
 
+/// Ends the signal watcher's wait when dropped, also when the work beside
+/// it panics: the scope that holds the watcher joins it, and a watcher
+/// left waiting for signals would turn the panic into a process that never
+/// ends.
+struct CloseWatcher(signal_hook::iterator::Handle);
+
+impl Drop for CloseWatcher {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Holds SIGINT and SIGTERM back from the runner's making (its work
 /// directory, lock cgroup, holder and zygotes) until they are caught
 /// ([`release_stop_signals`]): one sent meanwhile is then an interrupt,
@@ -1040,6 +1052,7 @@ fn run(a: RunArgs) -> u8 {
         });
         // A run that could not be stopped cleanly does not start.
         watcher?;
+        let _close = CloseWatcher(signal_handle.clone());
         let mut sinks: Vec<&mut dyn Sink> = vec![console.as_mut()];
         for file in [&mut json, &mut html, &mut junit, &mut ktap]
             .into_iter()
@@ -1047,9 +1060,7 @@ fn run(a: RunArgs) -> u8 {
         {
             sinks.push(file);
         }
-        let r = runner.run(&props, &select, &settings, &mut sinks);
-        signal_handle.close();
-        Ok(r)
+        Ok(runner.run(&props, &select, &settings, &mut sinks))
     });
     let report = match report {
         Ok(r) => r,
@@ -1193,8 +1204,8 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
                 }
             })
             .map(|_| {
+                let _close = CloseWatcher(signal_handle.clone());
                 runner.decide_ahead(&pairs);
-                signal_handle.close();
             })
     });
     if let Err(e) = decided {

@@ -576,7 +576,9 @@ impl Launcher {
             // request, once. Said on stderr: a silent zygote has made the
             // run wait up to ANSWER_WITHIN.
             Err(e) if !retried && self.interrupted().is_none() => {
-                eprintln!(
+                // Not `eprintln!`, which panics when stderr is gone.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "isocheck: a zygote (pid {}) did not take a request ({e}); a fresh one takes it",
                     z.pid()
                 );
