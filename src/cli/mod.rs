@@ -1289,6 +1289,28 @@ mod tests {
     use crate::report::testing::sample_report;
     use clap::CommandFactory;
 
+    #[test]
+    fn a_panic_beside_the_signal_watcher_ends_its_scope() {
+        // The scope around a run joins the watcher: without the guard, a
+        // panic in the run left the process waiting for it forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut signals =
+                signal_hook::iterator::Signals::new([signal_hook::consts::SIGUSR2]).unwrap();
+            let handle = signals.handle();
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                std::thread::scope(|s| {
+                    s.spawn(move || for _ in signals.forever() {});
+                    let _close = CloseWatcher(handle);
+                    panic!("a bug in the run");
+                })
+            }));
+            let _ = tx.send(ended.is_err());
+        });
+        let ended = rx.recv_timeout(std::time::Duration::from_secs(20));
+        assert_eq!(ended, Ok(true), "the scope never ended");
+    }
+
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("isocheck").chain(args.iter().copied()))
     }
