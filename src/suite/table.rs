@@ -493,125 +493,7 @@ fn parse_rows(
                 })?,
             };
             let fail = |field: &str, msg: String| err(field_line(field), here(field), msg);
-            let custom = row
-                .id
-                .strip_prefix("custom.")
-                .is_some_and(|r| !r.is_empty());
-            let own;
-            let builtin = if built_in {
-                own = Known {
-                    id: row.id.clone(),
-                    description: row.description.clone(),
-                    area: row.area.clone(),
-                    tags: row.tags.clone(),
-                };
-                Some(&own)
-            } else {
-                known().iter().find(|k| k.id == row.id)
-            };
-            if !custom && builtin.is_none() {
-                let known: Vec<&str> = known().iter().map(|k| k.id.as_str()).collect();
-                return Err(fail(
-                    "id",
-                    format!(
-                        "unknown property `{}`; known: {}, or your own as `custom.<name>`",
-                        row.id,
-                        known.join(", ")
-                    ),
-                ));
-            }
-            let area = row
-                .area
-                .clone()
-                .or_else(|| builtin.and_then(|k| k.area.clone()))
-                .unwrap_or_else(|| catalog::default_area(&row.id).to_string());
-            if !catalog::AREAS.contains(&area.as_str()) {
-                return Err(fail(
-                    "area",
-                    format!(
-                        "unknown area `{area}`; areas: {}",
-                        catalog::AREAS.join(", ")
-                    ),
-                ));
-            }
-            let promise = row
-                .description
-                .clone()
-                .or_else(|| builtin.and_then(|k| k.description.clone()))
-                .unwrap_or_default();
-            let mut broken_by: Vec<super::case::BrokenBy> = Vec::new();
-            for (j, item) in row.broken_by.iter().enumerate() {
-                for b in catalog::parse_broken_by(item, &row.modes)
-                    .map_err(|e| fail(&format!("broken_by[{j}]"), e))?
-                {
-                    if broken_by
-                        .iter()
-                        .any(|o| o.sabotage.id == b.sabotage.id && o.mode == b.mode)
-                    {
-                        return Err(fail(
-                            &format!("broken_by[{j}]"),
-                            format!("`{}` {} is named twice", b.sabotage.name, b.mode),
-                        ));
-                    }
-                    broken_by.push(b);
-                }
-            }
-            for (j, t) in row.tags.iter().enumerate() {
-                crate::model::tag::Tag::parse(t).map_err(|e| fail(&format!("tags[{j}]"), e))?;
-                if row.tags[..j].contains(t) {
-                    return Err(fail(&format!("tags[{j}]"), format!("`{t}` is named twice")));
-                }
-            }
-            let tags = if row.tags.is_empty() {
-                builtin.map(|k| k.tags.clone()).unwrap_or_default()
-            } else {
-                row.tags.clone()
-            };
-            named = Some((
-                row.id.clone(),
-                exact.then(|| fail("id", format!("property `{}` appears twice", row.id))),
-            ));
-            if row.modes.is_empty() {
-                return Err(fail("modes", "must list at least one mode".into()));
-            }
-            let mut defs = BTreeMap::new();
-            let rootful = ModeInput {
-                requires: &row.requires,
-                probe: &row.probe,
-                sandbox: &row.sandbox,
-                expect: &row.expect,
-                control: &row.control,
-            };
-            if row.rootless.is_some() && !row.modes.contains(&Mode::Rootless) {
-                return Err(fail(
-                    "rootless",
-                    "a rootless override needs `modes` to include \"rootless\"".into(),
-                ));
-            }
-            for mode in &row.modes {
-                let def = match mode {
-                    Mode::Rootful => build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?,
-                    // A row for rootless mode alone is written as it runs there.
-                    Mode::Rootless
-                        if !row.modes.contains(&Mode::Rootful) && row.rootless.is_none() =>
-                    {
-                        build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?
-                    }
-                    Mode::Rootless => rootless_def(&rootful, row.rootless.as_ref(), host)
-                        .map_err(|(f, m)| fail(&f, m))?,
-                };
-                defs.insert(*mode, Box::new(def));
-            }
-            Ok(Property {
-                id: row.id,
-                area,
-                description: promise,
-                broken_by,
-                defs,
-                tags,
-                source: PathBuf::from(file),
-                exclusive: row.exclusive,
-            })
+            build_row(row, file, host, built_in, &fail, &mut named, exact)
         })();
         Built { named, result }
     };
@@ -675,6 +557,139 @@ fn parse_rows(
         String::new(),
         "the table was refused on a first reading but not on a second".into(),
     ))
+}
+
+/// Checks a row and builds its property; `fail` makes the error for a
+/// field. `named` gets the row's id once the checks that precede an id's
+/// use have passed, with (when `exact`) the error a second row of that id
+/// gets; `built_in`: the row is one of [`BUILTIN`]'s, its own [`known`] row.
+fn build_row(
+    row: Row,
+    file: &str,
+    host: &policy::Host,
+    built_in: bool,
+    fail: &dyn Fn(&str, String) -> TableError,
+    named: &mut Option<(String, Option<TableError>)>,
+    exact: bool,
+) -> Result<Property, TableError> {
+    let custom = row
+        .id
+        .strip_prefix("custom.")
+        .is_some_and(|r| !r.is_empty());
+    let own;
+    let builtin = if built_in {
+        own = Known {
+            id: row.id.clone(),
+            description: row.description.clone(),
+            area: row.area.clone(),
+            tags: row.tags.clone(),
+        };
+        Some(&own)
+    } else {
+        known().iter().find(|k| k.id == row.id)
+    };
+    if !custom && builtin.is_none() {
+        let known: Vec<&str> = known().iter().map(|k| k.id.as_str()).collect();
+        return Err(fail(
+            "id",
+            format!(
+                "unknown property `{}`; known: {}, or your own as `custom.<name>`",
+                row.id,
+                known.join(", ")
+            ),
+        ));
+    }
+    let area = row
+        .area
+        .clone()
+        .or_else(|| builtin.and_then(|k| k.area.clone()))
+        .unwrap_or_else(|| catalog::default_area(&row.id).to_string());
+    if !catalog::AREAS.contains(&area.as_str()) {
+        return Err(fail(
+            "area",
+            format!(
+                "unknown area `{area}`; areas: {}",
+                catalog::AREAS.join(", ")
+            ),
+        ));
+    }
+    let promise = row
+        .description
+        .clone()
+        .or_else(|| builtin.and_then(|k| k.description.clone()))
+        .unwrap_or_default();
+    let mut broken_by: Vec<super::case::BrokenBy> = Vec::new();
+    for (j, item) in row.broken_by.iter().enumerate() {
+        for b in catalog::parse_broken_by(item, &row.modes)
+            .map_err(|e| fail(&format!("broken_by[{j}]"), e))?
+        {
+            if broken_by
+                .iter()
+                .any(|o| o.sabotage.id == b.sabotage.id && o.mode == b.mode)
+            {
+                return Err(fail(
+                    &format!("broken_by[{j}]"),
+                    format!("`{}` {} is named twice", b.sabotage.name, b.mode),
+                ));
+            }
+            broken_by.push(b);
+        }
+    }
+    for (j, t) in row.tags.iter().enumerate() {
+        crate::model::tag::Tag::parse(t).map_err(|e| fail(&format!("tags[{j}]"), e))?;
+        if row.tags[..j].contains(t) {
+            return Err(fail(&format!("tags[{j}]"), format!("`{t}` is named twice")));
+        }
+    }
+    let tags = if row.tags.is_empty() {
+        builtin.map(|k| k.tags.clone()).unwrap_or_default()
+    } else {
+        row.tags.clone()
+    };
+    *named = Some((
+        row.id.clone(),
+        exact.then(|| fail("id", format!("property `{}` appears twice", row.id))),
+    ));
+    if row.modes.is_empty() {
+        return Err(fail("modes", "must list at least one mode".into()));
+    }
+    let mut defs = BTreeMap::new();
+    let rootful = ModeInput {
+        requires: &row.requires,
+        probe: &row.probe,
+        sandbox: &row.sandbox,
+        expect: &row.expect,
+        control: &row.control,
+    };
+    if row.rootless.is_some() && !row.modes.contains(&Mode::Rootless) {
+        return Err(fail(
+            "rootless",
+            "a rootless override needs `modes` to include \"rootless\"".into(),
+        ));
+    }
+    for mode in &row.modes {
+        let def = match mode {
+            Mode::Rootful => build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?,
+            // A row for rootless mode alone is written as it runs there.
+            Mode::Rootless if !row.modes.contains(&Mode::Rootful) && row.rootless.is_none() => {
+                build_def(&rootful, "", host).map_err(|(f, m)| fail(&f, m))?
+            }
+            Mode::Rootless => {
+                rootless_def(&rootful, row.rootless.as_ref(), host).map_err(|(f, m)| fail(&f, m))?
+            }
+        };
+        defs.insert(*mode, Box::new(def));
+    }
+    Ok(Property {
+        id: row.id,
+        area,
+        description: promise,
+        broken_by,
+        defs,
+        tags,
+        source: PathBuf::from(file),
+        exclusive: row.exclusive,
+    })
 }
 
 /// One mode's definition as written, before validation.
@@ -912,11 +927,63 @@ fn known() -> &'static [Known] {
     KNOWN.get_or_init(|| {
         BUILTIN
             .iter()
-            .flat_map(|(_, text)| {
-                toml::from_str::<Rows>(text).map_or_else(|_| Vec::new(), |r| r.property)
+            .flat_map(|(name, text)| match converted(name) {
+                Some(rows) => rows
+                    .iter()
+                    .filter_map(|(_, json)| serde_json::from_str::<Known>(json).ok())
+                    .collect(),
+                None => toml::from_str::<Rows>(text).map_or_else(|_| Vec::new(), |r| r.property),
             })
             .collect()
     })
+}
+
+/// The built-in tables' rows, each as its id and its JSON, converted from
+/// [`BUILTIN`]'s TOML by build.rs when isocheck was built: serde_json reads
+/// them in a fraction of the TOML parser's time (`list` parsed the tables
+/// for 3.8-4.4 ms of its start-up).
+const CONVERTED: &[(&str, &[(&str, &str)])] =
+    include!(concat!(env!("OUT_DIR"), "/builtin_rows.rs"));
+
+/// The converted rows of built-in table `file`; `None` when it has none.
+fn converted(file: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    CONVERTED
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, rows)| *rows)
+        .filter(|rows| !rows.is_empty())
+}
+
+/// The properties of built-in table `file` that `keep` takes, built from
+/// their converted rows; `None` when it has none or any row does not read
+/// or build, or an id is repeated: its TOML is then read, as any table is,
+/// and the error names the line and field.
+fn from_converted(file: &str, host: &policy::Host, keep: &Keep<'_>) -> Option<Vec<Property>> {
+    build_converted(file, converted(file)?, host, keep)
+}
+
+/// [`from_converted`] over these rows.
+fn build_converted(
+    file: &str,
+    rows: &[(&str, &str)],
+    host: &policy::Host,
+    keep: &Keep<'_>,
+) -> Option<Vec<Property>> {
+    let mut out: Vec<Property> = Vec::new();
+    for (id, json) in rows.iter().filter(|(id, _)| keep(id)) {
+        let row: Row = serde_json::from_str(json).ok()?;
+        if out.iter().any(|p| p.id == row.id) || row.id != *id {
+            return None;
+        }
+        let fail = |field: &str, message: String| TableError {
+            file: file.into(),
+            line: 0,
+            place: field.into(),
+            message,
+        };
+        out.push(build_row(row, file, host, true, &fail, &mut None, false).ok()?);
+    }
+    Some(out)
 }
 
 /// Loads the built-in suites.
@@ -930,7 +997,11 @@ pub fn builtin_where(keep: &Keep<'_>) -> Result<Vec<Property>, TableError> {
     let mut all: Vec<Property> = Vec::new();
     let host = policy::Host::this();
     for (name, text) in BUILTIN {
-        for p in parse_rows(name, text, &host, true, keep)? {
+        let props = match from_converted(name, &host, keep) {
+            Some(props) => props,
+            None => parse_rows(name, text, &host, true, keep)?,
+        };
+        for p in props {
             if let Some(prev) = all.iter().find(|q| q.id == p.id) {
                 return Err(TableError {
                     file: name.to_string(),
@@ -985,6 +1056,47 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
             assert_eq!(format!("{:?}", some[0]), format!("{whole:?}"));
         }
         assert!(builtin_where(&|_| false).unwrap().is_empty());
+    }
+
+    /// The rows build.rs converted are the built-in tables' rows, in
+    /// order, and build to the same properties as their TOML.
+    #[test]
+    fn the_converted_rows_load_as_the_toml_does() {
+        let host = policy::Host::this();
+        let names: Vec<&str> = CONVERTED.iter().map(|(f, _)| *f).collect();
+        let builtin: Vec<&str> = BUILTIN.iter().map(|(f, _)| *f).collect();
+        assert_eq!(names, builtin);
+        for (name, text) in BUILTIN {
+            let from_toml = parse_rows(name, text, &host, true, &|_| true).unwrap();
+            let from_json = from_converted(name, &host, &|_| true).expect("converted rows");
+            assert!(!from_json.is_empty());
+            assert_eq!(format!("{from_json:?}"), format!("{from_toml:?}"), "{name}");
+        }
+    }
+
+    /// A converted row that does not read or build, or a repeated id, is
+    /// no answer: the table's TOML is read instead, for its error.
+    #[test]
+    fn a_converted_row_that_does_not_build_is_left_to_the_toml() {
+        let host = policy::Host::this();
+        let (_, rows) = CONVERTED[0];
+        let all = |_: &str| true;
+        assert!(build_converted("x", rows, &host, &all).is_some());
+        let (id, json) = rows[0];
+        let bad_json = [(id, "{")];
+        assert!(build_converted("x", &bad_json, &host, &all).is_none());
+        let unknown_field = json.replacen('{', r#"{"nonsense":1,"#, 1);
+        assert!(build_converted("x", &[(id, unknown_field.as_str())], &host, &all).is_none());
+        let mut no_modes: serde_json::Value = serde_json::from_str(json).unwrap();
+        no_modes["modes"] = serde_json::json!([]);
+        let bad_mode = no_modes.to_string();
+        assert!(build_converted("x", &[(id, bad_mode.as_str())], &host, &all).is_none());
+        assert!(build_converted("x", &[rows[0], rows[0]], &host, &all).is_none());
+        assert!(build_converted("x", &[("other.id", json)], &host, &all).is_none());
+        assert_eq!(
+            build_converted("x", rows, &host, &|_| false).map(|p| p.len()),
+            Some(0)
+        );
     }
 
     /// Every namespace a case's sandbox or probe makes (but user and time)
