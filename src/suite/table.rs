@@ -493,16 +493,13 @@ fn parse_rows(
                 })?,
             };
             let fail = |field: &str, msg: String| err(field_line(field), here(field), msg);
-            build_row(
-                row,
+            let source = Source {
                 file,
                 host,
                 built_in,
-                &fail,
-                &mut named,
-                exact,
-                Checks::All,
-            )
+                checks: Checks::All,
+            };
+            build_row(row, source, &fail, &mut named, exact)
         })();
         Built { named, result }
     };
@@ -574,13 +571,15 @@ fn parse_rows(
 /// gets; `built_in`: the row is one of [`BUILTIN`]'s, its own [`known`] row.
 fn build_row(
     row: Row,
-    file: &str,
-    host: &policy::Host,
-    built_in: bool,
+    Source {
+        file,
+        host,
+        built_in,
+        checks,
+    }: Source<'_>,
     fail: &dyn Fn(&str, String) -> TableError,
     named: &mut Option<(String, Option<TableError>)>,
     exact: bool,
-    checks: Checks,
 ) -> Result<Property, TableError> {
     let custom = row
         .id
@@ -713,6 +712,17 @@ struct ModeInput<'a> {
 type FieldError = (String, String);
 
 /// Validates one mode's definition; errors name the field under `prefix`.
+/// Where a row comes from, for [`build_row`].
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    /// The table's name, for errors and the property's `source`.
+    file: &'a str,
+    host: &'a policy::Host,
+    /// One of [`BUILTIN`]'s tables.
+    built_in: bool,
+    checks: Checks,
+}
+
 /// Which of a row's checks [`build_def`] makes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Checks {
@@ -1015,7 +1025,13 @@ fn build_converted(
             place: field.into(),
             message,
         };
-        out.push(build_row(row, file, host, true, &fail, &mut None, false, Checks::Host).ok()?);
+        let source = Source {
+            file,
+            host,
+            built_in: true,
+            checks: Checks::Host,
+        };
+        out.push(build_row(row, source, &fail, &mut None, false).ok()?);
     }
     Some(out)
 }
