@@ -473,16 +473,22 @@ impl Launcher {
         let Some(pool) = pool.as_mut() else {
             return;
         };
-        while pool.len() < n {
+        // All forked first, then each one's `ready` read: their start-ups
+        // overlap each other and the forks.
+        let mut forked = Vec::new();
+        while pool.len() + forked.len() < n {
             let Ok(one) = crate::sys::single_threaded() else {
-                return;
+                break;
             };
-            match Zygote::fork_from(&self.dir, one, self.interrupted.clone()) {
-                Ok(z) => pool.push(z),
+            match Zygote::fork_unready(&self.dir, one, self.interrupted.clone()) {
+                Ok(z) => forked.push(z),
                 // Left to a zygote started from the binary when needed.
-                Err(_) => return,
+                Err(_) => break,
             }
         }
+        // One that does not get ready is ended; its work is left to one
+        // started from the binary, as a fork that failed leaves it.
+        pool.extend(forked.into_iter().filter_map(|z| z.ready().ok()));
     }
 
     fn pool(&self) -> std::sync::MutexGuard<'_, Option<Vec<Zygote>>> {

@@ -404,6 +404,17 @@ pub struct Zygote {
     interrupted: Arc<AtomicI32>,
 }
 
+/// A zygote forked whose `ready` has not been read yet
+/// ([`Zygote::fork_unready`]); dropped, it is ended as a zygote is.
+pub struct Unready(Zygote);
+
+impl Unready {
+    /// Waits for the zygote's `ready`.
+    pub fn ready(self) -> Result<Zygote, String> {
+        self.0.ready()
+    }
+}
+
 impl Zygote {
     /// Starts a zygote from `helper` in the work namespace of `dir`;
     /// `Err` says why there is none (a binary that does not answer as a
@@ -455,6 +466,17 @@ impl Zygote {
         one: sys::SingleThreaded,
         interrupted: Arc<AtomicI32>,
     ) -> Result<Zygote, String> {
+        Zygote::fork_unready(dir, one, interrupted)?.ready()
+    }
+
+    /// [`Zygote::fork_from`] without waiting for the zygote's `ready`: the
+    /// caller forks the others meanwhile, then waits for each
+    /// ([`Unready::ready`]), so that their start-ups overlap.
+    pub fn fork_unready(
+        dir: &WorkDir,
+        one: sys::SingleThreaded,
+        interrupted: Arc<AtomicI32>,
+    ) -> Result<Unready, String> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -465,12 +487,11 @@ impl Zygote {
         let (ns, runner) = (dir.ns_fd(), std::process::id());
         let child = fork_group(one, move || forked_zygote(theirs, ns, runner))
             .map_err(|e| format!("fork: {}", e.desc()))?;
-        Zygote {
+        Ok(Unready(Zygote {
             child: ChildProc::Forked(Forked::new(child)),
             sock: ours,
             interrupted,
-        }
-        .ready()
+        }))
     }
 
     /// Waits for the zygote's `ready`.
