@@ -733,7 +733,8 @@ enum Checks {
     /// conversion ([`from_converted`]). What an expectation may read and
     /// whether the lists can hold and fail depend on the row's text alone,
     /// the same on every host; `the_converted_rows_load_as_the_toml_does`
-    /// checks them for every built-in row.
+    /// checks them for every built-in row, and a debug build makes them
+    /// at every start.
     Host,
 }
 
@@ -1029,7 +1030,13 @@ fn build_converted(
             file,
             host,
             built_in: true,
-            checks: Checks::Host,
+            // A debug build (a developer's, editing the tables) makes
+            // every check, so that a row made wrong is refused at once.
+            checks: if cfg!(debug_assertions) {
+                Checks::All
+            } else {
+                Checks::Host
+            },
         };
         out.push(build_row(row, source, &fail, &mut None, false).ok()?);
     }
