@@ -15,11 +15,13 @@ const TABLES: &[&str] = &[
 
 fn main() {
     let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let mut code = String::from("&[\n");
     for name in TABLES {
         let path = format!("suites/{name}.toml");
         println!("cargo:rerun-if-changed={path}");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let text = std::fs::read_to_string(Path::new(&dir).join(&path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
         // A table that does not parse is left to the TOML reading, which
         // names its line: no rows here.
         let rows = match toml::from_str::<toml::Table>(&text) {
