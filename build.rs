@@ -1,14 +1,15 @@
-//! Converts the built-in suite tables (suites/*.toml) to JSON, one text per
-//! row with its id, for `suite::table` to read at start-up: serde_json
-//! reads a row in a fraction of the TOML parser's time, and the tables were
-//! most of a `list`'s start-up. The TOML stays the source: its text is
-//! still built in, for errors that name a line and for
+//! The built-in suite tables (suites/*.toml), for `suite::table`: their
+//! texts (`builtin_texts.rs`, `table::BUILTIN`), and each row converted to
+//! JSON with its id (`builtin_rows.rs`, read at start-up: serde_json reads
+//! a row in a fraction of the TOML parser's time, and the tables were most
+//! of a `list`'s start-up). The TOML stays the source: its text is built
+//! in, for errors that name a line and for
 //! `table::tests::the_converted_rows_load_as_the_toml_does`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The built-in tables, in `table::BUILTIN`'s order (a test compares them).
+/// The built-in tables, in the order they are loaded and listed.
 const TABLES: &[&str] = &[
     "core", "pid", "cgroup", "security", "caps", "mount", "ipc", "time", "userns", "net", "cve",
 ];
@@ -16,10 +17,15 @@ const TABLES: &[&str] = &[
 fn main() {
     let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
     let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let mut texts = String::from("&[\n");
     let mut code = String::from("&[\n");
     for name in TABLES {
         let path = format!("suites/{name}.toml");
         println!("cargo:rerun-if-changed={path}");
+        let _ = writeln!(
+            texts,
+            "    ({path:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{path}\"))),"
+        );
         let text = std::fs::read_to_string(Path::new(&dir).join(&path))
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         // A table that does not parse is left to the TOML reading, which
@@ -39,7 +45,9 @@ fn main() {
         }
         let _ = writeln!(code, "    ]),");
     }
+    texts.push(']');
     code.push(']');
+    std::fs::write(Path::new(&out).join("builtin_texts.rs"), texts).expect("writing OUT_DIR");
     std::fs::write(Path::new(&out).join("builtin_rows.rs"), code).expect("writing OUT_DIR");
     println!("cargo:rerun-if-changed=build.rs");
 }

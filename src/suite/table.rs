@@ -711,7 +711,6 @@ struct ModeInput<'a> {
 
 type FieldError = (String, String);
 
-/// Validates one mode's definition; errors name the field under `prefix`.
 /// Where a row comes from, for [`build_row`].
 #[derive(Clone, Copy)]
 struct Source<'a> {
@@ -738,6 +737,7 @@ enum Checks {
     Host,
 }
 
+/// Validates one mode's definition; errors name the field under `prefix`.
 fn build_def(
     m: &ModeInput<'_>,
     prefix: &str,
@@ -778,11 +778,6 @@ fn build_def(
     }
     let control_expect = typed(&m.control.expect, &f("control.expect"))?;
     policy::check(m.probe, m.sandbox, &knob, host).map_err(|(field, e)| (f(&field), e))?;
-    // Every expectation reads a path the observation has, and can both
-    // hold and fail; each list can pass; the control looks for something
-    // the test does not ask for.
-    // The probe's own paths are the same in both sandboxes: listed once
-    // (what `Probe::fields` gives, in two steps).
     let def = |expect, control_expect| ModeDef {
         requires,
         probe: m.probe.clone(),
@@ -796,6 +791,11 @@ fn build_def(
     if checks == Checks::Host {
         return Ok(def(expect, control_expect));
     }
+    // Every expectation reads a path the observation has, and can both
+    // hold and fail; each list can pass; the control looks for something
+    // the test does not ask for.
+    // The probe's own paths are the same in both sandboxes: listed once
+    // (what `Probe::fields` gives, in two steps).
     let probe_fields = m.probe.probe_fields();
     for (name, list, spec) in [
         ("expect", &expect[..], m.sandbox),
@@ -924,29 +924,9 @@ fn rootless_def(
     )
 }
 
-/// The suites built into isocheck, by file name.
-pub const BUILTIN: &[(&str, &str)] = &[
-    ("suites/core.toml", include_str!("../../suites/core.toml")),
-    ("suites/pid.toml", include_str!("../../suites/pid.toml")),
-    (
-        "suites/cgroup.toml",
-        include_str!("../../suites/cgroup.toml"),
-    ),
-    (
-        "suites/security.toml",
-        include_str!("../../suites/security.toml"),
-    ),
-    ("suites/caps.toml", include_str!("../../suites/caps.toml")),
-    ("suites/mount.toml", include_str!("../../suites/mount.toml")),
-    ("suites/ipc.toml", include_str!("../../suites/ipc.toml")),
-    ("suites/time.toml", include_str!("../../suites/time.toml")),
-    (
-        "suites/userns.toml",
-        include_str!("../../suites/userns.toml"),
-    ),
-    ("suites/net.toml", include_str!("../../suites/net.toml")),
-    ("suites/cve.toml", include_str!("../../suites/cve.toml")),
-];
+/// The suites built into isocheck, by file name, in the order they are
+/// loaded: build.rs lists them (and converts their rows, [`CONVERTED`]).
+pub const BUILTIN: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_texts.rs"));
 
 /// What a built-in row says of its property as a whole.
 #[derive(Deserialize)]
@@ -1115,14 +1095,11 @@ control = { off = "namespace pid", expect = [{ path = "probe.self_pid", ne = 1 }
         assert!(builtin_where(&|_| false).unwrap().is_empty());
     }
 
-    /// The rows build.rs converted are the built-in tables' rows, in
-    /// order, and build to the same properties as their TOML.
+    /// The rows build.rs converted build to the same properties as their
+    /// TOML, read with every check.
     #[test]
     fn the_converted_rows_load_as_the_toml_does() {
         let host = policy::Host::this();
-        let names: Vec<&str> = CONVERTED.iter().map(|(f, _)| *f).collect();
-        let builtin: Vec<&str> = BUILTIN.iter().map(|(f, _)| *f).collect();
-        assert_eq!(names, builtin);
         for (name, text) in BUILTIN {
             let from_toml = parse_rows(name, text, &host, true, &|_| true).unwrap();
             let from_json = from_converted(name, &host, &|_| true).expect("converted rows");
