@@ -115,17 +115,28 @@ pub fn serve_request(req: &HelperRequest) -> i32 {
     0
 }
 
-/// Whether the process serving `req` may clone its sandbox itself, with no
-/// helper forked for it ([`super::zygote`] runs such a request in place):
-/// a rootful sandbox that enters no throwaway namespace, has no
-/// scaffolding and is cloned as its spec says (no sabotage drops one of its
-/// namespaces: the cloning process would unshare a throwaway one for good).
-/// Nothing the helper then does outlives the request in the serving process
-/// but its environment (restored by the zygote) and the subreaper flag (the
-/// zygote's own anyway); a request that would unshare, drop to another uid
-/// or leave objects in the process's namespaces gets a helper of its own.
+/// Whether the process serving `req` may serve it itself, with no helper
+/// forked for it ([`super::zygote`] runs such a request in place): a
+/// sandbox that enters no throwaway namespace, has no scaffolding and is
+/// cloned as its spec says (no sabotage drops one of its namespaces: the
+/// cloning process would unshare a throwaway one for good), and is either
+/// rootful (cloned from the serving process) or rootless by a worker the
+/// serving process forks ([`super::rootless::forks_a_worker`]: the worker,
+/// not the serving process, drops to the rootless ids and makes the user
+/// namespace). Nothing the helper then does outlives the request in the
+/// serving process but its environment (restored by the zygote) and the
+/// subreaper flag (the zygote's own anyway); a request that would unshare,
+/// drop to another uid or leave objects in the process's namespaces gets a
+/// helper of its own.
 pub fn runs_in_place(req: &HelperRequest) -> bool {
-    req.rootless.is_none()
+    runs_in_place_as(req, nix::unistd::geteuid().is_root())
+}
+
+/// [`runs_in_place`] for a serving process that is root or not.
+fn runs_in_place_as(req: &HelperRequest, root: bool) -> bool {
+    req.rootless
+        .as_ref()
+        .is_none_or(|plan| super::rootless::forks_a_worker(plan, root))
         && req.spec.outer.is_empty()
         && !req.spec.has(Namespace::Time)
         && scaffold::helper_items(&req.spec.scaffold, false).is_empty()
@@ -993,11 +1004,11 @@ mod tests {
             deny_setgroups: false,
             rootless: None,
         };
-        assert!(runs_in_place(&plain));
+        assert!(runs_in_place_as(&plain, true));
         let changed = |change: &dyn Fn(&mut HelperRequest)| {
             let mut r = plain.clone();
             change(&mut r);
-            runs_in_place(&r)
+            runs_in_place_as(&r, true)
         };
         // Each would change the serving process for good: its namespaces,
         // its uid, objects in its namespaces.
@@ -1008,16 +1019,38 @@ mod tests {
             r.spec.namespaces.insert(Namespace::Time);
         }));
         assert!(!changed(&|r| r.spec.scaffold.ipc_objects = true));
-        assert!(!changed(&|r| {
-            r.rootless = Some(super::super::protocol::RootlessPlan {
-                uid: 100000,
-                gid: 100000,
-                uid_map: Vec::new(),
-                gid_map: Vec::new(),
-                join_cgroup: Vec::new(),
-                tools: None,
-            })
-        }));
+        // Rootless: a root serving process, or one with newuidmap and
+        // newgidmap, forks a worker that drops its ids and unshares; an
+        // unprivileged one without the tools would unshare itself.
+        let plan = super::super::protocol::RootlessPlan {
+            uid: 100000,
+            gid: 100000,
+            uid_map: Vec::new(),
+            gid_map: Vec::new(),
+            join_cgroup: Vec::new(),
+            tools: None,
+        };
+        let rootless = HelperRequest {
+            rootless: Some(plan.clone()),
+            ..plain.clone()
+        };
+        assert!(runs_in_place_as(&rootless, true));
+        assert!(!runs_in_place_as(&rootless, false));
+        let with_tools = HelperRequest {
+            rootless: Some(super::super::protocol::RootlessPlan {
+                tools: Some(super::super::protocol::IdmapTools {
+                    newuidmap: "/usr/bin/newuidmap".into(),
+                    newgidmap: "/usr/bin/newgidmap".into(),
+                }),
+                ..plan
+            }),
+            ..plain.clone()
+        };
+        assert!(runs_in_place_as(&with_tools, false));
+        // The other conditions hold for a rootless request too.
+        let mut outer = rootless.clone();
+        outer.spec.outer.insert(Namespace::Net);
+        assert!(!runs_in_place_as(&outer, true));
     }
 
     #[test]

@@ -193,7 +193,7 @@ pub fn run(
         setup_error: Some(e),
         ..Default::default()
     };
-    if !nix::unistd::geteuid().is_root() && plan.tools.is_none() {
+    if !forks_a_worker(plan, nix::unistd::geteuid().is_root()) {
         if let Err(e) = enter_own_userns(plan) {
             return failed(e);
         }
@@ -203,6 +203,14 @@ pub fn run(
         Ok(r) => r,
         Err(e) => failed(e),
     }
+}
+
+/// Whether [`run`] forks a worker for `plan` from a process that is root
+/// or not: a root process writes the worker's maps itself, and newuidmap
+/// and newgidmap write them for any process. Otherwise the process makes
+/// the user namespace itself, and stays in it.
+pub fn forks_a_worker(plan: &RootlessPlan, root: bool) -> bool {
+    root || plan.tools.is_some()
 }
 
 /// The unprivileged path: unshare, deny setgroups, write one-line maps.

@@ -19,9 +19,10 @@
 //!   and, once the helper has exited and been reaped, `X` with its wait
 //!   status (or `E` with the errno when the fork failed);
 //! - or, for a request that changes nothing in the process serving it
-//!   ([`helper::runs_in_place`]: a rootful sandbox with no throwaway
-//!   namespace and no scaffolding), the zygote is the helper: it says `P`
-//!   with its own pid, clones the sandbox itself, writes the report, closes
+//!   ([`helper::runs_in_place`]: a sandbox with no throwaway namespace and
+//!   no scaffolding, rootful or rootless by a worker), the zygote is the
+//!   helper: it says `P` with its own pid, clones the sandbox itself (or
+//!   forks the rootless worker that clones it), writes the report, closes
 //!   the pipes and says `X` with the status a helper would have had. One
 //!   process fewer per sandbox: no fork, no fresh copy of the request to
 //!   fault in, no exit to wait for.
@@ -248,13 +249,14 @@ fn forked_zygote(sock: OwnedFd, ns: Option<std::os::fd::RawFd>, runner: u32) -> 
 
 /// Runs `req` in the zygote itself ([`helper::runs_in_place`]): the
 /// helper's work with the pipes as stdout and stderr, the sandbox cloned
-/// from here. The runner is told `P` with the zygote's pid (the process
-/// group killed if the zygote does not stop when asked), then, once the
-/// report is written and the pipes are closed, `X` with the status a helper would
-/// have exited with. The environment the helper's work set is restored, so
-/// the next request finds the zygote as it was (its subreaper flag is the
-/// zygote's own, and the helper's work swept what the sandbox left). `Err`
-/// when the runner cannot be told.
+/// from here (a rootless one from the worker forked here). The runner is
+/// told `P` with the zygote's pid (the process group killed if the zygote
+/// does not stop when asked: the worker and its sandbox are in it), then,
+/// once the report is written and the pipes are closed, `X` with the
+/// status a helper would have exited with. The environment the helper's
+/// work set is restored, so the next request finds the zygote as it was
+/// (its subreaper flag is the zygote's own, and the helper's work swept
+/// what the sandbox left). `Err` when the runner cannot be told.
 fn in_place(
     sock: OwnedFd,
     req: &HelperRequest,
@@ -272,6 +274,10 @@ fn in_place(
             let env: Vec<_> = std::env::vars_os().collect();
             let (code, sock) = helper::serve_in_place(req, sock);
             restore_env(&env);
+            // What came back to the zygote, the subreaper, when a rootless
+            // worker died before its own sweep: ended before the pipes
+            // close (a leftover holds them open).
+            helper::sweep();
             (code, sock)
         }
         Err(_) => (3, sock),
