@@ -276,8 +276,11 @@ fn in_place(
             restore_env(&env);
             // What came back to the zygote, the subreaper, when a rootless
             // worker died before its own sweep: ended before the pipes
-            // close (a leftover holds them open).
-            helper::sweep();
+            // close (a leftover holds them open). A rootful sandbox's
+            // leftovers were swept by the helper's work, here.
+            if req.rootless.is_some() {
+                helper::sweep();
+            }
             (code, sock)
         }
         Err(_) => (3, sock),
