@@ -234,6 +234,14 @@ impl Launcher {
         &self.dir.tag
     }
 
+    /// The empty directory of the work directory that sandboxes mount
+    /// their new roots on, as they see it. Each mounts on it in its own
+    /// mount namespace: a mount there is seen by no other sandbox, nor by
+    /// the host.
+    pub fn root_dir(&self) -> PathBuf {
+        self.dir.there.join("root")
+    }
+
     /// Stops the run: every helper running now is killed with its process
     /// group (the sandboxes die with it), every zygote serving in place is
     /// told to end its sandbox, and no helper starts from now on
@@ -390,7 +398,7 @@ impl Launcher {
         let req = HelperRequest {
             spec: spec.clone(),
             probe,
-            root_dir: self.dir.there.join("root"),
+            root_dir: self.root_dir(),
             scratch: scratch.as_deref().map(|d| self.dir.there_of(d)),
             cgroup_procs: joined.map(|c| c.procs_files()).unwrap_or_default(),
             deny_setgroups: !nix::unistd::geteuid().is_root(),

@@ -1610,8 +1610,17 @@ fn decide_listmount_foreign(req: &Requirement) -> Decision {
 /// its own mount namespace. A refusal of one of its calls is the kernel's
 /// answer and names the call and the file system (`mount_setattr
 /// (tmpfs)`); anything else is the harness's.
+///
+/// The sandbox keeps the host's root and attaches the bind on the work
+/// directory's empty root directory ([`Launcher::root_dir`], which exists:
+/// nothing is made in the host's root), in its own mount namespace, where
+/// no one else sees it: whether the kernel idmaps a mount depends on the
+/// source's file system and on the calls, not on where it is attached, and
+/// a skeleton root would only add its mounts to make and tear down.
+///
+/// [`Launcher::root_dir`]: crate::runtime::spawn::Launcher::root_dir
 pub fn idmapped_mount_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried {
-    use crate::model::spec::{BindSource, IdMap, Mount, MountIdmap, SandboxSpec};
+    use crate::model::spec::{BindSource, IdMap, Mount, MountIdmap, Rootfs, SandboxSpec};
     let map = vec![IdMap {
         inside: 0,
         outside: 100000,
@@ -1619,9 +1628,10 @@ pub fn idmapped_mount_probe(launcher: &crate::runtime::spawn::Launcher) -> Tried
     }];
     let spec = SandboxSpec {
         namespaces: [Namespace::Mount].into_iter().collect(),
+        rootfs: Rootfs::Host,
         mounts: vec![Mount::Bind {
             source: BindSource::Scratch,
-            target: "/idmapped".into(),
+            target: launcher.root_dir(),
             readonly: true,
             idmap: Some(MountIdmap {
                 uid_map: map.clone(),
