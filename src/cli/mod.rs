@@ -1254,6 +1254,9 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
         .iter()
         .map(|r| r.id.chars().count())
         .fold(40, usize::max);
+    // One write for the whole table, not one for each line (stdout is
+    // line-buffered).
+    let mut table = String::new();
     for r in &rows {
         let reqs: Vec<String> = r
             .requirements
@@ -1266,7 +1269,7 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
                 )
             })
             .collect();
-        say(&format!(
+        table.push_str(&format!(
             "{:<width$} {:<9} {}\n",
             r.id,
             if r.runnable {
@@ -1279,6 +1282,7 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
             reqs.join(", ")
         ));
     }
+    say(&table);
     EXIT_OK
 }
 
