@@ -144,6 +144,7 @@ fn main() {
         t!(a_killed_runner_leaves_no_sandbox_and_no_privileged_copy_behind),
         t!(sigterm_stops_the_run_and_writes_a_partial_report),
         t!(a_list_stopped_while_it_decides_leaves_nothing_behind),
+        t!(a_stopped_bench_writes_nothing_and_leaves_nothing),
         t!(sigterm_ends_a_run_whose_helpers_were_stopped_by_sigstop),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
@@ -409,14 +410,19 @@ fn the_bench_measures_each_variant_and_writes_a_valid_document() {
     let rss = run["peak_rss_kib"].as_u64().unwrap();
     assert!((1024..64 * 1024).contains(&rss), "{rss} KiB");
     assert!(run["user_ms"].as_f64().unwrap() + run["sys_ms"].as_f64().unwrap() > 0.0);
-    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+    let left = bench_leftovers();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// What a bench leaves if it does not clean up: the peers' cgroup parent
+/// in any hierarchy, its work directory.
+fn bench_leftovers() -> Vec<std::path::PathBuf> {
+    let cgroups = std::fs::read_dir("/sys/fs/cgroup")
         .unwrap()
         .flatten()
         .map(|d| d.path().join("isocheck-bench"))
-        .filter(|p| p.exists())
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
-    let dirs: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .filter(|p| p.exists());
+    let dirs = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
         .filter(|d| {
@@ -424,9 +430,69 @@ fn the_bench_measures_each_variant_and_writes_a_valid_document() {
                 .to_string_lossy()
                 .starts_with("isocheck-bench-")
         })
-        .map(|d| d.path())
-        .collect();
-    assert!(dirs.is_empty(), "{dirs:?}");
+        .map(|d| d.path());
+    cgroups.chain(dirs).collect()
+}
+
+/// `bench` stopped by SIGTERM, SIGINT or SIGHUP while it measures ends
+/// between two samples with the signal's status, says so, writes no
+/// figures and leaves nothing behind: not its work directory, not the
+/// peers' cgroups, not the runtime's work directory, cgroups or processes.
+/// (With the default dispositions it died at once and left its work
+/// directory.)
+fn a_stopped_bench_writes_nothing_and_leaves_nothing() {
+    use nix::sys::signal::Signal;
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bench.json");
+    for (signal, status) in [
+        (Signal::SIGTERM, 143),
+        (Signal::SIGINT, 130),
+        (Signal::SIGHUP, 143),
+    ] {
+        let child = scope
+            .command(&[
+                "bench",
+                "--rounds",
+                "100000",
+                "--suite-runs",
+                "0",
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Measuring: its work directory's holder is forked (a signal from
+        // then on is held until it is caught), and rounds have begun.
+        let t = std::time::Instant::now();
+        while std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .is_ok_and(|c| c.trim().is_empty())
+            && t.elapsed() < std::time::Duration::from_secs(10)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+        let o = child.wait_with_output().unwrap();
+        let (_, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(status), "{signal}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "stopped by {}; nothing is written",
+                signal.as_str()
+            )),
+            "{stderr}"
+        );
+        assert!(!out.exists(), "{signal}: figures written");
+        let left = bench_leftovers();
+        assert!(left.is_empty(), "{signal}: {left:?}");
+        assert_eq!(scope.state(), before, "{signal}: the bench left something");
+    }
 }
 
 /// Everything isocheck could leak, as seen from the host.

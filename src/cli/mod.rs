@@ -55,7 +55,9 @@ const HELP_BENCH: &str = "Exit status:
   0    measured (an absent peer is no failure)
   2    bad input or usage
   3    the harness failed, a peer ran but did not print the check's
-       output, or the figures could not be written";
+       output, or the figures could not be written
+  130  stopped by SIGINT (nothing written, nothing left behind)
+  143  stopped by SIGTERM or SIGHUP (nothing written, nothing left behind)";
 /// The exit statuses of `matrix`.
 const HELP_MATRIX: &str = "Exit status:
   0    the matrix was written and shows no regression
@@ -923,7 +925,7 @@ fn stop_signals() -> nix::sys::signal::SigSet {
 }
 
 /// The exit status of a run stopped by `signal`.
-fn interrupted_status(signal: &str) -> u8 {
+pub(crate) fn interrupted_status(signal: &str) -> u8 {
     match signal {
         "SIGINT" => EXIT_SIGINT,
         _ => EXIT_SIGTERM,

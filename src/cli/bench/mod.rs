@@ -277,6 +277,8 @@ pub fn run(a: BenchArgs) -> u8 {
         started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
     let out = a.out.clone().unwrap_or_else(|| default_out(&host.hostname));
+    // Before anything is made that a stop must remove.
+    Stop::hold();
     let work = std::env::temp_dir().join(format!("isocheck-bench-{}", std::process::id()));
     let floor_root = work.join("floor-root");
     if let Err(e) = std::fs::create_dir_all(floor_root.join("proc")) {
@@ -289,6 +291,51 @@ pub fn run(a: BenchArgs) -> u8 {
     });
     let _cleanup = Cleanup(work.clone());
     measure(&a, &cache, exe, host, &work, floor_root, &out)
+}
+
+/// The stop signals, caught: the bench ends between two samples and
+/// cleans up (its work directory, the peers' cgroups, the runtime's work
+/// directory and zygotes), which a default disposition would leave behind.
+/// They are held from the bench's start ([`Stop::hold`]) until they are
+/// caught, after the processes it forks are made (which keep the default
+/// dispositions): one sent meanwhile is then a stop, never a death.
+struct Stop(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Stop {
+    const SIGNALS: [nix::sys::signal::Signal; 3] = [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
+    ];
+
+    fn set() -> nix::sys::signal::SigSet {
+        Stop::SIGNALS.into_iter().collect()
+    }
+
+    /// Blocks the stop signals: they wait for [`Stop::catch`].
+    fn hold() {
+        let _ = Stop::set().thread_block();
+    }
+
+    /// Catches the stop signals and lets them in (one held back comes now).
+    fn catch() -> std::io::Result<Stop> {
+        let caught = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for sig in Stop::SIGNALS {
+            signal_hook::flag::register_usize(sig as i32, caught.clone(), sig as usize)?;
+        }
+        Stop::set().thread_unblock().map_err(std::io::Error::from)?;
+        Ok(Stop(caught))
+    }
+
+    /// The exit status when a stop signal came, saying so.
+    fn status(&self) -> Option<u8> {
+        let sig = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        (sig != 0).then(|| {
+            let name = crate::suite::runner::signal_name(sig as i32);
+            eprintln!("isocheck bench: stopped by {name}; nothing is written");
+            super::interrupted_status(&name)
+        })
+    }
 }
 
 /// Removes the bench's work directory and the peers' cgroup parent when
@@ -324,6 +371,13 @@ fn measure(
         Ok(l) => l,
         Err(e) => {
             eprintln!("isocheck bench: {e}");
+            return super::EXIT_HARNESS;
+        }
+    };
+    let stop = match Stop::catch() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("isocheck bench: catching SIGINT, SIGTERM and SIGHUP: {e}");
             return super::EXIT_HARNESS;
         }
     };
@@ -400,6 +454,9 @@ fn measure(
     for round in 0..=a.rounds {
         let n = slots.len();
         for k in 0..n {
+            if let Some(code) = stop.status() {
+                return code;
+            }
             let slot = &mut slots[(k + round as usize) % n];
             if slot.status != VariantStatus::Measured {
                 continue;
@@ -408,6 +465,11 @@ fn measure(
                 Ok(d) if round > 0 => slot.samples.push(d),
                 Ok(_) => {}
                 Err(e) => {
+                    // A sample cut short by the stop signal (it reached the
+                    // peer too: a terminal's ^C) is the stop, not a failure.
+                    if let Some(code) = stop.status() {
+                        return code;
+                    }
                     if matches!(slot.kind, Kind::Peer(_)) {
                         // A peer that fails is reported, and the rest go on.
                         eprintln!("isocheck bench: {}: {e}", slot.kind.id());
@@ -427,9 +489,15 @@ fn measure(
         ..Default::default()
     };
     for _ in 0..a.suite_runs {
+        if let Some(code) = stop.status() {
+            return code;
+        }
         match runs::suite(&exe, work) {
             Ok(r) => suite.runs.push(r),
             Err(e) => {
+                if let Some(code) = stop.status() {
+                    return code;
+                }
                 eprintln!("isocheck bench: the whole suite: {e}");
                 return super::EXIT_HARNESS;
             }
