@@ -146,6 +146,7 @@ fn main() {
         t!(a_list_stopped_while_it_decides_leaves_nothing_behind),
         t!(a_stopped_bench_writes_nothing_and_leaves_nothing),
         t!(sigterm_ends_a_run_whose_helpers_were_stopped_by_sigstop),
+        t!(sigterm_is_prompt_when_a_rootless_worker_is_stopped),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
         t!(a_callers_umask_and_ignored_sigchld_change_no_verdict),
@@ -1188,6 +1189,98 @@ control = { off = "namespace mount", expect = [{ path = "exit.code", ge = 0 }] }
             table.display()
         );
     }
+}
+
+/// A rootless sandbox served in place by its zygote: the zygote waits on
+/// the rootless worker it forked. With that worker stopped by SIGSTOP,
+/// SIGTERM still ends the run at once (the zygote watches the runner while
+/// it waits and kills the worker), not after the 2 s a zygote that does
+/// not answer is given, and leaves nothing behind.
+fn sigterm_is_prompt_when_a_rootless_worker_is_stopped() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let suite = tempfile::tempdir().unwrap();
+    let table = suite.path().join("rootless.toml");
+    std::fs::write(
+        &table,
+        r#"
+[[property]]
+id = "custom.rootless_hang"
+description = "a rootless sandbox hangs for a minute"
+modes = ["rootless"]
+requires = ["root"]
+probe = { kind = "hang" }
+sandbox = { namespaces = ["pid", "mount"], timeout_ms = 60000 }
+expect = [{ path = "exit.code", eq = 0 }]
+control = { off = "namespace pid", expect = [{ path = "exit.code", ge = 0 }] }
+"#,
+    )
+    .unwrap();
+    let child = scope
+        .command(&[
+            "run",
+            "--no-write",
+            "--jobs",
+            "1",
+            "--suite",
+            table.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let children = |p: &str| {
+        std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default()
+    };
+    let uid = |p: &str| {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+    };
+    // The worker: a zygote's child running as the rootless user.
+    let t = std::time::Instant::now();
+    let worker = loop {
+        let found = children(&pid.to_string())
+            .split_whitespace()
+            .flat_map(|z| {
+                children(z)
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .find(|c| uid(c).as_deref() == Some("100000"));
+        if let Some(w) = found {
+            break w;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "no rootless worker appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    // Its sandbox hangs by now.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let worker = nix::unistd::Pid::from_raw(worker.parse().unwrap());
+    nix::sys::signal::kill(worker, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let t = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let took = t.elapsed();
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o).1);
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "with the rootless worker stopped, SIGTERM took {took:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(scope.state(), before, "the run left something behind");
 }
 
 fn an_interrupt_ends_what_left_the_sandboxs_session() {

@@ -15,6 +15,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{Gid, Pid, Uid};
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use super::idmap;
@@ -261,8 +262,15 @@ fn with_worker(
         let _ = waitpid(worker, None);
         e
     };
+    // Served in place, each wait on the worker also watches the runner:
+    // stopped, the worker is killed (the sandbox dies with it) instead of
+    // waited for.
+    let stopped = || kill_worker(step("runner-gone", &worker.to_string(), Errno::EPIPE));
     let mut byte = [0u8; 1];
     // The worker says it has unshared (or closes the pipe as it fails).
+    if !super::helper::readable_unless_stopped(ready_r.as_fd()) {
+        return Err(stopped());
+    }
     if nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
         match &plan.tools {
             Some(t) => t
@@ -277,7 +285,19 @@ fn with_worker(
     }
     drop(go_w);
     let mut out = Vec::new();
-    let _ = std::fs::File::from(rep_r).read_to_end(&mut out);
+    let mut rep = std::fs::File::from(rep_r);
+    let mut buf = [0u8; 16384];
+    loop {
+        if !super::helper::readable_unless_stopped(rep.as_fd()) {
+            return Err(stopped());
+        }
+        match rep.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
     let status = waitpid(worker, None).map_err(|e| step("waitpid", &worker.to_string(), e))?;
     match serde_json::from_slice::<HelperReport>(&out) {
         Ok(r) => Ok(r),
