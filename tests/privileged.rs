@@ -149,7 +149,7 @@ fn main() {
         t!(sigterm_is_prompt_when_a_rootless_worker_is_stopped),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
-        t!(a_callers_umask_and_ignored_sigchld_change_no_verdict),
+        t!(a_callers_umask_ignored_sigchld_and_variables_change_no_verdict),
         t!(a_closed_stdout_ends_the_console_output_only),
         t!(
             concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes,
@@ -1440,8 +1440,10 @@ fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
 /// A caller's umask 077 (which made what isocheck creates unreachable for
 /// the rootless user: a Landlock case failed falsely and 14 errored) and
 /// an ignored SIGCHLD (children reaped by the kernel: every case errored
-/// on ECHILD) give the same outcomes as a plain run.
-fn a_callers_umask_and_ignored_sigchld_change_no_verdict() {
+/// on ECHILD), with the caller's own values for the variables the runtime
+/// passes into sandboxes (`ISOCHECK_LESSER_OPENER=1` made two cases blind
+/// probes), give the same outcomes as a plain run.
+fn a_callers_umask_ignored_sigchld_and_variables_change_no_verdict() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let outcomes = |report: &serde_json::Value| -> Vec<(String, String, String)> {
         report["cases"]
@@ -1465,10 +1467,17 @@ fn a_callers_umask_and_ignored_sigchld_change_no_verdict() {
     let before = scope.state();
     let out = tempfile::tempdir().unwrap();
     // bash passes an ignored SIGCHLD on to what it execs (dash does not).
-    let o = Command::new("bash")
+    let mut caller = Command::new("bash");
+    caller
         .args(["-c", "umask 077; trap '' CHLD; exec \"$0\" \"$@\""])
         .arg(bin())
-        .args(["run", "--out", out.path().to_str().unwrap()])
+        .args(["run", "--out", out.path().to_str().unwrap()]);
+    // The variables the runtime passes into sandboxes, set by the caller
+    // (`1` made `cve.2021_4197` a blind probe when it reached the probe).
+    for name in isocheck::model::names::SANDBOX_VARIABLES {
+        caller.env(name, "1");
+    }
+    let o = caller
         .current_dir(std::env::temp_dir())
         .env("ISOCHECK_RUN_ID", &scope.id)
         .env("ISOCHECK_WORK_DIR", scope.work.path())

@@ -29,3 +29,16 @@ pub const HOST_MNTNS_ID_ENV: &str = "ISOCHECK_HOST_MNTNS_ID";
 /// The variable that carries the lesser uid a probe opens a cgroup file
 /// with (`lesser_opener`) into the sandbox.
 pub const LESSER_OPENER_ENV: &str = "ISOCHECK_LESSER_OPENER";
+
+/// Every variable above that the runtime sets for a sandbox. A caller's
+/// own value must never reach a probe: where the runtime sets none (no
+/// scaffolding asks for it) the probe would read the caller's, so every
+/// entry point removes them first ([`crate::sys::reset_inherited_state`]).
+pub const SANDBOX_VARIABLES: [&str; 6] = [
+    LISTENER_PORT_ENV,
+    CPU_STAT_FD_ENV,
+    HOST_PID_ENV,
+    NOTIFY_SOCK_FD_ENV,
+    HOST_MNTNS_ID_ENV,
+    LESSER_OPENER_ENV,
+];

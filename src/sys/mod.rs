@@ -368,12 +368,19 @@ pub fn caller_umask() -> libc::mode_t {
 /// Resets what a process inherits across exec that isocheck's verdicts
 /// must not depend on: the umask to 022 (a caller's 077 made the work
 /// directory and cgroups isocheck creates unreachable for the rootless
-/// user, and a Landlock case failed falsely), and SIGCHLD to its default
+/// user, and a Landlock case failed falsely), SIGCHLD to its default
 /// (a caller that ignores it has the kernel reap every child at once, so
-/// that each wait fails with ECHILD). Called first by every entry point
-/// but the exec probe's. The reports still honour the caller's umask
-/// ([`caller_umask`]).
+/// that each wait fails with ECHILD), and the variables the runtime sets
+/// for sandboxes ([`SANDBOX_VARIABLES`]: a caller's
+/// `ISOCHECK_LESSER_OPENER=1` made two cases blind probes). Called first
+/// by every entry point but the exec probe's, while the process has one
+/// thread. The reports still honour the caller's umask ([`caller_umask`]).
+///
+/// [`SANDBOX_VARIABLES`]: crate::model::names::SANDBOX_VARIABLES
 pub fn reset_inherited_state() {
+    for name in crate::model::names::SANDBOX_VARIABLES {
+        std::env::remove_var(name);
+    }
     let was = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     CALLER_UMASK.store(was.bits(), std::sync::atomic::Ordering::Relaxed);
     // SAFETY: sets one signal's disposition to its default action: no
