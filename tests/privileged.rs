@@ -451,7 +451,7 @@ fn a_stopped_bench_writes_nothing_and_leaves_nothing() {
     for (signal, status) in [
         (Signal::SIGTERM, 143),
         (Signal::SIGINT, 130),
-        (Signal::SIGHUP, 143),
+        (Signal::SIGHUP, 129),
     ] {
         let child = scope
             .command(&[
@@ -957,63 +957,67 @@ fn sigterm_stops_the_run_and_writes_a_partial_report() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let scope = Scope::new();
     let before = scope.state();
-    let out = tempfile::tempdir().unwrap();
-    let child = scope
-        .command(&[
-            "run",
-            "--out",
-            out.path().to_str().unwrap(),
-            "--suite",
-            fixture("suites/selftest.toml").to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The hanging cases run for seconds; stop the run in the middle.
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let t = std::time::Instant::now();
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        t.elapsed() < std::time::Duration::from_secs(1),
-        "stopping took {:?}",
-        t.elapsed()
-    );
-    assert_eq!(o.status.code(), Some(143), "{}", text(&o).1);
-    let leg = std::fs::read_dir(out.path())
-        .unwrap()
-        .next()
-        .expect("a report directory")
-        .unwrap()
-        .path();
-    let report = read_json(&leg.join("report.json"));
-    assert_eq!(report["interrupted"], "SIGTERM");
-    let got = cases(&report);
-    assert_eq!(got.len(), 4, "every selected case is listed");
-    assert!(
-        got.iter()
-            .any(|(_, outcome, kind)| outcome == "error" && kind == "interrupted"),
-        "{got:?}"
-    );
-    assert!(
-        got.iter().all(|(_, outcome, _)| outcome != "pass"),
-        "{got:?}"
-    );
-    assert_eq!(
-        scope.state(),
-        before,
-        "the stopped run left something behind"
-    );
+    // SIGHUP (its terminal closed) as SIGTERM: it used to end the process
+    // at once, with an empty report directory left behind.
+    for (signal, status) in [
+        (nix::sys::signal::Signal::SIGTERM, 143),
+        (nix::sys::signal::Signal::SIGHUP, 129),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let child = scope
+            .command(&[
+                "run",
+                "--out",
+                out.path().to_str().unwrap(),
+                "--suite",
+                fixture("suites/selftest.toml").to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The hanging cases run for seconds; stop the run in the middle.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+        let t = std::time::Instant::now();
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "{signal}: stopping took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(o.status.code(), Some(status), "{signal}: {}", text(&o).1);
+        let leg = std::fs::read_dir(out.path())
+            .unwrap()
+            .next()
+            .expect("a report directory")
+            .unwrap()
+            .path();
+        let report = read_json(&leg.join("report.json"));
+        assert_eq!(report["interrupted"], signal.as_str());
+        let got = cases(&report);
+        assert_eq!(got.len(), 4, "every selected case is listed");
+        assert!(
+            got.iter()
+                .any(|(_, outcome, kind)| outcome == "error" && kind == "interrupted"),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().all(|(_, outcome, _)| outcome != "pass"),
+            "{got:?}"
+        );
+        assert_eq!(
+            scope.state(),
+            before,
+            "{signal}: the stopped run left something behind"
+        );
+    }
 }
 
 /// `list` decides requirements by trying sandboxes in a work directory of
-/// its own. Stopped by SIGTERM or SIGINT while it decides, it ends them and
-/// its work directory as a run does, lists nothing and exits 143 or 130,
+/// its own. Stopped by SIGTERM, SIGINT or SIGHUP while it decides, it ends
+/// them and its work directory as a run does, lists nothing and exits 143,
+/// 130 or 129,
 /// leaving nothing for a next run to reap.
 fn a_list_stopped_while_it_decides_leaves_nothing_behind() {
     use std::os::unix::fs::MetadataExt;
@@ -1027,10 +1031,11 @@ fn a_list_stopped_while_it_decides_leaves_nothing_behind() {
     // with its work directory half made.
     for round in 0..30 {
         let early = round >= 20;
-        let signal = if round % 2 == 0 {
-            nix::sys::signal::Signal::SIGTERM
-        } else {
-            nix::sys::signal::Signal::SIGINT
+        let signal = match round % 3 {
+            0 => nix::sys::signal::Signal::SIGTERM,
+            1 => nix::sys::signal::Signal::SIGINT,
+            // The terminal closed.
+            _ => nix::sys::signal::Signal::SIGHUP,
         };
         let child = scope
             .command(&["list"])

@@ -41,6 +41,7 @@ const HELP_RUN: &str = "Exit status:
   1    a promise was broken (a fail)
   2    bad input or usage, found before anything runs
   3    the harness failed (an error), or a report could not be written
+  129  stopped by SIGHUP (the terminal closed)
   130  stopped by SIGINT
   143  stopped by SIGTERM";
 /// The exit statuses of `list`.
@@ -48,6 +49,7 @@ const HELP_LIST: &str = "Exit status:
   0    the cases were listed
   2    bad input or usage
   3    the harness failed
+  129  stopped by SIGHUP while deciding (nothing listed)
   130  stopped by SIGINT while deciding (nothing listed)
   143  stopped by SIGTERM while deciding (nothing listed)";
 /// The exit statuses of `bench`.
@@ -56,8 +58,9 @@ const HELP_BENCH: &str = "Exit status:
   2    bad input or usage
   3    the harness failed, a peer ran but did not print the check's
        output, or the figures could not be written
+  129  stopped by SIGHUP (nothing written, nothing left behind)
   130  stopped by SIGINT (nothing written, nothing left behind)
-  143  stopped by SIGTERM or SIGHUP (nothing written, nothing left behind)";
+  143  stopped by SIGTERM (nothing written, nothing left behind)";
 /// The exit statuses of `matrix`.
 const HELP_MATRIX: &str = "Exit status:
   0    the matrix was written and shows no regression
@@ -95,7 +98,7 @@ const HELP_GENERATED: &str = "Exit status:
 /// The exit statuses common to every command, for `isocheck --help`.
 const HELP_TOP: &str = "Exit status: 0 success, 1 a promise broken or a regression (run, matrix,
 diff, audit --strict, sabotage), 2 bad input or usage, 3 the harness
-failed; run: 130 or 143 when SIGINT or SIGTERM stopped it. Each command's
+failed; run: 129, 130 or 143 when SIGHUP, SIGINT or SIGTERM stopped it. Each command's
 --help lists its own.";
 
 #[derive(Parser)]
@@ -883,6 +886,8 @@ impl Outputs {
     }
 }
 
+/// Exit status of a run stopped by SIGHUP (128 + 1): its terminal closed.
+pub const EXIT_SIGHUP: u8 = 129;
 /// Exit status of a run stopped by SIGINT (128 + 2).
 pub const EXIT_SIGINT: u8 = 130;
 /// Exit status of a run stopped by SIGTERM (128 + 15).
@@ -900,7 +905,7 @@ impl Drop for CloseWatcher {
     }
 }
 
-/// Holds SIGINT and SIGTERM back from the runner's making (its work
+/// Holds SIGINT, SIGTERM and SIGHUP back from the runner's making (its work
 /// directory, lock cgroup, holder and zygotes) until they are caught
 /// ([`release_stop_signals`]): one sent meanwhile is then an interrupt,
 /// which removes all of it, instead of ending the process with it half
@@ -911,7 +916,7 @@ fn hold_stop_signals() {
     let _ = stop_signals().thread_block();
 }
 
-/// Lets SIGINT and SIGTERM in again, once they are caught: one held back
+/// Lets SIGINT, SIGTERM and SIGHUP in again, once they are caught: one held back
 /// is delivered now.
 fn release_stop_signals() {
     let _ = stop_signals().thread_unblock();
@@ -921,12 +926,14 @@ fn stop_signals() -> nix::sys::signal::SigSet {
     let mut set = nix::sys::signal::SigSet::empty();
     set.add(nix::sys::signal::Signal::SIGINT);
     set.add(nix::sys::signal::Signal::SIGTERM);
+    set.add(nix::sys::signal::Signal::SIGHUP);
     set
 }
 
 /// The exit status of a run stopped by `signal`.
 pub(crate) fn interrupted_status(signal: &str) -> u8 {
     match signal {
+        "SIGHUP" => EXIT_SIGHUP,
         "SIGINT" => EXIT_SIGINT,
         _ => EXIT_SIGTERM,
     }
@@ -998,10 +1005,11 @@ fn run(a: RunArgs) -> u8 {
     let mut signals = match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ]) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("isocheck: catching SIGINT and SIGTERM: {e}");
+            eprintln!("isocheck: catching SIGINT, SIGTERM and SIGHUP: {e}");
             return EXIT_HARNESS;
         }
     };
@@ -1067,7 +1075,7 @@ fn run(a: RunArgs) -> u8 {
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("isocheck: cannot start the thread that watches for SIGINT and SIGTERM: {e}");
+            eprintln!("isocheck: cannot start the thread that watches for SIGINT, SIGTERM and SIGHUP: {e}");
             return EXIT_HARNESS;
         }
     };
@@ -1182,16 +1190,17 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
         })
         .collect();
     runner.prestart(&pairs, 1);
-    // Stopped by SIGINT or SIGTERM, `list` ends its sandboxes and its work
+    // Stopped by SIGINT, SIGTERM or SIGHUP, `list` ends its sandboxes and its work
     // directory as a run does, and lists nothing: a decision cut short is
     // no answer.
     let mut signals = match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
     ]) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("isocheck: catching SIGINT and SIGTERM: {e}");
+            eprintln!("isocheck: catching SIGINT, SIGTERM and SIGHUP: {e}");
             return EXIT_HARNESS;
         }
     };
@@ -1211,7 +1220,9 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
             })
     });
     if let Err(e) = decided {
-        eprintln!("isocheck: cannot start the thread that watches for SIGINT and SIGTERM: {e}");
+        eprintln!(
+            "isocheck: cannot start the thread that watches for SIGINT, SIGTERM and SIGHUP: {e}"
+        );
         return EXIT_HARNESS;
     }
     if let Some(sig) = runner.interrupted() {
@@ -1613,6 +1624,7 @@ mod tests {
             EXIT_BROKEN,
             EXIT_USAGE,
             EXIT_HARNESS,
+            EXIT_SIGHUP,
             EXIT_SIGINT,
             EXIT_SIGTERM,
         ] {
@@ -1645,7 +1657,8 @@ mod tests {
     fn an_interrupted_run_exits_128_plus_the_signal() {
         assert_eq!(interrupted_status("SIGINT"), 130);
         assert_eq!(interrupted_status("SIGTERM"), 143);
-        assert_eq!(interrupted_status("SIGHUP"), EXIT_SIGTERM);
+        assert_eq!(interrupted_status("SIGHUP"), 129);
+        assert_eq!(interrupted_status("SIGUSR1"), EXIT_SIGTERM);
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub enum Event<'a> {
         summary: &'a Summary,
         /// The wall time of the cases.
         duration_ms: f64,
-        /// The signal that stopped the run (`SIGINT`, `SIGTERM`), if one
+        /// The signal that stopped the run (`SIGINT`, `SIGTERM`, `SIGHUP`), if one
         /// did: the cases that did not finish say `interrupted`.
         interrupted: Option<&'a str>,
     },

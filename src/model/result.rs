@@ -442,7 +442,7 @@ pub struct Report {
     /// what the probes observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<Audit>,
-    /// The signal that stopped the run (`SIGINT`, `SIGTERM`), when one did:
+    /// The signal that stopped the run (`SIGINT`, `SIGTERM`, `SIGHUP`), when one did:
     /// the report is partial, and the cases not run say `interrupted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
