@@ -21,8 +21,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    // Neither the caller's umask nor an ignored SIGCHLD reaches a verdict.
-    isocheck::sys::reset_inherited_state();
+    // Neither the caller's umask, nor an ignored SIGCHLD, nor its values
+    // for the variables the runtime sets for sandboxes reach a verdict.
+    isocheck::sys::reset_inherited_state(&isocheck::model::names::SANDBOX_VARIABLES);
     // The helper must stay single-threaded and fast: it is dispatched
     // before anything else runs.
     if first == Some(isocheck::runtime::helper::HELPER_ARG) {

@@ -32,8 +32,9 @@ pub const LESSER_OPENER_ENV: &str = "ISOCHECK_LESSER_OPENER";
 
 /// Every variable above that the runtime sets for a sandbox. A caller's
 /// own value must never reach a probe: where the runtime sets none (no
-/// scaffolding asks for it) the probe would read the caller's, so every
-/// entry point removes them first ([`crate::sys::reset_inherited_state`]).
+/// scaffolding asks for it) the probe would read the caller's, so the
+/// binary removes them first, at every entry point
+/// ([`crate::sys::reset_inherited_state`]).
 pub const SANDBOX_VARIABLES: [&str; 6] = [
     LISTENER_PORT_ENV,
     CPU_STAT_FD_ENV,

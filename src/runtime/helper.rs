@@ -18,14 +18,14 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::cgroups::{self, JOIN_CLONE_INTO, JOIN_PROCS_WRITE, JOIN_TASKS_SELF, KILL_BY_FILE};
 use super::idmap;
 use super::init::{self, InitContext, SetupRecord};
-use super::plumbing::{die_with, pipe, step};
+use super::plumbing::{die_with, pipe, runner_socket, step};
 use super::protocol::{Escapee, ExitInfo, HelperReport, HelperRequest};
 use super::sabotage::{self, Sabotage};
 use super::scaffold;
@@ -143,53 +143,9 @@ fn runs_in_place_as(req: &HelperRequest, root: bool) -> bool {
         && !sabotage::alters_clone(&req.spec.namespaces)
 }
 
-/// The zygote's socket to the runner, held here while the zygote serves a
-/// request in place. The sandbox closes it first (it is not the
-/// sandbox's), and the wait for the sandbox ends it once the socket turns
-/// readable: nothing is sent while a request is served, so the runner is
-/// gone.
-static RUNNER_SOCKET: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
-
-fn runner_socket() -> std::sync::MutexGuard<'static, Option<OwnedFd>> {
-    RUNNER_SOCKET.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Waits until `fd` is readable (or at its end); `false` when the
-/// runner's socket, held while a request is served in place, turned
-/// readable first: the runner is gone, or asks the request to stop (it
-/// sends nothing else meanwhile). Served by a forked helper (no socket
-/// held), it waits for `fd` alone. A wait on another process that can be
-/// stopped (a rootless worker, by SIGSTOP) ends so at once when the run
-/// is interrupted, as a forked helper's group kill would end it.
-pub(super) fn readable_unless_stopped(fd: BorrowedFd<'_>) -> bool {
-    loop {
-        let sock = runner_socket();
-        let mut fds = vec![PollFd::new(fd, PollFlags::POLLIN)];
-        if let Some(sock) = sock.as_ref() {
-            fds.push(PollFd::new(sock.as_fd(), PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-            Err(Errno::EINTR) => continue,
-            // The read that follows says what is wrong.
-            Err(_) => return true,
-            Ok(_) => {}
-        }
-        let ready = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        if ready(1) {
-            return false;
-        }
-        if ready(0) {
-            return true;
-        }
-    }
-}
-
 /// Serves `req` in place ([`runs_in_place`]) with the zygote's socket
-/// `sock` held for the span (see [`RUNNER_SOCKET`]); returns the exit code
+/// `sock` held for the span (see [`super::plumbing::runner_socket`]);
+/// returns the exit code
 /// and the socket.
 pub fn serve_in_place(req: &HelperRequest, sock: OwnedFd) -> (i32, OwnedFd) {
     *runner_socket() = Some(sock);

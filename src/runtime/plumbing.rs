@@ -5,9 +5,10 @@
 //! (the work namespace holder, the first zygotes).
 
 use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::model::error::StepError;
 use crate::sys;
@@ -39,6 +40,51 @@ pub fn die_with(parent: Pid, own_pid_ns: bool) {
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     if orphaned(nix::unistd::getppid(), parent, own_pid_ns) {
         sys::exit_now(ORPHANED_STATUS);
+    }
+}
+
+/// The zygote's socket to the runner, held here while the zygote serves a
+/// request in place (`helper::serve_in_place`). The sandbox closes it first (it is not the
+/// sandbox's), and the wait for the sandbox ends it once the socket turns
+/// readable: nothing is sent while a request is served, so the runner is
+/// gone.
+static RUNNER_SOCKET: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+pub(super) fn runner_socket() -> std::sync::MutexGuard<'static, Option<OwnedFd>> {
+    RUNNER_SOCKET.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits until `fd` is readable (or at its end); `false` when the
+/// runner's socket, held while a request is served in place, turned
+/// readable first: the runner is gone, or asks the request to stop (it
+/// sends nothing else meanwhile). Served by a forked helper (no socket
+/// held), it waits for `fd` alone. A wait on another process that can be
+/// stopped (a rootless worker, by SIGSTOP) ends so at once when the run
+/// is interrupted, as a forked helper's group kill would end it.
+pub(super) fn readable_unless_stopped(fd: BorrowedFd<'_>) -> bool {
+    loop {
+        let sock = runner_socket();
+        let mut fds = vec![PollFd::new(fd, PollFlags::POLLIN)];
+        if let Some(sock) = sock.as_ref() {
+            fds.push(PollFd::new(sock.as_fd(), PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            // The read that follows says what is wrong.
+            Err(_) => return true,
+            Ok(_) => {}
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        if ready(1) {
+            return false;
+        }
+        if ready(0) {
+            return true;
+        }
     }
 }
 

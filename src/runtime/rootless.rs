@@ -268,7 +268,7 @@ fn with_worker(
     let stopped = || kill_worker(step("runner-gone", &worker.to_string(), Errno::EPIPE));
     let mut byte = [0u8; 1];
     // The worker says it has unshared (or closes the pipe as it fails).
-    if !super::helper::readable_unless_stopped(ready_r.as_fd()) {
+    if !super::plumbing::readable_unless_stopped(ready_r.as_fd()) {
         return Err(stopped());
     }
     if nix::unistd::read(&ready_r, &mut byte) == Ok(1) {
@@ -288,7 +288,7 @@ fn with_worker(
     let mut rep = std::fs::File::from(rep_r);
     let mut buf = [0u8; 16384];
     loop {
-        if !super::helper::readable_unless_stopped(rep.as_fd()) {
+        if !super::plumbing::readable_unless_stopped(rep.as_fd()) {
             return Err(stopped());
         }
         match rep.read(&mut buf) {

@@ -370,15 +370,14 @@ pub fn caller_umask() -> libc::mode_t {
 /// directory and cgroups isocheck creates unreachable for the rootless
 /// user, and a Landlock case failed falsely), SIGCHLD to its default
 /// (a caller that ignores it has the kernel reap every child at once, so
-/// that each wait fails with ECHILD), and the variables the runtime sets
-/// for sandboxes ([`SANDBOX_VARIABLES`]: a caller's
-/// `ISOCHECK_LESSER_OPENER=1` made two cases blind probes). Called first
-/// by every entry point but the exec probe's, while the process has one
-/// thread. The reports still honour the caller's umask ([`caller_umask`]).
-///
-/// [`SANDBOX_VARIABLES`]: crate::model::names::SANDBOX_VARIABLES
-pub fn reset_inherited_state() {
-    for name in crate::model::names::SANDBOX_VARIABLES {
+/// that each wait fails with ECHILD), and removes `variables` from the
+/// environment (the binary passes those the runtime sets for sandboxes,
+/// `model::names::SANDBOX_VARIABLES`: a caller's `ISOCHECK_LESSER_OPENER=1`
+/// made two cases blind probes). Called first by every entry point but the
+/// exec probe's, while the process has one thread. The reports still
+/// honour the caller's umask ([`caller_umask`]).
+pub fn reset_inherited_state(variables: &[&str]) {
+    for name in variables {
         std::env::remove_var(name);
     }
     let was = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
