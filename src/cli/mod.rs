@@ -98,8 +98,8 @@ const HELP_GENERATED: &str = "Exit status:
 /// The exit statuses common to every command, for `isocheck --help`.
 const HELP_TOP: &str = "Exit status: 0 success, 1 a promise broken or a regression (run, matrix,
 diff, audit --strict, sabotage), 2 bad input or usage, 3 the harness
-failed; run: 129, 130 or 143 when SIGHUP, SIGINT or SIGTERM stopped it. Each command's
---help lists its own.";
+failed; run: 129, 130 or 143 when SIGHUP, SIGINT or SIGTERM stopped it.
+Each command's --help lists its own.";
 
 #[derive(Parser)]
 #[command(
@@ -905,8 +905,8 @@ impl Drop for CloseWatcher {
     }
 }
 
-/// Holds SIGINT, SIGTERM and SIGHUP back from the runner's making (its work
-/// directory, lock cgroup, holder and zygotes) until they are caught
+/// Holds SIGINT, SIGTERM and SIGHUP back from the runner's making (its
+/// work directory, lock cgroup, holder and zygotes) until they are caught
 /// ([`release_stop_signals`]): one sent meanwhile is then an interrupt,
 /// which removes all of it, instead of ending the process with it half
 /// made. The helpers forked meanwhile empty their mask
@@ -916,8 +916,8 @@ fn hold_stop_signals() {
     let _ = stop_signals().thread_block();
 }
 
-/// Lets SIGINT, SIGTERM and SIGHUP in again, once they are caught: one held back
-/// is delivered now.
+/// Lets SIGINT, SIGTERM and SIGHUP in again, once they are caught: one
+/// held back is delivered now.
 fn release_stop_signals() {
     let _ = stop_signals().thread_unblock();
 }
@@ -1002,17 +1002,14 @@ fn run(a: RunArgs) -> u8 {
         &crate::suite::runner::selected_pairs(&props, &select),
         a.jobs,
     );
-    let mut signals = match signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("isocheck: catching SIGINT, SIGTERM and SIGHUP: {e}");
-            return EXIT_HARNESS;
-        }
-    };
+    let mut signals =
+        match signal_hook::iterator::Signals::new(stop_signals().iter().map(|s| s as i32)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("isocheck: catching SIGINT, SIGTERM and SIGHUP: {e}");
+                return EXIT_HARNESS;
+            }
+        };
     release_stop_signals();
     let signal_handle = signals.handle();
     let stdout = std::io::stdout();
@@ -1190,20 +1187,17 @@ fn list_cases(props: &[Property], selection: &Selection, json: bool, host: HostF
         })
         .collect();
     runner.prestart(&pairs, 1);
-    // Stopped by SIGINT, SIGTERM or SIGHUP, `list` ends its sandboxes and its work
-    // directory as a run does, and lists nothing: a decision cut short is
-    // no answer.
-    let mut signals = match signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("isocheck: catching SIGINT, SIGTERM and SIGHUP: {e}");
-            return EXIT_HARNESS;
-        }
-    };
+    // Stopped by SIGINT, SIGTERM or SIGHUP, `list` ends its sandboxes and
+    // its work directory as a run does, and lists nothing: a decision cut
+    // short is no answer.
+    let mut signals =
+        match signal_hook::iterator::Signals::new(stop_signals().iter().map(|s| s as i32)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("isocheck: catching SIGINT, SIGTERM and SIGHUP: {e}");
+                return EXIT_HARNESS;
+            }
+        };
     release_stop_signals();
     let signal_handle = signals.handle();
     let decided = std::thread::scope(|s| {

@@ -145,8 +145,7 @@ fn runs_in_place_as(req: &HelperRequest, root: bool) -> bool {
 
 /// Serves `req` in place ([`runs_in_place`]) with the zygote's socket
 /// `sock` held for the span (see [`super::plumbing::runner_socket`]);
-/// returns the exit code
-/// and the socket.
+/// returns the exit code and the socket.
 pub fn serve_in_place(req: &HelperRequest, sock: OwnedFd) -> (i32, OwnedFd) {
     *runner_socket() = Some(sock);
     let code = serve_request(req);

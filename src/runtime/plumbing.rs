@@ -44,10 +44,10 @@ pub fn die_with(parent: Pid, own_pid_ns: bool) {
 }
 
 /// The zygote's socket to the runner, held here while the zygote serves a
-/// request in place (`helper::serve_in_place`). The sandbox closes it first (it is not the
-/// sandbox's), and the wait for the sandbox ends it once the socket turns
-/// readable: nothing is sent while a request is served, so the runner is
-/// gone.
+/// request in place (`helper::serve_in_place`). The sandbox closes it
+/// first (it is not the sandbox's), and the wait for the sandbox ends it
+/// once the socket turns readable: nothing is sent while a request is
+/// served, so the runner is gone.
 static RUNNER_SOCKET: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
 
 pub(super) fn runner_socket() -> std::sync::MutexGuard<'static, Option<OwnedFd>> {

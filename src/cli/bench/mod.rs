@@ -278,7 +278,7 @@ pub fn run(a: BenchArgs) -> u8 {
     };
     let out = a.out.clone().unwrap_or_else(|| default_out(&host.hostname));
     // Before anything is made that a stop must remove.
-    Stop::hold();
+    super::hold_stop_signals();
     let work = std::env::temp_dir().join(format!("isocheck-bench-{}", std::process::id()));
     let floor_root = work.join("floor-root");
     if let Err(e) = std::fs::create_dir_all(floor_root.join("proc")) {
@@ -293,37 +293,23 @@ pub fn run(a: BenchArgs) -> u8 {
     measure(&a, &cache, exe, host, &work, floor_root, &out)
 }
 
-/// The stop signals, caught: the bench ends between two samples and
-/// cleans up (its work directory, the peers' cgroups, the runtime's work
-/// directory and zygotes), which a default disposition would leave behind.
-/// They are held from the bench's start ([`Stop::hold`]) until they are
-/// caught, after the processes it forks are made (which keep the default
+/// The stop signals (the command line's: SIGINT, SIGTERM, SIGHUP),
+/// caught: the bench ends between two samples and cleans up (its work
+/// directory, the peers' cgroups, the runtime's work directory and
+/// zygotes), which a default disposition would leave behind. They are held
+/// from the bench's start (`hold_stop_signals`) until they are caught,
+/// after the processes it forks are made (which keep the default
 /// dispositions): one sent meanwhile is then a stop, never a death.
 struct Stop(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 impl Stop {
-    const SIGNALS: [nix::sys::signal::Signal; 3] = [
-        nix::sys::signal::Signal::SIGINT,
-        nix::sys::signal::Signal::SIGTERM,
-        nix::sys::signal::Signal::SIGHUP,
-    ];
-
-    fn set() -> nix::sys::signal::SigSet {
-        Stop::SIGNALS.into_iter().collect()
-    }
-
-    /// Blocks the stop signals: they wait for [`Stop::catch`].
-    fn hold() {
-        let _ = Stop::set().thread_block();
-    }
-
     /// Catches the stop signals and lets them in (one held back comes now).
     fn catch() -> std::io::Result<Stop> {
         let caught = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        for sig in Stop::SIGNALS {
+        for sig in super::stop_signals().iter() {
             signal_hook::flag::register_usize(sig as i32, caught.clone(), sig as usize)?;
         }
-        Stop::set().thread_unblock().map_err(std::io::Error::from)?;
+        super::release_stop_signals();
         Ok(Stop(caught))
     }
 
