@@ -160,6 +160,10 @@ fn main() {
             root_of_a_user_namespace_gets_typed_skips_never_a_verdict,
             UNSHARE
         ),
+        t!(
+            root_without_cap_sys_admin_gets_typed_skips_and_changes_nothing,
+            SETPRIV
+        ),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(
             a_proc_of_another_pid_namespace_is_refused_before_anything_runs,
@@ -1801,6 +1805,89 @@ fn root_of_a_user_namespace_gets_typed_skips_never_a_verdict() {
             .contains("not the initial one"),
         "{userns}"
     );
+}
+
+/// isocheck as uid 0 without CAP_SYS_ADMIN (a container's default
+/// confinement, here `setpriv` dropping it from the bounding and
+/// inheritable sets). It can make no mount namespace for its work directory
+/// and cannot write the maps of the rootless user it stands in for. Before,
+/// every run ended with exit 3 and no report; now it is served as an
+/// unprivileged user is: every case is a typed `needs-root` skip naming
+/// the capability, `list` says which requirement decided it, the audit
+/// blames no security module for the user namespace it could not try, and
+/// the host is as it was.
+fn root_without_cap_sys_admin_gets_typed_skips_and_changes_nothing() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let confined = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--"])
+            .arg(bin())
+            .args(args)
+            .current_dir("/")
+            .env("ISOCHECK_RUN_ID", &scope.id)
+            .env("ISOCHECK_WORK_DIR", scope.work.path());
+        c.output().unwrap()
+    };
+    let o = confined(&["run", "--no-write", "--format", "json"]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let mut cases = 0;
+    for l in stdout.lines() {
+        let event: serde_json::Value = serde_json::from_str(l).expect(l);
+        if event["event"] != "case" {
+            continue;
+        }
+        cases += 1;
+        let case = &event["case"];
+        assert_eq!(case["outcome"], "skip", "{case}");
+        assert_eq!(case["reason"]["kind"], "needs-root", "{case}");
+        assert!(
+            case["reason"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("CAP_SYS_ADMIN"),
+            "{case}"
+        );
+    }
+    assert_eq!(cases, listed_cases(), "{stdout}");
+    let o = confined(&["list", "--json"]);
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let listed: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let mut kinds = BTreeMap::new();
+    for r in listed["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["requirements"].as_array().unwrap())
+        .filter(|r| r["met"] == false)
+    {
+        kinds.insert(
+            r["requirement"].as_str().unwrap().to_string(),
+            r["reason"]["kind"].as_str().unwrap().to_string(),
+        );
+    }
+    for req in ["root", "userns", "namespace user", "namespace pid"] {
+        assert_eq!(
+            kinds.get(req).map(String::as_str),
+            Some("needs-root"),
+            "{req}: {kinds:?}"
+        );
+    }
+    assert!(!kinds.values().any(|k| k == "harness-failed"), "{kinds:?}");
+    let o = confined(&["audit", "--no-write", "--json"]);
+    let (stdout, stderr) = text(&o);
+    let audit: serde_json::Value = serde_json::from_str(&stdout).expect(&stderr);
+    let userns = audit["audit"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["feature"] == "unprivileged user namespaces")
+        .unwrap();
+    assert_eq!(userns["status"], "unprobed", "{userns}");
+    assert_eq!(scope.state(), before, "the confined runs changed the host");
 }
 
 fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {

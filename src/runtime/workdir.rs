@@ -70,28 +70,22 @@ pub enum WorkError {
     ForeignProc { pid: i32, shown: String },
 }
 
-/// What the holder said, with the likely cause when root lacks what a
-/// mount namespace needs: a container's default (no CAP_SYS_ADMIN, a
-/// seccomp filter) refuses it, and nothing can run without one.
+/// What the holder said, with the likely cause when a seccomp filter may
+/// have refused the mount namespace it needs (a container's default
+/// confinement): nothing can run without one. (A root runner without
+/// CAP_SYS_ADMIN never starts a holder: it is served as an unprivileged
+/// user is.)
 fn with_cause(said: String) -> String {
     if !said.contains("unshare(CLONE_NEWNS)") {
         return said;
     }
-    let admin = caps::has_cap(
-        None,
-        caps::CapSet::Effective,
-        caps::Capability::CAP_SYS_ADMIN,
-    )
-    .unwrap_or(true);
     let filtered = std::fs::read_to_string("/proc/self/status")
         .is_ok_and(|s| crate::sys::status::parse_status(&s).seccomp == Some(2));
-    let why = match (admin, filtered) {
-        (false, _) => "isocheck is uid 0 without CAP_SYS_ADMIN",
-        (true, true) => "isocheck runs under a seccomp filter that may refuse it",
-        (true, false) => return said,
-    };
+    if !filtered {
+        return said;
+    }
     format!(
-        "{said}: {why}, as in a container's default confinement; run it with CAP_SYS_ADMIN and no seccomp filter (e.g. `docker run --privileged`)"
+        "{said}: isocheck runs under a seccomp filter that may refuse it, as in a container's default confinement; run it with no seccomp filter (e.g. `docker run --privileged`)"
     )
 }
 
@@ -158,7 +152,7 @@ pub fn check_proc() -> Result<(), WorkError> {
 /// setuid: as root the work directory is a private tmpfs that does).
 pub fn work_base() -> PathBuf {
     use nix::sys::statvfs::{statvfs, FsFlags};
-    let root = nix::unistd::geteuid().is_root();
+    let root = crate::sys::caps::privileged();
     let candidates = std::env::var_os(WORK_DIR_ENV)
         .map(PathBuf::from)
         .into_iter()
@@ -307,7 +301,7 @@ impl WorkDir {
         check_proc()?;
         reap_stale(layout);
         let base = work_base();
-        let root = nix::unistd::geteuid().is_root();
+        let root = crate::sys::caps::privileged();
         let mut tries = 0;
         let (tag, mount_point, lock) = loop {
             let tag = new_tag()?;

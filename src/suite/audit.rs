@@ -136,7 +136,7 @@ fn judge(
 /// Runs every audit check. Behaviour probes that need root are skipped
 /// (status `unprobed`) when isocheck is not root.
 pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
-    let root = nix::unistd::geteuid().is_root();
+    let root = crate::sys::caps::privileged();
     let mut checks = Vec::new();
 
     // The sandboxes the audit tries run at once: each waits mostly on the
@@ -149,7 +149,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         Namespace::Cgroup,
         Namespace::Time,
     ];
-    let unmapped = super::requirements::emulated_user_unmapped(host);
+    let unusable = super::requirements::emulated_user_unusable(host);
     let (seen, mut ns_seen) = std::thread::scope(|s| {
         // Each in a sandbox (the runtime's own path, which the audit
         // describes), on a thread of its own; with no thread to spare (a
@@ -164,9 +164,10 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
                     .map_err(|_| probe())
             })
             .collect();
-        // A root runner nested in a user namespace that lacks the ids of
-        // the rootless user it stands in for has nothing to try.
-        let userns = unmapped
+        // A root runner that cannot stand in for the rootless user (nested
+        // in a user namespace that lacks that user's ids, or without
+        // CAP_SYS_ADMIN to write its maps) has nothing to try.
+        let userns = unusable
             .is_none()
             .then(|| super::requirements::userns_probe(launcher));
         let each: Vec<Seen> = each
@@ -203,7 +204,7 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
         "create a user namespace as an unprivileged uid, then a private mount namespace in it",
         seen,
     );
-    if let Some((why, _)) = unmapped {
+    if let Some(why) = unusable {
         check.behaviour = format!("not tried: {why}");
     }
     checks.push(check);

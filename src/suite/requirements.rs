@@ -722,8 +722,40 @@ pub fn emulated_user_unmapped(host: &HostFacts) -> Option<(String, String)> {
     Some((nested.unmapped(&who, &ids), ids))
 }
 
-/// The skip [`emulated_user_unmapped`] makes, if it makes one.
+/// Why a root runner cannot write the maps of the rootless user's
+/// namespace: it is uid 0 without CAP_SYS_ADMIN (a container's default
+/// confinement). `None` for any other runner.
+fn emulated_user_unwritable() -> Option<String> {
+    (nix::unistd::geteuid().is_root() && !crate::sys::caps::privileged()).then(|| {
+        format!(
+            "isocheck as root stands in for the rootless user, uid {}, by writing the maps of that user's namespace, which needs CAP_SYS_ADMIN: isocheck is uid 0 without it",
+            crate::runtime::protocol::RootlessPlan::for_runner().uid
+        )
+    })
+}
+
+/// Why a root runner cannot stand in for the rootless user here, if it
+/// cannot: [`emulated_user_unwritable`] or [`emulated_user_unmapped`].
+pub fn emulated_user_unusable(host: &HostFacts) -> Option<String> {
+    emulated_user_unwritable().or_else(|| emulated_user_unmapped(host).map(|(why, _)| why))
+}
+
+/// The skip a root runner that cannot stand in for the rootless user
+/// makes, if it makes one: [`emulated_user_unmapped`], or uid 0 without
+/// CAP_SYS_ADMIN. Such a runner becomes the rootless user before it makes
+/// the user namespace, which is then that user's; writing its maps from
+/// outside needs CAP_SYS_ADMIN over it, which only a runner with it has.
 fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Option<Decision> {
+    if let Some(why) = emulated_user_unwritable() {
+        return Some(unmet(
+            req,
+            probe,
+            "euid 0, CAP_SYS_ADMIN not effective",
+            Reason::new(ReasonKind::NeedsRoot, why).with_hint(
+                "run isocheck as root with CAP_SYS_ADMIN, or as an unprivileged user, which maps its own uid",
+            ),
+        ));
+    }
     let (why, ids) = emulated_user_unmapped(host)?;
     Some(unmet(
         req,
@@ -1101,9 +1133,11 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
                 );
             }
             let probe = format!("create a {ns} namespace");
-            if *ns == Namespace::User {
+            if *ns == Namespace::User || !crate::sys::caps::privileged() {
                 // The probe's namespace maps its root to the user a root
-                // runner stands in for: an id that must exist here.
+                // runner stands in for: an id that must exist here. Other
+                // kinds are tried in that user's namespace when the runner
+                // cannot make them itself.
                 if let Some(d) = emulated_user_missing(req, host, &probe) {
                     return d;
                 }
@@ -1264,7 +1298,7 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
             // Without root (of the initial user namespace), isocheck can
             // only use a hierarchy delegated to it; nobody can use one
             // mounted read-only (a container's default).
-            let root = nix::unistd::geteuid().is_root() && NestedRoot::of_runner(host).is_none();
+            let root = crate::sys::caps::privileged() && NestedRoot::of_runner(host).is_none();
             if let Some(ControllerHome::V1(p) | ControllerHome::V2(p)) = &home {
                 let parent = p.join(cgroups::PARENT_NAME);
                 let target = if parent.exists() { parent } else { p.clone() };
@@ -1477,7 +1511,7 @@ fn decide_idmapped_mount(
             .with_hint("run isocheck as root outside any user namespace"),
         );
     }
-    if !nix::unistd::geteuid().is_root() {
+    if !crate::sys::caps::privileged() {
         return unmet(
             req,
             probe,
@@ -1746,7 +1780,7 @@ fn v2_memory_file(
                 format!("memory is not enabled for isocheck's cgroups: {c}"),
             ),
         ))),
-        Err(e) if !nix::unistd::geteuid().is_root() => Err(Box::new(unmet(
+        Err(e) if !crate::sys::caps::privileged() => Err(Box::new(unmet(
             req,
             probe,
             e.to_string(),
@@ -1960,7 +1994,7 @@ pub fn namespace_probe(
 ) -> Tried {
     use crate::model::namespace::Namespace;
     use crate::model::spec::{IdMap, SandboxSpec};
-    let root = nix::unistd::geteuid().is_root();
+    let root = crate::sys::caps::privileged();
     let mut spec = SandboxSpec {
         namespaces: [ns].into_iter().collect(),
         rootfs: crate::model::spec::Rootfs::Host,
@@ -2006,7 +2040,7 @@ pub fn namespace_probe(
 /// namespace's own.
 pub fn namespace_clone_probe(ns: crate::model::namespace::Namespace) -> Option<Tried> {
     static ALL_AT_ONCE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    if !bare_clone_makes(ns) || !nix::unistd::geteuid().is_root() {
+    if !bare_clone_makes(ns) || !crate::sys::caps::privileged() {
         return None;
     }
     let made = format!("created a {ns} namespace");

@@ -581,7 +581,7 @@ fn tries_a_sandbox(r: &Requirement) -> bool {
     match r {
         Requirement::Userns | Requirement::KernelFeature(KernelFeature::IdmappedMount) => true,
         Requirement::Namespace(ns) => {
-            !super::requirements::bare_clone_makes(*ns) || !nix::unistd::geteuid().is_root()
+            !super::requirements::bare_clone_makes(*ns) || !crate::sys::caps::privileged()
         }
         _ => false,
     }
@@ -692,7 +692,7 @@ mod tests {
         }
         // Made in-process by root; from the rootless user namespace, in a
         // sandbox, otherwise.
-        let root = nix::unistd::geteuid().is_root();
+        let root = crate::sys::caps::privileged();
         assert_eq!(tries_a_sandbox(&req("namespace pid")), !root);
     }
 

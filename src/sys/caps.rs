@@ -73,6 +73,20 @@ fn yes(r: i32) -> Result<bool, Errno> {
     }
 }
 
+/// Whether the calling thread can do what a rootful runner does: uid 0
+/// with CAP_SYS_ADMIN effective (mount namespaces, mounts, namespaces made
+/// in-process). Uid 0 without it, as in a container's default confinement,
+/// is served as an unprivileged user is: its rootful cases are skipped by
+/// their `root` requirement, its rootless ones run where user namespaces
+/// let them.
+pub fn privileged() -> bool {
+    let admin = 1u64 << Capability::CAP_SYS_ADMIN.index();
+    nix::unistd::geteuid().is_root()
+        && capget().is_ok_and(|d| {
+            (u64::from(d[1].effective) << 32 | u64::from(d[0].effective)) & admin != 0
+        })
+}
+
 /// The capabilities in `set` of the calling thread.
 pub fn read(set: CapSet) -> Result<Vec<Capability>, Errno> {
     match set {
