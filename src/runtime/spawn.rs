@@ -123,8 +123,11 @@ pub enum SpawnError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the helper outlived its deadline of {0:?} and was killed")]
-    HelperTimeout(Duration),
+    /// The helper (or the zygote serving the sandbox in place) had not
+    /// answered by its `deadline`; it was ended `after` that long, a
+    /// little later when a zygote was first asked to end its sandbox.
+    #[error("the helper outlived its deadline of {deadline:?} and was killed after {:.1} s", after.as_secs_f64())]
+    HelperTimeout { deadline: Duration, after: Duration },
     #[error("the helper failed (status {status}): {stderr}")]
     Helper { status: String, stderr: String },
     #[error("the helper's report is not valid: {0}")]
@@ -538,10 +541,12 @@ impl Launcher {
         let _ = stdin.write_all(&body);
         drop(stdin);
         let mut streams = Streams::new(stdout, stderr);
+        let start = Instant::now();
         if !streams.stdout_by(deadline) {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            let after = start.elapsed();
             let _ = child.wait();
-            return Err(SpawnError::HelperTimeout(deadline));
+            return Err(SpawnError::HelperTimeout { deadline, after });
         }
         // Not reaped yet: the pid is still the helper's.
         if let Ok(exited) = crate::sys::pidfd_open(pgid) {
@@ -619,6 +624,7 @@ impl Launcher {
         let kill = || {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         };
+        let start = Instant::now();
         if !self.stdout_unless_interrupted(&mut streams, deadline) {
             // Served in place, the zygote is asked first, so that it ends
             // its sandbox and sweeps what it left; killed (if it does not
@@ -629,7 +635,11 @@ impl Launcher {
             if !asked {
                 kill();
             }
-            let status = z.helper_status();
+            let after = start.elapsed();
+            // What serves the sandbox was ended (killed, or asked and it
+            // answered): a zygote that does not report it within
+            // STOP_WITHIN is stopped or lost, and is not given back.
+            let status = z.helper_status_within(STOP_WITHIN);
             drop(live);
             if status.is_ok() {
                 self.give_back(z);
@@ -637,7 +647,7 @@ impl Launcher {
             if self.interrupted().is_some() {
                 return Err(SpawnError::Interrupted);
             }
-            return Err(SpawnError::HelperTimeout(deadline));
+            return Err(SpawnError::HelperTimeout { deadline, after });
         }
         streams.stderr_until(z.answer_fd(), Some(super::zygote::ANSWER_WITHIN));
         // Given up 2 s after an interrupt (`Zygote::next`) when the zygote
@@ -1186,8 +1196,12 @@ mod tests {
     #[test]
     fn spawn_errors_say_what_failed() {
         assert_eq!(
-            SpawnError::HelperTimeout(Duration::from_millis(5500)).to_string(),
-            "the helper outlived its deadline of 5.5s and was killed"
+            SpawnError::HelperTimeout {
+                deadline: Duration::from_millis(5500),
+                after: Duration::from_millis(7512)
+            }
+            .to_string(),
+            "the helper outlived its deadline of 5.5s and was killed after 7.5 s"
         );
         assert_eq!(
             SpawnError::Helper {

@@ -590,8 +590,16 @@ impl Zygote {
 
     /// The wait status of the helper forked last, once it has ended.
     pub fn helper_status(&mut self) -> Result<std::process::ExitStatus, String> {
+        self.helper_status_within(ANSWER_WITHIN)
+    }
+
+    /// [`Zygote::helper_status`], waited for at most `within`.
+    pub fn helper_status_within(
+        &mut self,
+        within: Duration,
+    ) -> Result<std::process::ExitStatus, String> {
         use std::os::unix::process::ExitStatusExt;
-        match self.next(ANSWER_WITHIN)? {
+        match self.next(within)? {
             (EXITED, status) => Ok(std::process::ExitStatus::from_raw(status)),
             (k, v) => Err(format!("unexpected answer {:?} {v}", k as char)),
         }

@@ -139,10 +139,13 @@ pub(crate) fn judge(
     };
     let obs = match res {
         Ok(o) => o,
-        Err(SpawnError::HelperTimeout(d)) => {
+        Err(SpawnError::HelperTimeout { deadline, after }) => {
             return broken(
                 ReasonKind::Timeout,
-                format!("the helper outlived {d:?} and was killed with its process group"),
+                format!(
+                    "the helper outlived its deadline of {deadline:?} and was killed with its process group after {:.1} s",
+                    after.as_secs_f64()
+                ),
                 Value::Null,
             )
         }
@@ -356,12 +359,25 @@ mod tests {
     #[test]
     fn a_helper_that_hung_is_a_timeout() {
         let run = judge(
-            Err(SpawnError::HelperTimeout(std::time::Duration::from_secs(1))),
+            Err(SpawnError::HelperTimeout {
+                deadline: std::time::Duration::from_secs(1),
+                after: std::time::Duration::from_secs(3),
+            }),
             &[],
             None,
             1.0,
         );
-        assert!(matches!(run.verdict, Verdict::Broken(r) if r.kind == ReasonKind::Timeout));
+        let Verdict::Broken(r) = run.verdict else {
+            panic!("{:?}", run.verdict)
+        };
+        assert_eq!(r.kind, ReasonKind::Timeout);
+        // The time of the kill, not only the deadline: a zygote asked to
+        // end its sandbox first may have taken longer.
+        assert!(
+            r.detail.contains("deadline of 1s") && r.detail.contains("after 3.0 s"),
+            "{}",
+            r.detail
+        );
     }
 
     /// Judges a test that reported `probe`, knowing the control's expectations.

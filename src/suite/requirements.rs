@@ -2600,7 +2600,10 @@ mod tests {
     #[case::helper_own_status(Err(SpawnError::Helper { status: "exit status: 3".into(), stderr: "isocheck helper: bad request".into() }), "exit status: 3")]
     #[case::protocol(Err(SpawnError::Protocol("expected value at line 1 column 1".into())), "not valid")]
     #[case::hung(
-        Err(SpawnError::HelperTimeout(std::time::Duration::from_secs(5))),
+        Err(SpawnError::HelperTimeout {
+            deadline: std::time::Duration::from_secs(5),
+            after: std::time::Duration::from_secs(5),
+        }),
         "deadline"
     )]
     #[case::sandbox_own_status(Ok(exited(Some(121), None)), "exit status 121")]
