@@ -1408,9 +1408,14 @@ control = {{ off = "namespace mount", expect = [{{ path = "exit.code", ge = 0 }}
         property("in_place", "") + &property("forked", r#", outer = ["uts"]"#),
     )
     .unwrap();
-    for signal in [
-        nix::sys::signal::Signal::SIGINT,
-        nix::sys::signal::Signal::SIGTERM,
+    // Last, the zygotes are killed first (SIGKILL: neither they nor the
+    // helper forked from one can sweep anything): their escaped tasks are
+    // given to the runner, its subreaper, which ends them as it exits.
+    // Before, they were given to init and outlived the run.
+    for (signal, zygotes_killed) in [
+        (nix::sys::signal::Signal::SIGINT, false),
+        (nix::sys::signal::Signal::SIGTERM, false),
+        (nix::sys::signal::Signal::SIGTERM, true),
     ] {
         let child = scope
             .command(&[
@@ -1453,6 +1458,21 @@ control = {{ off = "namespace mount", expect = [{{ path = "exit.code", ge = 0 }}
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         assert_eq!(escaped(), 2, "{signal}: each sandbox left a task behind");
+        if zygotes_killed {
+            let pid = child.id();
+            let children =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+            for c in children.split_whitespace() {
+                if std::fs::read_to_string(format!("/proc/{c}/comm"))
+                    .is_ok_and(|n| n.trim() == "isocheck-zygote")
+                {
+                    let c = nix::unistd::Pid::from_raw(c.parse().unwrap());
+                    nix::sys::signal::kill(c, nix::sys::signal::Signal::SIGKILL).unwrap();
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            assert_eq!(escaped(), 2, "the escaped tasks outlive their zygotes");
+        }
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
         let t = std::time::Instant::now();
         let o = child.wait_with_output().unwrap();

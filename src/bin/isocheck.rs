@@ -42,5 +42,12 @@ fn main() -> ExitCode {
     // The commands a person runs: nothing the caller left open goes on to
     // the helpers and sandboxes.
     isocheck::sys::close_inherited_on_exec();
-    isocheck::cli::main()
+    // Whatever outlives the process it came from (a task that left its
+    // sandbox's session, when the zygote serving that sandbox is killed) is
+    // given to this process instead of init, and ended as it exits: by
+    // then every child it started has been reaped, and any left is such.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let code = isocheck::cli::main();
+    isocheck::runtime::helper::sweep();
+    code
 }

@@ -877,7 +877,9 @@ fn sandbox_child(
 }
 
 /// Kills and reaps every process left below the helper (orphans of the
-/// sandbox are reparented to it as subreaper). Returns how many there were.
+/// sandbox are reparented to it as subreaper), or below the command line
+/// as it exits. Returns how many there were. Single-threaded callers only:
+/// it reads the children of the calling process's main thread.
 pub fn sweep() -> usize {
     let me = nix::unistd::getpid();
     let mut swept = 0;
