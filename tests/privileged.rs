@@ -1559,7 +1559,9 @@ fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
 /// an ignored SIGCHLD (children reaped by the kernel: every case errored
 /// on ECHILD), with the caller's own values for the variables the runtime
 /// passes into sandboxes (`ISOCHECK_LESSER_OPENER=1` made two cases blind
-/// probes), give the same outcomes as a plain run.
+/// probes), and low soft limits on the stack (64 KiB: the main thread
+/// overflowed and aborted) and on file sizes (1 KiB: SIGXFSZ killed the
+/// run as it copied itself), give the same outcomes as a plain run.
 fn a_callers_umask_ignored_sigchld_and_variables_change_no_verdict() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let outcomes = |report: &serde_json::Value| -> Vec<(String, String, String)> {
@@ -1586,7 +1588,10 @@ fn a_callers_umask_ignored_sigchld_and_variables_change_no_verdict() {
     // bash passes an ignored SIGCHLD on to what it execs (dash does not).
     let mut caller = Command::new("bash");
     caller
-        .args(["-c", "umask 077; trap '' CHLD; exec \"$0\" \"$@\""])
+        .args([
+            "-c",
+            "umask 077; trap '' CHLD; ulimit -S -s 64; ulimit -S -f 1; exec \"$0\" \"$@\"",
+        ])
         .arg(bin())
         .args(["run", "--out", out.path().to_str().unwrap()]);
     // The variables the runtime passes into sandboxes, set by the caller

@@ -373,12 +373,36 @@ pub fn caller_umask() -> libc::mode_t {
 /// that each wait fails with ECHILD), and removes `variables` from the
 /// environment (the binary passes those the runtime sets for sandboxes,
 /// `model::names::SANDBOX_VARIABLES`: a caller's `ISOCHECK_LESSER_OPENER=1`
-/// made two cases blind probes). Called first by every entry point but the
-/// exec probe's, while the process has one thread. The reports still
-/// honour the caller's umask ([`caller_umask`]).
+/// made two cases blind probes), and raises low soft limits on the stack
+/// and on file sizes to what the hard limits allow (a 64 KiB stack made
+/// the main thread overflow and abort; a 1 KiB file size had SIGXFSZ kill
+/// the run, with no word, as it copied itself for the exec probes).
+/// Called first by every entry point but the exec probe's, while the
+/// process has one thread. The reports still honour the caller's umask
+/// ([`caller_umask`]).
 pub fn reset_inherited_state(variables: &[&str]) {
     for name in variables {
         std::env::remove_var(name);
+    }
+    use nix::sys::resource::{Resource, RLIM_INFINITY};
+    // The stack to the usual 8 MiB, not to an unlimited hard limit, which
+    // would change how the sandboxes' execs lay out their memory.
+    raise_soft_limit(Resource::RLIMIT_STACK, 8 << 20);
+    raise_soft_limit(Resource::RLIMIT_FSIZE, RLIM_INFINITY);
+    if nix::sys::resource::getrlimit(Resource::RLIMIT_FSIZE)
+        .is_ok_and(|(soft, _)| soft != RLIM_INFINITY)
+    {
+        // A hard limit on file sizes: a write past it fails with EFBIG,
+        // which the step that wrote reports, instead of SIGXFSZ killing
+        // the run without a word.
+        // SAFETY: sets one signal's disposition to "ignore": no handler is
+        // installed, so no code runs in signal context.
+        unsafe {
+            let _ = nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGXFSZ,
+                nix::sys::signal::SigHandler::SigIgn,
+            );
+        }
     }
     let was = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     CALLER_UMASK.store(was.bits(), std::sync::atomic::Ordering::Relaxed);
@@ -389,6 +413,17 @@ pub fn reset_inherited_state(variables: &[&str]) {
             nix::sys::signal::Signal::SIGCHLD,
             nix::sys::signal::SigHandler::SigDfl,
         );
+    }
+}
+
+/// Raises the soft limit on `resource` to `want`, or to the hard limit
+/// when that is lower; never lowers it.
+fn raise_soft_limit(resource: nix::sys::resource::Resource, want: u64) {
+    if let Ok((soft, hard)) = nix::sys::resource::getrlimit(resource) {
+        let target = want.min(hard);
+        if soft < target {
+            let _ = nix::sys::resource::setrlimit(resource, target, hard);
+        }
     }
 }
 
