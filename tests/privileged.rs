@@ -1560,8 +1560,10 @@ fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
 /// on ECHILD), with the caller's own values for the variables the runtime
 /// passes into sandboxes (`ISOCHECK_LESSER_OPENER=1` made two cases blind
 /// probes), and low soft limits on the stack (64 KiB: the main thread
-/// overflowed and aborted) and on file sizes (1 KiB: SIGXFSZ killed the
-/// run as it copied itself), give the same outcomes as a plain run.
+/// overflowed and aborted), file sizes (1 KiB: SIGXFSZ killed the run as
+/// it copied itself), descriptors (12: every case errored), processes (5:
+/// the rootless pids control was blind) and message queues (0: the ipc
+/// cases errored), give the same outcomes as a plain run.
 fn a_callers_umask_ignored_sigchld_and_variables_change_no_verdict() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let outcomes = |report: &serde_json::Value| -> Vec<(String, String, String)> {
@@ -1590,7 +1592,7 @@ fn a_callers_umask_ignored_sigchld_and_variables_change_no_verdict() {
     caller
         .args([
             "-c",
-            "umask 077; trap '' CHLD; ulimit -S -s 64; ulimit -S -f 1; exec \"$0\" \"$@\"",
+            "umask 077; trap '' CHLD; ulimit -S -s 64 -f 1 -n 12 -u 5 -q 0; exec \"$0\" \"$@\"",
         ])
         .arg(bin())
         .args(["run", "--out", out.path().to_str().unwrap()]);

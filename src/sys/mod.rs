@@ -373,10 +373,11 @@ pub fn caller_umask() -> libc::mode_t {
 /// that each wait fails with ECHILD), and removes `variables` from the
 /// environment (the binary passes those the runtime sets for sandboxes,
 /// `model::names::SANDBOX_VARIABLES`: a caller's `ISOCHECK_LESSER_OPENER=1`
-/// made two cases blind probes), and raises low soft limits on the stack
-/// and on file sizes to what the hard limits allow (a 64 KiB stack made
-/// the main thread overflow and abort; a 1 KiB file size had SIGXFSZ kill
-/// the run, with no word, as it copied itself for the exec probes).
+/// made two cases blind probes), and raises low soft limits on the stack,
+/// file sizes, descriptors, processes, message queues and pending signals
+/// to what the hard limits allow (a 64 KiB stack made the main thread
+/// overflow and abort; a 1 KiB file size had SIGXFSZ kill the run, with no
+/// word, as it copied itself for the exec probes).
 /// Called first by every entry point but the exec probe's, while the
 /// process has one thread. The reports still honour the caller's umask
 /// ([`caller_umask`]).
@@ -389,6 +390,13 @@ pub fn reset_inherited_state(variables: &[&str]) {
     // would change how the sandboxes' execs lay out their memory.
     raise_soft_limit(Resource::RLIMIT_STACK, 8 << 20);
     raise_soft_limit(Resource::RLIMIT_FSIZE, RLIM_INFINITY);
+    // Descriptors (12 made every case error), the rootless user's
+    // processes (5 blinded the pids control) and POSIX message queue bytes
+    // (0 made the ipc cases error).
+    raise_soft_limit(Resource::RLIMIT_NOFILE, 1024);
+    raise_soft_limit(Resource::RLIMIT_NPROC, RLIM_INFINITY);
+    raise_soft_limit(Resource::RLIMIT_MSGQUEUE, RLIM_INFINITY);
+    raise_soft_limit(Resource::RLIMIT_SIGPENDING, RLIM_INFINITY);
     if nix::sys::resource::getrlimit(Resource::RLIMIT_FSIZE)
         .is_ok_and(|(soft, _)| soft != RLIM_INFINITY)
     {
