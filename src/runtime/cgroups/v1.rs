@@ -107,7 +107,12 @@ impl V1Cgroup {
                 "cpu" => {
                     if let Some(cpu) = limits.cpu_max {
                         // The period first: a quota is checked against it.
-                        write(&dir.join("cpu.cfs_period_us"), &cpu.period_us.to_string())?;
+                        let period = if hit(CpuPeriodHalved) {
+                            cpu.period_us / 2
+                        } else {
+                            cpu.period_us
+                        };
+                        write(&dir.join("cpu.cfs_period_us"), &period.to_string())?;
                         let quota = cpu
                             .quota_us
                             .filter(|_| !hit(V1CpuQuotaSkipped))

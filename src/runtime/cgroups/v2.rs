@@ -77,6 +77,10 @@ impl V2Cgroup {
             write(&cg.dir.join("pids.max"), &max.to_string())?;
         }
         if let Some(cpu) = limits.cpu_max.filter(|_| !hit(V2CpuQuotaSkipped)) {
+            let mut cpu = cpu;
+            if hit(CpuPeriodHalved) {
+                cpu.period_us /= 2;
+            }
             write(&cg.dir.join("cpu.max"), &cpu_max_line(&cpu))?;
         }
         Ok(cg)
