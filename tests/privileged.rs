@@ -150,7 +150,10 @@ fn main() {
         t!(a_stopped_zygote_costs_its_case_the_deadline_and_no_more),
         t!(an_interrupt_ends_what_left_the_sandboxs_session),
         t!(no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open),
-        t!(a_callers_umask_ignored_sigchld_and_variables_change_no_verdict),
+        t!(
+            a_callers_umask_ignored_sigchld_and_variables_change_no_verdict,
+            SETPRIV
+        ),
         t!(a_closed_stdout_ends_the_console_output_only),
         t!(
             concurrent_runs_in_other_namespaces_get_a_lone_runs_outcomes,
@@ -1563,7 +1566,9 @@ fn no_helper_or_sandbox_keeps_a_descriptor_the_caller_left_open() {
 /// overflowed and aborted), file sizes (1 KiB: SIGXFSZ killed the run as
 /// it copied itself), descriptors (12: every case errored), processes (5:
 /// the rootless pids control was blind) and message queues (0: the ipc
-/// cases errored), give the same outcomes as a plain run.
+/// cases errored), and every capability in its inheritable and ambient
+/// sets (`userns.unprivileged_needs_userns` failed falsely: its sandbox
+/// kept them), give the same outcomes as a plain run.
 fn a_callers_umask_ignored_sigchld_and_variables_change_no_verdict() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let outcomes = |report: &serde_json::Value| -> Vec<(String, String, String)> {
@@ -1587,9 +1592,25 @@ fn a_callers_umask_ignored_sigchld_and_variables_change_no_verdict() {
     let scope = Scope::new();
     let before = scope.state();
     let out = tempfile::tempdir().unwrap();
-    // bash passes an ignored SIGCHLD on to what it execs (dash does not).
-    let mut caller = Command::new("bash");
+    // bash passes an ignored SIGCHLD on to what it execs (dash does not);
+    // setpriv gives it every capability in its inheritable and ambient
+    // sets, which it passes on too.
+    let every = caps::read(None, caps::CapSet::Bounding)
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            format!(
+                "+{}",
+                c.to_string().to_lowercase().trim_start_matches("cap_")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut caller = Command::new("setpriv");
     caller
+        .arg(format!("--inh-caps={every}"))
+        .arg(format!("--ambient-caps={every}"))
+        .args(["--", "bash"])
         .args([
             "-c",
             "umask 077; trap '' CHLD; ulimit -S -s 64 -f 1 -n 12 -u 5 -q 0; exec \"$0\" \"$@\"",

@@ -87,6 +87,30 @@ pub fn privileged() -> bool {
         })
 }
 
+/// Empties the calling thread's ambient and inheritable sets and clears
+/// its securebits that are not locked: a caller's, passed on through exec
+/// (`setpriv --inh-caps`, `capsh --secbits`), reached every sandbox the
+/// runtime built without a set of its own, and a case that checks those
+/// sets failed for the caller's sake.
+pub fn clear_inherited() {
+    let _ = prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+    );
+    if read(CapSet::Inheritable).is_ok_and(|i| !i.is_empty()) {
+        let _ = set(CapSet::Inheritable, &[]);
+    }
+    if let Ok(bits) = prctl(libc::PR_GET_SECUREBITS, 0, 0) {
+        // The lock bits are the odd ones: a locked bit stays as it is.
+        let locked = (bits as libc::c_ulong) & 0xaa;
+        let keep = (bits as libc::c_ulong) & (locked >> 1 | locked);
+        if bits as libc::c_ulong != keep {
+            let _ = prctl(libc::PR_SET_SECUREBITS, keep, 0);
+        }
+    }
+}
+
 /// The capabilities in `set` of the calling thread.
 pub fn read(set: CapSet) -> Result<Vec<Capability>, Errno> {
     match set {

@@ -373,7 +373,10 @@ pub fn caller_umask() -> libc::mode_t {
 /// that each wait fails with ECHILD), and removes `variables` from the
 /// environment (the binary passes those the runtime sets for sandboxes,
 /// `model::names::SANDBOX_VARIABLES`: a caller's `ISOCHECK_LESSER_OPENER=1`
-/// made two cases blind probes), and raises low soft limits on the stack,
+/// made two cases blind probes), empties the ambient and inheritable
+/// capability sets and clears unlocked securebits ([`caps::clear_inherited`]:
+/// a caller's inheritable set made a rootful case fail falsely), and raises
+/// low soft limits on the stack,
 /// file sizes, descriptors, processes, message queues and pending signals
 /// to what the hard limits allow (a 64 KiB stack made the main thread
 /// overflow and abort; a 1 KiB file size had SIGXFSZ kill the run, with no
@@ -385,6 +388,7 @@ pub fn reset_inherited_state(variables: &[&str]) {
     for name in variables {
         std::env::remove_var(name);
     }
+    caps::clear_inherited();
     use nix::sys::resource::{Resource, RLIM_INFINITY};
     // The stack to the usual 8 MiB, not to an unlimited hard limit, which
     // would change how the sandboxes' execs lay out their memory.
