@@ -136,7 +136,11 @@ fn judge(
 /// Runs every audit check. Behaviour probes that need root are skipped
 /// (status `unprobed`) when isocheck is not root.
 pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
-    let root = crate::sys::caps::privileged();
+    // Root with every capability its rootful sandboxes use: without one
+    // (CAP_DAC_OVERRIDE, say) a probe's failure would be read as the
+    // host's answer.
+    let root = crate::sys::caps::privileged()
+        && super::requirements::lacking_caps().is_ok_and(|l| l.is_empty());
     let mut checks = Vec::new();
 
     // The sandboxes the audit tries run at once: each waits mostly on the

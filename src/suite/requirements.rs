@@ -586,8 +586,12 @@ impl Decision {
 /// entering the run's mount namespace also needs), its ids and maps
 /// (SETUID, SETGID), the bounding set dropped (SETPCAP), loopback and veth
 /// (NET_ADMIN), exec copies' file capabilities (SETFCAP), the scratch
-/// directory's and the chown control's owner (CHOWN), and cgroup and /proc
-/// files of other owners (DAC_OVERRIDE).
+/// directory's and the chown control's owner (CHOWN), cgroup and /proc
+/// files of other owners (DAC_OVERRIDE), other processes' namespaces
+/// (SYS_PTRACE), a time namespace's offsets (SYS_TIME) and the low port
+/// the net_bind_service control binds with its capability kept
+/// (NET_BIND_SERVICE). Without any of the last three, as with the others,
+/// cases errored instead of skipping.
 const ROOTFUL_CAPS: &[caps::Capability] = &[
     caps::Capability::CAP_SYS_ADMIN,
     caps::Capability::CAP_SYS_CHROOT,
@@ -598,11 +602,28 @@ const ROOTFUL_CAPS: &[caps::Capability] = &[
     caps::Capability::CAP_SETFCAP,
     caps::Capability::CAP_CHOWN,
     caps::Capability::CAP_DAC_OVERRIDE,
+    caps::Capability::CAP_SYS_PTRACE,
+    caps::Capability::CAP_SYS_TIME,
+    caps::Capability::CAP_NET_BIND_SERVICE,
+];
+
+/// What a root runner needs to stand in for the rootless user: to become
+/// it (SETUID, SETGID), to write the maps of that user's namespace from
+/// outside it (SYS_ADMIN over it, DAC_OVERRIDE for the files of a process
+/// of another owner), to read that process's namespace (SYS_PTRACE), and
+/// to give it its cgroup (CHOWN).
+const STAND_IN_CAPS: &[caps::Capability] = &[
+    caps::Capability::CAP_SETUID,
+    caps::Capability::CAP_SETGID,
+    caps::Capability::CAP_SYS_ADMIN,
+    caps::Capability::CAP_DAC_OVERRIDE,
+    caps::Capability::CAP_SYS_PTRACE,
+    caps::Capability::CAP_CHOWN,
 ];
 
 /// The [`ROOTFUL_CAPS`] the runner lacks in its effective or its bounding
 /// set, by name: a rootful sandbox starts from the runner's sets.
-fn lacking_caps() -> Result<Vec<String>, caps::errors::CapsError> {
+pub fn lacking_caps() -> Result<Vec<String>, caps::errors::CapsError> {
     let effective = caps::read(None, caps::CapSet::Effective)?;
     let bounding = caps::read(None, caps::CapSet::Bounding)?;
     Ok(ROOTFUL_CAPS
@@ -722,14 +743,26 @@ pub fn emulated_user_unmapped(host: &HostFacts) -> Option<(String, String)> {
     Some((nested.unmapped(&who, &ids), ids))
 }
 
-/// Why a root runner cannot write the maps of the rootless user's
-/// namespace: it is uid 0 without CAP_SYS_ADMIN (a container's default
-/// confinement). `None` for any other runner.
+/// Why a root runner cannot stand in for the rootless user: it is uid 0
+/// without some of [`STAND_IN_CAPS`] (a container's default confinement
+/// lacks CAP_SYS_ADMIN). `None` for any other runner.
 fn emulated_user_unwritable() -> Option<String> {
-    (nix::unistd::geteuid().is_root() && !crate::sys::caps::privileged()).then(|| {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let effective = caps::read(None, caps::CapSet::Effective).ok()?;
+    let lacking: Vec<String> = STAND_IN_CAPS
+        .iter()
+        .filter(|c| !effective.contains(c))
+        .map(|c| c.to_string())
+        .collect();
+    (!lacking.is_empty()).then(|| {
+        let needed: Vec<String> = STAND_IN_CAPS.iter().map(|c| c.to_string()).collect();
         format!(
-            "isocheck as root stands in for the rootless user, uid {}, by writing the maps of that user's namespace, which needs CAP_SYS_ADMIN: isocheck is uid 0 without it",
-            crate::runtime::protocol::RootlessPlan::for_runner().uid
+            "isocheck as root stands in for the rootless user, uid {}: it becomes that user, writes the maps of that user's namespace from outside it, reads that namespace and gives it its cgroup, which needs {}; isocheck is uid 0 without {}",
+            crate::runtime::protocol::RootlessPlan::for_runner().uid,
+            needed.join(", "),
+            lacking.join(", ")
         )
     })
 }
@@ -750,9 +783,9 @@ fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Op
         return Some(unmet(
             req,
             probe,
-            "euid 0, CAP_SYS_ADMIN not effective",
+            "euid 0, capabilities the stand-in needs not effective",
             Reason::new(ReasonKind::NeedsRoot, why).with_hint(
-                "run isocheck as root with CAP_SYS_ADMIN, or as an unprivileged user, which maps its own uid",
+                "run isocheck as root with its full capability sets, or as an unprivileged user, which maps its own uid",
             ),
         ));
     }

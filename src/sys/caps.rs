@@ -74,17 +74,22 @@ fn yes(r: i32) -> Result<bool, Errno> {
 }
 
 /// Whether the calling thread can do what a rootful runner does: uid 0
-/// with CAP_SYS_ADMIN effective (mount namespaces, mounts, namespaces made
-/// in-process). Uid 0 without it, as in a container's default confinement,
-/// is served as an unprivileged user is: its rootful cases are skipped by
-/// their `root` requirement, its rootless ones run where user namespaces
-/// let them.
+/// with CAP_SYS_ADMIN and CAP_SYS_CHROOT effective (mount namespaces,
+/// mounts, namespaces made in-process, and entering the run's mount
+/// namespace, which needs both). Uid 0 without them, as in a container's
+/// default confinement, is served as an unprivileged user is: its work
+/// directory is a plain directory and its rootful cases are skipped by
+/// their `root` requirement.
 pub fn privileged() -> bool {
-    let admin = 1u64 << Capability::CAP_SYS_ADMIN.index();
     nix::unistd::geteuid().is_root()
-        && capget().is_ok_and(|d| {
-            (u64::from(d[1].effective) << 32 | u64::from(d[0].effective)) & admin != 0
-        })
+        && effective_has(&[Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_CHROOT])
+}
+
+/// Whether every one of `caps` is in the calling thread's effective set.
+pub fn effective_has(caps: &[Capability]) -> bool {
+    let want = caps.iter().fold(0u64, |m, c| m | c.bitmask());
+    capget()
+        .is_ok_and(|d| (u64::from(d[1].effective) << 32 | u64::from(d[0].effective)) & want == want)
 }
 
 /// Empties the calling thread's ambient and inheritable sets and clears
