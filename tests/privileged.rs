@@ -168,6 +168,10 @@ fn main() {
             root_without_cap_sys_admin_gets_typed_skips_and_changes_nothing,
             SETPRIV
         ),
+        t!(
+            a_runner_with_no_new_privs_skips_what_needs_a_privileged_exec,
+            SETPRIV
+        ),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(
             a_proc_of_another_pid_namespace_is_refused_before_anything_runs,
@@ -2063,6 +2067,62 @@ fn root_without_cap_sys_admin_gets_typed_skips_and_changes_nothing() {
             "{cap}: the confined runs changed the host"
         );
     }
+}
+
+/// isocheck started with no_new_privs (`setpriv --no-new-privs`, systemd's
+/// NoNewPrivileges=): every sandbox inherits it, so the controls that exec
+/// a setuid-root or file-capability copy gain nothing, and they were
+/// `blind-probe` errors (exit 3). Those cases now need `privileged-exec`
+/// and are typed skips; every other case passes, and the host is as it was.
+fn a_runner_with_no_new_privs_skips_what_needs_a_privileged_exec() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let o = Command::new("setpriv")
+        .args(["--no-new-privs", "--"])
+        .arg(bin())
+        .args(["run", "--no-write", "--format", "json"])
+        .current_dir("/")
+        .env("ISOCHECK_RUN_ID", &scope.id)
+        .env("ISOCHECK_WORK_DIR", scope.work.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let mut skipped = BTreeSet::new();
+    for l in stdout.lines() {
+        let event: serde_json::Value = serde_json::from_str(l).expect(l);
+        if event["event"] != "case" {
+            continue;
+        }
+        let case = &event["case"];
+        let property = case["property"].as_str().unwrap();
+        if [
+            "nnp.blocks_setuid",
+            "caps.bounding",
+            "caps.net_bind_service",
+        ]
+        .contains(&property)
+        {
+            assert_eq!(case["outcome"], "skip", "{case}");
+            assert_eq!(case["reason"]["kind"], "sysctl-policy", "{case}");
+            assert!(
+                case["reason"]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no_new_privs"),
+                "{case}"
+            );
+            skipped.insert(property.to_string());
+        } else {
+            assert!(
+                case["outcome"] == "pass" || case["outcome"] == "skip",
+                "{case}"
+            );
+        }
+    }
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert_eq!(scope.state(), before, "the run changed the host");
 }
 
 fn a_rootfs_tree_runs_the_suite_and_is_left_untouched() {

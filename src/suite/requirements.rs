@@ -39,6 +39,10 @@ pub enum Requirement {
     /// `setfcap`: isocheck may write file capabilities (CAP_SETFCAP), as
     /// rows whose exec copy carries them need.
     Setfcap,
+    /// `privileged-exec`: an exec in a sandbox may gain privileges (a
+    /// setuid-root file, file capabilities): isocheck does not run with
+    /// no_new_privs, which every sandbox would inherit and none could unset.
+    PrivilegedExec,
     /// `subid-tools`: newuidmap and newgidmap are there, setuid root, and
     /// /etc/subuid and /etc/subgid grant the rootless user a range.
     SubidTools,
@@ -241,6 +245,13 @@ pub static REQUIREMENTS: &[RequirementDef] = &[
         doc: "newuidmap and newgidmap are there, setuid root, and /etc/subuid and /etc/subgid grant the rootless user a range",
         build: |_| Some(Requirement::SubidTools),
         shown: |r| matches!(r, Requirement::SubidTools).then(String::new),
+    },
+    RequirementDef {
+        word: "privileged-exec",
+        arg: ArgKind::Nothing,
+        doc: "an exec in a sandbox may gain privileges (a setuid-root file, file capabilities): isocheck itself does not run with no_new_privs, which every sandbox inherits and none can unset",
+        build: |_| Some(Requirement::PrivilegedExec),
+        shown: |r| matches!(r, Requirement::PrivilegedExec).then(String::new),
     },
     RequirementDef {
         word: "setfcap",
@@ -1212,6 +1223,27 @@ fn decide_by_probe(req: &Requirement, host: &HostFacts, behaviour: &dyn Behaviou
             }
         }
         Requirement::Userns => decide_userns(req, host, behaviour),
+        Requirement::PrivilegedExec => {
+            let probe = "/proc/self/status NoNewPrivs";
+            let status = match std::fs::read_to_string("/proc/self/status") {
+                Ok(s) => crate::sys::status::parse_status(&s),
+                Err(e) => return undecided(req, probe, format!("/proc/self/status: {e}")),
+            };
+            match status.no_new_privs {
+                Some(false) => met(req, probe, "NoNewPrivs: 0"),
+                Some(true) => unmet(
+                    req,
+                    probe,
+                    "NoNewPrivs: 1",
+                    Reason::new(
+                        ReasonKind::SysctlPolicy,
+                        "isocheck runs with no_new_privs (set by whatever started it: `setpriv --no-new-privs`, systemd's NoNewPrivileges=, a container's no-new-privileges): every sandbox inherits it and none can unset it, so no exec there gains privileges, which these cases' controls need",
+                    )
+                    .with_hint("run isocheck without no_new_privs"),
+                ),
+                None => undecided(req, probe, "no NoNewPrivs line in /proc/self/status"),
+            }
+        }
         Requirement::Setfcap => {
             let has =
                 match caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SETFCAP) {
@@ -2328,7 +2360,7 @@ mod tests {
     fn every_requirement_is_one_entry_that_parses_back_from_its_display() {
         assert_eq!(
             requirement_forms(),
-            "`root`, `userns`, `id-range`, `subid-tools`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign|landlock|memory-high|memory-peak|seccomp-user-notif|clone-into-cgroup|cgroup-kill|cgroup-v1>`"
+            "`root`, `userns`, `id-range`, `subid-tools`, `privileged-exec`, `setfcap`, `namespace <kind>`, `kconfig CONFIG_<NAME>`, `cgroup-controller <name>`, `kernel-feature <pidfd|time-ns|idmapped-mount|listmount-foreign|landlock|memory-high|memory-peak|seccomp-user-notif|clone-into-cgroup|cgroup-kill|cgroup-v1>`"
         );
         for def in REQUIREMENTS {
             assert!(!def.doc.is_empty(), "{} has no doc", def.word);
