@@ -128,6 +128,10 @@ pub enum SpawnError {
     /// little later when a zygote was first asked to end its sandbox.
     #[error("the helper outlived its deadline of {deadline:?} and was killed after {:.1} s", after.as_secs_f64())]
     HelperTimeout { deadline: Duration, after: Duration },
+    /// The zygote that served the sandbox did not report how its helper
+    /// ended (it died, or stayed stopped).
+    #[error("the zygote serving the sandbox did not report its end: {0}")]
+    ZygoteSilent(String),
     #[error("the helper failed (status {status}): {stderr}")]
     Helper { status: String, stderr: String },
     #[error("the helper's report is not valid: {0}")]
@@ -625,7 +629,24 @@ impl Launcher {
             let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         };
         let start = Instant::now();
-        if !self.stdout_unless_interrupted(&mut streams, deadline) {
+        let in_place = matches!(served, super::zygote::Served::InPlace(_)).then(|| z.pid());
+        let waited = self.stdout_unless_interrupted(&mut streams, deadline, in_place);
+        if waited == Waited::ZygoteStopped {
+            // Nothing can end or report the sandbox but the zygote: its
+            // group is killed, and the zygote with it (not given back).
+            kill();
+            drop(live);
+            drop(z);
+            if self.interrupted().is_some() {
+                return Err(SpawnError::Interrupted);
+            }
+            return Err(SpawnError::ZygoteSilent(format!(
+                "it was stopped (SIGSTOP) for {} s while it served the sandbox in place; the sandbox was killed after {:.1} s",
+                STOPPED_GIVEN_UP.as_secs(),
+                start.elapsed().as_secs_f64()
+            )));
+        }
+        if waited == Waited::Late {
             // Served in place, the zygote is asked first, so that it ends
             // its sandbox and sweeps what it left; killed (if it does not
             // answer), it could not, and its answer fails: it is not given
@@ -670,7 +691,11 @@ impl Launcher {
         if self.interrupted().is_some() {
             return Err(SpawnError::Interrupted);
         }
-        finish(status.map_err(start_error)?, &stderr, &streams.stdout)
+        finish(
+            status.map_err(SpawnError::ZygoteSilent)?,
+            &stderr,
+            &streams.stdout,
+        )
     }
 
     /// [`Streams::stdout_by`], looking at the run's interrupt every
@@ -678,19 +703,38 @@ impl Launcher {
     /// stream has not ended. An interrupt stops what serves the sandbox,
     /// which ends the stream at once; one that does not answer (a zygote
     /// stopped by SIGSTOP) then keeps the run at most [`STOP_WITHIN`] more,
-    /// not until the sandbox's deadline.
-    fn stdout_unless_interrupted(&self, streams: &mut Streams, within: Duration) -> bool {
+    /// not until the sandbox's deadline. With `in_place`, the zygote that
+    /// serves the sandbox itself: once it has stayed stopped for
+    /// [`STOPPED_GIVEN_UP`], nothing ends or reports the sandbox, and the
+    /// wait ends with [`Waited::ZygoteStopped`].
+    fn stdout_unless_interrupted(
+        &self,
+        streams: &mut Streams,
+        within: Duration,
+        in_place: Option<i32>,
+    ) -> Waited {
         let deadline = Instant::now() + within;
+        let mut stopped_since: Option<Instant> = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return false;
+                return Waited::Late;
             }
             if streams.stdout_by(left.min(INTERRUPT_SEEN_WITHIN)) {
-                return true;
+                return Waited::Ended;
             }
             if self.interrupted().is_some() {
-                return false;
+                return Waited::Late;
+            }
+            if let Some(zygote) = in_place {
+                if super::zygote::is_stopped(zygote) {
+                    let since = *stopped_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= STOPPED_GIVEN_UP {
+                        return Waited::ZygoteStopped;
+                    }
+                } else {
+                    stopped_since = None;
+                }
             }
         }
     }
@@ -704,7 +748,18 @@ impl Launcher {
     }
 }
 
-use super::zygote::{INTERRUPT_SEEN_WITHIN, STOP_WITHIN};
+use super::zygote::{INTERRUPT_SEEN_WITHIN, STOPPED_GIVEN_UP, STOP_WITHIN};
+
+/// How a wait for a helper's report ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Waited {
+    /// The report stream ended: the helper or sandbox is done.
+    Ended,
+    /// The deadline passed, or the run was interrupted.
+    Late,
+    /// The zygote serving the sandbox in place stayed stopped (SIGSTOP).
+    ZygoteStopped,
+}
 
 /// How long the rest of a helper's stderr is read once its process group
 /// is gone: the pipe holds all it wrote, unless a process that left the

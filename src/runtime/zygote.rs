@@ -72,6 +72,19 @@ pub(crate) const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 /// the sandbox it serves in place and close its streams, say), before it
 /// is given up and killed.
 pub(crate) const STOP_WITHIN: Duration = Duration::from_secs(2);
+/// How long a zygote may stay stopped (SIGSTOP) while the runner waits
+/// for its answer before it is given up.
+pub(crate) const STOPPED_GIVEN_UP: Duration = Duration::from_secs(1);
+
+/// Whether `pid` is stopped by a signal (state `T` in /proc/<pid>/stat;
+/// not `t`, a debugger's stop, which is waited for).
+pub(crate) fn is_stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+    })
+}
+
 /// How often a wait for a zygote or its helper looks at the run's
 /// interrupt.
 pub(crate) const INTERRUPT_SEEN_WITHIN: Duration = Duration::from_millis(100);
@@ -516,11 +529,13 @@ impl Zygote {
     fn next(&mut self, within: Duration) -> Result<(u8, i32), String> {
         let mut deadline = Instant::now() + within;
         let mut seen = false;
+        let mut stopped_since: Option<Instant> = None;
         loop {
             if !seen && self.interrupted.load(Ordering::SeqCst) != 0 {
                 seen = true;
                 deadline = deadline.min(Instant::now() + STOP_WITHIN);
             }
+
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(if seen {
@@ -534,7 +549,27 @@ impl Zygote {
                 &mut fds,
                 PollTimeout::try_from(left.min(INTERRUPT_SEEN_WITHIN)).unwrap_or(PollTimeout::MAX),
             ) {
-                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) => {
+                    // A zygote stopped by SIGSTOP answers nothing until it
+                    // is continued: given up once it has stayed stopped
+                    // for STOPPED_GIVEN_UP, not at the end of `within`
+                    // (30 s). A terminal's job control stops the runner
+                    // with it, and continues both at once. Looked at only
+                    // once an answer is late, never on a prompt one.
+                    if is_stopped(self.pid()) {
+                        let since = *stopped_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= STOPPED_GIVEN_UP {
+                            return Err(format!(
+                                "the zygote has been stopped (SIGSTOP) for {} s and cannot answer",
+                                STOPPED_GIVEN_UP.as_secs()
+                            ));
+                        }
+                    } else {
+                        stopped_since = None;
+                    }
+                    continue;
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
                 Ok(_) => {}
                 Err(e) => return Err(format!("waiting for the zygote: {e}")),
             }
