@@ -165,7 +165,7 @@ fn main() {
             UNSHARE
         ),
         t!(
-            root_without_cap_sys_admin_gets_typed_skips_and_changes_nothing,
+            root_lacking_a_capability_gets_typed_skips_and_changes_nothing,
             SETPRIV
         ),
         t!(
@@ -1961,7 +1961,7 @@ fn root_of_a_user_namespace_gets_typed_skips_never_a_verdict() {
 /// its stand-in for the rootless user use (an outside attack found errors,
 /// and audit problems blamed on the host, for each of these), every case
 /// passes or is a typed skip, and the audit finds no problem.
-fn root_without_cap_sys_admin_gets_typed_skips_and_changes_nothing() {
+fn root_lacking_a_capability_gets_typed_skips_and_changes_nothing() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let scope = Scope::new();
     let before = scope.state();

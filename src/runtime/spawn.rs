@@ -714,7 +714,7 @@ impl Launcher {
         in_place: Option<i32>,
     ) -> Waited {
         let deadline = Instant::now() + within;
-        let mut stopped_since: Option<Instant> = None;
+        let mut stopped = in_place.map(super::zygote::StopWatch::new);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -726,15 +726,8 @@ impl Launcher {
             if self.interrupted().is_some() {
                 return Waited::Late;
             }
-            if let Some(zygote) = in_place {
-                if super::zygote::is_stopped(zygote) {
-                    let since = *stopped_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= STOPPED_GIVEN_UP {
-                        return Waited::ZygoteStopped;
-                    }
-                } else {
-                    stopped_since = None;
-                }
+            if stopped.as_mut().is_some_and(|w| w.given_up()) {
+                return Waited::ZygoteStopped;
             }
         }
     }

@@ -78,11 +78,37 @@ pub(crate) const STOPPED_GIVEN_UP: Duration = Duration::from_secs(1);
 
 /// Whether `pid` is stopped by a signal (state `T` in /proc/<pid>/stat;
 /// not `t`, a debugger's stop, which is waited for).
-pub(crate) fn is_stopped(pid: i32) -> bool {
+fn is_stopped(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
         s.rsplit_once(')')
             .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
     })
+}
+
+/// Watches a zygote a wait has found late: whether it has stayed stopped
+/// (SIGSTOP) for [`STOPPED_GIVEN_UP`], and so cannot answer. A terminal's
+/// job control cannot trip it: zygotes have process groups of their own,
+/// so Ctrl-Z stops only the runner.
+pub(crate) struct StopWatch {
+    pid: i32,
+    since: Option<Instant>,
+}
+
+impl StopWatch {
+    pub(crate) fn new(pid: i32) -> StopWatch {
+        StopWatch { pid, since: None }
+    }
+
+    /// Looks at the zygote once more: `true` once it has been stopped at
+    /// every look for [`STOPPED_GIVEN_UP`].
+    pub(crate) fn given_up(&mut self) -> bool {
+        if is_stopped(self.pid) {
+            self.since.get_or_insert_with(Instant::now).elapsed() >= STOPPED_GIVEN_UP
+        } else {
+            self.since = None;
+            false
+        }
+    }
 }
 
 /// How often a wait for a zygote or its helper looks at the run's
@@ -529,7 +555,7 @@ impl Zygote {
     fn next(&mut self, within: Duration) -> Result<(u8, i32), String> {
         let mut deadline = Instant::now() + within;
         let mut seen = false;
-        let mut stopped_since: Option<Instant> = None;
+        let mut stopped = StopWatch::new(self.pid());
         loop {
             if !seen && self.interrupted.load(Ordering::SeqCst) != 0 {
                 seen = true;
@@ -551,21 +577,14 @@ impl Zygote {
             ) {
                 Ok(0) => {
                     // A zygote stopped by SIGSTOP answers nothing until it
-                    // is continued: given up once it has stayed stopped
-                    // for STOPPED_GIVEN_UP, not at the end of `within`
-                    // (30 s). A terminal's job control stops the runner
-                    // with it, and continues both at once. Looked at only
-                    // once an answer is late, never on a prompt one.
-                    if is_stopped(self.pid()) {
-                        let since = *stopped_since.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= STOPPED_GIVEN_UP {
-                            return Err(format!(
-                                "the zygote has been stopped (SIGSTOP) for {} s and cannot answer",
-                                STOPPED_GIVEN_UP.as_secs()
-                            ));
-                        }
-                    } else {
-                        stopped_since = None;
+                    // is continued: given up after STOPPED_GIVEN_UP, not
+                    // at the end of `within` (30 s). Looked at only once an
+                    // answer is late, never on a prompt one.
+                    if stopped.given_up() {
+                        return Err(format!(
+                            "the zygote has been stopped (SIGSTOP) for {} s and cannot answer",
+                            STOPPED_GIVEN_UP.as_secs()
+                        ));
                     }
                     continue;
                 }

@@ -169,8 +169,8 @@ pub fn audit(host: &HostFacts, launcher: &Launcher) -> Audit {
             })
             .collect();
         // A root runner that cannot stand in for the rootless user (nested
-        // in a user namespace that lacks that user's ids, or without
-        // CAP_SYS_ADMIN to write its maps) has nothing to try.
+        // in a user namespace that lacks that user's ids, or without a
+        // capability the stand-in uses) has nothing to try.
         let userns = unusable
             .is_none()
             .then(|| super::requirements::userns_probe(launcher));

@@ -785,10 +785,8 @@ pub fn emulated_user_unusable(host: &HostFacts) -> Option<String> {
 }
 
 /// The skip a root runner that cannot stand in for the rootless user
-/// makes, if it makes one: [`emulated_user_unmapped`], or uid 0 without
-/// CAP_SYS_ADMIN. Such a runner becomes the rootless user before it makes
-/// the user namespace, which is then that user's; writing its maps from
-/// outside needs CAP_SYS_ADMIN over it, which only a runner with it has.
+/// makes, if it makes one: [`emulated_user_unwritable`] (a `needs-root`
+/// skip) or [`emulated_user_unmapped`] (`not-delegated`).
 fn emulated_user_missing(req: &Requirement, host: &HostFacts, probe: &str) -> Option<Decision> {
     if let Some(why) = emulated_user_unwritable() {
         return Some(unmet(

@@ -86,7 +86,7 @@ pub fn privileged() -> bool {
 }
 
 /// Whether every one of `caps` is in the calling thread's effective set.
-pub fn effective_has(caps: &[Capability]) -> bool {
+fn effective_has(caps: &[Capability]) -> bool {
     let want = caps.iter().fold(0u64, |m, c| m | c.bitmask());
     capget()
         .is_ok_and(|d| (u64::from(d[1].effective) << 32 | u64::from(d[0].effective)) & want == want)

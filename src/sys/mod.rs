@@ -376,14 +376,13 @@ pub fn caller_umask() -> libc::mode_t {
 /// made two cases blind probes), empties the ambient and inheritable
 /// capability sets and clears unlocked securebits ([`caps::clear_inherited`]:
 /// a caller's inheritable set made a rootful case fail falsely), and raises
-/// low soft limits on the stack,
-/// file sizes, descriptors, processes, message queues and pending signals
-/// to what the hard limits allow (a 64 KiB stack made the main thread
-/// overflow and abort; a 1 KiB file size had SIGXFSZ kill the run, with no
-/// word, as it copied itself for the exec probes).
-/// Called first by every entry point but the exec probe's, while the
-/// process has one thread. The reports still honour the caller's umask
-/// ([`caller_umask`]).
+/// low soft limits on the stack, file sizes, descriptors, processes,
+/// message queues and pending signals to what the hard limits allow (a
+/// 64 KiB stack made the main thread overflow and abort; a 1 KiB file size
+/// had SIGXFSZ kill the run, with no word, as it copied itself for the
+/// exec probes). Called first by every entry point but the exec probe's,
+/// while the process has one thread. The reports still honour the caller's
+/// umask ([`caller_umask`]).
 pub fn reset_inherited_state(variables: &[&str]) {
     for name in variables {
         std::env::remove_var(name);
