@@ -678,10 +678,12 @@ fn build_row(
     }
     for mode in &row.modes {
         let def = match mode {
-            Mode::Rootful => build_def(&rootful, "", host, checks).map_err(|(f, m)| fail(&f, m))?,
+            Mode::Rootful => {
+                build_def(&rootful, *mode, "", host, checks).map_err(|(f, m)| fail(&f, m))?
+            }
             // A row for rootless mode alone is written as it runs there.
             Mode::Rootless if !row.modes.contains(&Mode::Rootful) && row.rootless.is_none() => {
-                build_def(&rootful, "", host, checks).map_err(|(f, m)| fail(&f, m))?
+                build_def(&rootful, *mode, "", host, checks).map_err(|(f, m)| fail(&f, m))?
             }
             Mode::Rootless => rootless_def(&rootful, row.rootless.as_ref(), host, checks)
                 .map_err(|(f, m)| fail(&f, m))?,
@@ -740,6 +742,7 @@ enum Checks {
 /// Validates one mode's definition; errors name the field under `prefix`.
 fn build_def(
     m: &ModeInput<'_>,
+    mode: Mode,
     prefix: &str,
     host: &policy::Host,
     checks: Checks,
@@ -754,6 +757,7 @@ fn build_def(
                 .map_err(|e| (f(&format!("requires[{j}]")), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let requires = with_mode_implied(requires, mode);
     let requires = with_namespaces_made(requires, m.sandbox, m.probe);
     crate::runtime::spec::check(m.sandbox).map_err(|e| (f("sandbox"), e))?;
     if m.expect.is_empty() {
@@ -831,6 +835,22 @@ fn build_def(
         ));
     }
     Ok(def(expect, control_expect))
+}
+
+/// A mode's own requirement is one of every case in it, written in the row
+/// or not: a rootful sandbox needs `root` (else a runner without it would
+/// try the sandbox and see the kernel refuse, an error, or fall to the
+/// rootless stand-in's reason), a rootless one `userns`. It comes first,
+/// so an unmet one is the reason the cases give.
+fn with_mode_implied(mut requires: Vec<Requirement>, mode: Mode) -> Vec<Requirement> {
+    let own = match mode {
+        Mode::Rootful => Requirement::Root,
+        Mode::Rootless => Requirement::Userns,
+    };
+    if !requires.contains(&own) {
+        requires.insert(0, own);
+    }
+    requires
 }
 
 /// The namespaces a case's sandbox and probe make are requirements of the
@@ -914,6 +934,7 @@ fn rootless_def(
     };
     build_def(
         &input,
+        Mode::Rootless,
         if o.is_some() {
             "rootless."
         } else {
@@ -1176,6 +1197,58 @@ control = { off = "user", expect = [{ path = "probe.without_userns", eq = "ok" }
             .map(|r| r.to_string())
             .collect();
         assert_eq!(shown, ["root", "userns", "namespace net", "namespace uts"]);
+    }
+
+    /// A rootful case requires `root` and a rootless one `userns`, first,
+    /// whether or not the row says so: a custom row with no requirements
+    /// is skipped for the mode's own reason by a runner that lacks it, not
+    /// tried by the kernel (which refused an unprivileged runner's rootful
+    /// sandbox: an error) nor given another mode's reason.
+    #[test]
+    fn a_mode_requires_its_own_privilege() {
+        use crate::model::result::Mode;
+        let row = r#"
+[[property]]
+id = "pid.proc_mount_needed"
+modes = ["rootful", "rootless"]
+requires = ["namespace pid"]
+probe = { kind = "pid-view" }
+sandbox = { namespaces = ["pid", "mount"], mounts = [{ kind = "proc", target = "/proc" }] }
+expect = [{ path = "probe.visible_pids", eq = [1] }]
+control = { off = "fresh-proc", expect = [{ path = "probe.foreign_pid1_visible", eq = true }] }
+"#;
+        let shown = |props: &[Property], mode| -> Vec<String> {
+            props[0]
+                .def(mode)
+                .requires
+                .iter()
+                .map(|r| r.to_string())
+                .collect()
+        };
+        let host = policy::Host::this();
+        let props = parse_rows("t.toml", row, &host, false, &|_| true).unwrap();
+        assert_eq!(
+            shown(&props, Mode::Rootful),
+            ["root", "namespace pid", "namespace mount"]
+        );
+        assert_eq!(
+            shown(&props, Mode::Rootless),
+            ["userns", "namespace pid", "namespace mount"]
+        );
+        // Written, it stays where the row puts it, once.
+        let written = row.replace(r#"["namespace pid"]"#, r#"["namespace pid", "root"]"#);
+        let props = parse_rows("t.toml", &written, &host, false, &|_| true).unwrap();
+        assert_eq!(
+            shown(&props, Mode::Rootful),
+            ["namespace pid", "root", "namespace mount"]
+        );
+        // A row for rootless mode alone.
+        let alone = row.replace(r#"["rootful", "rootless"]"#, r#"["rootless"]"#);
+        let props = parse_rows("t.toml", &alone, &host, false, &|_| true).unwrap();
+        assert_eq!(
+            shown(&props, Mode::Rootless),
+            ["userns", "namespace pid", "namespace mount"]
+        );
     }
 
     #[test]
