@@ -172,6 +172,7 @@ fn main() {
             a_runner_with_no_new_privs_skips_what_needs_a_privileged_exec,
             SETPRIV
         ),
+        t!(a_start_with_mixed_ids_is_refused_and_says_why, SETPRIV),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(
             a_proc_of_another_pid_namespace_is_refused_before_anything_runs,
@@ -2069,6 +2070,44 @@ fn root_lacking_a_capability_gets_typed_skips_and_changes_nothing() {
             "{cap}: the confined runs changed the host"
         );
     }
+}
+
+/// isocheck started by root with a real uid of 1000 (`setpriv --ruid`, a
+/// setuid wrapper) runs in secure-execution mode, as its setuid copies do.
+/// It runs nothing, says which ids it was given, and changes nothing;
+/// before, it said only that a privileged copy runs the exec sub-probe,
+/// which this start is not.
+fn a_start_with_mixed_ids_is_refused_and_says_why() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    for (ids, said) in [
+        (
+            &["--ruid=1000"][..],
+            "real uid 1000 and gid 0 but effective uid 0 and gid 0",
+        ),
+        (
+            &["--ruid=1000", "--rgid=1000", "--keep-groups"][..],
+            "real uid 1000 and gid 1000 but effective uid 0 and gid 0",
+        ),
+    ] {
+        let o = Command::new("setpriv")
+            .args(ids)
+            .arg("--")
+            .arg(bin())
+            .args(["run", "--no-write"])
+            .current_dir("/")
+            .env("ISOCHECK_RUN_ID", &scope.id)
+            .env("ISOCHECK_WORK_DIR", scope.work.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{ids:?}: {stdout}\n{stderr}");
+        assert!(stdout.is_empty(), "{ids:?}: {stdout}");
+        assert!(stderr.contains(said), "{ids:?}: {stderr}");
+        assert!(stderr.contains("one set of ids"), "{ids:?}: {stderr}");
+    }
+    assert_eq!(scope.state(), before, "the refused starts changed the host");
 }
 
 /// isocheck started with no_new_privs (`setpriv --no-new-privs`, systemd's

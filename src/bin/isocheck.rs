@@ -15,10 +15,22 @@ fn main() -> ExitCode {
         return ExitCode::from(isocheck::probe::exec::exec_probe_main(&rest) as u8);
     }
     if isocheck::sys::at_secure() {
-        eprintln!(
-            "isocheck: a privileged copy runs only `{}`",
-            isocheck::probe::exec::EXEC_PROBE_ARG
-        );
+        // Secure-execution mode: the exec gave privileges its caller did
+        // not have (a setuid bit, file capabilities) or the caller's real
+        // and effective ids differ. Either way no command runs with
+        // privileges it was not given whole.
+        let (r, e) = (nix::unistd::getuid(), nix::unistd::geteuid());
+        let (rg, eg) = (nix::unistd::getgid(), nix::unistd::getegid());
+        if r != e || rg != eg {
+            eprintln!(
+                "isocheck: started with real uid {r} and gid {rg} but effective uid {e} and gid {eg} (secure-execution mode): run it with one set of ids, as root or as an unprivileged user"
+            );
+        } else {
+            eprintln!(
+                "isocheck: this copy was started with privileges its file grants (a setuid bit or file capabilities); such a copy runs only `{}`",
+                isocheck::probe::exec::EXEC_PROBE_ARG
+            );
+        }
         return ExitCode::from(2);
     }
     // Neither the caller's umask, nor an ignored SIGCHLD, nor its values
