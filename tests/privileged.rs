@@ -173,6 +173,10 @@ fn main() {
             SETPRIV
         ),
         t!(a_start_with_mixed_ids_is_refused_and_says_why, SETPRIV),
+        t!(
+            a_hard_descriptor_limit_too_low_is_said_once_before_anything_runs,
+            SH
+        ),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(
             a_proc_of_another_pid_namespace_is_refused_before_anything_runs,
@@ -2070,6 +2074,55 @@ fn root_lacking_a_capability_gets_typed_skips_and_changes_nothing() {
             "{cap}: the confined runs changed the host"
         );
     }
+}
+
+/// A hard limit on open descriptors too low for the run is said in one
+/// line before anything runs (exit 3, the environment), and the host is
+/// as it was; before, every case errored with `Too many open files` (142
+/// errors under a hard limit of 16). A limit with room enough runs every
+/// case: the estimate is not so far above what a run holds that it turns
+/// away runs that would work.
+fn a_hard_descriptor_limit_too_low_is_said_once_before_anything_runs() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let limited = |hard: u32, args: &[&str]| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n {hard} && exec \"$0\" \"$@\""))
+            .arg(bin())
+            .args(args)
+            .current_dir("/")
+            .env("ISOCHECK_RUN_ID", &scope.id)
+            .env("ISOCHECK_WORK_DIR", scope.work.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        (o.status.code(), stdout, stderr)
+    };
+    for (hard, args) in [
+        (16, &["run", "--no-write"][..]),
+        (16, &["list"][..]),
+        (64, &["run", "--no-write", "--jobs", "16"][..]),
+    ] {
+        let (code, stdout, stderr) = limited(hard, args);
+        assert_eq!(code, Some(3), "{hard} {args:?}: {stdout}\n{stderr}");
+        assert!(stdout.is_empty(), "{hard} {args:?}: {stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{hard} {args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("(RLIMIT_NOFILE) is {hard}")),
+            "{hard} {args:?}: {stderr}"
+        );
+    }
+    let (code, stdout, stderr) = limited(64, &["run", "--no-write", "--format", "json"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let errors = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "case" && e["case"]["outcome"] == "error")
+        .count();
+    assert_eq!(errors, 0, "{stdout}");
+    assert_eq!(scope.state(), before, "the limited runs changed the host");
 }
 
 /// isocheck started by root with a real uid of 1000 (`setpriv --ruid`, a

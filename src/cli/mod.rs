@@ -606,6 +606,16 @@ fn make_runner(rootfs: Option<PathBuf>, jobs: usize, host: HostFacts) -> Result<
         eprintln!("isocheck: {e}");
         return Err(EXIT_USAGE);
     }
+    // A hard limit on descriptors too low for the run is said once, before
+    // anything runs, instead of as an error in every case.
+    let need = crate::suite::runner::descriptors_needed(jobs);
+    if let Err((hard, open)) = crate::sys::room_for_descriptors(need) {
+        eprintln!(
+            "isocheck: it needs up to {need} open descriptors beside the {open} open now ({jobs} case(s) at once, requirements decided four at once), and the hard limit on open descriptors (RLIMIT_NOFILE) is {hard}: raise it (`ulimit -Hn`, `prlimit --nofile`){}",
+            if jobs > 4 { " or run fewer --jobs" } else { "" }
+        );
+        return Err(EXIT_HARNESS);
+    }
     let helper = std::env::current_exe().map_err(|e| {
         eprintln!("isocheck: cannot find its own binary to run as the helper: {e}");
         EXIT_HARNESS

@@ -47,6 +47,18 @@ pub struct Runner {
     turn: RwLock<()>,
 }
 
+/// The descriptors a run of `jobs` cases at once may hold at its busiest,
+/// beside those open when it starts: pipes to each helper and zygote,
+/// pidfds, its sandboxes' streams and the files it writes. Requirement
+/// decisions run four at once, so fewer jobs need no less. Measured with
+/// the default suite under hard limits on descriptors (five open when the
+/// runner is made): every case ran with 17 more at one or two jobs, 21 at
+/// four and 33 at eight, and with one fewer some cases errored (`Too many
+/// open files`); this leaves a margin of at least 45%.
+pub fn descriptors_needed(jobs: usize) -> u64 {
+    16 + 4 * jobs.max(4) as u64
+}
+
 impl Runner {
     pub fn new(opts: RunOptions, host: HostFacts) -> Result<Runner, SpawnError> {
         Ok(Runner {

@@ -429,6 +429,32 @@ pub fn reset_inherited_state(variables: &[&str]) {
 
 /// Raises the soft limit on `resource` to `want`, or to the hard limit
 /// when that is lower; never lowers it.
+/// Makes room for `need` descriptors beside those open now: raises the
+/// soft limit on open descriptors (RLIMIT_NOFILE) as far as that takes and
+/// the hard limit allows. `Err((hard, open))` when the hard limit leaves
+/// less room: the hard limit and the descriptors open. Where neither can
+/// be read, `Ok`: a shortage then shows as the step that met it.
+pub fn room_for_descriptors(need: u64) -> Result<(), (u64, u64)> {
+    use nix::sys::resource::Resource;
+    let Ok((soft, hard)) = nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE) else {
+        return Ok(());
+    };
+    // The listing's own descriptor is in it.
+    let Ok(open) = std::fs::read_dir("/proc/self/fd").map(|d| d.count().saturating_sub(1) as u64)
+    else {
+        return Ok(());
+    };
+    let want = open.saturating_add(need);
+    if want <= soft {
+        return Ok(());
+    }
+    if want > hard {
+        return Err((hard, open));
+    }
+    let _ = nix::sys::resource::setrlimit(Resource::RLIMIT_NOFILE, want, hard);
+    Ok(())
+}
+
 fn raise_soft_limit(resource: nix::sys::resource::Resource, want: u64) {
     if let Ok((soft, hard)) = nix::sys::resource::getrlimit(resource) {
         let target = want.min(hard);
