@@ -177,6 +177,7 @@ fn main() {
             a_hard_descriptor_limit_too_low_is_said_once_before_anything_runs,
             SH
         ),
+        t!(a_hard_stack_limit_too_low_is_said_not_an_abort, SH),
         t!(a_rootfs_tree_runs_the_suite_and_is_left_untouched),
         t!(
             a_proc_of_another_pid_namespace_is_refused_before_anything_runs,
@@ -2122,6 +2123,38 @@ fn a_hard_descriptor_limit_too_low_is_said_once_before_anything_runs() {
         .filter(|e| e["event"] == "case" && e["case"]["outcome"] == "error")
         .count();
     assert_eq!(errors, 0, "{stdout}");
+    assert_eq!(scope.state(), before, "the limited runs changed the host");
+}
+
+/// A hard limit on the stack too small for the main thread is said in
+/// one line, exit 3; before, the main thread overflowed and the run
+/// aborted (SIGABRT) under a limit of 64 KiB. A limit of 256 KiB runs.
+fn a_hard_stack_limit_too_low_is_said_not_an_abort() {
+    let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
+    let scope = Scope::new();
+    let before = scope.state();
+    let limited = |kib: u32| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -s {kib} && exec \"$0\" \"$@\""))
+            .arg(bin())
+            .args(["run", "--no-write", "--filter", "pid.pid1"])
+            .current_dir("/")
+            .env("ISOCHECK_RUN_ID", &scope.id)
+            .env("ISOCHECK_WORK_DIR", scope.work.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&o);
+        (o.status.code(), stdout, stderr)
+    };
+    let (code, stdout, stderr) = limited(64);
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("(RLIMIT_STACK) is 64 KiB"), "{stderr}");
+    let (code, stdout, stderr) = limited(256);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("4 passed"), "{stdout}");
     assert_eq!(scope.state(), before, "the limited runs changed the host");
 }
 

@@ -36,6 +36,16 @@ fn main() -> ExitCode {
     // Neither the caller's umask, nor an ignored SIGCHLD, nor its values
     // for the variables the runtime sets for sandboxes reach a verdict.
     isocheck::sys::reset_inherited_state(&isocheck::model::names::SANDBOX_VARIABLES);
+    // A hard limit on the stack too low for the main thread (the soft one
+    // is raised as far as it allows) is said, not met as an abort.
+    if let Some(have) = isocheck::sys::stack_limit().filter(|&s| s < isocheck::sys::MIN_STACK) {
+        eprintln!(
+            "isocheck: the hard limit on the stack (RLIMIT_STACK) is {} KiB; isocheck needs at least {} KiB: raise it (`ulimit -Hs`, `prlimit --stack`)",
+            have >> 10,
+            isocheck::sys::MIN_STACK >> 10
+        );
+        return ExitCode::from(3);
+    }
     // The helper must stay single-threaded and fast: it is dispatched
     // before anything else runs.
     if first == Some(isocheck::runtime::helper::HELPER_ARG) {

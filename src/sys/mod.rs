@@ -429,6 +429,20 @@ pub fn reset_inherited_state(variables: &[&str]) {
 
 /// Raises the soft limit on `resource` to `want`, or to the hard limit
 /// when that is lower; never lowers it.
+/// The least stack isocheck's main thread runs on. A hard limit of 64 KiB
+/// made it overflow and abort (`run`); 96 KiB was enough for `run`,
+/// `audit` and `matrix` with reports written. Twice that, rounded up.
+pub const MIN_STACK: u64 = 256 << 10;
+
+/// The soft limit on the main thread's stack (RLIMIT_STACK), `None` when
+/// it cannot be read or is unlimited.
+pub fn stack_limit() -> Option<u64> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
+        .ok()
+        .map(|(soft, _)| soft)
+        .filter(|&s| s != nix::sys::resource::RLIM_INFINITY)
+}
+
 /// Makes room for `need` descriptors beside those open now: raises the
 /// soft limit on open descriptors (RLIMIT_NOFILE) as far as that takes and
 /// the hard limit allows. `Err((hard, open))` when the hard limit leaves
