@@ -1353,10 +1353,12 @@ control = { off = "namespace pid", expect = [{ path = "exit.code", ge = 0 }] }
             .find_map(|l| l.strip_prefix("Uid:"))
             .and_then(|l| l.split_whitespace().next().map(str::to_string))
     };
-    // The worker: a zygote's child running as the rootless user.
+    // The worker: a zygote's child running as the rootless user, still
+    // there 300 ms later (the `userns` requirement's decision forks one
+    // too, which ends at once); its sandbox hangs by then.
     let t = std::time::Instant::now();
-    let worker = loop {
-        let found = children(&pid.to_string())
+    let rootless_workers = || -> Vec<String> {
+        children(&pid.to_string())
             .split_whitespace()
             .flat_map(|z| {
                 children(z)
@@ -1364,9 +1366,16 @@ control = { off = "namespace pid", expect = [{ path = "exit.code", ge = 0 }] }
                     .map(str::to_string)
                     .collect::<Vec<_>>()
             })
-            .find(|c| uid(c).as_deref() == Some("100000"));
-        if let Some(w) = found {
-            break w;
+            .filter(|c| uid(c).as_deref() == Some("100000"))
+            .collect()
+    };
+    let worker = loop {
+        let found = rootless_workers();
+        if !found.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            if let Some(w) = rootless_workers().into_iter().find(|w| found.contains(w)) {
+                break w;
+            }
         }
         assert!(
             t.elapsed() < std::time::Duration::from_secs(10),
@@ -1374,8 +1383,6 @@ control = { off = "namespace pid", expect = [{ path = "exit.code", ge = 0 }] }
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
-    // Its sandbox hangs by now.
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let worker = nix::unistd::Pid::from_raw(worker.parse().unwrap());
     nix::sys::signal::kill(worker, nix::sys::signal::Signal::SIGSTOP).unwrap();
     let t = std::time::Instant::now();
