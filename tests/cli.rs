@@ -128,6 +128,24 @@ const REFUSED: &[(&str, usize, &str, &str)] = &[
         "the control expects only what the test expects",
     ),
     ("contradiction", 8, "expect[1]", "can never all hold"),
+    (
+        "exec_host_program",
+        6,
+        "probe.path",
+        "the exec probe runs only isocheck's own copy",
+    ),
+    (
+        "write_in_rootfs_tree",
+        6,
+        "probe.path",
+        "lies on a host tree (rootfs = dir)",
+    ),
+    (
+        "tmpfs_hidden_by_a_later_proc",
+        6,
+        "probe.path",
+        "lies on a kernel file system the sandbox mounts last over it",
+    ),
 ];
 
 #[test]

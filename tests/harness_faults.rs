@@ -262,17 +262,15 @@ fn helpers_that_cannot_start_or_speak_make_errors() {
 fn a_descriptor_limit_makes_errors_not_skips() {
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
     let out = tempfile::tempdir().unwrap();
-    // One run under `ulimit -n`: its exit status, stderr and report, if
-    // it wrote one.
-    let run = |limit: Option<u32>, dir: &Path| {
-        let ulimit = limit
-            .map(|n| format!("ulimit -n {n} && "))
-            .unwrap_or_default();
+    // One run under `ulimit -n` with these arguments: its exit status,
+    // stderr and report, if it wrote one.
+    let run = |limit: u32, dir: &Path, args: &[&str]| {
         let o = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("{ulimit}exec \"$0\" run --out \"$1\""))
+            .arg(format!("ulimit -n {limit} && exec \"$0\" run --out \"$@\""))
             .arg(bin())
             .arg(dir)
+            .args(args)
             .current_dir(std::env::temp_dir())
             .output()
             .unwrap();
@@ -288,17 +286,8 @@ fn a_descriptor_limit_makes_errors_not_skips() {
             report,
         )
     };
-    let (code, _, healthy) = run(None, &out.path().join("healthy"));
-    assert_eq!(code, Some(0));
-    let healthy = healthy.expect("a healthy run writes its report");
-    // How many descriptors a run needs before its first case depends on
-    // what the environment leaves open, so every limit from "not even the
-    // work namespace holder starts" up to "most cases run" is tried. Each
-    // must end in an error (exit 3) saying why, or in a report whose only
-    // differences from the healthy run are errors naming EMFILE: never a
-    // skip, a fail or a usage error.
     // Descriptors the environment leaves open count against the limit
-    // too, so the range starts from what a child of this test inherits.
+    // too, so the limits start from what a child of this test inherits.
     let inherited: u32 = String::from_utf8(
         std::process::Command::new("sh")
             .arg("-c")
@@ -311,42 +300,90 @@ fn a_descriptor_limit_makes_errors_not_skips() {
     .trim()
     .parse()
     .unwrap();
-    let (mut stopped, mut limited) = (Vec::new(), Vec::new());
-    for n in inherited + 5..=inherited + 25 {
-        let (code, stderr, report) = run(Some(n), &out.path().join(format!("limit-{n}")));
+    let (code, _, healthy) = run(4096, &out.path().join("healthy"), &[]);
+    assert_eq!(code, Some(0));
+    let healthy = healthy.expect("a healthy run writes its report");
+    // Every limit from "not even the work namespace holder starts" up is
+    // said before anything runs (exit 3, no report, the cause named),
+    // until the first the run has room under: it runs every case as the
+    // healthy run does. Never a skip, a fail or a usage error.
+    let mut first_run = None;
+    for n in inherited + 3..=inherited + 80 {
+        let (code, stderr, report) = run(n, &out.path().join(format!("limit-{n}")), &[]);
         match report {
             None => {
                 assert_eq!(code, Some(3), "ulimit -n {n}: {stderr}");
                 assert!(
-                    stderr.contains("Too many open files"),
+                    stderr.contains("(RLIMIT_NOFILE)") || stderr.contains("Too many open files"),
                     "ulimit -n {n}: the cause is missing: {stderr}"
                 );
-                stopped.push(n);
             }
-            Some(faulty) => {
-                let errors = faulty
-                    .cases
-                    .iter()
-                    .filter(|c| c.outcome == Outcome::Error)
-                    .count();
-                assert_eq!(
-                    code,
-                    Some(i32::from(isocheck::cli::exit_status(&faulty))),
-                    "ulimit -n {n}"
-                );
-                if errors > 0 {
-                    check_against(&healthy, &faulty, &["Too many open files", "EMFILE"], 1);
-                    limited.push(n);
-                } else {
-                    assert_eq!(outcomes(&faulty), outcomes(&healthy), "ulimit -n {n}");
-                }
+            Some(r) => {
+                assert_eq!(outcomes(&r), outcomes(&healthy), "ulimit -n {n}");
+                first_run = Some(n);
+                break;
             }
         }
     }
-    assert!(
-        !stopped.is_empty() && !limited.is_empty(),
-        "limits that stopped the run: {stopped:?}; limits that made errors: {limited:?}"
-    );
+    let first_run = first_run.expect("no limit up to 80 above the inherited let the run start");
+    // A table whose sandboxes hold more descriptors than the run's estimate
+    // (forty idmapped binds, each a user namespace's descriptor while it is
+    // made) at the lowest limit a run starts under: its cases may error,
+    // naming the exhaustion, and never become skips or fails.
+    let binds: Vec<String> = (0..40)
+        .map(|i| {
+            let o = 100_000 + i * 70_000;
+            format!(
+                "{{ kind = \"bind\", source = \"scratch\", target = \"/i{i}\", idmap = {{ uid_map = [{{ inside = 0, outside = {o}, count = 65536 }}], gid_map = [{{ inside = 0, outside = {o}, count = 65536 }}] }} }}"
+            )
+        })
+        .collect();
+    let table = out.path().join("idmaps.toml");
+    std::fs::write(
+        &table,
+        format!(
+            r#"
+[[property]]
+id = "custom.many_idmaps"
+description = "forty idmapped binds of the scratch directory"
+requires = ["kernel-feature idmapped-mount"]
+probe = {{ kind = "file-owner", path = "/i39/isocheck-marker" }}
+sandbox = {{ namespaces = ["mount", "pid"], mounts = [{}], scratch_marker = true }}
+expect = [{{ path = "probe.uid", eq = 2830000 }}]
+control = {{ off = "idmap /i39", expect = [{{ path = "probe.uid", eq = 0 }}] }}
+"#,
+            binds.join(", ")
+        ),
+    )
+    .unwrap();
+    let args = ["--suite", table.to_str().unwrap(), "--jobs", "1"];
+    let (_, stderr, roomy) = run(4096, &out.path().join("idmaps-healthy"), &args);
+    let roomy = roomy.unwrap_or_else(|| panic!("{stderr}"));
+    let (_, stderr, tight) = run(first_run, &out.path().join("idmaps-tight"), &args);
+    let tight = tight.unwrap_or_else(|| panic!("ulimit -n {first_run}: {stderr}"));
+    for c in &tight.cases {
+        let healthy_outcome = outcomes(&roomy).get(&c.id).cloned();
+        match c.outcome {
+            Outcome::Error => {
+                let detail = c
+                    .reason
+                    .as_ref()
+                    .map(|r| r.detail.clone())
+                    .unwrap_or_default();
+                assert!(
+                    detail.contains("EMFILE") || detail.contains("Too many open files"),
+                    "{}: {detail}",
+                    c.id
+                );
+            }
+            o => assert_eq!(
+                Some((o, c.reason.as_ref().map(|r| r.kind))),
+                healthy_outcome,
+                "{}",
+                c.id
+            ),
+        }
+    }
 }
 
 #[test]

@@ -114,6 +114,32 @@ pub struct PathAccessReport {
     pub writable: Vec<PathBuf>,
 }
 
+/// What a read reports for a device node it does not open.
+pub const NOT_OPENED: &str = "not-opened";
+
+/// Whether opening and reading what `meta` describes cannot act on the
+/// host: anything but a FIFO or a device node, or one of the memory
+/// devices (null, zero, full, random, urandom: major 1, minors 3, 5, 7,
+/// 8, 9) that masked paths are bound to. Opening another device is itself
+/// an act on the host (a watchdog is armed by its open, a terminal's
+/// input is taken by a read), and a read of a FIFO takes what a host
+/// process wrote to it, so the probes never do either, whatever path a
+/// table names.
+fn harmless_to_open(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ft = meta.file_type();
+    if ft.is_fifo() {
+        return false;
+    }
+    if !ft.is_char_device() && !ft.is_block_device() {
+        return true;
+    }
+    let rdev = meta.rdev();
+    ft.is_char_device()
+        && nix::sys::stat::major(rdev) == 1
+        && [3, 5, 7, 8, 9].contains(&nix::sys::stat::minor(rdev))
+}
+
 fn read_attempt(path: &Path) -> ReadAttempt {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -136,7 +162,9 @@ fn read_attempt(path: &Path) -> ReadAttempt {
     } else {
         "other"
     };
-    let (read, content) = if ft.is_dir() {
+    let (read, content) = if !harmless_to_open(&meta) {
+        (NOT_OPENED.to_string(), 0)
+    } else if ft.is_dir() {
         match std::fs::read_dir(path) {
             Ok(d) => ("ok".into(), d.count()),
             Err(e) => (io_outcome::<()>(Err(e)), 0),
@@ -265,6 +293,9 @@ pub struct LandlockReadReport {
 
 /// `"ok"` once the start of the file at `path` was read, else the errno.
 fn read_start(path: &Path) -> String {
+    if std::fs::metadata(path).is_ok_and(|m| !harmless_to_open(&m)) {
+        return NOT_OPENED.to_string();
+    }
     let mut buf = [0u8; READ_MAX];
     io_outcome(std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)))
 }
@@ -305,6 +336,29 @@ impl Def for LandlockReadArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO (whose read would take a host process's data, or hang) and a
+    /// device other than the memory ones (whose open acts on the host) are
+    /// never opened; /dev/null, files and directories are read.
+    #[test]
+    fn reads_never_open_a_fifo_or_a_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let r = path_access(&[fifo.clone(), file.clone(), "/dev/null".into()], &[]);
+        assert_eq!(r.reads[0].read, NOT_OPENED);
+        assert_eq!(r.reads[1].read, "ok");
+        assert_eq!(r.reads[2].read, "ok");
+        assert_eq!(read_start(&fifo), NOT_OPENED);
+        // Another character device (here the console's), where there is one.
+        for other in ["/dev/kmsg", "/dev/tty0", "/dev/console"] {
+            if let Ok(m) = std::fs::metadata(other) {
+                assert!(!harmless_to_open(&m), "{other}");
+            }
+        }
+    }
 
     #[test]
     fn unprivileged_calls_run_here() {

@@ -1007,7 +1007,7 @@ mod tests {
                 Some("overlay"),
                 "/run/iso/root/merged",
                 Some("overlay"),
-                MsFlags::empty(),
+                MsFlags::MS_NODEV,
                 Some(
                     "lowerdir=/srv/alpine,upperdir=/run/iso/root/upper,workdir=/run/iso/root/work",
                 ),

@@ -94,7 +94,10 @@ fn minimal_devices(dev: &Path, sys: &dyn Syscall) -> Result<(), StepError> {
 
 /// A user's root file system tree, seen through an overlay whose upper
 /// layer is a tmpfs: mount points and writes land in the tmpfs, and the
-/// tree on the host is never changed. Returns the new root.
+/// tree on the host is never changed. The overlay is `nodev`: a device
+/// node in the tree is the host's device (a write to one would reach it),
+/// and the sandbox's devices are the minimal ones bound on its own /dev.
+/// Returns the new root.
 pub fn overlay_root(lower: &Path, root: &Path, sys: &dyn Syscall) -> Result<PathBuf, StepError> {
     root_tmpfs(root, "mount-overlay-tmpfs", sys)?;
     let (upper, work, merged) = (root.join("upper"), root.join("work"), root.join("merged"));
@@ -112,7 +115,7 @@ pub fn overlay_root(lower: &Path, root: &Path, sys: &dyn Syscall) -> Result<Path
         Some(Path::new("overlay")),
         &merged,
         Some("overlay"),
-        MsFlags::empty(),
+        MsFlags::MS_NODEV,
         Some(&data),
     )
     .map_err(|e| StepError::new("mount-overlay", lower, e))?;
@@ -420,7 +423,7 @@ mod tests {
             Some("overlay"),
             "/m0/merged",
             Some("overlay"),
-            MsFlags::empty(),
+            MsFlags::MS_NODEV,
             Some("lowerdir=/srv/t,upperdir=/m0/upper,workdir=/m0/work"),
         ));
         let dev = at(Call::mount(

@@ -14,7 +14,11 @@
 //!   without a mount namespace of its own or a throwaway outer one, not
 //!   below /proc, /sys, /dev or the host directories the skeleton binds;
 //!   the control's sandbox (one knob off) is held to the same rule, so a
-//!   control whose leak would land on the host is refused;
+//!   control whose leak would land on the host is refused; nor in a
+//!   `rootfs = dir` tree (a device node or FIFO there is the host's), nor
+//!   in a mount that a later mount over its parent hides;
+//! - an `exec` probe runs only isocheck's own copy (`exec_copy`) in the
+//!   scratch directory, never a program of the host's;
 //! - the hostname has no NUL and fits the kernel's 64 bytes;
 //! - limits and timeouts are sane: a memory cap of at least 1 MiB and at
 //!   most the host's RAM, a pids cap of at least 1 and at most the
@@ -274,8 +278,49 @@ fn id_map(map: &[IdMap]) -> Result<(), (usize, String)> {
     Ok(())
 }
 
+/// The only program an `exec` probe may run: the copy of isocheck the
+/// sandbox's `exec_copy` puts in its scratch directory, at a scratch
+/// bind's target. Any other path is a program of the host's (or of a
+/// rootfs tree's) that isocheck would run as root with an argument of
+/// its own choosing: `touch` made `/__exec-probe` on the host.
+fn exec_path(probe: &Probe, s: &SandboxSpec) -> Result<(), Refusal> {
+    let Probe::Exec(args) = probe else {
+        return Ok(());
+    };
+    let copies: Vec<std::path::PathBuf> = s
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Bind {
+                source: BindSource::Scratch,
+                target,
+                ..
+            } => Some(target.join(crate::model::scaffold::EXEC_COPY_NAME)),
+            _ => None,
+        })
+        .collect();
+    if copies.contains(&args.path) {
+        return Ok(());
+    }
+    let where_ = match copies.first() {
+        Some(c) => format!("{c:?}"),
+        None => format!(
+            "<target of a bind of source \"scratch\">/{}",
+            crate::model::scaffold::EXEC_COPY_NAME
+        ),
+    };
+    Err((
+        "probe.path".into(),
+        format!(
+            "the exec probe runs only isocheck's own copy (`exec_copy`) in the scratch directory, {where_}; {:?} would be a program of the host's, run as root",
+            args.path
+        ),
+    ))
+}
+
 /// Writes and mounts of the probe stay off the host's root file system.
 fn host_fs(probe: &Probe, s: &SandboxSpec) -> Result<(), Refusal> {
+    exec_path(probe, s)?;
     let pf = |f: &str| format!("probe.{f}");
     if probe.mounts() && !s.has(Namespace::Mount) && !s.outer.contains(&Namespace::Mount) {
         return Err((
@@ -309,12 +354,12 @@ fn host_fs(probe: &Probe, s: &SandboxSpec) -> Result<(), Refusal> {
                 ),
             ));
         }
-        // The innermost mount the sandbox makes over the path.
-        let own = s
-            .mounts
-            .iter()
-            .filter(|m| path.starts_with(m.target()))
-            .max_by_key(|m| m.target().components().count());
+        // The mount the path lies in: of those the sandbox makes over it,
+        // the last made (the runtime mounts them in the row's order, and a
+        // later one over a parent hides an earlier one below it: a tmpfs
+        // at /t/x under a proc mounted at /t after it is not where /t/x
+        // leads).
+        let own = s.mounts.iter().rev().find(|m| path.starts_with(m.target()));
         let contained = match own {
             Some(Mount::Tmpfs { .. })
             | Some(Mount::Bind {
@@ -325,13 +370,21 @@ fn host_fs(probe: &Probe, s: &SandboxSpec) -> Result<(), Refusal> {
             None => match s.rootfs {
                 Rootfs::Host => false,
                 Rootfs::Skeleton => !SKELETON_BINDS.iter().any(|b| path.starts_with(b)),
-                // Seen through an overlay, never written.
-                Rootfs::Dir { .. } => true,
+                // Seen through an overlay whose writes land in a tmpfs, but
+                // a device node, a FIFO or a socket in the tree opens the
+                // host's own: only a path in a mount of the sandbox's.
+                Rootfs::Dir { .. } => false,
             },
         };
         if !contained {
-            let root = match s.rootfs {
-                Rootfs::Host => "the host's root file system (rootfs = host)",
+            let root = match (&s.rootfs, own) {
+                (Rootfs::Host, None) => "the host's root file system (rootfs = host)",
+                (Rootfs::Dir { .. }, None) => {
+                    "a host tree (rootfs = dir), whose device nodes and FIFOs are the host's"
+                }
+                (_, Some(m)) if !matches!(m, Mount::Bind { .. }) => {
+                    "a kernel file system the sandbox mounts last over it"
+                }
                 _ => "a host directory bound into the sandbox",
             };
             return Err((
@@ -411,6 +464,34 @@ mod tests {
         "namespace pid",
         "probe.path",
         "a host directory bound into the sandbox"
+    )]
+    #[case::exec_of_a_host_program(
+        "kind = \"exec\"\npath = \"/usr/bin/touch\"",
+        "namespaces = [\"uts\"]\nrootfs = { kind = \"host\" }",
+        "namespace uts",
+        "probe.path",
+        "runs only isocheck's own copy"
+    )]
+    #[case::exec_beside_the_copy(
+        "kind = \"exec\"\npath = \"/data/sh\"",
+        "namespaces = [\"mount\"]\nmounts = [{ kind = \"bind\", source = \"scratch\", target = \"/data\" }]\nexec_copy = { setuid_root = true }",
+        "namespace mount",
+        "probe.path",
+        "\"/data/isocheck-exec\""
+    )]
+    #[case::write_in_a_rootfs_tree(
+        "kind = \"create-file\"\npath = \"/kmsg\"\nunmapped = \"/null\"",
+        "namespaces = [\"mount\", \"pid\"]\nrootfs = { kind = \"dir\", path = \"/dev\" }",
+        "namespace pid",
+        "probe.path",
+        "rootfs = dir"
+    )]
+    #[case::tmpfs_hidden_by_a_later_proc(
+        "kind = \"create-file\"\npath = \"/t/sys/kernel/hostname\"\nunmapped = \"/usr\"",
+        "namespaces = [\"mount\", \"pid\"]\nmounts = [{ kind = \"tmpfs\", target = \"/t/sys/kernel/hostname\" }, { kind = \"proc\", target = \"/t\" }]",
+        "namespace pid",
+        "probe.path",
+        "mounts last over it"
     )]
     #[case::dotdot_write(
         "kind = \"write-file\"\ndir = \"/tmp/../etc\"",
