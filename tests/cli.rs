@@ -141,6 +141,12 @@ const REFUSED: &[(&str, usize, &str, &str)] = &[
         "lies on a host tree (rootfs = dir)",
     ),
     (
+        "builtin_id_other_knob",
+        9,
+        "control.off",
+        "a row that names it keeps that knob",
+    ),
+    (
         "tmpfs_hidden_by_a_later_proc",
         6,
         "probe.path",
@@ -180,7 +186,9 @@ fn hostile_and_unsound_rows_are_refused_before_anything_runs() {
         let at = format!("{}:{line}: ", table.display());
         for want in wants {
             assert!(
-                stderr.contains(&format!("{at}property #1 (custom.{name})")) || wants.len() == 1,
+                stderr.contains(&format!("{at}property #1 (custom.{name})"))
+                    || stderr.contains(&format!("{at}property #1 (pid.pid1)"))
+                    || wants.len() == 1,
                 "{name}: {stderr}"
             );
             assert!(

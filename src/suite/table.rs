@@ -592,6 +592,8 @@ fn build_row(
             description: row.description.clone(),
             area: row.area.clone(),
             tags: row.tags.clone(),
+            control: None,
+            rootless: None,
         };
         Some(&own)
     } else {
@@ -688,6 +690,34 @@ fn build_row(
             Mode::Rootless => rootless_def(&rootful, row.rootless.as_ref(), host, checks)
                 .map_err(|(f, m)| fail(&f, m))?,
         };
+        // A row of a table of one's own that names a built-in property
+        // keeps the knob its promise is about: with another (pid.pid1 with
+        // no PID namespace, its control turning pivot_root off to show the
+        // host's /proc) the test passes and the control sees a leak of
+        // another kind, under the built-in's id and promise.
+        if !built_in {
+            if let Some(want) = builtin.and_then(|k| k.knob(*mode)) {
+                let same = want
+                    .parse::<ControlKnob>()
+                    .is_ok_and(|k| k == def.control.knob);
+                if !same {
+                    let field = if *mode == Mode::Rootless && row.rootless.is_some() {
+                        "rootless.control.off"
+                    } else {
+                        "control.off"
+                    };
+                    return Err(fail(
+                        field,
+                        format!(
+                            "`{}` is a built-in property whose {} control turns off `{want}`; a row that names it keeps that knob, the one its promise is about (this one turns off `{}`): name a row of your own `custom.<name>`",
+                            row.id,
+                            mode.as_str(),
+                            def.control.knob
+                        ),
+                    ));
+                }
+            }
+        }
         defs.insert(*mode, Box::new(def));
     }
     Ok(Property {
@@ -959,6 +989,33 @@ struct Known {
     area: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    /// The knob its control turns off (none for a row's own).
+    #[serde(default)]
+    control: Option<KnownControl>,
+    #[serde(default)]
+    rootless: Option<KnownRootless>,
+}
+
+#[derive(Deserialize)]
+struct KnownControl {
+    off: String,
+}
+
+#[derive(Deserialize)]
+struct KnownRootless {
+    #[serde(default)]
+    control: Option<KnownControl>,
+}
+
+impl Known {
+    /// The knob the built-in control of `mode` turns off.
+    fn knob(&self, mode: Mode) -> Option<&str> {
+        let rootless = match mode {
+            Mode::Rootless => self.rootless.as_ref().and_then(|r| r.control.as_ref()),
+            Mode::Rootful => None,
+        };
+        rootless.or(self.control.as_ref()).map(|c| c.off.as_str())
+    }
 }
 
 /// The properties the built-in suites define, in their order: the ids a
@@ -1601,7 +1658,9 @@ control = { off = "fresh-proc", expect = [{ path = "probe.foreign_pid1_visible",
                 "namespaces = [\"pid\", \"mount\"]",
                 "namespaces = [\"user\", \"pid\", \"mount\"]",
             )
-            .replace("namespace pid\", expect", "namespace user\", expect");
+            .replace("namespace pid\", expect", "namespace user\", expect")
+            // A row of one's own: a built-in's keeps its knob.
+            .replace("id = \"pid.pid1\"", "id = \"custom.pid1\"");
         let err = parse("t.toml", &text).unwrap_err().to_string();
         assert!(
             err.contains("(rootless) control.off") && err.contains("does not turn on"),
