@@ -427,8 +427,6 @@ pub fn reset_inherited_state(variables: &[&str]) {
     }
 }
 
-/// Raises the soft limit on `resource` to `want`, or to the hard limit
-/// when that is lower; never lowers it.
 /// The least stack isocheck's main thread runs on. A hard limit of 64 KiB
 /// made it overflow and abort (`run`); 96 KiB was enough for `run`,
 /// `audit` and `matrix` with reports written. Twice that, rounded up.
@@ -469,6 +467,8 @@ pub fn room_for_descriptors(need: u64) -> Result<(), (u64, u64)> {
     Ok(())
 }
 
+/// Raises the soft limit on `resource` to `want`, or to the hard limit
+/// when that is lower; never lowers it.
 fn raise_soft_limit(resource: nix::sys::resource::Resource, want: u64) {
     if let Ok((soft, hard)) = nix::sys::resource::getrlimit(resource) {
         let target = want.min(hard);
