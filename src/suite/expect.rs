@@ -458,6 +458,19 @@ fn clash(a: &Expect, b: &Expect) -> Option<&'static str> {
         (Op::Eq(Value::Array(arr)), Op::Excludes(y)) => arr
             .contains(y)
             .then_some("the array it must equal holds the element"),
+        (Op::Eq(Value::String(v)), Op::LenGe(n)) => {
+            (v.len() < *n).then_some("the string it must equal is shorter")
+        }
+        (Op::Eq(Value::String(v)), Op::Contains(Value::String(y))) => {
+            (!v.contains(y.as_str())).then_some("the string it must equal lacks the text")
+        }
+        (Op::Eq(Value::String(v)), Op::Excludes(Value::String(y))) => v
+            .contains(y.as_str())
+            .then_some("the string it must equal holds the text"),
+        (Op::Eq(Value::Array(arr)), Op::Any(fields)) => (!arr
+            .iter()
+            .any(|el| fields.iter().all(|(k, v)| el.get(k) == Some(v))))
+        .then_some("no element of the array it must equal has those fields"),
         (Op::Ge(min), Op::Le(max)) => {
             (min > max).then_some("the lower bound is above the upper bound")
         }
@@ -632,6 +645,13 @@ mod tests {
     #[case::bounds("ge = 5", "le = 4", true)]
     #[case::contains_excludes("contains = 1", "excludes = 1", true)]
     #[case::short_array("eq = [1]", "len_ge = 2", true)]
+    #[case::short_string("eq = \"sandbox\"", "len_ge = 40", true)]
+    #[case::string_lacks_text("eq = \"sandbox\"", "contains = \"host\"", true)]
+    #[case::string_holds_text("eq = \"sandbox\"", "excludes = \"box\"", true)]
+    #[case::empty_array_any("eq = []", "any = { name = \"f\" }", true)]
+    #[case::string_long_enough("eq = \"sandbox\"", "len_ge = 7", false)]
+    #[case::string_has_text("eq = \"sandbox\"", "contains = \"and\"", false)]
+    #[case::array_has_match("eq = [{ name = \"f\" }]", "any = { name = \"f\" }", false)]
     #[case::compatible_bounds("ge = 1", "le = 4", false)]
     #[case::same_twice("eq = 1", "eq = 1", false)]
     fn contradictions_are_found(#[case] a: &str, #[case] b: &str, #[case] clash: bool) {
