@@ -2135,7 +2135,7 @@ fn a_hard_descriptor_limit_too_low_is_said_once_before_anything_runs() {
 
 /// A hard limit on the stack too small for the main thread is said in
 /// one line, exit 3; before, the main thread overflowed and the run
-/// aborted (SIGABRT) under a limit of 64 KiB. A limit of 256 KiB runs.
+/// aborted (SIGABRT) under a limit of 64 KiB. A limit of 1 MiB runs.
 fn a_hard_stack_limit_too_low_is_said_not_an_abort() {
     let _g = HOST.lock().unwrap_or_else(|e| e.into_inner());
     let scope = Scope::new();
@@ -2159,7 +2159,7 @@ fn a_hard_stack_limit_too_low_is_said_not_an_abort() {
     assert!(stdout.is_empty(), "{stdout}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("(RLIMIT_STACK) is 64 KiB"), "{stderr}");
-    let (code, stdout, stderr) = limited(256);
+    let (code, stdout, stderr) = limited(1024);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("4 passed"), "{stdout}");
     assert_eq!(scope.state(), before, "the limited runs changed the host");
