@@ -239,6 +239,20 @@ impl Scope {
         self.command(args).output().expect("isocheck runs")
     }
 
+    /// [`Scope::command`] started through `wrapper` (a program and its
+    /// arguments, which then execs isocheck with `args`): `setpriv ... --`,
+    /// or `sh -c '...; exec "$0" "$@"'`.
+    fn wrapped(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut c = Command::new(wrapper[0]);
+        c.args(&wrapper[1..])
+            .arg(bin())
+            .args(args)
+            .current_dir(std::env::temp_dir())
+            .env("ISOCHECK_RUN_ID", &self.id)
+            .env("ISOCHECK_WORK_DIR", self.work.path());
+        c
+    }
+
     /// Runs `isocheck run --out DIR extra...`; the output and report.json.
     fn run_to(
         &self,
@@ -2095,14 +2109,9 @@ fn a_hard_descriptor_limit_too_low_is_said_once_before_anything_runs() {
     let scope = Scope::new();
     let before = scope.state();
     let limited = |hard: u32, args: &[&str]| {
-        let o = Command::new("sh")
-            .arg("-c")
-            .arg(format!("ulimit -n {hard} && exec \"$0\" \"$@\""))
-            .arg(bin())
-            .args(args)
-            .current_dir("/")
-            .env("ISOCHECK_RUN_ID", &scope.id)
-            .env("ISOCHECK_WORK_DIR", scope.work.path())
+        let ulimit = format!("ulimit -n {hard} && exec \"$0\" \"$@\"");
+        let o = scope
+            .wrapped(&["sh", "-c", &ulimit], args)
             .output()
             .unwrap();
         let (stdout, stderr) = text(&o);
@@ -2141,14 +2150,12 @@ fn a_hard_stack_limit_too_low_is_said_not_an_abort() {
     let scope = Scope::new();
     let before = scope.state();
     let limited = |kib: u32| {
-        let o = Command::new("sh")
-            .arg("-c")
-            .arg(format!("ulimit -s {kib} && exec \"$0\" \"$@\""))
-            .arg(bin())
-            .args(["run", "--no-write", "--filter", "pid.pid1"])
-            .current_dir("/")
-            .env("ISOCHECK_RUN_ID", &scope.id)
-            .env("ISOCHECK_WORK_DIR", scope.work.path())
+        let ulimit = format!("ulimit -s {kib} && exec \"$0\" \"$@\"");
+        let o = scope
+            .wrapped(
+                &["sh", "-c", &ulimit],
+                &["run", "--no-write", "--filter", "pid.pid1"],
+            )
             .output()
             .unwrap();
         let (stdout, stderr) = text(&o);
@@ -2184,14 +2191,13 @@ fn a_start_with_mixed_ids_is_refused_and_says_why() {
             "real uid 1000 and gid 1000 but effective uid 0 and gid 0",
         ),
     ] {
-        let o = Command::new("setpriv")
-            .args(ids)
-            .arg("--")
-            .arg(bin())
-            .args(["run", "--no-write"])
-            .current_dir("/")
-            .env("ISOCHECK_RUN_ID", &scope.id)
-            .env("ISOCHECK_WORK_DIR", scope.work.path())
+        let setpriv: Vec<&str> = ["setpriv"]
+            .into_iter()
+            .chain(ids.iter().copied())
+            .chain(["--"])
+            .collect();
+        let o = scope
+            .wrapped(&setpriv, &["run", "--no-write"])
             .output()
             .unwrap();
         let (stdout, stderr) = text(&o);
